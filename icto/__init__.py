@@ -1,0 +1,10 @@
+"""icto: the ICTO V2 token-operations platform of the Internet Computer, in memory.
+
+``from icto import IC, Principal, Account, Ok, Err, CallRejected, RejectCode``.
+"""
+
+from icto.ic import *  # noqa: F403
+from icto.ic import __all__ as _ic_all
+
+__version__ = "0.1.0"
+__all__ = [*_ic_all, "__version__"]

@@ -1,0 +1,135 @@
+"""Argument checking at the canister boundary, in the spirit of Candid decoding.
+
+A method's type hints become a checker built once per method. Arguments that do not fit raise a
+clear message before the method runs, as a Candid decoding failure traps before user code on the
+IC. Only what can be checked cheaply and shallowly is checked: classes, ``X | None`` unions,
+literals and ``tuple[...]`` element types; anything else (``Any``, type variables, unresolvable
+names) passes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, Literal
+
+Predicate = Callable[[Any], bool]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def predicate_for(annotation: Any) -> Predicate | None:
+    """A predicate accepting values of ``annotation``, or ``None`` when anything goes."""
+    if annotation is Any or annotation is object or annotation is inspect.Parameter.empty:
+        return None
+    if annotation is None or annotation is type(None):
+        return lambda value: value is None
+    if annotation is int:
+        return _is_int
+    if annotation is float:
+        return _is_float
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        options = [predicate_for(arg) for arg in typing.get_args(annotation)]
+        if any(option is None for option in options):
+            return None
+        checks = tuple(o for o in options if o is not None)
+        return lambda value: any(check(value) for check in checks)
+    if origin is Literal:
+        allowed = typing.get_args(annotation)
+        return lambda value: any(value == a and type(value) is type(a) for a in allowed)
+    if origin is tuple:
+        return _tuple_predicate(typing.get_args(annotation))
+    if origin is typing.Annotated:
+        return predicate_for(typing.get_args(annotation)[0])
+    if isinstance(origin, type):
+        return lambda value: isinstance(value, origin)
+    if isinstance(annotation, type):
+        return lambda value: isinstance(value, annotation)
+    return None
+
+
+def _tuple_predicate(args: tuple[Any, ...]) -> Predicate:
+    if len(args) == 2 and args[1] is Ellipsis:
+        item = predicate_for(args[0])
+        if item is None:
+            return lambda value: isinstance(value, tuple)
+        return lambda value: isinstance(value, tuple) and all(item(v) for v in value)
+    if args == ((),):
+        return lambda value: value == ()
+    items = [predicate_for(a) for a in args]
+    return lambda value: (
+        isinstance(value, tuple)
+        and len(value) == len(items)
+        and all(p is None or p(v) for p, v in zip(items, value, strict=True))
+    )
+
+
+def describe(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+class ArgumentChecker:
+    """Checks ``(args, kwargs)`` against one method's signature (``self`` excluded)."""
+
+    __slots__ = ("_by_name", "_label", "_min_positional", "_positional", "_signature")
+
+    def __init__(self, fn: Callable[..., Any], label: str) -> None:
+        self._label = label
+        signature = inspect.signature(fn)
+        params = list(signature.parameters.values())[1:]
+        self._signature = signature.replace(parameters=params)
+        try:
+            hints = typing.get_type_hints(fn, include_extras=True)
+        except Exception:  # unresolvable forward references: check arity only
+            hints = {}
+        named = [p for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        self._by_name = {
+            p.name: (hints.get(p.name, Any), predicate_for(hints.get(p.name, Any))) for p in named
+        }
+        positional_kinds = (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        )
+        only_positional = all(p.kind in positional_kinds for p in params)
+        self._positional = (
+            tuple((p.name, *self._by_name[p.name]) for p in named) if only_positional else None
+        )
+        self._min_positional = sum(1 for p in named if p.default is p.empty)
+
+    def check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        """``None`` when the call fits, else a message saying what is wrong."""
+        fast = self._positional
+        if fast is not None and not kwargs and self._min_positional <= len(args) <= len(fast):
+            for (name, annotation, predicate), value in zip(fast, args, strict=False):
+                if predicate is not None and not predicate(value):
+                    return self._mismatch(name, annotation, value)
+            return None
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            return f"{self._label}: {exc}"
+        for name, value in bound.arguments.items():
+            annotation, predicate = self._by_name.get(name, (Any, None))
+            if predicate is not None and not predicate(value):
+                return self._mismatch(name, annotation, value)
+        return None
+
+    def _mismatch(self, name: str, annotation: Any, value: Any) -> str:
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return (
+            f"{self._label}: argument {name!r} must be {describe(annotation)}, "
+            f"got {type(value).__name__} {shown}"
+        )

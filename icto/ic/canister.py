@@ -1,0 +1,261 @@
+"""Canister code: a Python class whose public methods are marked ``@update`` or ``@query``.
+
+An instance is a stateless view created for one message: the router hands it the canister's state
+as ``self.state`` and a message context, runs one method, and stores ``self.state`` back in the
+world (or drops it, for queries and traps). ``self.state`` is the only attribute canister code may
+set; anything else fails loudly, because it would not survive the message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import re
+from collections import deque
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, overload
+
+import attrs
+
+from icto.ic.argcheck import ArgumentChecker
+
+if TYPE_CHECKING:
+    from icto.ic.principal import Principal
+    from icto.ic.router import Message
+
+UPDATE: Final = "update"
+QUERY: Final = "query"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+
+_MUTABLE_TYPES: Final = (list, dict, set, bytearray, deque)
+
+
+class Trap(RuntimeError):
+    """Raise to trap the current message on purpose, like ``ic_cdk::trap``."""
+
+
+class MethodSpec:
+    """What the router knows about one public method."""
+
+    __slots__ = ("_checker", "composite", "fn", "kind", "name", "owner")
+
+    def __init__(self, owner: str, name: str, kind: str, composite: bool, fn: Callable[..., Any]):
+        self.owner = owner
+        self.name = name
+        self.kind = kind
+        self.composite = composite
+        self.fn = fn
+        self._checker: ArgumentChecker | None = None
+
+    def check_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        checker = self._checker
+        if checker is None:
+            checker = self._checker = ArgumentChecker(self.fn, f"{self.owner}.{self.name}()")
+        return checker.check(args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.owner}.{self.name}>"
+
+
+def update(fn: F) -> F:
+    """Mark a public update method: it may change ``self.state`` and call other canisters."""
+    fn.__icto_kind__ = UPDATE  # type: ignore[attr-defined]
+    return fn
+
+
+@overload
+def query(fn: F, /) -> F: ...
+@overload
+def query(*, composite: bool = False) -> Callable[[F], F]: ...
+def query(fn: F | None = None, /, *, composite: bool = False) -> F | Callable[[F], F]:
+    """Mark a public query: it reads state; whatever it assigns is dropped.
+
+    ``@query(composite=True)`` may call other canisters' queries with ``self.query_call`` when it
+    is called as a query (not from an update), as composite queries do on the IC.
+    """
+
+    def mark(f: F) -> F:
+        f.__icto_kind__ = QUERY  # type: ignore[attr-defined]
+        f.__icto_composite__ = composite  # type: ignore[attr-defined]
+        return f
+
+    return mark(fn) if fn is not None else mark
+
+
+_ATTRS_FROZEN_SETATTR: Final = getattr(
+    importlib.import_module("attr._make"), "_frozen_setattrs", None
+)
+
+
+def _is_frozen_record(cls: type) -> bool:
+    if attrs.has(cls):
+        if _ATTRS_FROZEN_SETATTR is None:
+            return cls.__setattr__ is not object.__setattr__
+        return cls.__setattr__ is _ATTRS_FROZEN_SETATTR
+    if dataclasses.is_dataclass(cls):
+        return bool(cls.__dataclass_params__.frozen)  # type: ignore[attr-defined]
+    return True
+
+
+_immutable_type_cache: dict[type, bool] = {}
+
+
+def check_state(value: Any) -> None:
+    """Refuse obviously mutable canister state (top level only; the check is O(1) per type)."""
+    cls = type(value)
+    ok = _immutable_type_cache.get(cls)
+    if ok is None:
+        ok = not issubclass(cls, _MUTABLE_TYPES) and _is_frozen_record(cls)
+        _immutable_type_cache[cls] = ok
+    if not ok:
+        raise TypeError(
+            f"canister state must be immutable (frozen attrs record, immutables.Map, pvector, "
+            f"tuple, int, str …), got mutable {cls.__name__}"
+        )
+
+
+def module_hash(code: type) -> bytes:
+    """A stable digest standing for the Wasm module hash: qualified name and declared version."""
+    version = getattr(code, "VERSION", "0.0.0")
+    return hashlib.sha256(f"{code.__module__}.{code.__qualname__}@{version}".encode()).digest()
+
+
+class Canister:
+    """Base class of canister code.
+
+    Subclasses declare ``VERSION`` (semver text), keep all data in ``self.state`` (an immutable
+    value) and mark public methods with ``@update`` / ``@query``. Inside a method use ``self.id``,
+    ``self.caller``, ``self.time``, ``self.call(...)``, ``self.set_timer(...)``, ``self.log(...)``.
+    """
+
+    __slots__ = ("_msg", "state")
+
+    VERSION: ClassVar[str] = "0.0.0"
+    __icto_methods__: ClassVar[Mapping[str, MethodSpec]] = MappingProxyType({})
+
+    _msg: Message
+    state: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not isinstance(cls.VERSION, str) or not _SEMVER.match(cls.VERSION):
+            raise TypeError(f"{cls.__qualname__}.VERSION must be semver text like '1.0.0'")
+        methods: dict[str, MethodSpec] = dict(cls.__icto_methods__)
+        for name, value in vars(cls).items():
+            if isinstance(value, _MUTABLE_TYPES):
+                raise TypeError(
+                    f"{cls.__qualname__}.{name} is a mutable {type(value).__name__} class "
+                    f"attribute: canister data must live in self.state"
+                )
+            kind = getattr(value, "__icto_kind__", None)
+            if kind is None:
+                methods.pop(name, None)
+                continue
+            if name.startswith("_") or name in RESERVED_NAMES:
+                raise TypeError(f"{cls.__qualname__}.{name} cannot be a public canister method")
+            composite = bool(getattr(value, "__icto_composite__", False))
+            methods[name] = MethodSpec(cls.__qualname__, name, kind, composite, value)
+        cls.__icto_methods__ = MappingProxyType(methods)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "state":
+            raise AttributeError(
+                f"{type(self).__name__} cannot set {name!r}: canister code keeps its data in "
+                f"self.state only (the instance is a view that lives for one message)"
+            )
+        object.__setattr__(self, name, value)
+
+    # -- lifecycle hooks (override as needed) -------------------------------------------------
+
+    def init(self, arg: Any) -> None:
+        """Runs at install and reinstall; cannot make calls. Default: the argument is the state."""
+        self.state = arg
+
+    def pre_upgrade(self) -> Any:
+        """Runs on the old code before an upgrade; returns the value kept in stable memory."""
+        return self.state
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Runs on the new code after an upgrade; migrates ``stable`` into ``self.state``."""
+        self.state = stable
+
+    # -- the message context -------------------------------------------------------------------
+
+    @property
+    def id(self) -> Principal:
+        """This canister's id."""
+        return self._msg.canister_id
+
+    @property
+    def caller(self) -> Principal:
+        """Who sent the current message: a user (ingress) or a canister (inter-canister call)."""
+        return self._msg.caller
+
+    @property
+    def time(self) -> int:
+        """IC time in nanoseconds since the epoch; constant during one message."""
+        return self._msg.time
+
+    def call(self, canister_id: Principal, method: str, *args: Any, cycles: int = 0,
+             **kwargs: Any) -> Any:  # fmt: skip
+        """Call another canister (or this one) and return its reply.
+
+        Commits this message's state so far; the callee runs as its own message; this method then
+        continues in a new segment that sees whatever the callee (or reentrant calls) left. A
+        reject raises ``CallRejected`` here.
+        """
+        return self._msg.router.inter_canister_call(
+            self, canister_id, method, args, kwargs, cycles, False
+        )
+
+    def query_call(self, canister_id: Principal, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call a query method of another canister; refused for update methods.
+
+        From an update it is an ordinary inter-canister call (commits); from a composite query it
+        runs the callee as a query.
+        """
+        return self._msg.router.inter_canister_call(
+            self, canister_id, method, args, kwargs, 0, True
+        )
+
+    def set_timer(self, delay_ns: int, method: str, *args: Any) -> int:
+        """Schedule ``method(*args)`` on this canister in ``delay_ns``; return the timer id."""
+        return self._msg.router.set_timer(self._msg, delay_ns, method, args)
+
+    def cancel_timer(self, timer_id: int) -> bool:
+        """Cancel one of this canister's pending timers; ``False`` if it is not pending."""
+        return self._msg.router.cancel_timer(self._msg, timer_id)
+
+    @property
+    def cycles_balance(self) -> int:
+        return self._msg.router.record_of(self._msg.canister_id).cycles
+
+    @property
+    def cycles_available(self) -> int:
+        """Cycles attached to the current message and not yet accepted."""
+        return self._msg.cycles_available - self._msg.cycles_accepted
+
+    def accept_cycles(self, max_amount: int) -> int:
+        """Move up to ``max_amount`` attached cycles into this canister; return how many."""
+        return self._msg.router.accept_cycles(self._msg, max_amount)
+
+    def log(self, text: str) -> None:
+        """Append a line to this canister's log (``ic.canister_logs``)."""
+        self._msg.router.append_log(self._msg, text)
+
+    @property
+    def controllers(self) -> tuple[Principal, ...]:
+        return self._msg.router.record_of(self._msg.canister_id).controllers
+
+    def is_controller(self, principal: Principal) -> bool:
+        return principal in self.controllers
+
+
+RESERVED_NAMES: Final = frozenset(name for name in vars(Canister) if not name.startswith("__")) | {
+    "state"
+}

@@ -1,0 +1,382 @@
+"""``IC``: one simulated Internet Computer subnet, in process, deterministic.
+
+The test-facing API, in PocketIC's vocabulary: ``update_call`` / ``query_call``,
+``create_canister`` / ``install_code`` / ``deploy``, ``set_time`` / ``advance_time`` / ``tick``,
+``add_cycles``, ``canister_logs``; and titanoboa's context managers: ``as_caller`` (prank),
+``anchor`` (roll everything back on exit). Snapshots are O(1): the world is one persistent value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections.abc import Iterator
+from typing import Any, Final
+
+import immutables
+
+from icto.ic.canister import Canister
+from icto.ic.errors import BadUse
+from icto.ic.management import FIRST_CANISTER_INDEX, CanisterSettings, CanisterStatus
+from icto.ic.principal import Principal
+from icto.ic.proxy import CanisterProxy
+from icto.ic.router import INGRESS, INGRESS_QUERY, MANAGEMENT_ID, Router
+from icto.ic.timers import TimerQueue
+from icto.ic.world import DELETED, STOPPED, LogRecord, World
+
+GENESIS_TIME: Final = (
+    int(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC).timestamp()) * 1_000_000_000
+)
+"""2026-01-01T00:00:00Z in nanoseconds since the Unix epoch."""
+
+_NS: Final = {
+    "days": 86_400 * 10**9,
+    "hours": 3_600 * 10**9,
+    "minutes": 60 * 10**9,
+    "seconds": 10**9,
+    "nanos": 1,
+}
+
+
+def _as_principal(value: Principal | CanisterProxy | str, what: str) -> Principal:
+    if isinstance(value, Principal):
+        return value
+    if isinstance(value, CanisterProxy):
+        return value.id
+    if isinstance(value, str):
+        return Principal.from_text(value)
+    raise TypeError(f"{what} must be a Principal, a canister proxy or principal text, "
+                    f"not {type(value).__name__}")  # fmt: skip
+
+
+class IC(Router):
+    """A simulated IC subnet.
+
+    ``IC(genesis_time=..., max_call_depth=64, seed=0, trace=True)``. Nothing happens unless the
+    test drives it: time moves only with ``set_time`` / ``advance_time``, and ids, times and
+    ``raw_rand`` are the same in every run.
+    """
+
+    def __init__(
+        self,
+        *,
+        genesis_time: int = GENESIS_TIME,
+        max_call_depth: int = 64,
+        seed: int = 0,
+        trace: bool = True,
+    ) -> None:
+        if not isinstance(genesis_time, int) or genesis_time < 0:
+            raise TypeError(f"genesis_time must be a non-negative int of ns, got {genesis_time!r}")
+        if not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {seed!r}")
+        world = World(immutables.Map(), TimerQueue(), genesis_time, FIRST_CANISTER_INDEX, 0)
+        super().__init__(world, max_call_depth, trace)
+        self.seed = seed
+        self._callers: list[Principal] = [Principal.anonymous()]
+
+    # -- callers ------------------------------------------------------------------------------
+
+    @property
+    def default_caller(self) -> Principal:
+        """The caller of ingress messages that name none (anonymous unless ``as_caller``)."""
+        return self._callers[-1]
+
+    @contextlib.contextmanager
+    def as_caller(self, caller: Principal) -> Iterator[Principal]:
+        """Within the block, ingress messages without ``caller=`` come from ``caller``."""
+        if not isinstance(caller, Principal):
+            raise TypeError(f"caller must be a Principal, not {type(caller).__name__}")
+        self._callers.append(caller)
+        try:
+            yield caller
+        finally:
+            self._callers.pop()
+
+    # -- ingress ------------------------------------------------------------------------------
+
+    def update_call(
+        self,
+        canister_id: Principal | CanisterProxy | str,
+        method: str,
+        *args: Any,
+        caller: Principal | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Send an ingress update message; return the reply or raise ``CallRejected``."""
+        callee = _as_principal(canister_id, "canister_id")
+        sender = self._sender(caller)
+        if not isinstance(method, str):
+            raise TypeError(f"method must be str, not {type(method).__name__}")
+        return self.deliver(sender, callee, method, args, kwargs, 1, INGRESS)
+
+    def query_call(
+        self,
+        canister_id: Principal | CanisterProxy | str,
+        method: str,
+        *args: Any,
+        caller: Principal | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Send an ingress query: free, state changes dropped, update methods refused."""
+        callee = _as_principal(canister_id, "canister_id")
+        sender = self._sender(caller)
+        if not isinstance(method, str):
+            raise TypeError(f"method must be str, not {type(method).__name__}")
+        return self.deliver(sender, callee, method, args, kwargs, 1, INGRESS_QUERY)
+
+    def _sender(self, caller: Principal | None) -> Principal:
+        if caller is None:
+            return self._callers[-1]
+        if not isinstance(caller, Principal):
+            raise TypeError(f"caller must be a Principal or None, not {type(caller).__name__}")
+        return caller
+
+    def actor(
+        self, canister_id: Principal | CanisterProxy | str, caller: Principal | None = None
+    ) -> CanisterProxy:
+        """A proxy: ``ic.actor(id).method(*args)``; ``caller=None`` follows ``as_caller``."""
+        return CanisterProxy(self, _as_principal(canister_id, "canister_id"), caller)
+
+    # -- canisters (provisional conveniences, through the management canister) ---------------
+
+    def create_canister(
+        self,
+        controllers: list[Principal] | tuple[Principal, ...] | None = None,
+        caller: Principal | None = None,
+        cycles: int | None = None,
+        canister_id: Principal | str | None = None,
+    ) -> Principal:
+        """Create an empty canister, funded with free cycles; ``canister_id`` pins its id.
+
+        Controllers default to ``[caller]`` (the default caller when not given).
+        """
+        sender = self._sender(caller)
+        settings = CanisterSettings(controllers=controllers)
+        pinned = None if canister_id is None else _as_principal(canister_id, "canister_id")
+        created: Principal = self.update_call(
+            MANAGEMENT_ID, "provisional_create_canister_with_cycles", settings, cycles, pinned,
+            caller=sender,
+        )  # fmt: skip
+        return created
+
+    def install_code(
+        self,
+        canister_id: Principal | CanisterProxy | str,
+        code: type[Canister],
+        arg: Any = None,
+        mode: str = "install",
+        caller: Principal | None = None,
+    ) -> None:
+        """Install (or ``mode="reinstall"`` / ``"upgrade"``) ``code`` as a controller."""
+        target = _as_principal(canister_id, "canister_id")
+        self.update_call(MANAGEMENT_ID, "install_code", target, code, arg, mode, caller=caller)
+
+    def upgrade_canister(
+        self,
+        canister_id: Principal | CanisterProxy | str,
+        code: type[Canister],
+        arg: Any = None,
+        caller: Principal | None = None,
+    ) -> None:
+        """``install_code(..., mode="upgrade")``."""
+        self.install_code(canister_id, code, arg, "upgrade", caller)
+
+    def deploy(
+        self,
+        code: type[Canister],
+        arg: Any = None,
+        controllers: list[Principal] | tuple[Principal, ...] | None = None,
+        caller: Principal | None = None,
+        cycles: int | None = None,
+        canister_id: Principal | str | None = None,
+    ) -> CanisterProxy:
+        """Create a canister, install ``code`` with ``arg``, and return a proxy on it.
+
+        Atomic for the test: if installing fails the canister is not left behind.
+        """
+        sender = self._sender(caller)
+        before = self._world
+        new_id = self.create_canister(controllers, sender, cycles, canister_id)
+        try:
+            self.install_code(new_id, code, arg, "install", sender)
+        except BaseException:
+            self._world = before
+            raise
+        return CanisterProxy(self, new_id)
+
+    def canister_status(
+        self, canister_id: Principal | CanisterProxy | str, caller: Principal | None = None
+    ) -> CanisterStatus:
+        status: CanisterStatus = self.update_call(
+            MANAGEMENT_ID, "canister_status", _as_principal(canister_id, "canister_id"),
+            caller=caller,
+        )  # fmt: skip
+        return status
+
+    def stop_canister(self, canister_id: Principal | CanisterProxy | str,
+                      caller: Principal | None = None) -> None:  # fmt: skip
+        self.update_call(MANAGEMENT_ID, "stop_canister",
+                         _as_principal(canister_id, "canister_id"), caller=caller)  # fmt: skip
+
+    def start_canister(self, canister_id: Principal | CanisterProxy | str,
+                       caller: Principal | None = None) -> None:  # fmt: skip
+        self.update_call(MANAGEMENT_ID, "start_canister",
+                         _as_principal(canister_id, "canister_id"), caller=caller)  # fmt: skip
+
+    def delete_canister(self, canister_id: Principal | CanisterProxy | str,
+                        caller: Principal | None = None) -> None:  # fmt: skip
+        self.update_call(MANAGEMENT_ID, "delete_canister",
+                         _as_principal(canister_id, "canister_id"), caller=caller)  # fmt: skip
+
+    def add_cycles(self, canister_id: Principal | CanisterProxy | str, amount: int) -> int:
+        """Top a canister up with free cycles; return its new balance."""
+        target = _as_principal(canister_id, "canister_id")
+        self.update_call(MANAGEMENT_ID, "provisional_top_up_canister", target, amount)
+        return self.cycles_balance(target)
+
+    # -- inspection (no message; like reading PocketIC's state directly) ----------------------
+
+    def _live(self, canister_id: Principal | CanisterProxy | str) -> Any:
+        target = _as_principal(canister_id, "canister_id")
+        record = self._world.canisters.get(target)
+        if record is None or record.status == DELETED:
+            raise BadUse(f"no canister {target}")
+        return record
+
+    def canister_exists(self, canister_id: Principal | CanisterProxy | str) -> bool:
+        record = self._world.canisters.get(_as_principal(canister_id, "canister_id"))
+        return record is not None and record.status != DELETED
+
+    def code_of(self, canister_id: Principal) -> type[Canister] | None:
+        """The class the canister runs, ``None`` if it is empty or does not exist."""
+        record = self._world.canisters.get(canister_id)
+        return None if record is None else record.code
+
+    def state_of(self, canister_id: Principal | CanisterProxy | str) -> Any:
+        """The canister's current state value (read-only: it is immutable)."""
+        return self._live(canister_id).state
+
+    def cycles_balance(self, canister_id: Principal | CanisterProxy | str) -> int:
+        balance: int = self._live(canister_id).cycles
+        return balance
+
+    def controllers_of(self, canister_id: Principal | CanisterProxy | str) -> tuple[Principal, ...]:
+        controllers: tuple[Principal, ...] = self._live(canister_id).controllers
+        return controllers
+
+    def is_stopped(self, canister_id: Principal | CanisterProxy | str) -> bool:
+        return bool(self._live(canister_id).status == STOPPED)
+
+    def canister_logs(self, canister_id: Principal | CanisterProxy | str) -> tuple[LogRecord, ...]:
+        """The canister's log records, oldest first (kept across upgrades, bounded)."""
+        records: tuple[LogRecord, ...] = self._live(canister_id).log.tail()
+        return records
+
+    def pending_timers(self) -> int:
+        return len(self._world.timers)
+
+    # -- time ---------------------------------------------------------------------------------
+
+    @property
+    def time(self) -> int:
+        """IC time, nanoseconds since the Unix epoch."""
+        return self._world.time
+
+    def set_time(self, ns: int) -> None:
+        """Move the clock to ``ns`` (never backwards), delivering every timer due by then."""
+        if not isinstance(ns, int) or isinstance(ns, bool):
+            raise TypeError(f"time must be an int of nanoseconds, not {type(ns).__name__}")
+        if ns < self._world.time:
+            raise BadUse(f"time cannot go backwards: now {self._world.time}, asked {ns}")
+        self._run_timers_until(ns)
+
+    def advance_time(
+        self, *, days: int = 0, hours: int = 0, minutes: int = 0, seconds: int = 0, nanos: int = 0
+    ) -> None:
+        """Move the clock forward, delivering due timers at their own deadlines, in order."""
+        delta = 0
+        for unit, amount in (("days", days), ("hours", hours), ("minutes", minutes),
+                             ("seconds", seconds), ("nanos", nanos)):  # fmt: skip
+            if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+                raise BadUse(f"advance_time({unit}=...) takes a non-negative int, got {amount!r}")
+            delta += amount * _NS[unit]
+        self._run_timers_until(self._world.time + delta)
+
+    def tick(self) -> None:
+        """Deliver the timers due now (``advance_time`` and ``set_time`` do this as well)."""
+        self._run_timers_until(self._world.time)
+
+    def _run_timers_until(self, target: int) -> None:
+        deferred = []
+        while True:
+            world = self._world
+            timer = world.timers.peek()
+            if timer is None or timer.deadline > target:
+                break
+            timers, _ = world.timers.pop()
+            record = world.canisters[timer.canister_id]
+            if record.status == STOPPED:
+                deferred.append(timer)
+                record = self._clear_timers(record, (timer.timer_id,))
+                continue
+            record = record.__class__(
+                record.canister_id, record.code, record.state, record.controllers, record.status,
+                record.cycles, record.timer_ids.delete(timer.timer_id), record.log,
+                record.generation,
+            )  # fmt: skip
+            self._world = World(
+                world.canisters.set(record.canister_id, record), timers,
+                max(world.time, timer.deadline), world.next_canister_index, world.rand_counter,
+            )  # fmt: skip
+            self.fire_timer(timer.canister_id, timer.method, timer.args)
+        world = self._world
+        timers = world.timers
+        canisters = world.canisters
+        for timer in deferred:
+            timers, timer_id = timers.add(timer.canister_id, timer.deadline, timer.method,
+                                          timer.args)  # fmt: skip
+            record = canisters[timer.canister_id]
+            canisters = canisters.set(
+                record.canister_id,
+                record.__class__(
+                    record.canister_id, record.code, record.state, record.controllers,
+                    record.status, record.cycles, record.timer_ids.set(timer_id, None),
+                    record.log, record.generation,
+                ),
+            )  # fmt: skip
+        self._world = World(canisters, timers, max(world.time, target), world.next_canister_index,
+                            world.rand_counter)  # fmt: skip
+
+    # -- snapshots ----------------------------------------------------------------------------
+
+    def snapshot(self) -> World:
+        """The whole world as an immutable value; O(1)."""
+        return self._world
+
+    def restore(self, snapshot: World) -> None:
+        """Put the world back as it was at ``snapshot``; O(1). Faults and trace are kept."""
+        if not isinstance(snapshot, World):
+            raise TypeError(f"restore() takes a snapshot from ic.snapshot(), not "
+                            f"{type(snapshot).__name__}")  # fmt: skip
+        self._world = snapshot
+
+    @contextlib.contextmanager
+    def anchor(self) -> Iterator[World]:
+        """Everything inside the block is rolled back at exit, even on exception. Nests."""
+        snapshot = self._world
+        try:
+            yield snapshot
+        finally:
+            self._world = snapshot
+
+    # -- display ------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        live = len(self._world.canisters)
+        moment = datetime.datetime.fromtimestamp(self._world.time / 1e9, datetime.UTC)
+        return f"<IC {live} canisters at {moment.isoformat()} ({self._world.time} ns)>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<code>{html.escape(repr(self))}</code>"

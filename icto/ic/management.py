@@ -1,0 +1,448 @@
+"""The management canister ``aaaaa-aa``: canister lifecycle, settings, status, cycles, randomness.
+
+A built-in reached through the router like any canister, so faults and the trace apply to it. Each
+call is atomic: if it fails, the world is put back as it was. Only controllers may install,
+uninstall, change settings, stop, start or delete a canister (5 / ``IC0512`` otherwise).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import immutables
+from pyrsistent import PMap, PVector
+
+from icto.ic import cycles as costs
+from icto.ic.canister import Canister, module_hash
+from icto.ic.errors import CallRejected, ErrorCode, InvalidArguments
+from icto.ic.errors import RejectCode as RC
+from icto.ic.principal import Principal
+from icto.ic.world import DELETED, RUNNING, STOPPED, CanisterLog, CanisterRecord, World
+
+if TYPE_CHECKING:
+    from icto.ic.faults import FaultRule
+    from icto.ic.router import Router
+    from icto.ic.trace import TraceEntry
+
+MAX_CONTROLLERS: Final = 10
+FIRST_CANISTER_INDEX: Final = 0xFFFFFFFFFFE00000
+"""Ordinary canister ids start where PocketIC's first application subnet starts
+(``lxzze-o7777-77777-aaaaa-cai``), leaving the NNS ids (``ryjl3-…`` = index 2 …) free to pin."""
+
+
+class HookTrapped(CallRejected):
+    """``init``, ``pre_upgrade`` or ``post_upgrade`` trapped: the install is rejected."""
+
+    def __init__(self, *args: Any, trapped_canister: Principal | None = None) -> None:
+        super().__init__(*args)
+        self.trapped_canister = trapped_canister
+
+
+class InstallMode(enum.StrEnum):
+    INSTALL = "install"
+    REINSTALL = "reinstall"
+    UPGRADE = "upgrade"
+
+
+def _controllers(value: Any) -> tuple[Principal, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, Principal) or not isinstance(value, Iterable):
+        raise TypeError("controllers must be a sequence of Principals")
+    controllers = tuple(dict.fromkeys(value))
+    if not all(isinstance(p, Principal) for p in controllers):
+        raise TypeError("controllers must be Principals")
+    if len(controllers) > MAX_CONTROLLERS:
+        raise ValueError(f"a canister has at most {MAX_CONTROLLERS} controllers")
+    return controllers
+
+
+@attrs.frozen(slots=True)
+class CanisterSettings:
+    """Settings for ``create_canister`` / ``update_settings``; ``None`` leaves a field unchanged."""
+
+    controllers: tuple[Principal, ...] | None = attrs.field(default=None, converter=_controllers)
+
+
+@attrs.frozen(slots=True)
+class CanisterStatus:
+    """What ``canister_status`` reports."""
+
+    status: str
+    controllers: tuple[Principal, ...]
+    module_hash: bytes | None
+    version: str | None
+    cycles: int
+    memory_size: int
+
+
+def estimate_memory(value: Any) -> int:
+    """A rough byte count of a state value (shared sub-values counted once). O(size of state)."""
+    total = 0
+    seen: set[int] = set()
+    stack = [value]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if isinstance(obj, str | bytes | int | float | bool | Principal | type) or obj is None:
+            continue
+        if isinstance(obj, immutables.Map | PMap | dict):
+            total += 40 * len(obj)
+            for key, item in obj.items():
+                stack.append(key)
+                stack.append(item)
+        elif isinstance(obj, tuple | list | frozenset | set | PVector):
+            stack.extend(obj)
+        elif attrs.has(type(obj)):
+            stack.extend(getattr(obj, f.name) for f in attrs.fields(type(obj)))
+    return total
+
+
+class ManagementCanister:
+    """Router-internal: serves calls addressed to ``aaaaa-aa``."""
+
+    PUBLIC: Final = frozenset(
+        {
+            "create_canister",
+            "provisional_create_canister_with_cycles",
+            "provisional_top_up_canister",
+            "install_code",
+            "uninstall_code",
+            "update_settings",
+            "canister_status",
+            "stop_canister",
+            "start_canister",
+            "delete_canister",
+            "deposit_cycles",
+            "raw_rand",
+        }
+    )
+    CANISTERS_ONLY: Final = frozenset({"create_canister", "raw_rand"})
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+        self._checkers: dict[str, Any] = {}
+        self._caller = Principal.anonymous()
+        self._cycles = 0
+        self._accepted = 0
+        self._depth = 1
+
+    @property
+    def _id(self) -> Principal:
+        return Principal.management_canister()
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def handle(
+        self,
+        caller: Principal,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        cycles: int,
+        kind: str,
+        entry: TraceEntry | None,
+        fault: FaultRule | None,
+    ) -> tuple[Any, int]:
+        from icto.ic.router import INGRESS, INGRESS_QUERY, InjectedTrap
+
+        if method not in self.PUBLIC:
+            raise self._error(
+                RC.CANISTER_REJECT, ErrorCode.UNKNOWN_MANAGEMENT_MESSAGE,
+                f"Management canister has no method {method!r}", method,
+            )  # fmt: skip
+        if kind == INGRESS_QUERY:
+            raise self._error(
+                RC.CANISTER_ERROR, ErrorCode.CANISTER_METHOD_NOT_FOUND,
+                f"Management canister has no query method {method!r}", method,
+            )  # fmt: skip
+        if kind == INGRESS and method in self.CANISTERS_ONLY:
+            raise self._error(
+                RC.CANISTER_REJECT,
+                ErrorCode.CANISTER_REJECTED_MESSAGE,
+                f"{method} can only be called by canisters"
+                + ("; tests use ic.create_canister(...)" if method == "create_canister" else ""),
+                method,
+            )
+        problem = self._checker(method).check(args, kwargs)
+        if problem is not None:
+            raise InvalidArguments(
+                RC.CANISTER_REJECT, ErrorCode.INVALID_MANAGEMENT_PAYLOAD.value, problem,
+                self._id, method,
+            )  # fmt: skip
+        router = self._router
+        start = router.world
+        self._caller, self._cycles, self._accepted = caller, cycles, 0
+        self._depth = entry.depth if entry is not None else 1
+        try:
+            result = getattr(self, method)(*args, **kwargs)
+            if fault is not None:
+                raise InjectedTrap(fault.message)
+        except InjectedTrap as trap:
+            router._world = start
+            if entry is not None:
+                entry.outcome = "trap"
+                entry.injected = True
+            raise self._error(
+                RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP,
+                f"Management canister trapped: {trap}", method,
+            ) from None  # fmt: skip
+        except (CallRejected, TypeError, ValueError) as exc:
+            router._world = start
+            if isinstance(exc, HookTrapped) and exc.trapped_canister is not None:
+                self._log_trap(exc.trapped_canister, f"[TRAP]: {exc.message}")
+            if isinstance(exc, CallRejected):
+                raise
+            raise InvalidArguments(
+                RC.CANISTER_REJECT, ErrorCode.INVALID_MANAGEMENT_PAYLOAD.value, str(exc),
+                self._id, method,
+            ) from exc  # fmt: skip
+        return result, self._accepted
+
+    def _checker(self, method: str) -> Any:
+        from icto.ic.argcheck import ArgumentChecker
+
+        checker = self._checkers.get(method)
+        if checker is None:
+            checker = ArgumentChecker(getattr(ManagementCanister, method), f"aaaaa-aa.{method}()")
+            self._checkers[method] = checker
+        return checker
+
+    def _error(self, code: RC, error: ErrorCode, message: str, method: str) -> CallRejected:
+        return CallRejected(code, error.value, message, self._id, method)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _target(self, canister_id: Principal, method: str) -> CanisterRecord:
+        record = self._router.world.canisters.get(canister_id)
+        if record is None or record.status == DELETED:
+            raise self._error(
+                RC.DESTINATION_INVALID, ErrorCode.CANISTER_NOT_FOUND,
+                f"Canister {canister_id} not found", method,
+            )  # fmt: skip
+        return record
+
+    def _controlled(self, canister_id: Principal, method: str) -> CanisterRecord:
+        record = self._target(canister_id, method)
+        if self._caller not in record.controllers:
+            raise self._error(
+                RC.CANISTER_ERROR, ErrorCode.CANISTER_INVALID_CONTROLLER,
+                f"Only the controllers of canister {canister_id} can call {method}; "
+                f"{self._caller} is not one of them", method,
+            )  # fmt: skip
+        return record
+
+    def _put(self, record: CanisterRecord) -> None:
+        self._router._put(record)
+
+    def _log_trap(self, canister_id: Principal, message: str) -> None:
+        record = self._router.world.canisters.get(canister_id)
+        if record is not None:
+            self._put(attrs.evolve(record, log=record.log.append(self._router.world.time, message)))
+
+    def _new_canister(
+        self, settings: CanisterSettings | None, cycles: int, specified_id: Principal | None
+    ) -> Principal:
+        world = self._router.world
+        if specified_id is not None:
+            if specified_id in world.canisters:
+                raise self._error(
+                    RC.CANISTER_ERROR, ErrorCode.CANISTER_ALREADY_INSTALLED,
+                    f"Canister {specified_id} is already installed", "create_canister",
+                )  # fmt: skip
+            canister_id, next_index = specified_id, world.next_canister_index
+        else:
+            index = world.next_canister_index
+            while Principal.from_canister_index(index) in world.canisters:
+                index = (index + 1) % 2**64
+            canister_id, next_index = Principal.from_canister_index(index), (index + 1) % 2**64
+        controllers = (
+            settings.controllers
+            if settings is not None and settings.controllers is not None
+            else (self._caller,)
+        )
+        record = CanisterRecord(
+            canister_id, None, None, controllers, RUNNING, cycles, immutables.Map(),
+            CanisterLog(), 0,
+        )  # fmt: skip
+        self._router._world = World(
+            world.canisters.set(canister_id, record), world.timers, world.time, next_index,
+            world.rand_counter,
+        )  # fmt: skip
+        return canister_id
+
+    # -- the interface ------------------------------------------------------------------------
+
+    def create_canister(self, settings: CanisterSettings | None = None) -> Principal:
+        """Create an empty canister paid for by the cycles attached to the call."""
+        if self._cycles < costs.CANISTER_CREATION:
+            raise self._error(
+                RC.CANISTER_REJECT, ErrorCode.INSUFFICIENT_CYCLES_FOR_CREATE,
+                f"Creating a canister costs {costs.CANISTER_CREATION} cycles; "
+                f"{self._cycles} were attached", "create_canister",
+            )  # fmt: skip
+        self._accepted = self._cycles
+        return self._new_canister(settings, self._cycles - costs.CANISTER_CREATION, None)
+
+    def provisional_create_canister_with_cycles(
+        self,
+        settings: CanisterSettings | None = None,
+        amount: int | None = None,
+        specified_id: Principal | None = None,
+    ) -> Principal:
+        """Create a canister with free cycles (test networks only; callable by ingress)."""
+        if amount is not None and amount < 0:
+            raise ValueError(f"amount must be non-negative, got {amount}")
+        cycles = costs.DEFAULT_CANISTER_CYCLES if amount is None else amount
+        return self._new_canister(settings, cycles, specified_id)
+
+    def provisional_top_up_canister(self, canister_id: Principal, amount: int) -> None:
+        if amount < 0:
+            raise ValueError(f"amount must be non-negative, got {amount}")
+        record = self._target(canister_id, "provisional_top_up_canister")
+        self._put(record.with_cycles(record.cycles + amount))
+
+    def install_code(
+        self,
+        canister_id: Principal,
+        code: type,
+        arg: Any = None,
+        mode: str = InstallMode.INSTALL,
+    ) -> None:
+        """Install, reinstall or upgrade ``code`` (a ``Canister`` subclass); atomic."""
+        record = self._controlled(canister_id, "install_code")
+        if not issubclass(code, Canister) or code is Canister:
+            raise TypeError(f"code must be a Canister subclass, got {code!r}")
+        try:
+            install_mode = InstallMode(mode)
+        except ValueError:
+            raise ValueError(
+                f"mode must be one of {[m.value for m in InstallMode]}, got {mode!r}"
+            ) from None
+        if install_mode is InstallMode.INSTALL and record.code is not None:
+            raise self._error(
+                RC.CANISTER_ERROR, ErrorCode.CANISTER_NON_EMPTY,
+                f"Canister {canister_id} is not empty: use mode 'reinstall' or 'upgrade'",
+                "install_code",
+            )  # fmt: skip
+        if install_mode is InstallMode.UPGRADE and record.code is None:
+            raise self._error(
+                RC.CANISTER_ERROR, ErrorCode.CANISTER_WASM_MODULE_NOT_FOUND,
+                f"Canister {canister_id} is empty: there is nothing to upgrade", "install_code",
+            )  # fmt: skip
+        router = self._router
+        stable: Any = None
+        if install_mode is InstallMode.UPGRADE:
+            assert record.code is not None
+            stable = self._hook(record, record.code, "pre_upgrade", ())
+            record = router.record_of(canister_id)
+        record = router._clear_timers(record)
+        log = CanisterLog() if install_mode is InstallMode.REINSTALL else record.log
+        fresh = CanisterRecord(
+            canister_id, code, None, record.controllers, record.status, record.cycles,
+            record.timer_ids, log, record.generation + 1,
+        )  # fmt: skip
+        self._put(fresh)
+        if install_mode is InstallMode.UPGRADE:
+            self._hook(fresh, code, "post_upgrade", (stable, arg))
+        else:
+            self._hook(fresh, code, "init", (arg,))
+
+    def _hook(self, record: CanisterRecord, code: type, hook: str, args: tuple[Any, ...]) -> Any:
+        """Run a lifecycle hook; store the resulting state; turn a trap into a reject."""
+        router = self._router
+        try:
+            state, returned = router.run_hook(record, code, hook, args, self._caller, self._depth)
+        except Exception as exc:
+            message = (
+                f"Canister {record.canister_id} trapped in {hook}: {type(exc).__name__}: {exc}"
+            )
+            raise HookTrapped(
+                RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP.value, message, self._id,
+                "install_code", trapped_canister=record.canister_id,
+            ) from exc  # fmt: skip
+        if hook != "pre_upgrade":
+            current = router.record_of(record.canister_id)
+            self._put(current.with_state(state, current.cycles))
+        return returned
+
+    def uninstall_code(self, canister_id: Principal) -> None:
+        record = self._router._clear_timers(self._controlled(canister_id, "uninstall_code"))
+        self._put(
+            CanisterRecord(
+                canister_id, None, None, record.controllers, record.status, record.cycles,
+                record.timer_ids, CanisterLog(), record.generation + 1,
+            )
+        )  # fmt: skip
+
+    def update_settings(self, canister_id: Principal, settings: CanisterSettings) -> None:
+        record = self._controlled(canister_id, "update_settings")
+        if settings.controllers is not None:
+            self._put(attrs.evolve(record, controllers=settings.controllers))
+
+    def canister_status(self, canister_id: Principal) -> CanisterStatus:
+        record = self._target(canister_id, "canister_status")
+        if self._caller not in record.controllers and self._caller != canister_id:
+            raise self._error(
+                RC.CANISTER_ERROR, ErrorCode.CANISTER_INVALID_CONTROLLER,
+                f"Only the controllers of canister {canister_id} or the canister itself can "
+                f"call canister_status", "canister_status",
+            )  # fmt: skip
+        code = record.code
+        return CanisterStatus(
+            status=record.status,
+            controllers=record.controllers,
+            module_hash=module_hash(code) if code is not None else None,
+            version=getattr(code, "VERSION", None) if code is not None else None,
+            cycles=record.cycles,
+            memory_size=estimate_memory(record.state),
+        )
+
+    def stop_canister(self, canister_id: Principal) -> None:
+        record = self._controlled(canister_id, "stop_canister")
+        self._put(attrs.evolve(record, status=STOPPED))
+
+    def start_canister(self, canister_id: Principal) -> None:
+        record = self._controlled(canister_id, "start_canister")
+        self._put(attrs.evolve(record, status=RUNNING))
+
+    def delete_canister(self, canister_id: Principal) -> None:
+        record = self._controlled(canister_id, "delete_canister")
+        if record.status != STOPPED:
+            raise self._error(
+                RC.CANISTER_ERROR, ErrorCode.CANISTER_NOT_STOPPED,
+                f"Canister {canister_id} must be stopped before it is deleted", "delete_canister",
+            )  # fmt: skip
+        record = self._router._clear_timers(record)
+        self._put(
+            CanisterRecord(
+                canister_id, None, None, (), DELETED, 0, record.timer_ids, CanisterLog(),
+                record.generation + 1,
+            )
+        )  # fmt: skip
+
+    def deposit_cycles(self, canister_id: Principal) -> None:
+        """Move every cycle attached to the call into ``canister_id``."""
+        record = self._target(canister_id, "deposit_cycles")
+        self._accepted = self._cycles
+        self._put(record.with_cycles(record.cycles + self._cycles))
+
+    def raw_rand(self) -> bytes:
+        """32 pseudo-random bytes, deterministic for a given IC seed and call order."""
+        router = self._router
+        world = router.world
+        seed: int = getattr(router, "seed", 0)
+        digest = hashlib.sha256(
+            b"icto.raw_rand" + seed.to_bytes(16, "big", signed=True)
+            + world.rand_counter.to_bytes(8, "big")
+        ).digest()  # fmt: skip
+        router._world = attrs.evolve(world, rand_counter=world.rand_counter + 1)
+        return digest

@@ -1,0 +1,87 @@
+"""Canister proxies: ``proxy.method(*args)`` sends an update or a query, as the method declares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from icto.ic.canister import QUERY
+from icto.ic.principal import Principal
+
+if TYPE_CHECKING:
+    from icto.ic.ic import IC
+
+
+class CanisterProxy:
+    """A handle on one canister for one caller (``None``: the IC's current default caller).
+
+    Attribute access finds the method on the code the canister runs *now*, so a proxy stays valid
+    across upgrades. ``as_caller(p)`` returns the same handle for another caller.
+    """
+
+    __slots__ = ("_caller", "_ic", "id")
+
+    _ic: IC
+    _caller: Principal | None
+    id: Principal
+
+    def __init__(self, ic: IC, canister_id: Principal, caller: Principal | None = None) -> None:
+        if not isinstance(canister_id, Principal):
+            raise TypeError(f"canister_id must be a Principal, not {type(canister_id).__name__}")
+        if caller is not None and not isinstance(caller, Principal):
+            raise TypeError(f"caller must be a Principal or None, not {type(caller).__name__}")
+        object.__setattr__(self, "_ic", ic)
+        object.__setattr__(self, "id", canister_id)
+        object.__setattr__(self, "_caller", caller)
+
+    @property
+    def caller(self) -> Principal:
+        return self._caller if self._caller is not None else self._ic.default_caller
+
+    def as_caller(self, caller: Principal) -> CanisterProxy:
+        return CanisterProxy(self._ic, self.id, caller)
+
+    def _methods(self) -> Any:
+        code = self._ic.code_of(self.id)
+        return {} if code is None else code.__icto_methods__
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        spec = self._methods().get(name)
+        if spec is None:
+            raise AttributeError(f"{self!r} has no public method {name!r}")
+        ic, canister_id, caller = self._ic, self.id, self._caller
+        send = ic.query_call if spec.kind == QUERY else ic.update_call
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return send(canister_id, name, *args, caller=caller, **kwargs)
+
+        method.__name__ = name
+        method.__doc__ = spec.fn.__doc__
+        return method
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("CanisterProxy is immutable")
+
+    def __dir__(self) -> list[str]:
+        return sorted({"id", "caller", "as_caller", *self._methods()})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CanisterProxy):
+            return NotImplemented
+        return self._ic is other._ic and self.id == other.id and self._caller == other._caller
+
+    def __hash__(self) -> int:
+        return hash((self.id, self._caller))
+
+    def __repr__(self) -> str:
+        code = self._ic.code_of(self.id)
+        if code is None:
+            return f"<Canister (empty) {self.id}>"
+        return f"<Canister {code.__name__} {self.id} v{code.VERSION}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<code>{html.escape(repr(self))}</code>"

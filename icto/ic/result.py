@@ -1,0 +1,69 @@
+"""``Ok`` / ``Err``: the Candid ``variant { Ok; Err }`` results canister methods return."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, NoReturn, TypeAlias, TypeVar
+
+import attrs
+
+T = TypeVar("T")
+E = TypeVar("E")
+
+
+class UnwrapError(Exception):
+    """``unwrap()`` on an ``Err`` or ``unwrap_err()`` on an ``Ok``; carries the other side."""
+
+    def __init__(self, message: str, payload: Any) -> None:
+        super().__init__(message)
+        self.payload = payload
+
+
+@attrs.frozen(slots=True)
+class Ok(Generic[T]):
+    """A successful result; ``match res: case Ok(v): ...``."""
+
+    value: T
+
+    @property
+    def is_ok(self) -> bool:
+        return True
+
+    @property
+    def is_err(self) -> bool:
+        return False
+
+    def unwrap(self) -> T:
+        return self.value
+
+    def unwrap_err(self) -> NoReturn:
+        raise UnwrapError(f"unwrap_err() on Ok({self.value!r})", self.value)
+
+    def __repr__(self) -> str:
+        return f"Ok({self.value!r})"
+
+
+@attrs.frozen(slots=True)
+class Err(Generic[E]):
+    """A failed result carrying a typed error record; ``match res: case Err(e): ...``."""
+
+    error: E
+
+    @property
+    def is_ok(self) -> bool:
+        return False
+
+    @property
+    def is_err(self) -> bool:
+        return True
+
+    def unwrap(self) -> NoReturn:
+        raise UnwrapError(f"unwrap() on Err({self.error!r})", self.error)
+
+    def unwrap_err(self) -> E:
+        return self.error
+
+    def __repr__(self) -> str:
+        return f"Err({self.error!r})"
+
+
+Result: TypeAlias = Ok[T] | Err[E]

@@ -1,0 +1,99 @@
+"""The world state: one persistent value holding every canister, the clock and the counters.
+
+Everything the simulated IC knows lives in a ``World``; a snapshot is a reference to one and a
+rollback is putting it back, whatever the number of canisters or contracts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import immutables
+from pyrsistent import PVector, pvector
+
+from icto.ic.principal import Principal
+from icto.ic.timers import TimerQueue
+
+if TYPE_CHECKING:
+    from icto.ic.canister import Canister
+
+RUNNING: Final = "running"
+STOPPED: Final = "stopped"
+DELETED: Final = "deleted"
+
+LOG_CAPACITY: Final = 1000
+
+
+@attrs.frozen(slots=True)
+class LogRecord:
+    """One line of a canister's log: its index (never reused), the IC time and the text."""
+
+    idx: int
+    timestamp: int
+    content: str
+
+
+@attrs.frozen(slots=True)
+class CanisterLog:
+    """The last ``LOG_CAPACITY`` records of a canister; kept across upgrades."""
+
+    records: PVector[LogRecord] = pvector()
+    next_idx: int = 0
+
+    def append(self, timestamp: int, content: str) -> CanisterLog:
+        records = self.records.append(LogRecord(self.next_idx, timestamp, content))
+        if len(records) > 2 * LOG_CAPACITY:
+            records = pvector(records[-LOG_CAPACITY:])
+        return CanisterLog(records, self.next_idx + 1)
+
+    def tail(self) -> tuple[LogRecord, ...]:
+        return tuple(self.records[-LOG_CAPACITY:])
+
+
+@attrs.frozen(slots=True)
+class CanisterRecord:
+    """Everything the IC keeps about one canister.
+
+    ``code`` is the canister class (``None`` when empty); ``generation`` counts code changes, so
+    callbacks of an older code version can be recognised.
+    """
+
+    canister_id: Principal
+    code: type[Canister] | None
+    state: Any
+    controllers: tuple[Principal, ...]
+    status: str
+    cycles: int
+    timer_ids: immutables.Map[int, None]
+    log: CanisterLog
+    generation: int
+
+    def with_state(self, state: Any, cycles: int) -> CanisterRecord:
+        return CanisterRecord(
+            self.canister_id, self.code, state, self.controllers, self.status, cycles,
+            self.timer_ids, self.log, self.generation,
+        )  # fmt: skip
+
+    def with_cycles(self, cycles: int) -> CanisterRecord:
+        return self.with_state(self.state, cycles)
+
+
+@attrs.frozen(slots=True)
+class World:
+    """The whole simulated IC at one moment."""
+
+    canisters: immutables.Map[Principal, CanisterRecord]
+    timers: TimerQueue
+    time: int
+    next_canister_index: int
+    rand_counter: int
+
+    def with_canister(self, record: CanisterRecord) -> World:
+        return World(
+            self.canisters.set(record.canister_id, record),
+            self.timers,
+            self.time,
+            self.next_canister_index,
+            self.rand_counter,
+        )
