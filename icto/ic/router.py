@@ -53,8 +53,17 @@ class CallContextLost(BaseException):
     """
 
 
+_MESSAGE_BOOKKEEPING: Final = frozenset(
+    {"accepted_at_segment_start", "cycles_accepted", "segment_start"}
+)
+
+
 class Message:
-    """The context of one executing message. Router-owned; never part of the world."""
+    """The context of one executing message. Router-owned; never part of the world.
+
+    Its identity (canister, caller, time, depth …) is read-only, so canister code cannot make its
+    calls come from someone else; only the router's bookkeeping fields change during a message.
+    """
 
     __slots__ = (
         "accepted_at_segment_start",
@@ -88,20 +97,26 @@ class Message:
         trace_entry: TraceEntry | None,
         segment_start: World,
     ) -> None:
-        self.router = router
-        self.canister_id = canister_id
-        self.caller = caller
-        self.time = time
-        self.depth = depth
-        self.code = code
-        self.generation = generation
-        self.is_query = is_query
-        self.can_call = can_call
-        self.cycles_available = cycles_available
-        self.cycles_accepted = 0
-        self.accepted_at_segment_start = 0
-        self.trace_entry = trace_entry
-        self.segment_start = segment_start
+        init = object.__setattr__
+        init(self, "router", router)
+        init(self, "canister_id", canister_id)
+        init(self, "caller", caller)
+        init(self, "time", time)
+        init(self, "depth", depth)
+        init(self, "code", code)
+        init(self, "generation", generation)
+        init(self, "is_query", is_query)
+        init(self, "can_call", can_call)
+        init(self, "cycles_available", cycles_available)
+        init(self, "cycles_accepted", 0)
+        init(self, "accepted_at_segment_start", 0)
+        init(self, "trace_entry", trace_entry)
+        init(self, "segment_start", segment_start)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in _MESSAGE_BOOKKEEPING:
+            raise AttributeError(f"the message's {name} is read-only")
+        object.__setattr__(self, name, value)
 
 
 def _reject(
