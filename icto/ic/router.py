@@ -82,6 +82,21 @@ class Message:
         "trace_entry",
     )
 
+    router: Router
+    canister_id: Principal
+    caller: Principal
+    time: int
+    depth: int
+    code: type[Canister]
+    generation: int
+    is_query: bool
+    can_call: bool
+    cycles_available: int
+    cycles_accepted: int
+    accepted_at_segment_start: int
+    trace_entry: TraceEntry | None
+    segment_start: World
+
     def __init__(
         self,
         router: Router,
@@ -89,7 +104,7 @@ class Message:
         caller: Principal,
         time: int,
         depth: int,
-        code: type,
+        code: type[Canister],
         generation: int,
         is_query: bool,
         can_call: bool,
@@ -514,7 +529,7 @@ class Router:
         if not isinstance(delay_ns, int) or isinstance(delay_ns, bool) or delay_ns < 0:
             raise ValueError(f"timer delay must be a non-negative int of nanoseconds: {delay_ns!r}")
         target = getattr(msg.code, method, None) if isinstance(method, str) else None
-        spec = msg.code.__icto_methods__.get(method)  # type: ignore[attr-defined]
+        spec = msg.code.__icto_methods__.get(method)
         if (
             not callable(target)
             or method.startswith("__")
