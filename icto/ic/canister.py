@@ -233,12 +233,12 @@ class Canister:
 
     @property
     def cycles_balance(self) -> int:
-        return self._msg.router.record_of(self._msg.canister_id).cycles
+        return self._msg.router.balance_seen_by(self._msg)
 
     @property
     def cycles_available(self) -> int:
         """Cycles attached to the current message and not yet accepted."""
-        return self._msg.cycles_available - self._msg.cycles_accepted
+        return self._msg.cycles_available - self._msg.segment.cycles_accepted
 
     def accept_cycles(self, max_amount: int) -> int:
         """Move up to ``max_amount`` attached cycles into this canister; return how many."""

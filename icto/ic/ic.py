@@ -317,35 +317,20 @@ class IC(Router):
             record = world.canisters[timer.canister_id]
             if record.status == STOPPED:
                 deferred.append(timer)
-                record = self._clear_timers(record, (timer.timer_id,))
+                self._world = world._replace(timers=timers)
                 continue
-            record = record.__class__(
-                record.canister_id, record.code, record.state, record.controllers, record.status,
-                record.cycles, record.timer_ids.delete(timer.timer_id), record.log,
-                record.generation,
-            )  # fmt: skip
-            self._world = World(
-                world.canisters.set(record.canister_id, record), timers,
-                max(world.time, timer.deadline), world.next_canister_index, world.rand_counter,
-            )  # fmt: skip
+            record = record._replace(timer_ids=record.timer_ids.delete(timer.timer_id))
+            self._world = world._replace(
+                canisters=world.canisters.set(record.canister_id, record),
+                timers=timers,
+                time=max(world.time, timer.deadline),
+            )
             self.fire_timer(timer.canister_id, timer.method, timer.args)
         world = self._world
         timers = world.timers
-        canisters = world.canisters
         for timer in deferred:
-            timers, timer_id = timers.add(timer.canister_id, timer.deadline, timer.method,
-                                          timer.args)  # fmt: skip
-            record = canisters[timer.canister_id]
-            canisters = canisters.set(
-                record.canister_id,
-                record.__class__(
-                    record.canister_id, record.code, record.state, record.controllers,
-                    record.status, record.cycles, record.timer_ids.set(timer_id, None),
-                    record.log, record.generation,
-                ),
-            )  # fmt: skip
-        self._world = World(canisters, timers, max(world.time, target), world.next_canister_index,
-                            world.rand_counter)  # fmt: skip
+            timers = timers.requeue(timer)
+        self._world = world._replace(timers=timers, time=max(world.time, target))
 
     # -- snapshots ----------------------------------------------------------------------------
 

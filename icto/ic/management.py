@@ -246,7 +246,7 @@ class ManagementCanister:
     def _log_trap(self, canister_id: Principal, message: str) -> None:
         record = self._router.world.canisters.get(canister_id)
         if record is not None:
-            self._put(attrs.evolve(record, log=record.log.append(self._router.world.time, message)))
+            self._put(record.with_log(record.log.append(self._router.world.time, message)))
 
     def _new_canister(
         self, settings: CanisterSettings | None, cycles: int, specified_id: Principal | None
@@ -386,7 +386,7 @@ class ManagementCanister:
     def update_settings(self, canister_id: Principal, settings: CanisterSettings) -> None:
         record = self._controlled(canister_id, "update_settings")
         if settings.controllers is not None:
-            self._put(attrs.evolve(record, controllers=settings.controllers))
+            self._put(record._replace(controllers=settings.controllers))
 
     def canister_status(self, canister_id: Principal) -> CanisterStatus:
         record = self._target(canister_id, "canister_status")
@@ -408,11 +408,11 @@ class ManagementCanister:
 
     def stop_canister(self, canister_id: Principal) -> None:
         record = self._controlled(canister_id, "stop_canister")
-        self._put(attrs.evolve(record, status=STOPPED))
+        self._put(record._replace(status=STOPPED))
 
     def start_canister(self, canister_id: Principal) -> None:
         record = self._controlled(canister_id, "start_canister")
-        self._put(attrs.evolve(record, status=RUNNING))
+        self._put(record._replace(status=RUNNING))
 
     def delete_canister(self, canister_id: Principal) -> None:
         record = self._controlled(canister_id, "delete_canister")
@@ -444,5 +444,5 @@ class ManagementCanister:
             b"icto.raw_rand" + seed.to_bytes(16, "big", signed=True)
             + world.rand_counter.to_bytes(8, "big")
         ).digest()  # fmt: skip
-        router._world = attrs.evolve(world, rand_counter=world.rand_counter + 1)
+        router._world = world._replace(rand_counter=world.rand_counter + 1)
         return digest

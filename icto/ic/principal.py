@@ -17,6 +17,8 @@ MAX_PRINCIPAL_BYTES: Final = 29
 _MAX_TEXT_LENGTH: Final = 63  # 29 bytes + 4 checksum bytes = 53 base32 chars + 10 dashes
 _MIN_TEXT_LENGTH: Final = 8  # "aaaaa-aa", the management canister
 
+_TEXT_ALPHABET: Final = frozenset("abcdefghijklmnopqrstuvwxyz234567-")
+
 _TAG_OPAQUE: Final = 0x01
 _TAG_SELF_AUTHENTICATING: Final = 0x02
 _TAG_ANONYMOUS: Final = 0x04
@@ -96,6 +98,8 @@ class Principal:
             raise InvalidPrincipal(f"text too short: {text!r}")
         if len(lowered) > _MAX_TEXT_LENGTH:
             raise InvalidPrincipal(f"text too long: {text!r}")
+        if not text.isascii() or not set(lowered) <= _TEXT_ALPHABET:
+            raise InvalidPrincipal(f"invalid base32 in {text!r}")
         try:
             decoded = decode_base32(lowered.replace("-", ""))
         except (binascii.Error, ValueError):

@@ -21,7 +21,7 @@ charged for execution and the canister's log survive the rollback, as on the IC.
 from __future__ import annotations
 
 import traceback
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from icto.ic import cycles as costs
 from icto.ic.canister import QUERY, RESERVED_NAMES, Canister, MethodSpec, check_state
@@ -30,7 +30,7 @@ from icto.ic.errors import RejectCode as RC
 from icto.ic.faults import FaultRule, Faults
 from icto.ic.principal import Principal
 from icto.ic.trace import Trace, TraceEntry
-from icto.ic.world import DELETED, RUNNING, STOPPED, CanisterRecord, World
+from icto.ic.world import DELETED, RUNNING, STOPPED, CanisterRecord, World, _new_tuple
 
 # Message kinds.
 INGRESS: Final = "ingress"  # ingress update call
@@ -53,34 +53,26 @@ class CallContextLost(BaseException):
     """
 
 
-_MESSAGE_BOOKKEEPING: Final = frozenset(
-    {"accepted_at_segment_start", "cycles_accepted", "segment_start"}
-)
+class Segment:
+    """Router bookkeeping for the current segment of a message (mutable, never world state).
 
-
-class Message:
-    """The context of one executing message. Router-owned; never part of the world.
-
-    Its identity (canister, caller, time, depth …) is read-only, so canister code cannot make its
-    calls come from someone else; only the router's bookkeeping fields change during a message.
+    ``start`` is the world a trap rolls back to; ``pending_charge`` is the execution fee not yet
+    taken from the canister (it is taken with the segment's commit, or after a trap's rollback,
+    so each message costs one world write less).
     """
 
-    __slots__ = (
-        "accepted_at_segment_start",
-        "caller",
-        "can_call",
-        "canister_id",
-        "code",
-        "cycles_accepted",
-        "cycles_available",
-        "depth",
-        "generation",
-        "is_query",
-        "router",
-        "segment_start",
-        "time",
-        "trace_entry",
-    )
+    __slots__ = ("accepted_at_start", "cycles_accepted", "pending_charge", "start")
+
+    def __init__(self, start: World, pending_charge: int) -> None:
+        self.start = start
+        self.pending_charge = pending_charge
+        self.cycles_accepted = 0
+        self.accepted_at_start = 0
+
+
+class Message(NamedTuple):
+    """The identity of one executing message: immutable, so canister code cannot make its calls
+    come from someone else. Router-owned; never part of the world."""
 
     router: Router
     canister_id: Principal
@@ -92,46 +84,8 @@ class Message:
     is_query: bool
     can_call: bool
     cycles_available: int
-    cycles_accepted: int
-    accepted_at_segment_start: int
     trace_entry: TraceEntry | None
-    segment_start: World
-
-    def __init__(
-        self,
-        router: Router,
-        canister_id: Principal,
-        caller: Principal,
-        time: int,
-        depth: int,
-        code: type[Canister],
-        generation: int,
-        is_query: bool,
-        can_call: bool,
-        cycles_available: int,
-        trace_entry: TraceEntry | None,
-        segment_start: World,
-    ) -> None:
-        init = object.__setattr__
-        init(self, "router", router)
-        init(self, "canister_id", canister_id)
-        init(self, "caller", caller)
-        init(self, "time", time)
-        init(self, "depth", depth)
-        init(self, "code", code)
-        init(self, "generation", generation)
-        init(self, "is_query", is_query)
-        init(self, "can_call", can_call)
-        init(self, "cycles_available", cycles_available)
-        init(self, "cycles_accepted", 0)
-        init(self, "accepted_at_segment_start", 0)
-        init(self, "trace_entry", trace_entry)
-        init(self, "segment_start", segment_start)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name not in _MESSAGE_BOOKKEEPING:
-            raise AttributeError(f"the message's {name} is read-only")
-        object.__setattr__(self, name, value)
+    segment: Segment
 
 
 def _reject(
@@ -309,14 +263,13 @@ class Router:
                 f"Canister {callee} is out of cycles: balance {record.cycles}, "
                 f"needs {cost} to execute a message", callee, method,
             )  # fmt: skip
-        record = record.with_cycles(record.cycles - cost)
-        self._put(record)
         if entry is not None:
             entry.cycles = cost
         if spec.kind == QUERY:
+            self._put(record.with_cycles(record.cycles - cost))
             return self._run_query(record, spec, caller, args, kwargs, depth, fault, entry), 0
         return self._run_update(
-            record, spec.fn, method, caller, args, kwargs, depth, cycles, fault, entry
+            record, spec.fn, method, caller, args, kwargs, depth, cycles, cost, fault, entry
         )
 
     def _run_update(
@@ -329,15 +282,19 @@ class Router:
         kwargs: dict[str, Any],
         depth: int,
         cycles: int,
+        charge: int,
         fault: FaultRule | None,
         entry: TraceEntry | None,
     ) -> tuple[Any, int]:
+        """Run an update message; ``charge`` is taken with its first commit (or after a trap)."""
         code = record.code
         assert code is not None
         callee = record.canister_id
-        msg = Message(
-            self, callee, caller, self._world.time, depth, code, record.generation,
-            False, True, cycles, entry, self._world,
+        segment = Segment(self._world, charge)
+        msg = _new_tuple(
+            Message,
+            (self, callee, caller, self._world.time, depth, code, record.generation, False, True,
+             cycles, entry, segment),
         )  # fmt: skip
         instance: Canister = object.__new__(code)
         object.__setattr__(instance, "_msg", msg)
@@ -358,7 +315,7 @@ class Router:
                 RC.CANISTER_REJECT, ErrorCode.CANISTER_REJECTED_MESSAGE, reject.message,
                 callee, method,
             )  # fmt: skip
-            rejected.cycles_accepted = msg.cycles_accepted
+            rejected.cycles_accepted = segment.cycles_accepted
             raise rejected from None
         except CallContextLost:
             rejected = _reject(
@@ -366,19 +323,23 @@ class Router:
                 f"Canister {callee} was upgraded, reinstalled or uninstalled while awaiting a "
                 f"call; the rest of {method!r} was dropped", callee, method,
             )  # fmt: skip
-            rejected.cycles_accepted = msg.cycles_accepted
+            rejected.cycles_accepted = segment.cycles_accepted
             raise rejected from None
         except Exception as exc:
             raise self._trap(msg, exc, entry, method, fault) from exc
-        return result, msg.cycles_accepted
+        return result, segment.cycles_accepted
 
     def _commit(self, msg: Message, instance: Canister) -> None:
-        """End a segment: store the instance's state in the world."""
+        """End a segment: store the instance's state (and any pending charge) in the world."""
+        segment = msg.segment
         record = self._world.canisters[msg.canister_id]
         state = instance.state
-        if state is not record.state and record.generation == msg.generation:
-            check_state(state)
-            self._put(record.with_state(state, record.cycles))
+        charge = segment.pending_charge
+        if (state is not record.state or charge) and record.generation == msg.generation:
+            if state is not record.state:
+                check_state(state)
+            self._put(record.with_state(state, record.cycles - charge))
+            segment.pending_charge = 0
 
     def _trap(
         self,
@@ -388,22 +349,25 @@ class Router:
         method: str,
         fault: FaultRule | None,
     ) -> CallRejected:
-        """Roll the current segment back and build the reject its caller receives."""
+        """Roll the current segment back and build the reject its caller receives.
+
+        The log written so far and the execution fee survive the rollback, as on the IC.
+        """
         callee = msg.canister_id
+        segment = msg.segment
         current = self._world.canisters.get(callee)
-        self._world = msg.segment_start
-        msg.cycles_accepted = msg.accepted_at_segment_start
+        self._world = segment.start
+        segment.cycles_accepted = segment.accepted_at_start
         message = _trap_message(callee, exc)
         restored = self._world.canisters.get(callee)
         if restored is not None and current is not None and restored.generation == msg.generation:
             self._put(
-                CanisterRecord(
-                    restored.canister_id, restored.code, restored.state, restored.controllers,
-                    restored.status, restored.cycles, restored.timer_ids,
-                    current.log.append(self._world.time, f"[TRAP]: {message}"),
-                    restored.generation,
+                restored._replace(
+                    cycles=restored.cycles - segment.pending_charge,
+                    log=current.log.append(self._world.time, f"[TRAP]: {message}"),
                 )
-            )  # fmt: skip
+            )
+            segment.pending_charge = 0
         if entry is not None:
             entry.outcome = "trap"
             entry.injected = isinstance(exc, InjectedTrap) and fault is not None
@@ -411,7 +375,7 @@ class Router:
         rejected = _reject(
             RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP, message, callee, method
         )
-        rejected.cycles_accepted = msg.cycles_accepted
+        rejected.cycles_accepted = segment.cycles_accepted
         return rejected
 
     def _run_query(
@@ -431,7 +395,7 @@ class Router:
         callee = record.canister_id
         msg = Message(
             self, callee, caller, self._world.time, depth, code, record.generation,
-            True, spec.composite, 0, entry, self._world,
+            True, spec.composite, 0, entry, Segment(self._world, 0),
         )  # fmt: skip
         instance: Canister = object.__new__(code)
         object.__setattr__(instance, "_msg", msg)
@@ -474,11 +438,11 @@ class Router:
             raise CallsNotAllowed(f"canisters cannot make calls from {where} (called {method!r})")
         if msg.is_query and not query_only:
             raise CallsNotAllowed("a composite query can only call queries (use self.query_call)")
-        if not isinstance(callee, Principal):
+        if callee.__class__ is not Principal:
             raise TypeError(f"callee must be a Principal, not {type(callee).__name__}")
-        if not isinstance(method, str):
+        if method.__class__ is not str:
             raise TypeError(f"method must be str, not {type(method).__name__}")
-        if not isinstance(cycles, int) or isinstance(cycles, bool) or cycles < 0:
+        if cycles.__class__ is not int or cycles < 0:
             raise TypeError(f"cycles must be a non-negative int, got {cycles!r}")
         if msg.depth >= self.max_call_depth:
             raise _reject(
@@ -490,8 +454,9 @@ class Router:
             return self.deliver(
                 msg.canister_id, callee, method, args, kwargs, msg.depth + 1, CALL, 0, msg, True
             )
+        segment = msg.segment
         record = self._world.canisters[msg.canister_id]
-        cost = costs.INTER_CANISTER_CALL + cycles
+        cost = costs.INTER_CANISTER_CALL + cycles + segment.pending_charge
         if record.cycles < cost:
             raise _reject(
                 RC.SYS_TRANSIENT, ErrorCode.CANISTER_OUT_OF_CYCLES,
@@ -502,6 +467,7 @@ class Router:
         if state is not record.state:
             check_state(state)
         self._put(record.with_state(state, record.cycles - cost))
+        segment.pending_charge = 0
         try:
             return self.deliver(
                 msg.canister_id, callee, method, args, kwargs, msg.depth + 1, CALL, cycles, msg,
@@ -516,8 +482,9 @@ class Router:
         if record is None or record.generation != msg.generation or record.status == DELETED:
             raise CallContextLost()
         object.__setattr__(instance, "state", record.state)
-        msg.segment_start = self._world
-        msg.accepted_at_segment_start = msg.cycles_accepted
+        segment = msg.segment
+        segment.start = self._world
+        segment.accepted_at_start = segment.cycles_accepted
 
     def _writable(self, msg: Message, what: str) -> CanisterRecord:
         if msg.is_query:
@@ -540,15 +507,10 @@ class Router:
         timers, timer_id = self._world.timers.add(
             msg.canister_id, msg.time + delay_ns, method, args
         )
-        record = CanisterRecord(
-            record.canister_id, record.code, record.state, record.controllers, record.status,
-            record.cycles, record.timer_ids.set(timer_id, None), record.log, record.generation,
-        )  # fmt: skip
+        record = record._replace(timer_ids=record.timer_ids.set(timer_id, None))
         world = self._world
-        self._world = World(
-            world.canisters.set(record.canister_id, record), timers, world.time,
-            world.next_canister_index, world.rand_counter,
-        )  # fmt: skip
+        self._world = world._replace(canisters=world.canisters.set(msg.canister_id, record),
+                                     timers=timers)  # fmt: skip
         return timer_id
 
     def cancel_timer(self, msg: Message, timer_id: int) -> bool:
@@ -566,44 +528,40 @@ class Router:
         remaining = record.timer_ids
         for timer_id in ids:
             remaining = remaining.delete(timer_id)
-        record = CanisterRecord(
-            record.canister_id, record.code, record.state, record.controllers, record.status,
-            record.cycles, remaining, record.log, record.generation,
-        )  # fmt: skip
+        record = record._replace(timer_ids=remaining)
         world = self._world
-        self._world = World(
-            world.canisters.set(record.canister_id, record), world.timers.cancel(ids),
-            world.time, world.next_canister_index, world.rand_counter,
-        )  # fmt: skip
+        self._world = world._replace(
+            canisters=world.canisters.set(record.canister_id, record),
+            timers=world.timers.cancel(ids),
+        )
         return record
 
     def accept_cycles(self, msg: Message, max_amount: int) -> int:
         if not isinstance(max_amount, int) or isinstance(max_amount, bool) or max_amount < 0:
             raise ValueError(f"max_amount must be a non-negative int, got {max_amount!r}")
-        amount = min(max_amount, msg.cycles_available - msg.cycles_accepted)
+        segment = msg.segment
+        amount = min(max_amount, msg.cycles_available - segment.cycles_accepted)
         if amount and not msg.is_query:
             record = self._world.canisters[msg.canister_id]
             self._put(record.with_cycles(record.cycles + amount))
-            msg.cycles_accepted += amount
+            segment.cycles_accepted += amount
             return amount
         return 0
+
+    def balance_seen_by(self, msg: Message) -> int:
+        """The canister's balance as its code sees it (the pending execution fee deducted)."""
+        return self._world.canisters[msg.canister_id].cycles - msg.segment.pending_charge
 
     def append_log(self, msg: Message, text: str) -> None:
         if msg.is_query:
             return
         record = self._world.canisters[msg.canister_id]
-        self._put(
-            CanisterRecord(
-                record.canister_id, record.code, record.state, record.controllers, record.status,
-                record.cycles, record.timer_ids, record.log.append(msg.time, str(text)),
-                record.generation,
-            )
-        )  # fmt: skip
+        self._put(record.with_log(record.log.append(msg.time, str(text))))
 
     # -- lifecycle hooks and timers -------------------------------------------------------------
 
     def run_hook(
-        self, record: CanisterRecord, code: type, hook: str, args: tuple[Any, ...],
+        self, record: CanisterRecord, code: type[Canister], hook: str, args: tuple[Any, ...],
         caller: Principal, depth: int,
     ) -> tuple[Any, Any]:  # fmt: skip
         """Run ``init`` / ``pre_upgrade`` / ``post_upgrade`` on ``record`` (already in the world).
@@ -613,7 +571,7 @@ class Router:
         """
         msg = Message(
             self, record.canister_id, caller, self._world.time, depth, code, record.generation,
-            False, False, 0, None, self._world,
+            False, False, 0, None, Segment(self._world, 0),
         )  # fmt: skip
         instance: Canister = object.__new__(code)
         object.__setattr__(instance, "_msg", msg)
@@ -643,14 +601,12 @@ class Router:
                 entry.error_code = ErrorCode.CANISTER_OUT_OF_CYCLES.value
                 entry.message = f"Canister {timer_canister} is out of cycles"
             return
-        record = record.with_cycles(record.cycles - cost)
-        self._put(record)
         if entry is not None:
             entry.cycles = cost
         try:
             result, _ = self._run_update(
                 record, getattr(record.code, method), method, timer_canister, args, {}, 1, 0,
-                None, entry,
+                cost, None, entry,
             )  # fmt: skip
         except CallRejected as rejected:
             if entry is not None:

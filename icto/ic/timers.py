@@ -70,6 +70,14 @@ class TimerQueue:
             timer_id,
         )
 
+    def requeue(self, timer: Timer) -> TimerQueue:
+        """Put back a popped timer with its own id (for timers deferred while a canister is
+        stopped)."""
+        heap = _merge(self.heap, (1, (timer.deadline, timer.timer_id), None, None))
+        return TimerQueue(
+            self.live.set(timer.timer_id, timer), heap, self.heap_size + 1, self.next_id
+        )
+
     def cancel(self, timer_ids: Any) -> TimerQueue:
         """Drop the given timers (ids not pending are ignored)."""
         mutation = self.live.mutate()
