@@ -253,6 +253,10 @@ class ManagementCanister:
     ) -> Principal:
         world = self._router.world
         if specified_id is not None:
+            if not specified_id.is_canister:
+                raise ValueError(
+                    f"{specified_id} is not a canister id (u64 big-endian followed by 01 01)"
+                )
             if specified_id in world.canisters:
                 raise self._error(
                     RC.CANISTER_ERROR, ErrorCode.CANISTER_ALREADY_INSTALLED,

@@ -160,7 +160,7 @@ class Router:
                 fault = self.faults.match(callee, method)
                 if fault is not None and fault.kind == "reject":
                     raise CallRejected(fault.code, fault.error_code, fault.message, callee, method)
-            if callee.bytes == b"":
+            if callee not in self._world.canisters and callee.is_management_canister:
                 result, accepted = self._management.handle(
                     caller, method, args, kwargs, cycles, kind, entry, fault
                 )

@@ -1,0 +1,61 @@
+"""Benchmark helpers: scale knobs and a ratio report printed at the end of the run.
+
+Each benchmark registers its median time per operation under a key; ``RATIOS`` pairs keys, and the
+terminal summary prints numerator / denominator for every pair measured in this run. Set
+``ICTO_BENCH_QUICK=1`` for small sizes (CI runs the suite that way with ``--benchmark-disable``, to
+prove it works; the sizes in the closing report come from a full run).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+QUICK = os.environ.get("ICTO_BENCH_QUICK") == "1"
+
+SMALL = 1_000
+LARGE = 10_000 if QUICK else 1_000_000
+
+_per_op: dict[str, float] = {}
+
+RATIOS: list[tuple[str, str, str, str]] = [
+    ("inter-canister call vs plain method, same body", "ic_call", "plain_same_body", "<= 20x"),
+    ("inter-canister call vs bare Python method call", "ic_call", "plain_bare", "(context)"),
+    ("ingress update via proxy vs plain method", "ingress_call", "plain_same_body", "(context)"),
+    (f"snapshot+update+restore, {LARGE:,} vs {SMALL:,} canisters", "snap_canisters_large",
+     "snap_canisters_small", "<= 2x"),
+    (f"snapshot+update+restore, {LARGE:,} vs {SMALL:,} state entries", "snap_entries_large",
+     "snap_entries_small", "<= 2x"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def measure(benchmark: Any) -> Callable[..., Any]:
+    """``measure(key, fn, ops=1)``: benchmark ``fn`` and record its median time per operation."""
+
+    def run(key: str, fn: Callable[[], Any], ops: int = 1) -> Any:
+        result = benchmark(fn)
+        stats = getattr(benchmark, "stats", None)
+        if stats is not None:
+            _per_op[key] = stats.stats.median / ops
+        return result
+
+    return run
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    rows = [
+        (label, _per_op[num] / _per_op[den], _per_op[num], _per_op[den], aim)
+        for label, num, den, aim in RATIOS
+        if num in _per_op and den in _per_op
+    ]
+    if not rows:
+        return
+    terminalreporter.section("icto ratios (median per operation, this run)")
+    for label, ratio, num, den, aim in rows:
+        terminalreporter.write_line(
+            f"{label:<62} {ratio:7.2f}x  ({num * 1e6:9.3f} µs / {den * 1e6:9.3f} µs)  aim {aim}"
+        )
