@@ -112,5 +112,5 @@ class CallsNotAllowed(RuntimeError):
     """
 
 
-class BadUse(Exception):
+class BadUse(ValueError):
     """The test-facing API was used wrongly (e.g. moving time backwards); nothing changed."""

@@ -103,11 +103,7 @@ class IC(Router):
         **kwargs: Any,
     ) -> Any:
         """Send an ingress update message; return the reply or raise ``CallRejected``."""
-        callee = _as_principal(canister_id, "canister_id")
-        sender = self._sender(caller)
-        if not isinstance(method, str):
-            raise TypeError(f"method must be str, not {type(method).__name__}")
-        return self.deliver(sender, callee, method, args, kwargs, 1, INGRESS)
+        return self._ingress(INGRESS, canister_id, method, args, kwargs, caller)
 
     def query_call(
         self,
@@ -118,11 +114,22 @@ class IC(Router):
         **kwargs: Any,
     ) -> Any:
         """Send an ingress query: free, state changes dropped, update methods refused."""
+        return self._ingress(INGRESS_QUERY, canister_id, method, args, kwargs, caller)
+
+    def _ingress(
+        self,
+        kind: str,
+        canister_id: Principal | CanisterProxy | str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        caller: Principal | None,
+    ) -> Any:
         callee = _as_principal(canister_id, "canister_id")
         sender = self._sender(caller)
         if not isinstance(method, str):
             raise TypeError(f"method must be str, not {type(method).__name__}")
-        return self.deliver(sender, callee, method, args, kwargs, 1, INGRESS_QUERY)
+        return self.deliver(sender, callee, method, args, kwargs, 1, kind)
 
     def _sender(self, caller: Principal | None) -> Principal:
         if caller is None:
