@@ -257,5 +257,8 @@ class Canister:
 
 
 RESERVED_NAMES: Final = frozenset(name for name in vars(Canister) if not name.startswith("__")) | {
-    "state"
+    "state",
+    "as_caller",
 }
+"""Names canister code cannot give public methods: the base class's API, and ``as_caller`` (proxies
+use it)."""

@@ -80,6 +80,15 @@ class CanisterStatus:
     cycles: int
     memory_size: int
 
+    def __repr__(self) -> str:
+        module = self.module_hash.hex()[:12] + "…" if self.module_hash is not None else None
+        controllers = ", ".join(str(c) for c in self.controllers)
+        return (
+            f"CanisterStatus(status={self.status!r}, version={self.version!r}, "
+            f"module_hash={module!r}, cycles={self.cycles:_}, memory_size={self.memory_size}, "
+            f"controllers=[{controllers}])"
+        )
+
 
 def estimate_memory(value: Any) -> int:
     """A rough byte count of a state value (shared sub-values counted once). O(size of state)."""

@@ -306,6 +306,8 @@ class Router:
             self._commit(msg, instance)
         except Reject as reject:
             try:
+                if fault is not None:
+                    raise InjectedTrap(fault.message) from None
                 self._commit(msg, instance)
             except Exception as exc:
                 raise self._trap(msg, exc, entry, method, fault) from exc
@@ -401,7 +403,11 @@ class Router:
         object.__setattr__(instance, "_msg", msg)
         object.__setattr__(instance, "state", record.state)
         try:
-            result = spec.fn(instance, *args, **kwargs)
+            try:
+                result = spec.fn(instance, *args, **kwargs)
+            except Reject:
+                if fault is None:
+                    raise
             if fault is not None:
                 raise InjectedTrap(fault.message)
         except Reject as reject:

@@ -1,0 +1,119 @@
+"""What a canister class may and may not be (spec ic.md §2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from icto import IC, CallRejected, Canister, Principal, module_hash, query, update
+from tests.ic.toys import Counter, Tally
+
+
+def test_state_is_the_only_attribute_canister_code_may_set(ic: IC) -> None:
+    class Hoarder(Canister):
+        def init(self, arg: None) -> None:
+            self.state = 0
+
+        @update
+        def stash(self) -> None:
+            self.cache = {"lost": "after this message"}  # type: ignore[attr-defined]
+
+    hoarder = ic.deploy(Hoarder)
+    with pytest.raises(CallRejected) as info:
+        hoarder.stash()
+    assert "self.state only" in info.value.message
+
+
+@pytest.mark.parametrize("value", [[], {}, set(), bytearray()])
+def test_mutable_class_attributes_are_refused_at_class_creation(value: Any) -> None:
+    with pytest.raises(TypeError, match="mutable"):
+        type("Leaky", (Canister,), {"shared": value})
+
+
+@pytest.mark.parametrize("version", ["1", "1.0", "v1.0.0", "01.0.0", "1.0.0-beta", 1])
+def test_version_must_be_semver_text(version: Any) -> None:
+    with pytest.raises(TypeError, match="semver"):
+        type("Odd", (Canister,), {"VERSION": version})
+
+
+@pytest.mark.parametrize("name", ["call", "log", "state", "as_caller", "_hidden", "init"])
+def test_reserved_or_private_names_cannot_be_public_methods(name: str) -> None:
+    def method(self: Canister) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="cannot be a public canister method"):
+        type("Clash", (Canister,), {name: update(method)})
+
+
+def test_public_methods_are_inherited_and_can_be_withdrawn() -> None:
+    class Extended(Counter):
+        VERSION = "1.1.0"
+
+        @query
+        def double(self) -> int:
+            return int(self.state.n) * 2
+
+    class Narrowed(Counter):
+        def inc(self, by: int = 1) -> int:  # no decorator: no longer public
+            return 0
+
+    assert {"inc", "get", "double"} <= set(Extended.__icto_methods__)
+    assert "inc" not in Narrowed.__icto_methods__
+    assert "get" in Narrowed.__icto_methods__
+
+
+def test_a_withdrawn_method_is_not_callable(ic: IC) -> None:
+    class Narrowed(Counter):
+        def inc(self, by: int = 1) -> int:
+            return 0
+
+    narrowed = ic.deploy(Narrowed)
+    with pytest.raises(CallRejected) as info:
+        ic.update_call(narrowed.id, "inc", 1)
+    assert info.value.error_code == "IC0536"
+
+
+def test_default_hooks_keep_the_state_across_an_upgrade(ic: IC) -> None:
+    class Plain(Canister):
+        VERSION = "1.0.0"
+
+        @update
+        def put(self, value: int) -> None:
+            self.state = value
+
+        @query
+        def read(self) -> Any:
+            return self.state
+
+    class PlainV2(Plain):
+        VERSION = "2.0.0"
+
+    plain = ic.deploy(Plain, 7)
+    assert plain.read() == 7, "the default init stores its argument as the state"
+    plain.put(9)
+    ic.upgrade_canister(plain.id, PlainV2)
+    assert plain.read() == 9
+    assert ic.canister_status(plain.id).version == "2.0.0"
+
+
+def test_module_hash_follows_name_and_version() -> None:
+    class CounterV2(Counter):
+        VERSION = "2.0.0"
+
+    assert module_hash(Counter) == module_hash(Counter)
+    assert module_hash(Counter) != module_hash(CounterV2)
+    assert len(module_hash(Counter)) == 32
+
+
+def test_the_context_is_visible_inside_a_method(ic: IC, alice: Principal) -> None:
+    class Mirror(Canister):
+        def init(self, arg: None) -> None:
+            self.state = Tally(0)
+
+        @update
+        def reflect(self) -> tuple[Any, ...]:
+            return (self.id, self.caller, self.time, self.controllers, self.is_controller(alice))
+
+    mirror = ic.deploy(Mirror, controllers=[alice], caller=alice)
+    assert mirror.as_caller(alice).reflect() == (mirror.id, alice, ic.time, (alice,), True)
