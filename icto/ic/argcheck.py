@@ -19,7 +19,7 @@ Predicate = Callable[[Any], bool]
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return value.__class__ is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def _is_float(value: Any) -> bool:
@@ -82,7 +82,14 @@ def describe(annotation: Any) -> str:
 class ArgumentChecker:
     """Checks ``(args, kwargs)`` against one method's signature (``self`` excluded)."""
 
-    __slots__ = ("_by_name", "_label", "_min_positional", "_positional", "_signature")
+    __slots__ = (
+        "_by_name",
+        "_label",
+        "_min_positional",
+        "_positional",
+        "_predicates",
+        "_signature",
+    )
 
     def __init__(self, fn: Callable[..., Any], label: str) -> None:
         self._label = label
@@ -106,15 +113,23 @@ class ArgumentChecker:
             tuple((p.name, *self._by_name[p.name]) for p in named) if only_positional else None
         )
         self._min_positional = sum(1 for p in named if p.default is p.empty)
+        self._predicates = (
+            None if self._positional is None else tuple(pred for _, _, pred in self._positional)
+        )
 
     def check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         """``None`` when the call fits, else a message saying what is wrong."""
-        fast = self._positional
-        if fast is not None and not kwargs and self._min_positional <= len(args) <= len(fast):
-            for (name, annotation, predicate), value in zip(fast, args, strict=False):
+        predicates = self._predicates
+        if (
+            predicates is not None
+            and not kwargs
+            and self._min_positional <= len(args) <= len(predicates)
+        ):
+            for predicate, value in zip(predicates, args, strict=False):
                 if predicate is not None and not predicate(value):
-                    return self._mismatch(name, annotation, value)
-            return None
+                    break
+            else:
+                return None
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:

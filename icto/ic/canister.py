@@ -40,9 +40,15 @@ class Trap(RuntimeError):
 
 
 class MethodSpec:
-    """What the router knows about one public method."""
+    """What the router knows about one public method.
 
-    __slots__ = ("_checker", "composite", "fn", "kind", "name", "owner")
+    ``check_arguments(args, kwargs)`` returns ``None`` or what is wrong; the checker is built on
+    first use (type hints may name classes defined after the canister class).
+    """
+
+    __slots__ = ("check_arguments", "composite", "fn", "kind", "name", "owner")
+
+    check_arguments: Callable[[tuple[Any, ...], dict[str, Any]], str | None]
 
     def __init__(self, owner: str, name: str, kind: str, composite: bool, fn: Callable[..., Any]):
         self.owner = owner
@@ -50,13 +56,11 @@ class MethodSpec:
         self.kind = kind
         self.composite = composite
         self.fn = fn
-        self._checker: ArgumentChecker | None = None
+        self.check_arguments = self._build_checker_and_check
 
-    def check_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-        checker = self._checker
-        if checker is None:
-            checker = self._checker = ArgumentChecker(self.fn, f"{self.owner}.{self.name}()")
-        return checker.check(args, kwargs)
+    def _build_checker_and_check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        self.check_arguments = ArgumentChecker(self.fn, f"{self.owner}.{self.name}()").check
+        return self.check_arguments(args, kwargs)
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.owner}.{self.name}>"
@@ -147,7 +151,7 @@ class Canister:
             raise TypeError(f"{cls.__qualname__}.VERSION must be semver text like '1.0.0'")
         methods: dict[str, MethodSpec] = dict(cls.__icto_methods__)
         for name, value in vars(cls).items():
-            if isinstance(value, _MUTABLE_TYPES):
+            if isinstance(value, _MUTABLE_TYPES) and not name.startswith("__"):
                 raise TypeError(
                     f"{cls.__qualname__}.{name} is a mutable {type(value).__name__} class "
                     f"attribute: canister data must live in self.state"

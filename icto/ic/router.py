@@ -160,13 +160,14 @@ class Router:
                 fault = self.faults.match(callee, method)
                 if fault is not None and fault.kind == "reject":
                     raise CallRejected(fault.code, fault.error_code, fault.message, callee, method)
-            if callee not in self._world.canisters and callee.is_management_canister:
+            record = self._world.canisters.get(callee)
+            if record is None and callee.is_management_canister:
                 result, accepted = self._management.handle(
                     caller, method, args, kwargs, cycles, kind, entry, fault
                 )
             else:
                 result, accepted = self._execute(
-                    caller, callee, method, args, kwargs, depth, kind, cycles, parent,
+                    record, caller, callee, method, args, kwargs, depth, kind, cycles, parent,
                     query_only, fault, entry,
                 )  # fmt: skip
         except CallRejected as rejected:
@@ -195,9 +196,9 @@ class Router:
             self._put(record.with_cycles(record.cycles + amount))
 
     def _resolve(
-        self, callee: Principal, method: str, query_only: bool
+        self, record: CanisterRecord | None, callee: Principal, method: str, query_only: bool
     ) -> tuple[CanisterRecord, MethodSpec]:
-        record = self._world.canisters.get(callee)
+        """The method a message addresses, or the destination error the IC gives."""
         if record is None or record.status == DELETED:
             raise _reject(
                 RC.DESTINATION_INVALID, ErrorCode.CANISTER_NOT_FOUND,
@@ -226,6 +227,7 @@ class Router:
 
     def _execute(
         self,
+        record_or_none: CanisterRecord | None,
         caller: Principal,
         callee: Principal,
         method: str,
@@ -239,7 +241,9 @@ class Router:
         fault: FaultRule | None,
         entry: TraceEntry | None,
     ) -> tuple[Any, int]:
-        record, spec = self._resolve(callee, method, query_only or kind == INGRESS_QUERY)
+        record, spec = self._resolve(
+            record_or_none, callee, method, query_only or kind == INGRESS_QUERY
+        )
         problem = spec.check_arguments(args, kwargs)
         if problem is not None:
             raise InvalidArguments(
@@ -303,7 +307,18 @@ class Router:
             result = fn(instance, *args, **kwargs)
             if fault is not None:
                 raise InjectedTrap(fault.message)
-            self._commit(msg, instance)
+            world = self._world
+            current = world.canisters[callee]
+            state = instance.state
+            if current.generation == msg.generation:
+                if state is not current.state:
+                    check_state(state)
+                charge = segment.pending_charge
+                if state is not current.state or charge:
+                    self._world = world.with_canister(
+                        current.with_state(state, current.cycles - charge)
+                    )
+                    segment.pending_charge = 0
         except Reject as reject:
             try:
                 if fault is not None:
@@ -472,7 +487,7 @@ class Router:
         state = instance.state
         if state is not record.state:
             check_state(state)
-        self._put(record.with_state(state, record.cycles - cost))
+        self._world = self._world.with_canister(record.with_state(state, record.cycles - cost))
         segment.pending_charge = 0
         try:
             return self.deliver(
