@@ -5,6 +5,8 @@
 
 from icto.ic import *  # noqa: F403
 from icto.ic import __all__ as _ic_all
+from icto.ledger import *  # noqa: F403
+from icto.ledger import __all__ as _ledger_all
 
 __version__ = "0.1.0"
-__all__ = [*_ic_all, "__version__"]
+__all__ = [*_ic_all, *_ledger_all, "__version__"]
