@@ -29,6 +29,8 @@ RATIOS: list[tuple[str, str, str, str]] = [
      "snap_canisters_small", "<= 2x"),
     (f"snapshot+update+restore, {LARGE:,} vs {SMALL:,} state entries", "snap_entries_large",
      "snap_entries_small", "<= 2x"),
+    (f"ledger transfer, {LARGE:,} vs {SMALL:,} accounts", "transfer_large", "transfer_small",
+     "<= 2x"),
 ]  # fmt: skip
 
 
