@@ -138,7 +138,8 @@ class _Books:
 
 
 class Ledger(Canister):
-    """An ICRC-1 + ICRC-2 ledger. ``init`` takes a ``LedgerInit``.
+    """An ICRC-1 + ICRC-2 ledger. ``init`` takes a ``LedgerInit``; initial balances become mint
+    blocks 0..n-1 with ``created_at_time`` = the init time, remembered for deduplication.
 
     Subclasses learn when an owner starts or stops holding tokens (any of its accounts going from 0
     to a positive balance, or its last one back to 0) by overriding ``on_holders_changed``; it is
@@ -167,17 +168,23 @@ class Ledger(Canister):
         )  # fmt: skip
         state = LedgerState(config)
         books = _Books(state)
-        blocks = state.blocks
+        blocks, dedup, queue = state.blocks, state.dedup, state.dedup_queue
+        now = self.time
         for account, amount in arg.initial_balances:
             if account == minting:
                 raise ValueError("the minting account cannot hold an initial balance")
             books.add(account, amount)
-            blocks = blocks.append(Block(MINT, self.time, amount, to=account))
+            identity = (TRANSFER, _raw(minting), _raw(account), None, amount, None, None, now)
+            dedup = dedup.set(identity, len(blocks))
+            queue = queue.append((now, identity))
+            blocks = blocks.append(Block(MINT, now, amount, to=account, created_at_time=now))
         self.state = attrs.evolve(
             state,
             balances=books.balances,
             holders=books.holders,
             blocks=blocks,
+            dedup=dedup,
+            dedup_queue=queue,
             total_supply=sum(amount for _, amount in arg.initial_balances),
         )
 
