@@ -94,6 +94,21 @@ def _reject(
     return CallRejected(code, error.value, message, callee, method)
 
 
+def _view(code: type[Canister], msg: Message, state: Any) -> Canister:
+    """A fresh instance of the canister class for one message: its context and its state."""
+    instance: Canister = object.__new__(code)
+    object.__setattr__(instance, "_msg", msg)
+    object.__setattr__(instance, "state", state)
+    return instance
+
+
+def _mark_trap(entry: TraceEntry | None, exc: BaseException, fault: FaultRule | None) -> None:
+    if entry is not None:
+        entry.outcome = "trap"
+        entry.injected = isinstance(exc, InjectedTrap) and fault is not None
+        entry.traceback = "".join(traceback.format_exception(exc))
+
+
 def _trap_message(callee: Principal, exc: BaseException) -> str:
     if isinstance(exc, CallRejected):
         return f"Canister {callee} trapped: unhandled reject: {exc}"
@@ -300,9 +315,7 @@ class Router:
             (self, callee, caller, self._world.time, depth, code, record.generation, False, True,
              cycles, entry, segment),
         )  # fmt: skip
-        instance: Canister = object.__new__(code)
-        object.__setattr__(instance, "_msg", msg)
-        object.__setattr__(instance, "state", record.state)
+        instance = _view(code, msg, record.state)
         try:
             result = fn(instance, *args, **kwargs)
             if fault is not None:
@@ -385,10 +398,7 @@ class Router:
                 )
             )
             segment.pending_charge = 0
-        if entry is not None:
-            entry.outcome = "trap"
-            entry.injected = isinstance(exc, InjectedTrap) and fault is not None
-            entry.traceback = "".join(traceback.format_exception(exc))
+        _mark_trap(entry, exc, fault)
         rejected = _reject(
             RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP, message, callee, method
         )
@@ -414,9 +424,7 @@ class Router:
             self, callee, caller, self._world.time, depth, code, record.generation,
             True, spec.composite, 0, entry, Segment(self._world, 0),
         )  # fmt: skip
-        instance: Canister = object.__new__(code)
-        object.__setattr__(instance, "_msg", msg)
-        object.__setattr__(instance, "state", record.state)
+        instance = _view(code, msg, record.state)
         try:
             try:
                 result = spec.fn(instance, *args, **kwargs)
@@ -431,10 +439,7 @@ class Router:
                 callee, spec.name,
             ) from None  # fmt: skip
         except Exception as exc:
-            if entry is not None:
-                entry.outcome = "trap"
-                entry.injected = isinstance(exc, InjectedTrap) and fault is not None
-                entry.traceback = "".join(traceback.format_exception(exc))
+            _mark_trap(entry, exc, fault)
             raise _reject(
                 RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP, _trap_message(callee, exc),
                 callee, spec.name,
@@ -594,9 +599,7 @@ class Router:
             self, record.canister_id, caller, self._world.time, depth, code, record.generation,
             False, False, 0, None, Segment(self._world, 0),
         )  # fmt: skip
-        instance: Canister = object.__new__(code)
-        object.__setattr__(instance, "_msg", msg)
-        object.__setattr__(instance, "state", record.state)
+        instance = _view(code, msg, record.state)
         returned = getattr(code, hook)(instance, *args)
         check_state(instance.state)
         return instance.state, returned
