@@ -20,13 +20,7 @@ from icto import (
 )
 from icto.ic.proxy import CanisterProxy
 from tests.ledger.conftest import FEE
-
-SUB = bytes(31) + b"\x01"
-ZEROS = bytes(32)
-
-
-def allowance_of(ledger: CanisterProxy, account: Account, spender: Account) -> Allowance:
-    return ledger.icrc2_allowance(AllowanceArgs(account, spender))
+from tests.ledger.helpers import SUB, ZEROS, allowance_of
 
 
 def approve(

@@ -4,7 +4,7 @@ revocation, traps and the order of checks
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,12 +16,10 @@ from icto import (
     U64_MAX,
     Account,
     Allowance,
-    AllowanceArgs,
     AllowanceChanged,
     ApproveArgs,
     BadFee,
     Block,
-    CallRejected,
     Duplicate,
     Err,
     Expired,
@@ -30,7 +28,6 @@ from icto import (
     LedgerInit,
     Ok,
     Principal,
-    RejectCode,
     TooOld,
     TransferArgs,
     TransferFromArgs,
@@ -38,45 +35,20 @@ from icto import (
 )
 from icto.ic.proxy import CanisterProxy
 from tests.ledger.conftest import FEE
-
-ALICE_START = 10 * E8S
-BOB_START = 1 * E8S
-SUPPLY_START = ALICE_START + BOB_START
-SUB = bytes(31) + b"\x01"
-SUB2 = bytes(31) + b"\x02"
-ZEROS = bytes(32)
-
+from tests.ledger.helpers import (
+    ALICE_START,
+    BOB_START,
+    SUB,
+    SUB2,
+    SUPPLY_START,
+    ZEROS,
+    allowance_of,
+    books,
+    fund,
+    rejected,
+)
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def allowance_of(ledger: CanisterProxy, account: Account, spender: Account) -> Allowance:
-    return ledger.icrc2_allowance(AllowanceArgs(account, spender))
-
-
-def books(
-    ledger: CanisterProxy,
-    accounts: Iterable[Account],
-    pairs: Iterable[tuple[Account, Account]] = (),
-) -> tuple[Any, ...]:
-    """Everything an Err or a trap must leave untouched."""
-    return (
-        tuple(ledger.icrc1_balance_of(account) for account in accounts),
-        ledger.icrc1_total_supply(),
-        ledger.get_transaction_count(),
-        tuple(allowance_of(ledger, account, spender) for account, spender in pairs),
-    )
-
-
-def fund(ledger: CanisterProxy, source: Principal, to: Account, amount: int) -> None:
-    assert ledger.as_caller(source).icrc1_transfer(TransferArgs(to=to, amount=amount)).is_ok
-
-
-def rejected(fn: Callable[..., Any], *args: Any) -> CallRejected:
-    with pytest.raises(CallRejected) as info:
-        fn(*args)
-    assert info.value.reject_code is RejectCode.CANISTER_ERROR
-    return info.value
 
 
 # -- success: replace, fee, index, block --------------------------------------------------------

@@ -13,11 +13,9 @@ from icto import (
     E8S,
     IC,
     Account,
-    AllowanceArgs,
     ApproveArgs,
     Block,
     CallRejected,
-    LedgerInit,
     Ok,
     Principal,
     RejectCode,
@@ -26,34 +24,13 @@ from icto import (
 )
 from icto.ic.proxy import CanisterProxy
 from tests.ledger.conftest import FEE
+from tests.ledger.helpers import owner_books
 
 ALICE_START = 10 * E8S
 BOB_START = 1 * E8S
 ZERO_SUB = bytes(32)
 SUB1 = bytes(31) + b"\x01"
 PINNED = Principal.from_canister_index(4242)
-
-
-def make_init(minter: Principal, **overrides: Any) -> LedgerInit:
-    fields: dict[str, Any] = {
-        "name": "Meta Token",
-        "symbol": "MTA",
-        "transfer_fee": 2_500,
-        "minting_account": Account(minter),
-    }
-    fields.update(overrides)
-    return LedgerInit(**fields)
-
-
-def books(ledger: CanisterProxy, *owners: Principal) -> tuple[Any, ...]:
-    balances = tuple(ledger.icrc1_balance_of(Account(owner)) for owner in owners)
-    allowances = tuple(
-        ledger.icrc2_allowance(AllowanceArgs(Account(a), Account(b)))
-        for a in owners
-        for b in owners
-        if a != b
-    )
-    return balances, allowances, ledger.icrc1_total_supply(), ledger.get_transaction_count()
 
 
 # -- reprs ----------------------------------------------------------------------------------------
@@ -131,11 +108,11 @@ def test_get_blocks_slices_agree_with_the_whole_log(five_blocks: CanisterProxy) 
 def test_negative_start_or_length_traps_and_changes_nothing(
     five_blocks: CanisterProxy, alice: Principal, bob: Principal, start: int, length: int
 ) -> None:
-    before = books(five_blocks, alice, bob)
+    before = owner_books(five_blocks, alice, bob)
     with pytest.raises(CallRejected) as info:
         five_blocks.get_blocks(start, length)
     assert info.value.reject_code is RejectCode.CANISTER_ERROR
-    assert books(five_blocks, alice, bob) == before
+    assert owner_books(five_blocks, alice, bob) == before
     assert five_blocks.as_caller(alice).icrc1_transfer(
         TransferArgs(to=Account(bob), amount=1)
     ) == Ok(5)
@@ -145,11 +122,11 @@ def test_negative_start_or_length_traps_and_changes_nothing(
 def test_non_integer_get_blocks_arguments_are_rejected(
     five_blocks: CanisterProxy, alice: Principal, bob: Principal, start: Any, length: Any
 ) -> None:
-    before = books(five_blocks, alice, bob)
+    before = owner_books(five_blocks, alice, bob)
     with pytest.raises(CallRejected) as info:
         five_blocks.get_blocks(start, length)
     assert info.value.reject_code is RejectCode.CANISTER_ERROR
-    assert books(five_blocks, alice, bob) == before
+    assert owner_books(five_blocks, alice, bob) == before
     assert five_blocks.as_caller(alice).icrc1_transfer(
         TransferArgs(to=Account(bob), amount=1)
     ) == Ok(5)

@@ -22,7 +22,6 @@ from icto import (
     Duplicate,
     Err,
     Ledger,
-    LedgerInit,
     Ok,
     Principal,
     RejectCode,
@@ -32,34 +31,13 @@ from icto import (
 )
 from icto.ic.proxy import CanisterProxy
 from tests.ledger.conftest import FEE
+from tests.ledger.helpers import make_init, owner_books
 
 ALICE_START = 10 * E8S
 BOB_START = 1 * E8S
 ZERO_SUB = bytes(32)
 SUB1 = bytes(31) + b"\x01"
 PINNED = Principal.from_canister_index(4242)
-
-
-def make_init(minter: Principal, **overrides: Any) -> LedgerInit:
-    fields: dict[str, Any] = {
-        "name": "Meta Token",
-        "symbol": "MTA",
-        "transfer_fee": 2_500,
-        "minting_account": Account(minter),
-    }
-    fields.update(overrides)
-    return LedgerInit(**fields)
-
-
-def books(ledger: CanisterProxy, *owners: Principal) -> tuple[Any, ...]:
-    balances = tuple(ledger.icrc1_balance_of(Account(owner)) for owner in owners)
-    allowances = tuple(
-        ledger.icrc2_allowance(AllowanceArgs(Account(a), Account(b)))
-        for a in owners
-        for b in owners
-        if a != b
-    )
-    return balances, allowances, ledger.icrc1_total_supply(), ledger.get_transaction_count()
 
 
 # -- ICRC-1 queries -------------------------------------------------------------------------------
@@ -240,25 +218,25 @@ def test_a_query_call_is_free_and_changes_nothing(
 ) -> None:
     cycles = ic.cycles_balance(ledger.id)
     state = ic.state_of(ledger.id)
-    before = books(ledger, alice, bob)
+    before = owner_books(ledger, alice, bob)
     assert ic.query_call(ledger.id, "icrc1_balance_of", Account(alice)) == ALICE_START
     assert ic.query_call(ledger.id, "icrc1_total_supply") == ALICE_START + BOB_START
     assert ic.query_call(ledger.id, "get_blocks", 0, 10) == ledger.get_blocks(0, 10)
     assert ic.cycles_balance(ledger.id) == cycles
     assert ic.state_of(ledger.id) is state
-    assert books(ledger, alice, bob) == before
+    assert owner_books(ledger, alice, bob) == before
 
 
 def test_an_update_method_cannot_be_sent_as_a_query(
     ic: IC, ledger: CanisterProxy, alice: Principal, bob: Principal
 ) -> None:
-    before = books(ledger, alice, bob)
+    before = owner_books(ledger, alice, bob)
     with pytest.raises(CallRejected) as info:
         ic.query_call(
             ledger.id, "icrc1_transfer", TransferArgs(to=Account(bob), amount=1), caller=alice
         )
     assert info.value.reject_code is RejectCode.CANISTER_ERROR
-    assert books(ledger, alice, bob) == before
+    assert owner_books(ledger, alice, bob) == before
     assert ledger.as_caller(alice).icrc1_transfer(TransferArgs(to=Account(bob), amount=1)) == Ok(2)
 
 
@@ -282,13 +260,13 @@ def test_upgrade_keeps_balances_blocks_allowances_and_dedup(
     assert ledger.as_caller(alice).icrc2_approve(
         ApproveArgs(spender=Account(carol), amount=50_000, expires_at=expires)
     ) == Ok(3)
-    before = books(ledger, alice, bob, carol)
+    before = owner_books(ledger, alice, bob, carol)
     blocks = ledger.get_blocks(0, 100)
     metadata = ledger.icrc1_metadata()
 
     ic.upgrade_canister(ledger.id, Ledger)
 
-    assert books(ledger, alice, bob, carol) == before
+    assert owner_books(ledger, alice, bob, carol) == before
     assert ledger.get_blocks(0, 100) == blocks
     assert ledger.icrc1_metadata() == metadata
     assert ledger.icrc2_allowance(AllowanceArgs(Account(alice), Account(carol))) == Allowance(

@@ -3,7 +3,6 @@ icrc.md §2.3, §2.4, §2.7, §2.12, §4.5, §4.9, §4.15)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -30,35 +29,20 @@ from icto import (
 )
 from icto.ic.proxy import CanisterProxy
 from tests.ledger.conftest import FEE
+from tests.ledger.helpers import (
+    ALICE_START,
+    BOB_START,
+    SUPPLY_START,
+    ZEROS,
+    only_block,
+    state,
+    transfer,
+)
 
-ALICE_START = 10 * E8S
-BOB_START = 1 * E8S
-SUPPLY_START = ALICE_START + BOB_START
 SUB1 = bytes(31) + b"\x01"
-ZEROS = bytes(32)
-
-State = tuple[tuple[int, ...], int, int]
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def state(ledger: CanisterProxy, accounts: Iterable[Account]) -> State:
-    """Balances of ``accounts``, total supply and transaction count: what a failure must keep."""
-    return (
-        tuple(ledger.icrc1_balance_of(account) for account in accounts),
-        ledger.icrc1_total_supply(),
-        ledger.get_transaction_count(),
-    )
-
-
-def transfer(ledger: CanisterProxy, caller: Principal, **fields: Any) -> Any:
-    return ledger.as_caller(caller).icrc1_transfer(TransferArgs(**fields))
-
-
-def only_block(ledger: CanisterProxy, index: int) -> Block:
-    (block,) = ledger.get_blocks(index, 1)
-    return block
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ anonymous principal, bad input and the recorded block."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,31 +29,13 @@ from icto import (
 )
 from icto.ic.proxy import CanisterProxy
 from tests.ledger.conftest import FEE
+from tests.ledger.helpers import ALICE_START, BOB_START, SUB2, ZEROS, only_block, state, transfer
 
-ALICE_START = 10 * E8S
-BOB_START = 1 * E8S
 SUB1 = bytes(31) + b"\x01"
-SUB2 = bytes(31) + b"\x02"
-ZEROS = bytes(32)
 DAY_NS = 24 * 3600 * 10**9
-
-State = tuple[tuple[int, ...], int, int]
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def state(ledger: CanisterProxy, accounts: Iterable[Account]) -> State:
-    """Balances of ``accounts``, total supply and transaction count: what a failure must keep."""
-    return (
-        tuple(ledger.icrc1_balance_of(account) for account in accounts),
-        ledger.icrc1_total_supply(),
-        ledger.get_transaction_count(),
-    )
-
-
-def transfer(ledger: CanisterProxy, caller: Principal, **fields: Any) -> Any:
-    return ledger.as_caller(caller).icrc1_transfer(TransferArgs(**fields))
 
 
 def trapped(fn: Callable[..., Any], *args: Any) -> CallRejected:
@@ -62,11 +44,6 @@ def trapped(fn: Callable[..., Any], *args: Any) -> CallRejected:
     assert info.value.reject_code is RejectCode.CANISTER_ERROR
     assert info.value.reject_code == 5
     return info.value
-
-
-def only_block(ledger: CanisterProxy, index: int) -> Block:
-    (block,) = ledger.get_blocks(index, 1)
-    return block
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ traps, fees and blocks (icrc.md §1.3, §1.4, §2.3, §2.9, §2.12, §2.13, §4 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -16,19 +15,16 @@ from icto import (
     TX_WINDOW_NS,
     Account,
     Allowance,
-    AllowanceArgs,
     ApproveArgs,
     BadBurn,
     BadFee,
     Block,
-    CallRejected,
     Err,
     InsufficientAllowance,
     InsufficientFunds,
     LedgerInit,
     Ok,
     Principal,
-    RejectCode,
     TooOld,
     TransferArgs,
     TransferFromArgs,
@@ -36,63 +32,21 @@ from icto import (
 )
 from icto.ic.proxy import CanisterProxy
 from tests.ledger.conftest import FEE
-
-ALICE_START = 10 * E8S
-BOB_START = 1 * E8S
-SUPPLY_START = ALICE_START + BOB_START
-SUB = bytes(31) + b"\x01"
-SUB2 = bytes(31) + b"\x02"
-ZEROS = bytes(32)
-
+from tests.ledger.helpers import (
+    ALICE_START,
+    BOB_START,
+    SUB,
+    SUB2,
+    SUPPLY_START,
+    ZEROS,
+    allowance_of,
+    approve,
+    books,
+    fund,
+    rejected,
+)
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def allowance_of(ledger: CanisterProxy, account: Account, spender: Account) -> Allowance:
-    return ledger.icrc2_allowance(AllowanceArgs(account, spender))
-
-
-def books(
-    ledger: CanisterProxy,
-    accounts: Iterable[Account],
-    pairs: Iterable[tuple[Account, Account]] = (),
-) -> tuple[Any, ...]:
-    """Everything an Err or a trap must leave untouched."""
-    return (
-        tuple(ledger.icrc1_balance_of(account) for account in accounts),
-        ledger.icrc1_total_supply(),
-        ledger.get_transaction_count(),
-        tuple(allowance_of(ledger, account, spender) for account, spender in pairs),
-    )
-
-
-def fund(ledger: CanisterProxy, source: Principal, to: Account, amount: int) -> None:
-    assert ledger.as_caller(source).icrc1_transfer(TransferArgs(to=to, amount=amount)).is_ok
-
-
-def approve(
-    ledger: CanisterProxy,
-    owner: Principal,
-    spender: Account,
-    amount: int,
-    expires_at: int | None = None,
-    from_subaccount: bytes | None = None,
-) -> int:
-    result = ledger.as_caller(owner).icrc2_approve(
-        ApproveArgs(
-            spender=spender, amount=amount, expires_at=expires_at, from_subaccount=from_subaccount
-        )
-    )
-    assert isinstance(result, Ok)
-    index: int = result.value
-    return index
-
-
-def rejected(fn: Callable[..., Any], *args: Any) -> CallRejected:
-    with pytest.raises(CallRejected) as info:
-        fn(*args)
-    assert info.value.reject_code is RejectCode.CANISTER_ERROR
-    return info.value
 
 
 # -- the basic movement -------------------------------------------------------------------------
