@@ -320,18 +320,7 @@ class Router:
             result = fn(instance, *args, **kwargs)
             if fault is not None:
                 raise InjectedTrap(fault.message)
-            world = self._world
-            current = world.canisters[callee]
-            state = instance.state
-            if current.generation == msg.generation:
-                if state is not current.state:
-                    check_state(state)
-                charge = segment.pending_charge
-                if state is not current.state or charge:
-                    self._world = world.with_canister(
-                        current.with_state(state, current.cycles - charge)
-                    )
-                    segment.pending_charge = 0
+            self._commit(msg, instance)
         except Reject as reject:
             try:
                 if fault is not None:
