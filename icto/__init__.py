@@ -3,10 +3,14 @@
 ``from icto import IC, Principal, Account, Ok, Err, CallRejected, RejectCode``.
 """
 
+from icto.factory import *  # noqa: F403
+from icto.factory import __all__ as _factory_all
 from icto.ic import *  # noqa: F403
 from icto.ic import __all__ as _ic_all
 from icto.ledger import *  # noqa: F403
 from icto.ledger import __all__ as _ledger_all
+from icto.token import *  # noqa: F403
+from icto.token import __all__ as _token_all
 
 __version__ = "0.1.0"
-__all__ = [*_ic_all, *_ledger_all, "__version__"]
+__all__ = [*_ic_all, *_ledger_all, *_factory_all, *_token_all, "__version__"]

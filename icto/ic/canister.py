@@ -32,6 +32,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 
+
+def parse_semver(text: object) -> tuple[int, int, int]:
+    """``"1.2.3"`` → ``(1, 2, 3)``, the order versions compare in; ``ValueError`` otherwise."""
+    match = _SEMVER.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"a version is semver text 'major.minor.patch', got {text!r}")
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch)
+
 _MUTABLE_TYPES: Final = (list, dict, set, bytearray, deque)
 
 
@@ -149,21 +158,30 @@ class Canister:
         super().__init_subclass__(**kwargs)
         if not isinstance(cls.VERSION, str) or not _SEMVER.match(cls.VERSION):
             raise TypeError(f"{cls.__qualname__}.VERSION must be semver text like '1.0.0'")
-        methods: dict[str, MethodSpec] = dict(cls.__icto_methods__)
         for name, value in vars(cls).items():
             if isinstance(value, _MUTABLE_TYPES) and not name.startswith("__"):
                 raise TypeError(
                     f"{cls.__qualname__}.{name} is a mutable {type(value).__name__} class "
                     f"attribute: canister data must live in self.state"
                 )
-            kind = getattr(value, "__icto_kind__", None)
-            if kind is None:
-                methods.pop(name, None)
+        methods: dict[str, MethodSpec] = {}
+        for klass in reversed(cls.__mro__):
+            if not issubclass(klass, Canister):
                 continue
-            if name.startswith("_") or name in RESERVED_NAMES:
-                raise TypeError(f"{cls.__qualname__}.{name} cannot be a public canister method")
-            composite = bool(getattr(value, "__icto_composite__", False))
-            methods[name] = MethodSpec(cls.__qualname__, name, kind, composite, value)
+            declared = vars(klass).get("__icto_methods__", {}) if klass is not cls else {}
+            for name, value in vars(klass).items():
+                kind = getattr(value, "__icto_kind__", None)
+                if kind is None:
+                    methods.pop(name, None)
+                elif name in declared:
+                    methods[name] = declared[name]
+                else:
+                    if name.startswith("_") or name in RESERVED_NAMES:
+                        raise TypeError(
+                            f"{klass.__qualname__}.{name} cannot be a public canister method"
+                        )
+                    composite = bool(getattr(value, "__icto_composite__", False))
+                    methods[name] = MethodSpec(klass.__qualname__, name, kind, composite, value)
         cls.__icto_methods__ = MappingProxyType(methods)
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -435,9 +435,10 @@ class Ledger(Canister):
         if identity is not None:
             dedup = dedup.set(identity, index)
             queue = queue.append((block.timestamp, identity))
-        self.state = LedgerState(
-            state.config, books.balances, allowances, state.blocks.append(block), dedup, queue,
-            state.dedup_head, supply, books.holders,
+        self.state = attrs.evolve(
+            state, balances=books.balances, allowances=allowances,
+            blocks=state.blocks.append(block), dedup=dedup, dedup_queue=queue,
+            total_supply=supply, holders=books.holders,
         )  # fmt: skip
         added, removed = books.holder_changes()
         if added or removed:

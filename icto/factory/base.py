@@ -1,0 +1,189 @@
+"""The factory's common ground: its state, how it starts, and who may do what.
+
+``FactoryBase`` is shared by the parts of ``Factory`` (reads, version management, deployment);
+a domain factory subclasses ``Factory``, not this.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+import immutables
+from pyrsistent import PVector
+
+from icto.factory.index import ContractIndex
+from icto.factory.types import (
+    MAX_PAGE,
+    ContractInfo,
+    UpgradeRecord,
+    UpgradeReport,
+    VersionInfo,
+)
+from icto.ic.canister import Canister
+from icto.ic.errors import Reject
+from icto.ic.principal import Principal
+
+DEFAULT_CYCLES_PER_CONTRACT = 2_000_000_000_000
+"""Cycles attached to ``create_canister`` for each contract (the creation fee comes out of it)."""
+
+UNAUTHORIZED_DEPLOY = "Unauthorized: deploy via the backend"
+
+
+@attrs.frozen(kw_only=True)
+class FactoryInit:
+    """How to start a factory. Its controllers are admins too."""
+
+    admins: tuple[Principal, ...] = ()
+    backends: tuple[Principal, ...] = ()
+    cycles_per_contract: int = DEFAULT_CYCLES_PER_CONTRACT
+
+
+@attrs.frozen
+class Counters:
+    deployed: int = 0
+    failed_deployments: int = 0
+    access_denied: int = 0
+    upgrades: int = 0
+    failed_upgrades: int = 0
+
+
+@attrs.frozen
+class ContractDraft:
+    """What a domain factory says about a contract before it exists: its name, visibility, the
+    domain fields kept in ``ContractInfo.details``, and the roles its config grants."""
+
+    name: str
+    is_public: bool
+    details: Any = None
+    roles: tuple[tuple[Principal, str], ...] = ()
+
+
+@attrs.frozen
+class FactoryState:
+    admins: frozenset[Principal]
+    backends: frozenset[Principal]
+    cycles_per_contract: int
+    versions: immutables.Map[str, VersionInfo]
+    latest_stable: str
+    paused: bool = False
+    index: ContractIndex = ContractIndex()
+    history: immutables.Map[Principal, PVector[UpgradeRecord]] = immutables.Map()
+    reports: immutables.Map[str, UpgradeReport] = immutables.Map()
+    upgrade_requests: immutables.Map[Principal, str] = immutables.Map()
+    deploying: immutables.Map[Principal, Principal] = immutables.Map()
+    """Canisters created but not yet registered (canister → owner): cleaned up on failure."""
+    failed_cleanups: immutables.Map[Principal, str] = immutables.Map()
+    """Half-created canisters the factory could not delete (canister → why)."""
+    counters: Counters = Counters()
+
+
+def check_page(offset: object, limit: object) -> None:
+    for name, value in (("offset", offset), ("limit", limit)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise Reject(f"{name} must be a non-negative int, got {value!r}")
+    assert isinstance(limit, int)
+    if limit > MAX_PAGE:
+        raise Reject(f"limit must be at most {MAX_PAGE}, got {limit}")
+
+
+class FactoryBase(Canister):
+    """State, lifecycle and authorization helpers every part of a factory uses."""
+
+    VERSION = "1.0.0"
+    KIND: ClassVar[str] = "contract"
+    CONTRACT: ClassVar[type[Canister]]
+    ROLES: ClassVar[frozenset[str]] = frozenset()
+    STATE: ClassVar[type[FactoryState]] = FactoryState
+
+    state: FactoryState
+
+    # -- the domain's part (override) ----------------------------------------------------------
+
+    def validate_config(self, owner: Principal, config: object) -> tuple[str, ...]:
+        """Every reason the config is invalid (empty when it is valid)."""
+        raise NotImplementedError
+
+    def draft(self, owner: Principal, config: Any) -> ContractDraft:
+        raise NotImplementedError
+
+    def indexed(self, state: Any, info: ContractInfo) -> Any:
+        """The state with a newly registered contract in the domain's own indexes."""
+        return state
+
+    def unindexed(self, state: Any, info: ContractInfo) -> Any:
+        """The state without a forgotten contract in the domain's own indexes."""
+        return state
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def init(self, arg: FactoryInit | None = None) -> None:
+        arg = FactoryInit() if arg is None else arg
+        if not isinstance(arg, FactoryInit):
+            raise TypeError(f"a factory is installed with a FactoryInit, got {type(arg).__name__}")
+        if arg.cycles_per_contract < 0:
+            raise ValueError("cycles_per_contract must be non-negative")
+        code = self.CONTRACT
+        first = VersionInfo(code.VERSION, code, "initial version", True, self.time)
+        self.state = self.STATE(
+            admins=frozenset(arg.admins),
+            backends=frozenset(arg.backends),
+            cycles_per_contract=arg.cycles_per_contract,
+            versions=immutables.Map({code.VERSION: first}),
+            latest_stable=code.VERSION,
+        )
+
+    # -- who may do what ----------------------------------------------------------------------
+
+    def _is_admin(self, principal: Principal) -> bool:
+        return principal in self.state.admins or self.is_controller(principal)
+
+    def _deny(self, message: str) -> Reject:
+        """Count and log a refused caller; the caller raises the returned ``Reject``."""
+        counters = self.state.counters
+        self.state = attrs.evolve(
+            self.state,
+            counters=attrs.evolve(counters, access_denied=counters.access_denied + 1),
+        )
+        self.log(f"AccessDenied: {self.caller} {message}")
+        return Reject(message)
+
+    def _require_admin(self, what: str) -> None:
+        if not self._is_admin(self.caller):
+            raise self._deny(f"Unauthorized: only an admin may {what}")
+
+    def _calling_contract(self, what: str) -> ContractInfo:
+        """The contract making this callback: the caller, never an argument."""
+        info = self.state.index.info(self.caller)
+        if info is None:
+            raise self._deny(f"Unauthorized: only a contract of this factory may call {what}")
+        return info
+
+    def _managed_contract(self, contract: Principal, what: str) -> ContractInfo:
+        """A contract the caller may manage: its owner, or an admin."""
+        info = self.state.index.info(contract)
+        if info is None or not (self.caller == info.owner or self._is_admin(self.caller)):
+            raise self._deny(f"Unauthorized: only the owner or an admin may {what} {contract}")
+        return info
+
+    def _with_index(self, index: ContractIndex) -> None:
+        self.state = attrs.evolve(self.state, index=index)
+
+    def _known_role(self, role: object) -> str:
+        if role not in self.ROLES:
+            raise Reject(f"unknown role {role!r}; this factory indexes {sorted(self.ROLES)}")
+        assert isinstance(role, str)
+        return role
+
+    def _may_see(self, info: ContractInfo, viewer: Principal) -> bool:
+        return (
+            info.is_public
+            or bool(self.state.index.roles_of(viewer, info))
+            or self._is_admin(viewer)
+        )
+
+    def _visible_info(self, contract: Principal) -> ContractInfo | None:
+        """The contract's info if the caller may see it; ``None`` otherwise."""
+        info = self.state.index.info(contract)
+        return info if info is not None and self._may_see(info, self.caller) else None
+

@@ -1,0 +1,154 @@
+"""``FactoryContract``: what every contract deployed by a factory does towards its factory.
+
+It keeps a ``ContractMeta`` in ``self.state.meta``: the factory (the installer, taken from
+``init``'s caller, never from an argument), the owner, and the upgrade it asked for. It tells the
+factory about role changes, and keeps any notification the factory did not take in an outbox that
+a timer retries, so the factory's indexes catch up with the contract's truth.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import attrs
+import immutables
+
+from icto.ic.canister import Canister, query, update
+from icto.ic.errors import CallRejected, Reject
+from icto.ic.principal import Principal
+from icto.ic.result import Err, Ok
+
+RETRY_DELAY_NS: Final = 60 * 1_000_000_000
+"""How long the contract waits before resending notifications its factory did not take."""
+
+
+@attrs.frozen
+class ContractMeta:
+    """A contract's link to its factory.
+
+    ``outbox`` holds (user, role) pairs whose notification failed; they are resent with the
+    contract's current truth, so order does not matter.
+    """
+
+    factory: Principal
+    owner: Principal
+    is_public: bool = True
+    upgrade_requested: str | None = None
+    last_upgrade: tuple[str, str | None] | None = None
+    outbox: immutables.Map[tuple[Principal, str], None] = immutables.Map()
+    retry_timer: int | None = None
+
+
+@attrs.frozen
+class ContractMetaView:
+    """What ``get_contract_meta`` answers."""
+
+    factory: Principal
+    owner: Principal
+    version: str
+    is_public: bool
+    upgrade_requested: str | None
+    last_upgrade: tuple[str, str | None] | None
+    pending_notifications: int
+
+
+class FactoryContract(Canister):
+    """Mixin for contract code. The state must be an attrs record with a ``meta`` field; the
+    subclass says whether a user holds a role now (``has_role``)."""
+
+    @property
+    def meta(self) -> ContractMeta:
+        meta: ContractMeta = self.state.meta
+        return meta
+
+    def _set_meta(self, **changes: Any) -> None:
+        self.state = attrs.evolve(self.state, meta=attrs.evolve(self.meta, **changes))
+
+    def new_meta(self, owner: Principal, is_public: bool) -> ContractMeta:
+        """The meta of a contract being installed: its factory is whoever installs it."""
+        return ContractMeta(factory=self.caller, owner=owner, is_public=is_public)
+
+    def has_role(self, user: Principal, role: str) -> bool:
+        """Whether ``user`` holds ``role`` in this contract now (the truth notifications carry)."""
+        raise NotImplementedError
+
+    def _only_factory(self, what: str) -> None:
+        if self.caller != self.meta.factory:
+            raise Reject(f"Unauthorized: only this contract's factory may call {what}")
+
+    # -- called by the factory ------------------------------------------------------------------
+
+    @update
+    def on_deployed(self) -> None:
+        """The factory has registered this contract; confirm the deployment."""
+        self._only_factory("on_deployed")
+        self.call(self.meta.factory, "notify_deployment_complete")
+
+    @update
+    def on_upgraded(self, version: str, error: str | None = None) -> None:
+        """The factory reports the outcome of a requested upgrade: the version now running and,
+        if the upgrade failed, why. Only the factory (checked against the recorded id)."""
+        self._only_factory("on_upgraded")
+        self._set_meta(upgrade_requested=None, last_upgrade=(version, error))
+
+    @update
+    def on_visibility_changed(self, is_public: bool) -> None:
+        self._only_factory("on_visibility_changed")
+        self._set_meta(is_public=is_public)
+
+    # -- called by the owner or anyone ----------------------------------------------------------
+
+    @update
+    def request_upgrade(self, target: str | None = None) -> Ok[str] | Err[Any]:
+        """Owner: ask the factory for an upgrade (default: its latest stable version). The
+        outcome arrives through ``on_upgraded`` after the factory's next message."""
+        if self.caller != self.meta.owner:
+            raise Reject("Unauthorized: only the owner may request an upgrade")
+        result: Ok[str] | Err[Any] = self.call(self.meta.factory, "request_upgrade", target)
+        if isinstance(result, Ok):
+            self._set_meta(upgrade_requested=result.value)
+        return result
+
+    @update
+    def sync_roles(self) -> int:
+        """Resend the notifications the factory has not taken yet; return how many remain."""
+        self._flush_outbox()
+        return len(self.meta.outbox)
+
+    @query
+    def get_contract_meta(self) -> ContractMetaView:
+        meta = self.meta
+        return ContractMetaView(
+            meta.factory, meta.owner, self.VERSION, meta.is_public, meta.upgrade_requested,
+            meta.last_upgrade, len(meta.outbox),
+        )  # fmt: skip
+
+    # -- notifications ----------------------------------------------------------------------------
+
+    def notify_role(self, user: Principal, role: str) -> None:
+        """Tell the factory whether ``user`` holds ``role`` now; queue it if the factory does not
+        answer. The contract's own change is committed either way (the call commits it)."""
+        method = "notify_participant_added" if self.has_role(user, role) else (
+            "notify_participant_removed"
+        )  # fmt: skip
+        try:
+            self.call(self.meta.factory, method, user, role)
+        except CallRejected as rejected:
+            self.log(f"{method}({user}, {role}) was not taken: {rejected.message}")
+            self._queue(user, role)
+
+    def _queue(self, user: Principal, role: str) -> None:
+        meta = self.meta
+        timer = meta.retry_timer
+        if timer is None:
+            timer = self.set_timer(RETRY_DELAY_NS, "_retry_outbox")
+        self._set_meta(outbox=meta.outbox.set((user, role), None), retry_timer=timer)
+
+    def _retry_outbox(self) -> None:
+        self._set_meta(retry_timer=None)
+        self._flush_outbox()
+
+    def _flush_outbox(self) -> None:
+        for user, role in tuple(self.meta.outbox):
+            self._set_meta(outbox=self.meta.outbox.delete((user, role)))
+            self.notify_role(user, role)

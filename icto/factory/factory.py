@@ -1,0 +1,260 @@
+"""``Factory``: the canister every domain factory is built on.
+
+A factory deploys its contracts through the management canister (controllers: the factory and
+the owner), keeps their registry and user indexes (``ContractIndex``), answers users' reads
+directly, takes role callbacks from its own contracts only, and upgrades them from uploaded
+versions. A domain subclass names its contract code, its roles and its config check, and may keep
+extra indexes (see ``icto.token.factory``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import immutables
+
+from icto.factory.base import (
+    UNAUTHORIZED_DEPLOY,
+    ContractDraft,
+    FactoryInit,
+    FactoryState,
+)
+from icto.factory.reads import FactoryReads
+from icto.factory.types import (
+    ACTIVE,
+    ContractInit,
+    DeploymentFailed,
+    FactoryPaused,
+    InsufficientCycles,
+    InvalidConfig,
+    NotEligible,
+)
+from icto.factory.upgrades import VersionManagement
+from icto.ic.canister import query, update
+from icto.ic.errors import CallRejected, Reject
+from icto.ic.management import CanisterSettings, InstallMode
+from icto.ic.principal import Principal
+from icto.ic.result import Err, Ok
+from icto.ic.router import MANAGEMENT_ID
+
+
+class Factory(VersionManagement, FactoryReads):
+    """The common factory. Subclasses set ``KIND``, ``CONTRACT`` (the initial contract code),
+    ``ROLES`` (the roles their contracts report) and implement ``validate_config`` and
+    ``draft``; ``STATE`` may be a ``FactoryState`` subclass carrying domain indexes, maintained
+    by ``indexed`` / ``unindexed``."""
+
+    # -- deployment ---------------------------------------------------------------------------
+
+    @update
+    def create_contract(self, owner: Principal, config: object) -> Ok[Principal] | Err[Any]:
+        """Deploy a contract for ``owner`` (whitelisted backends only). On any failure nothing
+        stays indexed and the half-created canister is deleted (or listed by
+        ``get_failed_cleanups`` if even that fails), and an ``Err`` says which step failed."""
+        if self.caller not in self.state.backends:
+            raise self._deny(UNAUTHORIZED_DEPLOY)
+        if self.state.paused:
+            return Err(FactoryPaused())
+        reasons = self.validate_config(owner, config)
+        if reasons:
+            return Err(InvalidConfig(reasons))
+        cycles = self.state.cycles_per_contract
+        if self.cycles_balance < cycles:
+            return Err(InsufficientCycles(cycles, self.cycles_balance))
+        try:
+            contract: Principal = self.call(
+                MANAGEMENT_ID, "create_canister",
+                CanisterSettings(controllers=(self.id, owner)), cycles=cycles,
+            )  # fmt: skip
+        except CallRejected as rejected:
+            return self._deployment_failed("create_canister", rejected.message)
+        self.state = attrs.evolve(self.state, deploying=self.state.deploying.set(contract, owner))
+        code = self.state.versions[self.state.latest_stable].code
+        try:
+            self.call(
+                MANAGEMENT_ID, "install_code", contract, code, ContractInit(owner, config),
+                InstallMode.INSTALL,
+            )  # fmt: skip
+        except CallRejected as rejected:
+            return self._abandon(contract, "install_code", rejected.message)
+        draft = self.draft(owner, config)
+        self._with_index(
+            self.state.index.register(
+                contract, kind=self.KIND, owner=owner, name=draft.name, created_at=self.time,
+                version=code.VERSION, is_public=draft.is_public, details=draft.details,
+                roles=draft.roles,
+            )
+        )  # fmt: skip
+        self.state = self.indexed(
+            attrs.evolve(self.state, deploying=self.state.deploying.delete(contract)),
+            self.state.index.contracts[contract],
+        )
+        try:
+            self.call(contract, "on_deployed")
+        except CallRejected as rejected:
+            return self._abandon(contract, "on_deployed", rejected.message)
+        counters = self.state.counters
+        self.state = attrs.evolve(
+            self.state, counters=attrs.evolve(counters, deployed=counters.deployed + 1)
+        )
+        return Ok(contract)
+
+    def _deployment_failed(self, step: str, reason: str) -> Err[DeploymentFailed]:
+        counters = self.state.counters
+        self.state = attrs.evolve(
+            self.state,
+            counters=attrs.evolve(counters, failed_deployments=counters.failed_deployments + 1),
+        )
+        self.log(f"deployment failed at {step}: {reason}")
+        return Err(DeploymentFailed(step, reason))
+
+    def _abandon(self, contract: Principal, step: str, reason: str) -> Err[DeploymentFailed]:
+        """Undo a deployment that failed after its canister was created."""
+        self._forget(contract)
+        self.state = attrs.evolve(self.state, deploying=self.state.deploying.delete(contract))
+        failure = self._deployment_failed(step, reason)
+        self._delete_canister(contract)
+        return failure
+
+    def _forget(self, contract: Principal) -> None:
+        info = self.state.index.info(contract)
+        if info is not None:
+            state = attrs.evolve(self.state, index=self.state.index.forget(contract))
+            self.state = self.unindexed(state, info)
+
+    def _delete_canister(self, contract: Principal) -> bool:
+        try:
+            self.call(MANAGEMENT_ID, "stop_canister", contract)
+            self.call(MANAGEMENT_ID, "delete_canister", contract)
+        except CallRejected as rejected:
+            self.state = attrs.evolve(
+                self.state,
+                failed_cleanups=self.state.failed_cleanups.set(contract, rejected.message),
+            )
+            return False
+        self.state = attrs.evolve(
+            self.state, failed_cleanups=self.state.failed_cleanups.delete(contract)
+        )
+        return True
+
+    @update
+    def cleanup_failed_deployments(self) -> tuple[Principal, ...]:
+        """Admin: delete half-created canisters left by failed deployments (including any a
+        trapped deployment left behind); return those deleted."""
+        self._require_admin("clean up deployments")
+        leftovers = list(self.state.failed_cleanups) + list(self.state.deploying)
+        self.state = attrs.evolve(self.state, deploying=immutables.Map())
+        return tuple(contract for contract in leftovers if self._delete_canister(contract))
+
+    @query
+    def get_failed_cleanups(self) -> tuple[tuple[Principal, str], ...]:
+        return tuple(self.state.failed_cleanups.items())
+
+    # -- callbacks from contracts (the contract is the caller) --------------------------------
+
+    @update
+    def notify_participant_added(self, user: Principal, role: str) -> None:
+        """The calling contract gave ``user`` the ``role`` (idempotent)."""
+        info = self._calling_contract("notify_participant_added")
+        self._with_index(self.state.index.with_role(info.id, user, self._known_role(role)))
+
+    @update
+    def notify_participant_removed(self, user: Principal, role: str) -> None:
+        """The calling contract took ``role`` from ``user`` (idempotent)."""
+        info = self._calling_contract("notify_participant_removed")
+        self._with_index(self.state.index.without_role(info.id, user, self._known_role(role)))
+
+    @update
+    def notify_visibility_changed(self, is_public: bool) -> None:
+        info = self._calling_contract("notify_visibility_changed")
+        self._with_index(self.state.index.with_visibility(info.id, is_public))
+
+    @update
+    def notify_status_changed(self, status: str) -> None:
+        info = self._calling_contract("notify_status_changed")
+        if not status or not status.isidentifier():
+            raise Reject(f"a status is a non-empty identifier, got {status!r}")
+        self._with_index(self.state.index.with_status(info.id, status))
+
+    @update
+    def notify_deployment_complete(self) -> None:
+        info = self._calling_contract("notify_deployment_complete")
+        if info.status == "deploying":
+            self._with_index(self.state.index.with_status(info.id, ACTIVE))
+
+    # -- admin --------------------------------------------------------------------------------
+
+    @update
+    def add_backend(self, backend: Principal) -> None:
+        self._require_admin("whitelist a backend")
+        self.state = attrs.evolve(self.state, backends=self.state.backends | {backend})
+
+    @update
+    def remove_backend(self, backend: Principal) -> None:
+        self._require_admin("remove a backend")
+        self.state = attrs.evolve(self.state, backends=self.state.backends - {backend})
+
+    @query
+    def is_backend(self, principal: Principal) -> bool:
+        return principal in self.state.backends
+
+    @query
+    def get_backends(self) -> tuple[Principal, ...]:
+        return tuple(sorted(self.state.backends))
+
+    @update
+    def set_admins(self, admins: tuple[Principal, ...]) -> None:
+        self._require_admin("set the admins")
+        self.state = attrs.evolve(self.state, admins=frozenset(admins))
+
+    @query
+    def get_admins(self) -> tuple[Principal, ...]:
+        return tuple(sorted(self.state.admins))
+
+    @update
+    def pause_factory(self) -> None:
+        """Refuse ``create_contract`` until ``resume_factory``; everything else still works."""
+        self._require_admin("pause the factory")
+        self.state = attrs.evolve(self.state, paused=True)
+
+    @update
+    def resume_factory(self) -> None:
+        self._require_admin("resume the factory")
+        self.state = attrs.evolve(self.state, paused=False)
+
+    @update
+    def set_cycles_per_contract(self, cycles: int) -> None:
+        self._require_admin("set the cycles per contract")
+        if cycles < 0:
+            raise Reject(f"cycles must be non-negative, got {cycles}")
+        self.state = attrs.evolve(self.state, cycles_per_contract=cycles)
+
+    @update
+    def set_contract_visibility(self, contract: Principal, is_public: bool) -> Ok[None] | Err[Any]:
+        """Owner or admin: list or unlist a contract. The contract is told first (it may keep
+        its own flag); if it refuses, nothing changes."""
+        info = self._managed_contract(contract, "change the visibility of")
+        try:
+            self.call(contract, "on_visibility_changed", is_public)
+        except CallRejected as rejected:
+            return Err(NotEligible(f"the contract refused: {rejected.message}"))
+        self._with_index(self.state.index.with_visibility(info.id, is_public))
+        return Ok(None)
+
+    @update
+    def set_auto_update(self, contract: Principal, enabled: bool) -> None:
+        """The owner opts the contract in to (or out of) upgrades when a version is published."""
+        info = self.state.index.info(contract)
+        if info is None or self.caller != info.owner:
+            raise self._deny(f"Unauthorized: only the owner may set auto-update of {contract}")
+        self._with_index(self.state.index.with_auto_update(contract, enabled))
+
+
+__all__ = [
+    "UNAUTHORIZED_DEPLOY",
+    "ContractDraft",
+    "Factory",
+    "FactoryInit",
+    "FactoryState",
+]

@@ -1,0 +1,147 @@
+"""The factory's reads: users query the factory directly; O(1) lookups plus O(page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from icto.collections import SortedSet
+from icto.factory.base import (
+    FactoryBase,
+    check_page,
+)
+from icto.factory.types import (
+    CREATOR,
+    DEFAULT_PAGE,
+    ContractEntry,
+    ContractInfo,
+    FactoryHealth,
+    FactoryStats,
+    Page,
+)
+from icto.ic.canister import query
+from icto.ic.principal import Principal
+
+T = TypeVar("T")
+
+
+class FactoryReads(FactoryBase):
+    """Listings by user, role and visibility, with privacy: a private contract exists only for
+    its owner, its role holders and the factory's admins."""
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def _page(
+        self,
+        seqs: SortedSet[int],
+        offset: int,
+        limit: int,
+        item: Callable[[ContractInfo], T],
+        trusted: bool,
+    ) -> Page[T]:
+        """A page of ``seqs``. Untrusted viewers get only the contracts they may see, and no
+        total (it would count private contracts)."""
+        check_page(offset, limit)
+        index = self.state.index
+        if trusted:
+            items = tuple(item(index.at(seq)) for seq in seqs.page(offset, limit))
+            end = offset + len(items)
+            return Page(items, len(seqs), end if end < len(seqs) else None)
+        viewer = self.caller
+        found: list[T] = []
+        position = offset
+        for seq in seqs.iter_from(offset):
+            if len(found) == limit:
+                break
+            position += 1
+            info = index.at(seq)
+            if self._may_see(info, viewer):
+                found.append(item(info))
+        return Page(tuple(found), None, position if position < len(seqs) else None)
+
+    def _trusted_for(self, user: Principal) -> bool:
+        return self.caller == user or self._is_admin(self.caller)
+
+    @query
+    def get_my_contracts(
+        self, user: Principal, offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> Page[ContractEntry]:
+        """The contracts ``user`` created or holds any role in, oldest first, each with the
+        user's roles. O(log k + page)."""
+        index = self.state.index
+        return self._page(
+            index.contracts_of(user), offset, limit,
+            lambda info: ContractEntry(info, index.roles_of(user, info)),
+            self._trusted_for(user),
+        )  # fmt: skip
+
+    @query
+    def get_contracts_by_role(
+        self, user: Principal, role: str, offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> Page[ContractInfo]:
+        if role != CREATOR:
+            self._known_role(role)
+        seqs = self.state.index.contracts_with_role(role, user)
+        return self._page(seqs, offset, limit, _same, self._trusted_for(user))
+
+    @query
+    def get_created_contracts(
+        self, user: Principal, offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> Page[ContractInfo]:
+        seqs = self.state.index.contracts_with_role(CREATOR, user)
+        return self._page(seqs, offset, limit, _same, self._trusted_for(user))
+
+    @query
+    def get_public_contracts(
+        self, offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> Page[ContractInfo]:
+        return self._page(self.state.index.public, offset, limit, _same, True)
+
+    @query
+    def get_contract_info(self, contract: Principal) -> ContractInfo | None:
+        """The contract's info; ``None`` if it is not ours, or private and not the caller's."""
+        return self._visible_info(contract)
+
+    @query
+    def get_stats(self) -> FactoryStats:
+        state = self.state
+        counters = state.counters
+        return FactoryStats(
+            kind=self.KIND,
+            contracts=len(state.index),
+            public_contracts=len(state.index.public),
+            deployed=counters.deployed,
+            failed_deployments=counters.failed_deployments,
+            by_status=tuple(sorted(state.index.status_counts.items())),
+            access_denied=counters.access_denied,
+            upgrades=counters.upgrades,
+            failed_upgrades=counters.failed_upgrades,
+            paused=state.paused,
+        )
+
+    @query
+    def health(self) -> FactoryHealth:
+        state = self.state
+        issues = []
+        if state.paused:
+            issues.append("paused")
+        if self.cycles_balance < state.cycles_per_contract:
+            issues.append("not enough cycles for one more contract")
+        if not state.backends:
+            issues.append("no backend is whitelisted")
+        if state.failed_cleanups:
+            issues.append(f"{len(state.failed_cleanups)} failed deployments to clean up")
+        return FactoryHealth(
+            healthy=not issues,
+            paused=state.paused,
+            cycles=self.cycles_balance,
+            latest_stable=state.latest_stable,
+            backends=len(state.backends),
+            issues=tuple(issues),
+        )
+
+
+def _same(info: ContractInfo) -> ContractInfo:
+    return info
+
+

@@ -1,0 +1,222 @@
+"""Records shared by factories, their contracts and their callers (the backend, tests, users)."""
+
+from __future__ import annotations
+
+from typing import Any, Final, Generic, TypeVar
+
+import attrs
+import immutables
+
+from icto.ic.canister import Canister
+from icto.ic.principal import Principal
+
+T = TypeVar("T")
+
+CREATOR: Final = "creator"
+"""The role every contract's owner holds in its factory's indexes."""
+
+DEPLOYING: Final = "deploying"
+"""A contract's status from installation until it confirms with ``notify_deployment_complete``."""
+ACTIVE: Final = "active"
+
+DEFAULT_PAGE: Final = 100
+MAX_PAGE: Final = 1000
+
+
+# -- what a factory installs and what it records ------------------------------------------------
+
+
+@attrs.frozen
+class ContractInit:
+    """The argument a factory installs a contract with. The factory itself is the installer
+    (``self.caller`` in ``init``), so it is not an argument anyone could forge."""
+
+    owner: Principal
+    config: Any
+
+
+@attrs.frozen
+class ContractInfo:
+    """What a factory knows of one of its contracts.
+
+    ``version`` is the version of the code actually running. ``role_counts`` summarises the
+    indexed roles (``creator`` excluded). ``details`` holds the domain's own fields (e.g.
+    ``TokenDetails``). ``detached`` means the owner removed the factory as a controller.
+    """
+
+    id: Principal
+    kind: str
+    owner: Principal
+    name: str
+    created_at: int
+    version: str
+    seq: int
+    status: str = DEPLOYING
+    is_public: bool = True
+    role_counts: immutables.Map[str, int] = immutables.Map()
+    details: Any = None
+    auto_update: bool = False
+    detached: bool = False
+
+
+@attrs.frozen
+class ContractEntry:
+    """One item of ``get_my_contracts``: a contract and the roles the user holds in it."""
+
+    info: ContractInfo
+    roles: tuple[str, ...]
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a listing.
+
+    ``next_offset`` is what to pass as ``offset`` for the next page (``None`` at the end).
+    ``total`` is the size of the whole listing, or ``None`` where telling it would reveal private
+    contracts to the caller.
+    """
+
+    items: tuple[T, ...]
+    total: int | None
+    next_offset: int | None
+
+
+@attrs.frozen
+class FactoryStats:
+    kind: str
+    contracts: int
+    public_contracts: int
+    deployed: int
+    failed_deployments: int
+    by_status: tuple[tuple[str, int], ...]
+    access_denied: int
+    upgrades: int
+    failed_upgrades: int
+    paused: bool
+
+
+@attrs.frozen
+class FactoryHealth:
+    healthy: bool
+    paused: bool
+    cycles: int
+    latest_stable: str
+    backends: int
+    issues: tuple[str, ...]
+
+
+# -- versions -----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class VersionInfo:
+    """An uploaded code version. ``min_upgrade_from``: contracts older than this cannot upgrade
+    to it. ``accepts_rollback``: whether its ``post_upgrade`` takes the state of a newer version
+    (if not, ``rollback_contract`` to it is refused)."""
+
+    version: str
+    code: type[Canister]
+    release_notes: str
+    stable: bool
+    uploaded_at: int
+    min_upgrade_from: str | None = None
+    accepts_rollback: bool = True
+
+
+@attrs.frozen
+class UpgradeRecord:
+    """One attempt to change a contract's code. ``kind``: upgrade, rollback, auto, requested."""
+
+    at: int
+    kind: str
+    from_version: str
+    to_version: str
+    ok: bool
+    by: Principal
+    reason: str | None = None
+
+
+@attrs.frozen
+class UpgradeReport:
+    """What publishing a version did to the contracts that opted in to auto-update."""
+
+    version: str
+    at: int
+    canary: int
+    upgraded: tuple[Principal, ...]
+    failed: tuple[tuple[Principal, str], ...]
+    skipped: tuple[tuple[Principal, str], ...]
+    halted: bool
+
+
+# -- errors (the Err side of results; authorization failures are rejects) -----------------------
+
+
+@attrs.frozen
+class InvalidConfig:
+    reasons: tuple[str, ...]
+
+
+@attrs.frozen
+class FactoryPaused:
+    pass
+
+
+@attrs.frozen
+class InsufficientCycles:
+    required: int
+    available: int
+
+
+@attrs.frozen
+class DeploymentFailed:
+    """A step of the deployment failed; the half-created canister was deleted, or (if even that
+    failed) is listed by ``get_failed_cleanups``."""
+
+    step: str
+    reason: str
+
+
+@attrs.frozen
+class UnknownContract:
+    contract: Principal
+
+
+@attrs.frozen
+class UnknownVersion:
+    version: str
+
+
+@attrs.frozen
+class NotEligible:
+    """The version change is not allowed (not newer, below ``min_upgrade_from``, …)."""
+
+    reason: str
+
+
+@attrs.frozen
+class ContractDetached:
+    """The owner removed the factory as a controller: the factory can no longer change it."""
+
+    contract: Principal
+
+
+@attrs.frozen
+class UpgradeFailed:
+    """The IC refused the upgrade (e.g. a hook trapped); the contract still runs its old code
+    with its old state."""
+
+    reason: str
+
+
+FactoryError = (
+    InvalidConfig
+    | FactoryPaused
+    | InsufficientCycles
+    | DeploymentFailed
+    | UnknownContract
+    | UnknownVersion
+    | NotEligible
+    | ContractDetached
+    | UpgradeFailed
+)

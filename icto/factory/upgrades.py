@@ -1,0 +1,300 @@
+"""Version management: uploaded code versions, upgrades, rollbacks, auto-update, requests.
+
+Every change of code goes through the management canister's ``install_code`` (mode upgrade),
+which is atomic: if a hook traps the contract keeps its old code and state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from pyrsistent import pvector
+
+from icto.factory.base import (
+    FactoryBase,
+)
+from icto.factory.types import (
+    ContractDetached,
+    ContractInfo,
+    NotEligible,
+    UnknownVersion,
+    UpgradeFailed,
+    UpgradeRecord,
+    UpgradeReport,
+    VersionInfo,
+)
+from icto.factory.versions import highest_stable, rollback_refusal, upgrade_refusal
+from icto.ic.canister import Canister, parse_semver, query, update
+from icto.ic.errors import CallRejected, ErrorCode, Reject
+from icto.ic.management import InstallMode
+from icto.ic.principal import Principal
+from icto.ic.result import Err, Ok
+from icto.ic.router import MANAGEMENT_ID
+
+
+class VersionManagement(FactoryBase):
+    """The version book of a factory and the upgrades of its contracts."""
+
+    # -- versions -----------------------------------------------------------------------------
+
+    @update
+    def upload_version(
+        self,
+        version: str,
+        code: type[Canister],
+        release_notes: str = "",
+        stable: bool = True,
+        min_upgrade_from: str | None = None,
+        accepts_rollback: bool = True,
+    ) -> Ok[str] | Err[Any]:
+        """Admin: register contract code under a new version. If it is stable and becomes the
+        latest stable version, contracts that opted in are upgraded (``get_upgrade_report``)."""
+        self._require_admin("upload a version")
+        problem = self._version_problem(version, code, min_upgrade_from)
+        if problem is not None:
+            return Err(NotEligible(problem))
+        info = VersionInfo(
+            version, code, release_notes, stable, self.time, min_upgrade_from, accepts_rollback
+        )
+        self.state = attrs.evolve(self.state, versions=self.state.versions.set(version, info))
+        if stable:
+            self._publish(version, canary=0)
+        return Ok(version)
+
+    def _version_problem(
+        self, version: object, code: object, min_upgrade_from: object
+    ) -> str | None:
+        try:
+            parse_semver(version)
+            if min_upgrade_from is not None:
+                parse_semver(min_upgrade_from)
+        except ValueError as error:
+            return str(error)
+        if version in self.state.versions:
+            return f"version {version} is already uploaded"
+        if not (isinstance(code, type) and issubclass(code, Canister)):
+            return f"code must be a Canister class, got {code!r}"
+        if version != code.VERSION:
+            return f"{code.__qualname__}.VERSION is {code.VERSION}, not {version}"
+        return None
+
+    @update
+    def publish_version(self, version: str, canary: int = 0) -> Ok[UpgradeReport] | Err[Any]:
+        """Admin: mark a version stable. If it is then the latest stable version, upgrade the
+        contracts that opted in, one management call each; with ``canary`` = n the first n go
+        first and the rest are skipped if any of those fails."""
+        self._require_admin("publish a version")
+        info = self.state.versions.get(version)
+        if info is None:
+            return Err(UnknownVersion(version))
+        if canary < 0:
+            return Err(NotEligible(f"canary must be non-negative, got {canary}"))
+        if not info.stable:
+            versions = self.state.versions.set(version, attrs.evolve(info, stable=True))
+            self.state = attrs.evolve(self.state, versions=versions)
+        return Ok(self._publish(version, canary))
+
+    def _publish(self, version: str, canary: int) -> UpgradeReport:
+        latest = highest_stable(self.state.versions.values())
+        assert latest is not None
+        self.state = attrs.evolve(self.state, latest_stable=latest)
+        upgraded: list[Principal] = []
+        failed: list[tuple[Principal, str]] = []
+        skipped: list[tuple[Principal, str]] = []
+        halted = False
+        if latest == version:
+            target = self.state.versions[version]
+            opted_in = tuple(self.state.index.auto_update)
+            for position, seq in enumerate(opted_in):
+                info = self.state.index.at(seq)
+                if halted:
+                    skipped.append((info.id, "halted: a canary failed"))
+                    continue
+                if info.detached:
+                    skipped.append((info.id, "detached"))
+                    continue
+                refusal = upgrade_refusal(info.version, target)
+                if refusal is not None:
+                    skipped.append((info.id, refusal.reason))
+                    continue
+                result = self._change_code(info, target, "auto")
+                if isinstance(result, Ok):
+                    upgraded.append(info.id)
+                elif isinstance(result.error, ContractDetached):
+                    skipped.append((info.id, "detached"))
+                else:
+                    failed.append((info.id, _reason(result.error)))
+                    halted = position < canary
+        report = UpgradeReport(
+            version, self.time, canary, tuple(upgraded), tuple(failed), tuple(skipped), halted
+        )
+        self.state = attrs.evolve(self.state, reports=self.state.reports.set(version, report))
+        return report
+
+    @update
+    def upgrade_contract(
+        self, contract: Principal, to_version: str | None = None
+    ) -> Ok[str] | Err[Any]:
+        """Owner or admin: upgrade to ``to_version`` (default: the latest stable). Atomic on the
+        IC: if a hook traps, the contract keeps its code and state and this returns ``Err``."""
+        info = self._managed_contract(contract, "upgrade")
+        target = self._target(info, to_version)
+        if isinstance(target, Err):
+            return target
+        refusal = upgrade_refusal(info.version, target)
+        if refusal is not None:
+            return Err(refusal)
+        return self._change_code(info, target, "upgrade")
+
+    @update
+    def rollback_contract(self, contract: Principal, to_version: str) -> Ok[str] | Err[Any]:
+        """Owner or admin: go back to an earlier version whose ``post_upgrade`` takes the newer
+        state (refused if that version declares it cannot)."""
+        info = self._managed_contract(contract, "roll back")
+        target = self._target(info, to_version)
+        if isinstance(target, Err):
+            return target
+        refusal = rollback_refusal(info.version, target)
+        if refusal is not None:
+            return Err(refusal)
+        return self._change_code(info, target, "rollback")
+
+    def _target(self, info: ContractInfo, version: str | None) -> VersionInfo | Err[Any]:
+        if info.detached:
+            return Err(ContractDetached(info.id))
+        target = self.state.versions.get(self.state.latest_stable if version is None else version)
+        return Err(UnknownVersion(str(version))) if target is None else target
+
+    @update
+    def request_upgrade(self, target: str | None = None) -> Ok[str] | Err[Any]:
+        """A contract asks to be upgraded (the caller is the contract, so it cannot be spoofed).
+        The upgrade runs in a separate message (a timer, on the next ``ic.tick()``); then the
+        factory calls the contract's ``on_upgraded(version, error)``."""
+        info = self._calling_contract("request_upgrade")
+        version = self._target(info, target)
+        if isinstance(version, Err):
+            return version
+        refusal = upgrade_refusal(info.version, version)
+        if refusal is not None:
+            return Err(refusal)
+        if info.id in self.state.upgrade_requests:
+            return Err(NotEligible("an upgrade of this contract is already pending"))
+        requests = self.state.upgrade_requests.set(info.id, version.version)
+        self.state = attrs.evolve(self.state, upgrade_requests=requests)
+        self.set_timer(0, "_run_requested_upgrade", info.id)
+        return Ok(version.version)
+
+    def _run_requested_upgrade(self, contract: Principal) -> None:
+        version = self.state.upgrade_requests.get(contract)
+        info = self.state.index.info(contract)
+        self.state = attrs.evolve(
+            self.state, upgrade_requests=self.state.upgrade_requests.delete(contract)
+        )
+        if version is None or info is None:
+            return
+        error = None
+        target = self._target(info, version)
+        if isinstance(target, Err):
+            error = _reason(target.error)
+        elif (refusal := upgrade_refusal(info.version, target)) is not None:
+            error = refusal.reason
+        elif isinstance(outcome := self._change_code(info, target, "requested"), Err):
+            error = _reason(outcome.error)
+        running = self.state.index.contracts[contract].version
+        try:
+            self.call(contract, "on_upgraded", running, error)
+        except CallRejected as rejected:
+            self.log(f"on_upgraded of {contract} was rejected: {rejected.message}")
+
+    def _change_code(
+        self, info: ContractInfo, target: VersionInfo, kind: str
+    ) -> Ok[str] | Err[Any]:
+        """Install ``target`` over the contract (mode upgrade) and record the attempt."""
+        try:
+            self.call(
+                MANAGEMENT_ID, "install_code", info.id, target.code, None, InstallMode.UPGRADE
+            )
+        except CallRejected as rejected:
+            detached = rejected.error_code == ErrorCode.CANISTER_INVALID_CONTROLLER
+            self._record_attempt(info, target.version, kind, rejected.message, detached)
+            if detached:
+                return Err(ContractDetached(info.id))
+            return Err(UpgradeFailed(rejected.message))
+        self._record_attempt(info, target.version, kind, None, False)
+        return Ok(target.version)
+
+    def _record_attempt(
+        self, info: ContractInfo, to_version: str, kind: str, failure: str | None, detached: bool
+    ) -> None:
+        state = self.state
+        current = state.index.contracts[info.id]
+        record = UpgradeRecord(
+            self.time, kind, current.version, to_version, failure is None, self.caller, failure
+        )
+        history = state.history.get(info.id, pvector()).append(record)
+        index = state.index
+        if failure is None:
+            index = index.with_fields(info.id, version=to_version, detached=False)
+        elif detached:
+            index = index.with_fields(info.id, detached=True)
+        counters = state.counters
+        counters = (
+            attrs.evolve(counters, upgrades=counters.upgrades + 1)
+            if failure is None
+            else attrs.evolve(counters, failed_upgrades=counters.failed_upgrades + 1)
+        )
+        self.state = attrs.evolve(
+            state, index=index, history=state.history.set(info.id, history), counters=counters
+        )
+
+    @update
+    def check_controller(self, contract: Principal) -> bool:
+        """Owner or admin: ask the IC whether the factory still controls the contract, and
+        record the answer (``ContractInfo.detached``). Returns ``True`` if it is detached."""
+        info = self._managed_contract(contract, "check")
+        try:
+            self.call(MANAGEMENT_ID, "canister_status", contract)
+            detached = False
+        except CallRejected as rejected:
+            if rejected.error_code != ErrorCode.CANISTER_INVALID_CONTROLLER:
+                raise Reject(f"canister_status failed: {rejected.message}") from None
+            detached = True
+        self._with_index(self.state.index.with_fields(info.id, detached=detached))
+        return detached
+
+    @query
+    def list_versions(self) -> tuple[VersionInfo, ...]:
+        """Every uploaded version, newest first."""
+        versions = self.state.versions.values()
+        return tuple(sorted(versions, key=lambda v: parse_semver(v.version), reverse=True))
+
+    @query
+    def get_latest_stable_version(self) -> str:
+        return self.state.latest_stable
+
+    @query
+    def get_contract_version(self, contract: Principal) -> str | None:
+        info = self._visible_info(contract)
+        return None if info is None else info.version
+
+    @query
+    def get_upgrade_history(self, contract: Principal) -> tuple[UpgradeRecord, ...]:
+        if self._visible_info(contract) is None:
+            return ()
+        return tuple(self.state.history.get(contract, ()))
+
+    @query
+    def get_upgrade_report(self, version: str) -> UpgradeReport | None:
+        return self.state.reports.get(version)
+
+
+
+def _reason(error: object) -> str:
+    for field in ("reason", "message"):
+        value = getattr(error, field, None)
+        if isinstance(value, str):
+            return value
+    return type(error).__name__
+
+

@@ -1,0 +1,147 @@
+"""``TokenConfig`` and the one function that says whether it is valid.
+
+The backend (before taking any payment), the Token Factory (before deploying) and the token's own
+``init`` all call ``validate_token_config``: one rule, one place.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+import attrs
+
+from icto.ic.account import Account
+from icto.ic.principal import Principal
+from icto.ledger.types import U64_MAX
+
+NAME_LENGTH: Final = (3, 32)
+SYMBOL_LENGTH: Final = (2, 8)
+MAX_DECIMALS: Final = 18
+MAX_LOGO_BYTES: Final = 30 * 1024
+MAX_MEMO_LENGTH: Final = 256
+MAX_DESCRIPTION: Final = 1000
+MAX_INITIAL_BALANCES: Final = 10_000
+
+_SYMBOL: Final = re.compile(r"^[A-Za-z0-9]+$")
+
+
+def _pairs(value: Any) -> Any:
+    """Accept a dict or any iterable of pairs; anything else is kept for validation to report."""
+    if isinstance(value, dict):
+        return tuple(value.items())
+    if isinstance(value, list | tuple):
+        return tuple(tuple(pair) if isinstance(pair, list | tuple) else pair for pair in value)
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class TokenConfig:
+    """What a user asks the Token Factory to deploy: an ICRC-1/2 ledger.
+
+    Building one never fails on values; ``validate_token_config`` lists what is wrong.
+    ``minting_account=None`` means the owner's default account. Total supply is the sum of
+    ``initial_balances``.
+    """
+
+    name: str
+    symbol: str
+    decimals: int = 8
+    transfer_fee: int = 10_000
+    initial_balances: tuple[tuple[Account, int], ...] = attrs.field(default=(), converter=_pairs)
+    minting_account: Account | None = None
+    fee_collector: Account | None = None
+    logo: str | None = None
+    max_memo_length: int = 80
+    is_public: bool = True
+    description: str = ""
+
+    def minting_account_for(self, owner: Principal) -> Account:
+        return self.minting_account if self.minting_account is not None else Account(owner)
+
+    @property
+    def total_supply(self) -> int:
+        return sum(amount for _, amount in self.initial_balances)
+
+
+def _is_nat(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _text_problem(field: str, value: object, low: int, high: int) -> str | None:
+    if not isinstance(value, str):
+        return f"{field} must be text, got {type(value).__name__}"
+    if not low <= len(value) <= high:
+        return f"{field} must be {low} to {high} characters, got {len(value)}"
+    if value != value.strip() or not value.isprintable():
+        return f"{field} must be printable, without leading or trailing spaces"
+    return None
+
+
+def validate_token_config(config: object, owner: Principal | None = None) -> tuple[str, ...]:
+    """Every reason ``config`` cannot be deployed (for ``owner``, if given); empty if valid."""
+    if not isinstance(config, TokenConfig):
+        return (f"expected a TokenConfig, got {type(config).__name__}",)
+    reasons = []
+    if owner is not None and (not isinstance(owner, Principal) or owner.is_anonymous):
+        reasons.append("the owner must be an authenticated principal")
+    for problem in (
+        _text_problem("name", config.name, *NAME_LENGTH),
+        _text_problem("symbol", config.symbol, *SYMBOL_LENGTH),
+    ):
+        if problem:
+            reasons.append(problem)
+    if isinstance(config.symbol, str) and not _SYMBOL.match(config.symbol):
+        reasons.append("symbol must use only the ASCII letters and digits")
+    if not _is_nat(config.decimals) or config.decimals > MAX_DECIMALS:
+        reasons.append(f"decimals must be an int from 0 to {MAX_DECIMALS}")
+    if not _is_nat(config.transfer_fee) or config.transfer_fee > U64_MAX:
+        reasons.append("transfer_fee must be an int from 0 to 2**64 - 1")
+    if not _is_nat(config.max_memo_length) or config.max_memo_length > MAX_MEMO_LENGTH:
+        reasons.append(f"max_memo_length must be an int from 0 to {MAX_MEMO_LENGTH}")
+    is_public: object = config.is_public
+    if not isinstance(is_public, bool):
+        reasons.append("is_public must be a bool")
+    if not isinstance(config.description, str) or len(config.description) > MAX_DESCRIPTION:
+        reasons.append(f"description must be text of at most {MAX_DESCRIPTION} characters")
+    if config.logo is not None and (
+        not isinstance(config.logo, str) or len(config.logo.encode()) > MAX_LOGO_BYTES
+    ):
+        reasons.append(f"logo must be text of at most {MAX_LOGO_BYTES} bytes")
+    for field in ("minting_account", "fee_collector"):
+        value = getattr(config, field)
+        if value is not None and not isinstance(value, Account):
+            reasons.append(f"{field} must be an Account or None")
+    reasons.extend(_balance_problems(config, owner))
+    return tuple(reasons)
+
+
+def _balance_problems(config: TokenConfig, owner: Principal | None) -> list[str]:
+    balances = config.initial_balances
+    if not isinstance(balances, tuple) or not all(
+        isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], Account)
+        and _is_nat(pair[1])
+        for pair in balances
+    ):  # fmt: skip
+        return ["initial_balances must be (Account, amount >= 0) pairs"]
+    problems = []
+    if len(balances) > MAX_INITIAL_BALANCES:
+        problems.append(f"at most {MAX_INITIAL_BALANCES} initial balances, got {len(balances)}")
+    accounts = [account.normalized() for account, _ in balances]
+    if len(set(accounts)) != len(accounts):
+        problems.append("initial_balances name an account more than once")
+    if sum(amount for _, amount in balances) > U64_MAX:
+        problems.append("the total supply must fit in 64 bits")
+    minting = config.minting_account
+    if minting is None and owner is not None and isinstance(owner, Principal):
+        minting = Account(owner)
+    if isinstance(minting, Account):
+        if minting.normalized() in accounts:
+            problems.append(
+                "the minting account (by default the owner's default account) cannot hold an "
+                "initial balance: use another subaccount, or set minting_account"
+            )
+        collector = config.fee_collector
+        if isinstance(collector, Account) and collector.normalized() == minting.normalized():
+            problems.append("the fee collector cannot be the minting account")
+    return problems
