@@ -21,6 +21,13 @@ LARGE = 10_000 if QUICK else 1_000_000
 
 _per_op: dict[str, float] = {}
 
+FIGURES: dict[str, float] = {}
+"""Other measured figures (not timings), printed as they are."""
+
+MEDIUM = 10_000 if QUICK else 100_000
+HUGE = 20_000 if QUICK else 1_000_000
+MANY = 1_000 if QUICK else 10_000
+
 RATIOS: list[tuple[str, str, str, str]] = [
     ("inter-canister call vs plain method, same body", "ic_call", "plain_same_body", "<= 20x"),
     ("inter-canister call vs bare Python method call", "ic_call", "plain_bare", "(context)"),
@@ -30,6 +37,19 @@ RATIOS: list[tuple[str, str, str, str]] = [
     (f"snapshot+update+restore, {LARGE:,} vs {SMALL:,} state entries", "snap_entries_large",
      "snap_entries_small", "<= 2x"),
     (f"ledger transfer, {LARGE:,} vs {SMALL:,} accounts", "transfer_large", "transfer_small",
+     "<= 2x"),
+    (f"create_contract, {MEDIUM:,} vs {SMALL:,} contracts", "create_medium", "create_small",
+     "<= 2x"),
+    (f"create_contract, {HUGE:,} vs {SMALL:,} contracts", "create_huge", "create_small", "<= 2x"),
+    (f"notify_participant_added, {MEDIUM:,} vs {SMALL:,} contracts", "notify_medium",
+     "notify_small", "<= 2x"),
+    (f"notify_participant_added, {HUGE:,} vs {SMALL:,} contracts", "notify_huge", "notify_small",
+     "<= 2x"),
+    (f"get_my_contracts, {MEDIUM:,} vs {SMALL:,} contracts", "my_contracts_medium",
+     "my_contracts_small", "<= 1.5x"),
+    (f"get_my_contracts, {HUGE:,} vs {SMALL:,} contracts", "my_contracts_huge",
+     "my_contracts_small", "<= 1.5x"),
+    (f"role add+remove, user with {MANY:,} vs 1 contracts", "role_user_many", "role_user_1",
      "<= 2x"),
 ]  # fmt: skip
 
@@ -54,6 +74,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for label, num, den, aim in RATIOS
         if num in _per_op and den in _per_op
     ]
+    if FIGURES:
+        terminalreporter.section("icto figures (this run)")
+        for label, value in FIGURES.items():
+            terminalreporter.write_line(f"{label:<62} {value:12,.0f}")
     if not rows:
         return
     terminalreporter.section("icto ratios (median per operation, this run)")

@@ -1,13 +1,9 @@
 """The factory framework: deployment, registry and indexes, callbacks, version management."""
 
+from icto.factory.base import ContractDraft, FactoryInit, FactoryState
 from icto.factory.contract import ContractMeta, ContractMetaView, FactoryContract
-from icto.factory.factory import (
-    UNAUTHORIZED_DEPLOY,
-    ContractDraft,
-    Factory,
-    FactoryInit,
-    FactoryState,
-)
+from icto.factory.deploy import deploy_factory
+from icto.factory.factory import UNAUTHORIZED_DEPLOY, Factory
 from icto.factory.index import ContractIndex
 from icto.factory.types import (
     ACTIVE,
@@ -66,4 +62,5 @@ __all__ = [
     "UpgradeRecord",
     "UpgradeReport",
     "VersionInfo",
+    "deploy_factory",
 ]

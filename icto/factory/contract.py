@@ -68,6 +68,14 @@ class FactoryContract(Canister):
         """The meta of a contract being installed: its factory is whoever installs it."""
         return ContractMeta(factory=self.caller, owner=owner, is_public=is_public)
 
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Keep the state; an upgrade clears timers, so re-arm the outbox retry if needed.
+        A subclass that migrates the state passes the migrated value:
+        ``super().post_upgrade(migrated, arg)``."""
+        super().post_upgrade(stable, arg)
+        timer = self.set_timer(RETRY_DELAY_NS, "_retry_outbox") if self.meta.outbox else None
+        self._set_meta(retry_timer=timer)
+
     def has_role(self, user: Principal, role: str) -> bool:
         """Whether ``user`` holds ``role`` in this contract now (the truth notifications carry)."""
         raise NotImplementedError

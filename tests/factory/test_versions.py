@@ -1,0 +1,893 @@
+"""Version management of a factory's contracts: the specification.
+
+A factory keeps a book of uploaded code versions. Admins upload and publish versions; the latest
+stable version is the highest stable one by semver, and new contracts are installed from it.
+Owners (or admins) upgrade and roll back their contracts; every change of code goes through the
+management canister's ``install_code`` and is atomic: a trapping hook leaves the contract on its
+old code with its old state. Owners may opt in to auto-update, which upgrades their contracts when
+a newer stable version is published (optionally behind a canary). A contract may itself ask for
+an upgrade, which runs in a later message and is reported back through ``on_upgraded``, which
+only the factory may call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icto import (
+    IC,
+    MANAGEMENT_ID,
+    CanisterSettings,
+    Err,
+    Ok,
+    Principal,
+    RejectCode,
+    Trap,
+)
+from icto.factory import deploy_factory
+from icto.factory.types import (
+    ContractDetached,
+    NotEligible,
+    UnknownVersion,
+    UpgradeFailed,
+    UpgradeRecord,
+)
+from icto.ic.proxy import CanisterProxy
+from tests.factory.conftest import rejected
+from tests.factory.toys import (
+    Club,
+    ClubBrokenUpgrade,
+    ClubFactory,
+    ClubNoRollback,
+    ClubV2,
+    ClubV3,
+)
+
+CreateClub = Callable[..., CanisterProxy]
+
+
+class ClubOddTrap(Club):
+    """A version whose migration traps for clubs whose counter is odd, and works for the rest:
+    an upgrade that fails only for some contracts."""
+
+    VERSION = "1.3.0"
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        if stable.counter % 2:
+            raise Trap("cannot migrate an odd counter")
+        self.state = stable
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def as_admin(factory: CanisterProxy, admin: Principal) -> CanisterProxy:
+    return factory.as_caller(admin)
+
+
+def info_of(factory: CanisterProxy, admin: Principal, club: CanisterProxy) -> Any:
+    return factory.as_caller(admin).get_contract_info(club.id)
+
+
+def bump(club: CanisterProxy, times: int) -> None:
+    for _ in range(times):
+        club.bump()
+
+
+def stats(factory: CanisterProxy) -> Any:
+    return factory.get_stats()
+
+
+def without_version_book(state: Any) -> Any:
+    """The factory state minus what an upgrade attempt is allowed to change: history and the
+    upgrade counters."""
+    return attrs.evolve(
+        state,
+        history=None,
+        counters=attrs.evolve(state.counters, upgrades=0, failed_upgrades=0),
+    )
+
+
+def detach(ic: IC, club: CanisterProxy, owner: Principal) -> None:
+    """The owner removes the factory as a controller of the club."""
+    ic.update_call(
+        MANAGEMENT_ID, "update_settings", club.id, CanisterSettings(controllers=(owner,)),
+        caller=owner,
+    )  # fmt: skip
+
+
+# -- upload_version -------------------------------------------------------------------------------
+
+
+def test_a_new_factory_knows_only_its_initial_version(factory: CanisterProxy) -> None:
+    assert factory.get_latest_stable_version() == Club.VERSION
+    (only,) = factory.list_versions()
+    assert (only.version, only.code, only.stable) == (Club.VERSION, Club, True)
+
+
+def test_only_an_admin_may_upload_a_version(
+    ic: IC, factory: CanisterProxy, alice: Principal
+) -> None:
+    before = ic.state_of(factory.id)
+    error = rejected(lambda: factory.as_caller(alice).upload_version("1.1.0", ClubV2))
+    assert error.reject_code == RejectCode.CANISTER_REJECT
+    assert "admin" in error.message
+    after = ic.state_of(factory.id)
+    assert after.versions == before.versions
+    assert after.latest_stable == before.latest_stable
+    assert after.counters.access_denied == before.counters.access_denied + 1
+
+
+def test_an_admin_uploads_a_stable_version_which_becomes_the_latest(
+    factory: CanisterProxy, admin: Principal
+) -> None:
+    result = as_admin(factory, admin).upload_version("1.1.0", ClubV2, "faster")
+    assert result == Ok("1.1.0")
+    assert factory.get_latest_stable_version() == "1.1.0"
+    newest = factory.list_versions()[0]
+    assert (newest.version, newest.code, newest.release_notes) == ("1.1.0", ClubV2, "faster")
+    assert newest.stable and newest.accepts_rollback and newest.min_upgrade_from is None
+
+
+@pytest.mark.parametrize(
+    ("version", "code", "min_upgrade_from"),
+    [
+        ("1.1", ClubV2, None),  # not semver
+        ("v1.1.0", ClubV2, None),  # not semver
+        ("01.1.0", ClubV2, None),  # leading zero
+        ("1.1.0", ClubV3, None),  # the code says 1.2.0
+        ("1.1.0", ClubV2, "1.0"),  # min_upgrade_from not semver
+        ("1.1.0", ClubV2, "latest"),
+        ("1.0.0", Club, None),  # already uploaded (the initial version)
+    ],
+)
+def test_an_invalid_upload_is_not_eligible_and_changes_nothing(
+    ic: IC,
+    factory: CanisterProxy,
+    admin: Principal,
+    version: Any,
+    code: Any,
+    min_upgrade_from: Any,
+) -> None:
+    before = ic.state_of(factory.id)
+    result = as_admin(factory, admin).upload_version(
+        version, code, min_upgrade_from=min_upgrade_from
+    )
+    assert isinstance(result, Err) and isinstance(result.error, NotEligible)
+    assert ic.state_of(factory.id) == before
+
+
+@pytest.mark.parametrize(("version", "code"), [(110, ClubV2), ("1.1.0", "ClubV2")])
+def test_an_ill_typed_upload_is_rejected_and_changes_nothing(
+    ic: IC, factory: CanisterProxy, admin: Principal, version: Any, code: Any
+) -> None:
+    """Arguments of the wrong type never reach the method: the IC refuses to decode them."""
+    before = ic.state_of(factory.id)
+    error = rejected(lambda: as_admin(factory, admin).upload_version(version, code))
+    assert error.reject_code == RejectCode.CANISTER_ERROR
+    assert ic.state_of(factory.id) == before
+
+
+def test_uploading_the_same_version_twice_is_refused(
+    ic: IC, factory: CanisterProxy, admin: Principal
+) -> None:
+    admin_factory = as_admin(factory, admin)
+    assert admin_factory.upload_version("1.1.0", ClubV2, "first", stable=False) == Ok("1.1.0")
+    before = ic.state_of(factory.id)
+    result = admin_factory.upload_version("1.1.0", ClubV2, "second", stable=True)
+    assert isinstance(result, Err) and isinstance(result.error, NotEligible)
+    assert ic.state_of(factory.id) == before
+    (v110,) = [v for v in factory.list_versions() if v.version == "1.1.0"]
+    assert (v110.release_notes, v110.stable) == ("first", False)
+
+
+def test_new_contracts_are_installed_from_the_latest_stable_version(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    old = create_club(alice, "old")
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    new = create_club(alice, "new")
+    assert ic.code_of(old.id) is Club
+    assert ic.code_of(new.id) is ClubV2
+    assert info_of(factory, admin, new).version == "1.1.0"
+    assert new.get_contract_meta().version == "1.1.0"
+
+
+def test_latest_stable_is_the_highest_stable_version_not_the_last_uploaded(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.2.0", ClubV3)
+    admin_factory.upload_version("1.1.0", ClubV2)
+    assert factory.get_latest_stable_version() == "1.2.0"
+    club = create_club(alice)
+    assert ic.code_of(club.id) is ClubV3
+
+
+def test_an_unstable_upload_does_not_change_the_latest_until_published(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
+    assert factory.get_latest_stable_version() == "1.0.0"
+    assert ic.code_of(create_club(alice, "before").id) is Club
+    assert admin_factory.publish_version("1.1.0").is_ok
+    assert factory.get_latest_stable_version() == "1.1.0"
+    (v110,) = [v for v in factory.list_versions() if v.version == "1.1.0"]
+    assert v110.stable
+    assert ic.code_of(create_club(alice, "after").id) is ClubV2
+
+
+def test_publishing_is_for_admins_and_known_versions_only(
+    ic: IC, factory: CanisterProxy, admin: Principal, alice: Principal
+) -> None:
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
+    before = ic.state_of(factory.id)
+    error = rejected(lambda: factory.as_caller(alice).publish_version("1.1.0"))
+    assert error.reject_code == RejectCode.CANISTER_REJECT
+    assert without_denials(ic.state_of(factory.id)) == without_denials(before)
+    assert admin_factory.publish_version("3.0.0") == Err(UnknownVersion("3.0.0"))
+    bad_canary = admin_factory.publish_version("1.1.0", canary=-1)
+    assert isinstance(bad_canary, Err) and isinstance(bad_canary.error, NotEligible)
+    assert without_denials(ic.state_of(factory.id)) == without_denials(before)
+
+
+def without_denials(state: Any) -> Any:
+    return attrs.evolve(state, counters=attrs.evolve(state.counters, access_denied=0))
+
+
+def test_versions_are_listed_newest_first_by_semver(
+    factory: CanisterProxy, admin: Principal
+) -> None:
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.2.0", ClubV3)
+    admin_factory.upload_version("0.9.0", ClubNoRollback, accepts_rollback=False)
+    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
+    versions = [v.version for v in factory.list_versions()]
+    assert versions == ["1.2.0", "1.1.0", "1.0.0", "0.9.0"]
+
+
+# A pool of version classes for the property test (semver order differs from text order:
+# 1.10.0 > 1.9.0 and 10.0.0 > 9.0.0).
+_POOL_VERSIONS = ("0.1.0", "0.10.0", "1.0.1", "1.9.0", "1.10.0", "2.0.0", "9.0.0", "10.0.0")
+_POOL = {
+    version: type(f"PoolClub_{version.replace('.', '_')}", (Club,), {"VERSION": version})
+    for version in _POOL_VERSIONS
+}
+
+
+def _semver(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    order=st.permutations(_POOL_VERSIONS),
+    flags=st.lists(st.booleans(), min_size=len(_POOL_VERSIONS), max_size=len(_POOL_VERSIONS)),
+    count=st.integers(min_value=0, max_value=len(_POOL_VERSIONS)),
+)
+def test_latest_stable_is_the_semver_maximum_of_stable_uploads_in_any_order(
+    order: list[str], flags: list[bool], count: int
+) -> None:
+    """Whatever the upload order and stability flags, the latest stable version is the highest
+    stable one (the initial 1.0.0 included), and the book is listed in descending semver."""
+    uploads = list(zip(order, flags, strict=True))
+    ic = IC()
+    admin = Principal.from_name("factory-admin")
+    factory = deploy_factory(ic, ClubFactory, caller=admin).as_caller(admin)
+    for version, stable in uploads[:count]:
+        assert factory.upload_version(version, _POOL[version], stable=stable) == Ok(version)
+    stable_versions = ["1.0.0"] + [v for v, stable in uploads[:count] if stable]
+    assert factory.get_latest_stable_version() == max(stable_versions, key=_semver)
+    listed = [v.version for v in factory.list_versions()]
+    expected = ["1.0.0"] + [v for v, _ in uploads[:count]]
+    assert listed == sorted(expected, key=_semver, reverse=True)
+
+
+# -- upgrade_contract -------------------------------------------------------------------------
+
+
+def test_the_owner_upgrades_to_the_latest_stable_by_default_and_state_is_kept(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    bump(club, 3)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    # Not opted in to auto-update: the upload alone does not touch it.
+    assert ic.code_of(club.id) is Club
+    at = ic.time
+    assert factory.as_caller(alice).upgrade_contract(club.id) == Ok("1.1.0")
+    assert ic.code_of(club.id) is ClubV2
+    assert info_of(factory, admin, club).version == "1.1.0"
+    assert factory.as_caller(alice).get_contract_version(club.id) == "1.1.0"
+    assert club.get_contract_meta().version == "1.1.0"
+    assert club.count() == 3
+    assert club.bump() == 4
+    (record,) = factory.as_caller(alice).get_upgrade_history(club.id)
+    assert record == UpgradeRecord(record.at, "upgrade", "1.0.0", "1.1.0", True, alice, None)
+    assert record.at >= at
+    assert stats(factory).upgrades == 1
+
+
+def test_an_admin_may_upgrade_any_contract_to_a_chosen_version(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.1.0", ClubV2)
+    admin_factory.upload_version("1.2.0", ClubV3)
+    assert admin_factory.upgrade_contract(club.id, "1.1.0") == Ok("1.1.0")
+    assert ic.code_of(club.id) is ClubV2
+    assert admin_factory.upgrade_contract(club.id) == Ok("1.2.0")
+    assert ic.code_of(club.id) is ClubV3
+    history = admin_factory.get_upgrade_history(club.id)
+    assert [(r.kind, r.from_version, r.to_version, r.ok, r.by) for r in history] == [
+        ("upgrade", "1.0.0", "1.1.0", True, admin),
+        ("upgrade", "1.1.0", "1.2.0", True, admin),
+    ]
+
+
+def test_a_stranger_cannot_upgrade_a_contract(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    club = create_club(alice)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    before = ic.state_of(factory.id)
+    error = rejected(lambda: factory.as_caller(bob).upgrade_contract(club.id))
+    assert error.reject_code == RejectCode.CANISTER_REJECT
+    assert ic.code_of(club.id) is Club
+    assert without_denials(ic.state_of(factory.id)) == without_denials(before)
+    assert ic.state_of(factory.id).counters.access_denied == before.counters.access_denied + 1
+
+
+def test_upgrade_to_an_unknown_version_is_refused(
+    ic: IC, factory: CanisterProxy, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    before = ic.state_of(factory.id), ic.state_of(club.id)
+    result = factory.as_caller(alice).upgrade_contract(club.id, "1.1.0")
+    assert result == Err(UnknownVersion("1.1.0"))
+    assert (ic.state_of(factory.id), ic.state_of(club.id)) == before
+    assert ic.code_of(club.id) is Club
+
+
+@pytest.mark.parametrize("target", ["1.0.0", "0.9.0", None])
+def test_upgrade_to_a_version_that_is_not_newer_is_refused(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, target: str | None,
+) -> None:  # fmt: skip
+    club = create_club(alice)
+    as_admin(factory, admin).upload_version("0.9.0", ClubNoRollback)
+    before = ic.state_of(factory.id), ic.state_of(club.id)
+    # None: the latest stable is 1.0.0, which the club already runs.
+    result = factory.as_caller(alice).upgrade_contract(club.id, target)
+    assert isinstance(result, Err) and isinstance(result.error, NotEligible)
+    assert (ic.state_of(factory.id), ic.state_of(club.id)) == before
+    assert ic.code_of(club.id) is Club
+
+
+def test_upgrade_from_below_min_upgrade_from_is_refused(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
+    admin_factory.upload_version("1.2.0", ClubV3, min_upgrade_from="1.1.0")
+    before = ic.state_of(factory.id), ic.state_of(club.id)
+    result = factory.as_caller(alice).upgrade_contract(club.id)
+    assert isinstance(result, Err) and isinstance(result.error, NotEligible)
+    assert "1.1.0" in result.error.reason
+    assert (ic.state_of(factory.id), ic.state_of(club.id)) == before
+    # Through 1.1.0 it works.
+    assert factory.as_caller(alice).upgrade_contract(club.id, "1.1.0") == Ok("1.1.0")
+    assert factory.as_caller(alice).upgrade_contract(club.id) == Ok("1.2.0")
+    assert ic.code_of(club.id) is ClubV3
+
+
+# -- atomicity --------------------------------------------------------------------------------
+
+
+def test_a_trapping_upgrade_leaves_the_contract_exactly_as_it_was(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    club = create_club(alice, members=(bob,))
+    bump(club, 5)
+    as_admin(factory, admin).upload_version("2.0.0", ClubBrokenUpgrade, stable=False)
+    factory_before = ic.state_of(factory.id)
+    club_before = ic.state_of(club.id)
+    controllers_before = ic.controllers_of(club.id)
+    result = factory.as_caller(alice).upgrade_contract(club.id, "2.0.0")
+    assert isinstance(result, Err) and isinstance(result.error, UpgradeFailed)
+    assert "migration failed" in result.error.reason
+    # The contract still runs the old code with the old state, and still works.
+    assert ic.code_of(club.id) is Club
+    assert ic.state_of(club.id) == club_before
+    assert ic.controllers_of(club.id) == controllers_before
+    assert club.get_contract_meta().version == "1.0.0"
+    assert club.count() == 5
+    assert club.bump() == 6
+    # The factory records the failure and nothing else.
+    assert info_of(factory, admin, club).version == "1.0.0"
+    (record,) = factory.as_caller(alice).get_upgrade_history(club.id)
+    assert (record.kind, record.from_version, record.to_version, record.ok, record.by) == (
+        "upgrade", "1.0.0", "2.0.0", False, alice,
+    )  # fmt: skip
+    assert record.reason is not None and "migration failed" in record.reason
+    factory_after = ic.state_of(factory.id)
+    assert factory_after.counters.failed_upgrades == factory_before.counters.failed_upgrades + 1
+    assert factory_after.counters.upgrades == factory_before.counters.upgrades
+    assert without_version_book(factory_after) == without_version_book(factory_before)
+
+
+def test_a_failed_upgrade_keeps_the_contracts_pending_timers(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    """Atomic means the whole canister: a notification queued for retry is still retried after
+    a failed upgrade."""
+    club = create_club(alice)
+    with ic.faults.reject(factory.id, "notify_participant_added"):
+        club.grant(bob)
+    assert club.get_contract_meta().pending_notifications == 1
+    timers_before = ic.pending_timers()
+    as_admin(factory, admin).upload_version("2.0.0", ClubBrokenUpgrade, stable=False)
+    assert factory.as_caller(alice).upgrade_contract(club.id, "2.0.0").is_err
+    assert ic.pending_timers() == timers_before
+    ic.advance_time(minutes=2)
+    assert club.get_contract_meta().pending_notifications == 0
+    assert factory.as_caller(bob).get_contracts_by_role(bob, "member").total == 1
+
+
+def test_a_successful_upgrade_does_not_strand_queued_notifications(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    """An upgrade clears the canister's timers (as on the IC); the contract's state is kept, so
+    notifications queued before the upgrade must still reach the factory without anyone calling
+    ``sync_roles``."""
+    club = create_club(alice)
+    with ic.faults.reject(factory.id, "notify_participant_added"):
+        club.grant(bob)
+    assert club.get_contract_meta().pending_notifications == 1
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    assert factory.as_caller(alice).upgrade_contract(club.id) == Ok("1.1.0")
+    ic.advance_time(minutes=2)
+    assert club.get_contract_meta().pending_notifications == 0
+    assert factory.as_caller(bob).get_contracts_by_role(bob, "member").total == 1
+
+
+def test_a_notification_that_fails_after_an_upgrade_is_still_retried(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal, carol: Principal,
+) -> None:  # fmt: skip
+    """The retry timer of the outbox must work after an upgrade as before it, also when the
+    outbox was not empty at the time of the upgrade."""
+    club = create_club(alice)
+    with ic.faults.reject(factory.id, "notify_participant_added"):
+        club.grant(bob)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    factory.as_caller(alice).upgrade_contract(club.id).unwrap()
+    with ic.faults.reject(factory.id, "notify_participant_added"):
+        club.grant(carol)
+    assert ic.pending_timers() >= 1
+    ic.advance_time(minutes=2)
+    assert club.get_contract_meta().pending_notifications == 0
+    assert factory.as_caller(carol).get_contracts_by_role(carol, "member").total == 1
+
+
+# -- rollback_contract ------------------------------------------------------------------------
+
+
+def test_rollback_goes_back_to_an_older_version_keeping_state(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    factory.as_caller(alice).upgrade_contract(club.id).unwrap()
+    bump(club, 2)
+    assert factory.as_caller(alice).rollback_contract(club.id, "1.0.0") == Ok("1.0.0")
+    assert ic.code_of(club.id) is Club
+    assert info_of(factory, admin, club).version == "1.0.0"
+    assert factory.as_caller(alice).get_contract_version(club.id) == "1.0.0"
+    assert club.get_contract_meta().version == "1.0.0"
+    assert club.count() == 2
+    last = factory.as_caller(alice).get_upgrade_history(club.id)[-1]
+    assert (last.kind, last.from_version, last.to_version, last.ok, last.by) == (
+        "rollback", "1.1.0", "1.0.0", True, alice,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("target", ["1.1.0", "1.2.0"])
+def test_rollback_to_the_same_or_a_newer_version_is_refused(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, target: str,
+) -> None:  # fmt: skip
+    club = create_club(alice)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.1.0", ClubV2)
+    admin_factory.upload_version("1.2.0", ClubV3, stable=False)
+    factory.as_caller(alice).upgrade_contract(club.id).unwrap()
+    before = ic.state_of(factory.id), ic.state_of(club.id)
+    result = factory.as_caller(alice).rollback_contract(club.id, target)
+    assert isinstance(result, Err) and isinstance(result.error, NotEligible)
+    assert (ic.state_of(factory.id), ic.state_of(club.id)) == before
+    assert ic.code_of(club.id) is ClubV2
+
+
+def test_rollback_to_a_version_that_refuses_newer_state_is_refused(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    as_admin(factory, admin).upload_version("0.9.0", ClubNoRollback, accepts_rollback=False)
+    before = ic.state_of(factory.id), ic.state_of(club.id)
+    result = factory.as_caller(alice).rollback_contract(club.id, "0.9.0")
+    assert isinstance(result, Err) and isinstance(result.error, NotEligible)
+    assert (ic.state_of(factory.id), ic.state_of(club.id)) == before
+    assert ic.code_of(club.id) is Club
+
+
+def test_rollback_to_an_unknown_version_or_by_a_stranger_is_refused(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    club = create_club(alice)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    factory.as_caller(alice).upgrade_contract(club.id).unwrap()
+    before = ic.state_of(factory.id), ic.state_of(club.id)
+    assert factory.as_caller(alice).rollback_contract(club.id, "0.5.0") == Err(
+        UnknownVersion("0.5.0")
+    )
+    rejected(lambda: factory.as_caller(bob).rollback_contract(club.id, "1.0.0"))
+    assert without_denials(ic.state_of(factory.id)) == without_denials(before[0])
+    assert ic.state_of(club.id) == before[1]
+    assert ic.code_of(club.id) is ClubV2
+
+
+# -- auto-update ------------------------------------------------------------------------------
+
+
+def test_auto_update_is_off_by_default_and_only_the_owner_may_set_it(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    club = create_club(alice)
+    assert info_of(factory, admin, club).auto_update is False
+    for stranger in (bob, admin):
+        before = ic.state_of(factory.id)
+        error = rejected(lambda s=stranger: factory.as_caller(s).set_auto_update(club.id, True))
+        assert error.reject_code == RejectCode.CANISTER_REJECT
+        assert without_denials(ic.state_of(factory.id)) == without_denials(before)
+    assert info_of(factory, admin, club).auto_update is False
+    factory.as_caller(alice).set_auto_update(club.id, True)
+    assert info_of(factory, admin, club).auto_update is True
+    factory.as_caller(alice).set_auto_update(club.id, False)
+    assert info_of(factory, admin, club).auto_update is False
+
+
+def test_a_stable_upload_upgrades_only_the_contracts_that_opted_in(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    eager = create_club(alice, "eager")
+    lazy = create_club(bob, "lazy")
+    factory.as_caller(alice).set_auto_update(eager.id, True)
+    bump(eager, 3)
+    assert as_admin(factory, admin).upload_version("1.1.0", ClubV2) == Ok("1.1.0")
+    assert ic.code_of(eager.id) is ClubV2
+    assert ic.code_of(lazy.id) is Club
+    assert eager.count() == 3
+    assert info_of(factory, admin, eager).version == "1.1.0"
+    report = factory.get_upgrade_report("1.1.0")
+    assert report.upgraded == (eager.id,)
+    assert (report.failed, report.skipped, report.halted) == ((), (), False)
+    (record,) = factory.as_caller(alice).get_upgrade_history(eager.id)
+    assert (record.kind, record.from_version, record.to_version, record.ok, record.by) == (
+        "auto", "1.0.0", "1.1.0", True, admin,
+    )  # fmt: skip
+
+
+def test_an_unstable_upload_upgrades_nobody_until_it_is_published(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    factory.as_caller(alice).set_auto_update(club.id, True)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
+    assert ic.code_of(club.id) is Club
+    assert factory.get_upgrade_report("1.1.0") is None
+    report = admin_factory.publish_version("1.1.0").unwrap()
+    assert report.upgraded == (club.id,)
+    assert ic.code_of(club.id) is ClubV2
+    assert factory.get_upgrade_report("1.1.0") == report
+
+
+def test_publishing_a_version_below_the_latest_stable_upgrades_nobody(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    factory.as_caller(alice).set_auto_update(club.id, True)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.2.0", ClubV3, stable=False)
+    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
+    admin_factory.upload_version("1.3.0", ClubOddTrap, stable=False)
+    assert admin_factory.publish_version("1.2.0").unwrap().upgraded == (club.id,)
+    report = admin_factory.publish_version("1.1.0").unwrap()
+    assert (report.upgraded, report.failed, report.skipped) == ((), (), ())
+    assert factory.get_latest_stable_version() == "1.2.0"
+    assert ic.code_of(club.id) is ClubV3
+
+
+def test_an_auto_update_failure_is_rolled_back_for_that_contract_only(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal, carol: Principal,
+) -> None:  # fmt: skip
+    even = create_club(alice, "even")
+    odd = create_club(bob, "odd")
+    also_even = create_club(carol, "also even")
+    for club, owner in ((even, alice), (odd, bob), (also_even, carol)):
+        factory.as_caller(owner).set_auto_update(club.id, True)
+    bump(even, 2)
+    bump(odd, 3)
+    odd_before = ic.state_of(odd.id)
+    assert as_admin(factory, admin).upload_version("1.3.0", ClubOddTrap) == Ok("1.3.0")
+    report = factory.get_upgrade_report("1.3.0")
+    assert report.upgraded == (even.id, also_even.id)
+    assert [contract for contract, _ in report.failed] == [odd.id]
+    assert "odd counter" in report.failed[0][1]
+    assert (report.skipped, report.halted) == ((), False)
+    assert ic.code_of(even.id) is ClubOddTrap and ic.code_of(also_even.id) is ClubOddTrap
+    assert ic.code_of(odd.id) is Club
+    assert ic.state_of(odd.id) == odd_before
+    assert info_of(factory, admin, odd).version == "1.0.0"
+    assert odd.bump() == 4
+    failed = factory.as_caller(bob).get_upgrade_history(odd.id)[-1]
+    assert (failed.kind, failed.ok, failed.to_version) == ("auto", False, "1.3.0")
+    assert (stats(factory).upgrades, stats(factory).failed_upgrades) == (2, 1)
+
+
+def test_a_contract_that_is_not_eligible_is_skipped_with_the_reason(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    ready = create_club(alice, "ready")
+    behind = create_club(bob, "behind")
+    factory.as_caller(alice).set_auto_update(ready.id, True)
+    factory.as_caller(bob).set_auto_update(behind.id, True)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
+    factory.as_caller(alice).upgrade_contract(ready.id, "1.1.0").unwrap()
+    admin_factory.upload_version("1.2.0", ClubV3, min_upgrade_from="1.1.0")
+    report = factory.get_upgrade_report("1.2.0")
+    assert report.upgraded == (ready.id,)
+    assert report.failed == ()
+    assert [contract for contract, _ in report.skipped] == [behind.id]
+    assert "1.1.0" in report.skipped[0][1]
+    assert ic.code_of(behind.id) is Club
+    assert factory.as_caller(bob).get_upgrade_history(behind.id) == ()
+
+
+def test_a_canary_failure_halts_the_rollout(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, principal: Any
+) -> None:
+    owners = [principal(f"owner-{i}") for i in range(5)]
+    clubs = [create_club(owner, f"club {i}") for i, owner in enumerate(owners)]
+    for club, owner in zip(clubs, owners, strict=True):
+        factory.as_caller(owner).set_auto_update(club.id, True)
+    bump(clubs[1], 1)  # the second canary fails
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.3.0", ClubOddTrap, stable=False)
+    report = admin_factory.publish_version("1.3.0", canary=2).unwrap()
+    assert report.canary == 2
+    assert report.halted is True
+    assert report.upgraded == (clubs[0].id,)
+    assert [contract for contract, _ in report.failed] == [clubs[1].id]
+    assert [contract for contract, _ in report.skipped] == [club.id for club in clubs[2:]]
+    assert [ic.code_of(club.id) for club in clubs] == [ClubOddTrap] + [Club] * 4
+
+
+def test_a_failure_after_the_canaries_does_not_halt_the_rollout(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, principal: Any
+) -> None:
+    owners = [principal(f"owner-{i}") for i in range(4)]
+    clubs = [create_club(owner, f"club {i}") for i, owner in enumerate(owners)]
+    for club, owner in zip(clubs, owners, strict=True):
+        factory.as_caller(owner).set_auto_update(club.id, True)
+    bump(clubs[2], 1)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.3.0", ClubOddTrap, stable=False)
+    report = admin_factory.publish_version("1.3.0", canary=2).unwrap()
+    assert report.halted is False
+    assert report.upgraded == (clubs[0].id, clubs[1].id, clubs[3].id)
+    assert [contract for contract, _ in report.failed] == [clubs[2].id]
+    assert report.skipped == ()
+
+
+def test_a_detached_contract_is_skipped_and_reported_detached(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    attached = create_club(alice, "attached")
+    free = create_club(bob, "free")
+    factory.as_caller(alice).set_auto_update(attached.id, True)
+    factory.as_caller(bob).set_auto_update(free.id, True)
+    detach(ic, free, bob)
+    free_before = ic.state_of(free.id)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    report = factory.get_upgrade_report("1.1.0")
+    assert report.upgraded == (attached.id,)
+    assert report.failed == ()
+    assert report.skipped == ((free.id, "detached"),)
+    assert ic.code_of(free.id) is Club
+    assert ic.state_of(free.id) == free_before
+    assert ic.controllers_of(free.id) == (bob,)
+    assert info_of(factory, admin, free).detached is True
+    # Known detached: the next rollout skips it without trying.
+    failed_before = stats(factory).failed_upgrades
+    as_admin(factory, admin).upload_version("1.2.0", ClubV3)
+    assert factory.get_upgrade_report("1.2.0").skipped == ((free.id, "detached"),)
+    assert stats(factory).failed_upgrades == failed_before
+
+
+def test_upgrading_a_detached_contract_says_so(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, bob: Principal
+) -> None:
+    club = create_club(bob)
+    detach(ic, club, bob)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    assert factory.as_caller(bob).upgrade_contract(club.id) == Err(ContractDetached(club.id))
+    assert ic.code_of(club.id) is Club
+    assert info_of(factory, admin, club).detached is True
+    assert factory.as_caller(bob).check_controller(club.id) is True
+
+
+# -- contract-initiated upgrades --------------------------------------------------------------
+
+
+def test_a_requested_upgrade_runs_on_the_next_tick_and_is_reported_back(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    bump(club, 3)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    assert club.request_upgrade() == Ok("1.1.0")
+    meta = club.get_contract_meta()
+    assert (meta.upgrade_requested, meta.last_upgrade, meta.version) == ("1.1.0", None, "1.0.0")
+    # Nothing changes until the factory's timer runs.
+    assert ic.code_of(club.id) is Club
+    assert info_of(factory, admin, club).version == "1.0.0"
+    assert factory.as_caller(alice).get_upgrade_history(club.id) == ()
+    ic.tick()
+    assert ic.code_of(club.id) is ClubV2
+    assert info_of(factory, admin, club).version == "1.1.0"
+    meta = club.get_contract_meta()
+    assert (meta.version, meta.upgrade_requested, meta.last_upgrade) == (
+        "1.1.0", None, ("1.1.0", None),
+    )  # fmt: skip
+    assert club.count() == 3
+    (record,) = factory.as_caller(alice).get_upgrade_history(club.id)
+    assert (record.kind, record.from_version, record.to_version, record.ok) == (
+        "requested", "1.0.0", "1.1.0", True,
+    )  # fmt: skip
+
+
+def test_a_requested_upgrade_that_traps_reports_the_old_version_and_why(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    bump(club, 2)
+    as_admin(factory, admin).upload_version("2.0.0", ClubBrokenUpgrade, stable=False)
+    assert club.request_upgrade("2.0.0") == Ok("2.0.0")
+    ic.tick()
+    assert ic.code_of(club.id) is Club
+    meta = club.get_contract_meta()
+    assert meta.upgrade_requested is None
+    assert meta.last_upgrade is not None
+    version, reason = meta.last_upgrade
+    assert version == "1.0.0"
+    assert reason is not None and "migration failed" in reason
+    assert club.count() == 2
+    assert info_of(factory, admin, club).version == "1.0.0"
+    assert stats(factory).failed_upgrades == 1
+
+
+def test_only_the_owner_may_request_an_upgrade(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    club = create_club(alice)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    before = ic.state_of(club.id), ic.state_of(factory.id)
+    for stranger in (bob, admin):
+        error = rejected(lambda s=stranger: club.as_caller(s).request_upgrade())
+        assert error.reject_code == RejectCode.CANISTER_REJECT
+    assert (ic.state_of(club.id), ic.state_of(factory.id)) == before
+    ic.tick()
+    assert ic.code_of(club.id) is Club
+
+
+def test_a_second_request_while_one_is_pending_is_refused(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.1.0", ClubV2)
+    admin_factory.upload_version("1.2.0", ClubV3, stable=False)
+    assert club.request_upgrade("1.1.0") == Ok("1.1.0")
+    before = ic.state_of(club.id), ic.state_of(factory.id)
+    second = club.request_upgrade("1.2.0")
+    assert isinstance(second, Err) and isinstance(second.error, NotEligible)
+    assert (ic.state_of(club.id), ic.state_of(factory.id)) == before
+    ic.tick()
+    assert ic.code_of(club.id) is ClubV2
+    assert club.get_contract_meta().last_upgrade == ("1.1.0", None)
+    # Once done, a new request is accepted.
+    assert club.request_upgrade("1.2.0") == Ok("1.2.0")
+    ic.tick()
+    assert ic.code_of(club.id) is ClubV3
+
+
+@pytest.mark.parametrize(
+    ("target", "error_type"),
+    [("1.0.0", NotEligible), ("0.0.1", UnknownVersion), (None, NotEligible)],
+)
+def test_a_request_for_a_version_the_contract_cannot_take_is_refused_at_once(
+    ic: IC, factory: CanisterProxy, create_club: CreateClub, alice: Principal,
+    target: str | None, error_type: type,
+) -> None:  # fmt: skip
+    club = create_club(alice)
+    before = ic.state_of(club.id), ic.state_of(factory.id)
+    result = club.request_upgrade(target)
+    assert isinstance(result, Err) and isinstance(result.error, error_type)
+    assert (ic.state_of(club.id), ic.state_of(factory.id)) == before
+    assert ic.pending_timers() == 0
+
+
+def test_a_user_cannot_call_the_factorys_request_upgrade(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    club = create_club(alice)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    for caller in (alice, admin):
+        before = ic.state_of(factory.id)
+        error = rejected(lambda c=caller: factory.as_caller(c).request_upgrade("1.1.0"))
+        assert error.reject_code == RejectCode.CANISTER_REJECT
+        after = ic.state_of(factory.id)
+        assert without_denials(after) == without_denials(before)
+        assert after.counters.access_denied == before.counters.access_denied + 1
+    ic.tick()
+    assert ic.code_of(club.id) is Club
+
+
+# -- on_upgraded cannot be faked ----------------------------------------------------------------
+
+
+def test_nobody_but_the_factory_can_report_an_upgrade(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    club = create_club(alice)
+    other = create_club(bob, "other")
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    assert club.request_upgrade() == Ok("1.1.0")
+    meta_before = club.get_contract_meta()
+    state_before = ic.state_of(club.id)
+    attempts: list[Callable[[], object]] = [
+        lambda: club.on_upgraded("9.9.9", None),  # the owner
+        lambda: club.as_caller(bob).on_upgraded("9.9.9", None),  # a stranger
+        lambda: club.as_caller(admin).on_upgraded("9.9.9", None),  # the factory's admin
+        lambda: other.call_any(club.id, "on_upgraded", "9.9.9", None),  # another contract
+    ]
+    for attempt in attempts:
+        error = rejected(attempt)
+        assert "factory" in error.message
+        assert club.get_contract_meta() == meta_before
+        assert ic.state_of(club.id) == state_before
