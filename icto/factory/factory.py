@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import immutables
 
+from icto.collections import without
 from icto.factory.base import (
     UNAUTHORIZED_DEPLOY,
     ContractDraft,
@@ -31,12 +32,16 @@ from icto.factory.types import (
     NotEligible,
 )
 from icto.factory.upgrades import VersionManagement
+from icto.ic import cycles as costs
 from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected, Reject
 from icto.ic.management import CanisterSettings, InstallMode
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
+
+DEPLOYMENT_MESSAGES_RESERVE = 8 * (costs.INTER_CANISTER_CALL + costs.UPDATE_MESSAGE)
+"""Cycles a deployment needs beyond the contract's own, for its calls (and a cleanup's)."""
 
 
 class Factory(VersionManagement, FactoryReads):
@@ -60,8 +65,10 @@ class Factory(VersionManagement, FactoryReads):
         if reasons:
             return Err(InvalidConfig(reasons))
         cycles = self.state.cycles_per_contract
-        if self.cycles_balance < cycles:
-            return Err(InsufficientCycles(cycles, self.cycles_balance))
+        if self.cycles_balance < cycles + DEPLOYMENT_MESSAGES_RESERVE:
+            return Err(
+                InsufficientCycles(cycles + DEPLOYMENT_MESSAGES_RESERVE, self.cycles_balance)
+            )
         try:
             contract: Principal = self.call(
                 MANAGEMENT_ID, "create_canister",
@@ -87,7 +94,7 @@ class Factory(VersionManagement, FactoryReads):
             )
         )  # fmt: skip
         self.state = self.indexed(
-            attrs.evolve(self.state, deploying=self.state.deploying.delete(contract)),
+            attrs.evolve(self.state, deploying=without(self.state.deploying, contract)),
             self.state.index.contracts[contract],
         )
         try:
@@ -112,7 +119,7 @@ class Factory(VersionManagement, FactoryReads):
     def _abandon(self, contract: Principal, step: str, reason: str) -> Err[DeploymentFailed]:
         """Undo a deployment that failed after its canister was created."""
         self._forget(contract)
-        self.state = attrs.evolve(self.state, deploying=self.state.deploying.delete(contract))
+        self.state = attrs.evolve(self.state, deploying=without(self.state.deploying, contract))
         failure = self._deployment_failed(step, reason)
         self._delete_canister(contract)
         return failure
@@ -134,7 +141,7 @@ class Factory(VersionManagement, FactoryReads):
             )
             return False
         self.state = attrs.evolve(
-            self.state, failed_cleanups=self.state.failed_cleanups.delete(contract)
+            self.state, failed_cleanups=without(self.state.failed_cleanups, contract)
         )
         return True
 
