@@ -79,12 +79,11 @@ class FactoryState:
 
 
 def check_page(offset: object, limit: object) -> None:
-    for name, value in (("offset", offset), ("limit", limit)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise Reject(f"{name} must be a non-negative int, got {value!r}")
-    assert isinstance(limit, int)
-    if limit > MAX_PAGE:
-        raise Reject(f"limit must be at most {MAX_PAGE}, got {limit}")
+    """Reject a page request unless ``offset >= 0`` and ``1 <= limit <= MAX_PAGE``."""
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise Reject(f"offset must be a non-negative int, got {offset!r}")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
+        raise Reject(f"limit must be an int from 1 to {MAX_PAGE}, got {limit!r}")
 
 
 class FactoryBase(Canister):

@@ -286,7 +286,22 @@ class VersionManagement(FactoryBase):
 
     @query
     def get_upgrade_report(self, version: str) -> UpgradeReport | None:
-        return self.state.reports.get(version)
+        """What publishing ``version`` did; contracts the caller may not see are left out."""
+        report = self.state.reports.get(version)
+        if report is None or self._is_admin(self.caller):
+            return report
+        index = self.state.index
+
+        def visible(contract: Principal) -> bool:
+            info = index.info(contract)
+            return info is not None and self._may_see(info, self.caller)
+
+        return attrs.evolve(
+            report,
+            upgraded=tuple(c for c in report.upgraded if visible(c)),
+            failed=tuple(entry for entry in report.failed if visible(entry[0])),
+            skipped=tuple(entry for entry in report.skipped if visible(entry[0])),
+        )
 
 
 

@@ -112,7 +112,7 @@ class ClubV3(Club):
 
 
 class ClubBrokenUpgrade(Club):
-    """A version whose ``post_upgrade`` traps: installing it over a contract must fail atomically."""
+    """A version whose ``post_upgrade`` traps: installing it must fail atomically."""
 
     VERSION = "2.0.0"
 
