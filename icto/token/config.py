@@ -68,6 +68,16 @@ def _is_nat(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _utf8_size(text: object) -> int:
+    """Bytes of ``text`` in UTF-8; -1 if it is not text that UTF-8 can encode."""
+    if not isinstance(text, str):
+        return -1
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:
+        return -1
+
+
 def _text_problem(field: str, value: object, low: int, high: int) -> str | None:
     if not isinstance(value, str):
         return f"{field} must be text, got {type(value).__name__}"
@@ -104,10 +114,8 @@ def validate_token_config(config: object, owner: Principal | None = None) -> tup
         reasons.append("is_public must be a bool")
     if not isinstance(config.description, str) or len(config.description) > MAX_DESCRIPTION:
         reasons.append(f"description must be text of at most {MAX_DESCRIPTION} characters")
-    if config.logo is not None and (
-        not isinstance(config.logo, str) or len(config.logo.encode()) > MAX_LOGO_BYTES
-    ):
-        reasons.append(f"logo must be text of at most {MAX_LOGO_BYTES} bytes")
+    if config.logo is not None and not 0 <= _utf8_size(config.logo) <= MAX_LOGO_BYTES:
+        reasons.append(f"logo must be valid text of at most {MAX_LOGO_BYTES} bytes")
     for field in ("minting_account", "fee_collector"):
         value = getattr(config, field)
         if value is not None and not isinstance(value, Account):
