@@ -191,14 +191,12 @@ def _iter_from(node: Any, rank: int) -> Iterator[Any]:
 
 
 def _iter_down_from(node: Any, rank: int) -> Iterator[Any]:
-    """Keys in descending order, starting at position ``rank`` (inclusive)."""
+    """Keys in descending order, starting at position ``rank`` (inclusive, < the size)."""
     if type(node) is not _Inner:
         for index in range(min(rank, len(node) - 1), -1, -1):
             yield node[index]
         return
     index, inner = _locate(node, rank)
-    if index >= len(node.children):
-        index, inner = len(node.children) - 1, node.sizes[-1] - 1
     yield from _iter_down_from(node.children[index], inner)
     for child in reversed(node.children[:index]):
         yield from _iter_down_from(child, _size(child) - 1)
@@ -236,6 +234,9 @@ class SortedSet(Generic[K]):
         return new
 
     def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("SortedSet is immutable: add() and discard() return a new set")
+
+    def __delattr__(self, name: str) -> None:
         raise AttributeError("SortedSet is immutable: add() and discard() return a new set")
 
     # -- changes ------------------------------------------------------------------------------
