@@ -27,3 +27,25 @@ def alice() -> Principal:
 @pytest.fixture
 def bob() -> Principal:
     return Principal.from_name("bob")
+
+
+@pytest.fixture
+def carol() -> Principal:
+    return Principal.from_name("carol")
+
+
+@pytest.fixture
+def dave() -> Principal:
+    return Principal.from_name("dave")
+
+
+@pytest.fixture
+def admin() -> Principal:
+    """Controller of the factories the tests deploy."""
+    return Principal.from_name("factory-admin")
+
+
+@pytest.fixture
+def backend() -> Principal:
+    """Stands in for the backend canister: the one whitelisted deployer of test factories."""
+    return Principal.from_name("backend")

@@ -6,26 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from icto import IC, CallRejected, Principal
+from icto import IC, Principal
 from icto.factory import deploy_factory
 from icto.ic.proxy import CanisterProxy
 from tests.factory.toys import ClubConfig, ClubFactory
-
-
-@pytest.fixture
-def admin() -> Principal:
-    return Principal.from_name("factory-admin")
-
-
-@pytest.fixture
-def backend() -> Principal:
-    """Stands in for the backend canister until it exists: the one whitelisted deployer."""
-    return Principal.from_name("backend")
-
-
-@pytest.fixture
-def carol() -> Principal:
-    return Principal.from_name("carol")
 
 
 @pytest.fixture
@@ -50,10 +34,3 @@ def create_club(
         return ic.actor(club, owner)
 
     return create
-
-
-def rejected(call: Callable[[], object]) -> CallRejected:
-    """Run ``call`` and return the ``CallRejected`` it must raise."""
-    with pytest.raises(CallRejected) as info:
-        call()
-    return info.value

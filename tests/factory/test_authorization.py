@@ -43,8 +43,8 @@ from icto.factory import (
     deploy_factory,
 )
 from icto.ic.proxy import CanisterProxy
-from tests.factory.conftest import rejected
 from tests.factory.toys import MEMBER, Club, ClubConfig, ClubFactory, ClubV2, ClubV3
+from tests.helpers import live_canisters, rejected
 
 ADMIN_ONLY = "Unauthorized: only an admin may"
 CONTRACTS_ONLY = "Unauthorized: only a contract of this factory may call"
@@ -89,10 +89,6 @@ def assert_only_denial_counted(before: FactoryState, after: FactoryState, denial
     """``after`` is ``before`` with ``access_denied`` up by ``denials`` and nothing else changed."""
     assert after.counters.access_denied == before.counters.access_denied + denials
     assert attrs.evolve(after, counters=before.counters) == before
-
-
-def live_canisters(ic: IC) -> set[Principal]:
-    return {cid for cid in ic.world.canisters if ic.canister_exists(cid)}
 
 
 def refused_by_factory(

@@ -43,6 +43,7 @@ from icto.ic import cycles as costs
 from icto.ic.management import FIRST_CANISTER_INDEX
 from icto.ic.proxy import CanisterProxy
 from tests.factory.toys import MEMBER, Club, ClubConfig, ClubFactory
+from tests.helpers import live_canisters
 
 # -- helpers ------------------------------------------------------------------------------------
 
@@ -50,10 +51,6 @@ from tests.factory.toys import MEMBER, Club, ClubConfig, ClubFactory
 @pytest.fixture
 def dave(principal: Callable[[str], Principal]) -> Principal:
     return principal("dave")
-
-
-def live_canisters(ic: IC) -> set[Principal]:
-    return {cid for cid in ic.world.canisters if ic.canister_exists(cid)}
 
 
 def created_since(ic: IC, known: set[Principal]) -> set[Principal]:

@@ -21,8 +21,8 @@ from icto import IC, Ok, Principal, RejectCode
 from icto.factory import CREATOR, ContractEntry, ContractInfo, Page, deploy_factory
 from icto.ic import InvalidArguments
 from icto.ic.proxy import CanisterProxy
-from tests.factory.conftest import rejected
 from tests.factory.toys import MEMBER, MODERATOR, ClubConfig, ClubFactory, ClubV2
+from tests.helpers import rejected
 
 CreateClub = Callable[..., CanisterProxy]
 SECOND = 1_000_000_000

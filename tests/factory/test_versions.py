@@ -39,7 +39,6 @@ from icto.factory.types import (
     UpgradeRecord,
 )
 from icto.ic.proxy import CanisterProxy
-from tests.factory.conftest import rejected
 from tests.factory.toys import (
     Club,
     ClubBrokenUpgrade,
@@ -48,6 +47,7 @@ from tests.factory.toys import (
     ClubV2,
     ClubV3,
 )
+from tests.helpers import rejected
 
 CreateClub = Callable[..., CanisterProxy]
 

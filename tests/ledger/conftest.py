@@ -16,11 +16,6 @@ def minter() -> Principal:
 
 
 @pytest.fixture
-def carol() -> Principal:
-    return Principal.from_name("carol")
-
-
-@pytest.fixture
 def ledger(ic: IC, minter: Principal, alice: Principal, bob: Principal) -> CanisterProxy:
     """Alice holds 10 tokens and Bob 1 (blocks 0 and 1); fee 10_000; minting account = minter."""
     init = LedgerInit(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from icto import IC, CallRejected, Principal, TokenConfig, TokenFactory
+from icto import IC, Principal, TokenConfig, TokenFactory
 from icto.factory import deploy_factory
 from icto.ic.proxy import CanisterProxy
 
@@ -23,39 +23,6 @@ def token_config(**overrides: Any) -> TokenConfig:
     fields: dict[str, Any] = {"name": "Test Token", "symbol": "TST"}
     fields.update(overrides)
     return TokenConfig(**fields)
-
-
-def rejected(call: Callable[[], object]) -> CallRejected:
-    """Run ``call`` and return the ``CallRejected`` it must raise."""
-    with pytest.raises(CallRejected) as info:
-        call()
-    return info.value
-
-
-def canister_count(ic: IC) -> int:
-    """How many canisters exist (not deleted): a refused or failed deployment adds none."""
-    return sum(1 for canister in ic.snapshot().canisters if ic.canister_exists(canister))
-
-
-@pytest.fixture
-def admin() -> Principal:
-    return Principal.from_name("factory-admin")
-
-
-@pytest.fixture
-def backend() -> Principal:
-    """Stands in for the backend canister: the one whitelisted deployer."""
-    return Principal.from_name("backend")
-
-
-@pytest.fixture
-def carol() -> Principal:
-    return Principal.from_name("carol")
-
-
-@pytest.fixture
-def dave() -> Principal:
-    return Principal.from_name("dave")
 
 
 @pytest.fixture

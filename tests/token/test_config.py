@@ -33,7 +33,8 @@ from icto import (
 )
 from icto.factory import deploy_factory
 from icto.ic.proxy import CanisterProxy
-from tests.token.conftest import SUB1, SUB2, ZEROS, canister_count, rejected, token_config
+from tests.helpers import live_canisters, rejected
+from tests.token.conftest import SUB1, SUB2, ZEROS, token_config
 
 OWNER = Principal.from_name("token-owner")
 HOLDER = Principal.from_name("holder")
@@ -369,7 +370,7 @@ def token_state(ic: IC, factory: CanisterProxy, symbol: object) -> tuple[Any, ..
         if isinstance(symbol, str)
         else ()
     )
-    return canister_count(ic), stats.contracts, stats.deployed, mine.total, by_symbol
+    return len(live_canisters(ic)), stats.contracts, stats.deployed, mine.total, by_symbol
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -415,10 +416,10 @@ def test_the_factory_refuses_an_anonymous_owner_and_creates_nothing(
 def test_the_factory_refuses_what_is_not_a_token_config(
     ic: IC, factory: CanisterProxy, backend: Principal
 ) -> None:
-    before = canister_count(ic)
+    before = len(live_canisters(ic))
     result = factory.as_caller(backend).create_contract(OWNER, {"name": "Test", "symbol": "TST"})
     assert result == Err(InvalidConfig(("expected a TokenConfig, got dict",)))
-    assert canister_count(ic) == before
+    assert len(live_canisters(ic)) == before
     assert factory.as_caller(ADMIN).get_stats().contracts == 0
 
 
@@ -439,20 +440,20 @@ def test_the_factory_refuses_what_is_not_a_token_config(
 def test_token_init_refuses_an_invalid_config(ic: IC, owner: Principal, config: Any) -> None:
     """Installed directly (not through the factory), a token traps in init with the same
     reasons, and no canister is left."""
-    before = canister_count(ic)
+    before = len(live_canisters(ic))
     error = rejected(lambda: ic.deploy(Token, ContractInit(owner, config), caller=owner))
     assert error.reject_code is RejectCode.CANISTER_ERROR
     for reason in validate_token_config(config, owner):
         assert reason in error.message
-    assert canister_count(ic) == before
+    assert len(live_canisters(ic)) == before
 
 
 def test_token_init_refuses_an_argument_that_is_not_a_contract_init(ic: IC) -> None:
-    before = canister_count(ic)
+    before = len(live_canisters(ic))
     error = rejected(lambda: ic.deploy(Token, token_config(), caller=OWNER))
     assert error.reject_code is RejectCode.CANISTER_ERROR
     assert "ContractInit" in error.message
-    assert canister_count(ic) == before
+    assert len(live_canisters(ic)) == before
 
 
 def test_token_init_takes_a_valid_config(ic: IC) -> None:

@@ -34,7 +34,8 @@ from icto import (
 )
 from icto.factory import ContractInit, deploy_factory
 from icto.ic.proxy import CanisterProxy
-from tests.token.conftest import SUB1, SUB2, rejected, token_config
+from tests.helpers import rejected
+from tests.token.conftest import SUB1, SUB2, token_config
 
 FEE = 10_000
 CreateToken = Callable[..., CanisterProxy]

@@ -27,7 +27,8 @@ from icto import (
     TransferArgs,
 )
 from icto.ic.proxy import CanisterProxy
-from tests.token.conftest import SUB1, SUB2, canister_count, rejected, token_config
+from tests.helpers import live_canisters, rejected
+from tests.token.conftest import SUB1, SUB2, token_config
 
 CreateToken = Callable[..., CanisterProxy]
 STRANGER = Principal.from_name("stranger")
@@ -218,14 +219,14 @@ def test_a_failed_deployment_leaves_no_token_behind(
     """If installing the token or its confirmation fails, the backend gets
     ``Err(DeploymentFailed(step, ...))``, the half-created canister is deleted, and the token is
     in no listing (registry, creator index, symbol index, search)."""
-    before = canister_count(ic)
+    before = len(live_canisters(ic))
     target = MANAGEMENT_ID if step == "install_code" else None
     with ic.faults.reject(target, step):
         result = factory.as_caller(backend).create_contract(alice, token_config(symbol="GONE"))
     assert isinstance(result, Err), result
     assert isinstance(result.error, DeploymentFailed)
     assert result.error.step == step
-    assert canister_count(ic) == before
+    assert len(live_canisters(ic)) == before
     as_admin = factory.as_caller(admin)
     assert as_admin.get_tokens_by_symbol("GONE").items == ()
     assert as_admin.search_tokens("GONE").items == ()
