@@ -93,9 +93,18 @@ def seed(ic: IC, factory: CanisterProxy, count: int) -> tuple[Principal, ...]:
 
 @functools.cache
 def scene(count: int) -> Scene:
-    ic = IC(trace=False)
-    factory = _deploy_factory(ic)
-    contracts = seed(ic, factory, count)
+    """A factory with ``count`` contracts. The cyclic garbage collector is paused while it is
+    built and the result is frozen out of its reach (``gc.freeze``): otherwise every full
+    collection walks millions of immutable objects, and the timings would measure the
+    collector rather than the factory."""
+    gc.disable()
+    try:
+        ic = IC(trace=False)
+        factory = _deploy_factory(ic)
+        contracts = seed(ic, factory, count)
+    finally:
+        gc.enable()
+    gc.freeze()
     assert len(ic.state_of(factory.id).index) == count
     return Scene(ic, factory, contracts, _user(3))
 

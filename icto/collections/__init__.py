@@ -1,6 +1,7 @@
-"""Persistent data structures for canister state (beyond ``immutables.Map`` and ``pvector``)."""
+"""Persistent data structures for canister state (beyond ``immutables.Map``)."""
 
 from icto.collections.maps import without
 from icto.collections.sorted_set import SortedSet
+from icto.collections.vector import Vector
 
-__all__ = ["SortedSet", "without"]
+__all__ = ["SortedSet", "Vector", "without"]

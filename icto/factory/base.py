@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 import attrs
 import immutables
-from pyrsistent import PVector
 
+from icto.collections.vector import Vector
 from icto.factory.index import ContractIndex
 from icto.factory.types import (
     MAX_PAGE,
@@ -68,7 +68,7 @@ class FactoryState:
     latest_stable: str
     paused: bool = False
     index: ContractIndex = ContractIndex()
-    history: immutables.Map[Principal, PVector[UpgradeRecord]] = immutables.Map()
+    history: immutables.Map[Principal, Vector[UpgradeRecord]] = immutables.Map()
     reports: immutables.Map[str, UpgradeReport] = immutables.Map()
     upgrade_requests: immutables.Map[Principal, str] = immutables.Map()
     deploying: immutables.Map[Principal, Principal] = immutables.Map()

@@ -13,9 +13,8 @@ from typing import Any, Final
 
 import attrs
 import immutables
-from pyrsistent import PVector, pvector
 
-from icto.collections import SortedSet
+from icto.collections import SortedSet, Vector
 from icto.factory.types import CREATOR, ContractInfo
 from icto.ic.principal import Principal
 
@@ -36,7 +35,7 @@ class ContractIndex:
     forgotten without a scan."""
 
     contracts: immutables.Map[Principal, ContractInfo] = immutables.Map()
-    ids: PVector[Principal | None] = pvector()
+    ids: Vector[Principal | None] = Vector()
     members: immutables.Map[int, immutables.Map[Principal, tuple[str, ...]]] = immutables.Map()
     by_user: immutables.Map[Principal, SortedSet[int]] = immutables.Map()
     by_role: immutables.Map[tuple[str, Principal], SortedSet[int]] = immutables.Map()

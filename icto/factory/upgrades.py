@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from pyrsistent import pvector
 
+from icto.collections.vector import Vector
 from icto.factory.base import (
     FactoryBase,
 )
@@ -232,7 +232,7 @@ class VersionManagement(FactoryBase):
         record = UpgradeRecord(
             self.time, kind, current.version, to_version, failure is None, self.caller, failure
         )
-        history = state.history.get(info.id, pvector()).append(record)
+        history = state.history.get(info.id, Vector()).append(record)
         index = state.index
         if failure is None:
             index = index.with_fields(info.id, version=to_version, detached=False)

@@ -127,7 +127,7 @@ def check_state(value: Any) -> None:
         _immutable_type_cache[cls] = ok
     if not ok:
         raise TypeError(
-            f"canister state must be immutable (frozen attrs record, immutables.Map, pvector, "
+            f"canister state must be immutable (frozen attrs record, immutables.Map, Vector, "
             f"tuple, int, str …), got mutable {cls.__name__}"
         )
 

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import immutables
-from pyrsistent import PMap, PVector
+from pyrsistent import PMap
 
+from icto.collections.vector import Vector
 from icto.ic import cycles as costs
 from icto.ic.canister import Canister, module_hash
 from icto.ic.errors import CallRejected, ErrorCode, InvalidArguments
@@ -108,7 +109,7 @@ def estimate_memory(value: Any) -> int:
             for key, item in obj.items():
                 stack.append(key)
                 stack.append(item)
-        elif isinstance(obj, tuple | list | frozenset | set | PVector):
+        elif isinstance(obj, tuple | list | frozenset | set | Vector):
             stack.extend(obj)
         elif attrs.has(type(obj)):
             stack.extend(getattr(obj, f.name) for f in attrs.fields(type(obj)))

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import attrs
 import immutables
-from pyrsistent import PVector, pvector
 
+from icto.collections.vector import Vector
 from icto.ic.principal import Principal
 from icto.ic.timers import TimerQueue
 
@@ -38,13 +38,13 @@ class LogRecord:
 class CanisterLog:
     """The last ``LOG_CAPACITY`` records of a canister; kept across upgrades."""
 
-    records: PVector[LogRecord] = pvector()
+    records: Vector[LogRecord] = Vector()
     next_idx: int = 0
 
     def append(self, timestamp: int, content: str) -> CanisterLog:
         records = self.records.append(LogRecord(self.next_idx, timestamp, content))
         if len(records) > 2 * LOG_CAPACITY:
-            records = pvector(records[-LOG_CAPACITY:])
+            records = Vector(records[-LOG_CAPACITY:])
         return CanisterLog(records, self.next_idx + 1)
 
     def tail(self) -> tuple[LogRecord, ...]:

@@ -1,7 +1,7 @@
 """The ICRC-1 / ICRC-2 ledger canister, following DFINITY's production ledger where the standards
 leave a choice (order of checks, minimum burn, 60 s drift, dedup identity, traps).
 
-State is persistent: balances, allowances and the dedup set are HAMT maps, the block log a pvector,
+State is persistent: balances, allowances and the dedup set are HAMT maps, the block log a Vector,
 so a transfer is a handful of map operations and one append, whatever the number of accounts.
 """
 
@@ -11,8 +11,8 @@ from typing import Any, Final
 
 import attrs
 import immutables
-from pyrsistent import PVector, pvector
 
+from icto.collections.vector import Vector
 from icto.ic.account import Account
 from icto.ic.canister import Canister, Trap, query, update
 from icto.ic.principal import Principal
@@ -82,9 +82,9 @@ class LedgerState:
     config: LedgerConfig
     balances: immutables.Map[Account, int] = immutables.Map()
     allowances: immutables.Map[tuple[Account, Account], AllowanceEntry] = immutables.Map()
-    blocks: PVector[Block] = pvector()
+    blocks: Vector[Block] = Vector()
     dedup: immutables.Map[tuple[Any, ...], int] = immutables.Map()
-    dedup_queue: PVector[tuple[int, tuple[Any, ...]]] = pvector()
+    dedup_queue: Vector[tuple[int, tuple[Any, ...]]] = Vector()
     dedup_head: int = 0
     total_supply: int = 0
     holders: immutables.Map[Principal, int] = immutables.Map()
@@ -477,7 +477,7 @@ class Ledger(Canister):
         if head == start:
             return
         if head >= _DEDUP_COMPACT_AFTER and 2 * head >= len(queue):
-            queue, head = pvector(queue[head:]), 0
+            queue, head = Vector(queue[head:]), 0
         self.state = attrs.evolve(state, dedup=dedup, dedup_queue=queue, dedup_head=head)
 
     def _active_allowance(self, account: Account, spender: Account) -> AllowanceEntry | None:
