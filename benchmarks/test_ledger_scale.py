@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,8 @@ OPS = 200
 
 
 def ledger_with_accounts(count: int) -> tuple[IC, Any, Principal]:
-    """A ledger whose balances map holds ``count`` accounts (built directly for speed)."""
+    """A ledger whose balances map holds ``count`` accounts (built directly for speed), frozen
+    out of the garbage collector's reach as a long-running process would."""
     ic = IC(trace=False)
     sender = Principal.from_name("sender")
     init = LedgerInit(
@@ -34,6 +36,7 @@ def ledger_with_accounts(count: int) -> tuple[IC, Any, Principal]:
     record = ic.world.canisters[ledger.id]
     seeded = attrs.evolve(state, balances=filled, total_supply=state.total_supply + count - 1)
     ic.restore(ic.world.with_canister(record.with_state(seeded, record.cycles)))
+    gc.freeze()
     return ic, ledger, sender
 
 
