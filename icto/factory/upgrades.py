@@ -6,6 +6,7 @@ which is atomic: if a hook traps the contract keeps its old code and state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -138,27 +139,30 @@ class VersionManagement(FactoryBase):
     ) -> Ok[str] | Err[Any]:
         """Owner or admin: upgrade to ``to_version`` (default: the latest stable). Atomic on the
         IC: if a hook traps, the contract keeps its code and state and this returns ``Err``."""
-        info = self._managed_contract(contract, "upgrade")
-        target = self._target(info, to_version)
-        if isinstance(target, Err):
-            return target
-        refusal = upgrade_refusal(info.version, target)
-        if refusal is not None:
-            return Err(refusal)
-        return self._change_code(info, target, "upgrade")
+        return self._move(contract, to_version, upgrade_refusal, "upgrade")
 
     @update
     def rollback_contract(self, contract: Principal, to_version: str) -> Ok[str] | Err[Any]:
         """Owner or admin: go back to an earlier version whose ``post_upgrade`` takes the newer
         state (refused if that version declares it cannot)."""
-        info = self._managed_contract(contract, "roll back")
-        target = self._target(info, to_version)
+        return self._move(contract, to_version, rollback_refusal, "rollback")
+
+    def _move(
+        self,
+        contract: Principal,
+        version: str | None,
+        refusal_of: Callable[[str, VersionInfo], NotEligible | None],
+        kind: str,
+    ) -> Ok[str] | Err[Any]:
+        """Owner or admin: install ``version`` over the contract unless ``refusal_of`` says no."""
+        info = self._managed_contract(contract, "roll back" if kind == "rollback" else kind)
+        target = self._target(info, version)
         if isinstance(target, Err):
             return target
-        refusal = rollback_refusal(info.version, target)
+        refusal = refusal_of(info.version, target)
         if refusal is not None:
             return Err(refusal)
-        return self._change_code(info, target, "rollback")
+        return self._change_code(info, target, kind)
 
     def _target(self, info: ContractInfo, version: str | None) -> VersionInfo | Err[Any]:
         if info.detached:
