@@ -47,6 +47,10 @@ class Counters:
     upgrades: int = 0
     failed_upgrades: int = 0
 
+    def bumped(self, counter: str) -> Counters:
+        """These counters with ``counter`` one higher."""
+        return attrs.evolve(self, **{counter: getattr(self, counter) + 1})
+
 
 @attrs.frozen
 class ContractDraft:
@@ -139,10 +143,8 @@ class FactoryBase(Canister):
 
     def _deny(self, message: str) -> Reject:
         """Count and log a refused caller; the caller raises the returned ``Reject``."""
-        counters = self.state.counters
         self.state = attrs.evolve(
-            self.state,
-            counters=attrs.evolve(counters, access_denied=counters.access_denied + 1),
+            self.state, counters=self.state.counters.bumped("access_denied")
         )
         self.log(f"AccessDenied: {self.caller} {message}")
         return Reject(message)

@@ -101,17 +101,12 @@ class Factory(VersionManagement, FactoryReads):
             self.call(contract, "on_deployed")
         except CallRejected as rejected:
             return self._abandon(contract, "on_deployed", rejected.message)
-        counters = self.state.counters
-        self.state = attrs.evolve(
-            self.state, counters=attrs.evolve(counters, deployed=counters.deployed + 1)
-        )
+        self.state = attrs.evolve(self.state, counters=self.state.counters.bumped("deployed"))
         return Ok(contract)
 
     def _deployment_failed(self, step: str, reason: str) -> Err[DeploymentFailed]:
-        counters = self.state.counters
         self.state = attrs.evolve(
-            self.state,
-            counters=attrs.evolve(counters, failed_deployments=counters.failed_deployments + 1),
+            self.state, counters=self.state.counters.bumped("failed_deployments")
         )
         self.log(f"deployment failed at {step}: {reason}")
         return Err(DeploymentFailed(step, reason))

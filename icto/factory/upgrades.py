@@ -242,12 +242,7 @@ class VersionManagement(FactoryBase):
             index = index.with_fields(info.id, version=to_version, detached=False)
         elif detached:
             index = index.with_fields(info.id, detached=True)
-        counters = state.counters
-        counters = (
-            attrs.evolve(counters, upgrades=counters.upgrades + 1)
-            if failure is None
-            else attrs.evolve(counters, failed_upgrades=counters.failed_upgrades + 1)
-        )
+        counters = state.counters.bumped("upgrades" if failure is None else "failed_upgrades")
         self.state = attrs.evolve(
             state, index=index, history=state.history.set(info.id, history), counters=counters
         )
