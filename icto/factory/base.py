@@ -79,6 +79,9 @@ class FactoryState:
     """Canisters created but not yet registered (canister → owner): cleaned up on failure."""
     failed_cleanups: immutables.Map[Principal, str] = immutables.Map()
     """Half-created canisters the factory could not delete (canister → why)."""
+    tickets: immutables.Map[str, Principal] = immutables.Map()
+    """The deployer's ticket of each registered contract (``create_contract(..., ticket=)``),
+    so a deployer that did not see the reply can ask what became of its request."""
     counters: Counters = Counters()
 
 

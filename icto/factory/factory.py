@@ -53,12 +53,22 @@ class Factory(VersionManagement, FactoryReads):
     # -- deployment ---------------------------------------------------------------------------
 
     @update
-    def create_contract(self, owner: Principal, config: object) -> Ok[Principal] | Err[Any]:
+    def create_contract(
+        self, owner: Principal, config: object, ticket: str | None = None
+    ) -> Ok[Principal] | Err[Any]:
         """Deploy a contract for ``owner`` (whitelisted backends only). On any failure nothing
         stays indexed and the half-created canister is deleted (or listed by
-        ``get_failed_cleanups`` if even that fails), and an ``Err`` says which step failed."""
+        ``get_failed_cleanups`` if even that fails), and an ``Err`` says which step failed.
+
+        ``ticket`` is the deployer's name for this request: a request whose ticket already
+        names a registered contract returns that contract instead of deploying again, and
+        ``get_deployment(ticket)`` tells a deployer that lost the reply what happened."""
         if self.caller not in self.state.backends:
             raise self._deny(UNAUTHORIZED_DEPLOY)
+        if ticket is not None:
+            earlier = self.state.tickets.get(ticket)
+            if earlier is not None and self.state.index.info(earlier) is not None:
+                return Ok(earlier)
         if self.state.paused:
             return Err(FactoryPaused())
         reasons = self.validate_config(owner, config)
@@ -93,13 +103,18 @@ class Factory(VersionManagement, FactoryReads):
                 roles=draft.roles,
             )
         )  # fmt: skip
+        tickets = self.state.tickets if ticket is None else self.state.tickets.set(ticket, contract)
         self.state = self.indexed(
-            attrs.evolve(self.state, deploying=without(self.state.deploying, contract)),
+            attrs.evolve(
+                self.state, deploying=without(self.state.deploying, contract), tickets=tickets
+            ),
             self.state.index.contracts[contract],
         )
         try:
             self.call(contract, "on_deployed")
         except CallRejected as rejected:
+            if ticket is not None:
+                self.state = attrs.evolve(self.state, tickets=without(self.state.tickets, ticket))
             return self._abandon(contract, "on_deployed", rejected.message)
         self.state = attrs.evolve(self.state, counters=self.state.counters.bumped("deployed"))
         return Ok(contract)
@@ -148,6 +163,16 @@ class Factory(VersionManagement, FactoryReads):
         leftovers = list(self.state.failed_cleanups) + list(self.state.deploying)
         self.state = attrs.evolve(self.state, deploying=immutables.Map())
         return tuple(contract for contract in leftovers if self._delete_canister(contract))
+
+    @query
+    def get_deployment(self, ticket: str) -> Principal | None:
+        """Backends: the registered contract their ``create_contract(..., ticket=ticket)``
+        deployed, or ``None`` if that request left no contract."""
+        if self.caller not in self.state.backends:
+            raise Reject("Unauthorized: only a backend may look up a deployment ticket")
+        contract = self.state.tickets.get(ticket)
+        known = contract is not None and self.state.index.info(contract) is not None
+        return contract if known else None
 
     @query
     def get_failed_cleanups(self) -> tuple[tuple[Principal, str], ...]:

@@ -1,0 +1,262 @@
+"""``Backend``: the payment gateway. It charges ICRC-2 fees, asks the factories to deploy, refunds
+what failed, and writes the trail to AuditStorage and InvoiceStorage. It keeps no user↔contract
+relationship: users ask the factories.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from icto.backend.config import check_config_value, with_config_value
+from icto.backend.payments import PaidDeployments
+from icto.backend.types import (
+    AUDIT_STORAGE,
+    INVOICE_STORAGE,
+    SERVICES,
+    TOKEN_FACTORY,
+    ConfigError,
+    DeployError,
+    DeploymentResult,
+    PendingRefund,
+    RefundNotRetryable,
+    RefundOutcome,
+    ServiceHealth,
+    ServiceSetup,
+    SetupArgs,
+    SystemStatus,
+    UnknownRefund,
+    UserProfile,
+    UserStatus,
+)
+from icto.ic.canister import query, update
+from icto.ic.errors import CallRejected, Reject
+from icto.ic.principal import Principal
+from icto.ic.result import Err, Ok
+from icto.storage.types import AuditAction
+from icto.token.config import TokenConfig
+
+
+class Backend(PaidDeployments):
+    """The ICTO backend canister (spec: services §1–3)."""
+
+    # -- deployments (any authenticated user; a fee is charged) --------------------------------
+
+    @update
+    def deploy_token(self, config: TokenConfig) -> Ok[DeploymentResult] | Err[DeployError]:
+        """Deploy an ICRC-1/2 token for the caller through the paid flow."""
+        return self._deploy(TOKEN_FACTORY, config)
+
+    # -- configuration (admins) -----------------------------------------------------------------
+
+    @update
+    def admin_set_config(self, key: str, value: Any) -> Ok[None] | Err[ConfigError]:
+        """Set one configuration key; a value of the wrong type or out of range changes nothing."""
+        self._require_admin("change the configuration")
+        problem = check_config_value(key, value)
+        if problem is not None:
+            return Err(ConfigError(str(key), problem))
+        before = self.state.config.value(key)
+        self.state = attrs.evolve(self.state, config=with_config_value(self.state.config, key, value))
+        self._audit(
+            AuditAction.CONFIG_CHANGED, user=self.caller,
+            details=(("key", key), ("from", repr(before)[:200]), ("to", repr(value)[:200])),
+        )  # fmt: skip
+        return Ok(None)
+
+    @query
+    def get_config(self) -> tuple[tuple[str, Any], ...]:
+        return self.state.config.items()
+
+    @query
+    def get_service_fee(self, service: str) -> int:
+        if service not in SERVICES:
+            raise Reject(f"unknown service {service!r}; services are {', '.join(SERVICES)}")
+        return self.state.config.fee(service)
+
+    # -- admins ---------------------------------------------------------------------------------
+
+    @update
+    def add_admin(self, admin: Principal) -> None:
+        self._require_admin("add an admin")
+        self.state = attrs.evolve(self.state, admins=self.state.admins | {admin})
+        self._audit(AuditAction.ADMIN_ACTION, user=self.caller,
+                    details=(("action", "add_admin"), ("admin", str(admin))))  # fmt: skip
+
+    @update
+    def remove_admin(self, admin: Principal) -> None:
+        self._require_admin("remove an admin")
+        self.state = attrs.evolve(self.state, admins=self.state.admins - {admin})
+        self._audit(AuditAction.ADMIN_ACTION, user=self.caller,
+                    details=(("action", "remove_admin"), ("admin", str(admin))))  # fmt: skip
+
+    @query
+    def get_admins(self) -> tuple[Principal, ...]:
+        return tuple(sorted(self.state.admins))
+
+    @query
+    def is_admin(self, principal: Principal) -> bool:
+        return self._is_admin(principal)
+
+    # -- microservices --------------------------------------------------------------------------
+
+    @update
+    def setup_microservices(self, args: SetupArgs) -> Ok[tuple[ServiceSetup, ...]] | Err[ConfigError]:
+        """Record where the storages and factories live and ask each to whitelist the backend
+        (the backend must be their controller or admin). The report says, per service, whether
+        the counterpart now confirms the whitelist."""
+        self._require_admin("set up the microservices")
+        problem = _setup_problem(args)
+        if problem is not None:
+            return Err(problem)
+        self.state = attrs.evolve(
+            self.state, audit_storage=args.audit_storage, invoice_storage=args.invoice_storage,
+            factories=self.state.factories.update(dict(args.factories)),
+        )  # fmt: skip
+        for storage in (args.audit_storage, args.invoice_storage):
+            self._ask(storage, "add_to_whitelist", self.id)
+        for _, factory in args.factories:
+            self._ask(factory, "add_backend", self.id)
+        return Ok(self._setup_report())
+
+    def _ask(self, canister: Principal, method: str, *args: Any) -> str | None:
+        """Call and report a reject as text instead of raising it."""
+        try:
+            self.call(canister, method, *args)
+        except CallRejected as rejected:
+            return rejected.message
+        return None
+
+    @update
+    def get_microservice_setup_status(self) -> tuple[ServiceSetup, ...]:
+        """Admin: per service, whether its id is set and whether it confirms the whitelist (each
+        counterpart is asked)."""
+        self._require_admin("read the setup status")
+        return self._setup_report()
+
+    def _setup_report(self) -> tuple[ServiceSetup, ...]:
+        state = self.state
+        wanted = [
+            (AUDIT_STORAGE, state.audit_storage, "is_whitelisted"),
+            (INVOICE_STORAGE, state.invoice_storage, "is_whitelisted"),
+            *((service, state.factories.get(service), "is_backend") for service in SERVICES),
+        ]
+        report = []
+        for service, canister, method in wanted:
+            if canister is None:
+                report.append(ServiceSetup(service, None, None, "not set"))
+                continue
+            try:
+                confirmed = bool(self.query_call(canister, method, self.id))
+            except CallRejected as rejected:
+                report.append(ServiceSetup(service, canister, None, rejected.message))
+                continue
+            report.append(ServiceSetup(service, canister, confirmed))
+        return tuple(report)
+
+    # -- users ----------------------------------------------------------------------------------
+
+    @query
+    def get_my_profile(self) -> UserProfile | None:
+        return self.state.profiles.get(self.caller)
+
+    @query
+    def admin_get_profile(self, user: Principal) -> UserProfile | None:
+        self._require_admin("read profiles")
+        return self.state.profiles.get(user)
+
+    @update
+    def admin_set_user_status(self, user: Principal, status: UserStatus) -> None:
+        """Suspend, ban or reactivate a user; suspended and banned users cannot deploy."""
+        self._require_admin("change a user's status")
+        self._update_profile(user, status=UserStatus(status))
+        self._audit(AuditAction.ADMIN_ACTION, user=user,
+                    details=(("action", "set_user_status"), ("status", str(status)),
+                             ("by", str(self.caller))))  # fmt: skip
+
+    # -- refunds --------------------------------------------------------------------------------
+
+    @query
+    def admin_list_pending_refunds(self) -> tuple[PendingRefund, ...]:
+        """Refunds still owed: awaiting approval (auto-refund off) or after a failed attempt."""
+        self._require_admin("list pending refunds")
+        return tuple(sorted(self.state.pending_refunds.values(), key=lambda r: r.refund_id))
+
+    @update
+    def admin_retry_refund(
+        self, refund_id: str
+    ) -> Ok[RefundOutcome] | Err[UnknownRefund | RefundNotRetryable]:
+        """Pay a refund still owed (approve it, or retry a failed attempt)."""
+        self._require_admin("retry a refund")
+        if refund_id not in self.state.pending_refunds:
+            return Err(UnknownRefund(refund_id))
+        return Ok(self._pay_refund(refund_id))
+
+    # -- monitoring -----------------------------------------------------------------------------
+
+    @query
+    def get_outbox_size(self) -> int:
+        return self.state.outbox_size()
+
+    @update
+    def flush_outbox(self) -> int:
+        """Admin: deliver what the outbox holds now; return how many records remain."""
+        self._require_admin("flush the outbox")
+        self._flush_outbox()
+        self._settle_unconfirmed()
+        return self.state.outbox_size()
+
+    @update
+    def get_factory_health(self) -> tuple[ServiceHealth, ...]:
+        """Admin: each configured factory's own ``health()``; a factory that does not answer is
+        reported, not fatal."""
+        self._require_admin("read factory health")
+        return self._factories_health()
+
+    def _factories_health(self) -> tuple[ServiceHealth, ...]:
+        factories = self.state.factories
+        return tuple(self._health(name, factories[name]) for name in SERVICES if name in factories)
+
+    @update
+    def get_system_status(self) -> SystemStatus:
+        self._require_admin("read the system status")
+        state = self.state
+        storages = tuple(
+            self._health(name, self._storage_id(name)) for name in (AUDIT_STORAGE, INVOICE_STORAGE)
+        )
+        factories = self._factories_health()
+        return SystemStatus(
+            maintenance_mode=state.config.maintenance_mode, factories=factories,
+            storages=storages, counters=self.state.counters,
+            outbox_size=self.state.outbox_size(), pending_refunds=len(state.pending_refunds),
+            unconfirmed_deployments=len(state.unconfirmed), users=len(state.profiles),
+        )  # fmt: skip
+
+    def _health(self, service: str, canister: Principal | None) -> ServiceHealth:
+        if canister is None:
+            return ServiceHealth(service, None, False, error="not set up")
+        try:
+            report = self.query_call(canister, "health")
+        except CallRejected as rejected:
+            return ServiceHealth(service, canister, False, error=rejected.message)
+        return ServiceHealth(service, canister, bool(getattr(report, "healthy", True)), report)
+
+    @query
+    def get_counters(self) -> Any:
+        return self.state.counters
+
+
+def _setup_problem(args: object) -> ConfigError | None:
+    if not isinstance(args, SetupArgs):
+        return ConfigError("setup", f"expects SetupArgs, got {type(args).__name__}")
+    for name, canister in (
+        (AUDIT_STORAGE, args.audit_storage), (INVOICE_STORAGE, args.invoice_storage),
+        *args.factories,
+    ):  # fmt: skip
+        if name not in SERVICES and name not in (AUDIT_STORAGE, INVOICE_STORAGE):
+            return ConfigError(name, f"unknown service; services are {', '.join(SERVICES)}")
+        if not isinstance(canister, Principal) or not canister.is_canister:
+            return ConfigError(name, f"expects a canister id, got {canister!r}")
+    return None
+

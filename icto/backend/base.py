@@ -1,0 +1,190 @@
+"""The backend's common ground: its state, how it starts, who is an admin, profiles, and the
+storage outbox every part writes through.
+
+Storage writes never block a deployment: ``_write`` delivers a record now if it can and keeps it
+in a bounded per-storage FIFO otherwise; the FIFO is retried, in order, at the start of the next
+deployment and by a timer, so a storage that was down receives every record, in the order written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import attrs
+
+from icto.backend.config import BackendConfig
+from icto.backend.state import BackendState, OutboxItem, Queue
+from icto.backend.types import (
+    AUDIT_STORAGE,
+    INVOICE_STORAGE,
+    BackendCounters,
+    BackendInit,
+    UserProfile,
+    UserStatus,
+)
+from icto.ic.canister import Canister
+from icto.ic.errors import CallRejected, ErrorCode, Reject, RejectCode
+from icto.ic.principal import Principal
+from icto.storage.types import AuditAction, AuditEvent, Severity
+
+OUTBOX_LIMIT: Final = 10_000
+"""Most undelivered records per storage before the backend refuses new paid deployments."""
+OUTBOX_RESERVE: Final = 16
+"""Records one deployment may still add once admitted (so the bound holds while it runs)."""
+MAINTENANCE_DELAY_NS: Final = 60 * 1_000_000_000
+"""How long the backend waits before retrying its outbox and unconfirmed deployments."""
+
+SEVERITY: Final = {
+    AuditAction.PAYMENT_FAILED: Severity.ERROR,
+    AuditAction.DEPLOYMENT_FAILED: Severity.WARNING,
+    AuditAction.REFUND_FAILED: Severity.ERROR,
+    AuditAction.ACCESS_DENIED: Severity.WARNING,
+    AuditAction.ADMIN_ACTION: Severity.WARNING,
+}
+
+
+class BackendBase(Canister):
+    VERSION = "1.0.0"
+
+    state: BackendState
+
+    def init(self, arg: BackendInit | None = None) -> None:
+        arg = BackendInit() if arg is None else arg
+        if not isinstance(arg, BackendInit):
+            raise TypeError(f"the backend is installed with a BackendInit, got {type(arg).__name__}")
+        config = BackendConfig()
+        if arg.payment_token is not None:
+            config = attrs.evolve(config, payment_token=arg.payment_token)
+        self.state = BackendState(admins=frozenset(arg.admins), config=config)
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Keep the state; timers do not survive an upgrade, so re-arm the maintenance timer."""
+        self.state = attrs.evolve(stable, maintenance_timer=None)
+        self._arm_maintenance()
+
+    # -- who may do what ------------------------------------------------------------------------
+
+    def _is_admin(self, principal: Principal) -> bool:
+        return principal in self.state.admins or self.is_controller(principal)
+
+    def _count(self, **bumps: int) -> None:
+        counters = self.state.counters
+        changes = {name: getattr(counters, name) + by for name, by in bumps.items()}
+        self.state = attrs.evolve(self.state, counters=attrs.evolve(counters, **changes))
+
+    def _require_admin(self, what: str) -> None:
+        """Reject (and count) a caller who is not an admin."""
+        if not self._is_admin(self.caller):
+            self._count(access_denied=1)
+            self.log(f"AccessDenied: {self.caller} may not {what}")
+            raise Reject(f"Unauthorized: only an admin may {what}")
+
+    # -- profiles -------------------------------------------------------------------------------
+
+    def _profile(self, user: Principal) -> UserProfile:
+        profile = self.state.profiles.get(user)
+        if profile is None:
+            return UserProfile(user=user, status=UserStatus.ACTIVE, first_seen=self.time)
+        return profile
+
+    def _update_profile(self, user: Principal, **changes: Any) -> None:
+        profile = attrs.evolve(self._profile(user), **changes)
+        self.state = attrs.evolve(self.state, profiles=self.state.profiles.set(user, profile))
+
+    def _new_id(self, prefix: str) -> str:
+        number = self.state.next_id
+        self.state = attrs.evolve(self.state, next_id=number + 1)
+        return f"{prefix}-{number:08d}"
+
+    # -- storage writes -------------------------------------------------------------------------
+
+    def _audit(self, action: AuditAction, **fields: Any) -> int | None:
+        """Log an event to AuditStorage; its entry id, or ``None`` if it waits in the outbox."""
+        event = AuditEvent(
+            action=action, severity=SEVERITY.get(action, Severity.INFO),
+            occurred_at=self.time, **fields,
+        )  # fmt: skip
+        result = self._write(AUDIT_STORAGE, "log_event", event)
+        return result if isinstance(result, int) else None
+
+    def _invoice(self, method: str, *args: Any) -> None:
+        self._write(INVOICE_STORAGE, method, *args)
+
+    def _storage_id(self, storage: str) -> Principal | None:
+        return self.state.audit_storage if storage == AUDIT_STORAGE else self.state.invoice_storage
+
+    def _queue(self, storage: str) -> Queue:
+        return self.state.outbox.get(storage, Queue())
+
+    def _set_queue(self, storage: str, queue: Queue) -> None:
+        self.state = attrs.evolve(self.state, outbox=self.state.outbox.set(storage, queue))
+
+    def _write(self, storage: str, method: str, *args: Any) -> Any:
+        """Deliver ``method(*args)`` to a storage now, behind any records still waiting for it;
+        the reply, or ``None`` if the record was kept in the outbox."""
+        item = OutboxItem(storage, method, args, self.time)
+        if len(self._queue(storage)) == 0:
+            try:
+                return self._deliver(item)
+            except CallRejected as rejected:
+                item = attrs.evolve(item, attempts=1, last_error=rejected.message)
+        self._set_queue(storage, self._queue(storage).pushed(item))
+        self._flush(storage)
+        self._arm_maintenance()
+        return None
+
+    def _deliver(self, item: OutboxItem) -> Any:
+        target = self._storage_id(item.storage)
+        if target is None:
+            raise CallRejected(
+                RejectCode.DESTINATION_INVALID, ErrorCode.CANISTER_NOT_FOUND,
+                f"{item.storage} is not set up (setup_microservices)",
+            )  # fmt: skip
+        return self.call(target, item.method, *item.args)
+
+    def _flush(self, storage: str) -> None:
+        """Deliver waiting records in order, stopping at the first that fails."""
+        while len(queue := self._queue(storage)):
+            item = queue.first()
+            try:
+                self._deliver(item)
+            except CallRejected as rejected:
+                failed = attrs.evolve(
+                    item, attempts=item.attempts + 1, last_error=rejected.message
+                )
+                self._set_queue(storage, self._queue(storage).with_first(failed))
+                return
+            self._set_queue(storage, self._queue(storage).popped())
+
+    def _flush_outbox(self) -> None:
+        for storage in (AUDIT_STORAGE, INVOICE_STORAGE):
+            if len(self._queue(storage)):
+                self._flush(storage)
+
+    def _outbox_full(self) -> bool:
+        return any(
+            len(queue) > OUTBOX_LIMIT - OUTBOX_RESERVE for queue in self.state.outbox.values()
+        )
+
+    # -- the maintenance timer -----------------------------------------------------------------
+
+    def _has_work(self) -> bool:
+        return self.state.outbox_size() > 0 or bool(self.state.unconfirmed)
+
+    def _arm_maintenance(self) -> None:
+        if self.state.maintenance_timer is None and self._has_work():
+            timer = self.set_timer(MAINTENANCE_DELAY_NS, "_maintain")
+            self.state = attrs.evolve(self.state, maintenance_timer=timer)
+
+    def _maintain(self) -> None:
+        """Timer: retry the outbox and settle unconfirmed deployments; re-arm while work is left."""
+        self.state = attrs.evolve(self.state, maintenance_timer=None)
+        self._flush_outbox()
+        self._settle_unconfirmed()
+        self._arm_maintenance()
+
+    def _settle_unconfirmed(self) -> None:
+        """Resolve deployments whose outcome is unknown (``PaidDeployments`` does it)."""
+
+
+__all__ = ["MAINTENANCE_DELAY_NS", "OUTBOX_LIMIT", "BackendBase", "BackendCounters"]

@@ -1,0 +1,379 @@
+"""The paid deployment flow, shared by every ``deploy_*`` endpoint, and the refunds it owes.
+
+The guarantee: for every fee charged there is exactly one of a deployed, indexed contract, a
+completed refund, or a refund the backend still owes (listed by ``admin_list_pending_refunds``,
+retried by ``admin_retry_refund``). Nothing is charged when the caller, the service, the config
+or the approval is refused. A factory reply that is lost (a reject or a trap after the factory
+committed) is settled with the deployment's ticket, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import attrs
+
+from icto.backend.base import BackendBase
+from icto.backend.types import (
+    DAY_NS,
+    AllowanceTooLow,
+    DeployError,
+    DeploymentFailed,
+    DeploymentResult,
+    InsufficientBalance,
+    InvalidConfig,
+    MaintenanceMode,
+    PaymentFailed,
+    PendingRefund,
+    RateLimited,
+    RefundOutcome,
+    ServiceDisabled,
+    ServiceUnavailable,
+    Unauthorized,
+    Unconfirmed,
+    UserStatus,
+    UserSuspended,
+    fee_recipient_or,
+)
+from icto.ic.account import Account
+from icto.ic.errors import CallRejected
+from icto.ic.principal import Principal
+from icto.ic.result import Err, Ok
+from icto.ledger.types import AllowanceArgs, Duplicate, TransferArgs, TransferFromArgs
+from icto.storage.types import (
+    AuditAction,
+    Completed,
+    Failed,
+    PaymentDraft,
+    RefundAttemptFailed,
+    RefundCompleted,
+    RefundDraft,
+    RefundWaiting,
+)
+from icto.token.config import validate_token_config
+
+Validator = Callable[[object, Principal], tuple[str, ...]]
+
+VALIDATORS: Final[dict[str, Validator]] = {"token_factory": validate_token_config}
+"""Each service's one config check, the same function its factory applies."""
+
+LOOKUP_TRIES: Final = 3
+"""How often the backend asks a factory about a ticket before leaving it to the timer."""
+
+
+def describe(error: object) -> str:
+    """A readable reason from a factory's ``Err`` record."""
+    fields = attrs.asdict(error, recurse=False) if attrs.has(type(error)) else {}
+    inner = ", ".join(f"{name}={value!r}" for name, value in fields.items())
+    return f"{type(error).__name__}({inner})"
+
+
+@attrs.frozen
+class Charge:
+    """One paid attempt as the flow carries it from step to step."""
+
+    payment_id: str
+    user: Principal
+    service: str
+    amount: int
+    token: Principal
+    initiated: int | None
+    block: int | None = None
+
+
+class PaidDeployments(BackendBase):
+    """Steps 1–10 of the paid flow (spec: services §2)."""
+
+    # -- admission: everything checked before any money moves -----------------------------------
+
+    def _admission(self, user: Principal, service: str, config: object) -> DeployError | None:
+        """Why this attempt is refused before payment (``None``: it may go on). Changes nothing."""
+        state = self.state
+        if user.is_anonymous:
+            return Unauthorized("anonymous callers cannot deploy")
+        profile = state.profiles.get(user)
+        if profile is not None and profile.status != UserStatus.ACTIVE:
+            return UserSuspended(profile.status)
+        limit = state.config.max_deployments_per_day
+        recent = self._recent_attempts(user)
+        if len(recent) >= limit:
+            return RateLimited(limit, recent[-limit] + DAY_NS)
+        if not state.config.enabled[service]:
+            return ServiceDisabled(service)
+        if state.config.maintenance_mode:
+            return MaintenanceMode()
+        missing = [name for name, where in (
+            (service, state.factories.get(service)), ("audit_storage", state.audit_storage),
+            ("invoice_storage", state.invoice_storage)) if where is None]  # fmt: skip
+        if missing:
+            return ServiceUnavailable(f"not set up: {', '.join(missing)}")
+        if self._outbox_full():
+            return ServiceUnavailable("the storage outbox is full; retry once it drains")
+        reasons = VALIDATORS[service](config, user)
+        if reasons:
+            return InvalidConfig(tuple(reasons))
+        return None
+
+    def _recent_attempts(self, user: Principal) -> tuple[int, ...]:
+        profile = self.state.profiles.get(user)
+        if profile is None:
+            return ()
+        since = self.time - DAY_NS
+        return tuple(at for at in profile.recent if at > since)
+
+    def _check_funds(self, user: Principal, token: Principal, fee: int) -> DeployError | None:
+        """Step 4: the approval must cover fee + ledger fee, and so must the balance."""
+        try:
+            ledger_fee: int = self.call(token, "icrc1_fee")
+            allowance = self.call(
+                token, "icrc2_allowance", AllowanceArgs(Account(user), Account(self.id))
+            ).allowance
+            if allowance < fee + ledger_fee:
+                return AllowanceTooLow(fee + ledger_fee, allowance)
+            balance: int = self.call(token, "icrc1_balance_of", Account(user))
+        except CallRejected as rejected:
+            return ServiceUnavailable(f"the payment ledger did not answer: {rejected.message}")
+        if balance < fee + ledger_fee:
+            return InsufficientBalance(fee + ledger_fee, balance)
+        return None
+
+    # -- the flow -------------------------------------------------------------------------------
+
+    def _deploy(self, service: str, config: object) -> Ok[DeploymentResult] | Err[DeployError]:
+        user = self.caller
+        refusal = self._admission(user, service, config)
+        if refusal is not None:
+            return Err(refusal)
+        self._flush_outbox()
+        fee = self.state.config.fee(service)
+        token = self.state.config.payment_token
+        if fee > 0:
+            refusal = self._check_funds(user, token, fee)
+            if refusal is not None:
+                return Err(refusal)
+        charge = self._open_payment(user, service, fee, token)
+        paid = self._charge(charge)
+        if isinstance(paid, PaymentFailed):
+            return Err(paid)
+        return self._dispatch(paid, config)
+
+    def _open_payment(self, user: Principal, service: str, fee: int, token: Principal) -> Charge:
+        """Step 5: a payment id, the attempt counted, the trail opened."""
+        payment_id = self._new_id("pay")
+        recent = (*self._recent_attempts(user), self.time)
+        self._update_profile(user, recent=recent[-self.state.config.max_deployments_per_day :])
+        initiated = self._audit(
+            AuditAction.DEPLOYMENT_INITIATED, user=user, service=service, payment_id=payment_id,
+            details=(("fee", str(fee)), ("token", str(token))),
+        )  # fmt: skip
+        self._invoice(
+            "create_payment",
+            PaymentDraft(
+                id=payment_id, user=user, service=service, amount=fee, token=token,
+                audit_id=initiated,
+            ),
+        )  # fmt: skip
+        return Charge(payment_id, user, service, fee, token, initiated)
+
+    def _charge(self, charge: Charge) -> Charge | PaymentFailed:
+        """Steps 6–7: take the fee with ``icrc2_transfer_from``; the charge with its block, or
+        why it failed (then nothing was taken)."""
+        block: int | None = None
+        if charge.amount > 0:
+            recipient = fee_recipient_or(self.state.config.fee_recipient, self.id)
+            args = TransferFromArgs(
+                from_=Account(charge.user), to=recipient, amount=charge.amount,
+                memo=charge.payment_id.encode(), created_at_time=self.time,
+            )  # fmt: skip
+            try:
+                result = self.call(charge.token, "icrc2_transfer_from", args)
+            except CallRejected as rejected:
+                result = Err(f"the ledger rejected the call: {rejected.message}")
+            if isinstance(result, Err):
+                reason = result.error if isinstance(result.error, str) else describe(result.error)
+                return self._payment_failed(charge, reason)
+            block = result.value
+        audit_id = self._audit(
+            AuditAction.PAYMENT_PROCESSED, user=charge.user, service=charge.service,
+            payment_id=charge.payment_id, ref_id=charge.initiated,
+            details=(("amount", str(charge.amount)), ("block", str(block))),
+        )  # fmt: skip
+        self._invoice("set_payment_status", charge.payment_id, Completed(block), audit_id)
+        self._count(payments=1, fees_collected=charge.amount)
+        profile = self._profile(charge.user)
+        self._update_profile(charge.user, total_paid=profile.total_paid + charge.amount)
+        return attrs.evolve(charge, block=block)
+
+    def _payment_failed(self, charge: Charge, reason: str) -> PaymentFailed:
+        audit_id = self._audit(
+            AuditAction.PAYMENT_FAILED, user=charge.user, service=charge.service,
+            payment_id=charge.payment_id, ref_id=charge.initiated, details=(("reason", reason),),
+        )  # fmt: skip
+        self._invoice("set_payment_status", charge.payment_id, Failed(reason), audit_id)
+        return PaymentFailed(reason, charge.payment_id)
+
+    def _dispatch(
+        self, charge: Charge, config: object
+    ) -> Ok[DeploymentResult] | Err[DeployError]:
+        """Steps 8–10: ask the factory; link the contract, or refund the fee."""
+        factory = self.state.factories[charge.service]
+        try:
+            result = self.call(
+                factory, "create_contract", charge.user, config, ticket=charge.payment_id
+            )
+        except CallRejected as rejected:
+            return self._after_lost_reply(charge, rejected.message)
+        if isinstance(result, Ok):
+            return Ok(self._deployed(charge, result.value))
+        return Err(self._failed(charge, describe(result.error)))
+
+    def _after_lost_reply(
+        self, charge: Charge, reason: str
+    ) -> Ok[DeploymentResult] | Err[DeployError]:
+        """The factory's reply is lost: its ticket says whether a contract was registered."""
+        found = self._look_up(charge)
+        if found is None:
+            return Err(self._failed(charge, f"the factory did not answer: {reason}"))
+        if found is not False:
+            return Ok(self._deployed(charge, found))
+        pending = Unconfirmed(
+            charge.payment_id, charge.user, charge.service, charge.amount, charge.token,
+            charge.initiated, charge.block, self.time,
+        )  # fmt: skip
+        self.state = attrs.evolve(
+            self.state, unconfirmed=self.state.unconfirmed.set(charge.payment_id, pending)
+        )
+        self._arm_maintenance()
+        return Err(DeploymentFailed(reason, charge.payment_id, None, pending=True))
+
+    def _look_up(self, charge: Charge) -> Principal | None | bool:
+        """The contract the charge's ticket names, ``None`` if there is none, ``False`` if the
+        factory could not be asked."""
+        factory = self.state.factories[charge.service]
+        for _ in range(LOOKUP_TRIES):
+            try:
+                found: Principal | None = self.query_call(
+                    factory, "get_deployment", charge.payment_id
+                )
+            except CallRejected:
+                continue
+            return found
+        return False
+
+    def _deployed(self, charge: Charge, contract: Principal) -> DeploymentResult:
+        audit_id = self._audit(
+            AuditAction.DEPLOYMENT_SUCCEEDED, user=charge.user, service=charge.service,
+            contract_id=contract, payment_id=charge.payment_id, ref_id=charge.initiated,
+        )  # fmt: skip
+        self._invoice("link_contract", charge.payment_id, contract, audit_id)
+        self._count(deployments=1)
+        profile = self._profile(charge.user)
+        self._update_profile(charge.user, deployments=profile.deployments + 1)
+        return DeploymentResult(
+            contract, charge.service, charge.payment_id, charge.block, charge.amount
+        )
+
+    def _failed(self, charge: Charge, reason: str) -> DeploymentFailed:
+        self._audit(
+            AuditAction.DEPLOYMENT_FAILED, user=charge.user, service=charge.service,
+            payment_id=charge.payment_id, ref_id=charge.initiated, details=(("reason", reason),),
+        )  # fmt: skip
+        self._count(failed_deployments=1)
+        refund = self._open_refund(charge, reason) if charge.amount > 0 else None
+        return DeploymentFailed(reason, charge.payment_id, refund)
+
+    # -- unconfirmed deployments ----------------------------------------------------------------
+
+    def _settle_unconfirmed(self) -> None:
+        for payment_id in tuple(self.state.unconfirmed):
+            pending = self.state.unconfirmed[payment_id]
+            charge = Charge(
+                pending.payment_id, pending.user, pending.service, pending.amount,
+                pending.token, pending.initiated, pending.block,
+            )  # fmt: skip
+            found = self._look_up(charge)
+            if found is False:
+                continue
+            self.state = attrs.evolve(
+                self.state, unconfirmed=self.state.unconfirmed.delete(payment_id)
+            )
+            if found is None:
+                self._failed(charge, "the factory registered no contract for this payment")
+            else:
+                assert isinstance(found, Principal)
+                self._deployed(charge, found)
+
+    # -- refunds --------------------------------------------------------------------------------
+
+    def _open_refund(self, charge: Charge, reason: str) -> RefundOutcome:
+        """Step 10: record the refund owed; pay it now unless auto-refund is off."""
+        refund_id = self._new_id("ref")
+        owed = PendingRefund(
+            refund_id, charge.payment_id, charge.user, charge.amount, charge.token,
+            charge.service, reason, 0, None, self.time,
+        )  # fmt: skip
+        self.state = attrs.evolve(
+            self.state, pending_refunds=self.state.pending_refunds.set(refund_id, owed)
+        )
+        self._invoice(
+            "create_refund",
+            RefundDraft(
+                id=refund_id, payment_id=charge.payment_id, user=charge.user,
+                amount=charge.amount, reason=reason,
+            ),
+        )  # fmt: skip
+        if not self.state.config.auto_refund:
+            return RefundOutcome(refund_id, charge.amount, "AwaitingApproval")
+        return self._pay_refund(refund_id)
+
+    def _pay_refund(self, refund_id: str) -> RefundOutcome:
+        """One attempt at paying a refund owed, from the backend's own account (the backend
+        pays the ledger fee). A failed attempt stays owed and retryable."""
+        owed = self.state.pending_refunds[refund_id]
+        if owed.attempts > 0:
+            self._invoice("set_refund_status", refund_id, RefundWaiting())
+        args = TransferArgs(
+            to=Account(owed.user), amount=owed.amount, memo=refund_id.encode(),
+            created_at_time=self.time,
+        )  # fmt: skip
+        try:
+            result = self.call(owed.token, "icrc1_transfer", args)
+        except CallRejected as rejected:
+            result = Err(f"the ledger rejected the call: {rejected.message}")
+        if isinstance(result, Err) and isinstance(result.error, Duplicate):
+            result = Ok(result.error.duplicate_of)
+        if isinstance(result, Ok):
+            return self._refunded(owed, result.value)
+        reason = result.error if isinstance(result.error, str) else describe(result.error)
+        return self._refund_failed(owed, reason)
+
+    def _refunded(self, owed: PendingRefund, block: int) -> RefundOutcome:
+        self.state = attrs.evolve(
+            self.state, pending_refunds=self.state.pending_refunds.delete(owed.refund_id)
+        )
+        audit_id = self._audit(
+            AuditAction.REFUND_ISSUED, user=owed.user, service=owed.service,
+            payment_id=owed.payment_id,
+            details=(("refund_id", owed.refund_id), ("amount", str(owed.amount)),
+                     ("block", str(block))),
+        )  # fmt: skip
+        self._invoice("set_refund_status", owed.refund_id, RefundCompleted(block), audit_id)
+        self._count(refunds=1, refunded=owed.amount)
+        profile = self._profile(owed.user)
+        self._update_profile(owed.user, total_refunded=profile.total_refunded + owed.amount)
+        return RefundOutcome(owed.refund_id, owed.amount, "Completed", block=block)
+
+    def _refund_failed(self, owed: PendingRefund, reason: str) -> RefundOutcome:
+        owed = attrs.evolve(owed, attempts=owed.attempts + 1, last_error=reason)
+        self.state = attrs.evolve(
+            self.state, pending_refunds=self.state.pending_refunds.set(owed.refund_id, owed)
+        )
+        audit_id = self._audit(
+            AuditAction.REFUND_FAILED, user=owed.user, service=owed.service,
+            payment_id=owed.payment_id,
+            details=(("refund_id", owed.refund_id), ("reason", reason)),
+        )  # fmt: skip
+        self._invoice("set_refund_status", owed.refund_id, RefundAttemptFailed(reason), audit_id)
+        self._count(failed_refunds=1)
+        return RefundOutcome(owed.refund_id, owed.amount, "Failed", reason=reason)

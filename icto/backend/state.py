@@ -1,0 +1,74 @@
+"""The backend's state: configuration, admins, where the services live, user profiles, what it
+still owes (refunds, unconfirmed deployments) and the storage outbox. Nothing in it grows with the
+number of contracts: those live in the factories, the trail in the storages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import immutables
+
+from icto.backend.config import BackendConfig
+from icto.backend.types import (
+    BackendCounters,
+    PendingRefund,
+    Unconfirmed,
+    UserProfile,
+)
+from icto.ic.principal import Principal
+
+
+@attrs.frozen
+class OutboxItem:
+    """A storage write not delivered yet: ``method(*args)`` on the storage named ``storage``."""
+
+    storage: str
+    method: str
+    args: tuple[Any, ...]
+    queued_at: int
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@attrs.frozen
+class Queue:
+    """A persistent FIFO: items at positions ``head`` … ``tail - 1``."""
+
+    items: immutables.Map[int, OutboxItem] = immutables.Map()
+    head: int = 0
+    tail: int = 0
+
+    def __len__(self) -> int:
+        return self.tail - self.head
+
+    def first(self) -> OutboxItem:
+        return self.items[self.head]
+
+    def pushed(self, item: OutboxItem) -> Queue:
+        return Queue(self.items.set(self.tail, item), self.head, self.tail + 1)
+
+    def popped(self) -> Queue:
+        return Queue(self.items.delete(self.head), self.head + 1, self.tail)
+
+    def with_first(self, item: OutboxItem) -> Queue:
+        return Queue(self.items.set(self.head, item), self.head, self.tail)
+
+
+@attrs.frozen(kw_only=True)
+class BackendState:
+    admins: frozenset[Principal]
+    config: BackendConfig
+    audit_storage: Principal | None = None
+    invoice_storage: Principal | None = None
+    factories: immutables.Map[str, Principal] = immutables.Map()
+    profiles: immutables.Map[Principal, UserProfile] = immutables.Map()
+    next_id: int = 1
+    pending_refunds: immutables.Map[str, PendingRefund] = immutables.Map()
+    unconfirmed: immutables.Map[str, Unconfirmed] = immutables.Map()
+    outbox: immutables.Map[str, Queue] = immutables.Map()
+    maintenance_timer: int | None = None
+    counters: BackendCounters = BackendCounters()
+
+    def outbox_size(self) -> int:
+        return sum(len(queue) for queue in self.outbox.values())

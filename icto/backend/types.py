@@ -1,0 +1,270 @@
+"""Records the backend takes and returns: setup, profiles, deployment results and errors.
+
+Every ``deploy_*`` endpoint returns ``Ok(DeploymentResult)`` or ``Err`` of one of the error
+records below. Errors before the charge say nothing was paid; ``PaymentFailed`` says the charge
+itself failed (nothing was taken); ``DeploymentFailed`` carries what happened to the refund.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Final, TypeAlias
+
+import attrs
+
+from icto.factory.types import InvalidConfig
+from icto.ic.account import Account
+from icto.ic.principal import Principal
+
+TOKEN_FACTORY: Final = "token_factory"
+MULTISIG_FACTORY: Final = "multisig_factory"
+DISTRIBUTION_FACTORY: Final = "distribution_factory"
+DAO_FACTORY: Final = "dao_factory"
+LAUNCHPAD_FACTORY: Final = "launchpad_factory"
+SERVICES: Final = (
+    TOKEN_FACTORY, MULTISIG_FACTORY, DISTRIBUTION_FACTORY, DAO_FACTORY, LAUNCHPAD_FACTORY,
+)  # fmt: skip
+AUDIT_STORAGE: Final = "audit_storage"
+INVOICE_STORAGE: Final = "invoice_storage"
+STORAGES: Final = (AUDIT_STORAGE, INVOICE_STORAGE)
+
+DAY_NS: Final = 24 * 3600 * 10**9
+
+
+class UserStatus(enum.StrEnum):
+    ACTIVE = "Active"
+    SUSPENDED = "Suspended"
+    BANNED = "Banned"
+
+
+@attrs.frozen(kw_only=True)
+class BackendInit:
+    """How to start the backend: its admins (controllers are admins too) and the ledger that
+    charges fees (``payment.token``; default: the ICP ledger's mainnet id)."""
+
+    admins: tuple[Principal, ...] = ()
+    payment_token: Principal | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SetupArgs:
+    """Where the storages and factories live; ``factories`` maps a service name to its id."""
+
+    audit_storage: Principal
+    invoice_storage: Principal
+    factories: tuple[tuple[str, Principal], ...] = attrs.field(
+        default=(), converter=lambda value: tuple(dict(value).items())
+    )
+
+
+@attrs.frozen
+class ServiceSetup:
+    """One microservice as the backend sees it: ``whitelisted`` is the counterpart's own answer
+    (``None`` when it could not be asked; ``error`` says why)."""
+
+    service: str
+    canister_id: Principal | None
+    whitelisted: bool | None
+    error: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UserProfile:
+    user: Principal
+    status: UserStatus
+    first_seen: int
+    deployments: int = 0
+    total_paid: int = 0
+    total_refunded: int = 0
+    recent: tuple[int, ...] = ()
+    """When this user's recent paid attempts started, oldest first (for the daily limit)."""
+
+
+@attrs.frozen
+class DeploymentResult:
+    canister_id: Principal
+    service: str
+    payment_id: str
+    block_index: int | None
+    fee_paid: int
+
+
+@attrs.frozen
+class RefundOutcome:
+    """What became of the refund of a failed deployment: ``status`` is ``"Completed"``,
+    ``"Failed"`` (retryable with ``admin_retry_refund``) or ``"AwaitingApproval"`` (auto-refund
+    is off)."""
+
+    refund_id: str
+    amount: int
+    status: str
+    block: int | None = None
+    reason: str | None = None
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Unauthorized:
+    reason: str
+
+
+@attrs.frozen
+class UserSuspended:
+    status: UserStatus
+
+
+@attrs.frozen
+class RateLimited:
+    limit: int
+    retry_at: int
+    """IC time (ns) when the oldest attempt of the last 24 h leaves the window."""
+
+
+@attrs.frozen
+class ServiceDisabled:
+    service: str
+
+
+@attrs.frozen
+class MaintenanceMode:
+    pass
+
+
+@attrs.frozen
+class ServiceUnavailable:
+    """The backend cannot take a paid deployment now (a service is not set up, the outbox is
+    full, the ledger does not answer): nothing was paid."""
+
+    reason: str
+
+
+@attrs.frozen
+class AllowanceTooLow:
+    """The user's ICRC-2 approval to the backend does not cover fee + ledger fee."""
+
+    required: int
+    allowance: int
+
+
+@attrs.frozen
+class InsufficientBalance:
+    required: int
+    balance: int
+
+
+@attrs.frozen
+class PaymentFailed:
+    """The charge failed (the ledger refused or did not answer); nothing was taken."""
+
+    reason: str
+    payment_id: str
+
+
+@attrs.frozen
+class DeploymentFailed:
+    """The fee was charged and the deployment failed; ``refund`` says what became of the fee.
+    ``refund`` is ``None`` only while the factory's answer is unknown (``pending``)."""
+
+    reason: str
+    payment_id: str
+    refund: RefundOutcome | None
+    pending: bool = False
+
+
+DeployError: TypeAlias = (
+    Unauthorized | UserSuspended | RateLimited | ServiceDisabled | MaintenanceMode
+    | ServiceUnavailable | InvalidConfig | AllowanceTooLow | InsufficientBalance | PaymentFailed
+    | DeploymentFailed
+)  # fmt: skip
+
+
+@attrs.frozen
+class ConfigError:
+    key: str
+    reason: str
+
+
+@attrs.frozen
+class UnknownRefund:
+    refund_id: str
+
+
+@attrs.frozen
+class RefundNotRetryable:
+    refund_id: str
+    status: str
+
+
+@attrs.frozen
+class ServiceHealth:
+    """One canister's health as the backend measured it: ``report`` is its own ``health()``
+    answer, or ``error`` says why it could not be had."""
+
+    service: str
+    canister_id: Principal | None
+    healthy: bool
+    report: Any = None
+    error: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BackendCounters:
+    deployments: int = 0
+    failed_deployments: int = 0
+    payments: int = 0
+    fees_collected: int = 0
+    refunds: int = 0
+    refunded: int = 0
+    failed_refunds: int = 0
+    access_denied: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class SystemStatus:
+    maintenance_mode: bool
+    factories: tuple[ServiceHealth, ...]
+    storages: tuple[ServiceHealth, ...]
+    counters: BackendCounters
+    outbox_size: int
+    pending_refunds: int
+    unconfirmed_deployments: int
+    users: int
+
+
+@attrs.frozen
+class PendingRefund:
+    """A refund the backend still owes: waiting for approval or after a failed attempt."""
+
+    refund_id: str
+    payment_id: str
+    user: Principal
+    amount: int
+    token: Principal
+    service: str
+    reason: str
+    attempts: int
+    last_error: str | None
+    created_at: int
+
+
+@attrs.frozen
+class Unconfirmed:
+    """A paid deployment whose factory reply was lost and whose ticket could not be looked up
+    yet: resolved by the backend's timer (linked if the contract exists, refunded if not)."""
+
+    payment_id: str
+    user: Principal
+    service: str
+    amount: int
+    token: Principal
+    initiated: int | None
+    """The audit id of the deployment's ``DeploymentInitiated`` entry, if it was delivered."""
+    block: int | None
+    since: int
+
+
+def fee_recipient_or(recipient: Account | None, backend: Principal) -> Account:
+    """Where fees go: the configured account, or the backend's own default account."""
+    return recipient if recipient is not None else Account(backend)

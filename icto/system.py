@@ -1,0 +1,98 @@
+"""``deploy_system(ic)``: the whole ICTO platform on one simulated IC, deployed and wired.
+
+It deploys the ICP ledger at its mainnet id, AuditStorage, InvoiceStorage, the backend and the
+Token Factory; makes the backend an admin of each storage and factory (the operator stays their
+controller) and lets the backend whitelist itself there through ``setup_microservices``, as an
+operator would; and gives the backend a float of ICP to pay the ledger fee of refunds.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+from icto.backend.backend import Backend
+from icto.backend.types import TOKEN_FACTORY, BackendInit, SetupArgs
+from icto.factory.deploy import deploy_factory
+from icto.ic.account import Account
+from icto.ic.ic import IC
+from icto.ic.principal import Principal
+from icto.ic.proxy import CanisterProxy
+from icto.ledger.presets import ICP, deploy_ledger
+from icto.ledger.types import E8S, ApproveArgs, TransferArgs
+from icto.storage.audit import AuditStorage
+from icto.storage.invoice import InvoiceStorage
+from icto.storage.types import StorageInit
+from icto.token.factory import TokenFactory
+
+OPERATOR: Final = Principal.from_name("icto-operator")
+"""Controller of every platform canister ``deploy_system`` creates (unless told otherwise)."""
+ICP_MINTER: Final = Principal.from_name("icp-minter")
+"""Owner of the ICP ledger's minting account: a transfer from it mints (``System.faucet``)."""
+REFUND_FLOAT: Final = 1 * E8S
+"""ICP the backend starts with, so refunds can pay their ledger fee (10,000 refunds' worth)."""
+
+
+@attrs.frozen
+class System:
+    """The deployed platform: proxies on its canisters (called as the operator unless
+    ``as_caller`` says otherwise) and test helpers that move ICP."""
+
+    ic: IC
+    operator: Principal
+    icp_ledger: CanisterProxy
+    backend: CanisterProxy
+    audit_storage: CanisterProxy
+    invoice_storage: CanisterProxy
+    token_factory: CanisterProxy
+
+    @property
+    def factories(self) -> dict[str, CanisterProxy]:
+        """Service name → factory proxy, for the factories deployed so far."""
+        return {TOKEN_FACTORY: self.token_factory}
+
+    def faucet(self, user: Principal | Account, amount: int) -> int:
+        """Mint ``amount`` e8s of ICP to ``user`` (a test helper); the block index."""
+        to = user if isinstance(user, Account) else Account(user)
+        minted = self.icp_ledger.as_caller(ICP_MINTER).icrc1_transfer(TransferArgs(to=to, amount=amount))
+        return int(minted.unwrap())
+
+    def approve_backend(self, user: Principal, amount: int) -> int:
+        """As ``user``, approve the backend to charge up to ``amount`` e8s; the block index."""
+        approval = ApproveArgs(spender=Account(self.backend.id), amount=amount)
+        return int(self.icp_ledger.as_caller(user).icrc2_approve(approval).unwrap())
+
+    def icp_balance(self, owner: Principal | Account) -> int:
+        account = owner if isinstance(owner, Account) else Account(owner)
+        return int(self.icp_ledger.icrc1_balance_of(account))
+
+
+def deploy_system(
+    ic: IC, *, operator: Principal = OPERATOR, refund_float: int = REFUND_FLOAT
+) -> System:
+    """Deploy and wire the platform on ``ic``; ``operator`` controls every canister."""
+    icp = deploy_ledger(
+        ic, ICP.init(Account(ICP_MINTER)), ICP.canister_id, controllers=(operator,), caller=operator
+    )
+    backend = ic.deploy(
+        Backend, BackendInit(payment_token=icp.id), controllers=(operator,), caller=operator
+    )
+    storage_init = StorageInit(admins=(backend.id,))
+    audit = ic.deploy(AuditStorage, storage_init, controllers=(operator,), caller=operator)
+    invoice = ic.deploy(InvoiceStorage, storage_init, controllers=(operator,), caller=operator)
+    token_factory = deploy_factory(
+        ic, TokenFactory, admins=(backend.id,), controllers=(operator,), caller=operator
+    )
+    setup = SetupArgs(
+        audit_storage=audit.id, invoice_storage=invoice.id,
+        factories=((TOKEN_FACTORY, token_factory.id),),
+    )  # fmt: skip
+    backend.as_caller(operator).setup_microservices(setup).unwrap()
+    system = System(
+        ic, operator, icp.as_caller(operator), backend.as_caller(operator),
+        audit.as_caller(operator), invoice.as_caller(operator), token_factory.as_caller(operator),
+    )  # fmt: skip
+    if refund_float:
+        system.faucet(backend.id, refund_float)
+    return system
