@@ -55,7 +55,8 @@ class System:
     def faucet(self, user: Principal | Account, amount: int) -> int:
         """Mint ``amount`` e8s of ICP to ``user`` (a test helper); the block index."""
         to = user if isinstance(user, Account) else Account(user)
-        minted = self.icp_ledger.as_caller(ICP_MINTER).icrc1_transfer(TransferArgs(to=to, amount=amount))
+        mint = TransferArgs(to=to, amount=amount)
+        minted = self.icp_ledger.as_caller(ICP_MINTER).icrc1_transfer(mint)
         return int(minted.unwrap())
 
     def approve_backend(self, user: Principal, amount: int) -> int:

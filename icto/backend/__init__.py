@@ -21,7 +21,6 @@ from icto.backend.types import (
     DeploymentFailed,
     DeploymentResult,
     InsufficientBalance,
-    InvalidConfig,
     MaintenanceMode,
     PaymentFailed,
     PendingRefund,
@@ -41,6 +40,7 @@ from icto.backend.types import (
     UserStatus,
     UserSuspended,
 )
+from icto.factory.types import InvalidConfig
 
 __all__ = [
     "AUDIT_STORAGE",

@@ -39,7 +39,7 @@ from icto.token.config import TokenConfig
 
 
 class Backend(PaidDeployments):
-    """The ICTO backend canister (spec: services §1–3)."""
+    """The ICTO backend canister (spec: services §1-3)."""
 
     # -- deployments (any authenticated user; a fee is charged) --------------------------------
 
@@ -58,7 +58,8 @@ class Backend(PaidDeployments):
         if problem is not None:
             return Err(ConfigError(str(key), problem))
         before = self.state.config.value(key)
-        self.state = attrs.evolve(self.state, config=with_config_value(self.state.config, key, value))
+        config = with_config_value(self.state.config, key, value)
+        self.state = attrs.evolve(self.state, config=config)
         self._audit(
             AuditAction.CONFIG_CHANGED, user=self.caller,
             details=(("key", key), ("from", repr(before)[:200]), ("to", repr(value)[:200])),
@@ -102,7 +103,9 @@ class Backend(PaidDeployments):
     # -- microservices --------------------------------------------------------------------------
 
     @update
-    def setup_microservices(self, args: SetupArgs) -> Ok[tuple[ServiceSetup, ...]] | Err[ConfigError]:
+    def setup_microservices(
+        self, args: SetupArgs
+    ) -> Ok[tuple[ServiceSetup, ...]] | Err[ConfigError]:
         """Record where the storages and factories live and ask each to whitelist the backend
         (the backend must be their controller or admin). The report says, per service, whether
         the counterpart now confirms the whitelist."""

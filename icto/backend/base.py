@@ -17,7 +17,6 @@ from icto.backend.state import BackendState, OutboxItem, Queue
 from icto.backend.types import (
     AUDIT_STORAGE,
     INVOICE_STORAGE,
-    BackendCounters,
     BackendInit,
     UserProfile,
     UserStatus,
@@ -32,7 +31,11 @@ OUTBOX_LIMIT: Final = 10_000
 OUTBOX_RESERVE: Final = 16
 """Records one deployment may still add once admitted (so the bound holds while it runs)."""
 MAINTENANCE_DELAY_NS: Final = 60 * 1_000_000_000
-"""How long the backend waits before retrying its outbox and unconfirmed deployments."""
+"""How long the backend waits before retrying its outbox, unconfirmed deployments and failed
+refunds."""
+AUTO_REFUND_ATTEMPTS: Final = 3
+"""Attempts the backend makes at a refund by itself (the first, then from its timer); after
+that the refund waits for ``admin_retry_refund``."""
 
 SEVERITY: Final = {
     AuditAction.PAYMENT_FAILED: Severity.ERROR,
@@ -51,7 +54,7 @@ class BackendBase(Canister):
     def init(self, arg: BackendInit | None = None) -> None:
         arg = BackendInit() if arg is None else arg
         if not isinstance(arg, BackendInit):
-            raise TypeError(f"the backend is installed with a BackendInit, got {type(arg).__name__}")
+            raise TypeError(f"the backend is installed with BackendInit, got {type(arg).__name__}")
         config = BackendConfig()
         if arg.payment_token is not None:
             config = attrs.evolve(config, payment_token=arg.payment_token)
@@ -169,7 +172,17 @@ class BackendBase(Canister):
     # -- the maintenance timer -----------------------------------------------------------------
 
     def _has_work(self) -> bool:
-        return self.state.outbox_size() > 0 or bool(self.state.unconfirmed)
+        state = self.state
+        return state.outbox_size() > 0 or bool(state.unconfirmed) or bool(self._refunds_to_retry())
+
+    def _refunds_to_retry(self) -> tuple[str, ...]:
+        """Failed refunds the timer still retries by itself (auto-refund on, attempts left)."""
+        if not self.state.config.auto_refund:
+            return ()
+        return tuple(
+            refund.refund_id for refund in self.state.pending_refunds.values()
+            if 0 < refund.attempts < AUTO_REFUND_ATTEMPTS
+        )  # fmt: skip
 
     def _arm_maintenance(self) -> None:
         if self.state.maintenance_timer is None and self._has_work():
@@ -177,14 +190,21 @@ class BackendBase(Canister):
             self.state = attrs.evolve(self.state, maintenance_timer=timer)
 
     def _maintain(self) -> None:
-        """Timer: retry the outbox and settle unconfirmed deployments; re-arm while work is left."""
+        """Timer: retry the outbox, settle unconfirmed deployments, retry failed refunds; re-arm
+        while work is left."""
         self.state = attrs.evolve(self.state, maintenance_timer=None)
         self._flush_outbox()
         self._settle_unconfirmed()
+        for refund_id in self._refunds_to_retry():
+            self._pay_refund(refund_id)
         self._arm_maintenance()
 
     def _settle_unconfirmed(self) -> None:
         """Resolve deployments whose outcome is unknown (``PaidDeployments`` does it)."""
 
+    def _pay_refund(self, refund_id: str) -> Any:
+        """One attempt at paying a refund owed (``PaidDeployments`` does it)."""
+        raise NotImplementedError
 
-__all__ = ["MAINTENANCE_DELAY_NS", "OUTBOX_LIMIT", "BackendBase", "BackendCounters"]
+
+__all__ = ["AUTO_REFUND_ATTEMPTS", "MAINTENANCE_DELAY_NS", "OUTBOX_LIMIT", "BackendBase"]

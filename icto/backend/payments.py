@@ -10,7 +10,7 @@ committed) is settled with the deployment's ticket, never guessed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 
@@ -22,7 +22,6 @@ from icto.backend.types import (
     DeploymentFailed,
     DeploymentResult,
     InsufficientBalance,
-    InvalidConfig,
     MaintenanceMode,
     PaymentFailed,
     PendingRefund,
@@ -36,6 +35,7 @@ from icto.backend.types import (
     UserSuspended,
     fee_recipient_or,
 )
+from icto.factory.types import InvalidConfig
 from icto.ic.account import Account
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
@@ -62,9 +62,14 @@ LOOKUP_TRIES: Final = 3
 """How often the backend asks a factory about a ticket before leaving it to the timer."""
 
 
+def refund_memo(payment_id: str) -> bytes:
+    """The memo of a refund's ledger transfer: it names the payment it gives back."""
+    return b"refund:" + payment_id.encode()
+
+
 def describe(error: object) -> str:
     """A readable reason from a factory's ``Err`` record."""
-    fields = attrs.asdict(error, recurse=False) if attrs.has(type(error)) else {}
+    fields = attrs.asdict(cast(Any, error), recurse=False) if attrs.has(type(error)) else {}
     inner = ", ".join(f"{name}={value!r}" for name, value in fields.items())
     return f"{type(error).__name__}({inner})"
 
@@ -83,7 +88,7 @@ class Charge:
 
 
 class PaidDeployments(BackendBase):
-    """Steps 1–10 of the paid flow (spec: services §2)."""
+    """Steps 1-10 of the paid flow (spec: services §2)."""
 
     # -- admission: everything checked before any money moves -----------------------------------
 
@@ -177,7 +182,7 @@ class PaidDeployments(BackendBase):
         return Charge(payment_id, user, service, fee, token, initiated)
 
     def _charge(self, charge: Charge) -> Charge | PaymentFailed:
-        """Steps 6–7: take the fee with ``icrc2_transfer_from``; the charge with its block, or
+        """Steps 6-7: take the fee with ``icrc2_transfer_from``; the charge with its block, or
         why it failed (then nothing was taken)."""
         block: int | None = None
         if charge.amount > 0:
@@ -216,7 +221,7 @@ class PaidDeployments(BackendBase):
     def _dispatch(
         self, charge: Charge, config: object
     ) -> Ok[DeploymentResult] | Err[DeployError]:
-        """Steps 8–10: ask the factory; link the contract, or refund the fee."""
+        """Steps 8-10: ask the factory; link the contract, or refund the fee."""
         factory = self.state.factories[charge.service]
         try:
             result = self.call(
@@ -232,10 +237,10 @@ class PaidDeployments(BackendBase):
         self, charge: Charge, reason: str
     ) -> Ok[DeploymentResult] | Err[DeployError]:
         """The factory's reply is lost: its ticket says whether a contract was registered."""
-        found = self._look_up(charge)
-        if found is None:
+        asked, found = self._look_up(charge)
+        if asked and found is None:
             return Err(self._failed(charge, f"the factory did not answer: {reason}"))
-        if found is not False:
+        if found is not None:
             return Ok(self._deployed(charge, found))
         pending = Unconfirmed(
             charge.payment_id, charge.user, charge.service, charge.amount, charge.token,
@@ -247,9 +252,8 @@ class PaidDeployments(BackendBase):
         self._arm_maintenance()
         return Err(DeploymentFailed(reason, charge.payment_id, None, pending=True))
 
-    def _look_up(self, charge: Charge) -> Principal | None | bool:
-        """The contract the charge's ticket names, ``None`` if there is none, ``False`` if the
-        factory could not be asked."""
+    def _look_up(self, charge: Charge) -> tuple[bool, Principal | None]:
+        """Whether the factory answered about the charge's ticket, and the contract it names."""
         factory = self.state.factories[charge.service]
         for _ in range(LOOKUP_TRIES):
             try:
@@ -258,8 +262,8 @@ class PaidDeployments(BackendBase):
                 )
             except CallRejected:
                 continue
-            return found
-        return False
+            return True, found
+        return False, None
 
     def _deployed(self, charge: Charge, contract: Principal) -> DeploymentResult:
         audit_id = self._audit(
@@ -292,8 +296,8 @@ class PaidDeployments(BackendBase):
                 pending.payment_id, pending.user, pending.service, pending.amount,
                 pending.token, pending.initiated, pending.block,
             )  # fmt: skip
-            found = self._look_up(charge)
-            if found is False:
+            asked, found = self._look_up(charge)
+            if not asked:
                 continue
             self.state = attrs.evolve(
                 self.state, unconfirmed=self.state.unconfirmed.delete(payment_id)
@@ -301,7 +305,6 @@ class PaidDeployments(BackendBase):
             if found is None:
                 self._failed(charge, "the factory registered no contract for this payment")
             else:
-                assert isinstance(found, Principal)
                 self._deployed(charge, found)
 
     # -- refunds --------------------------------------------------------------------------------
@@ -334,7 +337,7 @@ class PaidDeployments(BackendBase):
         if owed.attempts > 0:
             self._invoice("set_refund_status", refund_id, RefundWaiting())
         args = TransferArgs(
-            to=Account(owed.user), amount=owed.amount, memo=refund_id.encode(),
+            to=Account(owed.user), amount=owed.amount, memo=refund_memo(owed.payment_id),
             created_at_time=self.time,
         )  # fmt: skip
         try:
@@ -376,4 +379,5 @@ class PaidDeployments(BackendBase):
         )  # fmt: skip
         self._invoice("set_refund_status", owed.refund_id, RefundAttemptFailed(reason), audit_id)
         self._count(failed_refunds=1)
+        self._arm_maintenance()
         return RefundOutcome(owed.refund_id, owed.amount, "Failed", reason=reason)

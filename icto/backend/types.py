@@ -46,15 +46,18 @@ class BackendInit:
     payment_token: Principal | None = None
 
 
+def _pairs(value: Any) -> tuple[tuple[str, Principal], ...]:
+    """A mapping or pairs, as a tuple of pairs (later pairs win)."""
+    return tuple(dict(value).items())
+
+
 @attrs.frozen(kw_only=True)
 class SetupArgs:
     """Where the storages and factories live; ``factories`` maps a service name to its id."""
 
     audit_storage: Principal
     invoice_storage: Principal
-    factories: tuple[tuple[str, Principal], ...] = attrs.field(
-        default=(), converter=lambda value: tuple(dict(value).items())
-    )
+    factories: tuple[tuple[str, Principal], ...] = attrs.field(default=(), converter=_pairs)
 
 
 @attrs.frozen

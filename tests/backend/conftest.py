@@ -35,7 +35,9 @@ def system(ic: IC) -> System:
 def fund(system: System) -> Callable[..., Principal]:
     """``fund(user, balance=10 ICP, approve=5 ICP)``: mint ICP to a user and approve the backend."""
 
-    def funded(user: Principal, balance: int = 10 * E8S, approve: int | None = 5 * E8S) -> Principal:
+    def funded(
+        user: Principal, balance: int = 10 * E8S, approve: int | None = 5 * E8S
+    ) -> Principal:
         if balance:
             system.faucet(user, balance)
         if approve is not None:

@@ -108,7 +108,9 @@ def test_the_matrices_cover_every_service() -> None:
 
 @pytest.mark.parametrize("kind", ["reject", "trap"])
 @pytest.mark.parametrize("point", SUCCESS_POINTS, ids=lambda p: f"{p[0]}.{p[1]}#{p[2]}")
-def test_a_fault_anywhere_in_a_deployment_loses_no_money(ic: IC, kind: str, point: CallPoint) -> None:
+def test_a_fault_anywhere_in_a_deployment_loses_no_money(
+    ic: IC, kind: str, point: CallPoint
+) -> None:
     system = prepared(ic)
     fired = inject(ic, system, kind, point)
     result = system.backend.as_caller(ALICE).deploy_token(token_config())

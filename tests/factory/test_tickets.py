@@ -1,0 +1,87 @@
+"""Deployment tickets: how a deployer that lost the reply learns what its request did.
+
+``create_contract(owner, config, ticket=t)`` records ``t`` with the contract it registers;
+``get_deployment(t)`` (backends only) answers that contract, or ``None`` if the request left no
+contract (refused, failed and cleaned up, or never arrived). A request repeating a ticket that
+already names a contract returns that contract instead of deploying twice.
+"""
+
+from __future__ import annotations
+
+from icto import IC, MANAGEMENT_ID, Err, Ok, Principal
+from icto.factory import DeploymentFailed
+from icto.ic.proxy import CanisterProxy
+from tests.factory.toys import ClubConfig
+from tests.helpers import live_canisters, rejected
+
+CONFIG = ClubConfig(name="Club")
+
+
+def test_a_ticket_names_the_contract_it_deployed(
+    factory: CanisterProxy, backend: Principal, alice: Principal
+) -> None:
+    club = factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1").unwrap()
+    assert factory.as_caller(backend).get_deployment("t-1") == club
+    assert factory.as_caller(backend).get_deployment("t-2") is None
+
+
+def test_a_repeated_ticket_returns_the_same_contract_without_deploying_again(
+    ic: IC, factory: CanisterProxy, backend: Principal, alice: Principal
+) -> None:
+    first = factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1").unwrap()
+    canisters = live_canisters(ic)
+    again = factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1")
+    assert again == Ok(first)
+    assert live_canisters(ic) == canisters
+    assert factory.as_caller(alice).get_my_contracts(alice).total == 1
+
+
+def test_a_failed_deployment_leaves_its_ticket_naming_nothing(
+    ic: IC, factory: CanisterProxy, backend: Principal, alice: Principal
+) -> None:
+    with ic.faults.reject(canister=MANAGEMENT_ID, method="install_code"):
+        result = factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1")
+    assert isinstance(result, Err) and isinstance(result.error, DeploymentFailed)
+    assert factory.as_caller(backend).get_deployment("t-1") is None
+    retried = factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1").unwrap()
+    assert factory.as_caller(backend).get_deployment("t-1") == retried
+
+
+def test_a_contract_that_refuses_its_confirmation_frees_its_ticket(
+    ic: IC, factory: CanisterProxy, backend: Principal, alice: Principal
+) -> None:
+    with ic.faults.trap(method="on_deployed"):
+        result = factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1")
+    assert isinstance(result, Err) and result.error.step == "on_deployed"
+    assert factory.as_caller(backend).get_deployment("t-1") is None
+    assert ic.state_of(factory.id).tickets.get("t-1") is None
+
+
+def test_a_trap_after_registration_keeps_the_ticket_so_the_deployer_can_find_the_contract(
+    ic: IC, factory: CanisterProxy, backend: Principal, alice: Principal
+) -> None:
+    """The factory's last segment traps after the contract was registered and confirmed (the
+    calls committed it): the deployer sees a reject, yet the contract exists and is indexed."""
+    with ic.faults.trap(canister=factory.id, method="create_contract"):
+        rejected(lambda: factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1"))
+    club = factory.as_caller(backend).get_deployment("t-1")
+    assert club is not None
+    assert [entry.info.id for entry in factory.as_caller(alice).get_my_contracts(alice).items] == [
+        club
+    ]
+
+
+def test_only_backends_may_look_up_tickets(
+    factory: CanisterProxy, backend: Principal, alice: Principal
+) -> None:
+    factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1").unwrap()
+    refusal = rejected(lambda: factory.as_caller(alice).get_deployment("t-1"))
+    assert refusal.error_code == "IC0406"
+    assert "backend" in refusal.message
+
+
+def test_deployments_without_a_ticket_record_none(
+    ic: IC, factory: CanisterProxy, backend: Principal, alice: Principal
+) -> None:
+    factory.as_caller(backend).create_contract(alice, CONFIG).unwrap()
+    assert len(ic.state_of(factory.id).tickets) == 0
