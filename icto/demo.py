@@ -1,0 +1,282 @@
+"""``run_demo``: the main scenario on a fresh in-memory IC, printed as plain-text tables.
+
+The platform is deployed with ``deploy_system``; alice, bob and carol get ICP from the faucet and
+approve the backend; four tokens are deployed through the paid flow; one deployment fails (the
+operator has paused the Token Factory) and its fee is refunded; the factory is resumed. Then the
+demo reads everything back from where it lives: contracts per user from the factory, the audit
+trail from AuditStorage, invoices from InvoiceStorage, balances and the books from the ICP ledger.
+
+Run it with ``python -m icto demo``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final, TextIO
+
+from icto.ic.account import Account
+from icto.ic.ic import IC
+from icto.ic.principal import Principal
+from icto.ic.result import Err, Ok
+from icto.ledger.types import E8S
+from icto.storage.types import AuditEntry, AuditQuery, PaymentRecord
+from icto.system import System, deploy_system
+from icto.token.config import TokenConfig
+
+USER_NAMES: Final = ("alice", "bob", "carol")
+FUNDING: Final = 10 * E8S
+"""ICP each user gets from the faucet."""
+APPROVAL: Final = 5 * E8S
+"""What each user lets the backend charge."""
+STEP_SECONDS: Final = 60
+"""IC time between two steps of the scenario, so the trail shows when each happened."""
+
+TREASURY: Final = (1).to_bytes(32, "big")
+"""The subaccount where an owner keeps their own initial balance (their default account is the
+token's minting account, which cannot hold one)."""
+
+
+def _user(name: str) -> Principal:
+    return Principal.from_name(name)
+
+
+def _treasury(name: str) -> Account:
+    return Account(_user(name), TREASURY)
+
+
+TOKENS: Final[tuple[tuple[str, TokenConfig], ...]] = (
+    ("alice", TokenConfig(
+        name="Alpha Coin", symbol="ALP", description="alice's community token",
+        initial_balances=(
+            (_treasury("alice"), 1_000_000 * E8S), (Account(_user("bob")), 50_000 * E8S),
+        ),
+    )),
+    ("bob", TokenConfig(
+        name="Beta Points", symbol="BETA", decimals=2, transfer_fee=1,
+        initial_balances=((_treasury("bob"), 500_000_00), (Account(_user("carol")), 25_000_00)),
+    )),
+    ("carol", TokenConfig(
+        name="Gamma Gold", symbol="GAMMA",
+        initial_balances=(
+            (_treasury("carol"), 21_000_000 * E8S), (Account(_user("alice")), 1_000 * E8S),
+        ),
+    )),
+    ("alice", TokenConfig(
+        name="Delta Shares", symbol="DLT", decimals=0, transfer_fee=0, is_public=False,
+        initial_balances=((_treasury("alice"), 10_000),),
+    )),
+)  # fmt: skip
+"""The deployments that succeed: (owner, config)."""
+
+REFUNDED: Final = (
+    "carol",
+    TokenConfig(name="Omega", symbol="OMEGA", initial_balances=((_treasury("carol"), 1_000),)),
+)
+"""The deployment attempted while the Token Factory is paused: charged, failed, refunded."""
+
+SECTIONS: Final = (
+    "Platform", "Deployments", "Contracts per user", "Audit trail", "Invoices", "ICP balances",
+    "Books",
+)  # fmt: skip
+
+
+# -- formatting -------------------------------------------------------------------------------
+
+
+def short(principal: Principal | None) -> str:
+    """A principal as its first 5 characters and an ellipsis; ``-`` for none."""
+    return "-" if principal is None else f"{str(principal)[:5]}…"
+
+
+def icp(e8s: int) -> str:
+    """An amount of e8s as ICP, exactly (at least 4 decimals, trailing zeros dropped)."""
+    sign = "-" if e8s < 0 else ""
+    whole, fraction = divmod(abs(e8s), E8S)
+    digits = f"{fraction:08d}".rstrip("0").ljust(4, "0")
+    return f"{sign}{whole:,}.{digits}"
+
+
+def _describe(value: object) -> str:
+    """A status or result record as readable text: ``Completed (block 7)``, ``Pending``."""
+    name = type(value).__name__
+    fields = getattr(value, "__attrs_attrs__", ())
+    parts = [f"{field.name} {getattr(value, field.name)}" for field in fields]
+    return f"{name} ({', '.join(parts)})" if parts else name
+
+
+def table(
+    out: TextIO,
+    title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    right: Iterable[int] = (),
+) -> None:
+    """Print ``rows`` under ``title`` as an aligned plain-text table; columns in ``right`` are
+    right-aligned (amounts)."""
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [len(header) for header in headers]
+    for row in cells:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    right_aligned = set(right)
+
+    def line(row: Sequence[str]) -> str:
+        padded = (
+            cell.rjust(width) if index in right_aligned else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    out.write(f"\n{title}\n{'=' * len(title)}\n")
+    out.write(line(list(headers)) + "\n")
+    out.write("  ".join("-" * width for width in widths) + "\n")
+    for row in cells:
+        out.write(line(row) + "\n")
+    if not cells:
+        out.write("(none)\n")
+
+
+# -- reading the platform back ----------------------------------------------------------------
+
+
+def audit_trail(system: System) -> Iterator[AuditEntry]:
+    """Every audit entry, oldest first, page by page."""
+    cursor: int | None = None
+    while True:
+        page = system.audit_storage.query(AuditQuery(descending=False, cursor=cursor, limit=100))
+        yield from page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
+def payments_of(system: System, user: Principal) -> Iterator[PaymentRecord]:
+    """``user``'s payment records, oldest first."""
+    records: list[PaymentRecord] = []
+    cursor: int | None = None
+    while True:
+        page = system.invoice_storage.get_payments_by_user(user, cursor=cursor)
+        records.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return reversed(records)
+
+
+def icp_books(system: System) -> dict[str, int]:
+    """Minted, burned and fees from the ICP ledger's block log, and its total supply."""
+    ledger = system.icp_ledger
+    minted = burned = fees = 0
+    count: int = ledger.get_transaction_count()
+    for start in range(0, count, 1000):
+        for block in ledger.get_blocks(start, 1000):
+            fees += block.fee or 0
+            if block.kind == "mint":
+                minted += block.amount
+            elif block.kind == "burn":
+                burned += block.amount
+    supply: int = ledger.icrc1_total_supply()
+    return {"minted": minted, "burned": burned, "fees": fees, "total_supply": supply}
+
+
+# -- the scenario -----------------------------------------------------------------------------
+
+
+def run_demo(out: TextIO = sys.stdout) -> System:
+    """Run the scenario on a fresh IC, print its tables to ``out`` and return the system."""
+    ic = IC()
+    start = ic.time
+    system = deploy_system(ic)
+    users = {name: _user(name) for name in USER_NAMES}
+    for user in users.values():
+        system.faucet(user, FUNDING)
+        system.approve_backend(user, APPROVAL)
+
+    table(out, "Platform", ("canister", "id"), [
+        ("ICP ledger", system.icp_ledger.id), ("backend", system.backend.id),
+        ("audit storage", system.audit_storage.id), ("invoice storage", system.invoice_storage.id),
+        ("token factory", system.token_factory.id), ("operator", system.operator),
+    ])  # fmt: skip
+    out.write(
+        f"\nusers {', '.join(USER_NAMES)}: {icp(FUNDING)} ICP each from the faucet, "
+        f"{icp(APPROVAL)} ICP approved to the backend\n"
+    )
+
+    attempts: list[tuple[str, str, str, str, str]] = []
+
+    def deploy(name: str, config: TokenConfig) -> Any:
+        ic.advance_time(seconds=STEP_SECONDS)
+        result = system.backend.as_caller(users[name]).deploy_token(config)
+        if isinstance(result, Ok):
+            deployed = result.value
+            attempts.append((
+                name, config.symbol, deployed.payment_id, icp(deployed.fee_paid),
+                f"deployed {short(deployed.canister_id)}",
+            ))  # fmt: skip
+        else:
+            assert isinstance(result, Err)
+            error = result.error
+            refund = getattr(error, "refund", None)
+            told = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
+            fee = "-"
+            if refund is not None:
+                told += f"; refund {refund.refund_id} {refund.status}"
+                fee = icp(refund.amount)
+            attempts.append((name, config.symbol, getattr(error, "payment_id", "-"), fee, told))
+        return result
+
+    for name, config in TOKENS:
+        deploy(name, config).unwrap()
+    ic.advance_time(seconds=STEP_SECONDS)
+    system.token_factory.pause_factory()
+    deploy(*REFUNDED)
+    ic.advance_time(seconds=STEP_SECONDS)
+    system.token_factory.resume_factory()
+
+    table(out, "Deployments", ("user", "symbol", "payment", "fee ICP", "outcome"), attempts,
+          right=(3,))  # fmt: skip
+    failed_owner, failed = REFUNDED
+    out.write(f"(the operator paused the token factory for {failed_owner}'s {failed.symbol}, "
+              "then resumed it)\n")  # fmt: skip
+
+    contract_rows = []
+    for name, user in users.items():
+        page = system.token_factory.as_caller(user).get_my_contracts(user)
+        for entry in page.items:
+            info = entry.info
+            contract_rows.append((
+                name, short(info.id), info.name, info.details.symbol, short(info.owner),
+                ", ".join(entry.roles), "public" if info.is_public else "private",
+            ))  # fmt: skip
+    table(out, "Contracts per user",
+          ("user", "contract", "name", "symbol", "owner", "roles", "visibility"),
+          contract_rows)  # fmt: skip
+
+    table(out, "Audit trail",
+          ("id", "time", "action", "user", "service", "payment", "contract"),
+          [(entry.id, f"+{(entry.timestamp - start) // 10**9}s", entry.action.value,
+            short(entry.event.user), entry.event.service or "-", entry.event.payment_id or "-",
+            short(entry.event.contract_id)) for entry in audit_trail(system)],
+          right=(0, 1))  # fmt: skip
+
+    table(out, "Invoices",
+          ("payment", "user", "service", "amount ICP", "status", "contract", "refund"),
+          [(record.id, name, record.service, icp(record.amount), _describe(record.status),
+            short(record.contract_id), record.refund_id or "-")
+           for name, user in users.items() for record in payments_of(system, user)],
+          right=(3,))  # fmt: skip
+
+    accounts = [*users.items(), ("backend", system.backend.id)]
+    balances = [(name, short(owner), icp(system.icp_balance(owner))) for name, owner in accounts]
+    table(out, "ICP balances", ("account", "principal", "ICP"), balances, right=(2,))
+
+    books = icp_books(system)
+    expected = books["minted"] - books["burned"] - books["fees"]
+    verdict = "balanced" if expected == books["total_supply"] else "NOT BALANCED"
+    table(out, "Books", ("ICP ledger", "ICP"), [
+        ("minted", icp(books["minted"])), ("burned", icp(books["burned"])),
+        ("fees (burned by the ledger)", icp(books["fees"])),
+        ("minted - burned - fees", icp(expected)), ("total supply", icp(books["total_supply"])),
+    ], right=(1,))  # fmt: skip
+    out.write(f"books check: total supply = minted - burned - fees: {verdict}\n")
+    return system

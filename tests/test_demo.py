@@ -1,0 +1,192 @@
+"""The demo does what it says: checked on the system it returns, not on the text it prints."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import attrs
+import pytest
+
+from icto import ICP, Account, Principal
+from icto.backend import DEFAULT_FEES, TOKEN_FACTORY
+from icto.demo import APPROVAL, FUNDING, REFUNDED, TOKENS, USER_NAMES, run_demo, short
+from icto.ledger import AllowanceArgs
+from icto.storage import AuditAction, AuditQuery, Completed, RefundCompleted, Refunded
+from icto.system import REFUND_FLOAT, System
+from icto.token import TokenConfig
+
+FEE = DEFAULT_FEES[TOKEN_FACTORY]
+LEDGER_FEE = ICP.fee
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@attrs.frozen
+class Run:
+    system: System
+    text: str
+
+
+@pytest.fixture(scope="module")
+def demo() -> Run:
+    out = io.StringIO()
+    system = run_demo(out)
+    return Run(system, out.getvalue())
+
+
+def user(name: str) -> Principal:
+    return Principal.from_name(name)
+
+
+def deployed_tokens(system: System) -> dict[str, Principal]:
+    """Symbol → contract, from the factory (asked as each token's owner: one is private)."""
+    found = {}
+    for owner, config in TOKENS:
+        page = system.token_factory.as_caller(user(owner)).get_tokens_by_symbol(config.symbol)
+        assert len(page.items) == 1, config.symbol
+        info = page.items[0]
+        assert info.owner == user(owner)
+        found[config.symbol] = info.id
+    return found
+
+
+def test_each_token_is_in_the_factory_for_its_owner(demo: Run) -> None:
+    system = demo.system
+    tokens = deployed_tokens(system)
+    factory = system.token_factory
+    for owner, config in TOKENS:
+        contract = tokens[config.symbol]
+        mine = factory.as_caller(user(owner)).get_my_contracts(user(owner)).items
+        roles = {entry.info.id: entry.roles for entry in mine}
+        assert "creator" in roles[contract]
+        ledger = system.ic.actor(contract, user(owner))
+        assert ledger.icrc1_symbol() == config.symbol
+        for account, amount in config.initial_balances:
+            assert ledger.icrc1_balance_of(account) == amount
+    stats = factory.get_stats()
+    assert (stats.contracts, stats.deployed, stats.paused) == (len(TOKENS), len(TOKENS), False)
+
+
+def test_initial_holders_see_the_tokens_they_hold(demo: Run) -> None:
+    system = demo.system
+    tokens = deployed_tokens(system)
+    for owner, config in TOKENS:
+        for account, _ in config.initial_balances:
+            holder = account.owner
+            mine = system.token_factory.as_caller(holder).get_my_contracts(holder).items
+            assert tokens[config.symbol] in {entry.info.id for entry in mine}, (owner, holder)
+
+
+def attempts_of(name: str) -> tuple[TokenConfig, ...]:
+    return tuple(config for owner, config in (*TOKENS, REFUNDED) if owner == name)
+
+
+def test_the_failed_deployment_was_refunded_and_the_books_balance(demo: Run) -> None:
+    system = demo.system
+    failed_owner, failed = REFUNDED
+    assert system.token_factory.get_tokens_by_symbol(failed.symbol).items == ()
+    for name in USER_NAMES:
+        paid = len(attempts_of(name))
+        refunded = FEE if name == failed_owner else 0
+        # faucet, minus the approval's fee, minus fee + ledger fee per attempt, plus the refund
+        expected = FUNDING - LEDGER_FEE - paid * (FEE + LEDGER_FEE) + refunded
+        assert system.icp_balance(user(name)) == expected, name
+    charged = len(TOKENS) + 1
+    # the backend keeps every fee but the refunded one, and pays the refund's ledger fee
+    assert system.icp_balance(system.backend.id) == REFUND_FLOAT + (charged - 1) * FEE - LEDGER_FEE
+    for name in USER_NAMES:
+        allowance = AllowanceArgs(Account(user(name)), Account(system.backend.id))
+        spent = len(attempts_of(name)) * (FEE + LEDGER_FEE)  # a refund gives no approval back
+        assert system.icp_ledger.icrc2_allowance(allowance).allowance == APPROVAL - spent
+    counters = system.backend.get_counters()
+    assert (counters.deployments, counters.failed_deployments) == (len(TOKENS), 1)
+    assert (counters.refunds, counters.refunded, counters.fees_collected) == (1, FEE, charged * FEE)
+    assert system.backend.admin_list_pending_refunds() == ()
+
+
+def test_the_audit_trail_records_every_step(demo: Run) -> None:
+    system = demo.system
+    tokens = deployed_tokens(system)
+    page = system.audit_storage.query(AuditQuery(descending=False, limit=100))
+    assert page.next_cursor is None
+    entries = list(page.items)
+    success = [
+        AuditAction.DEPLOYMENT_INITIATED, AuditAction.PAYMENT_PROCESSED,
+        AuditAction.DEPLOYMENT_SUCCEEDED,
+    ]  # fmt: skip
+    failure = [
+        AuditAction.DEPLOYMENT_INITIATED, AuditAction.PAYMENT_PROCESSED,
+        AuditAction.DEPLOYMENT_FAILED, AuditAction.REFUND_ISSUED,
+    ]  # fmt: skip
+    assert [entry.action for entry in entries] == success * len(TOKENS) + failure
+    for n, (owner, config) in enumerate(TOKENS):
+        steps = entries[3 * n : 3 * n + 3]
+        assert {entry.user for entry in steps} == {user(owner)}
+        assert len({entry.event.payment_id for entry in steps}) == 1
+        assert steps[-1].event.contract_id == tokens[config.symbol]
+    last = entries[3 * len(TOKENS) :]
+    assert {entry.user for entry in last} == {user(REFUNDED[0])}
+    assert [entry.timestamp for entry in entries] == sorted(entry.timestamp for entry in entries)
+
+
+def test_the_invoices_record_every_payment(demo: Run) -> None:
+    system = demo.system
+    tokens = deployed_tokens(system)
+    invoices = system.invoice_storage
+    contracts = set()
+    for name in USER_NAMES:
+        records = invoices.get_payments_by_user(user(name)).items
+        assert len(records) == len(attempts_of(name))
+        for record in records:
+            assert (record.user, record.amount, record.service) == (user(name), FEE, TOKEN_FACTORY)
+            if record.refund_id is None:
+                assert isinstance(record.status, Completed)
+                contracts.add(record.contract_id)
+            else:
+                assert name == REFUNDED[0]
+                assert isinstance(record.status, Refunded) and record.contract_id is None
+                refund = invoices.get_refund(record.refund_id)
+                assert refund is not None and refund.amount == FEE
+                assert refund.status == RefundCompleted(record.status.block)
+    assert contracts == set(tokens.values())
+
+
+def test_the_text_has_every_section_and_short_principals(demo: Run) -> None:
+    for heading in (
+        "Platform", "Deployments", "Contracts per user", "Audit trail", "Invoices",
+        "ICP balances", "Books",
+    ):  # fmt: skip
+        assert f"\n{heading}\n{'=' * len(heading)}\n" in demo.text
+    for name in USER_NAMES:
+        assert short(user(name)) in demo.text
+        assert str(user(name)) not in demo.text
+    assert "balanced" in demo.text and "NOT BALANCED" not in demo.text
+
+
+def test_the_demo_is_deterministic(demo: Run) -> None:
+    again = io.StringIO()
+    run_demo(again)
+    assert again.getvalue() == demo.text
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "icto", *args], cwd=ROOT, capture_output=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+
+
+def test_python_m_icto_demo_exits_0() -> None:
+    done = run_cli("demo")
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    text = done.stdout.decode(errors="replace")
+    assert "Audit trail" in text and "balanced" in text
+
+
+@pytest.mark.parametrize("args", [("bogus",), ()])
+def test_an_unknown_or_missing_command_prints_the_usage_and_exits_2(args: tuple[str, ...]) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert b"usage:" in done.stderr
