@@ -31,7 +31,10 @@ OPERATOR: Final = Principal.from_name("icto-operator")
 ICP_MINTER: Final = Principal.from_name("icp-minter")
 """Owner of the ICP ledger's minting account: a transfer from it mints (``System.faucet``)."""
 REFUND_FLOAT: Final = 1 * E8S
-"""ICP the backend starts with, so refunds can pay their ledger fee (10,000 refunds' worth)."""
+"""ICP the backend starts with, so refunds can pay their ledger fee: 10,000 refunds' worth while
+fees land in the backend's own account. With a treasury as ``payment.fee_recipient`` the backend
+pays whole refunds from this float, so the operator must keep it funded (a refund it cannot pay
+stays owed and retryable)."""
 
 
 @attrs.frozen

@@ -20,7 +20,6 @@ from icto.backend.types import (
     DeployError,
     DeploymentResult,
     PendingRefund,
-    RefundNotRetryable,
     RefundOutcome,
     ServiceHealth,
     ServiceSetup,
@@ -189,7 +188,7 @@ class Backend(PaidDeployments):
     @update
     def admin_retry_refund(
         self, refund_id: str
-    ) -> Ok[RefundOutcome] | Err[UnknownRefund | RefundNotRetryable]:
+    ) -> Ok[RefundOutcome] | Err[UnknownRefund]:
         """Pay a refund still owed (approve it, or retry a failed attempt)."""
         self._require_admin("retry a refund")
         if refund_id not in self.state.pending_refunds:
@@ -253,12 +252,13 @@ class Backend(PaidDeployments):
 def _setup_problem(args: object) -> ConfigError | None:
     if not isinstance(args, SetupArgs):
         return ConfigError("setup", f"expects SetupArgs, got {type(args).__name__}")
+    for name, _ in args.factories:
+        if name not in SERVICES:
+            return ConfigError(name, f"unknown service; services are {', '.join(SERVICES)}")
     for name, canister in (
         (AUDIT_STORAGE, args.audit_storage), (INVOICE_STORAGE, args.invoice_storage),
         *args.factories,
     ):  # fmt: skip
-        if name not in SERVICES and name not in (AUDIT_STORAGE, INVOICE_STORAGE):
-            return ConfigError(name, f"unknown service; services are {', '.join(SERVICES)}")
         if not isinstance(canister, Principal) or not canister.is_canister:
             return ConfigError(name, f"expects a canister id, got {canister!r}")
     return None

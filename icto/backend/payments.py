@@ -93,7 +93,8 @@ class PaidDeployments(BackendBase):
     # -- admission: everything checked before any money moves -----------------------------------
 
     def _admission(self, user: Principal, service: str, config: object) -> DeployError | None:
-        """Why this attempt is refused before payment (``None``: it may go on). Changes nothing."""
+        """Why this attempt is refused before payment (``None``: it may go on). Changes nothing
+        but the outbox, which it tries to deliver when it is full."""
         state = self.state
         if user.is_anonymous:
             return Unauthorized("anonymous callers cannot deploy")
@@ -114,7 +115,9 @@ class PaidDeployments(BackendBase):
         if missing:
             return ServiceUnavailable(f"not set up: {', '.join(missing)}")
         if self._outbox_full():
-            return ServiceUnavailable("the storage outbox is full; retry once it drains")
+            self._flush_outbox()
+            if self._outbox_full():
+                return ServiceUnavailable("the storage outbox is full; retry once it drains")
         reasons = VALIDATORS[service](config, user)
         if reasons:
             return InvalidConfig(tuple(reasons))
@@ -279,12 +282,12 @@ class PaidDeployments(BackendBase):
         )
 
     def _failed(self, charge: Charge, reason: str) -> DeploymentFailed:
-        self._audit(
+        failed = self._audit(
             AuditAction.DEPLOYMENT_FAILED, user=charge.user, service=charge.service,
             payment_id=charge.payment_id, ref_id=charge.initiated, details=(("reason", reason),),
         )  # fmt: skip
         self._count(failed_deployments=1)
-        refund = self._open_refund(charge, reason) if charge.amount > 0 else None
+        refund = self._open_refund(charge, reason, failed) if charge.amount > 0 else None
         return DeploymentFailed(reason, charge.payment_id, refund)
 
     # -- unconfirmed deployments ----------------------------------------------------------------
@@ -309,12 +312,13 @@ class PaidDeployments(BackendBase):
 
     # -- refunds --------------------------------------------------------------------------------
 
-    def _open_refund(self, charge: Charge, reason: str) -> RefundOutcome:
-        """Step 10: record the refund owed; pay it now unless auto-refund is off."""
+    def _open_refund(self, charge: Charge, reason: str, failed: int | None) -> RefundOutcome:
+        """Step 10: record the refund owed; pay it now unless auto-refund is off. ``failed`` is
+        the id of the ``DeploymentFailed`` entry the refund answers."""
         refund_id = self._new_id("ref")
         owed = PendingRefund(
             refund_id, charge.payment_id, charge.user, charge.amount, charge.token,
-            charge.service, reason, 0, None, self.time,
+            charge.service, reason, 0, None, self.time, failed,
         )  # fmt: skip
         self.state = attrs.evolve(
             self.state, pending_refunds=self.state.pending_refunds.set(refund_id, owed)
@@ -323,7 +327,7 @@ class PaidDeployments(BackendBase):
             "create_refund",
             RefundDraft(
                 id=refund_id, payment_id=charge.payment_id, user=charge.user,
-                amount=charge.amount, reason=reason,
+                amount=charge.amount, reason=reason, audit_id=failed,
             ),
         )  # fmt: skip
         if not self.state.config.auto_refund:
@@ -357,7 +361,7 @@ class PaidDeployments(BackendBase):
         )
         audit_id = self._audit(
             AuditAction.REFUND_ISSUED, user=owed.user, service=owed.service,
-            payment_id=owed.payment_id,
+            payment_id=owed.payment_id, ref_id=owed.failed_audit_id,
             details=(("refund_id", owed.refund_id), ("amount", str(owed.amount)),
                      ("block", str(block))),
         )  # fmt: skip
@@ -374,7 +378,7 @@ class PaidDeployments(BackendBase):
         )
         audit_id = self._audit(
             AuditAction.REFUND_FAILED, user=owed.user, service=owed.service,
-            payment_id=owed.payment_id,
+            payment_id=owed.payment_id, ref_id=owed.failed_audit_id,
             details=(("refund_id", owed.refund_id), ("reason", reason)),
         )  # fmt: skip
         self._invoice("set_refund_status", owed.refund_id, RefundAttemptFailed(reason), audit_id)

@@ -195,12 +195,6 @@ class UnknownRefund:
 
 
 @attrs.frozen
-class RefundNotRetryable:
-    refund_id: str
-    status: str
-
-
-@attrs.frozen
 class ServiceHealth:
     """One canister's health as the backend measured it: ``report`` is its own ``health()``
     answer, or ``error`` says why it could not be had."""
@@ -250,6 +244,8 @@ class PendingRefund:
     attempts: int
     last_error: str | None
     created_at: int
+    failed_audit_id: int | None = None
+    """The ``DeploymentFailed`` entry this refund answers (its audit entries refer to it)."""
 
 
 @attrs.frozen

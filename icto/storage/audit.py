@@ -1,0 +1,309 @@
+"""``AuditStorage``: the platform's append-only audit trail.
+
+Whitelisted writers append entries with ``log_event``; the storage numbers them 0, 1, 2 … and
+stamps its own time and the writer. Nothing changes or removes an entry: there is no such method,
+and a correction is a new entry whose ``ref_id`` points at the earlier one.
+
+Reads follow the storage reader rule (``icto.storage.base``). Entries are indexed by user, action,
+contract, (user, action) and (contract, action), each index a ``SortedSet`` of entry ids; since
+IC time never goes backwards, ids are in time order too, so a time range is an id range found by
+bisection. A query walks the smallest index that covers one of its filters from the cursor on:
+O(log n + page) when one index covers every filter, otherwise (user and contract without an
+action, or all three) it filters that index's entries one by one, O(log n + k) for the k it
+passes over.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Hashable, Iterator
+from typing import TypeVar
+
+import attrs
+import immutables
+
+from icto.collections import SortedSet, Vector
+from icto.ic.canister import query as query_method
+from icto.ic.canister import update
+from icto.ic.errors import Reject
+from icto.ic.principal import Principal
+from icto.storage.base import (
+    StorageBase,
+    StorageState,
+    check_page,
+    ids_between,
+    is_nat,
+    is_text,
+    take_page,
+)
+from icto.storage.types import (
+    MAX_DETAIL_KEY,
+    MAX_DETAIL_VALUE,
+    MAX_DETAILS,
+    MAX_TEXT,
+    AuditAction,
+    AuditEntry,
+    AuditEvent,
+    AuditQuery,
+    AuditStats,
+    CursorPage,
+    Severity,
+    StorageHealth,
+)
+
+K = TypeVar("K", bound=Hashable)
+
+_EMPTY: SortedSet[int] = SortedSet()
+
+
+@attrs.frozen(kw_only=True)
+class AuditState(StorageState):
+    entries: Vector[AuditEntry] = Vector()
+    by_user: immutables.Map[Principal, SortedSet[int]] = immutables.Map()
+    by_action: immutables.Map[AuditAction, SortedSet[int]] = immutables.Map()
+    """Every ``CUSTOM`` entry is under ``AuditAction.CUSTOM``, whatever its ``custom`` text."""
+    by_contract: immutables.Map[Principal, SortedSet[int]] = immutables.Map()
+    by_user_action: immutables.Map[tuple[Principal, AuditAction], SortedSet[int]] = immutables.Map()
+    by_contract_action: immutables.Map[tuple[Principal, AuditAction], SortedSet[int]] = (
+        immutables.Map()
+    )
+
+
+def event_problems(event: AuditEvent, entries: int) -> tuple[str, ...]:
+    """Every reason ``event`` cannot be logged into a trail of ``entries`` entries (empty when it
+    can)."""
+    fields: dict[str, object] = attrs.asdict(event, recurse=False)
+    problems: list[str] = []
+    action, custom = fields["action"], fields["custom"]
+    if not isinstance(action, AuditAction):
+        problems.append(f"action must be an AuditAction, got {action!r}")
+    elif action is AuditAction.CUSTOM:
+        if not is_text(custom, MAX_TEXT):
+            problems.append(f"a Custom action needs custom text of 1 to {MAX_TEXT} characters")
+    elif custom is not None:
+        problems.append("custom text is only for the Custom action")
+    for name in ("user", "contract_id"):
+        if fields[name] is not None and not isinstance(fields[name], Principal):
+            problems.append(f"{name} must be a Principal or None, got {fields[name]!r}")
+    for name in ("service", "payment_id"):
+        if fields[name] is not None and not is_text(fields[name], MAX_TEXT):
+            problems.append(f"{name} must be None or text of 1 to {MAX_TEXT} characters")
+    ref_id = fields["ref_id"]
+    if ref_id is not None and not (is_nat(ref_id) and ref_id < entries):  # type: ignore[operator]
+        problems.append(f"ref_id must be the id of an existing entry, got {ref_id!r}")
+    if not isinstance(fields["severity"], Severity):
+        problems.append(f"severity must be a Severity, got {fields['severity']!r}")
+    occurred_at = fields["occurred_at"]
+    if occurred_at is not None and not is_nat(occurred_at):
+        problems.append(f"occurred_at must be None or a non-negative int, got {occurred_at!r}")
+    problems.extend(_details_problems(fields["details"]))
+    return tuple(problems)
+
+
+def _details_problems(details: object) -> list[str]:
+    if not isinstance(details, tuple):
+        return [f"details must be a tuple of (key, value) text pairs, got {details!r}"]
+    if len(details) > MAX_DETAILS:
+        return [f"details may hold at most {MAX_DETAILS} pairs, got {len(details)}"]
+    problems: list[str] = []
+    seen: set[str] = set()
+    for pair in details:
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            problems.append(f"a detail is a (key, value) pair, got {pair!r}")
+            continue
+        key, value = pair
+        if not is_text(key, MAX_DETAIL_KEY):
+            problems.append(f"a detail key is text of 1 to {MAX_DETAIL_KEY} characters")
+        elif key in seen:
+            problems.append(f"detail key {key!r} appears twice")
+        else:
+            seen.add(key)
+        if not (isinstance(value, str) and len(value) <= MAX_DETAIL_VALUE):
+            problems.append(f"a detail value is text of at most {MAX_DETAIL_VALUE} characters")
+    return problems
+
+
+def query_problems(q: AuditQuery) -> tuple[str, ...]:
+    """Every reason ``q`` is not a valid query (empty when it is). Cursor and limit are checked
+    by ``check_page``."""
+    fields: dict[str, object] = attrs.asdict(q, recurse=False)
+    problems: list[str] = []
+    for name in ("user", "contract_id"):
+        if fields[name] is not None and not isinstance(fields[name], Principal):
+            problems.append(f"{name} must be a Principal or None, got {fields[name]!r}")
+    if fields["action"] is not None and not isinstance(fields["action"], AuditAction):
+        problems.append(f"action must be an AuditAction or None, got {fields['action']!r}")
+    for name in ("time_from", "time_to"):
+        if fields[name] is not None and not is_nat(fields[name]):
+            problems.append(f"{name} must be None or a non-negative int, got {fields[name]!r}")
+    if not isinstance(fields["descending"], bool):
+        problems.append(f"descending must be a bool, got {fields['descending']!r}")
+    return tuple(problems)
+
+
+def _indexed(
+    index: immutables.Map[K, SortedSet[int]], key: K, id_: int
+) -> immutables.Map[K, SortedSet[int]]:
+    """``index`` with ``id_`` added under ``key``."""
+    return index.set(key, index.get(key, _EMPTY).add(id_))
+
+
+class AuditStorage(StorageBase):
+    """The append-only audit trail. Writers: whitelisted principals only."""
+
+    VERSION = "1.0.0"
+    STATE = AuditState
+
+    state: AuditState
+
+    @update
+    def log_event(self, event: AuditEvent) -> int:
+        """Writer: append ``event`` stamped with this storage's time and the caller; return its
+        id (0, 1, 2 …). An invalid event is rejected with every reason, and nothing is kept."""
+        self._require_writer("log audit events")
+        state = self.state
+        problems = event_problems(event, len(state.entries))
+        if problems:
+            raise Reject("invalid audit event: " + "; ".join(problems))
+        id_ = len(state.entries)
+        action, user, contract = event.action, event.user, event.contract_id
+        entry = AuditEntry(id=id_, timestamp=self.time, writer=self.caller, event=event)
+        self.state = attrs.evolve(
+            state,
+            entries=state.entries.append(entry),
+            by_action=_indexed(state.by_action, action, id_),
+            by_user=state.by_user if user is None else _indexed(state.by_user, user, id_),
+            by_user_action=(
+                state.by_user_action
+                if user is None
+                else _indexed(state.by_user_action, (user, action), id_)
+            ),
+            by_contract=(
+                state.by_contract
+                if contract is None
+                else _indexed(state.by_contract, contract, id_)
+            ),
+            by_contract_action=(
+                state.by_contract_action
+                if contract is None
+                else _indexed(state.by_contract_action, (contract, action), id_)
+            ),
+        )
+        return id_
+
+    @query_method
+    def query(self, q: AuditQuery) -> CursorPage[AuditEntry]:
+        """The entries matching every filter of ``q``, newest first (or oldest first), from
+        ``q.cursor`` (an entry id, inclusive) on. ``next_cursor`` is the id of the next match,
+        ``None`` after the last. Writers and admins may ask anything; anyone else must set
+        ``user`` to themselves."""
+        problems = query_problems(q)
+        if problems:
+            raise Reject("invalid audit query: " + "; ".join(problems))
+        check_page(q.cursor, q.limit)
+        self._require_reader_of(q.user, "query another user's audit entries")
+        entries = self.state.entries
+        low, high = self._id_range(q)
+        ids, covers_all = self._index_for(q)
+        found = ids_between(ids, len(entries), low, high, q.descending)
+        if not covers_all:
+            found = self._matching(found, q)
+        page, next_cursor = take_page(found, q.limit)
+        return CursorPage(tuple(entries[i] for i in page), next_cursor)
+
+    def _id_range(self, q: AuditQuery) -> tuple[int, int]:
+        """The ids whose timestamps are in ``q``'s time range, cut at its cursor."""
+        entries = self.state.entries
+        low, high = 0, len(entries) - 1
+        if q.time_from is not None:
+            low = bisect_left(entries, q.time_from, key=_timestamp)
+        if q.time_to is not None:
+            high = bisect_right(entries, q.time_to, key=_timestamp) - 1
+        if q.cursor is not None:
+            if q.descending:
+                high = min(high, q.cursor)
+            else:
+                low = max(low, q.cursor)
+        return low, high
+
+    def _index_for(self, q: AuditQuery) -> tuple[SortedSet[int] | None, bool]:
+        """The smallest index covering a filter of ``q`` (``None``: every entry), and whether it
+        covers them all."""
+        state = self.state
+        candidates: list[tuple[SortedSet[int], int]] = []
+        action, user, contract = q.action, q.user, q.contract_id
+        if user is not None:
+            candidates.append((state.by_user.get(user, _EMPTY), 1))
+        if contract is not None:
+            candidates.append((state.by_contract.get(contract, _EMPTY), 1))
+        if action is not None:
+            candidates.append((state.by_action.get(action, _EMPTY), 1))
+            if user is not None:
+                candidates.append((state.by_user_action.get((user, action), _EMPTY), 2))
+            if contract is not None:
+                candidates.append((state.by_contract_action.get((contract, action), _EMPTY), 2))
+        if not candidates:
+            return None, True
+        filters = (user is not None) + (contract is not None) + (action is not None)
+        ids, covered = min(candidates, key=lambda candidate: (len(candidate[0]), -candidate[1]))
+        return ids, covered == filters
+
+    def _matching(self, ids: Iterator[int], q: AuditQuery) -> Iterator[int]:
+        entries = self.state.entries
+        for i in ids:
+            event = entries[i].event
+            if (
+                (q.user is None or event.user == q.user)
+                and (q.contract_id is None or event.contract_id == q.contract_id)
+                and (q.action is None or event.action is q.action)
+            ):
+                yield i
+
+    @query_method
+    def get_entry(self, id: int) -> AuditEntry | None:
+        """Entry ``id``; ``None`` if there is none or the caller may not read it (only writers
+        and admins read entries about others)."""
+        entries = self.state.entries
+        if not 0 <= id < len(entries):
+            return None
+        entry = entries[id]
+        return entry if self._may_read(entry.user) else None
+
+    @query_method
+    def count(self) -> int:
+        """Writers and admins: how many entries the trail holds."""
+        self._require_privileged("count audit entries")
+        return len(self.state.entries)
+
+    @query_method
+    def get_stats(self) -> AuditStats:
+        """Writers and admins: entries per action (every action, in declaration order), writers,
+        the first and last timestamps."""
+        self._require_privileged("read audit statistics")
+        state = self.state
+        entries = state.entries
+        return AuditStats(
+            entries=len(entries),
+            by_action=tuple(
+                (action.value, len(state.by_action.get(action, _EMPTY))) for action in AuditAction
+            ),
+            writers=len(state.writers),
+            first_timestamp=entries[0].timestamp if entries else None,
+            last_timestamp=entries[-1].timestamp if entries else None,
+            access_denied=state.access_denied,
+        )
+
+    @query_method
+    def health(self) -> StorageHealth:
+        """Anyone: kind ``"audit"``, entries, writers, cycles, version."""
+        return StorageHealth(
+            kind="audit",
+            records=len(self.state.entries),
+            writers=len(self.state.writers),
+            cycles=self.cycles_balance,
+            version=self.VERSION,
+        )
+
+
+def _timestamp(entry: AuditEntry) -> int:
+    return entry.timestamp

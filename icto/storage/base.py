@@ -1,0 +1,185 @@
+"""What AuditStorage and InvoiceStorage share: the whitelist, the reader rule, cursor pages.
+
+Who may do what:
+
+* **Admins** are the canister's controllers and the principals in the admin list. They edit the
+  whitelist and the admin list and read everything, but they do not write records unless they
+  are whitelisted too: being a controller is not being a writer.
+* **Writers** are the whitelisted principals (the backend). They write and read everything.
+* **Anyone else** reads only the records about themselves (``user == caller``). Asking about
+  somebody else is a ``Reject``; asking for one record by id answers ``None``.
+
+A refused update is counted (``access_denied``) and logged (``AccessDenied: …``). A refused query
+is rejected the same way, but its count is dropped with the rest of the query's writes, as on
+the IC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import islice
+from typing import ClassVar, TypeVar
+
+import attrs
+
+from icto.collections import SortedSet
+from icto.ic.canister import Canister, query, update
+from icto.ic.errors import Reject
+from icto.ic.principal import Principal
+from icto.storage.types import MAX_PAGE, StorageInit
+
+T = TypeVar("T")
+
+UNAUTHORIZED_WRITE = "Unauthorized: only a whitelisted writer may"
+UNAUTHORIZED_ADMIN = "Unauthorized: only an admin may"
+UNAUTHORIZED_READ = "Unauthorized: only a writer, an admin or the user themselves may"
+
+
+@attrs.frozen(kw_only=True)
+class StorageState:
+    admins: frozenset[Principal]
+    writers: frozenset[Principal]
+    access_denied: int = 0
+
+
+def is_nat(value: object) -> bool:
+    """``value`` is a non-negative ``int`` (``bool`` is not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def is_text(value: object, longest: int) -> bool:
+    """``value`` is a non-empty ``str`` of at most ``longest`` characters."""
+    return isinstance(value, str) and 0 < len(value) <= longest
+
+
+def check_page(cursor: object, limit: object) -> None:
+    """Reject unless ``cursor`` is ``None`` or a non-negative int and ``1 <= limit <= MAX_PAGE``."""
+    if cursor is not None and not is_nat(cursor):
+        raise Reject(f"cursor must be a non-negative int or None, got {cursor!r}")
+    if not is_nat(limit) or not 1 <= limit <= MAX_PAGE:  # type: ignore[operator]
+        raise Reject(f"limit must be an int from 1 to {MAX_PAGE}, got {limit!r}")
+
+
+def ids_between(
+    ids: SortedSet[int] | None, count: int, low: int, high: int, descending: bool
+) -> Iterator[int]:
+    """The ids ``low <= id <= high`` of ``ids`` (``None``: every id below ``count``), ascending or
+    descending; reaching the first one costs O(log n)."""
+    high = min(high, count - 1)
+    if low > high:
+        return iter(())
+    if ids is None:
+        return iter(range(high, low - 1, -1) if descending else range(low, high + 1))
+    if descending:
+        start = ids.index(high + 1) - 1
+        return _while(ids.iter_from(start, descending=True), lambda i: i >= low)
+    return _while(ids.iter_from(ids.index(low)), lambda i: i <= high)
+
+
+def _while(ids: Iterator[int], keep: Callable[[int], bool]) -> Iterator[int]:
+    for i in ids:
+        if not keep(i):
+            return
+        yield i
+
+
+def take_page(ids: Iterator[int], limit: int) -> tuple[tuple[int, ...], int | None]:
+    """The first ``limit`` of ``ids`` and the one after them (the next cursor), or ``None``."""
+    taken = tuple(islice(ids, limit + 1))
+    if len(taken) > limit:
+        return taken[:limit], taken[limit]
+    return taken, None
+
+
+class StorageBase(Canister):
+    """The whitelist, admin list and reader rule of a storage canister.
+
+    Subclasses set ``STATE`` (a ``StorageState`` subclass whose other fields have defaults).
+    """
+
+    VERSION = "1.0.0"
+    STATE: ClassVar[type[StorageState]] = StorageState
+
+    state: StorageState
+
+    def init(self, arg: StorageInit | None = None) -> None:
+        arg = StorageInit() if arg is None else arg
+        if not isinstance(arg, StorageInit):
+            raise TypeError(f"a storage is installed with a StorageInit, got {type(arg).__name__}")
+        for principal in (*arg.admins, *arg.writers):
+            if not isinstance(principal, Principal):
+                raise TypeError(f"admins and writers are Principals, got {principal!r}")
+        self.state = self.STATE(admins=frozenset(arg.admins), writers=frozenset(arg.writers))
+
+    # -- who may do what ----------------------------------------------------------------------
+
+    def _is_admin(self, principal: Principal) -> bool:
+        return principal in self.state.admins or self.is_controller(principal)
+
+    def _is_writer(self, principal: Principal) -> bool:
+        return principal in self.state.writers
+
+    def _is_privileged(self, principal: Principal) -> bool:
+        """Writers and admins read everything."""
+        return self._is_writer(principal) or self._is_admin(principal)
+
+    def _deny(self, message: str) -> Reject:
+        """Count and log a refused caller; the caller raises the returned ``Reject``."""
+        self.state = attrs.evolve(self.state, access_denied=self.state.access_denied + 1)
+        self.log(f"AccessDenied: {self.caller} {message}")
+        return Reject(message)
+
+    def _require_admin(self, what: str) -> None:
+        if not self._is_admin(self.caller):
+            raise self._deny(f"{UNAUTHORIZED_ADMIN} {what}")
+
+    def _require_writer(self, what: str) -> None:
+        if not self._is_writer(self.caller):
+            raise self._deny(f"{UNAUTHORIZED_WRITE} {what}")
+
+    def _require_privileged(self, what: str) -> None:
+        if not self._is_privileged(self.caller):
+            raise self._deny(f"Unauthorized: only a writer or an admin may {what}")
+
+    def _require_reader_of(self, user: Principal | None, what: str) -> None:
+        """Writers and admins read anything; anyone else only records about themselves."""
+        if not (self._is_privileged(self.caller) or user == self.caller):
+            raise self._deny(f"{UNAUTHORIZED_READ} {what}")
+
+    def _may_read(self, user: Principal | None) -> bool:
+        return user == self.caller or self._is_privileged(self.caller)
+
+    # -- the whitelist and the admin list -----------------------------------------------------
+
+    @update
+    def add_to_whitelist(self, writer: Principal) -> None:
+        """Admin: let ``writer`` write (idempotent)."""
+        self._require_admin("edit the whitelist")
+        self.state = attrs.evolve(self.state, writers=self.state.writers | {writer})
+
+    @update
+    def remove_from_whitelist(self, writer: Principal) -> None:
+        """Admin: stop ``writer`` writing (idempotent). Its records stay."""
+        self._require_admin("edit the whitelist")
+        self.state = attrs.evolve(self.state, writers=self.state.writers - {writer})
+
+    @update
+    def set_admins(self, admins: tuple[Principal, ...]) -> None:
+        """Admin: replace the admin list (controllers stay admins whatever it says)."""
+        self._require_admin("set the admins")
+        self.state = attrs.evolve(self.state, admins=frozenset(admins))
+
+    @query
+    def is_whitelisted(self, principal: Principal) -> bool:
+        """Whether ``principal`` may write (anyone may ask)."""
+        return principal in self.state.writers
+
+    @query
+    def get_whitelist(self) -> tuple[Principal, ...]:
+        """The writers, sorted (anyone may ask)."""
+        return tuple(sorted(self.state.writers))
+
+    @query
+    def get_admins(self) -> tuple[Principal, ...]:
+        """The admin list, sorted, without the controllers (anyone may ask)."""
+        return tuple(sorted(self.state.admins))

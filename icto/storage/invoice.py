@@ -1,0 +1,526 @@
+"""``InvoiceStorage``: payment records and refunds, with their state machines and history.
+
+A payment is ``Pending`` until charged (``Completed(block)``) or not (``Failed(reason)``); a
+refund of a completed payment moves it to ``RefundPending``, then ``Refunded(block)`` or
+``RefundFailed(reason)``, which goes back to ``RefundPending`` when the refund is retried
+(``PAYMENT_TRANSITIONS``). The refund itself is ``RefundWaiting`` → ``RefundCompleted(block)``
+or ``RefundAttemptFailed(reason)`` → ``RefundWaiting`` again on a retry (``REFUND_TRANSITIONS``);
+its payment's refund states follow from it and are never set directly. An illegal change is
+rejected and changes nothing; every change is kept in the record's ``history``. Nothing is ever
+deleted or overwritten.
+
+Writes come from whitelisted writers and are safe to re-deliver: a create with the same id and
+the same draft, or the same status change again (same status and audit id as the change that
+set it), answers the current record and changes nothing.
+
+Records are numbered in creation order (their *seq*); per-user and per-status indexes are
+``SortedSet``s of seqs, so every listing is newest first in O(log n + page), its cursor the seq
+to continue from. Reads follow the storage reader rule (``icto.storage.base``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Final, TypeVar
+
+import attrs
+import immutables
+
+from icto.collections import SortedSet, Vector
+from icto.ic.canister import query, update
+from icto.ic.errors import Reject
+from icto.ic.principal import Principal
+from icto.storage.base import (
+    StorageBase,
+    StorageState,
+    check_page,
+    ids_between,
+    is_nat,
+    is_text,
+    take_page,
+)
+from icto.storage.types import (
+    DEFAULT_PAGE,
+    MAX_TEXT,
+    PAYMENT_TRANSITIONS,
+    REFUND_TRANSITIONS,
+    Completed,
+    CursorPage,
+    Failed,
+    InvoiceStats,
+    PaymentDraft,
+    PaymentRecord,
+    PaymentStatus,
+    Pending,
+    Refund,
+    RefundAttemptFailed,
+    RefundCompleted,
+    RefundDraft,
+    Refunded,
+    RefundFailed,
+    RefundPending,
+    RefundStatus,
+    RefundWaiting,
+    ServiceTotals,
+    StatusChange,
+    StorageHealth,
+    status_name,
+)
+
+K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
+S = TypeVar("S")
+
+MAX_ID: Final = 128
+"""Longest payment or refund id."""
+
+PAYMENT_STATUS_NAMES: Final = tuple(cls.__name__ for cls in PAYMENT_TRANSITIONS)
+REFUND_STATUS_NAMES: Final = tuple(cls.__name__ for cls in REFUND_TRANSITIONS)
+
+_EMPTY: SortedSet[int] = SortedSet()
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceState(StorageState):
+    payments: Vector[PaymentRecord] = Vector()
+    """By seq (creation order)."""
+    payment_seqs: immutables.Map[str, int] = immutables.Map()
+    payments_by_user: immutables.Map[Principal, SortedSet[int]] = immutables.Map()
+    payments_by_status: immutables.Map[str, SortedSet[int]] = immutables.Map()
+    refunds: Vector[Refund] = Vector()
+    refund_seqs: immutables.Map[str, int] = immutables.Map()
+    refunds_by_user: immutables.Map[Principal, SortedSet[int]] = immutables.Map()
+    refunds_by_status: immutables.Map[str, SortedSet[int]] = immutables.Map()
+    totals: immutables.Map[tuple[str, Principal], ServiceTotals] = immutables.Map()
+
+
+def _added(
+    index: immutables.Map[K, SortedSet[int]], key: K, seq: int
+) -> immutables.Map[K, SortedSet[int]]:
+    return index.set(key, index.get(key, _EMPTY).add(seq))
+
+
+def _moved(
+    index: immutables.Map[str, SortedSet[int]], old: object, new: object, seq: int
+) -> immutables.Map[str, SortedSet[int]]:
+    """``index`` with ``seq`` moved from ``old``'s status name to ``new``'s."""
+    old_name, new_name = status_name(old), status_name(new)
+    left = index[old_name].discard(seq)
+    index = index.set(old_name, left) if left else index.delete(old_name)
+    return _added(index, new_name, seq)
+
+
+def _id_problem(what: str, value: object) -> list[str]:
+    return [] if is_text(value, MAX_ID) else [f"{what} must be text of 1 to {MAX_ID} characters"]
+
+
+def _audit_id_problem(value: object) -> list[str]:
+    return [] if value is None or is_nat(value) else ["audit_id must be None or a non-negative int"]
+
+
+def payment_draft_problems(draft: PaymentDraft) -> tuple[str, ...]:
+    """Every reason ``draft`` cannot be recorded (empty when it can)."""
+    fields: dict[str, object] = attrs.asdict(draft, recurse=False)
+    problems = _id_problem("id", draft.id)
+    for name in ("user", "token"):
+        if not isinstance(fields[name], Principal):
+            problems.append(f"{name} must be a Principal")
+    if not is_text(draft.service, MAX_TEXT):
+        problems.append(f"service must be text of 1 to {MAX_TEXT} characters")
+    if not is_nat(draft.amount):
+        problems.append(f"amount must be a non-negative int, got {draft.amount!r}")
+    return (*problems, *_audit_id_problem(draft.audit_id))
+
+
+def refund_draft_problems(draft: RefundDraft) -> tuple[str, ...]:
+    """Every reason ``draft`` cannot be recorded, before looking at its payment."""
+    user: object = draft.user
+    problems = _id_problem("id", draft.id) + _id_problem("payment_id", draft.payment_id)
+    if not isinstance(user, Principal):
+        problems.append("user must be a Principal")
+    if not is_nat(draft.amount):
+        problems.append(f"amount must be a non-negative int, got {draft.amount!r}")
+    if not is_text(draft.reason, MAX_TEXT):
+        problems.append(f"reason must be text of 1 to {MAX_TEXT} characters")
+    return (*problems, *_audit_id_problem(draft.audit_id))
+
+
+def status_problem(status: object) -> str | None:
+    """What is wrong with a status record's field, or ``None``."""
+    if isinstance(status, Completed) and status.block is not None and not is_nat(status.block):
+        return "a Completed block is None or a non-negative int"
+    if isinstance(status, Refunded | RefundCompleted) and not is_nat(status.block):
+        return f"a {status_name(status)} block is a non-negative int"
+    if isinstance(status, Failed | RefundFailed | RefundAttemptFailed) and not is_text(
+        status.reason, MAX_TEXT
+    ):
+        return f"a {status_name(status)} reason is text of 1 to {MAX_TEXT} characters"
+    return None
+
+
+def draft_of_payment(record: PaymentRecord) -> PaymentDraft:
+    """The draft ``record`` was created from."""
+    return PaymentDraft(
+        id=record.id, user=record.user, service=record.service, amount=record.amount,
+        token=record.token, audit_id=record.history[0].audit_id,
+    )  # fmt: skip
+
+
+def draft_of_refund(refund: Refund) -> RefundDraft:
+    """The draft ``refund`` was created from."""
+    return RefundDraft(
+        id=refund.id, payment_id=refund.payment_id, user=refund.user, amount=refund.amount,
+        reason=refund.reason, audit_id=refund.history[0].audit_id,
+    )  # fmt: skip
+
+
+def _redelivered(status: S, history: tuple[StatusChange[S], ...], audit_id: int | None) -> bool:
+    """The change ``status`` / ``audit_id`` is the one that set the current status."""
+    last = history[-1]
+    return last.status == status and last.audit_id == audit_id
+
+
+def _with_audit(audit_ids: tuple[int, ...], audit_id: int | None) -> tuple[int, ...]:
+    return audit_ids if audit_id is None else (*audit_ids, audit_id)
+
+
+class InvoiceStorage(StorageBase):
+    """Payment records and refunds. Writers: whitelisted principals only."""
+
+    VERSION = "1.0.0"
+    STATE = InvoiceState
+
+    state: InvoiceState
+
+    # -- payments -----------------------------------------------------------------------------
+
+    @update
+    def create_payment(self, draft: PaymentDraft) -> PaymentRecord:
+        """Writer: record a ``Pending`` payment. The same draft again answers the current record;
+        another payment under a known id is rejected."""
+        self._require_writer("record payments")
+        problems = payment_draft_problems(draft)
+        if problems:
+            raise Reject("invalid payment draft: " + "; ".join(problems))
+        state = self.state
+        seq = state.payment_seqs.get(draft.id)
+        if seq is not None:
+            existing = state.payments[seq]
+            if draft_of_payment(existing) == draft:
+                return existing
+            raise Reject(f"payment id {draft.id!r} already records another payment")
+        seq = len(state.payments)
+        now = self.time
+        record = PaymentRecord(
+            id=draft.id, user=draft.user, service=draft.service, amount=draft.amount,
+            token=draft.token, status=Pending(), created_at=now, updated_at=now,
+            contract_id=None, audit_ids=_with_audit((), draft.audit_id),
+            history=(StatusChange(Pending(), now, draft.audit_id),),
+        )  # fmt: skip
+        key = (draft.service, draft.token)
+        totals = state.totals.get(key, ServiceTotals(draft.service, draft.token, 0, 0, 0))
+        self.state = attrs.evolve(
+            state,
+            payments=state.payments.append(record),
+            payment_seqs=state.payment_seqs.set(draft.id, seq),
+            payments_by_user=_added(state.payments_by_user, draft.user, seq),
+            payments_by_status=_added(state.payments_by_status, status_name(record.status), seq),
+            totals=state.totals.set(key, attrs.evolve(totals, payments=totals.payments + 1)),
+        )
+        return record
+
+    @update
+    def set_payment_status(
+        self, payment_id: str, status: PaymentStatus, audit_id: int | None = None
+    ) -> PaymentRecord:
+        """Writer: move a payment to ``Completed`` or ``Failed`` (its refund states follow its
+        refund). An illegal transition is rejected naming both states; re-delivering the change
+        that set the current status answers the record unchanged."""
+        self._require_writer("change payment status")
+        if isinstance(status, RefundPending | Refunded | RefundFailed):
+            raise Reject("refund statuses change through the refund (set_refund_status)")
+        self._check_change(status, audit_id)
+        seq, record = self._payment(payment_id)
+        if _redelivered(status, record.history, audit_id):
+            return record
+        self._check_move(PAYMENT_TRANSITIONS, "payment", payment_id, record.status, status)
+        return self._move_payment(seq, record, status, audit_id)
+
+    @update
+    def link_contract(
+        self, payment_id: str, contract_id: Principal, audit_id: int | None = None
+    ) -> PaymentRecord:
+        """Writer: record the contract a ``Completed`` payment paid for. Linking it to the same
+        contract again answers the record unchanged; to another one is rejected."""
+        self._require_writer("link payments to contracts")
+        self._check_change(None, audit_id)
+        seq, record = self._payment(payment_id)
+        if record.contract_id == contract_id:
+            return record
+        if record.contract_id is not None:
+            raise Reject(f"payment {payment_id!r} is already linked to {record.contract_id}")
+        if not isinstance(record.status, Completed):
+            raise Reject(
+                f"only a Completed payment is linked to a contract; {payment_id!r} is "
+                f"{status_name(record.status)}"
+            )
+        linked = attrs.evolve(
+            record, contract_id=contract_id, updated_at=self.time,
+            audit_ids=_with_audit(record.audit_ids, audit_id),
+        )  # fmt: skip
+        self.state = attrs.evolve(self.state, payments=self.state.payments.set(seq, linked))
+        return linked
+
+    # -- refunds ------------------------------------------------------------------------------
+
+    @update
+    def create_refund(self, draft: RefundDraft) -> Refund:
+        """Writer: record a refund (``RefundWaiting``) of a ``Completed`` payment, for its whole
+        amount and its user, which moves the payment to ``RefundPending``. A payment has at most
+        one refund; the same draft again answers the current refund."""
+        self._require_writer("record refunds")
+        problems = refund_draft_problems(draft)
+        if problems:
+            raise Reject("invalid refund draft: " + "; ".join(problems))
+        state = self.state
+        seq = state.refund_seqs.get(draft.id)
+        if seq is not None:
+            existing = state.refunds[seq]
+            if draft_of_refund(existing) == draft:
+                return existing
+            raise Reject(f"refund id {draft.id!r} already records another refund")
+        payment_seq, payment = self._payment(draft.payment_id)
+        if payment.refund_id is not None:
+            raise Reject(f"payment {payment.id!r} already has refund {payment.refund_id!r}")
+        if not isinstance(payment.status, Completed):
+            raise Reject(
+                f"only a Completed payment is refunded; {payment.id!r} is "
+                f"{status_name(payment.status)}"
+            )
+        if (draft.amount, draft.user) != (payment.amount, payment.user):
+            raise Reject(
+                f"a refund returns the payment's amount to its user: {payment.amount} to "
+                f"{payment.user}, not {draft.amount} to {draft.user}"
+            )
+        seq = len(state.refunds)
+        now = self.time
+        refund = Refund(
+            id=draft.id, payment_id=draft.payment_id, user=draft.user, amount=draft.amount,
+            reason=draft.reason, status=RefundWaiting(), attempts=0, created_at=now,
+            updated_at=now, history=(StatusChange(RefundWaiting(), now, draft.audit_id),),
+        )  # fmt: skip
+        self.state = attrs.evolve(
+            state,
+            refunds=state.refunds.append(refund),
+            refund_seqs=state.refund_seqs.set(draft.id, seq),
+            refunds_by_user=_added(state.refunds_by_user, draft.user, seq),
+            refunds_by_status=_added(state.refunds_by_status, status_name(refund.status), seq),
+        )
+        self._move_payment(
+            payment_seq, attrs.evolve(payment, refund_id=draft.id), RefundPending(),
+            draft.audit_id,
+        )  # fmt: skip
+        return refund
+
+    @update
+    def set_refund_status(
+        self, refund_id: str, status: RefundStatus, audit_id: int | None = None
+    ) -> Refund:
+        """Writer: record a refund attempt's outcome, or a retry starting, and its payment's
+        matching state: ``RefundCompleted(block)`` makes the payment ``Refunded(block)``,
+        ``RefundAttemptFailed(reason)`` makes it ``RefundFailed(reason)``, ``RefundWaiting``
+        (a retry) makes it ``RefundPending`` again. ``attempts`` counts the attempts that ended,
+        failed or completed. An illegal transition is rejected and changes neither record; the
+        payment needs no check of its own, since its refund states change nowhere else."""
+        self._require_writer("change refund status")
+        self._check_change(status, audit_id)
+        seq, refund = self._refund(refund_id)
+        if _redelivered(status, refund.history, audit_id):
+            return refund
+        self._check_move(REFUND_TRANSITIONS, "refund", refund_id, refund.status, status)
+        payment_seq, payment = self._payment(refund.payment_id)
+        follows: PaymentStatus
+        if isinstance(status, RefundCompleted):
+            follows = Refunded(status.block)
+        elif isinstance(status, RefundAttemptFailed):
+            follows = RefundFailed(status.reason)
+        else:
+            follows = RefundPending()
+        now = self.time
+        moved = attrs.evolve(
+            refund, status=status, updated_at=now,
+            attempts=refund.attempts + (not isinstance(status, RefundWaiting)),
+            history=(*refund.history, StatusChange(status, now, audit_id)),
+        )  # fmt: skip
+        state = self.state
+        self.state = attrs.evolve(
+            state,
+            refunds=state.refunds.set(seq, moved),
+            refunds_by_status=_moved(state.refunds_by_status, refund.status, status, seq),
+        )
+        self._move_payment(payment_seq, payment, follows, audit_id)
+        return moved
+
+    # -- shared steps -------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_change(status: object, audit_id: object) -> None:
+        """Reject a malformed status record or audit id."""
+        problem = status_problem(status)
+        if problem is None and audit_id is not None and not is_nat(audit_id):
+            problem = "audit_id must be None or a non-negative int"
+        if problem is not None:
+            raise Reject(problem)
+
+    @staticmethod
+    def _check_move(
+        transitions: dict[type, frozenset[type]], kind: str, id_: str, old: object, new: object
+    ) -> None:
+        if type(new) not in transitions[type(old)]:
+            raise Reject(
+                f"illegal {kind} transition for {id_!r}: {status_name(old)} → {status_name(new)}"
+            )
+
+    def _payment(self, payment_id: str) -> tuple[int, PaymentRecord]:
+        seq = self.state.payment_seqs.get(payment_id)
+        if seq is None:
+            raise Reject(f"no payment {payment_id!r}")
+        return seq, self.state.payments[seq]
+
+    def _refund(self, refund_id: str) -> tuple[int, Refund]:
+        seq = self.state.refund_seqs.get(refund_id)
+        if seq is None:
+            raise Reject(f"no refund {refund_id!r}")
+        return seq, self.state.refunds[seq]
+
+    def _move_payment(
+        self, seq: int, record: PaymentRecord, status: PaymentStatus, audit_id: int | None
+    ) -> PaymentRecord:
+        """Store ``record`` moved to ``status`` (already checked), its indexes and totals."""
+        now = self.time
+        moved = attrs.evolve(
+            record, status=status, updated_at=now,
+            audit_ids=_with_audit(record.audit_ids, audit_id),
+            history=(*record.history, StatusChange(status, now, audit_id)),
+        )  # fmt: skip
+        state = self.state
+        totals = state.totals
+        key = (record.service, record.token)
+        if isinstance(status, Completed):
+            sums = totals[key]
+            totals = totals.set(key, attrs.evolve(sums, charged=sums.charged + record.amount))
+        elif isinstance(status, Refunded):
+            sums = totals[key]
+            totals = totals.set(key, attrs.evolve(sums, refunded=sums.refunded + record.amount))
+        self.state = attrs.evolve(
+            state,
+            payments=state.payments.set(seq, moved),
+            payments_by_status=_moved(state.payments_by_status, record.status, status, seq),
+            totals=totals,
+        )
+        return moved
+
+    # -- reads --------------------------------------------------------------------------------
+
+    @query
+    def get_payment(self, payment_id: str) -> PaymentRecord | None:
+        """The payment; ``None`` if there is none or the caller may not read it."""
+        seq = self.state.payment_seqs.get(payment_id)
+        record = None if seq is None else self.state.payments[seq]
+        return record if record is not None and self._may_read(record.user) else None
+
+    @query
+    def get_refund(self, refund_id: str) -> Refund | None:
+        """The refund; ``None`` if there is none or the caller may not read it."""
+        seq = self.state.refund_seqs.get(refund_id)
+        refund = None if seq is None else self.state.refunds[seq]
+        return refund if refund is not None and self._may_read(refund.user) else None
+
+    @query
+    def get_payments_by_user(
+        self, user: Principal, cursor: int | None = None, limit: int = DEFAULT_PAGE
+    ) -> CursorPage[PaymentRecord]:
+        """``user``'s payments, newest first (the user, writers and admins)."""
+        check_page(cursor, limit)
+        self._require_reader_of(user, "list another user's payments")
+        ids = self.state.payments_by_user.get(user, _EMPTY)
+        return _page(self.state.payments, ids, cursor, limit)
+
+    @query
+    def get_payments_by_status(
+        self, status_name: str, cursor: int | None = None, limit: int = DEFAULT_PAGE
+    ) -> CursorPage[PaymentRecord]:
+        """The payments now in status ``status_name`` (``"Pending"``, ``"Completed"`` …),
+        newest first (writers and admins)."""
+        check_page(cursor, limit)
+        self._require_privileged("list payments by status")
+        if status_name not in PAYMENT_STATUS_NAMES:
+            raise Reject(f"unknown payment status {status_name!r}; one of {PAYMENT_STATUS_NAMES}")
+        ids = self.state.payments_by_status.get(status_name, _EMPTY)
+        return _page(self.state.payments, ids, cursor, limit)
+
+    @query
+    def get_refunds_by_user(
+        self, user: Principal, cursor: int | None = None, limit: int = DEFAULT_PAGE
+    ) -> CursorPage[Refund]:
+        """``user``'s refunds, newest first (the user, writers and admins)."""
+        check_page(cursor, limit)
+        self._require_reader_of(user, "list another user's refunds")
+        ids = self.state.refunds_by_user.get(user, _EMPTY)
+        return _page(self.state.refunds, ids, cursor, limit)
+
+    @query
+    def get_refunds_by_status(
+        self, status_name: str, cursor: int | None = None, limit: int = DEFAULT_PAGE
+    ) -> CursorPage[Refund]:
+        """The refunds now in status ``status_name`` (``"RefundWaiting"``,
+        ``"RefundCompleted"``, ``"RefundAttemptFailed"``), newest first (writers and admins)."""
+        check_page(cursor, limit)
+        self._require_privileged("list refunds by status")
+        if status_name not in REFUND_STATUS_NAMES:
+            raise Reject(f"unknown refund status {status_name!r}; one of {REFUND_STATUS_NAMES}")
+        ids = self.state.refunds_by_status.get(status_name, _EMPTY)
+        return _page(self.state.refunds, ids, cursor, limit)
+
+    @query
+    def get_stats(self) -> InvoiceStats:
+        """Writers and admins: counts per status (every status, in state-machine order) and,
+        per (service, token), the payments, the amount charged (payments that reached
+        ``Completed``) and the amount refunded (``Refunded``)."""
+        self._require_privileged("read invoice statistics")
+        state = self.state
+        return InvoiceStats(
+            payments=len(state.payments),
+            refunds=len(state.refunds),
+            payments_by_status=_counts(state.payments_by_status, PAYMENT_STATUS_NAMES),
+            refunds_by_status=_counts(state.refunds_by_status, REFUND_STATUS_NAMES),
+            totals=tuple(state.totals[key] for key in sorted(state.totals)),
+            access_denied=state.access_denied,
+        )
+
+    @query
+    def health(self) -> StorageHealth:
+        """Anyone: kind ``"invoice"``, records (payments and refunds), writers, cycles, version."""
+        state = self.state
+        return StorageHealth(
+            kind="invoice",
+            records=len(state.payments) + len(state.refunds),
+            writers=len(state.writers),
+            cycles=self.cycles_balance,
+            version=self.VERSION,
+        )
+
+
+def _page(
+    records: Vector[R], seqs: SortedSet[int], cursor: int | None, limit: int
+) -> CursorPage[R]:
+    """A newest-first page of ``seqs`` from ``cursor`` (a seq, inclusive) down."""
+    high = len(records) - 1 if cursor is None else cursor
+    page, next_cursor = take_page(ids_between(seqs, len(records), 0, high, True), limit)
+    return CursorPage(tuple(records[seq] for seq in page), next_cursor)
+
+
+def _counts(
+    index: immutables.Map[str, SortedSet[int]], names: tuple[str, ...]
+) -> tuple[tuple[str, int], ...]:
+    return tuple((name, len(index.get(name, _EMPTY))) for name in names)

@@ -1,0 +1,142 @@
+"""``deploy_system(ic)``: the whole platform on one IC, deployed and wired as an operator would.
+
+The ICP ledger is at its mainnet id; the operator controls every canister; the backend is the
+one whitelisted writer of both storages and the one backend of the Token Factory (each asked
+directly); the backend holds a float of ICP for refunds' ledger fees; the test helpers move
+ICP the way they say; and the same calls give the same platform on any IC.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from icto import E8S, IC, Account, Principal
+from icto.backend import TOKEN_FACTORY
+from icto.ledger import ICP, AllowanceArgs
+from icto.system import OPERATOR, REFUND_FLOAT, System, deploy_system
+
+ALICE = Principal.from_name("alice")
+LEDGER_FEE = 10_000
+
+
+def canisters(system: System) -> dict[str, Principal]:
+    return {
+        "icp_ledger": system.icp_ledger.id, "backend": system.backend.id,
+        "audit_storage": system.audit_storage.id, "invoice_storage": system.invoice_storage.id,
+        "token_factory": system.token_factory.id,
+    }  # fmt: skip
+
+
+@pytest.fixture
+def system(ic: IC) -> System:
+    return deploy_system(ic)
+
+
+def test_the_icp_ledger_lives_at_its_mainnet_id(system: System) -> None:
+    assert system.icp_ledger.id == Principal.from_text("ryjl3-tyaaa-aaaaa-aaaba-cai")
+    assert system.icp_ledger.id == ICP.canister_id
+    assert system.icp_ledger.icrc1_symbol() == "ICP"
+    assert system.icp_ledger.icrc1_fee() == LEDGER_FEE
+    assert dict(system.backend.get_config())["payment.token"] == system.icp_ledger.id
+
+
+def test_the_operator_controls_every_canister(ic: IC, system: System) -> None:
+    assert system.operator == OPERATOR
+    ids = canisters(system)
+    assert len(set(ids.values())) == 5
+    for name, canister in ids.items():
+        assert ic.controllers_of(canister) == (OPERATOR,), name
+    assert set(ic.world.canisters) == set(ids.values())
+
+
+def test_another_operator_can_be_named(ic: IC) -> None:
+    operator = Principal.from_name("someone-else")
+    system = deploy_system(ic, operator=operator)
+    assert system.operator == operator
+    assert {ic.controllers_of(canister) for canister in canisters(system).values()} == {(operator,)}
+    assert system.backend.caller == operator
+    assert system.backend.is_admin(operator) and not system.backend.is_admin(OPERATOR)
+
+
+def test_the_proxies_call_as_the_operator(system: System) -> None:
+    proxies = (system.icp_ledger, system.backend, system.audit_storage, system.invoice_storage,
+               system.token_factory)  # fmt: skip
+    assert {proxy.caller for proxy in proxies} == {OPERATOR}
+    assert system.factories == {TOKEN_FACTORY: system.token_factory}
+
+
+def test_the_backend_is_whitelisted_in_both_storages_and_the_factory(system: System) -> None:
+    backend = system.backend.id
+    for storage in (system.audit_storage, system.invoice_storage):
+        assert storage.is_whitelisted(backend)
+        assert not storage.is_whitelisted(OPERATOR)
+        assert storage.get_whitelist() == (backend,)
+    assert system.token_factory.is_backend(backend)
+    assert not system.token_factory.is_backend(OPERATOR)
+    assert system.token_factory.get_backends() == (backend,)
+
+
+def test_the_backend_administers_its_services_without_controlling_them(
+    ic: IC, system: System
+) -> None:
+    backend = system.backend.id
+    for service in (system.audit_storage, system.invoice_storage, system.token_factory):
+        assert service.get_admins() == (backend,)
+        assert backend not in ic.controllers_of(service.id)
+    assert system.backend.get_admins() == ()
+    state = ic.state_of(backend)
+    assert (state.audit_storage, state.invoice_storage) == (
+        system.audit_storage.id, system.invoice_storage.id,
+    )  # fmt: skip
+    assert dict(state.factories) == {TOKEN_FACTORY: system.token_factory.id}
+
+
+def test_the_backend_holds_the_refund_float(system: System) -> None:
+    assert system.icp_balance(system.backend.id) == REFUND_FLOAT == 1 * E8S
+    assert system.icp_ledger.icrc1_total_supply() == REFUND_FLOAT
+
+
+@pytest.mark.parametrize("refund_float", [0, 3 * E8S])
+def test_the_refund_float_can_be_chosen(ic: IC, refund_float: int) -> None:
+    system = deploy_system(ic, refund_float=refund_float)
+    assert system.icp_balance(system.backend.id) == refund_float
+    assert system.icp_ledger.icrc1_total_supply() == refund_float
+
+
+def test_the_faucet_mints(system: System) -> None:
+    supply = system.icp_ledger.icrc1_total_supply()
+    block = system.faucet(ALICE, 7 * E8S)
+    assert system.icp_balance(ALICE) == 7 * E8S
+    assert system.icp_ledger.icrc1_total_supply() == supply + 7 * E8S
+    (minted,) = system.icp_ledger.get_blocks(block, 1)
+    assert (minted.kind, minted.to, minted.amount) == ("mint", Account(ALICE), 7 * E8S)
+    subaccount = Account(ALICE, b"\x02" * 32)
+    system.faucet(subaccount, 5)
+    assert system.icp_balance(subaccount) == 5
+    assert system.icp_ledger.icrc1_total_supply() == supply + 7 * E8S + 5
+
+
+def test_approve_backend_sets_the_allowance(system: System) -> None:
+    system.faucet(ALICE, 1 * E8S)
+    block = system.approve_backend(ALICE, 3 * E8S)
+    allowance = system.icp_ledger.icrc2_allowance(
+        AllowanceArgs(Account(ALICE), Account(system.backend.id))
+    )
+    assert allowance.allowance == 3 * E8S
+    (approved,) = system.icp_ledger.get_blocks(block, 1)
+    assert approved.kind == "approve"
+    assert system.icp_balance(ALICE) == 1 * E8S - LEDGER_FEE
+    system.approve_backend(ALICE, 1)
+    again = system.icp_ledger.icrc2_allowance(
+        AllowanceArgs(Account(ALICE), Account(system.backend.id))
+    )
+    assert again.allowance == 1
+
+
+def test_two_deployments_on_two_ics_are_the_same() -> None:
+    first, second = IC(), IC()
+    one, two = deploy_system(first), deploy_system(second)
+    assert canisters(one) == canisters(two)
+    for canister in canisters(one).values():
+        assert first.state_of(canister) == second.state_of(canister)
+    assert first.time == second.time
