@@ -59,6 +59,7 @@ class Backend(PaidDeployments):
         before = self.state.config.value(key)
         config = with_config_value(self.state.config, key, value)
         self.state = attrs.evolve(self.state, config=config)
+        self._arm_maintenance()
         self._audit(
             AuditAction.CONFIG_CHANGED, user=self.caller,
             details=(("key", key), ("from", repr(before)[:200]), ("to", repr(value)[:200])),
