@@ -16,6 +16,7 @@ from icto.backend.types import (
     INVOICE_STORAGE,
     SERVICES,
     TOKEN_FACTORY,
+    BackendCounters,
     ConfigError,
     DeployError,
     DeploymentResult,
@@ -246,7 +247,7 @@ class Backend(PaidDeployments):
         return ServiceHealth(service, canister, bool(getattr(report, "healthy", True)), report)
 
     @query
-    def get_counters(self) -> Any:
+    def get_counters(self) -> BackendCounters:
         return self.state.counters
 
 
