@@ -149,6 +149,7 @@ class PaidDeployments(BackendBase):
     # -- the flow -------------------------------------------------------------------------------
 
     def _deploy(self, service: str, config: object) -> Ok[DeploymentResult] | Err[DeployError]:
+        """The paid flow for one ``deploy_*`` call of the caller's."""
         user = self.caller
         refusal = self._admission(user, service, config)
         if refusal is not None:
