@@ -18,6 +18,7 @@ from icto.backend.base import BackendBase
 from icto.backend.types import (
     DAY_NS,
     AllowanceTooLow,
+    Charge,
     DeployError,
     DeploymentFailed,
     DeploymentResult,
@@ -72,19 +73,6 @@ def describe(error: object) -> str:
     fields = attrs.asdict(cast(Any, error), recurse=False) if attrs.has(type(error)) else {}
     inner = ", ".join(f"{name}={value!r}" for name, value in fields.items())
     return f"{type(error).__name__}({inner})"
-
-
-@attrs.frozen
-class Charge:
-    """One paid attempt as the flow carries it from step to step."""
-
-    payment_id: str
-    user: Principal
-    service: str
-    amount: int
-    token: Principal
-    initiated: int | None
-    block: int | None = None
 
 
 class PaidDeployments(BackendBase):
@@ -246,10 +234,7 @@ class PaidDeployments(BackendBase):
             return Err(self._failed(charge, f"the factory did not answer: {reason}"))
         if found is not None:
             return Ok(self._deployed(charge, found))
-        pending = Unconfirmed(
-            charge.payment_id, charge.user, charge.service, charge.amount, charge.token,
-            charge.initiated, charge.block, self.time,
-        )  # fmt: skip
+        pending = Unconfirmed(charge, self.time)
         self.state = attrs.evolve(
             self.state, unconfirmed=self.state.unconfirmed.set(charge.payment_id, pending)
         )
@@ -295,11 +280,7 @@ class PaidDeployments(BackendBase):
 
     def _settle_unconfirmed(self) -> None:
         for payment_id in tuple(self.state.unconfirmed):
-            pending = self.state.unconfirmed[payment_id]
-            charge = Charge(
-                pending.payment_id, pending.user, pending.service, pending.amount,
-                pending.token, pending.initiated, pending.block,
-            )  # fmt: skip
+            charge = self.state.unconfirmed[payment_id].charge
             asked, found = self._look_up(charge)
             if not asked:
                 continue

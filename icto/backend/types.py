@@ -249,9 +249,10 @@ class PendingRefund:
 
 
 @attrs.frozen
-class Unconfirmed:
-    """A paid deployment whose factory reply was lost and whose ticket could not be looked up
-    yet: resolved by the backend's timer (linked if the contract exists, refunded if not)."""
+class Charge:
+    """One paid attempt as the flow carries it from step to step: its payment, who pays, how
+    much in which token, the ``DeploymentInitiated`` entry id (``None`` while that entry waits
+    in the outbox) and, once charged, the ledger block (``None`` for a zero fee)."""
 
     payment_id: str
     user: Principal
@@ -259,8 +260,15 @@ class Unconfirmed:
     amount: int
     token: Principal
     initiated: int | None
-    """The audit id of the deployment's ``DeploymentInitiated`` entry, if it was delivered."""
-    block: int | None
+    block: int | None = None
+
+
+@attrs.frozen
+class Unconfirmed:
+    """A paid deployment whose factory reply was lost and whose ticket could not be looked up
+    yet: resolved by the backend's timer (linked if the contract exists, refunded if not)."""
+
+    charge: Charge
     since: int
 
 
