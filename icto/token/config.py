@@ -14,6 +14,7 @@ import attrs
 from icto.ic.account import Account
 from icto.ic.principal import Principal
 from icto.ledger.types import U64_MAX
+from icto.validation import identified_problem, text_problem
 
 NAME_LENGTH: Final = (3, 32)
 SYMBOL_LENGTH: Final = (2, 8)
@@ -68,24 +69,12 @@ def _is_nat(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _utf8_size(text: object) -> int:
-    """Bytes of ``text`` in UTF-8; -1 if it is not text that UTF-8 can encode."""
-    if not isinstance(text, str):
-        return -1
-    try:
-        return len(text.encode())
-    except UnicodeEncodeError:
-        return -1
-
-
-def _text_problem(field: str, value: object, low: int, high: int) -> str | None:
-    if not isinstance(value, str):
-        return f"{field} must be text, got {type(value).__name__}"
-    if not low <= len(value) <= high:
-        return f"{field} must be {low} to {high} characters, got {len(value)}"
-    if value != value.strip() or not value.isprintable():
-        return f"{field} must be printable, without leading or trailing spaces"
-    return None
+def _logo_problem(logo: object) -> str | None:
+    """A logo is one line of text (a data URL) of at most ``MAX_LOGO_BYTES`` in UTF-8."""
+    problem = text_problem("logo", logo, 0, MAX_LOGO_BYTES)
+    if problem is None and len(str(logo).encode()) > MAX_LOGO_BYTES:
+        problem = f"logo must be at most {MAX_LOGO_BYTES} bytes in UTF-8"
+    return problem
 
 
 def validate_token_config(config: object, owner: Principal | None = None) -> tuple[str, ...]:
@@ -93,11 +82,13 @@ def validate_token_config(config: object, owner: Principal | None = None) -> tup
     if not isinstance(config, TokenConfig):
         return (f"expected a TokenConfig, got {type(config).__name__}",)
     reasons = []
-    if owner is not None and (not isinstance(owner, Principal) or owner.is_anonymous):
-        reasons.append("the owner must be an authenticated principal")
+    owner_problem = None if owner is None else identified_problem(owner, "owner")
     for problem in (
-        _text_problem("name", config.name, *NAME_LENGTH),
-        _text_problem("symbol", config.symbol, *SYMBOL_LENGTH),
+        owner_problem,
+        text_problem("name", config.name, *NAME_LENGTH),
+        text_problem("symbol", config.symbol, *SYMBOL_LENGTH),
+        text_problem("description", config.description, 0, MAX_DESCRIPTION, multiline=True),
+        None if config.logo is None else _logo_problem(config.logo),
     ):
         if problem:
             reasons.append(problem)
@@ -112,10 +103,6 @@ def validate_token_config(config: object, owner: Principal | None = None) -> tup
     is_public: object = config.is_public
     if not isinstance(is_public, bool):
         reasons.append("is_public must be a bool")
-    if not isinstance(config.description, str) or len(config.description) > MAX_DESCRIPTION:
-        reasons.append(f"description must be text of at most {MAX_DESCRIPTION} characters")
-    if config.logo is not None and not 0 <= _utf8_size(config.logo) <= MAX_LOGO_BYTES:
-        reasons.append(f"logo must be valid text of at most {MAX_LOGO_BYTES} bytes")
     for field in ("minting_account", "fee_collector"):
         value = getattr(config, field)
         if value is not None and not isinstance(value, Account):

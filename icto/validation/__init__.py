@@ -1,0 +1,15 @@
+"""The platform's shared checks: one rule for text users hand in, one for principals that
+become roles. Every canister and every config validator uses these, never a copy."""
+
+from icto.validation.principals import identified_problem, require_identified
+from icto.validation.text import TRUNCATED, foreign_text, text_problem
+from icto.validation.types import NotIdentified
+
+__all__ = [
+    "TRUNCATED",
+    "NotIdentified",
+    "foreign_text",
+    "identified_problem",
+    "require_identified",
+    "text_problem",
+]
