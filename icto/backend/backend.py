@@ -11,6 +11,7 @@ import attrs
 
 from icto.backend.config import check_config_value, with_config_value
 from icto.backend.payments import PaidDeployments
+from icto.backend.state import Undelivered
 from icto.backend.types import (
     AUDIT_STORAGE,
     INVOICE_STORAGE,
@@ -21,6 +22,7 @@ from icto.backend.types import (
     DeployError,
     DeploymentResult,
     PendingRefund,
+    RefundInProgress,
     RefundOutcome,
     ServiceHealth,
     ServiceSetup,
@@ -34,8 +36,13 @@ from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected, Reject
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.ic.router import MANAGEMENT_ID
 from icto.storage.types import AuditAction
 from icto.token.config import TokenConfig
+from icto.validation import NotIdentified, require_identified
+
+ID_PREFIX_BYTES = 6
+"""Random bytes in a payment id's installation part (12 hex digits)."""
 
 
 class Backend(PaidDeployments):
@@ -80,11 +87,17 @@ class Backend(PaidDeployments):
     # -- admins ---------------------------------------------------------------------------------
 
     @update
-    def add_admin(self, admin: Principal) -> None:
+    def add_admin(self, admin: Principal) -> Ok[None] | Err[NotIdentified]:
+        """Make ``admin`` an admin; the anonymous principal and the management canister cannot
+        be one."""
         self._require_admin("add an admin")
+        refused = require_identified(admin, "admin")
+        if refused is not None:
+            return refused
         self.state = attrs.evolve(self.state, admins=self.state.admins | {admin})
         self._audit(AuditAction.ADMIN_ACTION, user=self.caller,
                     details=(("action", "add_admin"), ("admin", str(admin))))  # fmt: skip
+        return Ok(None)
 
     @update
     def remove_admin(self, admin: Principal) -> None:
@@ -111,7 +124,7 @@ class Backend(PaidDeployments):
         (the backend must be their controller or admin). The report says, per service, whether
         the counterpart now confirms the whitelist."""
         self._require_admin("set up the microservices")
-        problem = _setup_problem(args)
+        problem = _setup_problem(args) or self._draw_id_prefix()
         if problem is not None:
             return Err(problem)
         self.state = attrs.evolve(
@@ -124,12 +137,24 @@ class Backend(PaidDeployments):
             self._ask(factory, "add_backend", self.id)
         return Ok(self._setup_report())
 
+    def _draw_id_prefix(self) -> ConfigError | None:
+        """Draw this installation's id prefix from ``raw_rand`` once (kept across upgrades; a
+        reinstall draws a new one)."""
+        if self.state.id_prefix is not None:
+            return None
+        try:
+            randomness: bytes = self.call(MANAGEMENT_ID, "raw_rand")
+        except CallRejected as rejected:
+            return ConfigError("setup", f"raw_rand did not answer: {self._reason(rejected)}")
+        self.state = attrs.evolve(self.state, id_prefix=randomness[:ID_PREFIX_BYTES].hex())
+        return None
+
     def _ask(self, canister: Principal, method: str, *args: Any) -> str | None:
         """Call and report a reject as text instead of raising it."""
         try:
             self.call(canister, method, *args)
         except CallRejected as rejected:
-            return rejected.message
+            return self._reason(rejected)
         return None
 
     @update
@@ -154,7 +179,7 @@ class Backend(PaidDeployments):
             try:
                 confirmed = bool(self.query_call(canister, method, self.id))
             except CallRejected as rejected:
-                report.append(ServiceSetup(service, canister, None, rejected.message))
+                report.append(ServiceSetup(service, canister, None, self._reason(rejected)))
                 continue
             report.append(ServiceSetup(service, canister, confirmed))
         return tuple(report)
@@ -190,11 +215,14 @@ class Backend(PaidDeployments):
     @update
     def admin_retry_refund(
         self, refund_id: str
-    ) -> Ok[RefundOutcome] | Err[UnknownRefund]:
-        """Pay a refund still owed (approve it, or retry a failed attempt)."""
+    ) -> Ok[RefundOutcome] | Err[UnknownRefund | RefundInProgress]:
+        """Pay a refund still owed (approve it, or retry a failed attempt). While another
+        message is paying it, the answer is ``RefundInProgress`` and nothing is sent."""
         self._require_admin("retry a refund")
         if refund_id not in self.state.pending_refunds:
             return Err(UnknownRefund(refund_id))
+        if refund_id in self.state.in_flight:
+            return Err(RefundInProgress(refund_id))
         return Ok(self._pay_refund(refund_id))
 
     # -- monitoring -----------------------------------------------------------------------------
@@ -203,11 +231,18 @@ class Backend(PaidDeployments):
     def get_outbox_size(self) -> int:
         return self.state.outbox_size()
 
+    @query
+    def admin_list_undelivered(self) -> tuple[Undelivered, ...]:
+        """Admin: storage records the storage refused as invalid, oldest first, each with the
+        storage's answer. They left the outbox so that they block nothing."""
+        self._require_admin("list undelivered records")
+        return tuple(self.state.undelivered)
+
     @update
     def flush_outbox(self) -> int:
         """Admin: deliver what the outbox holds now; return how many records remain."""
         self._require_admin("flush the outbox")
-        self._flush_outbox()
+        self._flush_outbox(force=True)
         self._settle_unconfirmed()
         return self.state.outbox_size()
 
@@ -235,6 +270,7 @@ class Backend(PaidDeployments):
             storages=storages, counters=self.state.counters,
             outbox_size=self.state.outbox_size(), pending_refunds=len(state.pending_refunds),
             unconfirmed_deployments=len(state.unconfirmed), users=len(state.profiles),
+            undelivered=len(state.undelivered),
         )  # fmt: skip
 
     def _health(self, service: str, canister: Principal | None) -> ServiceHealth:
@@ -243,7 +279,7 @@ class Backend(PaidDeployments):
         try:
             report = self.query_call(canister, "health")
         except CallRejected as rejected:
-            return ServiceHealth(service, canister, False, error=rejected.message)
+            return ServiceHealth(service, canister, False, error=self._reason(rejected))
         return ServiceHealth(service, canister, bool(getattr(report, "healthy", True)), report)
 
     @query

@@ -13,7 +13,7 @@ from typing import Any, Final
 import attrs
 
 from icto.backend.config import BackendConfig
-from icto.backend.state import BackendState, OutboxItem, Queue
+from icto.backend.state import BackendState, OutboxItem, Queue, Undelivered
 from icto.backend.types import (
     AUDIT_STORAGE,
     INVOICE_STORAGE,
@@ -24,7 +24,8 @@ from icto.backend.types import (
 from icto.ic.canister import Canister
 from icto.ic.errors import CallRejected, ErrorCode, Reject, RejectCode
 from icto.ic.principal import Principal
-from icto.storage.types import AuditAction, AuditEvent, Severity
+from icto.storage.types import INVALID_RECORD, MAX_TEXT, AuditAction, AuditEvent, Severity
+from icto.validation import foreign_text, identified_problem
 
 OUTBOX_LIMIT: Final = 10_000
 """Most undelivered records per storage before the backend refuses new paid deployments."""
@@ -33,6 +34,8 @@ OUTBOX_RESERVE: Final = 16
 MAINTENANCE_DELAY_NS: Final = 60 * 1_000_000_000
 """How long the backend waits before retrying its outbox, unconfirmed deployments and failed
 refunds."""
+MAX_BACKOFF_NS: Final = 3600 * 1_000_000_000
+"""The longest a storage that keeps failing waits between two delivery attempts."""
 AUTO_REFUND_ATTEMPTS: Final = 3
 """Attempts the backend makes at a refund by itself (the first, then from its timer); after
 that the refund waits for ``admin_retry_refund``."""
@@ -46,6 +49,20 @@ SEVERITY: Final = {
 }
 
 
+def backoff(attempts: int) -> int:
+    """How long a storage queue waits after its head record failed ``attempts`` times: the
+    maintenance delay, doubling with each failure, at most ``MAX_BACKOFF_NS``."""
+    return min(MAINTENANCE_DELAY_NS << min(attempts - 1, 16), MAX_BACKOFF_NS)
+
+
+def is_invalid_record(rejected: CallRejected) -> bool:
+    """The storage refused the record itself (a permanent refusal that retrying cannot change),
+    not a stopped, missing or failing storage."""
+    return rejected.reject_code == RejectCode.CANISTER_REJECT and rejected.message.startswith(
+        INVALID_RECORD
+    )
+
+
 class BackendBase(Canister):
     VERSION = "1.0.0"
 
@@ -55,6 +72,10 @@ class BackendBase(Canister):
         arg = BackendInit() if arg is None else arg
         if not isinstance(arg, BackendInit):
             raise TypeError(f"the backend is installed with BackendInit, got {type(arg).__name__}")
+        for admin in arg.admins:
+            reason = identified_problem(admin, "backend admin")
+            if reason is not None:
+                raise ValueError(reason)
         config = BackendConfig()
         if arg.payment_token is not None:
             config = attrs.evolve(config, payment_token=arg.payment_token)
@@ -94,10 +115,12 @@ class BackendBase(Canister):
         profile = attrs.evolve(self._profile(user), **changes)
         self.state = attrs.evolve(self.state, profiles=self.state.profiles.set(user, profile))
 
-    def _new_id(self, prefix: str) -> str:
+    def _new_id(self, kind: str) -> str:
+        """``pay-<installation>-00000001``: unique across backends and reinstalls, because the
+        installation part is drawn from ``raw_rand`` at setup."""
         number = self.state.next_id
         self.state = attrs.evolve(self.state, next_id=number + 1)
-        return f"{prefix}-{number:08d}"
+        return f"{kind}-{self.state.id_prefix}-{number:08d}"
 
     # -- storage writes -------------------------------------------------------------------------
 
@@ -124,15 +147,22 @@ class BackendBase(Canister):
 
     def _write(self, storage: str, method: str, *args: Any) -> Any:
         """Deliver ``method(*args)`` to a storage now, behind any records still waiting for it;
-        the reply, or ``None`` if the record was kept in the outbox."""
+        the reply, or ``None`` if the record was kept in the outbox (or refused as invalid and
+        set aside in ``undelivered``)."""
         item = OutboxItem(storage, method, args, self.time)
         if len(self._queue(storage)) == 0:
             try:
                 return self._deliver(item)
             except CallRejected as rejected:
-                item = attrs.evolve(item, attempts=1, last_error=rejected.message)
-        self._set_queue(storage, self._queue(storage).pushed(item))
-        self._flush(storage)
+                if is_invalid_record(rejected):
+                    self._set_aside(item, rejected)
+                    return None
+                failed = attrs.evolve(item, attempts=1, last_error=self._reason(rejected))
+                queue = self._queue(storage).pushed(failed)
+                self._set_queue(storage, queue.with_first(failed, self.time + backoff(1)))
+        else:
+            self._set_queue(storage, self._queue(storage).pushed(item))
+            self._flush(storage)
         self._arm_maintenance()
         return None
 
@@ -145,24 +175,52 @@ class BackendBase(Canister):
             )  # fmt: skip
         return self.call(target, item.method, *item.args)
 
-    def _flush(self, storage: str) -> None:
-        """Deliver waiting records in order, stopping at the first that fails."""
+    def _flush(self, storage: str, *, force: bool = False) -> None:
+        """Deliver waiting records in order. A transient failure stops the flush and backs the
+        queue off (a routine flush waits until ``retry_at``; ``force`` does not); a record the
+        storage refuses as invalid is set aside, and the flush goes on."""
         while len(queue := self._queue(storage)):
-            item = queue.first()
+            if not force and self.time < queue.retry_at:
+                return
+            item, head = queue.first(), queue.head
             try:
                 self._deliver(item)
             except CallRejected as rejected:
-                failed = attrs.evolve(
-                    item, attempts=item.attempts + 1, last_error=rejected.message
-                )
-                self._set_queue(storage, self._queue(storage).with_first(failed))
-                return
-            self._set_queue(storage, self._queue(storage).popped())
+                if is_invalid_record(rejected):
+                    self._set_aside(item, rejected)
+                else:
+                    attempts = item.attempts + 1
+                    failed = attrs.evolve(
+                        item, attempts=attempts, last_error=self._reason(rejected)
+                    )
+                    queue = self._queue(storage)
+                    if queue.head == head:
+                        self._set_queue(
+                            storage, queue.with_first(failed, self.time + backoff(attempts))
+                        )
+                    return
+            queue = self._queue(storage)
+            if queue.head == head:
+                self._set_queue(storage, queue.popped())
 
-    def _flush_outbox(self) -> None:
+    def _set_aside(self, item: OutboxItem, rejected: CallRejected) -> None:
+        """Move a record the storage refused as invalid out of the way, for the admin to read."""
+        queue = self._queue(item.storage)
+        if len(queue) and queue.first() is item:
+            self._set_queue(item.storage, queue.popped())
+        refused = Undelivered(item, self._reason(rejected), self.time)
+        self.state = attrs.evolve(self.state, undelivered=self.state.undelivered.append(refused))
+        self.log(f"undelivered {item.storage}.{item.method}: {refused.error}")
+
+    @staticmethod
+    def _reason(rejected: CallRejected) -> str:
+        """A reject's message as the backend may store or forward it (safe, bounded)."""
+        return foreign_text(rejected.message, MAX_TEXT)
+
+    def _flush_outbox(self, *, force: bool = False) -> None:
         for storage in (AUDIT_STORAGE, INVOICE_STORAGE):
             if len(self._queue(storage)):
-                self._flush(storage)
+                self._flush(storage, force=force)
 
     def _outbox_full(self) -> bool:
         return any(
@@ -176,13 +234,22 @@ class BackendBase(Canister):
         return state.outbox_size() > 0 or bool(state.unconfirmed) or bool(self._refunds_to_retry())
 
     def _refunds_to_retry(self) -> tuple[str, ...]:
-        """Failed refunds the timer still retries by itself (auto-refund on, attempts left)."""
+        """Failed refunds the timer still retries by itself (auto-refund on, attempts left, no
+        other message paying them now)."""
         if not self.state.config.auto_refund:
             return ()
+        in_flight = self.state.in_flight
         return tuple(
             refund.refund_id for refund in self.state.pending_refunds.values()
-            if 0 < refund.attempts < AUTO_REFUND_ATTEMPTS
+            if 0 < refund.attempts < AUTO_REFUND_ATTEMPTS and refund.refund_id not in in_flight
         )  # fmt: skip
+
+    def _hold(self, key: str) -> None:
+        """Mark a refund or payment as being settled by this message (across its awaits)."""
+        self.state = attrs.evolve(self.state, in_flight=self.state.in_flight | {key})
+
+    def _release(self, key: str) -> None:
+        self.state = attrs.evolve(self.state, in_flight=self.state.in_flight - {key})
 
     def _arm_maintenance(self) -> None:
         if self.state.maintenance_timer is None and self._has_work():
@@ -196,7 +263,8 @@ class BackendBase(Canister):
         self._flush_outbox()
         self._settle_unconfirmed()
         for refund_id in self._refunds_to_retry():
-            self._pay_refund(refund_id)
+            if refund_id in self.state.pending_refunds and refund_id not in self.state.in_flight:
+                self._pay_refund(refund_id)
         self._arm_maintenance()
 
     def _settle_unconfirmed(self) -> None:
@@ -207,4 +275,12 @@ class BackendBase(Canister):
         raise NotImplementedError
 
 
-__all__ = ["AUTO_REFUND_ATTEMPTS", "MAINTENANCE_DELAY_NS", "OUTBOX_LIMIT", "BackendBase"]
+__all__ = [
+    "AUTO_REFUND_ATTEMPTS",
+    "MAINTENANCE_DELAY_NS",
+    "MAX_BACKOFF_NS",
+    "OUTBOX_LIMIT",
+    "BackendBase",
+    "backoff",
+    "is_invalid_record",
+]

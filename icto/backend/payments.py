@@ -43,6 +43,7 @@ from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ledger.types import AllowanceArgs, Duplicate, TransferArgs, TransferFromArgs
 from icto.storage.types import (
+    MAX_TEXT,
     AuditAction,
     Completed,
     Failed,
@@ -53,6 +54,7 @@ from icto.storage.types import (
     RefundWaiting,
 )
 from icto.token.config import validate_token_config
+from icto.validation import foreign_text
 
 Validator = Callable[[object, Principal], tuple[str, ...]]
 
@@ -69,10 +71,13 @@ def refund_memo(payment_id: str) -> bytes:
 
 
 def describe(error: object) -> str:
-    """A readable reason from a factory's ``Err`` record."""
+    """A readable reason from another canister's ``Err`` record (or text), safe to store: cut
+    to the storages' limit and with forbidden characters escaped."""
+    if isinstance(error, str):
+        return foreign_text(error, MAX_TEXT)
     fields = attrs.asdict(cast(Any, error), recurse=False) if attrs.has(type(error)) else {}
     inner = ", ".join(f"{name}={value!r}" for name, value in fields.items())
-    return f"{type(error).__name__}({inner})"
+    return foreign_text(f"{type(error).__name__}({inner})", MAX_TEXT)
 
 
 class PaidDeployments(BackendBase):
@@ -99,11 +104,12 @@ class PaidDeployments(BackendBase):
             return MaintenanceMode()
         missing = [name for name, where in (
             (service, state.factories.get(service)), ("audit_storage", state.audit_storage),
-            ("invoice_storage", state.invoice_storage)) if where is None]  # fmt: skip
+            ("invoice_storage", state.invoice_storage), ("id prefix", state.id_prefix),
+        ) if where is None]  # fmt: skip
         if missing:
             return ServiceUnavailable(f"not set up: {', '.join(missing)}")
         if self._outbox_full():
-            self._flush_outbox()
+            self._flush_outbox(force=True)
             if self._outbox_full():
                 return ServiceUnavailable("the storage outbox is full; retry once it drains")
         reasons = VALIDATORS[service](config, user)
@@ -118,6 +124,20 @@ class PaidDeployments(BackendBase):
         since = self.time - DAY_NS
         return tuple(at for at in profile.recent if at > since)
 
+    def _check_capacity(self, service: str) -> DeployError | None:
+        """The factory must be able to pay for one more contract before anybody is charged."""
+        factory = self.state.factories[service]
+        try:
+            left: int = self.query_call(factory, "deployments_left")
+        except CallRejected as rejected:
+            return ServiceUnavailable(f"the {service} did not answer: {self._reason(rejected)}")
+        if left < 1:
+            return ServiceUnavailable(
+                f"the {service} has too few cycles for another contract; an operator must top "
+                f"it up"
+            )
+        return None
+
     def _check_funds(self, user: Principal, token: Principal, fee: int) -> DeployError | None:
         """Step 4: the approval must cover fee + ledger fee, and so must the balance."""
         try:
@@ -129,7 +149,8 @@ class PaidDeployments(BackendBase):
                 return AllowanceTooLow(fee + ledger_fee, allowance)
             balance: int = self.call(token, "icrc1_balance_of", Account(user))
         except CallRejected as rejected:
-            return ServiceUnavailable(f"the payment ledger did not answer: {rejected.message}")
+            reason = self._reason(rejected)
+            return ServiceUnavailable(f"the payment ledger did not answer: {reason}")
         if balance < fee + ledger_fee:
             return InsufficientBalance(fee + ledger_fee, balance)
         return None
@@ -139,10 +160,10 @@ class PaidDeployments(BackendBase):
     def _deploy(self, service: str, config: object) -> Ok[DeploymentResult] | Err[DeployError]:
         """The paid flow for one ``deploy_*`` call of the caller's."""
         user = self.caller
-        refusal = self._admission(user, service, config)
+        refusal = self._admission(user, service, config) or self._check_capacity(service)
         if refusal is not None:
             return Err(refusal)
-        self._flush_outbox()
+        self._flush_outbox(force=True)
         fee = self.state.config.fee(service)
         token = self.state.config.payment_token
         if fee > 0:
@@ -188,8 +209,7 @@ class PaidDeployments(BackendBase):
             except CallRejected as rejected:
                 result = Err(f"the ledger rejected the call: {rejected.message}")
             if isinstance(result, Err):
-                reason = result.error if isinstance(result.error, str) else describe(result.error)
-                return self._payment_failed(charge, reason)
+                return self._payment_failed(charge, describe(result.error))
             block = result.value
         audit_id = self._audit(
             AuditAction.PAYMENT_PROCESSED, user=charge.user, service=charge.service,
@@ -220,7 +240,7 @@ class PaidDeployments(BackendBase):
                 factory, "create_contract", charge.user, config, ticket=charge.payment_id
             )
         except CallRejected as rejected:
-            return self._after_lost_reply(charge, rejected.message)
+            return self._after_lost_reply(charge, self._reason(rejected))
         if isinstance(result, Ok):
             return Ok(self._deployed(charge, result.value))
         return Err(self._failed(charge, describe(result.error)))
@@ -280,8 +300,13 @@ class PaidDeployments(BackendBase):
 
     def _settle_unconfirmed(self) -> None:
         for payment_id in tuple(self.state.unconfirmed):
-            charge = self.state.unconfirmed[payment_id].charge
+            pending = self.state.unconfirmed.get(payment_id)
+            if pending is None or payment_id in self.state.in_flight:
+                continue
+            charge = pending.charge
+            self._hold(payment_id)
             asked, found = self._look_up(charge)
+            self._release(payment_id)
             if not asked:
                 continue
             self.state = attrs.evolve(
@@ -320,6 +345,7 @@ class PaidDeployments(BackendBase):
         """One attempt at paying a refund owed, from the backend's own account (the backend
         pays the ledger fee). A failed attempt stays owed and retryable."""
         owed = self.state.pending_refunds[refund_id]
+        self._hold(refund_id)
         if owed.attempts > 0:
             self._invoice("set_refund_status", refund_id, RefundWaiting())
         args = TransferArgs(
@@ -330,12 +356,12 @@ class PaidDeployments(BackendBase):
             result = self.call(owed.token, "icrc1_transfer", args)
         except CallRejected as rejected:
             result = Err(f"the ledger rejected the call: {rejected.message}")
+        self._release(refund_id)
         if isinstance(result, Err) and isinstance(result.error, Duplicate):
             result = Ok(result.error.duplicate_of)
         if isinstance(result, Ok):
             return self._refunded(owed, result.value)
-        reason = result.error if isinstance(result.error, str) else describe(result.error)
-        return self._refund_failed(owed, reason)
+        return self._refund_failed(owed, describe(result.error))
 
     def _refunded(self, owed: PendingRefund, block: int) -> RefundOutcome:
         self.state = attrs.evolve(

@@ -16,6 +16,7 @@ from icto.backend.types import (
     Unconfirmed,
     UserProfile,
 )
+from icto.collections.vector import Vector
 from icto.ic.principal import Principal
 
 
@@ -32,12 +33,24 @@ class OutboxItem:
 
 
 @attrs.frozen
+class Undelivered:
+    """A storage record the storage refused as invalid: out of the outbox, so it blocks nothing,
+    and kept here with the storage's answer, so it is not lost either."""
+
+    item: OutboxItem
+    error: str
+    refused_at: int
+
+
+@attrs.frozen
 class Queue:
-    """A persistent FIFO: items at positions ``head`` … ``tail - 1``."""
+    """A persistent FIFO: items at positions ``head`` … ``tail - 1``. ``retry_at``: after a
+    transient failure, the time before which a routine flush leaves the queue alone (backoff)."""
 
     items: immutables.Map[int, OutboxItem] = immutables.Map()
     head: int = 0
     tail: int = 0
+    retry_at: int = 0
 
     def __len__(self) -> int:
         return self.tail - self.head
@@ -46,19 +59,22 @@ class Queue:
         return self.items[self.head]
 
     def pushed(self, item: OutboxItem) -> Queue:
-        return Queue(self.items.set(self.tail, item), self.head, self.tail + 1)
+        return Queue(self.items.set(self.tail, item), self.head, self.tail + 1, self.retry_at)
 
     def popped(self) -> Queue:
         return Queue(self.items.delete(self.head), self.head + 1, self.tail)
 
-    def with_first(self, item: OutboxItem) -> Queue:
-        return Queue(self.items.set(self.head, item), self.head, self.tail)
+    def with_first(self, item: OutboxItem, retry_at: int) -> Queue:
+        return Queue(self.items.set(self.head, item), self.head, self.tail, retry_at)
 
 
 @attrs.frozen(kw_only=True)
 class BackendState:
     admins: frozenset[Principal]
     config: BackendConfig
+    id_prefix: str | None = None
+    """Drawn from ``raw_rand`` at setup: payment and refund ids (the factories' tickets) of this
+    installation cannot repeat another backend's, or this one's before a reinstall."""
     audit_storage: Principal | None = None
     invoice_storage: Principal | None = None
     factories: immutables.Map[str, Principal] = immutables.Map()
@@ -67,6 +83,10 @@ class BackendState:
     pending_refunds: immutables.Map[str, PendingRefund] = immutables.Map()
     unconfirmed: immutables.Map[str, Unconfirmed] = immutables.Map()
     outbox: immutables.Map[str, Queue] = immutables.Map()
+    undelivered: Vector[Undelivered] = Vector()
+    in_flight: frozenset[str] = frozenset()
+    """Refunds and unconfirmed payments a message is settling while it awaits a call; another
+    message leaves them alone."""
     maintenance_timer: int | None = None
     counters: BackendCounters = BackendCounters()
 

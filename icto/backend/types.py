@@ -195,6 +195,14 @@ class UnknownRefund:
 
 
 @attrs.frozen
+class RefundInProgress:
+    """Another message is paying this refund right now (it awaits its ledger transfer); the
+    refund is paid once, by that message."""
+
+    refund_id: str
+
+
+@attrs.frozen
 class ServiceHealth:
     """One canister's health as the backend measured it: ``report`` is its own ``health()``
     answer, or ``error`` says why it could not be had."""
@@ -228,6 +236,8 @@ class SystemStatus:
     pending_refunds: int
     unconfirmed_deployments: int
     users: int
+    undelivered: int = 0
+    """Storage records the storage refused as invalid (``admin_list_undelivered``)."""
 
 
 @attrs.frozen

@@ -13,6 +13,7 @@ import immutables
 
 from icto.collections.vector import Vector
 from icto.factory.index import ContractIndex
+from icto.factory.tickets import Ticket
 from icto.factory.types import (
     MAX_PAGE,
     ContractInfo,
@@ -20,12 +21,20 @@ from icto.factory.types import (
     UpgradeReport,
     VersionInfo,
 )
+from icto.ic import cycles as costs
 from icto.ic.canister import Canister
 from icto.ic.errors import Reject
 from icto.ic.principal import Principal
+from icto.validation import identified_problem
 
 DEFAULT_CYCLES_PER_CONTRACT = 2_000_000_000_000
 """Cycles attached to ``create_canister`` for each contract (the creation fee comes out of it)."""
+MAX_CYCLES_PER_CONTRACT = 10**14
+"""The most a factory may be told to give each contract (100T: fifty times the default)."""
+DEPLOYMENT_MESSAGES_RESERVE = 8 * (costs.INTER_CANISTER_CALL + costs.UPDATE_MESSAGE)
+"""Cycles a deployment needs beyond the contract's own, for its calls (and a cleanup's)."""
+MAX_STATUS_LENGTH = 64
+"""Longest status text a contract may report (``notify_status_changed``)."""
 
 UNAUTHORIZED_DEPLOY = "Unauthorized: deploy via the backend"
 
@@ -79,10 +88,19 @@ class FactoryState:
     """Canisters created but not yet registered (canister → owner): cleaned up on failure."""
     failed_cleanups: immutables.Map[Principal, str] = immutables.Map()
     """Half-created canisters the factory could not delete (canister → why)."""
-    tickets: immutables.Map[str, Principal] = immutables.Map()
-    """The deployer's ticket of each registered contract (``create_contract(..., ticket=)``),
-    so a deployer that did not see the reply can ask what became of its request."""
+    tickets: immutables.Map[tuple[Principal, str], Ticket] = immutables.Map()
+    """(deploying backend, its ticket) of each registered contract (``create_contract(...,
+    ticket=)``), so a deployer that did not see the reply can ask what became of its request."""
     counters: Counters = Counters()
+
+
+def cycles_problem(cycles: object) -> str | None:
+    """What is wrong with ``cycles`` as the cycles each contract is given; ``None`` if nothing."""
+    if not isinstance(cycles, int) or isinstance(cycles, bool):
+        return f"cycles per contract must be an int, got {type(cycles).__name__}"
+    if not 0 < cycles <= MAX_CYCLES_PER_CONTRACT:
+        return f"cycles per contract must be from 1 to {MAX_CYCLES_PER_CONTRACT:_}, got {cycles}"
+    return None
 
 
 def check_page(offset: object, limit: object) -> None:
@@ -127,8 +145,13 @@ class FactoryBase(Canister):
         arg = FactoryInit() if arg is None else arg
         if not isinstance(arg, FactoryInit):
             raise TypeError(f"a factory is installed with a FactoryInit, got {type(arg).__name__}")
-        if arg.cycles_per_contract < 0:
-            raise ValueError("cycles_per_contract must be non-negative")
+        problem = cycles_problem(arg.cycles_per_contract)
+        if problem is not None:
+            raise ValueError(problem)
+        for principal in (*arg.admins, *arg.backends):
+            reason = identified_problem(principal, "factory admin or backend")
+            if reason is not None:
+                raise ValueError(reason)
         code = self.CONTRACT
         first = VersionInfo(code.VERSION, code, "initial version", True, self.time)
         self.state = self.STATE(
@@ -169,6 +192,12 @@ class FactoryBase(Canister):
         if info is None or not (self.caller == info.owner or self._is_admin(self.caller)):
             raise self._deny(f"Unauthorized: only the owner or an admin may {what} {contract}")
         return info
+
+    def _deployments_left(self) -> int:
+        """How many more contracts the cycles balance pays for (each needs its own cycles and
+        the deployment's message reserve)."""
+        cost = self.state.cycles_per_contract + DEPLOYMENT_MESSAGES_RESERVE
+        return self.cycles_balance // cost
 
     def _with_index(self, index: ContractIndex) -> None:
         self.state = attrs.evolve(self.state, index=index)

@@ -16,12 +16,16 @@ import immutables
 
 from icto.collections import without
 from icto.factory.base import (
+    DEPLOYMENT_MESSAGES_RESERVE,
+    MAX_STATUS_LENGTH,
     UNAUTHORIZED_DEPLOY,
     ContractDraft,
     FactoryInit,
     FactoryState,
+    cycles_problem,
 )
 from icto.factory.reads import FactoryReads
+from icto.factory.tickets import Ticket, config_digest
 from icto.factory.types import (
     ACTIVE,
     ContractInit,
@@ -30,18 +34,16 @@ from icto.factory.types import (
     InsufficientCycles,
     InvalidConfig,
     NotEligible,
+    TicketMismatch,
 )
 from icto.factory.upgrades import VersionManagement
-from icto.ic import cycles as costs
 from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected, Reject
 from icto.ic.management import CanisterSettings, InstallMode
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
-
-DEPLOYMENT_MESSAGES_RESERVE = 8 * (costs.INTER_CANISTER_CALL + costs.UPDATE_MESSAGE)
-"""Cycles a deployment needs beyond the contract's own, for its calls (and a cleanup's)."""
+from icto.validation import NotIdentified, require_identified, text_problem
 
 
 class Factory(VersionManagement, FactoryReads):
@@ -60,15 +62,20 @@ class Factory(VersionManagement, FactoryReads):
         stays indexed and the half-created canister is deleted (or listed by
         ``get_failed_cleanups`` if even that fails), and an ``Err`` says which step failed.
 
-        ``ticket`` is the deployer's name for this request: a request whose ticket already
-        names a registered contract returns that contract instead of deploying again, and
+        ``ticket`` is the deployer's name for this request, kept per backend: the same request
+        again (same ticket, owner and config) returns the contract it deployed instead of
+        deploying again; the ticket with another owner or config is a ``TicketMismatch``.
         ``get_deployment(ticket)`` tells a deployer that lost the reply what happened."""
         if self.caller not in self.state.backends:
             raise self._deny(UNAUTHORIZED_DEPLOY)
+        digest = b""
         if ticket is not None:
-            earlier = self.state.tickets.get(ticket)
-            if earlier is not None and self.state.index.info(earlier) is not None:
-                return Ok(earlier)
+            digest = config_digest(config)
+            earlier = self._ticket(ticket)
+            if earlier is not None:
+                if earlier.owner != owner or earlier.config_digest != digest:
+                    return Err(TicketMismatch(ticket, "the ticket named another request"))
+                return Ok(earlier.contract)
         if self.state.paused:
             return Err(FactoryPaused())
         reasons = self.validate_config(owner, config)
@@ -76,9 +83,9 @@ class Factory(VersionManagement, FactoryReads):
             return Err(InvalidConfig(reasons))
         cycles = self.state.cycles_per_contract
         if self.cycles_balance < cycles + DEPLOYMENT_MESSAGES_RESERVE:
-            return Err(
-                InsufficientCycles(cycles + DEPLOYMENT_MESSAGES_RESERVE, self.cycles_balance)
-            )
+            needed = cycles + DEPLOYMENT_MESSAGES_RESERVE
+            self.log(f"InsufficientCycles: {self.cycles_balance} < {needed}; top the factory up")
+            return Err(InsufficientCycles(needed, self.cycles_balance))
         try:
             contract: Principal = self.call(
                 MANAGEMENT_ID, "create_canister",
@@ -103,7 +110,9 @@ class Factory(VersionManagement, FactoryReads):
                 roles=draft.roles,
             )
         )  # fmt: skip
-        tickets = self.state.tickets if ticket is None else self.state.tickets.set(ticket, contract)
+        tickets = self.state.tickets
+        if ticket is not None:
+            tickets = tickets.set((self.caller, ticket), Ticket(contract, owner, digest))
         self.state = self.indexed(
             attrs.evolve(
                 self.state, deploying=without(self.state.deploying, contract), tickets=tickets
@@ -114,7 +123,9 @@ class Factory(VersionManagement, FactoryReads):
             self.call(contract, "on_deployed")
         except CallRejected as rejected:
             if ticket is not None:
-                self.state = attrs.evolve(self.state, tickets=without(self.state.tickets, ticket))
+                self.state = attrs.evolve(
+                    self.state, tickets=without(self.state.tickets, (self.caller, ticket))
+                )
             return self._abandon(contract, "on_deployed", rejected.message)
         self.state = attrs.evolve(self.state, counters=self.state.counters.bumped("deployed"))
         return Ok(contract)
@@ -170,9 +181,21 @@ class Factory(VersionManagement, FactoryReads):
         deployed, or ``None`` if that request left no contract."""
         if self.caller not in self.state.backends:
             raise Reject("Unauthorized: only a backend may look up a deployment ticket")
-        contract = self.state.tickets.get(ticket)
-        known = contract is not None and self.state.index.info(contract) is not None
-        return contract if known else None
+        found = self._ticket(ticket)
+        return None if found is None else found.contract
+
+    def _ticket(self, ticket: str) -> Ticket | None:
+        """The calling backend's ticket, while its contract is still registered."""
+        found = self.state.tickets.get((self.caller, ticket))
+        if found is None or self.state.index.info(found.contract) is None:
+            return None
+        return found
+
+    @query
+    def deployments_left(self) -> int:
+        """How many more contracts this factory's cycles pay for (a backend asks before it
+        charges anybody)."""
+        return self._deployments_left()
 
     @query
     def get_failed_cleanups(self) -> tuple[tuple[Principal, str], ...]:
@@ -200,8 +223,11 @@ class Factory(VersionManagement, FactoryReads):
     @update
     def notify_status_changed(self, status: str) -> None:
         info = self._calling_contract("notify_status_changed")
-        if not status or not status.isidentifier():
-            raise Reject(f"a status is a non-empty identifier, got {status!r}")
+        problem = text_problem("status", status, 1, MAX_STATUS_LENGTH)
+        if problem is None and not status.isidentifier():
+            problem = f"a status is an identifier, got {status!r}"
+        if problem is not None:
+            raise Reject(problem)
         self._with_index(self.state.index.with_status(info.id, status))
 
     @update
@@ -213,9 +239,13 @@ class Factory(VersionManagement, FactoryReads):
     # -- admin --------------------------------------------------------------------------------
 
     @update
-    def add_backend(self, backend: Principal) -> None:
+    def add_backend(self, backend: Principal) -> Ok[None] | Err[NotIdentified]:
         self._require_admin("whitelist a backend")
+        refused = require_identified(backend, "backend")
+        if refused is not None:
+            return refused
         self.state = attrs.evolve(self.state, backends=self.state.backends | {backend})
+        return Ok(None)
 
     @update
     def remove_backend(self, backend: Principal) -> None:
@@ -231,9 +261,15 @@ class Factory(VersionManagement, FactoryReads):
         return tuple(sorted(self.state.backends))
 
     @update
-    def set_admins(self, admins: tuple[Principal, ...]) -> None:
+    def set_admins(self, admins: tuple[Principal, ...]) -> Ok[None] | Err[NotIdentified]:
+        """Replace the admin list (controllers stay admins whatever it says)."""
         self._require_admin("set the admins")
+        for admin in admins:
+            refused = require_identified(admin, "admin")
+            if refused is not None:
+                return refused
         self.state = attrs.evolve(self.state, admins=frozenset(admins))
+        return Ok(None)
 
     @query
     def get_admins(self) -> tuple[Principal, ...]:
@@ -251,11 +287,14 @@ class Factory(VersionManagement, FactoryReads):
         self.state = attrs.evolve(self.state, paused=False)
 
     @update
-    def set_cycles_per_contract(self, cycles: int) -> None:
+    def set_cycles_per_contract(self, cycles: int) -> Ok[None] | Err[InvalidConfig]:
+        """Admin: the cycles each new contract is given, from 1 to ``MAX_CYCLES_PER_CONTRACT``."""
         self._require_admin("set the cycles per contract")
-        if cycles < 0:
-            raise Reject(f"cycles must be non-negative, got {cycles}")
+        problem = cycles_problem(cycles)
+        if problem is not None:
+            return Err(InvalidConfig((problem,)))
         self.state = attrs.evolve(self.state, cycles_per_contract=cycles)
+        return Ok(None)
 
     @update
     def set_contract_visibility(self, contract: Principal, is_public: bool) -> Ok[None] | Err[Any]:

@@ -131,7 +131,8 @@ class FactoryReads(FactoryBase):
         issues = []
         if state.paused:
             issues.append("paused")
-        if self.cycles_balance < state.cycles_per_contract:
+        left = self._deployments_left()
+        if left < 1:
             issues.append("not enough cycles for one more contract")
         if not state.backends:
             issues.append("no backend is whitelisted")
@@ -144,6 +145,7 @@ class FactoryReads(FactoryBase):
             latest_stable=state.latest_stable,
             backends=len(state.backends),
             issues=tuple(issues),
+            deployments_left=left,
         )
 
 

@@ -103,6 +103,8 @@ class FactoryHealth:
     latest_stable: str
     backends: int
     issues: tuple[str, ...]
+    deployments_left: int = 0
+    """How many more contracts the factory's cycles pay for."""
 
 
 # -- versions -----------------------------------------------------------------------------------
@@ -164,8 +166,23 @@ class FactoryPaused:
 
 @attrs.frozen
 class InsufficientCycles:
+    """The factory cannot pay for another contract. ``fix`` says how an operator tops it up."""
+
     required: int
     available: int
+    fix: str = (
+        "top the factory up: system.top_up(factory_id, cycles), or the management canister's "
+        "deposit_cycles / provisional_top_up_canister"
+    )
+
+
+@attrs.frozen
+class TicketMismatch:
+    """This backend already used ``ticket`` for another request (another owner or config):
+    nothing was deployed, and the earlier contract stays its owner's."""
+
+    ticket: str
+    reason: str
 
 
 @attrs.frozen
@@ -219,4 +236,5 @@ FactoryError = (
     | NotEligible
     | ContractDetached
     | UpgradeFailed
+    | TicketMismatch
 )

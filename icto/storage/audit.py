@@ -28,6 +28,7 @@ from icto.ic.canister import update
 from icto.ic.errors import Reject
 from icto.ic.principal import Principal
 from icto.storage.base import (
+    InvalidRecord,
     StorageBase,
     StorageState,
     check_page,
@@ -164,7 +165,7 @@ class AuditStorage(StorageBase):
         state = self.state
         problems = event_problems(event, len(state.entries))
         if problems:
-            raise Reject("invalid audit event: " + "; ".join(problems))
+            raise InvalidRecord("invalid audit event: " + "; ".join(problems))
         id_ = len(state.entries)
         action, user, contract = event.action, event.user, event.contract_id
         entry = AuditEntry(id=id_, timestamp=self.time, writer=self.caller, event=event)

@@ -26,7 +26,9 @@ from icto.collections import SortedSet
 from icto.ic.canister import Canister, query, update
 from icto.ic.errors import Reject
 from icto.ic.principal import Principal
-from icto.storage.types import MAX_PAGE, StorageInit
+from icto.ic.result import Err, Ok
+from icto.storage.types import INVALID_RECORD, MAX_PAGE, StorageInit
+from icto.validation import NotIdentified, identified_problem, require_identified, text_problem
 
 T = TypeVar("T")
 
@@ -48,8 +50,17 @@ def is_nat(value: object) -> bool:
 
 
 def is_text(value: object, longest: int) -> bool:
-    """``value`` is a non-empty ``str`` of at most ``longest`` characters."""
-    return isinstance(value, str) and 0 < len(value) <= longest
+    """``value`` is non-empty free text of at most ``longest`` characters that the platform's
+    text rule accepts (no controls but newline and tab, no bidi overrides, no surrogates)."""
+    return text_problem("text", value, 1, longest, multiline=True) is None
+
+
+class InvalidRecord(Reject):
+    """A writer's record refused for what it says (its message starts with ``INVALID_RECORD``):
+    sending it again cannot succeed, so a writer sets it aside rather than retrying it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{INVALID_RECORD}: {message}")
 
 
 def check_page(cursor: object, limit: object) -> None:
@@ -109,6 +120,9 @@ class StorageBase(Canister):
         for principal in (*arg.admins, *arg.writers):
             if not isinstance(principal, Principal):
                 raise TypeError(f"admins and writers are Principals, got {principal!r}")
+            reason = identified_problem(principal, "storage admin or writer")
+            if reason is not None:
+                raise ValueError(reason)
         self.state = self.STATE(admins=frozenset(arg.admins), writers=frozenset(arg.writers))
 
     # -- who may do what ----------------------------------------------------------------------
@@ -152,10 +166,15 @@ class StorageBase(Canister):
     # -- the whitelist and the admin list -----------------------------------------------------
 
     @update
-    def add_to_whitelist(self, writer: Principal) -> None:
-        """Admin: let ``writer`` write (idempotent)."""
+    def add_to_whitelist(self, writer: Principal) -> Ok[None] | Err[NotIdentified]:
+        """Admin: let ``writer`` write (idempotent). The anonymous principal and the management
+        canister cannot be writers."""
         self._require_admin("edit the whitelist")
+        refused = require_identified(writer, "writer")
+        if refused is not None:
+            return refused
         self.state = attrs.evolve(self.state, writers=self.state.writers | {writer})
+        return Ok(None)
 
     @update
     def remove_from_whitelist(self, writer: Principal) -> None:
@@ -164,10 +183,15 @@ class StorageBase(Canister):
         self.state = attrs.evolve(self.state, writers=self.state.writers - {writer})
 
     @update
-    def set_admins(self, admins: tuple[Principal, ...]) -> None:
+    def set_admins(self, admins: tuple[Principal, ...]) -> Ok[None] | Err[NotIdentified]:
         """Admin: replace the admin list (controllers stay admins whatever it says)."""
         self._require_admin("set the admins")
+        for admin in admins:
+            refused = require_identified(admin, "admin")
+            if refused is not None:
+                return refused
         self.state = attrs.evolve(self.state, admins=frozenset(admins))
+        return Ok(None)
 
     @query
     def is_whitelisted(self, principal: Principal) -> bool:

@@ -31,6 +31,7 @@ from icto.ic.canister import query, update
 from icto.ic.errors import Reject
 from icto.ic.principal import Principal
 from icto.storage.base import (
+    InvalidRecord,
     StorageBase,
     StorageState,
     check_page,
@@ -201,14 +202,14 @@ class InvoiceStorage(StorageBase):
         self._require_writer("record payments")
         problems = payment_draft_problems(draft)
         if problems:
-            raise Reject("invalid payment draft: " + "; ".join(problems))
+            raise InvalidRecord("invalid payment draft: " + "; ".join(problems))
         state = self.state
         seq = state.payment_seqs.get(draft.id)
         if seq is not None:
             existing = state.payments[seq]
             if draft_of_payment(existing) == draft:
                 return existing
-            raise Reject(f"payment id {draft.id!r} already records another payment")
+            raise InvalidRecord(f"payment id {draft.id!r} already records another payment")
         seq = len(state.payments)
         now = self.time
         record = PaymentRecord(
@@ -238,7 +239,7 @@ class InvoiceStorage(StorageBase):
         that set the current status answers the record unchanged."""
         self._require_writer("change payment status")
         if isinstance(status, RefundPending | Refunded | RefundFailed):
-            raise Reject("refund statuses change through the refund (set_refund_status)")
+            raise InvalidRecord("refund statuses change through the refund (set_refund_status)")
         self._check_change(status, audit_id)
         seq, record = self._payment(payment_id)
         if _redelivered(status, record.history, audit_id):
@@ -258,9 +259,9 @@ class InvoiceStorage(StorageBase):
         if record.contract_id == contract_id:
             return record
         if record.contract_id is not None:
-            raise Reject(f"payment {payment_id!r} is already linked to {record.contract_id}")
+            raise InvalidRecord(f"payment {payment_id!r} is already linked to {record.contract_id}")
         if not isinstance(record.status, Completed):
-            raise Reject(
+            raise InvalidRecord(
                 f"only a Completed payment is linked to a contract; {payment_id!r} is "
                 f"{status_name(record.status)}"
             )
@@ -281,24 +282,24 @@ class InvoiceStorage(StorageBase):
         self._require_writer("record refunds")
         problems = refund_draft_problems(draft)
         if problems:
-            raise Reject("invalid refund draft: " + "; ".join(problems))
+            raise InvalidRecord("invalid refund draft: " + "; ".join(problems))
         state = self.state
         seq = state.refund_seqs.get(draft.id)
         if seq is not None:
             existing = state.refunds[seq]
             if draft_of_refund(existing) == draft:
                 return existing
-            raise Reject(f"refund id {draft.id!r} already records another refund")
+            raise InvalidRecord(f"refund id {draft.id!r} already records another refund")
         payment_seq, payment = self._payment(draft.payment_id)
         if payment.refund_id is not None:
-            raise Reject(f"payment {payment.id!r} already has refund {payment.refund_id!r}")
+            raise InvalidRecord(f"payment {payment.id!r} already has refund {payment.refund_id!r}")
         if not isinstance(payment.status, Completed):
-            raise Reject(
+            raise InvalidRecord(
                 f"only a Completed payment is refunded; {payment.id!r} is "
                 f"{status_name(payment.status)}"
             )
         if (draft.amount, draft.user) != (payment.amount, payment.user):
-            raise Reject(
+            raise InvalidRecord(
                 f"a refund returns the payment's amount to its user: {payment.amount} to "
                 f"{payment.user}, not {draft.amount} to {draft.user}"
             )
@@ -370,27 +371,27 @@ class InvoiceStorage(StorageBase):
         if problem is None and audit_id is not None and not is_nat(audit_id):
             problem = "audit_id must be None or a non-negative int"
         if problem is not None:
-            raise Reject(problem)
+            raise InvalidRecord(problem)
 
     @staticmethod
     def _check_move(
         transitions: dict[type, frozenset[type]], kind: str, id_: str, old: object, new: object
     ) -> None:
         if type(new) not in transitions[type(old)]:
-            raise Reject(
+            raise InvalidRecord(
                 f"illegal {kind} transition for {id_!r}: {status_name(old)} → {status_name(new)}"
             )
 
     def _payment(self, payment_id: str) -> tuple[int, PaymentRecord]:
         seq = self.state.payment_seqs.get(payment_id)
         if seq is None:
-            raise Reject(f"no payment {payment_id!r}")
+            raise InvalidRecord(f"no payment {payment_id!r}")
         return seq, self.state.payments[seq]
 
     def _refund(self, refund_id: str) -> tuple[int, Refund]:
         seq = self.state.refund_seqs.get(refund_id)
         if seq is None:
-            raise Reject(f"no refund {refund_id!r}")
+            raise InvalidRecord(f"no refund {refund_id!r}")
         return seq, self.state.refunds[seq]
 
     def _move_payment(

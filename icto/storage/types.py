@@ -22,6 +22,10 @@ MAX_DETAIL_KEY: Final = 64
 MAX_DETAIL_VALUE: Final = 1024
 MAX_TEXT: Final = 1024
 """Longest reason, custom action or service name a record may carry."""
+INVALID_RECORD: Final = "InvalidRecord"
+"""How a storage's reject message starts when it refuses a record itself (bad fields, an id
+that names another record, a status change its state machine forbids): a permanent refusal, so
+a writer sets the record aside instead of retrying it."""
 
 
 @attrs.frozen

@@ -3,7 +3,7 @@ somebody else's canister (reject messages, traps, ledger errors).
 
 Lengths are in characters (code points). Refused everywhere: lone surrogates (not UTF-8, cannot
 travel in Candid), C0 and C1 control characters, and the bidirectional overrides and isolates
-(U+202A–U+202E, U+2066–U+2069) that make text display other than it reads. Long free text
+(U+202A to U+202E, U+2066 to U+2069) that make text display other than it reads. Long free text
 (``multiline=True``: descriptions, reasons) may hold newlines and tabs; short fields (names,
 symbols, ids) may not, and may not start or end with whitespace.
 """

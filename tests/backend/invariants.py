@@ -55,8 +55,8 @@ def read_books(system: System) -> Books:
             refunded[payment] = (block.amount, index)
     factory_state = system.ic.state_of(system.token_factory.id)
     deployed = {
-        ticket: contract for ticket, contract in factory_state.tickets.items()
-        if factory_state.index.info(contract) is not None
+        ticket: found.contract for (by, ticket), found in factory_state.tickets.items()
+        if by == system.backend.id and factory_state.index.info(found.contract) is not None
     }  # fmt: skip
     backend_state = system.ic.state_of(system.backend.id)
     owed = {refund.payment_id: refund for refund in backend_state.pending_refunds.values()}

@@ -78,7 +78,8 @@ def test_the_result_names_the_contract_the_service_the_payment_and_the_fee(
     blocks_before = system.icp_ledger.get_transaction_count()
     result = deployed(system, alice)
     factory_state = system.ic.state_of(system.token_factory.id)
-    assert factory_state.tickets[result.payment_id] == result.canister_id
+    ticket = factory_state.tickets[(system.backend.id, result.payment_id)]
+    assert (ticket.contract, ticket.owner) == (result.canister_id, alice)
     assert factory_state.index.info(result.canister_id) is not None
     assert result.service == TOKEN_FACTORY
     assert result.fee_paid == system.backend.get_service_fee(TOKEN_FACTORY) == FEE

@@ -37,7 +37,7 @@ from icto.backend import (
     ServiceUnavailable,
     SetupArgs,
 )
-from icto.backend.base import OUTBOX_RESERVE
+from icto.backend.base import MAINTENANCE_DELAY_NS, MAX_BACKOFF_NS, OUTBOX_RESERVE
 from icto.factory import deploy_factory
 from icto.ic.proxy import CanisterProxy
 from icto.ledger import AllowanceArgs
@@ -333,7 +333,7 @@ def test_system_status_reports_a_storage_that_does_not_answer(ic: IC, system: Sy
 
 def drain_by(way: str, system: System, fund: Callable[..., Principal]) -> None:
     if way == "timer":
-        system.ic.advance_time(seconds=61)
+        system.ic.advance_time(nanos=MAX_BACKOFF_NS + MAINTENANCE_DELAY_NS)
     elif way == "next deployment":
         system.token_factory.resume_factory()
         fund(CAROL)

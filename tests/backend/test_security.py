@@ -433,6 +433,7 @@ ADMIN_ENDPOINTS: dict[str, Callable[[CanisterProxy, Scene], object]] = {
     "admin_retry_refund": lambda b, s: b.admin_retry_refund(s.bob_refund),
     "admin_get_profile": lambda b, s: b.admin_get_profile(BOB),
     "flush_outbox": lambda b, s: b.flush_outbox(),
+    "admin_list_undelivered": lambda b, s: b.admin_list_undelivered(),
     "get_factory_health": lambda b, s: b.get_factory_health(),
     "get_system_status": lambda b, s: b.get_system_status(),
 }

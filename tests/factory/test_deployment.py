@@ -36,9 +36,8 @@ from icto.factory import (
     InvalidConfig,
     deploy_factory,
 )
-from icto.factory.base import DEFAULT_CYCLES_PER_CONTRACT
+from icto.factory.base import DEFAULT_CYCLES_PER_CONTRACT, DEPLOYMENT_MESSAGES_RESERVE
 from icto.factory.contract import ContractMetaView
-from icto.factory.factory import DEPLOYMENT_MESSAGES_RESERVE
 from icto.ic import cycles as costs
 from icto.ic.management import FIRST_CANISTER_INDEX
 from icto.ic.proxy import CanisterProxy
@@ -284,13 +283,20 @@ def test_a_factory_without_enough_cycles_refuses_to_deploy(
     assert_nothing_indexed(factory, alice)
 
 
+@pytest.fixture
+def lean_factory(ic: IC, admin: Principal, backend: Principal) -> CanisterProxy:
+    """A factory whose whole balance is below the most a contract may be given."""
+    return deploy_factory(ic, ClubFactory, backends=[backend], caller=admin, cycles=50 * 10**12)
+
+
 def test_a_balance_that_covers_the_contract_but_not_the_calls_is_refused_up_front(
-    ic: IC, factory: CanisterProxy, admin: Principal, backend: Principal, alice: Principal
+    ic: IC, lean_factory: CanisterProxy, admin: Principal, backend: Principal, alice: Principal
 ) -> None:
     """The deployment's own calls cost cycles too: the check counts them, so the backend gets
     ``InsufficientCycles`` rather than a failure half-way."""
+    factory = lean_factory
     seen = ic.cycles_balance(factory.id) - costs.UPDATE_MESSAGE - costs.INGRESS_MESSAGE
-    factory.as_caller(admin).set_cycles_per_contract(seen - costs.UPDATE_MESSAGE)
+    factory.as_caller(admin).set_cycles_per_contract(seen - costs.UPDATE_MESSAGE).unwrap()
     seen -= costs.UPDATE_MESSAGE + costs.INGRESS_MESSAGE
     result = factory.as_caller(backend).create_contract(alice, ClubConfig(name="C"))
     assert isinstance(result, Err)
@@ -299,10 +305,11 @@ def test_a_balance_that_covers_the_contract_but_not_the_calls_is_refused_up_fron
 
 
 def test_raising_cycles_per_contract_above_the_balance_stops_deployments(
-    ic: IC, factory: CanisterProxy, admin: Principal, backend: Principal, alice: Principal
+    ic: IC, lean_factory: CanisterProxy, admin: Principal, backend: Principal, alice: Principal
 ) -> None:
+    factory = lean_factory
     required = ic.cycles_balance(factory.id) + 1
-    factory.as_caller(admin).set_cycles_per_contract(required)
+    factory.as_caller(admin).set_cycles_per_contract(required).unwrap()
     canisters = live_canisters(ic)
     result = factory.as_caller(backend).create_contract(alice, ClubConfig(name="C"))
     assert isinstance(result, Err)

@@ -54,7 +54,7 @@ def test_a_contract_that_refuses_its_confirmation_frees_its_ticket(
         result = factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1")
     assert isinstance(result, Err) and result.error.step == "on_deployed"
     assert factory.as_caller(backend).get_deployment("t-1") is None
-    assert ic.state_of(factory.id).tickets.get("t-1") is None
+    assert ic.state_of(factory.id).tickets.get((backend, "t-1")) is None
 
 
 def test_a_trap_after_registration_keeps_the_ticket_so_the_deployer_can_find_the_contract(

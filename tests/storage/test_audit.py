@@ -133,7 +133,7 @@ class TestValidation:
         before = ic.state_of(audit.id)
         refusal = rejected(lambda: audit.log_event(bad))
         assert refusal.reject_code == RejectCode.CANISTER_REJECT
-        assert refusal.message.startswith("invalid audit event: ")
+        assert refusal.message.startswith("InvalidRecord: invalid audit event: ")
         assert ic.state_of(audit.id) == before
 
     def test_every_reason_is_given_at_once(self, audit):
