@@ -14,7 +14,7 @@ import attrs
 
 from icto.backend.backend import Backend
 from icto.backend.types import TOKEN_FACTORY, BackendInit, SetupArgs
-from icto.factory.deploy import deploy_factory
+from icto.factory.deploy import DEFAULT_FACTORY_CYCLES, deploy_factory
 from icto.ic.account import Account
 from icto.ic.ic import IC
 from icto.ic.principal import Principal
@@ -67,15 +67,26 @@ class System:
         approval = ApproveArgs(spender=Account(self.backend.id), amount=amount)
         return int(self.icp_ledger.as_caller(user).icrc2_approve(approval).unwrap())
 
+    def top_up(self, canister: Principal | CanisterProxy, cycles: int) -> int:
+        """Give a platform canister (a factory that ran low) ``cycles`` more, as an operator's
+        cycles wallet would; its new balance."""
+        target = canister.id if isinstance(canister, CanisterProxy) else canister
+        return self.ic.add_cycles(target, cycles)
+
     def icp_balance(self, owner: Principal | Account) -> int:
         account = owner if isinstance(owner, Account) else Account(owner)
         return int(self.icp_ledger.icrc1_balance_of(account))
 
 
 def deploy_system(
-    ic: IC, *, operator: Principal = OPERATOR, refund_float: int = REFUND_FLOAT
+    ic: IC,
+    *,
+    operator: Principal = OPERATOR,
+    refund_float: int = REFUND_FLOAT,
+    factory_cycles: int = DEFAULT_FACTORY_CYCLES,
 ) -> System:
-    """Deploy and wire the platform on ``ic``; ``operator`` controls every canister."""
+    """Deploy and wire the platform on ``ic``; ``operator`` controls every canister. Each
+    factory starts with ``factory_cycles`` (by default a million deployments' worth)."""
     icp = deploy_ledger(
         ic, ICP.init(Account(ICP_MINTER)), ICP.canister_id, controllers=(operator,), caller=operator
     )
@@ -86,8 +97,9 @@ def deploy_system(
     audit = ic.deploy(AuditStorage, storage_init, controllers=(operator,), caller=operator)
     invoice = ic.deploy(InvoiceStorage, storage_init, controllers=(operator,), caller=operator)
     token_factory = deploy_factory(
-        ic, TokenFactory, admins=(backend.id,), controllers=(operator,), caller=operator
-    )
+        ic, TokenFactory, admins=(backend.id,), controllers=(operator,), caller=operator,
+        cycles=factory_cycles,
+    )  # fmt: skip
     setup = SetupArgs(
         audit_storage=audit.id, invoice_storage=invoice.id,
         factories=((TOKEN_FACTORY, token_factory.id),),

@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from icto.factory.base import DEFAULT_CYCLES_PER_CONTRACT, FactoryInit
+from icto.factory.base import (
+    DEFAULT_CYCLES_PER_CONTRACT,
+    DEPLOYMENT_MESSAGES_RESERVE,
+    FactoryInit,
+)
 from icto.factory.factory import Factory
 from icto.ic.ic import IC
 from icto.ic.principal import Principal
 from icto.ic.proxy import CanisterProxy
 
-DEFAULT_FACTORY_CYCLES: Final = 10_000 * 10**12
-"""What a factory starts with: enough for 5,000 contracts at the default 2T each."""
+DEFAULT_DEPLOYMENTS: Final = 1_000_000
+"""How many contracts a factory's starting cycles pay for, at the default cycles per contract."""
+DEFAULT_FACTORY_CYCLES: Final = DEFAULT_DEPLOYMENTS * (
+    DEFAULT_CYCLES_PER_CONTRACT + DEPLOYMENT_MESSAGES_RESERVE
+)
+"""What a factory starts with: a million contracts at the default 2T each (a notebook loop does
+not run dry). ``get_factory_health()`` reports how many are left."""
 
 
 def deploy_factory(

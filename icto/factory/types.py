@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Final, Generic, TypeVar
 
 import attrs
@@ -79,6 +80,13 @@ class Page(Generic[T]):
     items: tuple[T, ...]
     total: int | None
     next_offset: int | None
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        """The items on this page (``total`` is the whole listing's size)."""
+        return len(self.items)
 
 
 @attrs.frozen

@@ -11,6 +11,7 @@ import enum
 import hashlib
 import sys
 from collections.abc import Iterable
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -19,7 +20,7 @@ from pyrsistent import PMap
 
 from icto.collections.vector import Vector
 from icto.ic import cycles as costs
-from icto.ic.canister import Canister, module_hash
+from icto.ic.canister import UPDATE, Canister, MethodSpec, module_hash
 from icto.ic.errors import CallRejected, ErrorCode, InvalidArguments
 from icto.ic.errors import RejectCode as RC
 from icto.ic.principal import Principal
@@ -460,3 +461,13 @@ class ManagementCanister:
         ).digest()  # fmt: skip
         router._world = world._replace(rand_counter=world.rand_counter + 1)
         return digest
+
+
+MANAGEMENT_METHODS: Final = MappingProxyType(
+    {
+        name: MethodSpec("aaaaa-aa", name, UPDATE, False, getattr(ManagementCanister, name))
+        for name in sorted(ManagementCanister.PUBLIC)
+    }
+)
+"""The management canister's public methods as a proxy sees them: ``ic.actor(MANAGEMENT_ID,
+caller).canister_status(cid)`` sends an update to ``aaaaa-aa`` like any other actor's call."""

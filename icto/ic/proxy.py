@@ -42,6 +42,10 @@ class CanisterProxy:
         return CanisterProxy(self._ic, self.id, caller)
 
     def _methods(self) -> Any:
+        if self.id.is_management_canister:
+            from icto.ic.management import MANAGEMENT_METHODS
+
+            return MANAGEMENT_METHODS
         code = self._ic.code_of(self.id)
         return {} if code is None else code.__icto_methods__
 
@@ -76,6 +80,8 @@ class CanisterProxy:
         return hash((self.id, self._caller))
 
     def __repr__(self) -> str:
+        if self.id.is_management_canister:
+            return f"<Canister management {self.id}>"
         code = self._ic.code_of(self.id)
         if code is None:
             return f"<Canister (empty) {self.id}>"

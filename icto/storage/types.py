@@ -6,6 +6,7 @@ They live here, not in the canisters, so the backend builds them without importi
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from typing import Final, Generic, TypeAlias, TypeVar
 
 import attrs
@@ -35,6 +36,12 @@ class CursorPage(Generic[T]):
 
     items: tuple[T, ...]
     next_cursor: int | None
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
 
 
 # -- audit ------------------------------------------------------------------------------------
