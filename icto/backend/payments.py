@@ -240,7 +240,8 @@ class PaidDeployments(BackendBase):
                 factory, "create_contract", charge.user, config, ticket=charge.payment_id
             )
         except CallRejected as rejected:
-            return self._after_lost_reply(charge, self._reason(rejected))
+            reason = foreign_text(f"the factory did not answer: {rejected.message}", MAX_TEXT)
+            return self._after_lost_reply(charge, reason)
         if isinstance(result, Ok):
             return Ok(self._deployed(charge, result.value))
         return Err(self._failed(charge, describe(result.error)))
@@ -251,7 +252,7 @@ class PaidDeployments(BackendBase):
         """The factory's reply is lost: its ticket says whether a contract was registered."""
         asked, found = self._look_up(charge)
         if asked and found is None:
-            return Err(self._failed(charge, f"the factory did not answer: {reason}"))
+            return Err(self._failed(charge, reason))
         if found is not None:
             return Ok(self._deployed(charge, found))
         pending = Unconfirmed(charge, self.time)

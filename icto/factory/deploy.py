@@ -17,7 +17,7 @@ from icto.ic.proxy import CanisterProxy
 
 DEFAULT_DEPLOYMENTS: Final = 1_000_000
 """How many contracts a factory's starting cycles pay for, at the default cycles per contract."""
-DEFAULT_FACTORY_CYCLES: Final = DEFAULT_DEPLOYMENTS * (
+DEFAULT_FACTORY_CYCLES: Final = (DEFAULT_DEPLOYMENTS + 1) * (
     DEFAULT_CYCLES_PER_CONTRACT + DEPLOYMENT_MESSAGES_RESERVE
 )
 """What a factory starts with: a million contracts at the default 2T each (a notebook loop does

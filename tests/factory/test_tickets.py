@@ -2,14 +2,18 @@
 
 ``create_contract(owner, config, ticket=t)`` records ``t`` with the contract it registers;
 ``get_deployment(t)`` (backends only) answers that contract, or ``None`` if the request left no
-contract (refused, failed and cleaned up, or never arrived). A request repeating a ticket that
-already names a contract returns that contract instead of deploying twice.
+contract (refused, failed and cleaned up, or never arrived). Tickets are kept per backend: a
+request repeating a ticket that already names a contract returns that contract instead of
+deploying twice, but only when it is the same request (same owner, same config); otherwise it is
+a ``TicketMismatch`` and nothing changes.
 """
 
 from __future__ import annotations
 
 from icto import IC, MANAGEMENT_ID, Err, Ok, Principal
 from icto.factory import DeploymentFailed
+from icto.factory.tickets import config_digest
+from icto.factory.types import TicketMismatch
 from icto.ic.proxy import CanisterProxy
 from tests.factory.toys import ClubConfig
 from tests.helpers import live_canisters, rejected
@@ -85,3 +89,42 @@ def test_deployments_without_a_ticket_record_none(
 ) -> None:
     factory.as_caller(backend).create_contract(alice, CONFIG).unwrap()
     assert len(ic.state_of(factory.id).tickets) == 0
+
+
+def test_the_same_ticket_from_two_backends_deploys_two_contracts_each_for_its_owner(
+    ic: IC, factory: CanisterProxy, admin: Principal, backend: Principal, alice: Principal,
+    bob: Principal,
+) -> None:
+    other = Principal.from_name("second-backend")
+    factory.as_caller(admin).add_backend(other).unwrap()
+    alices = factory.as_caller(backend).create_contract(alice, CONFIG, ticket="pay-1").unwrap()
+    bobs = factory.as_caller(other).create_contract(bob, CONFIG, ticket="pay-1").unwrap()
+    assert alices != bobs
+    assert factory.get_contract_info(bobs).owner == bob
+    assert factory.as_caller(backend).get_deployment("pay-1") == alices
+    assert factory.as_caller(other).get_deployment("pay-1") == bobs
+
+
+def test_a_ticket_reused_for_another_owner_or_config_is_refused_and_changes_nothing(
+    ic: IC, factory: CanisterProxy, backend: Principal, alice: Principal, bob: Principal
+) -> None:
+    first = factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1").unwrap()
+    before, canisters = ic.state_of(factory.id), live_canisters(ic)
+    for owner, config in ((bob, CONFIG), (alice, ClubConfig(name="Another"))):
+        result = factory.as_caller(backend).create_contract(owner, config, ticket="t-1")
+        assert isinstance(result, Err) and isinstance(result.error, TicketMismatch)
+        assert result.error.ticket == "t-1"
+    assert ic.state_of(factory.id) == before
+    assert live_canisters(ic) == canisters
+    assert factory.as_caller(bob).get_my_contracts(bob).total == 0
+    assert factory.as_caller(backend).get_deployment("t-1") == first
+
+
+def test_a_config_digest_is_equal_for_equal_configs_and_differs_for_any_field() -> None:
+    assert config_digest(ClubConfig(name="C")) == config_digest(ClubConfig(name="C"))
+    variants = [
+        ClubConfig(name="C"), ClubConfig(name="D"), ClubConfig(name="C", is_public=False),
+        ClubConfig(name="C", members=(Principal.from_name("m"),)),
+        ClubConfig(name="C", members=(Principal.from_name("n"),)),
+    ]  # fmt: skip
+    assert len({config_digest(config) for config in variants}) == len(variants)
