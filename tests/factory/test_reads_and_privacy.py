@@ -133,6 +133,8 @@ def test_pages_of_my_contracts_walk_the_whole_list(
     assert entry_ids(mine(alice, 2, 2)) == clubs[2:4]
     beyond = mine(alice, 7, 3)
     assert beyond.items == () and beyond.total == 7 and beyond.next_offset is None
+    assert [len(page) for page in pages] == [3, 3, 1] and len(beyond) == 0
+    assert [entry.info.id for page in pages for entry in page] == clubs
 
 
 def test_default_page_is_100_and_1000_is_the_largest_limit(

@@ -25,6 +25,7 @@ from icto import (
     update,
 )
 from icto.ic import cycles as costs
+from icto.ic.router import MANAGEMENT_ID
 from tests.ic.toys import Counter, Relay, Tally
 
 
@@ -489,3 +490,24 @@ def test_results_travel_through_canister_calls(ic: IC) -> None:
     assert describe(divider.divide(9, 3)) == "ok 3"
     relay = ic.deploy(Relay)
     assert relay.relay(divider.id, "divide", (1, 0)) == Err("division by zero")
+
+
+def test_the_management_canister_is_an_actor_like_any_other() -> None:
+    ic = IC()
+    operator, stranger = Principal.from_name("operator"), Principal.from_name("stranger")
+    canister = ic.create_canister(caller=operator)
+    management = ic.actor(MANAGEMENT_ID, operator)
+    assert "canister_status" in dir(management) and "raw_rand" in dir(management)
+    assert tuple(management.canister_status(canister).controllers) == (operator,)
+    management.stop_canister(canister)
+    assert ic.is_stopped(canister)
+    refusal = rejected(lambda: ic.actor(MANAGEMENT_ID, stranger).canister_status(canister))
+    assert refusal.error_code == "IC0512"
+    assert repr(management) == "<Canister management aaaaa-aa>"
+    with pytest.raises(AttributeError):
+        _ = management.no_such_method
+
+
+def test_results_tell_their_side_by_property() -> None:
+    assert Ok(1).is_ok is True and Ok(1).is_err is False
+    assert Err("e").is_ok is False and Err("e").is_err is True

@@ -1,0 +1,70 @@
+"""The one text rule: what users may hand the platform, and how foreign text is carried."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from icto.validation import TRUNCATED, foreign_text, text_problem
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Alpha", "Ωmega 漢字", "👩\u200d💻 dev", "a-b_c.d'e&f", "é" * 32],
+    ids=["ascii", "scripts", "zwj-emoji", "punctuation", "32-accented"],
+)
+def test_ordinary_text_of_any_script_is_accepted(text: str) -> None:
+    assert text_problem("name", text, 1, 32) is None
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\x9f", *BIDI, "\ud800",
+                                  "\udfff"])  # fmt: skip
+def test_controls_bidi_overrides_and_lone_surrogates_are_refused_everywhere(char: str) -> None:
+    for multiline in (False, True):
+        problem = text_problem("field", f"ab{char}cd", 1, 100, multiline=multiline)
+        assert problem == f"field must not contain U+{ord(char):04X} (at character 2)"
+
+
+@pytest.mark.parametrize("char", ["\n", "\t"])
+def test_newline_and_tab_are_for_free_text_only(char: str) -> None:
+    assert text_problem("description", f"a{char}b", 0, 100, multiline=True) is None
+    assert text_problem("name", f"a{char}b", 0, 100) is not None
+
+
+def test_short_fields_may_not_start_or_end_with_whitespace() -> None:
+    for text in (" a", "a ", "\u3000a"):
+        assert text_problem("name", text, 1, 10) == "name must not start or end with whitespace"
+
+
+def test_length_is_counted_in_characters_and_checked_before_the_scan() -> None:
+    assert text_problem("name", "漢" * 3, 3, 3) is None
+    assert text_problem("name", "ab", 3, 5) == "name must be 3 to 5 characters, got 2"
+    huge = "\x00" * 10_000_000
+    assert text_problem("name", huge, 1, 32) == "name must be 1 to 32 characters, got 10000000"
+
+
+@pytest.mark.parametrize("value", [None, 7, b"bytes", ["a"]])
+def test_anything_but_text_is_refused_by_type(value: object) -> None:
+    assert text_problem("name", value, 0, 10) == f"name must be text, got {type(value).__name__}"
+
+
+@given(st.text(), st.integers(min_value=len(TRUNCATED) + 1, max_value=2000))
+def test_foreign_text_always_fits_and_always_passes_the_rule(text: str, limit: int) -> None:
+    carried = foreign_text(text, limit)
+    assert 0 < len(carried) <= limit
+    assert text_problem("reason", carried, 1, limit, multiline=True) is None
+
+
+@given(st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=BIDI),
+               min_size=1, max_size=50))  # fmt: skip
+def test_clean_short_foreign_text_is_carried_unchanged(text: str) -> None:
+    assert foreign_text(text, 50) == text
+
+
+def test_foreign_text_cut_to_fit_says_so() -> None:
+    assert foreign_text("x" * 100, 50) == "x" * (50 - len(TRUNCATED)) + TRUNCATED
+    assert foreign_text("", 50) == "(no message)"
+    assert foreign_text("a\u202eb", 50) == "a\\u202eb"
