@@ -51,6 +51,7 @@ from icto.storage.types import (
     Severity,
     StorageHealth,
 )
+from icto.validation import text_problem
 
 K = TypeVar("K", bound=Hashable)
 
@@ -119,8 +120,9 @@ def _details_problems(details: object) -> list[str]:
             problems.append(f"detail key {key!r} appears twice")
         else:
             seen.add(key)
-        if not (isinstance(value, str) and len(value) <= MAX_DETAIL_VALUE):
-            problems.append(f"a detail value is text of at most {MAX_DETAIL_VALUE} characters")
+        problem = text_problem("a detail value", value, 0, MAX_DETAIL_VALUE, multiline=True)
+        if problem is not None:
+            problems.append(problem)
     return problems
 
 

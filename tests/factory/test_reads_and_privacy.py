@@ -19,6 +19,7 @@ import pytest
 
 from icto import IC, Ok, Principal, RejectCode
 from icto.factory import CREATOR, ContractEntry, ContractInfo, Page, deploy_factory
+from icto.factory.base import MAX_STATUS_LENGTH
 from icto.ic import InvalidArguments
 from icto.ic.proxy import CanisterProxy
 from tests.factory.toys import MEMBER, MODERATOR, ClubConfig, ClubFactory, ClubV2
@@ -323,6 +324,12 @@ def test_stats_count_contracts_by_status(
 
     rejected(lambda: first.set_status("not a status"))
     assert factory.get_stats().by_status == (("active", 1), ("frozen", 1))
+    longest = "s" * MAX_STATUS_LENGTH
+    first.set_status(longest)
+    assert factory.get_stats().by_status == (("active", 1), (longest, 1))
+    refusal = rejected(lambda: first.set_status(longest + "s"))
+    assert f"status must be 1 to {MAX_STATUS_LENGTH} characters" in refusal.message
+    assert factory.get_stats().by_status == (("active", 1), (longest, 1))
 
     first.set_status("active")
     assert factory.get_stats().by_status == (("active", 2),)

@@ -122,6 +122,9 @@ INVALID_EVENTS = {
     "detail-key-too-long": event(details=(("k" * (MAX_DETAIL_KEY + 1), "v"),)),
     "detail-value-too-long": event(details=(("k", "v" * (MAX_DETAIL_VALUE + 1)),)),
     "detail-value-not-text": event(details=(("k", 1),)),
+    "detail-value-control": event(details=(("k", "a\x00b"),)),
+    "detail-value-bidi": event(details=(("k", "a\u202eb"),)),
+    "service-surrogate": event(service="s\ud800"),
     "detail-key-twice": event(details=(("k", "1"), ("k", "2"))),
 }
 

@@ -168,7 +168,7 @@ class TestPayments:
         "fields",
         [{"id": ""}, {"id": "x" * 129}, {"id": 5}, {"amount": -1}, {"amount": True},
          {"amount": 1.0}, {"service": ""}, {"service": "s" * (MAX_TEXT + 1)}, {"user": "alice"},
-         {"token": None}, {"audit_id": -2}],
+         {"token": None}, {"audit_id": -2}, {"service": "a\u2066b"}, {"id": "p\x00"}],
     )  # fmt: skip
     def test_a_malformed_draft_is_rejected(self, ic, invoice, fields):
         unchanged(ic, invoice, lambda: invoice.create_payment(draft(**fields)), "invalid payment")
