@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from icto import E8S, IC, Account, Principal
-from icto.backend import TOKEN_FACTORY
+from icto.backend import MULTISIG_FACTORY, TOKEN_FACTORY
 from icto.ledger import ICP, AllowanceArgs
 from icto.system import OPERATOR, REFUND_FLOAT, System, deploy_system
 
@@ -23,7 +23,7 @@ def canisters(system: System) -> dict[str, Principal]:
     return {
         "icp_ledger": system.icp_ledger.id, "backend": system.backend.id,
         "audit_storage": system.audit_storage.id, "invoice_storage": system.invoice_storage.id,
-        "token_factory": system.token_factory.id,
+        "token_factory": system.token_factory.id, "multisig_factory": system.multisig_factory.id,
     }  # fmt: skip
 
 
@@ -43,7 +43,7 @@ def test_the_icp_ledger_lives_at_its_mainnet_id(system: System) -> None:
 def test_the_operator_controls_every_canister(ic: IC, system: System) -> None:
     assert system.operator == OPERATOR
     ids = canisters(system)
-    assert len(set(ids.values())) == 5
+    assert len(set(ids.values())) == len(ids) == 6
     for name, canister in ids.items():
         assert ic.controllers_of(canister) == (OPERATOR,), name
     assert set(ic.world.canisters) == set(ids.values())
@@ -60,9 +60,11 @@ def test_another_operator_can_be_named(ic: IC) -> None:
 
 def test_the_proxies_call_as_the_operator(system: System) -> None:
     proxies = (system.icp_ledger, system.backend, system.audit_storage, system.invoice_storage,
-               system.token_factory)  # fmt: skip
+               system.token_factory, system.multisig_factory)  # fmt: skip
     assert {proxy.caller for proxy in proxies} == {OPERATOR}
-    assert system.factories == {TOKEN_FACTORY: system.token_factory}
+    assert system.factories == {
+        TOKEN_FACTORY: system.token_factory, MULTISIG_FACTORY: system.multisig_factory
+    }
 
 
 def test_the_backend_is_whitelisted_in_both_storages_and_the_factory(system: System) -> None:
@@ -71,16 +73,17 @@ def test_the_backend_is_whitelisted_in_both_storages_and_the_factory(system: Sys
         assert storage.is_whitelisted(backend)
         assert not storage.is_whitelisted(OPERATOR)
         assert storage.get_whitelist() == (backend,)
-    assert system.token_factory.is_backend(backend)
-    assert not system.token_factory.is_backend(OPERATOR)
-    assert system.token_factory.get_backends() == (backend,)
+    for factory in system.factories.values():
+        assert factory.is_backend(backend)
+        assert not factory.is_backend(OPERATOR)
+        assert factory.get_backends() == (backend,)
 
 
 def test_the_backend_administers_its_services_without_controlling_them(
     ic: IC, system: System
 ) -> None:
     backend = system.backend.id
-    for service in (system.audit_storage, system.invoice_storage, system.token_factory):
+    for service in (system.audit_storage, system.invoice_storage, *system.factories.values()):
         assert service.get_admins() == (backend,)
         assert backend not in ic.controllers_of(service.id)
     assert system.backend.get_admins() == ()
@@ -88,7 +91,9 @@ def test_the_backend_administers_its_services_without_controlling_them(
     assert (state.audit_storage, state.invoice_storage) == (
         system.audit_storage.id, system.invoice_storage.id,
     )  # fmt: skip
-    assert dict(state.factories) == {TOKEN_FACTORY: system.token_factory.id}
+    assert dict(state.factories) == {
+        service: factory.id for service, factory in system.factories.items()
+    }
 
 
 def test_the_backend_holds_the_refund_float(system: System) -> None:

@@ -15,6 +15,7 @@ from icto.backend.state import Undelivered
 from icto.backend.types import (
     AUDIT_STORAGE,
     INVOICE_STORAGE,
+    MULTISIG_FACTORY,
     SERVICES,
     TOKEN_FACTORY,
     BackendCounters,
@@ -37,6 +38,7 @@ from icto.ic.errors import CallRejected, Reject
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
+from icto.multisig.config import MultisigConfig
 from icto.storage.types import AuditAction
 from icto.token.config import TokenConfig
 from icto.validation import NotIdentified, require_identified
@@ -54,6 +56,13 @@ class Backend(PaidDeployments):
     def deploy_token(self, config: TokenConfig) -> Ok[DeploymentResult] | Err[DeployError]:
         """Deploy an ICRC-1/2 token for the caller through the paid flow."""
         return self._deploy(TOKEN_FACTORY, config)
+
+    @update
+    def deploy_multisig(
+        self, config: MultisigConfig
+    ) -> Ok[DeploymentResult] | Err[DeployError]:
+        """Deploy a multisig wallet for the caller (who must be one of its Owners)."""
+        return self._deploy(MULTISIG_FACTORY, config)
 
     # -- configuration (admins) -----------------------------------------------------------------
 

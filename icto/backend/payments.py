@@ -17,6 +17,8 @@ import attrs
 from icto.backend.base import BackendBase
 from icto.backend.types import (
     DAY_NS,
+    MULTISIG_FACTORY,
+    TOKEN_FACTORY,
     AllowanceTooLow,
     Charge,
     DeployError,
@@ -42,6 +44,7 @@ from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ledger.types import AllowanceArgs, Duplicate, TransferArgs, TransferFromArgs
+from icto.multisig.config import validate_multisig_config
 from icto.storage.types import (
     MAX_TEXT,
     AuditAction,
@@ -58,7 +61,10 @@ from icto.validation import foreign_text
 
 Validator = Callable[[object, Principal], tuple[str, ...]]
 
-VALIDATORS: Final[dict[str, Validator]] = {"token_factory": validate_token_config}
+VALIDATORS: Final[dict[str, Validator]] = {
+    TOKEN_FACTORY: validate_token_config,
+    MULTISIG_FACTORY: validate_multisig_config,
+}
 """Each service's one config check, the same function its factory applies."""
 
 LOOKUP_TRIES: Final = 3

@@ -37,6 +37,8 @@ class ContractMeta:
     last_upgrade: tuple[str, str | None] | None = None
     outbox: immutables.Map[tuple[Principal, str], None] = immutables.Map()
     retry_timer: int | None = None
+    visibility_pending: bool = False
+    """The factory has not taken the latest visibility yet (``notify_visibility``)."""
 
 
 @attrs.frozen
@@ -73,7 +75,8 @@ class FactoryContract(Canister):
         A subclass that migrates the state passes the migrated value:
         ``super().post_upgrade(migrated, arg)``."""
         super().post_upgrade(stable, arg)
-        timer = self.set_timer(RETRY_DELAY_NS, "_retry_outbox") if self.meta.outbox else None
+        waiting = bool(self.meta.outbox) or self.meta.visibility_pending
+        timer = self.set_timer(RETRY_DELAY_NS, "_retry_outbox") if waiting else None
         self._set_meta(retry_timer=timer)
 
     def has_role(self, user: Principal, role: str) -> bool:
@@ -121,14 +124,14 @@ class FactoryContract(Canister):
     def sync_roles(self) -> int:
         """Resend the notifications the factory has not taken yet; return how many remain."""
         self._flush_outbox()
-        return len(self.meta.outbox)
+        return len(self.meta.outbox) + self.meta.visibility_pending
 
     @query
     def get_contract_meta(self) -> ContractMetaView:
         meta = self.meta
         return ContractMetaView(
             meta.factory, meta.owner, self.VERSION, meta.is_public, meta.upgrade_requested,
-            meta.last_upgrade, len(meta.outbox),
+            meta.last_upgrade, len(meta.outbox) + meta.visibility_pending,
         )  # fmt: skip
 
     # -- notifications ----------------------------------------------------------------------------
@@ -145,18 +148,33 @@ class FactoryContract(Canister):
             self.log(f"{method}({user}, {role}) was not taken: {rejected.message}")
             self._queue(user, role)
 
+    def notify_visibility(self, is_public: bool) -> None:
+        """Record the contract's visibility and tell the factory; if the factory does not
+        answer, the contract's outbox resends the visibility it has then."""
+        self._set_meta(is_public=is_public, visibility_pending=True)
+        try:
+            self.call(self.meta.factory, "notify_visibility_changed", is_public)
+        except CallRejected as rejected:
+            self.log(f"notify_visibility_changed({is_public}) was not taken: {rejected.message}")
+            self._set_meta(retry_timer=self._retry_timer())
+            return
+        self._set_meta(visibility_pending=False)
+
+    def _retry_timer(self) -> int:
+        timer = self.meta.retry_timer
+        return self.set_timer(RETRY_DELAY_NS, "_retry_outbox") if timer is None else timer
+
     def _queue(self, user: Principal, role: str) -> None:
-        meta = self.meta
-        timer = meta.retry_timer
-        if timer is None:
-            timer = self.set_timer(RETRY_DELAY_NS, "_retry_outbox")
-        self._set_meta(outbox=meta.outbox.set((user, role), None), retry_timer=timer)
+        timer = self._retry_timer()
+        self._set_meta(outbox=self.meta.outbox.set((user, role), None), retry_timer=timer)
 
     def _retry_outbox(self) -> None:
         self._set_meta(retry_timer=None)
         self._flush_outbox()
 
     def _flush_outbox(self) -> None:
+        if self.meta.visibility_pending:
+            self.notify_visibility(self.meta.is_public)
         for user, role in tuple(self.meta.outbox):
             self._set_meta(outbox=self.meta.outbox.delete((user, role)))
             self.notify_role(user, role)

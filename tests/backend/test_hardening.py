@@ -321,11 +321,13 @@ def test_hostile_text_in_a_config_is_refused_before_anything_is_charged(
 def test_a_deployed_system_pays_for_a_million_deployments_and_says_how_many_are_left(
     system: System, fund: Fund
 ) -> None:
-    (health,) = system.backend.get_factory_health()
-    assert health.report.deployments_left >= DEFAULT_DEPLOYMENTS
+    reports = system.backend.get_factory_health()
+    assert [report.service for report in reports] == list(system.factories)
+    assert all(report.report.deployments_left >= DEFAULT_DEPLOYMENTS for report in reports)
+    health = reports[0]
     fund(ALICE)
     deploy_for(system, ALICE, "ALP")
-    (after,) = system.backend.get_factory_health()
+    after = system.backend.get_factory_health()[0]
     cost = DEFAULT_CYCLES_PER_CONTRACT + DEPLOYMENT_MESSAGES_RESERVE
     assert after.report.deployments_left == after.report.cycles // cost
     assert health.report.deployments_left - 1 <= after.report.deployments_left

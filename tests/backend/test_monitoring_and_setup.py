@@ -26,6 +26,7 @@ from icto import E8S, IC, Account, Principal, RejectCode
 from icto.backend import (
     AUDIT_STORAGE,
     INVOICE_STORAGE,
+    MULTISIG_FACTORY,
     SERVICES,
     TOKEN_FACTORY,
     Backend,
@@ -52,7 +53,9 @@ from tests.helpers import live_canisters, rejected
 ALICE = Principal.from_name("alice")
 BOB = Principal.from_name("bob")
 CAROL = Principal.from_name("carol")
-UNSET = tuple(service for service in SERVICES if service != TOKEN_FACTORY)
+DEPLOYED = (TOKEN_FACTORY, MULTISIG_FACTORY)
+"""The factories ``deploy_system`` deploys so far."""
+UNSET = tuple(service for service in SERVICES if service not in DEPLOYED)
 
 
 def report(system: System) -> dict[str, ServiceSetup]:
@@ -63,8 +66,10 @@ def confirmed(system: System) -> dict[str, bool | None]:
     return {service: entry.whitelisted for service, entry in report(system).items()}
 
 
-def all_set_up() -> dict[str, bool | None]:
-    return {AUDIT_STORAGE: True, INVOICE_STORAGE: True, TOKEN_FACTORY: True} | dict.fromkeys(UNSET)
+def all_set_up(factories: tuple[str, ...] = DEPLOYED) -> dict[str, bool | None]:
+    """The setup report of storages and ``factories`` all confirming the backend."""
+    deployed = dict.fromkeys((AUDIT_STORAGE, INVOICE_STORAGE, *factories), True)
+    return deployed | dict.fromkeys(service for service in SERVICES if service not in factories)
 
 
 def all_entries(audit: CanisterProxy) -> tuple[AuditEntry, ...]:
@@ -202,7 +207,7 @@ def test_a_backend_set_up_by_hand_is_whitelisted_by_its_services(system: System)
     refused = mine.backend.as_caller(ALICE).deploy_token(token_config())
     assert isinstance(refused.error, ServiceUnavailable) and mine.icp_balance(ALICE) == before
     setup = mine.backend.setup_microservices(setup_args(mine)).unwrap()
-    assert {entry.service: entry.whitelisted for entry in setup} == all_set_up()
+    assert {entry.service: entry.whitelisted for entry in setup} == all_set_up((TOKEN_FACTORY,))
     assert setup == mine.backend.get_microservice_setup_status()
     assert mine.audit_storage.is_whitelisted(mine.backend.id)
     assert mine.invoice_storage.is_whitelisted(mine.backend.id)
@@ -218,9 +223,9 @@ def test_a_storage_that_refuses_the_backend_delays_records_and_loses_no_money(
 ) -> None:
     mine = hand_made(system, audit_names_backend=False)
     setup = mine.backend.setup_microservices(setup_args(mine)).unwrap()
-    assert {entry.service: entry.whitelisted for entry in setup} == all_set_up() | {
-        AUDIT_STORAGE: False
-    }
+    assert {entry.service: entry.whitelisted for entry in setup} == all_set_up(
+        (TOKEN_FACTORY,)
+    ) | {AUDIT_STORAGE: False}
     assert mine.audit_storage.get_stats().access_denied == 1
     for user in (ALICE, BOB):
         mine.faucet(user, 10 * E8S)
@@ -250,7 +255,7 @@ def test_a_storage_that_refuses_the_backend_delays_records_and_loses_no_money(
 def test_factory_health_is_the_factory_s_own_answer(system: System, paused: bool) -> None:
     if paused:
         system.token_factory.pause_factory()
-    (health,) = system.backend.get_factory_health()
+    health = system.backend.get_factory_health()[0]
     own = system.token_factory.health()
     assert health == ServiceHealth(TOKEN_FACTORY, system.token_factory.id, not paused, own)
     assert own.issues == (("paused",) if paused else ())
@@ -316,6 +321,9 @@ def test_system_status_reports_what_the_backend_knows_and_measures(
     assert status.storages[0].report.records == 4
     assert status.factories == (
         ServiceHealth(TOKEN_FACTORY, system.token_factory.id, False, system.token_factory.health()),
+        ServiceHealth(
+            MULTISIG_FACTORY, system.multisig_factory.id, True, system.multisig_factory.health()
+        ),
     )
 
 

@@ -1,0 +1,42 @@
+"""``MultisigFactory``: deploys ``MultisigWallet`` contracts and indexes their signers and
+observers (Owners and Signers under ``signer``), kept exact by the wallets' callbacks."""
+
+from __future__ import annotations
+
+import attrs
+
+from icto.factory.base import ContractDraft
+from icto.factory.factory import Factory
+from icto.ic.principal import Principal
+from icto.multisig.config import MultisigConfig, validate_multisig_config
+from icto.multisig.types import OBSERVER, SIGNER
+from icto.multisig.wallet import MultisigWallet
+
+
+@attrs.frozen
+class MultisigDetails:
+    """The wallet fields kept in ``ContractInfo.details`` (as deployed)."""
+
+    threshold: int
+    members: int
+    timelock: int
+
+
+class MultisigFactory(Factory):
+    VERSION = "1.0.0"
+    KIND = "multisig"
+    CONTRACT = MultisigWallet
+    ROLES = frozenset({SIGNER, OBSERVER})
+
+    def validate_config(self, owner: Principal, config: object) -> tuple[str, ...]:
+        return validate_multisig_config(config, owner)
+
+    def draft(self, owner: Principal, config: MultisigConfig) -> ContractDraft:
+        roles = tuple(
+            (member, SIGNER if role.votes else OBSERVER) for member, role in config.members
+        )
+        details = MultisigDetails(config.threshold, len(config.members), config.timelock)
+        return ContractDraft(config.name, config.is_public, details, roles)
+
+
+__all__ = ["MultisigDetails", "MultisigFactory"]

@@ -1,0 +1,502 @@
+"""``MultisigWallet``: a wallet of ICRC tokens that moves money and changes itself only through
+proposals its signers approve.
+
+A signer proposes (that is their approval); signers approve or reject, one vote each; at the
+policy's threshold the proposal is Approved, and Executable once the timelock has passed; any
+signer then executes it, and it ends Executed or Failed. It is Rejected as soon as the threshold
+can no longer be reached, and Expired at the end of its lifetime. Time-driven changes happen at
+their exact instants (one timer, set for the earliest deadline). Nothing executes by itself, and
+nothing but a signer's call moves a proposal.
+
+Every rule is checked when a proposal is made and again when it executes, against the wallet as
+it is then (``icto.multisig.rules``). A transfer's proposal is closed before its ledger call and
+finished from the ledger's answer, so it can neither be paid twice nor be recorded as paid when
+it was not. Member and visibility changes reach the factory in the same execution (or through
+the contract's outbox when the factory does not answer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import immutables
+
+from icto.collections import SortedSet
+from icto.collections.vector import Vector
+from icto.factory.base import check_page
+from icto.factory.contract import FactoryContract
+from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
+from icto.ic.account import Account
+from icto.ic.canister import Trap, query, update
+from icto.ic.errors import CallRejected, Reject
+from icto.ic.principal import Principal
+from icto.ic.result import Err, Ok
+from icto.ledger.types import TransferArgs
+from icto.multisig.config import MultisigConfig, Role, validate_multisig_config
+from icto.multisig.rules import (
+    action_problems,
+    counted,
+    limit_problem,
+    reachable,
+    required,
+    spent_today,
+    transfers_of,
+    window,
+)
+from icto.multisig.types import (
+    FINAL,
+    OBSERVER,
+    SIGNER,
+    Action,
+    AddObserver,
+    AddSigner,
+    AlreadyVoted,
+    ChangeRole,
+    ChangeThreshold,
+    ChangeVisibility,
+    Freeze,
+    InvalidProposal,
+    Members,
+    MultisigError,
+    NotASigner,
+    NotEnoughApprovals,
+    NotExecutable,
+    Proposal,
+    ProposalClosed,
+    RemoveObserver,
+    RemoveSigner,
+    SetDailyLimit,
+    SetPolicy,
+    Spent,
+    Status,
+    TransferOutcome,
+    Unfreeze,
+    UnknownProposal,
+    WalletEvent,
+    WalletInfo,
+    WalletState,
+)
+from icto.validation import foreign_text, text_problem
+
+MAX_PROPOSAL_DESCRIPTION = 1000
+MAX_BALANCES = 20
+"""Most ledgers one ``get_balances`` asks."""
+_EMPTY: SortedSet[int] = SortedSet()
+
+
+def _deadline(proposal: Proposal, timelock: int) -> int | None:
+    """When an open proposal next changes by itself: its timelock's end, or its expiry."""
+    if proposal.status in FINAL:
+        return None
+    if proposal.status is Status.APPROVED:
+        assert proposal.approved_at is not None
+        return min(proposal.approved_at + timelock, proposal.expires_at)
+    return proposal.expires_at
+
+
+class MultisigWallet(FactoryContract):
+    """The multisig wallet contract (installed by the Multisig Factory with a ``ContractInit``)."""
+
+    VERSION = "1.0.0"
+
+    state: WalletState
+
+    def init(self, arg: ContractInit) -> None:
+        if not isinstance(arg, ContractInit):
+            raise TypeError(f"a wallet is installed with a ContractInit, got {type(arg).__name__}")
+        reasons = validate_multisig_config(arg.config, arg.owner)
+        if reasons:
+            raise Trap("invalid multisig config: " + "; ".join(reasons))
+        config: MultisigConfig = arg.config
+        roles = immutables.Map(dict(config.members))
+        self.state = WalletState(
+            meta=self.new_meta(arg.owner, config.is_public), name=config.name,
+            description=config.description, members=Members(roles, config.voters),
+            threshold=config.threshold, timelock=config.timelock, lifetime=config.lifetime,
+            policies=immutables.Map(dict(config.policies)),
+            limits=immutables.Map(dict(config.daily_limits)), spent=immutables.Map(),
+            frozen=False, proposals=Vector(), by_status=immutables.Map(),
+            deadlines=SortedSet(), events=Vector(),
+        )  # fmt: skip
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Keep every proposal; timers do not survive an upgrade, so re-arm the deadline."""
+        super().post_upgrade(stable, arg)
+        self.state = attrs.evolve(self.state, timer=None)
+        self._arm()
+
+    def has_role(self, user: Principal, role: str) -> bool:
+        member = self.state.members.role(user)
+        if role == SIGNER:
+            return member is not None and member.votes
+        return role == OBSERVER and member is Role.OBSERVER
+
+    # -- proposals ------------------------------------------------------------------------------
+
+    @update
+    def propose(self, action: Action, description: str = "") -> Ok[int] | Err[MultisigError]:
+        """An Owner or Signer proposes ``action``; it counts as their approval. The action is
+        checked against the wallet now (and again at execution)."""
+        self._sweep()
+        proposer = self.caller
+        if not self.state.members.votes(proposer):
+            return Err(NotASigner(proposer))
+        reasons = action_problems(self.state, action)
+        problem = text_problem(
+            "description", description, 0, MAX_PROPOSAL_DESCRIPTION, multiline=True
+        )
+        if problem is not None:
+            reasons = (*reasons, problem)
+        if reasons:
+            return Err(InvalidProposal(reasons))
+        state, now = self.state, self.time
+        proposal = self._tallied(
+            Proposal(
+                id=len(state.proposals), action=action, proposer=proposer,
+                description=description, created_at=now, expires_at=now + state.lifetime,
+                status=Status.PENDING, threshold=required(state, action.KIND),
+                approvals=frozenset({proposer}),
+            )
+        )  # fmt: skip
+        self._store(proposal, None, WalletEvent(now, "Proposed", proposer, proposal.id,
+                                                str(action.KIND)))  # fmt: skip
+        return Ok(proposal.id)
+
+    @update
+    def approve(self, proposal_id: int) -> Ok[Status] | Err[MultisigError]:
+        """An Owner or Signer approves an open proposal (once); the new status."""
+        return self._vote(proposal_id, approve=True)
+
+    @update
+    def reject(self, proposal_id: int) -> Ok[Status] | Err[MultisigError]:
+        """An Owner or Signer rejects an open proposal (once); the new status."""
+        return self._vote(proposal_id, approve=False)
+
+    def _vote(self, proposal_id: int, *, approve: bool) -> Ok[Status] | Err[MultisigError]:
+        self._sweep()
+        voter = self.caller
+        if not self.state.members.votes(voter):
+            return Err(NotASigner(voter))
+        found = self._proposal(proposal_id)
+        if isinstance(found, UnknownProposal):
+            return Err(found)
+        if found.status in FINAL:
+            return Err(ProposalClosed(found.id, found.status))
+        if voter in found.approvals or voter in found.rejections:
+            return Err(AlreadyVoted(found.id))
+        if approve:
+            voted = attrs.evolve(found, approvals=found.approvals | {voter})
+        else:
+            voted = attrs.evolve(found, rejections=found.rejections | {voter})
+        proposal = self._tallied(voted)
+        name = "Approved" if approve else "Rejected"
+        self._store(proposal, found, WalletEvent(self.time, f"{name}By", voter, found.id))
+        return Ok(proposal.status)
+
+    def _tallied(self, proposal: Proposal) -> Proposal:
+        """``proposal`` with the status its votes give it now."""
+        state, now = self.state, self.time
+        if proposal.status is Status.PENDING:
+            if counted(proposal.approvals, state.members) >= required(state, proposal.kind):
+                status = Status.EXECUTABLE if state.timelock == 0 else Status.APPROVED
+                return attrs.evolve(proposal, status=status, approved_at=now)
+            if not reachable(state, proposal):
+                return attrs.evolve(proposal, status=Status.REJECTED, finished_at=now)
+        return proposal
+
+    # -- execution ------------------------------------------------------------------------------
+
+    @update
+    def execute(self, proposal_id: int) -> Ok[Proposal] | Err[MultisigError]:
+        """Any Owner or Signer executes an Executable proposal; the proposal as it ended
+        (Executed, or Failed with the reason and, for transfers, the ledger's error)."""
+        self._sweep()
+        executor = self.caller
+        if not self.state.members.votes(executor):
+            return Err(NotASigner(executor))
+        found = self._proposal(proposal_id)
+        if isinstance(found, UnknownProposal):
+            return Err(found)
+        refusal = self._not_executable(found)
+        if refusal is not None:
+            return Err(refusal)
+        state, now = self.state, self.time
+        problems = action_problems(state, found.action)
+        transfers = transfers_of(found.action)
+        problem = problems[0] if problems else limit_problem(state, transfers, now)
+        if problem is not None:
+            failed = attrs.evolve(found, status=Status.FAILED, finished_at=now,
+                                  executed_by=executor, failure=problem)  # fmt: skip
+            self._store(failed, found, WalletEvent(now, "Failed", executor, found.id, problem))
+            return Ok(failed)
+        if transfers:
+            return Ok(self._pay(found, executor))
+        done = attrs.evolve(found, status=Status.EXECUTED, finished_at=now, executed_by=executor)
+        self._store(done, found, WalletEvent(now, "Executed", executor, found.id))
+        self._apply(found.action)
+        return Ok(done)
+
+    def _not_executable(self, proposal: Proposal) -> MultisigError | None:
+        if proposal.status in FINAL:
+            return ProposalClosed(proposal.id, proposal.status)
+        if proposal.status is not Status.EXECUTABLE:
+            at = None if proposal.approved_at is None else proposal.approved_at + (
+                self.state.timelock
+            )  # fmt: skip
+            return NotExecutable(proposal.id, proposal.status, at)
+        if self.state.frozen and not isinstance(proposal.action, Unfreeze):
+            return InvalidProposal(("the wallet is frozen: it executes nothing but Unfreeze",))
+        have = counted(proposal.approvals, self.state.members)
+        need = required(self.state, proposal.kind)
+        if have < need:
+            return NotEnoughApprovals(proposal.id, have, need)
+        return None
+
+    def _pay(self, proposal: Proposal, executor: Principal) -> Proposal:
+        """Close the proposal and count the spending first, then make each ledger call; a
+        transfer the ledger refuses gives its spending back and fails the proposal."""
+        now = self.time
+        transfers = transfers_of(proposal.action)
+        closed = attrs.evolve(proposal, status=Status.EXECUTED, finished_at=now,
+                              executed_by=executor)  # fmt: skip
+        self._store(closed, proposal, None)
+        for transfer in transfers:
+            self._spend(transfer.ledger, transfer.amount)
+        outcomes = []
+        for transfer in transfers:
+            args = TransferArgs(to=transfer.to, amount=transfer.amount, memo=transfer.memo)
+            try:
+                result = self.call(transfer.ledger, "icrc1_transfer", args)
+            except CallRejected as rejected:
+                result = Err(foreign_text(rejected.message, 1024))
+            if isinstance(result, Ok):
+                outcomes.append(TransferOutcome(transfer, result.value))
+            else:
+                self._spend(transfer.ledger, -transfer.amount)
+                outcomes.append(TransferOutcome(transfer, None, result.error))
+        failed = [i for i, outcome in enumerate(outcomes) if outcome.block is None]
+        reason = None
+        if failed:
+            reason = f"transfer {failed[0]} of {len(outcomes)} failed: {outcomes[failed[0]].error}"
+            reason = foreign_text(reason, 1024)
+        final = attrs.evolve(
+            closed, outcomes=tuple(outcomes), failure=reason,
+            status=Status.FAILED if failed else Status.EXECUTED,
+        )  # fmt: skip
+        current = self.state.proposals[proposal.id]
+        self._store(final, current, WalletEvent(now, str(final.status), executor, proposal.id,
+                                                reason or ""))  # fmt: skip
+        return final
+
+    def _spend(self, ledger: Principal, amount: int) -> None:
+        now = self.time
+        used = spent_today(self.state.spent.get(ledger), now) + amount
+        spent = self.state.spent.set(ledger, Spent(window(now), used))
+        self.state = attrs.evolve(self.state, spent=spent)
+
+    def _apply(self, action: Action) -> None:
+        """Carry out an executed change to the wallet itself, and tell the factory."""
+        state = self.state
+        if isinstance(action, AddSigner | ChangeRole):
+            before = state.members.role(action.principal)
+            self._set_members(state.members.with_role(action.principal, action.role))
+            self._notify_roles(action.principal, before, action.role)
+        elif isinstance(action, AddObserver):
+            self._set_members(state.members.with_role(action.principal, Role.OBSERVER))
+            self.notify_role(action.principal, OBSERVER)
+        elif isinstance(action, RemoveSigner | RemoveObserver):
+            before = state.members.role(action.principal)
+            self._set_members(state.members.with_role(action.principal, None))
+            self._notify_roles(action.principal, before, None)
+        elif isinstance(action, ChangeThreshold):
+            self.state = attrs.evolve(state, threshold=action.threshold)
+        elif isinstance(action, SetPolicy):
+            policies = (
+                state.policies.delete(action.kind) if action.threshold is None
+                else state.policies.set(action.kind, action.threshold)
+            )  # fmt: skip
+            self.state = attrs.evolve(state, policies=policies)
+        elif isinstance(action, SetDailyLimit):
+            limits = (
+                state.limits.delete(action.ledger) if action.amount is None
+                else state.limits.set(action.ledger, action.amount)
+            )  # fmt: skip
+            self.state = attrs.evolve(state, limits=limits)
+        elif isinstance(action, Freeze | Unfreeze):
+            self.state = attrs.evolve(state, frozen=isinstance(action, Freeze))
+        elif isinstance(action, ChangeVisibility):
+            self.notify_visibility(action.is_public)
+
+    def _set_members(self, members: Members) -> None:
+        self.state = attrs.evolve(self.state, members=members)
+
+    def _notify_roles(self, user: Principal, before: Role | None, after: Role | None) -> None:
+        """Tell the factory about each indexed role whose holding changed."""
+        for role, held in ((SIGNER, lambda r: r is not None and r.votes),
+                           (OBSERVER, lambda r: r is Role.OBSERVER)):  # fmt: skip
+            if held(before) != held(after):
+                self.notify_role(user, role)
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _proposal(self, proposal_id: object) -> Proposal | UnknownProposal:
+        proposals = self.state.proposals
+        if not isinstance(proposal_id, int) or isinstance(proposal_id, bool) or not (
+            0 <= proposal_id < len(proposals)
+        ):  # fmt: skip
+            return UnknownProposal(proposal_id)
+        found: Proposal = proposals[proposal_id]
+        return found
+
+    def _store(
+        self, proposal: Proposal, before: Proposal | None, event: WalletEvent | None
+    ) -> None:
+        """Put ``proposal`` in place of ``before`` (``None``: it is new), keeping the status
+        index and the deadlines in step, log ``event``, and re-arm the deadline timer."""
+        state = self.state
+        timelock = state.timelock
+        by_status, deadlines = state.by_status, state.deadlines
+        if before is not None:
+            if before.status is not proposal.status:
+                ids = by_status.get(before.status, _EMPTY).discard(before.id)
+                by_status = by_status.set(before.status, ids)
+            old = _deadline(before, timelock)
+            if old is not None:
+                deadlines = deadlines.discard((old, before.id))
+        if before is None or before.status is not proposal.status:
+            by_status = by_status.set(
+                proposal.status, by_status.get(proposal.status, _EMPTY).add(proposal.id)
+            )
+        new = _deadline(proposal, timelock)
+        if new is not None:
+            deadlines = deadlines.add((new, proposal.id))
+        proposals = (
+            state.proposals.append(proposal) if before is None
+            else state.proposals.set(proposal.id, proposal)
+        )  # fmt: skip
+        events = state.events if event is None else state.events.append(event)
+        self.state = attrs.evolve(
+            state, proposals=proposals, by_status=by_status, deadlines=deadlines, events=events
+        )
+        self._arm()
+
+    def _sweep(self) -> None:
+        """Carry out every time-driven change due by now (timelock ends, expiries)."""
+        now = self.time
+        while self.state.deadlines and self.state.deadlines.at(0)[0] <= now:
+            _, proposal_id = self.state.deadlines.at(0)
+            before: Proposal = self.state.proposals[proposal_id]
+            if now >= before.expires_at:
+                after = attrs.evolve(before, status=Status.EXPIRED, finished_at=before.expires_at)
+                event = WalletEvent(before.expires_at, "Expired", None, before.id)
+            else:
+                after = attrs.evolve(before, status=Status.EXECUTABLE)
+                event = None
+            self._store(after, before, event)
+
+    def _arm(self) -> None:
+        """Keep one timer at the earliest deadline."""
+        state = self.state
+        due = state.deadlines.at(0)[0] if state.deadlines else None
+        armed = state.timer
+        if armed is not None and armed[1] == due:
+            return
+        if armed is not None:
+            self.cancel_timer(armed[0])
+        timer = None
+        if due is not None:
+            timer = (self.set_timer(max(0, due - self.time), "_on_deadline"), due)
+        self.state = attrs.evolve(self.state, timer=timer)
+
+    def _on_deadline(self) -> None:
+        self.state = attrs.evolve(self.state, timer=None)
+        self._sweep()
+        self._arm()
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _may_read(self) -> bool:
+        """A private wallet exists only for its members (and its factory)."""
+        caller = self.caller
+        return (
+            self.meta.is_public or self.state.members.role(caller) is not None
+            or caller == self.meta.factory
+        )  # fmt: skip
+
+    @query
+    def get_wallet_info(self) -> WalletInfo | None:
+        if not self._may_read():
+            return None
+        state, now = self.state, self.time
+        return WalletInfo(
+            name=state.name, description=state.description, owner=self.meta.owner,
+            members=tuple(sorted(state.members.roles.items())), threshold=state.threshold,
+            timelock=state.timelock, lifetime=state.lifetime,
+            policies=tuple(sorted(state.policies.items())),
+            daily_limits=tuple(
+                (ledger, limit, spent_today(state.spent.get(ledger), now))
+                for ledger, limit in sorted(state.limits.items())
+            ),
+            frozen=state.frozen, is_public=self.meta.is_public,
+            proposals=len(state.proposals),
+            by_status=tuple((status, len(state.by_status.get(status, _EMPTY)))
+                            for status in Status),
+        )  # fmt: skip
+
+    @query
+    def get_proposal(self, proposal_id: int) -> Proposal | None:
+        """One proposal with its votes (``None`` if unknown, or for strangers of a private
+        wallet)."""
+        found = self._proposal(proposal_id)
+        return None if isinstance(found, UnknownProposal) or not self._may_read() else found
+
+    @query
+    def get_proposals(
+        self, status: Status | None = None, offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> Page[Proposal]:
+        """Proposals, newest first, all or of one status: O(log n + page)."""
+        check_page(offset, limit)
+        if not self._may_read():
+            return Page((), None, None)
+        state = self.state
+        if status is None:
+            total = len(state.proposals)
+            ids: Any = _newest_first(total, offset, limit)
+        else:
+            chosen = state.by_status.get(Status(status), _EMPTY)
+            total = len(chosen)
+            ids = chosen.page(offset, limit, descending=True)
+        items = tuple(state.proposals[i] for i in ids)
+        end = offset + len(items)
+        return Page(items, total, end if end < total else None)
+
+    @query
+    def get_events(self, offset: int = 0, limit: int = DEFAULT_PAGE) -> Page[WalletEvent]:
+        """The wallet's history, newest first."""
+        check_page(offset, limit)
+        if not self._may_read():
+            return Page((), None, None)
+        events = self.state.events
+        total = len(events)
+        items = tuple(events[i] for i in _newest_first(total, offset, limit))
+        end = offset + len(items)
+        return Page(items, total, end if end < total else None)
+
+    @query(composite=True)
+    def get_balances(self, ledgers: tuple[Principal, ...]) -> tuple[tuple[Principal, int], ...]:
+        """The wallet's balance on each of ``ledgers`` (asked of each ledger)."""
+        if not self._may_read():
+            return ()
+        if len(ledgers) > MAX_BALANCES:
+            raise Reject(f"ask for at most {MAX_BALANCES} ledgers at once")
+        account = Account(self.id)
+        return tuple(
+            (ledger, int(self.query_call(ledger, "icrc1_balance_of", account)))
+            for ledger in ledgers
+        )
+
+
+def _newest_first(total: int, offset: int, limit: int) -> range:
+    """Positions of a page of an append-only sequence of ``total`` items, newest first."""
+    return range(total - 1 - offset, max(-1, total - 1 - offset - limit), -1)
