@@ -19,7 +19,8 @@ from icto.ic.account import Account
 from icto.ic.ic import IC
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
-from icto.ledger.types import E8S
+from icto.ledger.types import E8S, TransferArgs
+from icto.multisig import AddSigner, MultisigConfig, RemoveSigner, Role, Transfer
 from icto.storage.types import AuditEntry, AuditQuery, PaymentRecord
 from icto.system import System, deploy_system
 from icto.token.config import TokenConfig
@@ -77,8 +78,13 @@ REFUNDED: Final = (
 
 SECTIONS: Final = (
     "Platform", "Deployments", "Contracts per user", "Audit trail", "Invoices", "ICP balances",
-    "Books",
+    "Books", "Multisig wallet", "Wallets per user",
 )  # fmt: skip
+WALLET_FUNDING: Final = 2 * E8S
+"""What alice sends the team wallet."""
+WALLET_PAYMENT: Final = 1 * E8S
+"""What the wallet's first proposal pays carol."""
+TIMELOCK_NS: Final = 3600 * 10**9
 
 
 # -- formatting -------------------------------------------------------------------------------
@@ -279,4 +285,78 @@ def run_demo(out: TextIO = sys.stdout) -> System:
         ("minted - burned - fees", icp(expected)), ("total supply", icp(books["total_supply"])),
     ], right=(1,))  # fmt: skip
     out.write(f"books check: total supply = minted - burned - fees: {verdict}\n")
+    multisig_scene(system, users, out)
     return system
+
+
+def multisig_scene(system: System, users: dict[str, Principal], out: TextIO) -> Principal:
+    """A 2-of-3 team wallet (alice Owner; bob, carol Signers; a 1 h timelock) deployed through
+    the paid flow and funded; a transfer to carol proposed, approved, refused before its
+    timelock and executed after it; then carol rotated out for dave. Returns the wallet."""
+    ic = system.ic
+    alice, bob, carol = (users[name] for name in USER_NAMES)
+    dave = _user("dave")
+    config = MultisigConfig(
+        name="Team treasury", threshold=2, timelock=TIMELOCK_NS,
+        members=((alice, Role.OWNER), (bob, Role.SIGNER), (carol, Role.SIGNER)),
+    )  # fmt: skip
+    ic.advance_time(seconds=STEP_SECONDS)
+    wallet_id: Principal = (
+        system.backend.as_caller(alice).deploy_multisig(config).unwrap().canister_id
+    )
+    system.icp_ledger.as_caller(alice).icrc1_transfer(
+        TransferArgs(to=Account(wallet_id), amount=WALLET_FUNDING)
+    ).unwrap()
+    wallet = ic.actor(wallet_id, alice)
+    before = _wallet_roles(system, (*users.values(), dave), wallet_id)
+    steps: list[tuple[str, str, str]] = []
+
+    def step(who: str, what: str, result: Any) -> Any:
+        steps.append((who, what, _answer(result)))
+        return result
+
+    pay = Transfer(system.icp_ledger.id, Account(carol), WALLET_PAYMENT)
+    proposal = step("alice", "propose: pay carol 1 ICP", wallet.propose(pay)).unwrap()
+    step("bob", "approve", wallet.as_caller(bob).approve(proposal))
+    step("carol", "execute (within the timelock)", wallet.as_caller(carol).execute(proposal))
+    ic.advance_time(nanos=TIMELOCK_NS)
+    step("carol", "execute (after 1 h)", wallet.as_caller(carol).execute(proposal))
+    for change in (AddSigner(dave), RemoveSigner(carol)):
+        name = f"{type(change).__name__}({'dave' if change.principal == dave else 'carol'})"
+        number = step("alice", f"propose: {name}", wallet.propose(change)).unwrap()
+        step("bob", "approve", wallet.as_caller(bob).approve(number))
+        ic.advance_time(nanos=TIMELOCK_NS)
+        step("bob", "execute", wallet.as_caller(bob).execute(number))
+    table(out, "Multisig wallet", ("who", "step", "answer"), steps)
+    out.write(
+        f"wallet {short(wallet_id)}: {icp(system.icp_balance(wallet_id))} ICP left of "
+        f"{icp(WALLET_FUNDING)} (1 ICP to carol and one ledger fee)\n"
+    )
+    after = _wallet_roles(system, (*users.values(), dave), wallet_id)
+    names = (*USER_NAMES, "dave")
+    table(out, "Wallets per user", ("user", "roles before the rotation", "roles after"),
+          [(name, before[user] or "-", after[user] or "-")
+           for name, user in zip(names, (*users.values(), dave), strict=True)])  # fmt: skip
+    return wallet_id
+
+
+def _answer(result: Any) -> str:
+    """A wallet's answer in a few words: ``proposal #0``, ``Approved``, ``NotExecutable``."""
+    if isinstance(result, Err):
+        return type(result.error).__name__
+    value = result.value
+    if isinstance(value, int):
+        return f"proposal #{value}"
+    return str(getattr(value, "status", value))
+
+
+def _wallet_roles(
+    system: System, people: Iterable[Principal], wallet: Principal
+) -> dict[Principal, str]:
+    """Each person's roles in ``wallet``, as the Multisig Factory's ``get_my_contracts`` says."""
+    roles = {}
+    for person in people:
+        page = system.multisig_factory.as_caller(person).get_my_contracts(person)
+        held = [entry.roles for entry in page if entry.info.id == wallet]
+        roles[person] = ", ".join(held[0]) if held else ""
+    return roles

@@ -11,9 +11,21 @@ import attrs
 import pytest
 
 from icto import ICP, Account, Principal
-from icto.backend import DEFAULT_FEES, TOKEN_FACTORY
-from icto.demo import APPROVAL, FUNDING, REFUNDED, TOKENS, USER_NAMES, run_demo, short
+from icto.backend import DEFAULT_FEES, MULTISIG_FACTORY, TOKEN_FACTORY
+from icto.demo import (
+    APPROVAL,
+    FUNDING,
+    REFUNDED,
+    TIMELOCK_NS,
+    TOKENS,
+    USER_NAMES,
+    WALLET_FUNDING,
+    WALLET_PAYMENT,
+    run_demo,
+    short,
+)
 from icto.ledger import AllowanceArgs
+from icto.multisig import Role, Status
 from icto.storage import AuditAction, AuditQuery, Completed, RefundCompleted, Refunded
 from icto.system import REFUND_FLOAT, System
 from icto.token import TokenConfig
@@ -87,22 +99,34 @@ def test_the_failed_deployment_was_refunded_and_the_books_balance(demo: Run) -> 
     system = demo.system
     failed_owner, failed = REFUNDED
     assert system.token_factory.get_tokens_by_symbol(failed.symbol).items == ()
+    wallet_fee = DEFAULT_FEES[MULTISIG_FACTORY]
+    # alice also pays for the team wallet and funds it; the wallet pays carol
+    wallet = {
+        "alice": -(wallet_fee + LEDGER_FEE) - (WALLET_FUNDING + LEDGER_FEE),
+        "bob": 0, "carol": WALLET_PAYMENT,
+    }  # fmt: skip
     for name in USER_NAMES:
         paid = len(attempts_of(name))
         refunded = FEE if name == failed_owner else 0
         # faucet, minus the approval's fee, minus fee + ledger fee per attempt, plus the refund
-        expected = FUNDING - LEDGER_FEE - paid * (FEE + LEDGER_FEE) + refunded
+        expected = FUNDING - LEDGER_FEE - paid * (FEE + LEDGER_FEE) + refunded + wallet[name]
         assert system.icp_balance(user(name)) == expected, name
     charged = len(TOKENS) + 1
     # the backend keeps every fee but the refunded one, and pays the refund's ledger fee
-    assert system.icp_balance(system.backend.id) == REFUND_FLOAT + (charged - 1) * FEE - LEDGER_FEE
+    assert system.icp_balance(system.backend.id) == (
+        REFUND_FLOAT + (charged - 1) * FEE - LEDGER_FEE + wallet_fee
+    )
     for name in USER_NAMES:
         allowance = AllowanceArgs(Account(user(name)), Account(system.backend.id))
         spent = len(attempts_of(name)) * (FEE + LEDGER_FEE)  # a refund gives no approval back
+        if name == "alice":
+            spent += wallet_fee + LEDGER_FEE
         assert system.icp_ledger.icrc2_allowance(allowance).allowance == APPROVAL - spent
     counters = system.backend.get_counters()
-    assert (counters.deployments, counters.failed_deployments) == (len(TOKENS), 1)
-    assert (counters.refunds, counters.refunded, counters.fees_collected) == (1, FEE, charged * FEE)
+    assert (counters.deployments, counters.failed_deployments) == (len(TOKENS) + 1, 1)
+    assert (counters.refunds, counters.refunded, counters.fees_collected) == (
+        1, FEE, charged * FEE + wallet_fee
+    )
     assert system.backend.admin_list_pending_refunds() == ()
 
 
@@ -111,7 +135,7 @@ def test_the_audit_trail_records_every_step(demo: Run) -> None:
     tokens = deployed_tokens(system)
     page = system.audit_storage.query(AuditQuery(descending=False, limit=100))
     assert page.next_cursor is None
-    entries = list(page.items)
+    entries = [entry for entry in page.items if entry.event.service == TOKEN_FACTORY]
     success = [
         AuditAction.DEPLOYMENT_INITIATED, AuditAction.PAYMENT_PROCESSED,
         AuditAction.DEPLOYMENT_SUCCEEDED,
@@ -137,7 +161,10 @@ def test_the_invoices_record_every_payment(demo: Run) -> None:
     invoices = system.invoice_storage
     contracts = set()
     for name in USER_NAMES:
-        records = invoices.get_payments_by_user(user(name)).items
+        records = [
+            record for record in invoices.get_payments_by_user(user(name)).items
+            if record.service == TOKEN_FACTORY
+        ]  # fmt: skip
         assert len(records) == len(attempts_of(name))
         for record in records:
             assert (record.user, record.amount, record.service) == (user(name), FEE, TOKEN_FACTORY)
@@ -156,7 +183,7 @@ def test_the_invoices_record_every_payment(demo: Run) -> None:
 def test_the_text_has_every_section_and_short_principals(demo: Run) -> None:
     for heading in (
         "Platform", "Deployments", "Contracts per user", "Audit trail", "Invoices",
-        "ICP balances", "Books",
+        "ICP balances", "Books", "Multisig wallet", "Wallets per user",
     ):  # fmt: skip
         assert f"\n{heading}\n{'=' * len(heading)}\n" in demo.text
     for name in USER_NAMES:
@@ -190,3 +217,25 @@ def test_an_unknown_or_missing_command_prints_the_usage_and_exits_2(args: tuple[
     done = run_cli(*args)
     assert done.returncode == 2
     assert b"usage:" in done.stderr
+
+
+def test_the_team_wallet_paid_carol_after_its_timelock_and_rotated_her_out(demo: Run) -> None:
+    system = demo.system
+    alice, bob, carol, dave = (user(name) for name in (*USER_NAMES, "dave"))
+    (entry,) = system.multisig_factory.as_caller(alice).get_my_contracts(alice)
+    wallet = system.ic.actor(entry.info.id, alice)
+    pay, add_dave, remove_carol = reversed(wallet.get_proposals().items)
+    assert [p.status for p in (pay, add_dave, remove_carol)] == [Status.EXECUTED] * 3
+    assert pay.finished_at - pay.approved_at == TIMELOCK_NS
+    assert pay.outcomes[0].transfer.to == Account(carol)
+    assert system.icp_balance(entry.info.id) == WALLET_FUNDING - WALLET_PAYMENT - LEDGER_FEE
+    members = dict(wallet.get_wallet_info().members)
+    assert members == {alice: Role.OWNER, bob: Role.SIGNER, dave: Role.SIGNER}
+    for person, roles in ((carol, None), (dave, ("signer",)), (bob, ("signer",))):
+        page = system.multisig_factory.as_caller(person).get_my_contracts(person)
+        assert (page.items[0].roles if len(page) else None) == roles
+    (payment,) = [
+        record for record in system.invoice_storage.get_payments_by_user(alice).items
+        if record.service == MULTISIG_FACTORY
+    ]  # fmt: skip
+    assert (payment.amount, payment.contract_id) == (DEFAULT_FEES[MULTISIG_FACTORY], entry.info.id)
