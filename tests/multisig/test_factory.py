@@ -1,0 +1,73 @@
+"""The Multisig Factory through the backend's paid flow: the paying user owns the wallet, every
+member is indexed under their role, and a config the wallet would refuse costs nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from icto import E8S, IC, Err, Principal
+from icto.backend import DEFAULT_FEES, MULTISIG_FACTORY
+from icto.factory.types import InvalidConfig
+from icto.multisig import MultisigConfig, MultisigDetails, Role
+from icto.system import System, deploy_system
+
+ALICE, BOB, CAROL, DAVE = (Principal.from_name(n) for n in ("alice", "bob", "carol", "dave"))
+FEE = DEFAULT_FEES[MULTISIG_FACTORY]
+LEDGER_FEE = 10_000
+CONFIG = MultisigConfig(
+    name="Team", threshold=2, timelock=60 * 10**9,
+    members=((ALICE, Role.OWNER), (BOB, Role.SIGNER), (CAROL, Role.OWNER), (DAVE, Role.OBSERVER)),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[IC, System, object]:
+    ic = IC()
+    system = deploy_system(ic)
+    system.faucet(ALICE, 10 * E8S)
+    system.approve_backend(ALICE, 5 * E8S)
+    return ic, system, ic.snapshot()
+
+
+@pytest.fixture
+def system(world: tuple[IC, System, object]) -> System:
+    ic, system, snapshot = world
+    ic.restore(snapshot)  # type: ignore[arg-type]
+    return system
+
+
+def test_a_paid_deployment_makes_the_user_owner_and_indexes_every_member(system: System) -> None:
+    result = system.backend.as_caller(ALICE).deploy_multisig(CONFIG).unwrap()
+    assert (result.service, result.fee_paid) == (MULTISIG_FACTORY, FEE)
+    assert system.icp_balance(ALICE) == 10 * E8S - LEDGER_FEE - FEE - LEDGER_FEE
+    factory = system.multisig_factory
+    info = factory.as_caller(ALICE).get_contract_info(result.canister_id)
+    assert (info.kind, info.owner, info.name, info.is_public) == ("multisig", ALICE, "Team", False)
+    assert info.details == MultisigDetails(threshold=2, members=4, timelock=60 * 10**9)
+    expected = {ALICE: ("creator", "signer"), BOB: ("signer",), CAROL: ("signer",),
+                DAVE: ("observer",)}  # fmt: skip
+    for person, roles in expected.items():
+        (entry,) = factory.as_caller(person).get_my_contracts(person)
+        assert (entry.info.id, entry.roles) == (result.canister_id, roles)
+    assert dict(info.role_counts) == {"signer": 3, "observer": 1}
+    wallet = system.ic.actor(result.canister_id, DAVE)
+    assert wallet.get_wallet_info().owner == ALICE
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        MultisigConfig(name="Team", threshold=1, members=((BOB, Role.OWNER),)),
+        MultisigConfig(name="Team", threshold=3, members=((ALICE, Role.OWNER), (BOB, Role.SIGNER))),
+        MultisigConfig(name="", threshold=1, members=((ALICE, Role.OWNER),)),
+    ],
+    ids=["payer-not-owner", "threshold-above-voters", "empty-name"],
+)
+def test_a_config_the_wallet_would_refuse_is_refused_before_payment(
+    system: System, config: MultisigConfig
+) -> None:
+    balance = system.icp_balance(ALICE)
+    result = system.backend.as_caller(ALICE).deploy_multisig(config)
+    assert isinstance(result, Err) and isinstance(result.error, InvalidConfig)
+    assert system.icp_balance(ALICE) == balance
+    assert len(system.multisig_factory.as_caller(ALICE).get_my_contracts(ALICE)) == 0
