@@ -8,12 +8,14 @@ a timer retries, so the factory's indexes catch up with the contract's truth.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
 import immutables
 
-from icto.ic.canister import Canister, query, update
+from icto.factory.types import ContractInit
+from icto.ic.canister import Canister, Trap, query, update
 from icto.ic.errors import CallRejected, Reject
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
@@ -65,6 +67,20 @@ class FactoryContract(Canister):
 
     def _set_meta(self, **changes: Any) -> None:
         self.state = attrs.evolve(self.state, meta=attrs.evolve(self.meta, **changes))
+
+    def checked_init(
+        self, arg: object, validate: Callable[[object, Principal], tuple[str, ...]]
+    ) -> ContractInit:
+        """The ``ContractInit`` this contract is installed with, its config checked by the
+        domain's one validation; anything else traps, so the installation fails."""
+        if not isinstance(arg, ContractInit):
+            raise TypeError(
+                f"{type(self).__name__} is installed with a ContractInit, got {type(arg).__name__}"
+            )
+        reasons = validate(arg.config, arg.owner)
+        if reasons:
+            raise Trap(f"invalid {type(arg.config).__name__}: " + "; ".join(reasons))
+        return arg
 
     def new_meta(self, owner: Principal, is_public: bool) -> ContractMeta:
         """The meta of a contract being installed: its factory is whoever installs it."""

@@ -4,12 +4,12 @@ payment, and the Multisig Factory, before deploying, both call ``validate_multis
 from __future__ import annotations
 
 import enum
-from typing import Any, Final
+from typing import Final
 
 import attrs
 
 from icto.ic.principal import Principal
-from icto.validation import identified_problem, text_problem
+from icto.validation import identified_problem, is_nat, pairs, text_problem
 
 NS_PER_DAY: Final = 24 * 3600 * 10**9
 NAME_LENGTH: Final = (1, 100)
@@ -52,15 +52,6 @@ class Kind(enum.StrEnum):
     UNFREEZE = "Unfreeze"
 
 
-def _pairs(value: Any) -> Any:
-    """Accept a dict or any iterable of pairs; anything else is kept for validation to report."""
-    if isinstance(value, dict):
-        return tuple(value.items())
-    if isinstance(value, list | tuple):
-        return tuple(tuple(pair) if isinstance(pair, list | tuple) else pair for pair in value)
-    return value
-
-
 @attrs.frozen(kw_only=True)
 class MultisigConfig:
     """What a user asks the Multisig Factory to deploy.
@@ -75,22 +66,18 @@ class MultisigConfig:
     """
 
     name: str
-    members: tuple[tuple[Principal, Role], ...] = attrs.field(converter=_pairs)
+    members: tuple[tuple[Principal, Role], ...] = attrs.field(converter=pairs)
     threshold: int
     timelock: int = 0
     lifetime: int = DEFAULT_LIFETIME_NS
-    policies: tuple[tuple[Kind, int], ...] = attrs.field(default=(), converter=_pairs)
-    daily_limits: tuple[tuple[Principal, int], ...] = attrs.field(default=(), converter=_pairs)
+    policies: tuple[tuple[Kind, int], ...] = attrs.field(default=(), converter=pairs)
+    daily_limits: tuple[tuple[Principal, int], ...] = attrs.field(default=(), converter=pairs)
     is_public: bool = False
     description: str = ""
 
     @property
     def voters(self) -> int:
         return sum(1 for _, role in self.members if isinstance(role, Role) and role.votes)
-
-
-def is_nat(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def validate_multisig_config(config: object, owner: Principal | None = None) -> tuple[str, ...]:

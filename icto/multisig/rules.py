@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from icto.ic.account import Account
 from icto.ic.principal import Principal
-from icto.multisig.config import MAX_AMOUNT, MAX_MEMBERS, Kind, Role, is_nat
+from icto.multisig.config import MAX_AMOUNT, MAX_MEMBERS, Kind, Role
 from icto.multisig.types import (
     MAX_BATCH,
     MAX_MEMO_BYTES,
@@ -33,7 +33,7 @@ from icto.multisig.types import (
     Unfreeze,
     WalletState,
 )
-from icto.validation import identified_problem
+from icto.validation import identified_problem, is_nat
 
 DAY_NS: Final = 24 * 3600 * 10**9
 

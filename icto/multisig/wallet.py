@@ -28,7 +28,7 @@ from icto.factory.base import check_page
 from icto.factory.contract import FactoryContract
 from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
 from icto.ic.account import Account
-from icto.ic.canister import Trap, query, update
+from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected, Reject
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
@@ -103,11 +103,7 @@ class MultisigWallet(FactoryContract):
     state: WalletState
 
     def init(self, arg: ContractInit) -> None:
-        if not isinstance(arg, ContractInit):
-            raise TypeError(f"a wallet is installed with a ContractInit, got {type(arg).__name__}")
-        reasons = validate_multisig_config(arg.config, arg.owner)
-        if reasons:
-            raise Trap("invalid multisig config: " + "; ".join(reasons))
+        arg = self.checked_init(arg, validate_multisig_config)
         config: MultisigConfig = arg.config
         roles = immutables.Map(dict(config.members))
         self.state = WalletState(
@@ -173,13 +169,18 @@ class MultisigWallet(FactoryContract):
         """An Owner or Signer rejects an open proposal (once); the new status."""
         return self._vote(proposal_id, approve=False)
 
-    def _vote(self, proposal_id: int, *, approve: bool) -> Ok[Status] | Err[MultisigError]:
+    def _signers_proposal(self, proposal_id: object) -> Proposal | MultisigError:
+        """The proposal a signer's call is about, once due deadlines have passed; or why not
+        (the caller does not vote, or there is no such proposal)."""
         self._sweep()
+        if not self.state.members.votes(self.caller):
+            return NotASigner(self.caller)
+        return self._proposal(proposal_id)
+
+    def _vote(self, proposal_id: int, *, approve: bool) -> Ok[Status] | Err[MultisigError]:
         voter = self.caller
-        if not self.state.members.votes(voter):
-            return Err(NotASigner(voter))
-        found = self._proposal(proposal_id)
-        if isinstance(found, UnknownProposal):
+        found = self._signers_proposal(proposal_id)
+        if not isinstance(found, Proposal):
             return Err(found)
         if found.status in FINAL:
             return Err(ProposalClosed(found.id, found.status))
@@ -211,12 +212,9 @@ class MultisigWallet(FactoryContract):
     def execute(self, proposal_id: int) -> Ok[Proposal] | Err[MultisigError]:
         """Any Owner or Signer executes an Executable proposal; the proposal as it ended
         (Executed, or Failed with the reason and, for transfers, the ledger's error)."""
-        self._sweep()
         executor = self.caller
-        if not self.state.members.votes(executor):
-            return Err(NotASigner(executor))
-        found = self._proposal(proposal_id)
-        if isinstance(found, UnknownProposal):
+        found = self._signers_proposal(proposal_id)
+        if not isinstance(found, Proposal):
             return Err(found)
         refusal = self._not_executable(found)
         if refusal is not None:

@@ -33,7 +33,6 @@ from icto.storage.base import (
     StorageState,
     check_page,
     ids_between,
-    is_nat,
     is_text,
     take_page,
 )
@@ -51,7 +50,7 @@ from icto.storage.types import (
     Severity,
     StorageHealth,
 )
-from icto.validation import text_problem
+from icto.validation import is_nat, text_problem
 
 K = TypeVar("K", bound=Hashable)
 

@@ -28,7 +28,13 @@ from icto.ic.errors import Reject
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.storage.types import INVALID_RECORD, MAX_PAGE, StorageInit
-from icto.validation import NotIdentified, identified_problem, require_identified, text_problem
+from icto.validation import (
+    NotIdentified,
+    identified_problem,
+    is_nat,
+    require_identified,
+    text_problem,
+)
 
 T = TypeVar("T")
 
@@ -42,11 +48,6 @@ class StorageState:
     admins: frozenset[Principal]
     writers: frozenset[Principal]
     access_denied: int = 0
-
-
-def is_nat(value: object) -> bool:
-    """``value`` is a non-negative ``int`` (``bool`` is not)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def is_text(value: object, longest: int) -> bool:

@@ -36,7 +36,6 @@ from icto.storage.base import (
     StorageState,
     check_page,
     ids_between,
-    is_nat,
     is_text,
     take_page,
 )
@@ -67,6 +66,7 @@ from icto.storage.types import (
     StorageHealth,
     status_name,
 )
+from icto.validation import is_nat
 
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")

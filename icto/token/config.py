@@ -7,14 +7,14 @@ The backend (before taking any payment), the Token Factory (before deploying) an
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Final
 
 import attrs
 
 from icto.ic.account import Account
 from icto.ic.principal import Principal
 from icto.ledger.types import U64_MAX
-from icto.validation import identified_problem, text_problem
+from icto.validation import identified_problem, is_nat, pairs, text_problem
 
 NAME_LENGTH: Final = (3, 32)
 SYMBOL_LENGTH: Final = (2, 8)
@@ -25,15 +25,6 @@ MAX_DESCRIPTION: Final = 1000
 MAX_INITIAL_BALANCES: Final = 10_000
 
 _SYMBOL: Final = re.compile(r"^[A-Za-z0-9]+$")
-
-
-def _pairs(value: Any) -> Any:
-    """Accept a dict or any iterable of pairs; anything else is kept for validation to report."""
-    if isinstance(value, dict):
-        return tuple(value.items())
-    if isinstance(value, list | tuple):
-        return tuple(tuple(pair) if isinstance(pair, list | tuple) else pair for pair in value)
-    return value
 
 
 @attrs.frozen(kw_only=True)
@@ -49,7 +40,7 @@ class TokenConfig:
     symbol: str
     decimals: int = 8
     transfer_fee: int = 10_000
-    initial_balances: tuple[tuple[Account, int], ...] = attrs.field(default=(), converter=_pairs)
+    initial_balances: tuple[tuple[Account, int], ...] = attrs.field(default=(), converter=pairs)
     minting_account: Account | None = None
     fee_collector: Account | None = None
     logo: str | None = None
@@ -63,10 +54,6 @@ class TokenConfig:
     @property
     def total_supply(self) -> int:
         return sum(amount for _, amount in self.initial_balances)
-
-
-def _is_nat(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _logo_problem(logo: object) -> str | None:
@@ -94,11 +81,11 @@ def validate_token_config(config: object, owner: Principal | None = None) -> tup
             reasons.append(problem)
     if isinstance(config.symbol, str) and not _SYMBOL.match(config.symbol):
         reasons.append("symbol must use only the ASCII letters and digits")
-    if not _is_nat(config.decimals) or config.decimals > MAX_DECIMALS:
+    if not is_nat(config.decimals) or config.decimals > MAX_DECIMALS:
         reasons.append(f"decimals must be an int from 0 to {MAX_DECIMALS}")
-    if not _is_nat(config.transfer_fee) or config.transfer_fee > U64_MAX:
+    if not is_nat(config.transfer_fee) or config.transfer_fee > U64_MAX:
         reasons.append("transfer_fee must be an int from 0 to 2**64 - 1")
-    if not _is_nat(config.max_memo_length) or config.max_memo_length > MAX_MEMO_LENGTH:
+    if not is_nat(config.max_memo_length) or config.max_memo_length > MAX_MEMO_LENGTH:
         reasons.append(f"max_memo_length must be an int from 0 to {MAX_MEMO_LENGTH}")
     is_public: object = config.is_public
     if not isinstance(is_public, bool):
@@ -115,7 +102,7 @@ def _balance_problems(config: TokenConfig, owner: Principal | None) -> list[str]
     balances = config.initial_balances
     if not isinstance(balances, tuple) or not all(
         isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], Account)
-        and _is_nat(pair[1])
+        and is_nat(pair[1])
         for pair in balances
     ):  # fmt: skip
         return ["initial_balances must be (Account, amount >= 0) pairs"]

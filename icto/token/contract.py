@@ -13,7 +13,6 @@ import attrs
 
 from icto.factory.contract import ContractMeta, FactoryContract
 from icto.factory.types import ContractInit
-from icto.ic.canister import Trap
 from icto.ic.principal import Principal
 from icto.ledger.ledger import Ledger, LedgerState
 from icto.ledger.types import LedgerInit
@@ -51,11 +50,7 @@ class Token(FactoryContract, Ledger):
     state: TokenState
 
     def init(self, arg: ContractInit) -> None:  # type: ignore[override]
-        if not isinstance(arg, ContractInit):
-            raise TypeError(f"a token is installed with a ContractInit, got {type(arg).__name__}")
-        reasons = validate_token_config(arg.config, arg.owner)
-        if reasons:
-            raise Trap("invalid token config: " + "; ".join(reasons))
+        arg = self.checked_init(arg, validate_token_config)
         config: TokenConfig = arg.config
         super().init(ledger_init(arg.owner, config))
         self.state = TokenState(

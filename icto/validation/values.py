@@ -1,0 +1,20 @@
+"""Small value rules every config shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def is_nat(value: object) -> bool:
+    """``value`` is a non-negative ``int`` (``bool`` is not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def pairs(value: Any) -> Any:
+    """A config field of pairs, given as a dict or any iterable of pairs, as a tuple of tuples;
+    anything else is kept as it is, for the config's validation to report."""
+    if isinstance(value, dict):
+        return tuple(value.items())
+    if isinstance(value, list | tuple):
+        return tuple(tuple(pair) if isinstance(pair, list | tuple) else pair for pair in value)
+    return value
