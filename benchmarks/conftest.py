@@ -51,6 +51,10 @@ RATIOS: list[tuple[str, str, str, str]] = [
      "my_contracts_small", "<= 1.5x"),
     (f"role add+remove, user with {MANY:,} vs 1 contracts", "role_user_many", "role_user_1",
      "<= 2x"),
+    (f"multisig approve+execute, {MEDIUM:,} vs 1 proposals", "multisig_exec_large",
+     "multisig_exec_1", "<= 2x"),
+    (f"multisig get_proposals page, {MEDIUM:,} vs 100 proposals", "multisig_list_large",
+     "multisig_list_small", "<= 2x"),
 ]  # fmt: skip
 
 
