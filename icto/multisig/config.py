@@ -4,6 +4,7 @@ payment, and the Multisig Factory, before deploying, both call ``validate_multis
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import Final
 
 import attrs
@@ -122,8 +123,7 @@ def _member_problems(members: object, owner: Principal | None) -> list[str]:
             problems.append(problem)
         if not isinstance(role, Role):
             problems.append(f"a member's role is a Role, got {role!r}")
-    principals = [principal for principal, _ in members]
-    if len(set(principals)) != len(principals):
+    if _repeats(principal for principal, _ in members):
         problems.append("members name a principal more than once")
     roles = dict(members) if not problems else {}
     if not problems and not any(role is Role.OWNER for role in roles.values()):
@@ -145,8 +145,7 @@ def policy_problems(policies: object, voters: int) -> list[str]:
             problems.append(f"a policy names a Kind, got {kind!r}")
         if not is_nat(threshold) or not 1 <= threshold <= voters:
             problems.append(f"a policy threshold is an int from 1 to the {voters} voters")
-    kinds = [kind for kind, _ in policies]
-    if len(set(kinds)) != len(kinds):
+    if _repeats(kind for kind, _ in policies):
         problems.append("policies name a kind more than once")
     return problems
 
@@ -163,7 +162,13 @@ def limit_problems(limits: object) -> list[str]:
             problems.append(f"a daily limit names a ledger canister, got {ledger!r}")
         if not is_nat(amount) or not 0 < amount <= MAX_AMOUNT:
             problems.append("a daily limit is an int from 1 to 2**128 - 1")
-    ledgers = [ledger for ledger, _ in limits]
-    if len(set(ledgers)) != len(ledgers):
+    if _repeats(ledger for ledger, _ in limits):
         problems.append("daily_limits name a ledger more than once")
     return problems
+
+
+def _repeats(keys: Iterable[object]) -> bool:
+    """Whether a key stands twice among ``keys`` (keys of the wrong type are reported
+    elsewhere; here only principals and kinds are compared)."""
+    seen = [key for key in keys if isinstance(key, Principal | Kind)]
+    return len(set(seen)) != len(seen)

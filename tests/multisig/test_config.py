@@ -97,3 +97,15 @@ def test_members_and_policies_may_be_given_as_dicts() -> None:
                             policies={Kind.FREEZE: 1})  # fmt: skip
     assert config.members == ((ALICE, Role.OWNER),)
     assert validate_multisig_config(config, ALICE) == ()
+
+
+def test_elements_of_the_wrong_type_are_reasons_not_traps() -> None:
+    config = MultisigConfig(
+        name="T", threshold=1, members=(([], Role.OWNER),), policies=(([], 1),),
+        daily_limits=(([], None),),
+    )  # fmt: skip
+    assert validate_multisig_config(config, None) == (
+        "a member must be a Principal, got list", "a policy names a Kind, got []",
+        "a daily limit names a ledger canister, got []",
+        "a daily limit is an int from 1 to 2**128 - 1",
+    )  # fmt: skip
