@@ -119,6 +119,9 @@ class FactoryBase(Canister):
     CONTRACT: ClassVar[type[Canister]]
     ROLES: ClassVar[frozenset[str]] = frozenset()
     STATE: ClassVar[type[FactoryState]] = FactoryState
+    OWNER_CONTROLS: ClassVar[bool] = True
+    """Whether a contract's owner is one of its controllers (next to the factory). A domain whose
+    contract must not be changed by one person (a multisig wallet) says ``False``."""
 
     state: FactoryState
 

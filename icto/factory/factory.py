@@ -89,7 +89,7 @@ class Factory(VersionManagement, FactoryReads):
         try:
             contract: Principal = self.call(
                 MANAGEMENT_ID, "create_canister",
-                CanisterSettings(controllers=(self.id, owner)), cycles=cycles,
+                CanisterSettings(controllers=self._controllers(owner)), cycles=cycles,
             )  # fmt: skip
         except CallRejected as rejected:
             return self._deployment_failed("create_canister", rejected.message)
@@ -129,6 +129,9 @@ class Factory(VersionManagement, FactoryReads):
             return self._abandon(contract, "on_deployed", rejected.message)
         self.state = attrs.evolve(self.state, counters=self.state.counters.bumped("deployed"))
         return Ok(contract)
+
+    def _controllers(self, owner: Principal) -> tuple[Principal, ...]:
+        return (self.id, owner) if self.OWNER_CONTROLS else (self.id,)
 
     def _deployment_failed(self, step: str, reason: str) -> Err[DeploymentFailed]:
         self.state = attrs.evolve(

@@ -27,6 +27,9 @@ class MultisigFactory(Factory):
     KIND = "multisig"
     CONTRACT = MultisigWallet
     ROLES = frozenset({SIGNER, OBSERVER})
+    OWNER_CONTROLS = False
+    """A wallet's controller is its factory alone: an Owner who controlled it could install any
+    code and move the funds past the threshold."""
 
     def validate_config(self, owner: Principal, config: object) -> tuple[str, ...]:
         return validate_multisig_config(config, owner)

@@ -128,6 +128,13 @@ class MultisigWallet(FactoryContract):
             return member is not None and member.votes
         return role == OBSERVER and member is Role.OBSERVER
 
+    @update
+    def on_visibility_changed(self, is_public: bool) -> None:
+        """Refused: a wallet's visibility changes only through an executed ``ChangeVisibility``
+        proposal, never by its owner or a factory admin alone."""
+        self._only_factory("on_visibility_changed")
+        raise Reject("a wallet's visibility changes only through a ChangeVisibility proposal")
+
     # -- proposals ------------------------------------------------------------------------------
 
     @update
@@ -309,12 +316,14 @@ class MultisigWallet(FactoryContract):
             self._notify_roles(action.principal, before, None)
         elif isinstance(action, ChangeThreshold):
             self.state = attrs.evolve(state, threshold=action.threshold)
+            self._retally()
         elif isinstance(action, SetPolicy):
             policies = (
                 state.policies.delete(action.kind) if action.threshold is None
                 else state.policies.set(action.kind, action.threshold)
             )  # fmt: skip
             self.state = attrs.evolve(state, policies=policies)
+            self._retally()
         elif isinstance(action, SetDailyLimit):
             limits = (
                 state.limits.delete(action.ledger) if action.amount is None
@@ -328,6 +337,17 @@ class MultisigWallet(FactoryContract):
 
     def _set_members(self, members: Members) -> None:
         self.state = attrs.evolve(self.state, members=members)
+        self._retally()
+
+    def _retally(self) -> None:
+        """After the voters, the threshold or a policy changed: a pending proposal that now has
+        enough approvals is Approved, one that can no longer get them is Rejected. (Costs one
+        look per pending proposal; such changes are rare.)"""
+        for proposal_id in tuple(self.state.by_status.get(Status.PENDING, _EMPTY)):
+            before: Proposal = self.state.proposals[proposal_id]
+            after = self._tallied(before)
+            if after is not before:
+                self._store(after, before, None)
 
     def _notify_roles(self, user: Principal, before: Role | None, after: Role | None) -> None:
         """Tell the factory about each indexed role whose holding changed."""

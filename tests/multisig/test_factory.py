@@ -8,8 +8,9 @@ import pytest
 from icto import E8S, IC, Err, Principal
 from icto.backend import DEFAULT_FEES, MULTISIG_FACTORY
 from icto.factory.types import InvalidConfig
-from icto.multisig import MultisigConfig, MultisigDetails, Role
+from icto.multisig import MultisigConfig, MultisigDetails, MultisigWallet, Role
 from icto.system import System, deploy_system
+from tests.helpers import rejected
 
 ALICE, BOB, CAROL, DAVE = (Principal.from_name(n) for n in ("alice", "bob", "carol", "dave"))
 FEE = DEFAULT_FEES[MULTISIG_FACTORY]
@@ -71,3 +72,17 @@ def test_a_config_the_wallet_would_refuse_is_refused_before_payment(
     assert isinstance(result, Err) and isinstance(result.error, InvalidConfig)
     assert system.icp_balance(ALICE) == balance
     assert len(system.multisig_factory.as_caller(ALICE).get_my_contracts(ALICE)) == 0
+
+
+def test_no_owner_controls_a_wallet_so_none_can_install_code_past_the_threshold(
+    system: System,
+) -> None:
+    """Every other contract has [factory, owner] as controllers; a wallet has its factory only,
+    or one Owner could install code that moves the funds without the other signers."""
+    wallet = system.backend.as_caller(ALICE).deploy_multisig(CONFIG).unwrap().canister_id
+    ic = system.ic
+    assert ic.controllers_of(wallet) == (system.multisig_factory.id,)
+    before = ic.state_of(wallet)
+    refusal = rejected(lambda: ic.install_code(wallet, MultisigWallet, None, "upgrade", ALICE))
+    assert refusal.error_code == "IC0512"
+    assert ic.state_of(wallet) == before
