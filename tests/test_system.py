@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from icto import E8S, IC, Account, Principal
-from icto.backend import MULTISIG_FACTORY, TOKEN_FACTORY
+from icto.backend import DISTRIBUTION_FACTORY, MULTISIG_FACTORY, TOKEN_FACTORY
 from icto.ledger import ICP, AllowanceArgs
 from icto.system import OPERATOR, REFUND_FLOAT, System, deploy_system
 
@@ -24,6 +24,7 @@ def canisters(system: System) -> dict[str, Principal]:
         "icp_ledger": system.icp_ledger.id, "backend": system.backend.id,
         "audit_storage": system.audit_storage.id, "invoice_storage": system.invoice_storage.id,
         "token_factory": system.token_factory.id, "multisig_factory": system.multisig_factory.id,
+        "distribution_factory": system.distribution_factory.id,
     }  # fmt: skip
 
 
@@ -43,7 +44,7 @@ def test_the_icp_ledger_lives_at_its_mainnet_id(system: System) -> None:
 def test_the_operator_controls_every_canister(ic: IC, system: System) -> None:
     assert system.operator == OPERATOR
     ids = canisters(system)
-    assert len(set(ids.values())) == len(ids) == 6
+    assert len(set(ids.values())) == len(ids) == 7
     for name, canister in ids.items():
         assert ic.controllers_of(canister) == (OPERATOR,), name
     assert set(ic.world.canisters) == set(ids.values())
@@ -60,10 +61,11 @@ def test_another_operator_can_be_named(ic: IC) -> None:
 
 def test_the_proxies_call_as_the_operator(system: System) -> None:
     proxies = (system.icp_ledger, system.backend, system.audit_storage, system.invoice_storage,
-               system.token_factory, system.multisig_factory)  # fmt: skip
+               *system.factories.values())  # fmt: skip
     assert {proxy.caller for proxy in proxies} == {OPERATOR}
     assert system.factories == {
-        TOKEN_FACTORY: system.token_factory, MULTISIG_FACTORY: system.multisig_factory
+        TOKEN_FACTORY: system.token_factory, MULTISIG_FACTORY: system.multisig_factory,
+        DISTRIBUTION_FACTORY: system.distribution_factory,
     }
 
 

@@ -14,6 +14,7 @@ from icto.backend.payments import PaidDeployments
 from icto.backend.state import Undelivered
 from icto.backend.types import (
     AUDIT_STORAGE,
+    DISTRIBUTION_FACTORY,
     INVOICE_STORAGE,
     MULTISIG_FACTORY,
     SERVICES,
@@ -33,6 +34,7 @@ from icto.backend.types import (
     UserProfile,
     UserStatus,
 )
+from icto.distribution.config import DistributionConfig
 from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected, Reject
 from icto.ic.principal import Principal
@@ -63,6 +65,13 @@ class Backend(PaidDeployments):
     ) -> Ok[DeploymentResult] | Err[DeployError]:
         """Deploy a multisig wallet for the caller (who must be one of its Owners)."""
         return self._deploy(MULTISIG_FACTORY, config)
+
+    @update
+    def deploy_distribution(
+        self, config: DistributionConfig
+    ) -> Ok[DeploymentResult] | Err[DeployError]:
+        """Deploy a vesting, airdrop or lock distribution owned by the caller."""
+        return self._deploy(DISTRIBUTION_FACTORY, config)
 
     # -- configuration (admins) -----------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import attrs
 from icto.backend.base import BackendBase
 from icto.backend.types import (
     DAY_NS,
+    DISTRIBUTION_FACTORY,
     MULTISIG_FACTORY,
     TOKEN_FACTORY,
     AllowanceTooLow,
@@ -38,6 +39,7 @@ from icto.backend.types import (
     UserSuspended,
     fee_recipient_or,
 )
+from icto.distribution.config import validate_distribution_config
 from icto.factory.types import InvalidConfig
 from icto.ic.account import Account
 from icto.ic.errors import CallRejected
@@ -64,6 +66,7 @@ Validator = Callable[[object, Principal], tuple[str, ...]]
 VALIDATORS: Final[dict[str, Validator]] = {
     TOKEN_FACTORY: validate_token_config,
     MULTISIG_FACTORY: validate_multisig_config,
+    DISTRIBUTION_FACTORY: validate_distribution_config,
 }
 """Each service's one config check, the same function its factory applies."""
 

@@ -25,6 +25,7 @@ import icto.backend.base
 from icto import E8S, IC, Account, Principal, RejectCode
 from icto.backend import (
     AUDIT_STORAGE,
+    DISTRIBUTION_FACTORY,
     INVOICE_STORAGE,
     MULTISIG_FACTORY,
     SERVICES,
@@ -53,7 +54,7 @@ from tests.helpers import live_canisters, rejected
 ALICE = Principal.from_name("alice")
 BOB = Principal.from_name("bob")
 CAROL = Principal.from_name("carol")
-DEPLOYED = (TOKEN_FACTORY, MULTISIG_FACTORY)
+DEPLOYED = (TOKEN_FACTORY, MULTISIG_FACTORY, DISTRIBUTION_FACTORY)
 """The factories ``deploy_system`` deploys so far."""
 UNSET = tuple(service for service in SERVICES if service not in DEPLOYED)
 
@@ -277,7 +278,7 @@ def test_a_factory_that_does_not_answer_is_reported_unhealthy(
 ) -> None:
     other = second_factory(system)
     fault = getattr(ic.faults, kind)(canister=other.id, method="health")
-    token, multisig = system.backend.get_factory_health()
+    token, multisig, *_ = system.backend.get_factory_health()
     assert fault.fired == 1
     assert token == ServiceHealth(
         TOKEN_FACTORY, system.token_factory.id, True, system.token_factory.health()
@@ -321,10 +322,9 @@ def test_system_status_reports_what_the_backend_knows_and_measures(
     assert status.storages[0].report.records == 4
     assert status.factories == (
         ServiceHealth(TOKEN_FACTORY, system.token_factory.id, False, system.token_factory.health()),
-        ServiceHealth(
-            MULTISIG_FACTORY, system.multisig_factory.id, True, system.multisig_factory.health()
-        ),
-    )
+        *(ServiceHealth(service, factory.id, True, factory.health())
+          for service, factory in system.factories.items() if service != TOKEN_FACTORY),
+    )  # fmt: skip
 
 
 def test_system_status_reports_a_storage_that_does_not_answer(ic: IC, system: System) -> None:

@@ -441,8 +441,9 @@ ADMIN_ENDPOINTS: dict[str, Callable[[CanisterProxy, Scene], object]] = {
 
 def test_the_admin_endpoints_listed_here_are_every_admin_endpoint() -> None:
     public = {
-        "deploy_token", "deploy_multisig", "get_config", "get_service_fee", "get_admins",
-        "is_admin", "get_my_profile", "get_outbox_size", "get_counters",
+        "deploy_token", "deploy_multisig", "deploy_distribution", "get_config",
+        "get_service_fee", "get_admins", "is_admin", "get_my_profile", "get_outbox_size",
+        "get_counters",
     }  # fmt: skip
     assert set(Backend.__icto_methods__) == public | set(ADMIN_ENDPOINTS)
 

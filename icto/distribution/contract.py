@@ -1,0 +1,705 @@
+"""``Distribution``: hands one token to recipients on vesting schedules, with real ledger payouts.
+
+Lifecycle: Created → Funded (the owner's ``fund()`` pulls total + fee reserve by
+``icrc2_transfer_from``, or ``activate()`` sees a direct deposit) → Active from the start →
+Completed at the end (claims go on until everything is taken). The owner may pause an Active
+distribution (it pays nothing while paused; the schedule keeps running) and, if it is
+cancellable, cancel it: vesting stops at that instant, what had vested stays claimable, and the
+unvested remainder and the spare fee reserve go back to the owner.
+
+Every payout is recorded before its ledger transfer and undone if the transfer fails, so a fault
+never pays twice or loses a claim. A recipient receives exactly what they claim while the fee
+reserve lasts. Every recipient added, registered or removed reaches the factory (role
+``recipient``), through the contract's outbox when the factory does not answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import immutables
+
+from icto.collections import SortedSet
+from icto.collections.vector import Vector
+from icto.distribution.config import (
+    Category,
+    DistributionConfig,
+    Fixed,
+    MerkleRoot,
+    Open,
+    Whitelist,
+    Window,
+    max_recipients,
+    validate_distribution_config,
+)
+from icto.distribution.merkle import leaf, verify
+from icto.distribution.schedule import BP, end_of, next_unlock, unlock_curve, unlocked
+from icto.distribution.types import (
+    RECIPIENT,
+    Claim,
+    DistributionError,
+    DistributionState,
+    InvalidRequest,
+    NotEligible,
+    NotFunded,
+    NothingToClaim,
+    NotOwner,
+    NotRecipient,
+    Participant,
+    ParticipantInfo,
+    Phase,
+    Stats,
+    TransferFailed,
+    WrongPhase,
+)
+from icto.factory.base import check_page
+from icto.factory.contract import FactoryContract
+from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
+from icto.ic.account import Account
+from icto.ic.canister import query, update
+from icto.ic.errors import CallRejected
+from icto.ic.principal import Principal
+from icto.ic.result import Err, Ok
+from icto.ledger.types import TransferArgs, TransferFromArgs
+from icto.validation import foreign_text, identified_problem, is_nat
+
+_NO_CLAIMS: SortedSet[int] = SortedSet()
+_NOTHING: immutables.Map[int, int] = immutables.Map()
+
+
+def _ledger_error(error: object) -> str:
+    return foreign_text(error if isinstance(error, str) else repr(error), 1024)
+
+
+class Distribution(FactoryContract):
+    """The distribution contract (installed by the Distribution Factory)."""
+
+    VERSION = "1.0.0"
+
+    state: DistributionState
+
+    def init(self, arg: ContractInit) -> None:
+        arg = self.checked_init(arg, validate_distribution_config)
+        config: DistributionConfig = arg.config
+        participants: dict[Principal, dict[int, int]] = {}
+        eligible: dict[Principal, dict[int, int]] = {}
+        registered: dict[int, int] = {}
+        counts: dict[int, int] = {}
+        for index, category in enumerate(config.categories):
+            mode = category.recipients
+            if isinstance(mode, Fixed):
+                for principal, amount in mode.recipients:
+                    participants.setdefault(principal, {})[index] = amount
+                registered[index] = category.amount
+                counts[index] = len(mode.recipients)
+            elif isinstance(mode, Whitelist):
+                for principal, amount in mode.recipients:
+                    eligible.setdefault(principal, {})[index] = amount
+        now = self.time
+        self.state = DistributionState(
+            meta=self.new_meta(arg.owner, config.is_public), config=config, status=Phase.CREATED,
+            fee=0, reserve=0,
+            participants=immutables.Map({
+                principal: Participant(immutables.Map(shares), registered_at=now)
+                for principal, shares in participants.items()
+            }),
+            eligible=immutables.Map({p: immutables.Map(s) for p, s in eligible.items()}),
+            registered=immutables.Map(registered), counts=immutables.Map(counts),
+            blacklist=immutables.Map(), claims=Vector(), claims_by_user=immutables.Map(),
+        )  # fmt: skip
+
+    def has_role(self, user: Principal, role: str) -> bool:
+        return role == RECIPIENT and user in self.state.participants
+
+    # -- time ---------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> DistributionConfig:
+        config: DistributionConfig = self.state.config
+        return config
+
+    def _end(self) -> int:
+        config = self.config
+        return config.start + max(
+            category.start_offset + end_of(category.schedule) for category in config.categories
+        )
+
+    def _phase(self) -> Phase:
+        status = self.state.status
+        if status is not Phase.FUNDED:
+            return status
+        now = self.time
+        if now < self.config.start:
+            return Phase.FUNDED
+        return Phase.COMPLETED if now >= self._end() else Phase.ACTIVE
+
+    def _still(self, status: Phase) -> bool:
+        """Whether the status is still ``status`` after an await (another message may have
+        changed it meanwhile)."""
+        return bool(self.state.status is status)
+
+    def _vesting_time(self) -> int:
+        """Vesting runs until now, or froze when the distribution was cancelled."""
+        cancelled = self.state.cancelled_at
+        return self.time if cancelled is None else min(self.time, cancelled)
+
+    def _unlocked(self, participant: Participant, at: int) -> int:
+        if participant.early_unlocked:
+            return participant.allocation
+        categories = self.config.categories
+        start = self.config.start
+        return sum(
+            unlocked(category.schedule, amount, at - start - category.start_offset,
+                     category.initial_bp)
+            for index, amount in participant.allocations.items()
+            for category in (categories[index],)
+        )  # fmt: skip
+
+    def _claimable(self, participant: Participant) -> int:
+        if self.state.status is Phase.CREATED:
+            return 0
+        return max(0, self._unlocked(participant, self._vesting_time()) - participant.claimed)
+
+    # -- funding --------------------------------------------------------------------------------
+
+    def _reserve_needed(self, fee: int) -> int:
+        config = self.config
+        recipients = sum(max_recipients(category) for category in config.categories)
+        return config.claims_covered * recipients * fee
+
+    def _required(self, fee: int) -> int:
+        return self.config.total_amount + self._reserve_needed(fee)
+
+    @update
+    def fund(self) -> Ok[int] | Err[DistributionError]:
+        """Owner: pull exactly the total and the fee reserve from the owner's account
+        (``icrc2_transfer_from``; approve the distribution for that plus one ledger fee)."""
+        if self.caller != self.meta.owner:
+            return Err(NotOwner(self.caller))
+        if self.state.status is not Phase.CREATED:
+            return Err(WrongPhase(self._phase(), "Created"))
+        token = self.config.token
+        try:
+            fee: int = self.call(token, "icrc1_fee")
+        except CallRejected as rejected:
+            return Err(TransferFailed(_ledger_error(rejected.message)))
+        if not self._still(Phase.CREATED):
+            return Err(WrongPhase(self._phase(), "Created"))
+        required = self._required(fee)
+        self.state = attrs.evolve(
+            self.state, status=Phase.FUNDED, fee=fee, reserve=self._reserve_needed(fee)
+        )
+        args = TransferFromArgs(
+            from_=Account(self.meta.owner), to=Account(self.id), amount=required
+        )
+        try:
+            result = self.call(token, "icrc2_transfer_from", args)
+        except CallRejected as rejected:
+            result = Err(rejected.message)
+        if isinstance(result, Err):
+            self.state = attrs.evolve(self.state, status=Phase.CREATED, fee=0, reserve=0)
+            return Err(TransferFailed(_ledger_error(result.error)))
+        return Ok(int(result.value))
+
+    @update
+    def activate(self) -> Ok[Phase] | Err[DistributionError]:
+        """Anyone: mark the distribution funded once its balance (from a direct deposit) covers
+        the total and the fee reserve."""
+        if self.state.status is not Phase.CREATED:
+            return Err(WrongPhase(self._phase(), "Created"))
+        token = self.config.token
+        try:
+            fee: int = self.call(token, "icrc1_fee")
+            balance: int = self.call(token, "icrc1_balance_of", Account(self.id))
+        except CallRejected as rejected:
+            return Err(TransferFailed(_ledger_error(rejected.message)))
+        if not self._still(Phase.CREATED):
+            return Err(WrongPhase(self._phase(), "Created"))
+        required = self._required(fee)
+        if balance < required:
+            return Err(NotFunded(required, balance))
+        reserve = balance - self.config.total_amount
+        self.state = attrs.evolve(self.state, status=Phase.FUNDED, fee=fee, reserve=reserve)
+        return Ok(self._phase())
+
+    # -- payouts --------------------------------------------------------------------------------
+
+    @update
+    def claim(self, amount: int | None = None) -> Ok[Claim] | Err[DistributionError]:
+        """A recipient takes ``amount`` (default: everything claimable now). They receive
+        exactly ``amount`` while the fee reserve lasts; after that the fee comes out of it."""
+        user = self.caller
+        participant = self.state.participants.get(user)
+        if participant is None:
+            return Err(NotRecipient(user))
+        phase = self._phase()
+        if phase not in (Phase.ACTIVE, Phase.COMPLETED, Phase.CANCELLED):
+            return Err(WrongPhase(phase, "Active, Completed or Cancelled (and not paused)"))
+        claimable = self._claimable(participant)
+        wanted = claimable if amount is None else amount
+        if not is_nat(wanted) or not 0 < wanted <= claimable:
+            return Err(NothingToClaim(claimable))
+        fee = self.state.fee
+        from_reserve = self.state.reserve >= fee
+        sent = wanted if from_reserve else wanted - fee
+        if sent <= 0:
+            return Err(NothingToClaim(claimable))
+        self._take(user, wanted, fee if from_reserve else 0)
+        outcome = self._pay(Account(user), sent)
+        if isinstance(outcome, str):
+            self._take(user, -wanted, -fee if from_reserve else 0)
+            return Err(TransferFailed(outcome))
+        return Ok(self._record(user, sent, fee, from_reserve, outcome, "claim"))
+
+    def _take(self, user: Principal, amount: int, reserve_used: int) -> None:
+        """Count ``amount`` as claimed by ``user`` (negative: give it back)."""
+        state = self.state
+        participant = state.participants[user]
+        taken = attrs.evolve(participant, claimed=participant.claimed + amount)
+        self.state = attrs.evolve(
+            state, participants=state.participants.set(user, taken),
+            total_claimed=state.total_claimed + amount, reserve=state.reserve - reserve_used,
+        )  # fmt: skip
+
+    def _pay(self, to: Account, amount: int) -> int | str:
+        """One ledger transfer from the distribution: its block, or why it failed."""
+        try:
+            result = self.call(self.config.token, "icrc1_transfer", TransferArgs(to=to,
+                                                                               amount=amount))
+        except CallRejected as rejected:
+            return _ledger_error(rejected.message)
+        if isinstance(result, Err):
+            return _ledger_error(result.error)
+        return int(result.value)
+
+    def _record(
+        self, user: Principal, sent: int, fee: int, from_reserve: bool, block: int, kind: str
+    ) -> Claim:
+        state = self.state
+        record = Claim(len(state.claims), user, sent, fee, from_reserve, self.time, block, kind)
+        mine = state.claims_by_user.get(user, _NO_CLAIMS).add(record.id)
+        self.state = attrs.evolve(
+            state, claims=state.claims.append(record),
+            claims_by_user=state.claims_by_user.set(user, mine),
+        )  # fmt: skip
+        return record
+
+    @update
+    def early_unlock(self) -> Ok[Claim] | Err[DistributionError]:
+        """A recipient takes everything now, once: the vested part, and the unvested part less
+        the penalty (``penalty_bp`` of it), which goes to the penalty account or is burned.
+        Offered only when the config sets a penalty; later claims are refused."""
+        user = self.caller
+        participant = self.state.participants.get(user)
+        if participant is None:
+            return Err(NotRecipient(user))
+        config = self.config
+        if config.penalty_bp == 0:
+            return Err(InvalidRequest(("this distribution offers no early unlock",)))
+        phase = self._phase()
+        if phase is not Phase.ACTIVE or participant.early_unlocked:
+            return Err(WrongPhase(phase, "Active, and not unlocked early before"))
+        vested = self._unlocked(participant, self.time)
+        unvested = participant.allocation - vested
+        penalty = unvested * config.penalty_bp // BP
+        wanted = participant.allocation - participant.claimed - penalty
+        fee = self.state.fee
+        needed = 2 * fee if config.penalty_to is not None else fee
+        from_reserve = self.state.reserve >= needed
+        sent = wanted if from_reserve else wanted - needed
+        if sent <= 0:
+            return Err(NothingToClaim(wanted))
+        before = self.state
+        unlocked_early = attrs.evolve(participant, early_unlocked=True,
+                                      claimed=participant.allocation)  # fmt: skip
+        self.state = attrs.evolve(
+            before, participants=before.participants.set(user, unlocked_early),
+            total_claimed=before.total_claimed + wanted + penalty,
+            total_penalties=before.total_penalties + penalty,
+            reserve=before.reserve - (needed if from_reserve else 0),
+        )  # fmt: skip
+        penalty_to = config.penalty_to
+        if penalty and penalty_to is None:
+            penalty_to = self._minting_account()
+        outcome = self._pay(Account(user), sent)
+        if isinstance(outcome, str):
+            self._restore_early(user, participant, wanted, penalty, needed if from_reserve else 0)
+            return Err(TransferFailed(outcome))
+        record = self._record(user, sent, fee, from_reserve, outcome, "early_unlock")
+        if penalty:
+            self._send_penalty(penalty, penalty_to)
+        return Ok(record)
+
+    def _send_penalty(self, penalty: int, to: Account | None) -> None:
+        """Send a forfeited amount on; if the ledger does not take it, it waits in
+        ``pending_penalty`` for ``send_penalties()``."""
+        paid = "no minting account to burn to" if to is None else self._pay(to, penalty)
+        if isinstance(paid, str):
+            self.log(f"penalty of {penalty} not sent yet: {paid}")
+            self.state = attrs.evolve(
+                self.state, pending_penalty=self.state.pending_penalty + penalty
+            )
+
+    @update
+    def send_penalties(self) -> int:
+        """Anyone: retry sending forfeited amounts the ledger did not take; what is still
+        pending."""
+        pending = self.state.pending_penalty
+        if pending:
+            self.state = attrs.evolve(self.state, pending_penalty=0)
+            to = self.config.penalty_to or self._minting_account()
+            self._send_penalty(pending, to)
+        return self.state.pending_penalty
+
+    def _restore_early(
+        self, user: Principal, participant: Participant, wanted: int, penalty: int, used: int
+    ) -> None:
+        state = self.state
+        self.state = attrs.evolve(
+            state, participants=state.participants.set(user, participant),
+            total_claimed=state.total_claimed - wanted - penalty,
+            total_penalties=state.total_penalties - penalty, reserve=state.reserve + used,
+        )  # fmt: skip
+
+    def _minting_account(self) -> Account | None:
+        """Where a burn goes: the ledger's minting account (``None`` if it will not say)."""
+        try:
+            account: Account | None = self.call(self.config.token, "icrc1_minting_account")
+        except CallRejected:
+            return None
+        return account
+
+    # -- the owner ------------------------------------------------------------------------------
+
+    def _owner_in(self, *phases: Phase) -> DistributionError | None:
+        if self.caller != self.meta.owner:
+            return NotOwner(self.caller)
+        phase = self._phase()
+        if phase not in phases:
+            return WrongPhase(phase, " or ".join(phases))
+        return None
+
+    @update
+    def pause(self) -> Ok[None] | Err[DistributionError]:
+        """Owner: stop payouts (from Active only); the schedule keeps running."""
+        refused = self._owner_in(Phase.ACTIVE)
+        if refused is not None:
+            return Err(refused)
+        self.state = attrs.evolve(self.state, status=Phase.PAUSED, paused_at=self.time)
+        return Ok(None)
+
+    @update
+    def resume(self) -> Ok[None] | Err[DistributionError]:
+        refused = self._owner_in(Phase.PAUSED)
+        if refused is not None:
+            return Err(refused)
+        self.state = attrs.evolve(self.state, status=Phase.FUNDED, paused_at=None)
+        return Ok(None)
+
+    @update
+    def cancel(self) -> Ok[int] | Err[DistributionError]:
+        """Owner, if cancellable: stop vesting now. What had vested stays claimable (with one
+        fee kept per recipient who can still claim); the rest of the balance goes back to the
+        owner, less that transfer's fee. The amount returned."""
+        refused = self._owner_in(Phase.CREATED, Phase.FUNDED, Phase.ACTIVE, Phase.PAUSED)
+        if refused is not None:
+            return Err(refused)
+        if not self.config.cancellable:
+            return Err(InvalidRequest(("this distribution is not cancellable",)))
+        token = self.config.token
+        try:
+            fee: int = self.call(token, "icrc1_fee")
+            balance: int = self.call(token, "icrc1_balance_of", Account(self.id))
+        except CallRejected as rejected:
+            return Err(TransferFailed(_ledger_error(rejected.message)))
+        before = self.state
+        if before.status is Phase.CANCELLED:
+            return Err(WrongPhase(Phase.CANCELLED, "not cancelled"))
+        now = self.time
+        self.state = attrs.evolve(before, status=Phase.CANCELLED, cancelled_at=now)
+        owed, claimers = 0, 0
+        if before.status is not Phase.CREATED:
+            for participant in before.participants.values():
+                left = self._claimable(participant)
+                if left > 0:
+                    owed += left
+                    claimers += 1
+        back = balance - owed - claimers * fee - fee
+        if back <= 0:
+            self.state = attrs.evolve(self.state, owner_refund=0, reserve=claimers * fee)
+            return Ok(0)
+        self.state = attrs.evolve(self.state, owner_refund=back, reserve=claimers * fee)
+        outcome = self._pay(Account(self.meta.owner), back)
+        if isinstance(outcome, str):
+            self.state = attrs.evolve(self.state, status=before.status, cancelled_at=None,
+                                      owner_refund=None, reserve=before.reserve)  # fmt: skip
+            return Err(TransferFailed(outcome))
+        return Ok(back)
+
+    @update
+    def add_recipient(
+        self, user: Principal, category: int, amount: int
+    ) -> Ok[None] | Err[DistributionError]:
+        """Owner, before the start: give ``user`` ``amount`` in ``category`` (within the
+        category's amount)."""
+        refused = self._owner_in(Phase.CREATED, Phase.FUNDED)
+        if refused is not None:
+            return Err(refused)
+        problem = self._allocation_problem(user, category, amount)
+        if problem is not None:
+            return Err(InvalidRequest((problem,)))
+        self._allocate(user, category, amount)
+        return Ok(None)
+
+    def _allocation_problem(self, user: object, category: object, amount: object) -> str | None:
+        problem = identified_problem(user, "recipient")
+        if problem is not None:
+            return problem
+        categories = self.config.categories
+        if not is_nat(category) or category >= len(categories):  # type: ignore[operator]
+            return f"category must be an index from 0 to {len(categories) - 1}"
+        if not is_nat(amount) or amount == 0:
+            return "amount must be an int > 0"
+        assert isinstance(category, int) and isinstance(amount, int)
+        assert isinstance(user, Principal)
+        if user in self.state.blacklist:
+            return f"{user} is blacklisted"
+        room = categories[category].amount - self.state.registered.get(category, 0)
+        if amount > room:
+            return f"only {room} of the category is left to allocate"
+        held = self.state.participants.get(user)
+        if held is not None and category in held.allocations:
+            return f"{user} already has an allocation in category {category}"
+        return None
+
+    def _allocate(self, user: Principal, category: int, amount: int) -> None:
+        """Give ``user`` an allocation (registration or the owner's addition) and tell the
+        factory."""
+        state = self.state
+        held = state.participants.get(user)
+        shares = (_NOTHING if held is None else held.allocations).set(category, amount)
+        participant = (
+            Participant(shares, registered_at=self.time) if held is None
+            else attrs.evolve(held, allocations=shares)
+        )  # fmt: skip
+        self.state = attrs.evolve(
+            state, participants=state.participants.set(user, participant),
+            registered=state.registered.set(category, state.registered.get(category, 0) + amount),
+            counts=state.counts.set(category, state.counts.get(category, 0) + 1),
+        )  # fmt: skip
+        if held is None:
+            self.notify_role(user, RECIPIENT)
+
+    @update
+    def remove_recipient(self, user: Principal) -> Ok[None] | Err[DistributionError]:
+        """Owner, before the start: take ``user``'s allocations back."""
+        refused = self._owner_in(Phase.CREATED, Phase.FUNDED)
+        if refused is not None:
+            return Err(refused)
+        if user not in self.state.participants:
+            return Err(NotRecipient(user))
+        self._drop(user)
+        return Ok(None)
+
+    def _drop(self, user: Principal) -> None:
+        state = self.state
+        participant = state.participants[user]
+        registered, counts = state.registered, state.counts
+        for category, amount in participant.allocations.items():
+            registered = registered.set(category, registered[category] - amount)
+            counts = counts.set(category, counts[category] - 1)
+        self.state = attrs.evolve(
+            state, participants=state.participants.delete(user), registered=registered,
+            counts=counts,
+        )  # fmt: skip
+        self.notify_role(user, RECIPIENT)
+
+    @update
+    def blacklist(self, user: Principal) -> Ok[None] | Err[DistributionError]:
+        """Owner, before the start: remove ``user`` if they are a recipient, and keep them from
+        registering."""
+        refused = self._owner_in(Phase.CREATED, Phase.FUNDED)
+        if refused is not None:
+            return Err(refused)
+        self.state = attrs.evolve(
+            self.state, blacklist=self.state.blacklist.set(user, None),
+            eligible=self.state.eligible.delete(user) if user in self.state.eligible
+            else self.state.eligible,
+        )  # fmt: skip
+        if user in self.state.participants:
+            self._drop(user)
+        return Ok(None)
+
+    # -- registration ---------------------------------------------------------------------------
+
+    @update
+    def register(
+        self, category: int = 0, amount: int | None = None, proof: tuple[bytes, ...] = ()
+    ) -> Ok[int] | Err[DistributionError]:
+        """Become a recipient of ``category`` while its window is open: a whitelisted principal
+        for its listed amount, anyone in an open airdrop for an equal share (first come), or a
+        Merkle recipient proving ``(caller, amount, category)``. The allocation."""
+        user = self.caller
+        phase = self._phase()
+        if phase in (Phase.CANCELLED, Phase.COMPLETED):
+            return Err(WrongPhase(phase, "not cancelled or completed"))
+        categories = self.config.categories
+        if not is_nat(category) or category >= len(categories):
+            return Err(InvalidRequest((f"no category {category!r}",)))
+        chosen = categories[category]
+        share = self._share(user, category, chosen, amount, proof)
+        if isinstance(share, str):
+            return Err(NotEligible(share))
+        gate = self._gate(user)
+        if gate is not None:
+            return Err(NotEligible(gate))
+        problem = self._allocation_problem(user, category, share)
+        mode = chosen.recipients
+        full = isinstance(mode, Open | MerkleRoot) and (
+            self.state.counts.get(category, 0) >= mode.max_recipients
+        )
+        if problem is None and full:
+            problem = "the airdrop is full"
+        if problem is not None:
+            return Err(NotEligible(problem))
+        if isinstance(chosen.recipients, Whitelist):
+            left = self.state.eligible[user].delete(category)
+            eligible = (self.state.eligible.set(user, left) if left
+                        else self.state.eligible.delete(user))  # fmt: skip
+            self.state = attrs.evolve(self.state, eligible=eligible)
+        self._allocate(user, category, share)
+        return Ok(share)
+
+    def _share(
+        self, user: Principal, index: int, category: Category, amount: object, proof: object
+    ) -> int | str:
+        """What ``user`` would receive by registering in ``category``, or why they cannot."""
+        mode = category.recipients
+        window: Window | None = getattr(mode, "window", None)
+        if isinstance(mode, Fixed):
+            return "recipients of this category are fixed"
+        if window is not None and not window.opens <= self.time < window.closes:
+            return "registration is not open"
+        if isinstance(mode, Whitelist):
+            listed = self.state.eligible.get(user, _NOTHING).get(index)
+            return "not on the whitelist" if listed is None else listed
+        if isinstance(mode, Open):
+            return category.amount // mode.max_recipients
+        if not is_nat(amount) or not isinstance(proof, tuple) or len(proof) > 64:
+            return "a Merkle registration needs the amount and a proof"
+        assert isinstance(amount, int)
+        if not verify(mode.root, leaf(user, amount, index), proof):
+            return "the proof does not match the root"
+        return amount
+
+    def _gate(self, user: Principal) -> str | None:
+        """The eligibility gate, asked of the real ledger."""
+        gate = self.config.eligibility
+        if gate is None:
+            return None
+        try:
+            balance: int = self.call(gate.ledger, "icrc1_balance_of", Account(user))
+        except CallRejected as rejected:
+            return f"the eligibility ledger did not answer: {_ledger_error(rejected.message)}"
+        if balance < gate.min_balance:
+            return f"holds {balance} of {gate.ledger}, needs {gate.min_balance}"
+        return None
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _may_read(self, about: Principal | None = None) -> bool:
+        caller = self.caller
+        return (
+            self.meta.is_public or caller == self.meta.owner or caller == self.meta.factory
+            or (about is not None and caller == about) or caller in self.state.participants
+        )  # fmt: skip
+
+    @query
+    def get_participant(self, user: Principal) -> ParticipantInfo | None:
+        """A recipient's allocation, unlocked, claimed, claimable now and next unlock."""
+        participant = self.state.participants.get(user)
+        if participant is None or not self._may_read(user):
+            return None
+        at = self._vesting_time()
+        upcoming = None if self.state.cancelled_at is not None else self._next_unlock(participant)
+        return ParticipantInfo(
+            user=user, allocation=participant.allocation,
+            unlocked=self._unlocked(participant, at), claimed=participant.claimed,
+            claimable=self._claimable(participant), next_unlock=upcoming,
+            early_unlocked=participant.early_unlocked,
+        )  # fmt: skip
+
+    def _next_unlock(self, participant: Participant) -> int | None:
+        if participant.early_unlocked:
+            return None
+        config, now = self.config, self.time
+        found = []
+        for index, amount in participant.allocations.items():
+            category = config.categories[index]
+            begins = config.start + category.start_offset
+            after = next_unlock(category.schedule, amount, now - begins, category.initial_bp)
+            if after is not None:
+                found.append(begins + after)
+        return min(found) if found else None
+
+    @query
+    def get_schedule(self, user: Principal, points: int = 50) -> tuple[tuple[int, int], ...]:
+        """``user``'s unlock curve: (absolute time, unlocked) pairs, ready to plot."""
+        participant = self.state.participants.get(user)
+        if participant is None or not self._may_read(user) or not 2 <= points <= 1000:
+            return ()
+        config = self.config
+        total: dict[int, int] = {}
+        curves = []
+        for index, amount in participant.allocations.items():
+            category = config.categories[index]
+            begins = config.start + category.start_offset
+            curve = unlock_curve(category.schedule, amount, category.initial_bp, points)
+            curves.append((begins, category, amount))
+            for elapsed, _ in curve:
+                total[begins + elapsed] = 0
+        for moment in total:
+            total[moment] = sum(
+                unlocked(category.schedule, amount, moment - begins, category.initial_bp)
+                for begins, category, amount in curves
+            )
+        return tuple(sorted(total.items()))
+
+    @query
+    def get_stats(self) -> Stats | None:
+        if not self._may_read():
+            return None
+        state = self.state
+        total = self.config.total_amount
+        return Stats(
+            phase=self._phase(), total=total, funded=state.status is not Phase.CREATED,
+            balance_required=self._required(state.fee), claimed=state.total_claimed,
+            remaining=total - state.total_claimed, participants=len(state.participants),
+            penalties=state.total_penalties, reserve=state.reserve,
+        )  # fmt: skip
+
+    @query
+    def get_phase(self) -> Phase:
+        return self._phase()
+
+    @query
+    def get_claims(
+        self, user: Principal | None = None, offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> Page[Claim]:
+        """Payouts, newest first: all of them, or ``user``'s."""
+        check_page(offset, limit)
+        if not self._may_read(user):
+            return Page((), None, None)
+        claims = self.state.claims
+        if user is None:
+            total = len(claims)
+            ids: Any = range(total - 1 - offset, max(-1, total - 1 - offset - limit), -1)
+        else:
+            mine = self.state.claims_by_user.get(user, _NO_CLAIMS)
+            total = len(mine)
+            ids = mine.page(offset, limit, descending=True)
+        items = tuple(claims[i] for i in ids)
+        end = offset + len(items)
+        return Page(items, total, end if end < total else None)
+

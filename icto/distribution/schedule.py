@@ -1,0 +1,207 @@
+"""Vesting schedules as pure functions of (schedule, allocation, elapsed time): exact integer
+math, multiply before divide, never above the allocation, never decreasing, and equal to the
+allocation at the end.
+
+Times are nanoseconds *after the distribution's start* (``elapsed``); nothing is unlocked before
+it. ``initial_bp`` of the allocation (basis points, ``BP = 10_000``) is unlocked at the start
+whatever the schedule; the schedule applies to the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypeAlias
+
+import attrs
+
+from icto.validation import is_nat
+
+BP: Final = 10_000
+NS_PER_DAY: Final = 24 * 3600 * 10**9
+MAX_STEPS: Final = 100
+
+
+@attrs.frozen
+class Instant:
+    """Everything at the start."""
+
+
+@attrs.frozen
+class Linear:
+    """The rest unlocks evenly, to the nanosecond, over ``duration``."""
+
+    duration: int
+
+
+@attrs.frozen
+class Cliff:
+    """Nothing of the rest before ``cliff``; then ``cliff_bp`` of it at once, and the remainder
+    evenly over ``duration`` after the cliff."""
+
+    cliff: int
+    cliff_bp: int
+    duration: int
+
+
+@attrs.frozen
+class Steps:
+    """``(offset, bp)`` steps: at each offset, ``bp`` more of the rest (the bps sum to ``BP``)."""
+
+    steps: tuple[tuple[int, int], ...]
+
+
+@attrs.frozen
+class Lock:
+    """The rest all at once at ``until``."""
+
+    until: int
+
+
+Schedule: TypeAlias = Instant | Linear | Cliff | Steps | Lock
+SCHEDULES: Final = (Instant, Linear, Cliff, Steps, Lock)
+
+
+def days(n: int | float) -> int:
+    """``n`` days in nanoseconds (a helper for configs written by hand)."""
+    return int(n * NS_PER_DAY)
+
+
+def initial_part(allocation: int, initial_bp: int) -> int:
+    return allocation * initial_bp // BP
+
+
+def unlocked(schedule: Schedule, allocation: int, elapsed: int, initial_bp: int = 0) -> int:
+    """How much of ``allocation`` has unlocked ``elapsed`` ns after the start."""
+    if elapsed < 0:
+        return 0
+    first = initial_part(allocation, initial_bp)
+    rest = allocation - first
+    return first + _of_rest(schedule, rest, elapsed)
+
+
+def _of_rest(schedule: Schedule, rest: int, elapsed: int) -> int:
+    if isinstance(schedule, Instant):
+        return rest
+    if isinstance(schedule, Linear):
+        if elapsed >= schedule.duration:
+            return rest
+        return rest * elapsed // schedule.duration
+    if isinstance(schedule, Cliff):
+        if elapsed < schedule.cliff:
+            return 0
+        at_cliff = rest * schedule.cliff_bp // BP
+        after = elapsed - schedule.cliff
+        if after >= schedule.duration:
+            return rest
+        return at_cliff + (rest - at_cliff) * after // schedule.duration
+    if isinstance(schedule, Steps):
+        reached = sum(bp for offset, bp in schedule.steps if offset <= elapsed)
+        return rest * reached // BP
+    return rest if elapsed >= schedule.until else 0
+
+
+def end_of(schedule: Schedule) -> int:
+    """The elapsed time from which everything has unlocked."""
+    if isinstance(schedule, Instant):
+        return 0
+    if isinstance(schedule, Linear):
+        return schedule.duration
+    if isinstance(schedule, Cliff):
+        return schedule.cliff + schedule.duration
+    if isinstance(schedule, Steps):
+        return schedule.steps[-1][0] if schedule.steps else 0
+    return schedule.until
+
+
+def next_unlock(
+    schedule: Schedule, allocation: int, elapsed: int, initial_bp: int = 0
+) -> int | None:
+    """The first elapsed time after ``elapsed`` at which more unlocks (``None``: nothing more
+    will). Found by the schedule's own breakpoints, or by bisection on a linear stretch."""
+    now = unlocked(schedule, allocation, elapsed, initial_bp)
+    if now >= allocation:
+        return None
+    if elapsed < 0:
+        return 0
+    if isinstance(schedule, Steps):
+        later = [offset for offset, _ in schedule.steps if offset > elapsed]
+        for offset in later:
+            if unlocked(schedule, allocation, offset, initial_bp) > now:
+                return offset
+        return None
+    if isinstance(schedule, Lock) or (isinstance(schedule, Cliff) and elapsed < schedule.cliff):
+        point = schedule.until if isinstance(schedule, Lock) else schedule.cliff
+        if unlocked(schedule, allocation, point, initial_bp) > now:
+            return point
+    low, high = elapsed, end_of(schedule)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if unlocked(schedule, allocation, middle, initial_bp) > now:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def unlock_curve(
+    schedule: Schedule, allocation: int, initial_bp: int = 0, points: int = 50
+) -> tuple[tuple[int, int], ...]:
+    """Plot-ready ``(elapsed, unlocked)`` pairs from the start to the end: ``points`` evenly
+    spaced samples plus every step, cliff and lock instant (just before and at it)."""
+    if points < 2:
+        raise ValueError("a curve needs at least 2 points")
+    end = max(end_of(schedule), 1)
+    times = {end * i // (points - 1) for i in range(points)}
+    for instant in _breaks(schedule):
+        times.update({max(0, instant - 1), instant})
+    return tuple((t, unlocked(schedule, allocation, t, initial_bp)) for t in sorted(times))
+
+
+def _breaks(schedule: Schedule) -> tuple[int, ...]:
+    if isinstance(schedule, Cliff):
+        return (schedule.cliff,)
+    if isinstance(schedule, Steps):
+        return tuple(offset for offset, _ in schedule.steps)
+    if isinstance(schedule, Lock):
+        return (schedule.until,)
+    return ()
+
+
+def schedule_problems(schedule: object) -> list[str]:
+    """Every reason ``schedule`` is not a valid schedule (empty when it is)."""
+    if not isinstance(schedule, SCHEDULES):
+        return [f"a schedule is Instant, Linear, Cliff, Steps or Lock, got {schedule!r}"]
+    if isinstance(schedule, Linear):
+        return [] if _positive(schedule.duration) else ["a Linear duration is an int of ns > 0"]
+    if isinstance(schedule, Cliff):
+        problems = []
+        if not is_nat(schedule.cliff):
+            problems.append("a Cliff's cliff is an int of ns >= 0")
+        if not is_nat(schedule.cliff_bp) or schedule.cliff_bp > BP:
+            problems.append(f"a Cliff's cliff_bp is an int from 0 to {BP}")
+        if not _positive(schedule.duration):
+            problems.append("a Cliff's duration is an int of ns > 0")
+        return problems
+    if isinstance(schedule, Steps):
+        return _steps_problems(schedule.steps)
+    if isinstance(schedule, Lock):
+        return [] if is_nat(schedule.until) else ["a Lock's until is an int of ns >= 0"]
+    return []
+
+
+def _positive(value: object) -> bool:
+    return is_nat(value) and value > 0  # type: ignore[operator]
+
+
+def _steps_problems(steps: object) -> list[str]:
+    if not isinstance(steps, tuple) or not 1 <= len(steps) <= MAX_STEPS or not all(
+        isinstance(step, tuple) and len(step) == 2 and is_nat(step[0]) and _positive(step[1])
+        for step in steps
+    ):  # fmt: skip
+        return [f"Steps are 1 to {MAX_STEPS} (offset >= 0, bp > 0) pairs"]
+    offsets = [offset for offset, _ in steps]
+    problems = []
+    if offsets != sorted(set(offsets)):
+        problems.append("Steps' offsets are strictly ascending")
+    if sum(bp for _, bp in steps) != BP:
+        problems.append(f"Steps' bps sum to exactly {BP}")
+    return problems

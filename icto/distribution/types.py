@@ -1,0 +1,175 @@
+"""Records of the distribution contract: its state, participants, claims, reads and errors."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, TypeAlias
+
+import attrs
+import immutables
+
+from icto.ic.principal import Principal
+
+RECIPIENT = "recipient"
+"""The role the Distribution Factory indexes."""
+
+
+class Phase(enum.StrEnum):
+    """Created → Funded → Active (from start) → Completed (from the end); Paused from Active;
+    Cancelled (if cancellable) from any phase but Completed."""
+
+    CREATED = "Created"
+    FUNDED = "Funded"
+    ACTIVE = "Active"
+    PAUSED = "Paused"
+    COMPLETED = "Completed"
+    CANCELLED = "Cancelled"
+
+
+@attrs.frozen
+class Participant:
+    """A recipient: their allocation per category (index → amount) and what they have taken."""
+
+    allocations: immutables.Map[int, int]
+    claimed: int = 0
+    registered_at: int = 0
+    early_unlocked: bool = False
+
+    @property
+    def allocation(self) -> int:
+        return sum(self.allocations.values())
+
+
+@attrs.frozen
+class Claim:
+    """One payout: to whom, how much they received, the fee and who paid it, the ledger block."""
+
+    id: int
+    user: Principal
+    amount: int
+    fee: int
+    fee_from_reserve: bool
+    at: int
+    block: int
+    kind: str = "claim"
+
+
+@attrs.frozen
+class DistributionState:
+    """Everything a distribution keeps. ``status`` is what was set (Created, Funded, Paused,
+    Cancelled); Active and Completed follow from the time (``phase``)."""
+
+    meta: Any
+    config: Any
+    status: Phase
+    fee: int
+    reserve: int
+    """Tokens kept for payout fees (the balance above what recipients are owed)."""
+    participants: immutables.Map[Principal, Participant]
+    eligible: immutables.Map[Principal, immutables.Map[int, int]]
+    """Whitelisted principals who have not registered yet: category → amount."""
+    registered: immutables.Map[int, int]
+    """Per category, how much has been allocated to recipients so far."""
+    counts: immutables.Map[int, int]
+    """Per category, how many recipients it has."""
+    blacklist: immutables.Map[Principal, None]
+    claims: Any
+    claims_by_user: immutables.Map[Principal, Any]
+    total_claimed: int = 0
+    total_penalties: int = 0
+    pending_penalty: int = 0
+    """Forfeited amounts the ledger has not taken yet (``send_penalties``)."""
+    paused_at: int | None = None
+    cancelled_at: int | None = None
+    owner_refund: int | None = None
+
+
+@attrs.frozen
+class ParticipantInfo:
+    user: Principal
+    allocation: int
+    unlocked: int
+    claimed: int
+    claimable: int
+    next_unlock: int | None
+    """Absolute time of the next increase (``None``: nothing more will unlock)."""
+    early_unlocked: bool
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th>{name}</th><td>{value}</td></tr>"
+            for name, value in (
+                ("user", self.user), ("allocation", f"{self.allocation:,}"),
+                ("unlocked", f"{self.unlocked:,}"), ("claimed", f"{self.claimed:,}"),
+                ("claimable", f"{self.claimable:,}"), ("next unlock", self.next_unlock),
+            )
+        )  # fmt: skip
+        return f"<table><caption>Participant</caption>{rows}</table>"
+
+
+@attrs.frozen
+class Stats:
+    phase: Phase
+    total: int
+    funded: bool
+    balance_required: int
+    claimed: int
+    remaining: int
+    participants: int
+    penalties: int
+    reserve: int
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class NotOwner:
+    caller: Principal
+
+
+@attrs.frozen
+class NotRecipient:
+    caller: Principal
+
+
+@attrs.frozen
+class WrongPhase:
+    """Not now: the distribution is in ``phase``; ``needs`` says what it must be."""
+
+    phase: Phase
+    needs: str
+
+
+@attrs.frozen
+class InvalidRequest:
+    reasons: tuple[str, ...]
+
+
+@attrs.frozen
+class NotFunded:
+    required: int
+    balance: int
+
+
+@attrs.frozen
+class NothingToClaim:
+    claimable: int
+
+
+@attrs.frozen
+class TransferFailed:
+    """The ledger refused the payout; nothing was recorded as paid."""
+
+    reason: str
+
+
+@attrs.frozen
+class NotEligible:
+    reason: str
+
+
+DistributionError: TypeAlias = (
+    NotOwner | NotRecipient | WrongPhase | InvalidRequest | NotFunded | NothingToClaim
+    | TransferFailed | NotEligible
+)  # fmt: skip
