@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
+from icto.distribution import Category, Cliff, DistributionConfig, Fixed, Open, Window
 from icto.ic.account import Account
 from icto.ic.ic import IC
 from icto.ic.principal import Principal
@@ -78,8 +79,15 @@ REFUNDED: Final = (
 
 SECTIONS: Final = (
     "Platform", "Deployments", "Contracts per user", "Audit trail", "Invoices", "ICP balances",
-    "Books", "Multisig wallet", "Wallets per user",
+    "Books", "Multisig wallet", "Wallets per user", "Vesting", "Airdrop",
 )  # fmt: skip
+MONTH_NS: Final = 30 * 24 * 3600 * 10**9
+TEAM_SCHEDULE: Final = Cliff(cliff=MONTH_NS, cliff_bp=1000, duration=6 * MONTH_NS)
+"""The team's ALP: nothing for a month, 10% then, the rest evenly over six months."""
+TEAM: Final = (("bob", 600_000 * E8S), ("carol", 400_000 * E8S))
+AIRDROP_SHARES: Final = 4
+AIRDROP_AMOUNT: Final = 4_000 * E8S
+AIRDROP_NAMES: Final = ("dave", "erin", "frank")
 WALLET_FUNDING: Final = 2 * E8S
 """What alice sends the team wallet."""
 WALLET_PAYMENT: Final = 1 * E8S
@@ -286,6 +294,7 @@ def run_demo(out: TextIO = sys.stdout) -> System:
     ], right=(1,))  # fmt: skip
     out.write(f"books check: total supply = minted - burned - fees: {verdict}\n")
     multisig_scene(system, users, out)
+    distribution_scene(system, users, out)
     return system
 
 
@@ -338,6 +347,70 @@ def multisig_scene(system: System, users: dict[str, Principal], out: TextIO) -> 
           [(name, before[user] or "-", after[user] or "-")
            for name, user in zip(names, (*users.values(), dave), strict=True)])  # fmt: skip
     return wallet_id
+
+
+def distribution_scene(system: System, users: dict[str, Principal], out: TextIO) -> Principal:
+    """alice vests ALP for her team (bob, carol) and airdrops some: she deploys the
+    distribution through the paid flow, mints its total and fee reserve into it, and anyone
+    activates it; three people register for the airdrop; bob claims every month. Returns the
+    distribution."""
+    ic, alice = system.ic, users["alice"]
+    alp = _token_id(system, alice, "ALP")
+    start = ic.time + 24 * 3600 * 10**9
+    team = tuple((users[name], amount) for name, amount in TEAM)
+    window = Window(ic.time, start + MONTH_NS)
+    config = DistributionConfig(
+        title="ALP team and airdrop", token=alp, start=start, categories=(
+            Category("team", sum(a for _, a in TEAM), Fixed(team), TEAM_SCHEDULE),
+            Category("airdrop", AIRDROP_AMOUNT, Open(AIRDROP_SHARES, window)),
+        ),
+    )  # fmt: skip
+    ic.advance_time(seconds=STEP_SECONDS)
+    result = system.backend.as_caller(alice).deploy_distribution(config).unwrap()
+    dist = ic.actor(result.canister_id, alice)
+    token = ic.actor(alp, alice)
+    fee = token.icrc1_fee()
+    reserve = config.claims_covered * (len(TEAM) + AIRDROP_SHARES) * fee
+    token.icrc1_transfer(
+        TransferArgs(to=Account(result.canister_id), amount=config.total_amount + reserve)
+    ).unwrap()  # alice's default account is ALP's minting account: this mints
+    dist.as_caller(users["bob"]).activate().unwrap()
+    for name in AIRDROP_NAMES:
+        dist.as_caller(_user(name)).register(1).unwrap()
+    bob = dist.as_caller(users["bob"])
+    rows = []
+    for month in range(9):
+        if month:
+            ic.advance_time(nanos=MONTH_NS)
+        info = bob.get_participant(users["bob"])
+        claimed = bob.claim()
+        paid = claimed.value.amount if isinstance(claimed, Ok) else 0
+        rows.append((f"+{month} months", dist.get_phase(), _alp(info.unlocked),
+                     _alp(paid), _alp(token.icrc1_balance_of(Account(users["bob"])))))  # fmt: skip
+    table(out, "Vesting", ("time", "phase", "bob unlocked", "bob claims", "bob's ALP balance"),
+          rows, right=(2, 3, 4))  # fmt: skip
+    out.write(f"schedule: {TEAM_SCHEDULE!r}\n")
+    drops = []
+    for name in AIRDROP_NAMES:
+        claim = dist.as_caller(_user(name)).claim().unwrap()
+        drops.append((name, _alp(claim.amount), claim.fee_from_reserve))
+    table(out, "Airdrop", ("user", "ALP received", "fee paid by the reserve"), drops, right=(1,))
+    stats = dist.get_stats()
+    out.write(
+        f"distribution: {_alp(stats.claimed)} of {_alp(stats.total)} ALP claimed by "
+        f"{stats.participants} recipients; fee reserve left: {stats.reserve:,} units\n"
+    )
+    return result.canister_id  # type: ignore[no-any-return]
+
+
+def _token_id(system: System, owner: Principal, symbol: str) -> Principal:
+    page = system.token_factory.as_caller(owner).get_tokens_by_symbol(symbol)
+    found: Principal = page.items[0].id
+    return found
+
+
+def _alp(units: int) -> str:
+    return f"{units / E8S:,.2f}"
 
 
 def _answer(result: Any) -> str:

@@ -6,16 +6,21 @@ import io
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 
 from icto import ICP, Account, Principal
-from icto.backend import DEFAULT_FEES, MULTISIG_FACTORY, TOKEN_FACTORY
+from icto.backend import DEFAULT_FEES, DISTRIBUTION_FACTORY, MULTISIG_FACTORY, TOKEN_FACTORY
 from icto.demo import (
+    AIRDROP_AMOUNT,
+    AIRDROP_NAMES,
+    AIRDROP_SHARES,
     APPROVAL,
     FUNDING,
     REFUNDED,
+    TEAM,
     TIMELOCK_NS,
     TOKENS,
     USER_NAMES,
@@ -24,6 +29,7 @@ from icto.demo import (
     run_demo,
     short,
 )
+from icto.distribution import Phase
 from icto.ledger import AllowanceArgs
 from icto.multisig import Role, Status
 from icto.storage import AuditAction, AuditQuery, Completed, RefundCompleted, Refunded
@@ -76,9 +82,22 @@ def test_each_token_is_in_the_factory_for_its_owner(demo: Run) -> None:
         ledger = system.ic.actor(contract, user(owner))
         assert ledger.icrc1_symbol() == config.symbol
         for account, amount in config.initial_balances:
-            assert ledger.icrc1_balance_of(account) == amount
+            assert ledger.icrc1_balance_of(account) == amount + vested_to(system, ledger, account)
     stats = factory.get_stats()
     assert (stats.contracts, stats.deployed, stats.paused) == (len(TOKENS), len(TOKENS), False)
+
+
+def distribution_of(system: System) -> Principal:
+    (entry,) = system.distribution_factory.as_caller(user("alice")).get_my_contracts(user("alice"))
+    found: Principal = entry.info.id
+    return found
+
+
+def vested_to(system: System, ledger: Any, account: Account) -> int:
+    """What the demo's distribution paid ``account`` on ``ledger`` (read from its blocks)."""
+    source = Account(distribution_of(system))
+    blocks = ledger.get_blocks(0, ledger.get_transaction_count())
+    return sum(b.amount for b in blocks if b.from_ == source and b.to == account)
 
 
 def test_initial_holders_see_the_tokens_they_hold(demo: Run) -> None:
@@ -99,10 +118,11 @@ def test_the_failed_deployment_was_refunded_and_the_books_balance(demo: Run) -> 
     system = demo.system
     failed_owner, failed = REFUNDED
     assert system.token_factory.get_tokens_by_symbol(failed.symbol).items == ()
-    wallet_fee = DEFAULT_FEES[MULTISIG_FACTORY]
-    # alice also pays for the team wallet and funds it; the wallet pays carol
+    wallet_fee = DEFAULT_FEES[MULTISIG_FACTORY] + DEFAULT_FEES[DISTRIBUTION_FACTORY]
+    # alice also pays for the team wallet and the distribution and funds the wallet; the wallet
+    # pays carol
     wallet = {
-        "alice": -(wallet_fee + LEDGER_FEE) - (WALLET_FUNDING + LEDGER_FEE),
+        "alice": -(wallet_fee + 2 * LEDGER_FEE) - (WALLET_FUNDING + LEDGER_FEE),
         "bob": 0, "carol": WALLET_PAYMENT,
     }  # fmt: skip
     for name in USER_NAMES:
@@ -120,10 +140,10 @@ def test_the_failed_deployment_was_refunded_and_the_books_balance(demo: Run) -> 
         allowance = AllowanceArgs(Account(user(name)), Account(system.backend.id))
         spent = len(attempts_of(name)) * (FEE + LEDGER_FEE)  # a refund gives no approval back
         if name == "alice":
-            spent += wallet_fee + LEDGER_FEE
+            spent += wallet_fee + 2 * LEDGER_FEE
         assert system.icp_ledger.icrc2_allowance(allowance).allowance == APPROVAL - spent
     counters = system.backend.get_counters()
-    assert (counters.deployments, counters.failed_deployments) == (len(TOKENS) + 1, 1)
+    assert (counters.deployments, counters.failed_deployments) == (len(TOKENS) + 2, 1)
     assert (counters.refunds, counters.refunded, counters.fees_collected) == (
         1, FEE, charged * FEE + wallet_fee
     )
@@ -239,3 +259,21 @@ def test_the_team_wallet_paid_carol_after_its_timelock_and_rotated_her_out(demo:
         if record.service == MULTISIG_FACTORY
     ]  # fmt: skip
     assert (payment.amount, payment.contract_id) == (DEFAULT_FEES[MULTISIG_FACTORY], entry.info.id)
+
+
+def test_the_team_vested_month_by_month_and_the_airdrop_paid_equal_shares(demo: Run) -> None:
+    system = demo.system
+    dist = system.ic.actor(distribution_of(system), user("alice"))
+    bob, carol = user("bob"), user("carol")
+    assert dist.get_phase() == Phase.COMPLETED
+    bobs = dist.get_participant(bob)
+    assert (bobs.allocation, bobs.claimed, bobs.claimable) == (TEAM[0][1], TEAM[0][1], 0)
+    claims = [claim.amount for claim in reversed(dist.get_claims(bob).items)]
+    assert sum(claims) == TEAM[0][1]
+    assert claims[1:-1] == [TEAM[0][1] * 9 // 10 // 6] * (len(claims) - 2)  # a month of 90%
+    assert dist.get_participant(carol).claimed == 0  # carol never claimed
+    for name in AIRDROP_NAMES:
+        (claim,) = dist.get_claims(user(name)).items
+        assert claim.amount == AIRDROP_AMOUNT // AIRDROP_SHARES and claim.fee_from_reserve
+    (entry,) = system.distribution_factory.as_caller(bob).get_my_contracts(bob)
+    assert entry.roles == ("recipient",)

@@ -20,20 +20,62 @@ NS_PER_DAY: Final = 24 * 3600 * 10**9
 MAX_STEPS: Final = 100
 
 
-@attrs.frozen
-class Instant:
+def span(ns: int) -> str:
+    """A duration as people say it: ``30 days``, ``36 h``, ``90 s``, ``7 ns``."""
+    for unit, size in (("days", NS_PER_DAY), ("h", 3600 * 10**9), ("s", 10**9)):
+        if ns >= size and ns % size == 0:
+            return f"{ns // size:,} {unit}"
+    if ns >= NS_PER_DAY:
+        return f"{ns / NS_PER_DAY:,.3f} days"
+    return f"{ns:,} ns"
+
+
+def percent(bp: int) -> str:
+    return f"{bp / 100:g}%"
+
+
+class _Readable:
+    """A schedule's readable ``repr`` and notebook table (``describe`` says it in words)."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.describe()})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(span(at))}</td><td>{html.escape(percent(share))}</td></tr>"
+            for at, share in _milestones(self)  # type: ignore[arg-type]
+        )
+        return (
+            f"<table><caption>{html.escape(repr(self))}</caption>"
+            f"<tr><th>after</th><th>of the rest unlocked</th></tr>{rows}</table>"
+        )
+
+
+@attrs.frozen(repr=False)
+class Instant(_Readable):
     """Everything at the start."""
 
+    def describe(self) -> str:
+        return "everything at the start"
 
-@attrs.frozen
-class Linear:
+
+@attrs.frozen(repr=False)
+class Linear(_Readable):
     """The rest unlocks evenly, to the nanosecond, over ``duration``."""
 
     duration: int
 
+    def describe(self) -> str:
+        return f"evenly over {span(self.duration)}"
 
-@attrs.frozen
-class Cliff:
+
+@attrs.frozen(repr=False)
+class Cliff(_Readable):
     """Nothing of the rest before ``cliff``; then ``cliff_bp`` of it at once, and the remainder
     evenly over ``duration`` after the cliff."""
 
@@ -41,19 +83,37 @@ class Cliff:
     cliff_bp: int
     duration: int
 
+    def describe(self) -> str:
+        return (
+            f"nothing for {span(self.cliff)}, {percent(self.cliff_bp)} then, the rest evenly "
+            f"over {span(self.duration)}"
+        )
 
-@attrs.frozen
-class Steps:
+
+@attrs.frozen(repr=False)
+class Steps(_Readable):
     """``(offset, bp)`` steps: at each offset, ``bp`` more of the rest (the bps sum to ``BP``)."""
 
     steps: tuple[tuple[int, int], ...]
 
+    def describe(self) -> str:
+        return ", ".join(f"{percent(bp)} at {span(offset)}" for offset, bp in self.steps)
 
-@attrs.frozen
-class Lock:
+
+@attrs.frozen(repr=False)
+class Lock(_Readable):
     """The rest all at once at ``until``."""
 
     until: int
+
+    def describe(self) -> str:
+        return f"everything at {span(self.until)}"
+
+
+def _milestones(schedule: Schedule) -> tuple[tuple[int, int], ...]:
+    """(elapsed, bp of the rest unlocked) at the schedule's start, breaks and end."""
+    moments = sorted({0, *_breaks(schedule), end_of(schedule)})
+    return tuple((at, _of_rest(schedule, BP, at)) for at in moments)
 
 
 Schedule: TypeAlias = Instant | Linear | Cliff | Steps | Lock
