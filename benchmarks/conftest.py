@@ -55,6 +55,10 @@ RATIOS: list[tuple[str, str, str, str]] = [
      "multisig_exec_1", "<= 2x"),
     (f"multisig get_proposals page, {MEDIUM:,} vs 100 proposals", "multisig_list_large",
      "multisig_list_small", "<= 2x"),
+    (f"distribution claim, {MEDIUM:,} vs 1 recipients", "dist_claim_large", "dist_claim_1",
+     "<= 2x"),
+    (f"distribution register, {MEDIUM:,} registered vs first", "dist_register_large",
+     "dist_register_first", "<= 2x"),
 ]  # fmt: skip
 
 
