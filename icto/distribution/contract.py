@@ -542,8 +542,8 @@ class Distribution(FactoryContract):
         Merkle recipient proving ``(caller, amount, category)``. The allocation."""
         user = self.caller
         phase = self._phase()
-        if phase in (Phase.CANCELLED, Phase.COMPLETED):
-            return Err(WrongPhase(phase, "not cancelled or completed"))
+        if phase is Phase.CANCELLED:
+            return Err(WrongPhase(phase, "not cancelled"))
         categories = self.config.categories
         if not is_nat(category) or category >= len(categories):
             return Err(InvalidRequest((f"no category {category!r}",)))

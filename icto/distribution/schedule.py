@@ -180,7 +180,7 @@ def next_unlock(
     now = unlocked(schedule, allocation, elapsed, initial_bp)
     if now >= allocation:
         return None
-    if elapsed < 0:
+    if elapsed < 0 and unlocked(schedule, allocation, 0, initial_bp) > now:
         return 0
     if isinstance(schedule, Steps):
         later = [offset for offset, _ in schedule.steps if offset > elapsed]
