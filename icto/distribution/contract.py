@@ -23,6 +23,7 @@ import immutables
 from icto.collections import SortedSet
 from icto.collections.vector import Vector
 from icto.distribution.config import (
+    MAX_AMOUNT,
     Category,
     DistributionConfig,
     Fixed,
@@ -157,7 +158,7 @@ class Distribution(FactoryContract):
         )  # fmt: skip
 
     def _claimable(self, participant: Participant) -> int:
-        if self.state.status is Phase.CREATED:
+        if not self.state.funded:
             return 0
         return max(0, self._unlocked(participant, self._vesting_time()) - participant.claimed)
 
@@ -188,8 +189,9 @@ class Distribution(FactoryContract):
             return Err(WrongPhase(self._phase(), "Created"))
         required = self._required(fee)
         self.state = attrs.evolve(
-            self.state, status=Phase.FUNDED, fee=fee, reserve=self._reserve_needed(fee)
-        )
+            self.state, status=Phase.FUNDED, funded=True, fee=fee,
+            reserve=self._reserve_needed(fee),
+        )  # fmt: skip
         args = TransferFromArgs(
             from_=Account(self.meta.owner), to=Account(self.id), amount=required
         )
@@ -198,7 +200,9 @@ class Distribution(FactoryContract):
         except CallRejected as rejected:
             result = Err(rejected.message)
         if isinstance(result, Err):
-            self.state = attrs.evolve(self.state, status=Phase.CREATED, fee=0, reserve=0)
+            self.state = attrs.evolve(
+                self.state, status=Phase.CREATED, funded=False, fee=0, reserve=0
+            )
             return Err(TransferFailed(_ledger_error(result.error)))
         return Ok(int(result.value))
 
@@ -220,7 +224,9 @@ class Distribution(FactoryContract):
         if balance < required:
             return Err(NotFunded(required, balance))
         reserve = balance - self.config.total_amount
-        self.state = attrs.evolve(self.state, status=Phase.FUNDED, fee=fee, reserve=reserve)
+        self.state = attrs.evolve(
+            self.state, status=Phase.FUNDED, funded=True, fee=fee, reserve=reserve
+        )
         return Ok(self._phase())
 
     # -- payouts --------------------------------------------------------------------------------
@@ -262,14 +268,20 @@ class Distribution(FactoryContract):
             total_claimed=state.total_claimed + amount, reserve=state.reserve - reserve_used,
         )  # fmt: skip
 
-    def _pay(self, to: Account, amount: int) -> int | str:
-        """One ledger transfer from the distribution: its block, or why it failed."""
+    def _pay(self, to: Account, amount: int, burn: bool = False) -> int | str:
+        """One ledger transfer from the distribution (a burn, to the minting account, costs no
+        fee): its block, or why it failed. The outflow is counted before the call and given
+        back if it fails."""
+        debit = amount + (0 if burn else self.state.fee)
+        self.state = attrs.evolve(self.state, outflow=self.state.outflow + debit)
         try:
-            result = self.call(self.config.token, "icrc1_transfer", TransferArgs(to=to,
-                                                                               amount=amount))
+            result = self.call(
+                self.config.token, "icrc1_transfer", TransferArgs(to=to, amount=amount)
+            )
         except CallRejected as rejected:
-            return _ledger_error(rejected.message)
+            result = Err(rejected.message)
         if isinstance(result, Err):
+            self.state = attrs.evolve(self.state, outflow=self.state.outflow - debit)
             return _ledger_error(result.error)
         return int(result.value)
 
@@ -334,7 +346,8 @@ class Distribution(FactoryContract):
     def _send_penalty(self, penalty: int, to: Account | None) -> None:
         """Send a forfeited amount on; if the ledger does not take it, it waits in
         ``pending_penalty`` for ``send_penalties()``."""
-        paid = "no minting account to burn to" if to is None else self._pay(to, penalty)
+        burn = self.config.penalty_to is None
+        paid = "no minting account to burn to" if to is None else self._pay(to, penalty, burn)
         if isinstance(paid, str):
             self.log(f"penalty of {penalty} not sent yet: {paid}")
             self.state = attrs.evolve(
@@ -408,6 +421,7 @@ class Distribution(FactoryContract):
         if not self.config.cancellable:
             return Err(InvalidRequest(("this distribution is not cancellable",)))
         token = self.config.token
+        outflow = self.state.outflow
         try:
             fee: int = self.call(token, "icrc1_fee")
             balance: int = self.call(token, "icrc1_balance_of", Account(self.id))
@@ -416,6 +430,7 @@ class Distribution(FactoryContract):
         before = self.state
         if before.status is Phase.CANCELLED:
             return Err(WrongPhase(Phase.CANCELLED, "not cancelled"))
+        balance -= before.outflow - outflow  # paid out by messages that ran meanwhile
         now = self.time
         self.state = attrs.evolve(before, status=Phase.CANCELLED, cancelled_at=now)
         owed, claimers = 0, 0
@@ -425,7 +440,9 @@ class Distribution(FactoryContract):
                 if left > 0:
                     owed += left
                     claimers += 1
-        back = balance - owed - claimers * fee - fee
+        pending = before.pending_penalty
+        penalty = pending + (fee if pending and self.config.penalty_to is not None else 0)
+        back = balance - owed - claimers * fee - penalty - fee
         if back <= 0:
             self.state = attrs.evolve(self.state, owner_refund=0, reserve=claimers * fee)
             return Ok(0)
@@ -554,13 +571,13 @@ class Distribution(FactoryContract):
         gate = self._gate(user)
         if gate is not None:
             return Err(NotEligible(gate))
-        problem = self._allocation_problem(user, category, share)
         mode = chosen.recipients
         full = isinstance(mode, Open | MerkleRoot) and (
             self.state.counts.get(category, 0) >= mode.max_recipients
         )
-        if problem is None and full:
-            problem = "the airdrop is full"
+        problem = "the airdrop is full" if full else self._allocation_problem(
+            user, category, share
+        )  # fmt: skip
         if problem is not None:
             return Err(NotEligible(problem))
         if isinstance(chosen.recipients, Whitelist):
@@ -588,6 +605,8 @@ class Distribution(FactoryContract):
             return category.amount // mode.max_recipients
         if not is_nat(amount) or not isinstance(proof, tuple) or len(proof) > 64:
             return "a Merkle registration needs the amount and a proof"
+        if amount > MAX_AMOUNT:  # type: ignore[operator]
+            return "an amount is at most 2**128 - 1"
         assert isinstance(amount, int)
         if not verify(mode.root, leaf(user, amount, index), proof):
             return "the proof does not match the root"
@@ -673,7 +692,7 @@ class Distribution(FactoryContract):
         state = self.state
         total = self.config.total_amount
         return Stats(
-            phase=self._phase(), total=total, funded=state.status is not Phase.CREATED,
+            phase=self._phase(), total=total, funded=state.funded,
             balance_required=self._required(state.fee), claimed=state.total_claimed,
             remaining=total - state.total_claimed, participants=len(state.participants),
             penalties=state.total_penalties, reserve=state.reserve,

@@ -75,6 +75,11 @@ class DistributionState:
     blacklist: immutables.Map[Principal, None]
     claims: Any
     claims_by_user: immutables.Map[Principal, Any]
+    funded: bool = False
+    """The total and the fee reserve were there once (by ``fund`` or ``activate``)."""
+    outflow: int = 0
+    """Everything sent out of the contract's account so far, fees included (counted before
+    each transfer, given back if it fails)."""
     total_claimed: int = 0
     total_penalties: int = 0
     pending_penalty: int = 0
