@@ -455,6 +455,37 @@ class Distribution(FactoryContract):
         return Ok(back)
 
     @update
+    def withdraw_unallocated(self) -> Ok[int] | Err[DistributionError]:
+        """Owner, once a category's registration window has closed: take back what nobody
+        registered for (less the transfer's fee). The amount returned."""
+        if self.caller != self.meta.owner:
+            return Err(NotOwner(self.caller))
+        if not self.state.funded or self.state.status is Phase.CANCELLED:
+            return Err(WrongPhase(self._phase(), "funded and not cancelled"))
+        now, state = self.time, self.state
+        closed = {}
+        for index, category in enumerate(self.config.categories):
+            window: Window | None = getattr(category.recipients, "window", None)
+            left = category.amount - state.registered.get(index, 0)
+            if window is not None and now >= window.closes and left > 0:
+                closed[index] = left
+        back = sum(closed.values()) - state.fee
+        if back <= 0:
+            return Err(InvalidRequest(("nothing unallocated in a closed window",)))
+        registered = state.registered
+        for index, left in closed.items():
+            registered = registered.set(index, registered.get(index, 0) + left)
+        self.state = attrs.evolve(state, registered=registered)
+        outcome = self._pay(Account(self.meta.owner), back)
+        if isinstance(outcome, str):
+            current = self.state.registered
+            for index, left in closed.items():
+                current = current.set(index, current[index] - left)
+            self.state = attrs.evolve(self.state, registered=current)
+            return Err(TransferFailed(outcome))
+        return Ok(back)
+
+    @update
     def add_recipient(
         self, user: Principal, category: int, amount: int
     ) -> Ok[None] | Err[DistributionError]:
