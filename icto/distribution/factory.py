@@ -9,6 +9,7 @@ import attrs
 import immutables
 
 from icto.collections import SortedSet
+from icto.collections.maps import listed, unlisted
 from icto.distribution.config import DistributionConfig, Fixed, validate_distribution_config
 from icto.distribution.contract import Distribution
 from icto.distribution.types import RECIPIENT
@@ -63,14 +64,10 @@ class DistributionFactory(Factory):
         )
 
     def indexed(self, state: Any, info: ContractInfo) -> Any:
-        token = info.details.token
-        listed = state.by_token.get(token, _NONE).add(info.seq)
-        return attrs.evolve(state, by_token=state.by_token.set(token, listed))
+        return attrs.evolve(state, by_token=listed(state.by_token, info.details.token, info.seq))
 
     def unindexed(self, state: Any, info: ContractInfo) -> Any:
-        token = info.details.token
-        left = state.by_token.get(token, _NONE).discard(info.seq)
-        by_token = state.by_token.set(token, left) if left else state.by_token.delete(token)
+        by_token = unlisted(state.by_token, info.details.token, info.seq)
         return attrs.evolve(state, by_token=by_token)
 
     @query

@@ -27,6 +27,7 @@ import attrs
 import immutables
 
 from icto.collections import SortedSet, Vector
+from icto.collections.maps import listed, unlisted
 from icto.ic.canister import query, update
 from icto.ic.errors import Reject
 from icto.ic.principal import Principal
@@ -95,20 +96,11 @@ class InvoiceState(StorageState):
     totals: immutables.Map[tuple[str, Principal], ServiceTotals] = immutables.Map()
 
 
-def _added(
-    index: immutables.Map[K, SortedSet[int]], key: K, seq: int
-) -> immutables.Map[K, SortedSet[int]]:
-    return index.set(key, index.get(key, _EMPTY).add(seq))
-
-
 def _moved(
     index: immutables.Map[str, SortedSet[int]], old: object, new: object, seq: int
 ) -> immutables.Map[str, SortedSet[int]]:
     """``index`` with ``seq`` moved from ``old``'s status name to ``new``'s."""
-    old_name, new_name = status_name(old), status_name(new)
-    left = index[old_name].discard(seq)
-    index = index.set(old_name, left) if left else index.delete(old_name)
-    return _added(index, new_name, seq)
+    return listed(unlisted(index, status_name(old), seq), status_name(new), seq)
 
 
 def _id_problem(what: str, value: object) -> list[str]:
@@ -224,8 +216,8 @@ class InvoiceStorage(StorageBase):
             state,
             payments=state.payments.append(record),
             payment_seqs=state.payment_seqs.set(draft.id, seq),
-            payments_by_user=_added(state.payments_by_user, draft.user, seq),
-            payments_by_status=_added(state.payments_by_status, status_name(record.status), seq),
+            payments_by_user=listed(state.payments_by_user, draft.user, seq),
+            payments_by_status=listed(state.payments_by_status, status_name(record.status), seq),
             totals=state.totals.set(key, attrs.evolve(totals, payments=totals.payments + 1)),
         )
         return record
@@ -314,8 +306,8 @@ class InvoiceStorage(StorageBase):
             state,
             refunds=state.refunds.append(refund),
             refund_seqs=state.refund_seqs.set(draft.id, seq),
-            refunds_by_user=_added(state.refunds_by_user, draft.user, seq),
-            refunds_by_status=_added(state.refunds_by_status, status_name(refund.status), seq),
+            refunds_by_user=listed(state.refunds_by_user, draft.user, seq),
+            refunds_by_status=listed(state.refunds_by_status, status_name(refund.status), seq),
         )
         self._move_payment(
             payment_seq, attrs.evolve(payment, refund_id=draft.id), RefundPending(),

@@ -8,6 +8,7 @@ import attrs
 import immutables
 
 from icto.collections import SortedSet
+from icto.collections.maps import listed, unlisted
 from icto.factory.base import ContractDraft, FactoryState, check_page
 from icto.factory.factory import Factory
 from icto.factory.types import DEFAULT_PAGE, ContractInfo, Page
@@ -61,14 +62,11 @@ class TokenFactory(Factory):
 
     def indexed(self, state: Any, info: ContractInfo) -> Any:
         key = info.details.symbol.upper()
-        tokens = state.by_symbol.get(key, _NONE).add(info.seq)
-        return attrs.evolve(state, by_symbol=state.by_symbol.set(key, tokens))
+        return attrs.evolve(state, by_symbol=listed(state.by_symbol, key, info.seq))
 
     def unindexed(self, state: Any, info: ContractInfo) -> Any:
         key = info.details.symbol.upper()
-        tokens = state.by_symbol.get(key, _NONE).discard(info.seq)
-        by_symbol = state.by_symbol.set(key, tokens) if tokens else state.by_symbol.delete(key)
-        return attrs.evolve(state, by_symbol=by_symbol)
+        return attrs.evolve(state, by_symbol=unlisted(state.by_symbol, key, info.seq))
 
     @query
     def get_tokens_by_symbol(
