@@ -444,7 +444,10 @@ class Distribution(FactoryContract):
         penalty = pending + (fee if pending and self.config.penalty_to is not None else 0)
         back = balance - owed - claimers * fee - penalty - fee
         if back <= 0:
-            self.state = attrs.evolve(self.state, owner_refund=0, reserve=claimers * fee)
+            spare = max(0, balance - owed - penalty)
+            self.state = attrs.evolve(
+                self.state, owner_refund=0, reserve=min(claimers * fee, spare)
+            )
             return Ok(0)
         self.state = attrs.evolve(self.state, owner_refund=back, reserve=claimers * fee)
         outcome = self._pay(Account(self.meta.owner), back)
