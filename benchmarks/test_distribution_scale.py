@@ -183,7 +183,7 @@ def vesting(count: int) -> Scene:
         reserve = config.claims_covered * count * ICP_FEE
         state = attrs.evolve(
             _with_recipients(ic.state_of(distribution), users, ALLOCATION, ic.time, ic.time),
-            config=config, status=Phase.FUNDED, fee=ICP_FEE, reserve=reserve,
+            config=config, status=Phase.FUNDED, funded=True, fee=ICP_FEE, reserve=reserve,
         )  # fmt: skip
         _install(system, distribution, state)
         system.faucet(distribution, config.total_amount + reserve)
