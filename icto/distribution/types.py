@@ -101,8 +101,10 @@ class ParticipantInfo:
     early_unlocked: bool
 
     def _repr_html_(self) -> str:
+        import html
+
         rows = "".join(
-            f"<tr><th>{name}</th><td>{value}</td></tr>"
+            f"<tr><th>{name}</th><td>{html.escape(str(value))}</td></tr>"
             for name, value in (
                 ("user", self.user), ("allocation", f"{self.allocation:,}"),
                 ("unlocked", f"{self.unlocked:,}"), ("claimed", f"{self.claimed:,}"),
