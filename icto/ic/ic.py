@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 import immutables
@@ -360,6 +361,27 @@ class IC(Router):
             yield snapshot
         finally:
             self._world = snapshot
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the whole world and the settings needed to continue to ``path``, atomically.
+
+        The file is JSON with a header, a version and a SHA-256 checksum (``icto.ic.persistence``).
+        """
+        from icto.ic.persistence import save_ic
+
+        save_ic(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], allow: Iterable[str] = ()) -> IC:
+        """A new IC continuing from a file written by ``save``; it behaves exactly as the saved
+        one would have. Loading runs no code from the file: classes it names must come from
+        ``icto`` or a module prefix in ``allow`` (e.g. ``allow=("mypackage.contracts",)``).
+        """
+        from icto.ic.persistence import load_ic
+
+        return load_ic(path, allow)
 
     # -- display ------------------------------------------------------------------------------
 

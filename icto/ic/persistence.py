@@ -1,0 +1,187 @@
+"""Saving a whole simulated IC to a file and loading it back, without ever running code on load.
+
+A file is three lines of ASCII::
+
+    {"format": "icto-world", "version": 1}
+    <payload: one JSON document, see ``icto.ic.codec``>
+    sha256 <hex digest of the first two lines, newlines included>
+
+The payload holds the world (every canister record and its state, the timer queue, the clock, the
+id and ``raw_rand`` counters) and the settings the IC needs to continue identically (``seed``,
+``max_call_depth``, whether tracing is on). The trace and armed faults are test instruments and
+are not saved. Loading checks the header, then the checksum, then decodes: any failure raises a
+``PersistenceError`` and builds nothing. Saving writes a temporary file in the target's
+directory, flushes and ``fsync``\\ s it, then renames it over the target, so the target is either
+the old file or the complete new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from icto.ic.codec import (
+    Decoder,
+    ForbiddenClass,
+    InvalidPayload,
+    MissingClass,
+    PersistenceError,
+    Unserializable,
+    encode,
+)
+from icto.ic.world import World
+
+if TYPE_CHECKING:
+    from icto.ic.ic import IC
+
+FORMAT: Final = "icto-world"
+VERSION: Final = 1
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "CorruptFile",
+    "ForbiddenClass",
+    "InvalidPayload",
+    "MissingClass",
+    "PersistenceError",
+    "Unserializable",
+    "UnsupportedVersion",
+    "load_ic",
+    "save_ic",
+]
+
+
+class CorruptFile(PersistenceError):
+    """The file is not a complete, intact world file (bad header, truncated, checksum wrong)."""
+
+
+class UnsupportedVersion(PersistenceError):
+    """The file was written by a format version this code does not read."""
+
+
+@contextlib.contextmanager
+def _without_gc() -> Iterator[None]:
+    """Cyclic GC paused: encoding and decoding allocate millions of acyclic objects, and each
+    full collection would walk the whole world again (quadratic time overall)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def save_ic(ic: IC, path: str | os.PathLike[str]) -> None:
+    """Write ``ic``'s world and settings to ``path`` atomically (see the module docstring).
+
+    Raises ``Unserializable`` (and leaves ``path`` untouched) if some state cannot be written.
+    """
+    settings = {"seed": ic.seed, "max_call_depth": ic.max_call_depth, "trace": ic.trace.enabled}
+    header = json.dumps({"format": FORMAT, "version": VERSION}).encode("ascii") + b"\n"
+    try:
+        with _without_gc():
+            payload = {"settings": settings, "world": encode(ic.snapshot())}
+            body = json.dumps(payload, separators=(",", ":")).encode("ascii") + b"\n"
+            del payload
+    except RecursionError as exc:
+        raise Unserializable("the state is nested too deeply to save") from exc
+    digest = hashlib.sha256(header + body).hexdigest()
+    _write_atomically(Path(path), (header, body, f"sha256 {digest}\n".encode("ascii")))
+
+
+def _write_atomically(target: Path, chunks: Iterable[bytes]) -> None:
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable where supported
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def load_ic(path: str | os.PathLike[str], allow: Iterable[str] = ()) -> IC:
+    """A new ``IC`` continuing from the world saved at ``path``.
+
+    ``allow`` names the module prefixes (besides ``icto``) whose classes the file may name,
+    typically the modules defining your own canisters and records. Raises ``CorruptFile``,
+    ``UnsupportedVersion``, ``ForbiddenClass``, ``MissingClass`` or ``InvalidPayload``; nothing
+    is built when it does.
+    """
+    from icto.ic.ic import IC
+
+    decoder = Decoder(allow)
+    body = _checked_body(Path(path).read_bytes())
+    try:
+        with _without_gc():
+            payload = json.loads(body, object_hook=decoder.hook)
+    except RecursionError as exc:
+        raise InvalidPayload("the payload is nested too deeply") from exc
+    except ValueError as exc:
+        raise InvalidPayload(f"the payload is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise InvalidPayload("the payload is not an object")
+    world, settings = payload.get("world"), payload.get("settings")
+    if not isinstance(world, World) or not isinstance(settings, dict):
+        raise InvalidPayload("the payload holds no world and settings")
+    try:
+        ic = IC(
+            genesis_time=world.time,
+            max_call_depth=settings["max_call_depth"],
+            seed=settings["seed"],
+            trace=bool(settings["trace"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidPayload(f"invalid settings: {exc}") from exc
+    ic.restore(world)
+    return ic
+
+
+def _checked_body(data: bytes) -> bytes:
+    """The payload line of a file, once its header and checksum are checked."""
+    first_newline = data.find(b"\n")
+    header = _header(data[:first_newline] if first_newline >= 0 else data)
+    version = header.get("version")
+    if type(version) is not int or version < 1:
+        raise CorruptFile(f"invalid format version {version!r}")
+    if version > VERSION:
+        raise UnsupportedVersion(
+            f"the file is in {FORMAT} format version {version}; this icto reads up to {VERSION}"
+        )
+    signed, _, trailer = data[:-1].rpartition(b"\n")
+    if not data.endswith(b"\n") or not trailer.startswith(b"sha256 ") or first_newline < 0:
+        raise CorruptFile("the file has no checksum line (truncated?)")
+    signed += b"\n"
+    if hashlib.sha256(signed).hexdigest().encode("ascii") != trailer[len(b"sha256 ") :]:
+        raise CorruptFile("the checksum does not match: the file is damaged or truncated")
+    return signed[first_newline + 1 :]
+
+
+def _header(line: bytes) -> dict[str, Any]:
+    try:
+        header = json.loads(line)
+    except ValueError as exc:
+        raise CorruptFile(f"not an {FORMAT} file: unreadable header") from exc
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CorruptFile(f"not an {FORMAT} file")
+    return header

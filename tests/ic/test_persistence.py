@@ -1,0 +1,343 @@
+"""Persistence: ``ic.save(path)`` and ``IC.load(path, allow=...)``.
+
+A saved world loads back equal, field by field, and continues exactly as the original would. The
+file is JSON with a header, a version and a checksum; loading runs no code from it, refuses any
+class outside ``icto`` and ``allow``, and builds nothing when anything is wrong. Saving is atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import immutables
+import pyrsistent
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from icto import E8S, IC, Account, Principal
+from icto.collections import SortedSet, Vector
+from icto.ic import persistence
+from icto.ic.persistence import (
+    CorruptFile,
+    ForbiddenClass,
+    MissingClass,
+    PersistenceError,
+    Unserializable,
+    UnsupportedVersion,
+)
+from icto.system import deploy_system
+from icto.token import TokenConfig
+
+from .persistence_toys import Box, Cached, Colour, Keeper
+
+ALLOW = ("tests.ic",)
+ALICE = Principal.from_name("alice")
+
+
+def assert_same_world(original: IC, loaded: IC) -> None:
+    """Every canister record (code, state, controllers, status, cycles, timers, log), the
+    pending timers, the clock and the counters are equal."""
+    before, after = original.snapshot(), loaded.snapshot()
+    assert set(after.canisters) == set(before.canisters)
+    for cid, record in before.canisters.items():
+        assert after.canisters[cid] == record
+        if original.canister_exists(cid):
+            assert loaded.state_of(cid) == original.state_of(cid)
+    assert after.timers.live == before.timers.live
+    assert after.timers.next_id == before.timers.next_id
+    assert loaded.pending_timers() == original.pending_timers()
+    assert (after.time, after.next_canister_index, after.rand_counter) == (
+        before.time, before.next_canister_index, before.rand_counter,
+    )  # fmt: skip
+    assert (loaded.seed, loaded.max_call_depth) == (original.seed, original.max_call_depth)
+
+
+def saved_and_loaded(ic: IC, tmp_path: Path, allow: tuple[str, ...] = ALLOW) -> IC:
+    path = tmp_path / "world.icto"
+    ic.save(path)
+    return IC.load(path, allow=allow)
+
+
+# -- round trips ------------------------------------------------------------------------------
+
+
+def deployed_platform() -> tuple[IC, Any]:
+    ic = IC(seed=7)
+    system = deploy_system(ic)
+    system.faucet(ALICE, 10 * E8S)
+    system.approve_backend(ALICE, 2 * E8S)
+    config = TokenConfig(
+        name="Alpha", symbol="ALP", initial_balances=[(Account(ALICE, b"\x01" * 32), 1_000_000)]
+    )
+    system.backend.as_caller(ALICE).deploy_token(config).unwrap()
+    return ic, system
+
+
+def test_a_deployed_platform_loads_back_equal_field_by_field(tmp_path: Path) -> None:
+    ic, _ = deployed_platform()
+    ic.advance_time(minutes=5)
+
+    loaded = saved_and_loaded(ic, tmp_path, allow=())
+
+    assert_same_world(ic, loaded)
+
+
+def test_the_platform_continues_after_load_exactly_as_the_original(tmp_path: Path) -> None:
+    ic, system = deployed_platform()
+    loaded = saved_and_loaded(ic, tmp_path, allow=())
+
+    def script(world: IC) -> list[Any]:
+        backend = world.actor(system.backend.id)
+        factory = world.actor(system.token_factory.id)
+        results: list[Any] = []
+        for n in range(3):
+            world.advance_time(hours=1)
+            config = TokenConfig(
+                name=f"Beta {n}", symbol="BET",
+                initial_balances=[(Account(ALICE, bytes([n + 2]) * 32), 1_000)],
+            )  # fmt: skip
+            results.append(backend.as_caller(ALICE).deploy_token(config))
+        results.append(factory.as_caller(ALICE).get_my_contracts(ALICE))
+        return results
+
+    assert script(loaded) == script(ic)
+    assert_same_world(ic, loaded)
+
+
+def test_timers_time_randomness_logs_and_ids_continue_identically(tmp_path: Path) -> None:
+    ic = IC(seed=42)
+    keeper = ic.deploy(Keeper, Box(3, Vector([1, 2])))
+    keeper.schedule(10 * 10**9, "a")
+    keeper.schedule(5 * 10**9, "b")
+    keeper.draw()
+    loaded = saved_and_loaded(ic, tmp_path)
+
+    def script(world: IC) -> list[Any]:
+        proxy = world.actor(keeper.id)
+        world.advance_time(seconds=7)
+        out: list[Any] = [proxy.draw(), world.deploy(Keeper, None).id, proxy.schedule(1, "c")]
+        world.advance_time(seconds=7)
+        return [*out, proxy.get(), world.canister_logs(keeper.id), world.time]
+
+    assert script(loaded) == script(ic)
+    assert_same_world(ic, loaded)
+
+
+def test_records_are_rebuilt_field_by_field_without_running_converters(tmp_path: Path) -> None:
+    ic = IC()
+    keeper = ic.deploy(Keeper, Box(3))
+    assert keeper.get().n == 6
+
+    loaded = saved_and_loaded(ic, tmp_path)
+
+    assert loaded.state_of(keeper.id) == Box(3)
+    assert loaded.state_of(keeper.id).n == 6
+
+
+def test_ints_too_long_for_decimal_json_round_trip(tmp_path: Path) -> None:
+    ic = IC()
+    huge = (2**20_000 + 1, -(3**12_000))
+    keeper = ic.deploy(Keeper, huge)
+
+    assert saved_and_loaded(ic, tmp_path).state_of(keeper.id) == huge
+
+
+def test_records_that_cache_their_hash_hash_as_before(tmp_path: Path) -> None:
+    ic = IC()
+    keeper = ic.deploy(Keeper, immutables.Map({Cached("k"): Cached(b"v")}))
+
+    state = saved_and_loaded(ic, tmp_path).state_of(keeper.id)
+
+    assert state[Cached("k")] == Cached(b"v")
+
+
+KEYS = st.one_of(
+    st.integers(), st.text(max_size=8), st.binary(max_size=8),
+    st.builds(Principal.from_name, st.text(max_size=6)),
+)  # fmt: skip
+LEAVES = st.one_of(
+    st.none(), st.booleans(), KEYS, st.integers(min_value=-(2**200), max_value=2**200),
+    st.sampled_from(Colour),
+)  # fmt: skip
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.lists(children, max_size=4).map(tuple),
+        st.lists(children, max_size=4).map(Vector),
+        st.dictionaries(KEYS, children, max_size=4).map(immutables.Map),
+        st.dictionaries(KEYS, children, max_size=3).map(pyrsistent.pmap),
+        st.frozensets(st.integers(), max_size=4),
+        st.sets(st.integers(), max_size=70).map(lambda keys: SortedSet(keys, capacity=4)),
+        st.builds(Box, st.integers(), children),
+        st.builds(Cached, KEYS),
+    )
+
+
+STATES = st.recursive(LEAVES, _containers, max_leaves=20)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(states=st.lists(STATES, min_size=1, max_size=4), delays=st.lists(st.integers(0, 10**12)))
+def test_any_world_of_toy_canisters_round_trips(
+    tmp_path: Path, states: list[Any], delays: list[int]
+) -> None:
+    ic = IC()
+    keepers = [ic.deploy(Keeper, state) for state in states]
+    for n, delay in enumerate(delays):
+        keepers[n % len(keepers)].schedule(delay, f"t{n}")
+    ic.create_canister()
+
+    loaded = saved_and_loaded(ic, tmp_path)
+
+    assert_same_world(ic, loaded)
+    for keeper in keepers:
+        assert loaded.code_of(keeper.id) is Keeper
+
+
+# -- refusals ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    ic = IC()
+    ic.deploy(Keeper, Box(1, (Colour.RED, b"\x00\xff")))
+    path = tmp_path / "world.icto"
+    ic.save(path)
+    return path
+
+
+def rewrite(path: Path, header: dict[str, Any], payload: Any) -> None:
+    """Write a well-formed file (valid checksum) with the given header and payload."""
+    signed = (json.dumps(header) + "\n" + json.dumps(payload) + "\n").encode()
+    path.write_bytes(signed + f"sha256 {hashlib.sha256(signed).hexdigest()}\n".encode())
+
+
+def payload_of(path: Path) -> Any:
+    return json.loads(path.read_bytes().split(b"\n")[1])
+
+
+def test_a_corrupted_byte_is_refused(saved: Path) -> None:
+    data = bytearray(saved.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    saved.write_bytes(bytes(data))
+
+    with pytest.raises(CorruptFile, match="checksum"):
+        IC.load(saved, allow=ALLOW)
+
+
+@pytest.mark.parametrize("keep", [0, 10, 100, -70, -1])
+def test_a_truncated_file_is_refused(saved: Path, keep: int) -> None:
+    saved.write_bytes(saved.read_bytes()[:keep])
+
+    with pytest.raises(CorruptFile):
+        IC.load(saved, allow=ALLOW)
+
+
+def test_a_file_of_a_newer_format_version_is_refused(saved: Path) -> None:
+    rewrite(saved, {"format": "icto-world", "version": persistence.VERSION + 1}, {})
+
+    with pytest.raises(UnsupportedVersion, match="version 2"):
+        IC.load(saved, allow=ALLOW)
+
+
+def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.json"
+    path.write_text('{"hello": "world"}\n')
+
+    with pytest.raises(CorruptFile, match="not an icto-world file"):
+        IC.load(path)
+
+
+@pytest.mark.parametrize("name", ["os:system", "subprocess:Popen", "builtins:eval"])
+@pytest.mark.parametrize("tag", ["$class", "$attrs", "$enum", "$ntuple"])
+def test_a_class_outside_icto_and_allow_is_refused_and_nothing_runs(
+    saved: Path, monkeypatch: pytest.MonkeyPatch, name: str, tag: str
+) -> None:
+    ran: list[Any] = []
+    monkeypatch.setattr(os, "system", lambda *args: ran.append(args))
+    payload = payload_of(saved)
+    payload["settings"]["seed"] = {tag: name, "f": {}, "v": ["echo pwned"]}
+    rewrite(saved, {"format": "icto-world", "version": 1}, payload)
+
+    with pytest.raises(ForbiddenClass, match=name):
+        IC.load(saved, allow=ALLOW)
+    assert ran == []
+
+
+def test_a_toy_class_needs_its_module_allowed(saved: Path) -> None:
+    with pytest.raises(ForbiddenClass, match=r"tests\.ic\.persistence_toys"):
+        IC.load(saved)
+    (record,) = IC.load(saved, allow=("tests",)).snapshot().canisters.values()
+    assert record.code is Keeper
+
+
+def test_an_allowed_module_may_still_not_name_a_plain_function(saved: Path) -> None:
+    payload = payload_of(saved)
+    payload["settings"]["seed"] = {"$class": "icto.ic.persistence:save_ic"}
+    rewrite(saved, {"format": "icto-world", "version": 1}, payload)
+
+    with pytest.raises(ForbiddenClass, match="not an attrs class"):
+        IC.load(saved, allow=ALLOW)
+
+
+def test_a_missing_allowed_module_or_class_is_a_clear_error(saved: Path) -> None:
+    text = saved.read_bytes().split(b"\n")
+    for wrong in (b"tests.ic.gone_module:Keeper", b"tests.ic.persistence_toys:Gone"):
+        payload = json.loads(text[1].replace(b"tests.ic.persistence_toys:Keeper", wrong))
+        rewrite(saved, {"format": "icto-world", "version": 1}, payload)
+        with pytest.raises(MissingClass):
+            IC.load(saved, allow=ALLOW)
+
+
+def test_every_refusal_is_a_persistence_error() -> None:
+    for error in (CorruptFile, UnsupportedVersion, ForbiddenClass, MissingClass, Unserializable):
+        assert issubclass(error, PersistenceError)
+
+
+# -- saving -----------------------------------------------------------------------------------
+
+
+def test_state_the_format_cannot_hold_is_refused_and_the_file_untouched(
+    ic: IC, saved: Path
+) -> None:
+    before = saved.read_bytes()
+    ic.deploy(Keeper, (1, lambda: 2))
+
+    with pytest.raises(Unserializable, match="function"):
+        ic.save(saved)
+    assert saved.read_bytes() == before
+    assert os.listdir(saved.parent) == [saved.name]
+
+
+def test_a_write_failing_midway_leaves_the_target_untouched_and_no_temporary(
+    ic: IC, saved: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = saved.read_bytes()
+    ic.deploy(Keeper, "new")
+
+    def fail(fd: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError, match="disk full"):
+        ic.save(saved)
+    assert saved.read_bytes() == before
+    assert os.listdir(saved.parent) == [saved.name]
+
+
+def test_the_file_is_a_header_a_json_payload_and_a_checksum(saved: Path) -> None:
+    header, payload, checksum, end = saved.read_bytes().split(b"\n")
+
+    assert json.loads(header) == {"format": "icto-world", "version": 1}
+    assert checksum == b"sha256 " + hashlib.sha256(header + b"\n" + payload + b"\n").hexdigest(
+    ).encode()  # fmt: skip
+    assert end == b""
+    assert b"$attrs" in payload and b"$bytes" in payload and b"$enum" in payload
