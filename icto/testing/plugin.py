@@ -29,17 +29,19 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Generator
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, settings
 
 from icto.ic.ic import IC
 from icto.ic.principal import Principal
 from icto.ic.world import World
 from icto.ledger.types import E8S
 from icto.system import System, deploy_system
+
+if TYPE_CHECKING:
+    from hypothesis import settings
 
 SHARED_STATE_MARKER: Final = "icto_shared_state"
 FUNDED_USER: Final = Principal.from_name("icto-funded-user")
@@ -153,9 +155,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     inner = handle.inner_test
     if item.get_closest_marker(SHARED_STATE_MARKER) is None:
         handle.inner_test = _from_snapshot(inner, system.ic, system.ic.snapshot())
+    from hypothesis import HealthCheck, settings  # present: the test uses @given
+
     own_settings = vars(function).get("_hypothesis_internal_use_settings")
     if _only_reset_fixtures(item):
-        chosen = cast(settings, own_settings or settings.default)
+        chosen = cast("settings", own_settings or settings.default)
         quiet = (*chosen.suppress_health_check, HealthCheck.function_scoped_fixture)
         function._hypothesis_internal_use_settings = settings(
             parent=chosen, suppress_health_check=quiet
