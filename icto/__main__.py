@@ -1,14 +1,37 @@
-"""The command line: ``python -m icto demo``.
+"""The command line: ``python -m icto demo`` and ``python -m icto bench``.
 
-An unknown command, or none, prints the usage and exits with status 2.
+An unknown command, or none, prints the usage and exits with status 2. ``bench`` needs the
+repository checkout: its V1 model and scenarios live in ``benchmarks/``, not in the library.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+QUICK_SIZES = "1000,10000"
+FULL_SIZES = "1000,10000,100000,1000000"
+QUICK_PER_USER = "1,100"
+FULL_PER_USER = "1,100,10000"
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    """``"1000,10_000"`` -> ``(1000, 10000)``: positive integers, comma-separated."""
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text!r}"
+        ) from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return counts
 
 
 def parser() -> argparse.ArgumentParser:
@@ -24,7 +47,61 @@ def parser() -> argparse.ArgumentParser:
         "flow (one fails and is refunded), then print contracts per user, the audit trail, "
         "invoices, balances and the books.",
     )
+    bench = commands.add_parser(
+        "bench",
+        help="measure V1's centralized relationship scan against V2's per-factory index",
+        description="Time get_my_contracts(user) on a Token Factory index (V2, a query through "
+        "the IC) against a V1-style centralized backend that scans one list of every "
+        "(user, contract, role) relationship, at 1k, 10k, 100k and 1M contracts; then V2's "
+        "index operations (add creator, add role, remove role, get_my_contracts) for a user "
+        "holding 1, 100 and 10,000 contracts. Prints median seconds per call and, when "
+        "matplotlib is installed, writes a log-log plot. Progress goes to stderr. Needs the "
+        "repository checkout (the V1 model lives in benchmarks/).",
+    )
+    bench.add_argument(
+        "--quick", action="store_true",
+        help=f"small sizes only ({QUICK_SIZES} contracts; users with {QUICK_PER_USER}): "
+        "about a minute",
+    )  # fmt: skip
+    bench.add_argument(
+        "--png", type=Path, default=Path("bench.png"), metavar="PATH",
+        help="where to write the plot (default: bench.png)",
+    )  # fmt: skip
+    bench.add_argument("--no-png", action="store_true", help="do not write the plot")
+    bench.add_argument(
+        "--sizes", type=_counts, metavar="N,N,...",
+        help=f"advanced: factory sizes to measure (default {FULL_SIZES}; --quick {QUICK_SIZES})",
+    )  # fmt: skip
+    bench.add_argument(
+        "--per-user", type=_counts, metavar="K,K,...",
+        help="advanced: contracts held by the user in the per-user table "
+        f"(default {FULL_PER_USER}; --quick {QUICK_PER_USER})",
+    )  # fmt: skip
     return top
+
+
+def _scaling() -> ModuleType | None:
+    """``benchmarks.scaling`` from the repository checkout, or None without one."""
+    if not (REPOSITORY / "benchmarks" / "v1_backend.py").is_file():
+        return None
+    if str(REPOSITORY) not in sys.path:
+        sys.path.insert(0, str(REPOSITORY))
+    return importlib.import_module("benchmarks.scaling")
+
+
+def bench(args: argparse.Namespace) -> int:
+    scaling = _scaling()
+    if scaling is None:
+        sys.stderr.write(
+            "python -m icto bench needs the icto repository checkout: the V1 model it measures "
+            "against lives in benchmarks/, not in the installed library.\n"
+            "Clone the repository, `python -m pip install -e .` there, and run it again.\n"
+        )
+        return 2
+    sizes = args.sizes or _counts(QUICK_SIZES if args.quick else FULL_SIZES)
+    per_user = args.per_user or _counts(QUICK_PER_USER if args.quick else FULL_PER_USER)
+    png = None if args.no_png else args.png
+    return int(scaling.run(sizes, per_user, png))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         # Principals are shortened with "…": never fail on a terminal that cannot show it.
         sys.stdout.reconfigure(errors="replace")
+    if args.command == "bench":
+        return bench(args)
     from icto.demo import run_demo
 
     run_demo(sys.stdout)

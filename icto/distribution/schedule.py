@@ -44,16 +44,13 @@ class _Readable:
         return f"{type(self).__name__}({self.describe()})"
 
     def _repr_html_(self) -> str:
-        import html
+        from icto.ic.html import table
 
-        rows = "".join(
-            f"<tr><td>{html.escape(span(at))}</td><td>{html.escape(percent(share))}</td></tr>"
+        rows = [
+            (span(at), percent(share))
             for at, share in _milestones(self)  # type: ignore[arg-type]
-        )
-        return (
-            f"<table><caption>{html.escape(repr(self))}</caption>"
-            f"<tr><th>after</th><th>of the rest unlocked</th></tr>{rows}</table>"
-        )
+        ]
+        return table(repr(self), ("after", "of the rest unlocked"), rows)
 
 
 @attrs.frozen(repr=False)

@@ -101,17 +101,13 @@ class ParticipantInfo:
     early_unlocked: bool
 
     def _repr_html_(self) -> str:
-        import html
+        from icto.ic.html import fields_table
 
-        rows = "".join(
-            f"<tr><th>{name}</th><td>{html.escape(str(value))}</td></tr>"
-            for name, value in (
-                ("user", self.user), ("allocation", f"{self.allocation:,}"),
-                ("unlocked", f"{self.unlocked:,}"), ("claimed", f"{self.claimed:,}"),
-                ("claimable", f"{self.claimable:,}"), ("next unlock", self.next_unlock),
-            )
-        )  # fmt: skip
-        return f"<table><caption>Participant</caption>{rows}</table>"
+        return fields_table("Participant", (
+            ("user", self.user), ("allocation", self.allocation), ("unlocked", self.unlocked),
+            ("claimed", self.claimed), ("claimable", self.claimable),
+            ("next unlock", self.next_unlock), ("early unlocked", self.early_unlocked),
+        ))  # fmt: skip
 
 
 @attrs.frozen

@@ -67,6 +67,13 @@ class ContractEntry:
     info: ContractInfo
     roles: tuple[str, ...]
 
+    def _html_columns_(self) -> tuple[tuple[str, Any], ...]:
+        info = self.info
+        return (
+            ("contract", info.id), ("kind", info.kind), ("name", info.name),
+            ("version", info.version), ("status", info.status), ("roles", ", ".join(self.roles)),
+        )  # fmt: skip
+
 
 @attrs.frozen
 class Page(Generic[T]):
@@ -87,6 +94,13 @@ class Page(Generic[T]):
     def __len__(self) -> int:
         """The items on this page (``total`` is the whole listing's size)."""
         return len(self.items)
+
+    def _repr_html_(self) -> str:
+        from icto.ic.html import items_table
+
+        total = "?" if self.total is None else f"{self.total:,}"
+        more = "last page" if self.next_offset is None else f"next offset {self.next_offset}"
+        return items_table(f"Page: {len(self.items)} of {total} ({more})", self.items)
 
 
 @attrs.frozen

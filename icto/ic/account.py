@@ -144,7 +144,9 @@ class Account:
         return f"Account({self.to_text()!r})"
 
     def _repr_html_(self) -> str:
-        return f"<code>{self.to_text()}</code>"
+        from icto.ic.html import code
+
+        return str(code(self.to_text(), title="Account"))
 
 
 __all__ = ["DEFAULT_SUBACCOUNT", "SUBACCOUNT_LENGTH", "Account", "InvalidAccount"]

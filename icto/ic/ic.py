@@ -391,6 +391,18 @@ class IC(Router):
         return f"<IC {live} canisters at {moment.isoformat()} ({self._world.time} ns)>"
 
     def _repr_html_(self) -> str:
-        import html
+        from icto.ic.html import table
 
-        return f"<code>{html.escape(repr(self))}</code>"
+        rows = [
+            (
+                record.canister_id,
+                "(empty)" if record.code is None else record.code.__name__,
+                "" if record.code is None else record.code.VERSION,
+                record.status,
+                record.cycles,
+            )
+            for record in self._world.canisters.values()
+            if record.status != DELETED
+        ]
+        rows.sort(key=lambda row: row[0])
+        return table(repr(self), ("canister", "code", "version", "status", "cycles"), rows)

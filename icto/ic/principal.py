@@ -231,7 +231,9 @@ class Principal:
         return f"Principal({self.to_text()!r})"
 
     def _repr_html_(self) -> str:
-        return f"<code>{self.to_text()}</code>"
+        from icto.ic.html import code
+
+        return str(code(self.to_text(), title="Principal"))
 
 
 Principal.ANONYMOUS = Principal(bytes([_TAG_ANONYMOUS]))

@@ -88,6 +88,17 @@ class CanisterProxy:
         return f"<Canister {code.__name__} {self.id} v{code.VERSION}>"
 
     def _repr_html_(self) -> str:
-        import html
+        from icto.ic.html import Markup, code, fields_table
 
-        return f"<code>{html.escape(repr(self))}</code>"
+        methods = self._methods()
+        rows: list[tuple[str, Any]] = [("id", self.id)]
+        cls = None if self.id.is_management_canister else self._ic.code_of(self.id)
+        if cls is not None:
+            rows += [("code", cls.__name__), ("version", cls.VERSION)]
+            if self._ic.canister_exists(self.id):
+                rows.append(("cycles", self._ic.cycles_balance(self.id)))
+        rows.append(("caller", self.caller))
+        for kind in sorted({spec.kind for spec in methods.values()}):
+            names = sorted(name for name, spec in methods.items() if spec.kind == kind)
+            rows.append((f"{kind} methods", Markup(", ".join(code(name) for name in names))))
+        return fields_table(repr(self), rows)

@@ -41,6 +41,9 @@ class Ok(Generic[T]):
     def __repr__(self) -> str:
         return f"Ok({self.value!r})"
 
+    def _repr_html_(self) -> str:
+        return _result_html("Ok", self.value)
+
 
 @attrs.frozen(slots=True)
 class Err(Generic[E]):
@@ -64,6 +67,19 @@ class Err(Generic[E]):
 
     def __repr__(self) -> str:
         return f"Err({self.error!r})"
+
+    def _repr_html_(self) -> str:
+        return _result_html("Err", self.error)
+
+
+def _result_html(side: str, payload: Any) -> str:
+    from icto.ic.html import value_html
+
+    colour = "#1a7f37" if side == "Ok" else "#cf222e"
+    return (
+        f'<div><strong style="color:{colour}">{side}</strong>'
+        f"<div>{value_html(payload)}</div></div>"
+    )
 
 
 Result: TypeAlias = Ok[T] | Err[E]

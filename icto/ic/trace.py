@@ -126,7 +126,49 @@ class CallTree:
         return str(self)
 
     def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(str(self))}</pre>"
+        """A collapsible tree: one ``<details>`` per message, its calls nested inside."""
+        if not self.entries:
+            return "<div><em>Call tree: (no messages recorded)</em></div>"
+        children: dict[int | None, list[TraceEntry]] = {}
+        ids = {e.entry_id for e in self.entries}
+        for entry in self.entries:
+            parent = entry.parent_id if entry.parent_id in ids else None
+            children.setdefault(parent, []).append(entry)
+        roots = children.get(None, [])
+        body = "".join(_entry_html(root, children) for root in roots)
+        return f'<div class="icto-call-tree"><strong>Call tree</strong>{body}</div>'
+
+
+_OUTCOME_COLOURS = {"reply": "#1a7f37", "pending": "#9a6700"}
+
+
+def _entry_html(entry: TraceEntry, children: dict[int | None, list[TraceEntry]]) -> str:
+    esc = html.escape
+    colour = _OUTCOME_COLOURS.get(entry.outcome, "#cf222e")
+    outcome = entry.outcome
+    if entry.outcome in ("reject", "trap") and entry.reject_code is not None:
+        outcome += f" {entry.reject_code.name}"
+    if entry.injected:
+        outcome += " [injected]"
+    summary = (
+        f"<code>{esc(str(entry.caller))}</code> → <code>{esc(str(entry.callee))}</code>."
+        f"<strong>{esc(entry.method)}</strong> "
+        f'<span style="color:{colour}">{esc(outcome)}</span> '
+        f"<small>{entry.cycles:,} cycles · {esc(entry.kind)} #{entry.entry_id}</small>"
+    )
+    if entry.outcome == "reply":
+        detail = f"-> {_short(entry.result, 200)}"
+    elif entry.outcome == "pending":
+        detail = "…"
+    else:
+        detail = f"{entry.error_code}: {_clip(entry.message or '', 300)}"
+    inner = "".join(_entry_html(child, children) for child in children.get(entry.entry_id, []))
+    return (
+        f"<details open><summary>{summary}</summary>"
+        f'<div style="margin-left:1.5em">'
+        f"<div><code>{esc(entry.method)}({esc(entry.args_repr)})</code></div>"
+        f"<div><code>{esc(detail)}</code></div>{inner}</div></details>"
+    )
 
 
 class Trace:

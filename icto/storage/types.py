@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from typing import Final, Generic, TypeAlias, TypeVar
+from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 import attrs
 
@@ -42,6 +42,13 @@ class CursorPage(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def _repr_html_(self) -> str:
+        from icto.ic.html import items_table
+
+        kind = type(self.items[0]).__name__ if self.items else "item"
+        more = "last page" if self.next_cursor is None else f"next cursor {self.next_cursor}"
+        return items_table(f"{kind} page: {len(self.items)} items ({more})", self.items)
 
 
 # -- audit ------------------------------------------------------------------------------------
@@ -104,6 +111,16 @@ class AuditEntry:
     @property
     def user(self) -> Principal | None:
         return self.event.user
+
+    def _html_columns_(self) -> tuple[tuple[str, Any], ...]:
+        from icto.ic.html import timestamp
+
+        event = self.event
+        return (
+            ("id", self.id), ("time", timestamp(self.timestamp)), ("action", str(event.action)),
+            ("severity", str(event.severity)), ("user", event.user), ("service", event.service),
+            ("contract", event.contract_id), ("payment", event.payment_id),
+        )  # fmt: skip
 
 
 @attrs.frozen(kw_only=True)
@@ -248,6 +265,15 @@ class PaymentRecord:
     audit_ids: tuple[int, ...]
     history: tuple[StatusChange[PaymentStatus], ...]
     refund_id: str | None = None
+
+    def _html_columns_(self) -> tuple[tuple[str, Any], ...]:
+        from icto.ic.html import timestamp
+
+        return (
+            ("id", self.id), ("user", self.user), ("service", self.service),
+            ("amount", self.amount), ("status", status_name(self.status)),
+            ("contract", self.contract_id), ("updated", timestamp(self.updated_at)),
+        )  # fmt: skip
 
 
 @attrs.frozen(kw_only=True)

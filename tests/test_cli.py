@@ -1,0 +1,74 @@
+"""``python -m icto``: every command has its help, and ``bench`` runs and prints its tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from icto.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--sizes", "100,1000", "--per-user", "1,10"]
+
+
+def icto(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "icto", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ((), ["demo", "bench"]),
+        (("demo",), ["paid flow", "audit trail"]),
+        (("bench",), ["V1", "get_my_contracts", "--quick", "--png", "--no-png", "--sizes"]),
+    ],
+)
+def test_every_command_has_help(args: tuple[str, ...], words: list[str]) -> None:
+    done = icto(*args, "--help")
+    assert done.returncode == 0, done.stderr
+    for word in words:
+        assert word in done.stdout
+
+
+def test_no_command_prints_the_usage_and_fails() -> None:
+    assert main([]) == 2
+
+
+def test_bad_sizes_are_refused() -> None:
+    done = icto("bench", "--sizes", "ten")
+    assert done.returncode == 2
+    assert "--sizes" in done.stderr
+
+
+def test_bench_prints_both_tables(tmp_path: Path) -> None:
+    done = icto("bench", "--quick", "--no-png", *SMALL, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "V1 seconds" in out and "V2 seconds" in out and "speedup" in out
+    assert "       100" in out and "     1,000" in out
+    assert "add creator" in out and "add role" in out and "remove role" in out
+    assert "6/14 v2 get_my_contracts @ 1,000" in done.stderr  # the progress bar
+    assert "done" in done.stderr.splitlines()[-1]
+    assert not (tmp_path / "bench.png").exists()
+
+
+def test_bench_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "plot.png"
+    done = icto("bench", "--png", str(png), "--sizes", "100,1000", "--per-user", "1")
+    assert done.returncode == 0, done.stderr
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_bench_explains_itself_without_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("icto.__main__.REPOSITORY", tmp_path)
+    assert main(["bench", "--quick", "--no-png"]) == 2
+    assert "repository checkout" in capsys.readouterr().err
