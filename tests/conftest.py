@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from icto import IC, Principal
+from icto import Principal
 
 settings.register_profile(
     "ci", max_examples=40, deadline=None, derandomize=True,
@@ -18,14 +17,7 @@ settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
-@pytest.fixture
-def ic() -> IC:
-    return IC()
-
-
-@pytest.fixture
-def principal() -> Callable[[str], Principal]:
-    return Principal.from_name
+# ``ic`` and ``principal`` come from icto's own pytest plugin (icto.testing).
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -19,38 +18,9 @@ from icto.ic.result import Err, Ok
 from icto.storage.types import AuditQuery, CursorPage
 from icto.system import System
 from icto.token import TokenConfig
+from tests.helpers import parse_html as parse
 
-VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "col", "wbr"})
 DEFAULT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>")
-
-
-class Tags(HTMLParser):
-    """Checks that every opened tag is closed, in order; collects the text."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.open: list[str] = []
-        self.text: list[str] = []
-        self.tags: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        self.tags.append(tag)
-        if tag not in VOID:
-            self.open.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        assert self.open and self.open.pop() == tag, f"</{tag}> closes nothing"
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse(html: str) -> Tags:
-    parser = Tags()
-    parser.feed(html)
-    parser.close()
-    assert parser.open == [], f"unclosed: {parser.open}"
-    return parser
 
 
 def shown(value: Any) -> str:

@@ -3,38 +3,15 @@ HTML table that names what it shows."""
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 import pytest
 
 from icto import Principal
 from icto.distribution import Cliff, Instant, Linear, Lock, ParticipantInfo, Steps, days
-
-
-class Tags(HTMLParser):
-    """Checks that every opened tag is closed in order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.open: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        self.open.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        assert self.open and self.open.pop() == tag, f"</{tag}> closes nothing"
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
+from tests.helpers import parse_html
 
 
 def well_formed(html: str) -> str:
-    parser = Tags()
-    parser.feed(html)
-    parser.close()
-    assert parser.open == []
-    return "".join(parser.text)
+    return "".join(parse_html(html).text)
 
 
 @pytest.mark.parametrize(
