@@ -205,12 +205,15 @@ class MultisigWallet(FactoryContract):
     def _tallied(self, proposal: Proposal) -> Proposal:
         """``proposal`` with the status its votes give it now."""
         state, now = self.state, self.time
-        if proposal.status is Status.PENDING:
-            if counted(proposal.approvals, state.members) >= required(state, proposal.kind):
-                status = Status.EXECUTABLE if state.timelock == 0 else Status.APPROVED
-                return attrs.evolve(proposal, status=status, approved_at=now)
-            if not reachable(state, proposal):
-                return attrs.evolve(proposal, status=Status.REJECTED, finished_at=now)
+        if proposal.status in FINAL:
+            return proposal
+        if not reachable(state, proposal):
+            return attrs.evolve(proposal, status=Status.REJECTED, finished_at=now)
+        if proposal.status is Status.PENDING and (
+            counted(proposal.approvals, state.members) >= required(state, proposal.kind)
+        ):
+            status = Status.EXECUTABLE if state.timelock == 0 else Status.APPROVED
+            return attrs.evolve(proposal, status=status, approved_at=now)
         return proposal
 
     # -- execution ------------------------------------------------------------------------------
@@ -341,9 +344,13 @@ class MultisigWallet(FactoryContract):
 
     def _retally(self) -> None:
         """After the voters, the threshold or a policy changed: a pending proposal that now has
-        enough approvals is Approved, one that can no longer get them is Rejected. (Costs one
-        look per pending proposal; such changes are rare.)"""
-        for proposal_id in tuple(self.state.by_status.get(Status.PENDING, _EMPTY)):
+        enough approvals is Approved, and an open one that can no longer get them is Rejected.
+        (Costs one look per open proposal; such changes are rare.)"""
+        open_ids = [
+            proposal_id for status in (Status.PENDING, Status.APPROVED, Status.EXECUTABLE)
+            for proposal_id in self.state.by_status.get(status, _EMPTY)
+        ]  # fmt: skip
+        for proposal_id in open_ids:
             before: Proposal = self.state.proposals[proposal_id]
             after = self._tallied(before)
             if after is not before:

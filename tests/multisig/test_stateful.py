@@ -2,19 +2,21 @@
 
 One wallet is deployed through the paid flow once per module (Alice Owner, Bob and Carol
 Signers, Dave Observer; 2 of 3, a 1 h timelock, a 2 day lifetime) and funded with 100 ICP; every
-example starts again from that snapshot. A hypothesis state machine lets any of five candidates
-(Erin is a stranger) propose any kind of action with random values (transfers above the balance,
-batches, member, threshold, policy, limit, visibility and freeze changes), approve, reject and
-execute random proposals (or unknown ids), execute while the ICP ledger rejects or traps one
-transfer or while the factory is unreachable, and move time by random amounts and to the exact
-nanosecond of a timelock's end or an expiry (one before, at, one after).
+example starts again from that snapshot, with up to four proposals made. At each step of a
+hypothesis state machine one of five candidates (Erin is a stranger) proposes any kind of action
+with random values (transfers above the balance, batches, member, threshold, policy, limit,
+visibility and freeze changes), approves, rejects or executes a random proposal (or an unknown
+id), executes while the ICP ledger rejects or traps one transfer or while the factory is
+unreachable, or time moves by a random amount or to the exact nanosecond of a timelock's end or an
+expiry (one before, at, one after).
 
 A plain model predicts every answer (Ok, or exactly which error) and every proposal as the wallet
-keeps it: status, votes, times, executor, failure and ledger blocks. A pending proposal is
-tallied on each vote and after each executed change to the wallet (Approved once the approvals of
-current voters reach the threshold of that moment, Rejected once it is out of reach); an approved
-one moves only with time, and execution re-checks its approvals and validity. Whether a transfer
-is paid follows from the ledger's balance before the call.
+keeps it: status, votes, times, executor, failure and ledger blocks. An open proposal is tallied
+on each vote and after each executed change to the wallet: a pending one is Approved once the
+approvals of current voters reach the threshold of that moment, and any open one is Rejected once
+the voters who have not rejected it can no longer reach that threshold. Execution re-checks the
+approvals and the action's validity. Whether a transfer is paid follows from the ledger's balance
+before the call.
 
 After every step:
 
@@ -304,12 +306,12 @@ class Model:
     # -- transitions ------------------------------------------------------------------------------
 
     def tally(self, ballot: Ballot, now: int) -> None:
-        """A pending proposal against the wallet as it is: Approved at its threshold, Rejected
-        once out of reach."""
-        if ballot.status is not Status.PENDING:
+        """An open proposal against the wallet as it is: a pending one is Approved at its
+        threshold; any is Rejected once the voters who have not rejected it cannot reach it."""
+        if ballot.status not in OPEN:
             return
         required = self.required(ballot.action.KIND)
-        if self.counted(ballot.approvals) >= required:
+        if ballot.status is Status.PENDING and self.counted(ballot.approvals) >= required:
             ballot.status, ballot.approved_at = Status.APPROVED, now
         elif self.voters - self.counted(ballot.rejections) < required:
             ballot.status, ballot.finished_at = Status.REJECTED, now
@@ -504,7 +506,10 @@ def actions_for(model: Model) -> st.SearchStrategy[Any]:
     )
 
 
-HAPPENINGS = ("propose", "vote", "the_voters_approve", "execute", "time_passes")
+HAPPENINGS = (
+    "propose", "propose_a_payment", "execute", "the_voters_approve", "vote", "time_passes",
+)  # fmt: skip
+"""The machine's behaviours, one of which each step runs."""
 picks = st.integers(0, 40)
 """Which known proposal: 0 is the newest."""
 faults = st.sampled_from([None, None, None, "ledger reject", "ledger trap", "factory down"])
@@ -573,7 +578,7 @@ class WalletMachine(RuleBasedStateMachine):
     @initialize(data=st.data(), count=st.integers(0, 4))
     def a_few_proposals_are_open(self, data: st.DataObject, count: int) -> None:
         for _ in range(count):
-            self.propose(data)
+            self.propose(data, st.one_of(payments, actions_for(self.model)))
 
     @rule(data=st.data())
     def something_happens(self, data: st.DataObject) -> None:
@@ -582,11 +587,11 @@ class WalletMachine(RuleBasedStateMachine):
         happening = data.draw(st.sampled_from(HAPPENINGS), label="happening")
         getattr(self, happening)(data)
 
-    def propose(self, data: st.DataObject) -> None:
+    def propose(self, data: st.DataObject, kinds: st.SearchStrategy[Any] | None = None) -> None:
         """A candidate proposes any kind of action; if it is made, ``support`` other voters
         approve it at once."""
         proposer = self._caller(data.draw(callers, label="proposer"))
-        action = data.draw(st.one_of(payments, actions_for(self.model)), label="action")
+        action = data.draw(actions_for(self.model) if kinds is None else kinds, label="action")
         support = data.draw(supporters, label="support")
         result = self._wallet(proposer).propose(action)
         expected = self.model.propose(proposer, action, self.ic.time)
@@ -595,10 +600,14 @@ class WalletMachine(RuleBasedStateMachine):
         if isinstance(expected, Ok):
             self._approve(self.model.ballots[expected.value], support)
 
+    def propose_a_payment(self, data: st.DataObject) -> None:
+        self.propose(data, payments)
+
     def vote(self, data: st.DataObject) -> None:
         """A candidate approves or rejects a proposal (or an unknown id)."""
         voter = self._caller(data.draw(callers, label="voter"))
-        proposal_id = self._proposal_id(data.draw(picks, label="pick"), data.draw(unknown))
+        pick, is_unknown = data.draw(picks, label="pick"), data.draw(unknown, label="unknown")
+        proposal_id = self._proposal_id(pick, is_unknown)
         approve = data.draw(st.booleans(), label="approve")
         wallet = self._wallet(voter)
         result = wallet.approve(proposal_id) if approve else wallet.reject(proposal_id)
@@ -629,7 +638,7 @@ class WalletMachine(RuleBasedStateMachine):
         timelock if ``wait``, maybe while the ICP ledger rejects or traps the next transfer or
         the factory takes no notification."""
         executor = self._caller(data.draw(callers, label="executor"))
-        pick, is_unknown = data.draw(picks, label="pick"), data.draw(unknown)
+        pick, is_unknown = data.draw(picks, label="pick"), data.draw(unknown, label="unknown")
         proposal_id = self._proposal_id(pick, is_unknown, EXECUTABLE | APPROVED)
         if data.draw(st.booleans(), label="wait") and 0 <= proposal_id < len(self.model.ballots):
             ballot = self.model.ballots[proposal_id]
@@ -916,3 +925,21 @@ def test_a_transfer_the_ledger_refuses_fails_for_good_and_moves_nothing(world: D
     assert system.icp_balance(Account(world.wallet_id)) == FUNDING
     assert system.icp_balance(ERIN) == 0
     assert system.icp_ledger.get_transaction_count() == world.blocks
+
+
+def test_an_approved_proposal_that_can_no_longer_pass_is_rejected(world: Deployed) -> None:
+    """Bob approves a payment and Carol rejects it; then the threshold rises to 3 of 3: the
+    voters who have not rejected it (2) can no longer reach 3, so it is Rejected at once rather
+    than left Executable until it expires."""
+    ic = world.ic
+    alice, bob, carol = (ic.actor(world.wallet_id, p) for p in (ALICE, BOB, CAROL))
+    payment = alice.propose(Transfer(ICP_LEDGER, Account(ERIN), E8S)).unwrap()
+    assert bob.approve(payment) == Ok(Status.APPROVED)
+    assert carol.reject(payment) == Ok(Status.APPROVED)
+    raise_threshold = alice.propose(ChangeThreshold(3)).unwrap()
+    bob.approve(raise_threshold).unwrap()
+    ic.advance_time(hours=1)
+    assert alice.execute(raise_threshold).unwrap().status is Status.EXECUTED
+    proposal = alice.get_proposal(payment)
+    assert (proposal.status, proposal.finished_at) == (Status.REJECTED, ic.time)
+    assert alice.execute(payment) == Err(ProposalClosed(payment, Status.REJECTED))
