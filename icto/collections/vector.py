@@ -96,3 +96,8 @@ class Vector(Generic[T]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Vector, (tuple(self),))
+
+
+def newest_first(total: int, offset: int, limit: int) -> range:
+    """Positions of one page of an append-only sequence of ``total`` items, newest first."""
+    return range(total - 1 - offset, max(-1, total - 1 - offset - limit), -1)

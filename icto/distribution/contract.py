@@ -21,7 +21,7 @@ import attrs
 import immutables
 
 from icto.collections import SortedSet
-from icto.collections.vector import Vector
+from icto.collections.vector import Vector, newest_first
 from icto.distribution.config import (
     MAX_AMOUNT,
     Category,
@@ -747,7 +747,7 @@ class Distribution(FactoryContract):
         claims = self.state.claims
         if user is None:
             total = len(claims)
-            ids: Any = range(total - 1 - offset, max(-1, total - 1 - offset - limit), -1)
+            ids: Any = newest_first(total, offset, limit)
         else:
             mine = self.state.claims_by_user.get(user, _NO_CLAIMS)
             total = len(mine)

@@ -23,7 +23,7 @@ import attrs
 import immutables
 
 from icto.collections import SortedSet
-from icto.collections.vector import Vector
+from icto.collections.vector import Vector, newest_first
 from icto.factory.base import check_page
 from icto.factory.contract import FactoryContract
 from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
@@ -487,7 +487,7 @@ class MultisigWallet(FactoryContract):
         state = self.state
         if status is None:
             total = len(state.proposals)
-            ids: Any = _newest_first(total, offset, limit)
+            ids: Any = newest_first(total, offset, limit)
         else:
             chosen = state.by_status.get(Status(status), _EMPTY)
             total = len(chosen)
@@ -504,7 +504,7 @@ class MultisigWallet(FactoryContract):
             return Page((), None, None)
         events = self.state.events
         total = len(events)
-        items = tuple(events[i] for i in _newest_first(total, offset, limit))
+        items = tuple(events[i] for i in newest_first(total, offset, limit))
         end = offset + len(items)
         return Page(items, total, end if end < total else None)
 
@@ -520,8 +520,3 @@ class MultisigWallet(FactoryContract):
             (ledger, int(self.query_call(ledger, "icrc1_balance_of", account)))
             for ledger in ledgers
         )
-
-
-def _newest_first(total: int, offset: int, limit: int) -> range:
-    """Positions of a page of an append-only sequence of ``total`` items, newest first."""
-    return range(total - 1 - offset, max(-1, total - 1 - offset - limit), -1)
