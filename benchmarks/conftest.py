@@ -8,7 +8,9 @@ prove it works; the sizes in the closing report come from a full run).
 
 from __future__ import annotations
 
+import gc
 import os
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -93,3 +95,18 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"{label:<62} {ratio:7.2f}x  ({num * 1e6:9.3f} µs / {den * 1e6:9.3f} µs)  aim {aim}"
         )
+
+
+def retained_bytes(build: Callable[[], Any]) -> tuple[int, Any]:
+    """The memory ``build()`` leaves allocated (tracemalloc, after a collection), and its
+    result."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = build()
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return after - before, kept

@@ -27,7 +27,6 @@ import functools
 import gc
 import statistics
 import time
-import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +34,7 @@ import attrs
 import immutables
 import pytest
 
-from benchmarks.conftest import FIGURES, MANY, MEDIUM, QUICK
+from benchmarks.conftest import FIGURES, MANY, MEDIUM, QUICK, retained_bytes
 from icto import E8S, IC, Account, Principal
 from icto.distribution import (
     RECIPIENT,
@@ -329,19 +328,6 @@ def _deploy_listed(system: System, count: int) -> Principal:
     return _deploy(system, _listed(system, count))
 
 
-def _retained_bytes(build: Callable[[], Any]) -> tuple[int, Any]:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        kept = build()
-        gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    return after - before, kept
-
-
 def test_deploying_costs_a_bounded_time_and_memory_per_recipient() -> None:
     """``create_contract`` of a distribution listing ``MANY`` Fixed recipients, timed (median of
     a few deployments, each rolled back) and weighed: the memory it keeps (the config, the
@@ -366,7 +352,7 @@ def test_deploying_costs_a_bounded_time_and_memory_per_recipient() -> None:
     estimated: dict[int, int] = {}
     for count in (1, MANY):
         ic.restore(base)
-        kept[count], distribution = _retained_bytes(
+        kept[count], distribution = retained_bytes(
             functools.partial(_deploy_listed, system, count)
         )
         estimated[count] = estimate_memory(ic.state_of(distribution)) + estimate_memory(

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import functools
 import gc
-import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 import pytest
 
-from benchmarks.conftest import FIGURES, HUGE, MANY, MEDIUM, QUICK, SMALL
+from benchmarks.conftest import FIGURES, HUGE, MANY, MEDIUM, QUICK, SMALL, retained_bytes
 from icto import IC, Account, Principal
 from icto.collections import SortedSet
 from icto.factory import deploy_factory
@@ -191,19 +190,6 @@ def test_role_add_remove_is_flat_in_the_users_own_list(
         measure(key, run, ops)
 
 
-def _retained_bytes(build: Callable[[], Any]) -> tuple[int, Any]:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        kept = build()
-        gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    return after - before, kept
-
-
 def test_bytes_per_contract() -> None:
     """Memory kept per contract: for a whole deployment (the token canister with its ledger and
     the factory's records), and for the factory's index entries alone."""
@@ -217,7 +203,7 @@ def test_bytes_per_contract() -> None:
             backend.create_contract(_user(n), _config(n, _user(n + 1))).unwrap()
         return ic
 
-    whole, _ = _retained_bytes(deploy_many)
+    whole, _ = retained_bytes(deploy_many)
     FIGURES["bytes per deployed token (canister, ledger, factory records)"] = whole / deployments
 
     entries = MEDIUM
@@ -236,7 +222,7 @@ def test_bytes_per_contract() -> None:
             )  # fmt: skip
         return index
 
-    index_bytes, index = _retained_bytes(seed_index)
+    index_bytes, index = retained_bytes(seed_index)
     assert len(index) == entries
     FIGURES["bytes per contract in the factory index"] = index_bytes / entries
     assert whole > 0 and index_bytes > 0
