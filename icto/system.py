@@ -1,7 +1,7 @@
 """``deploy_system(ic)``: the whole ICTO platform on one simulated IC, deployed and wired.
 
 It deploys the ICP ledger at its mainnet id, AuditStorage, InvoiceStorage, the backend, and the
-Token, Multisig and Distribution Factories; makes the backend an admin of each storage and
+Token, Multisig, Distribution and DAO Factories; makes the backend an admin of each storage and
 factory (the operator stays their controller) and lets the backend whitelist itself there through
 ``setup_microservices``, as an operator would; and gives the backend a float of ICP to pay the
 ledger fee of refunds.
@@ -15,12 +15,14 @@ import attrs
 
 from icto.backend.backend import Backend
 from icto.backend.types import (
+    DAO_FACTORY,
     DISTRIBUTION_FACTORY,
     MULTISIG_FACTORY,
     TOKEN_FACTORY,
     BackendInit,
     SetupArgs,
 )
+from icto.dao.factory import DAOFactory
 from icto.distribution.factory import DistributionFactory
 from icto.factory.deploy import DEFAULT_FACTORY_CYCLES, deploy_factory
 from icto.ic.account import Account
@@ -60,13 +62,14 @@ class System:
     token_factory: CanisterProxy
     multisig_factory: CanisterProxy
     distribution_factory: CanisterProxy
+    dao_factory: CanisterProxy
 
     @property
     def factories(self) -> dict[str, CanisterProxy]:
         """Service name → factory proxy, for the factories deployed so far."""
         return {
             TOKEN_FACTORY: self.token_factory, MULTISIG_FACTORY: self.multisig_factory,
-            DISTRIBUTION_FACTORY: self.distribution_factory,
+            DISTRIBUTION_FACTORY: self.distribution_factory, DAO_FACTORY: self.dao_factory,
         }  # fmt: skip
 
     def faucet(self, user: Principal | Account, amount: int) -> int:
@@ -110,18 +113,18 @@ def deploy_system(
     storage_init = StorageInit(admins=(backend.id,))
     audit = ic.deploy(AuditStorage, storage_init, controllers=(operator,), caller=operator)
     invoice = ic.deploy(InvoiceStorage, storage_init, controllers=(operator,), caller=operator)
-    token_factory, multisig_factory, distribution_factory = (
+    token_factory, multisig_factory, distribution_factory, dao_factory = (
         deploy_factory(
             ic, code, admins=(backend.id,), controllers=(operator,), caller=operator,
             cycles=factory_cycles,
         )
-        for code in (TokenFactory, MultisigFactory, DistributionFactory)
+        for code in (TokenFactory, MultisigFactory, DistributionFactory, DAOFactory)
     )
     setup = SetupArgs(
         audit_storage=audit.id, invoice_storage=invoice.id,
         factories=(
             (TOKEN_FACTORY, token_factory.id), (MULTISIG_FACTORY, multisig_factory.id),
-            (DISTRIBUTION_FACTORY, distribution_factory.id),
+            (DISTRIBUTION_FACTORY, distribution_factory.id), (DAO_FACTORY, dao_factory.id),
         ),
     )  # fmt: skip
     backend.as_caller(operator).setup_microservices(setup).unwrap()
@@ -129,6 +132,7 @@ def deploy_system(
         ic, operator, icp.as_caller(operator), backend.as_caller(operator),
         audit.as_caller(operator), invoice.as_caller(operator), token_factory.as_caller(operator),
         multisig_factory.as_caller(operator), distribution_factory.as_caller(operator),
+        dao_factory.as_caller(operator),
     )  # fmt: skip
     if refund_float:
         system.faucet(backend.id, refund_float)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from icto import E8S, IC, Account, Principal
-from icto.backend import DISTRIBUTION_FACTORY, MULTISIG_FACTORY, TOKEN_FACTORY
+from icto.backend import DAO_FACTORY, DISTRIBUTION_FACTORY, MULTISIG_FACTORY, TOKEN_FACTORY
 from icto.ledger import ICP, AllowanceArgs
 from icto.system import OPERATOR, REFUND_FLOAT, System, deploy_system
 
@@ -25,6 +25,7 @@ def canisters(system: System) -> dict[str, Principal]:
         "audit_storage": system.audit_storage.id, "invoice_storage": system.invoice_storage.id,
         "token_factory": system.token_factory.id, "multisig_factory": system.multisig_factory.id,
         "distribution_factory": system.distribution_factory.id,
+        "dao_factory": system.dao_factory.id,
     }  # fmt: skip
 
 
@@ -44,7 +45,7 @@ def test_the_icp_ledger_lives_at_its_mainnet_id(system: System) -> None:
 def test_the_operator_controls_every_canister(ic: IC, system: System) -> None:
     assert system.operator == OPERATOR
     ids = canisters(system)
-    assert len(set(ids.values())) == len(ids) == 7
+    assert len(set(ids.values())) == len(ids) == 8
     for name, canister in ids.items():
         assert ic.controllers_of(canister) == (OPERATOR,), name
     assert set(ic.world.canisters) == set(ids.values())
@@ -65,7 +66,7 @@ def test_the_proxies_call_as_the_operator(system: System) -> None:
     assert {proxy.caller for proxy in proxies} == {OPERATOR}
     assert system.factories == {
         TOKEN_FACTORY: system.token_factory, MULTISIG_FACTORY: system.multisig_factory,
-        DISTRIBUTION_FACTORY: system.distribution_factory,
+        DISTRIBUTION_FACTORY: system.distribution_factory, DAO_FACTORY: system.dao_factory,
     }
 
 

@@ -14,6 +14,7 @@ from icto.backend.payments import PaidDeployments
 from icto.backend.state import Undelivered
 from icto.backend.types import (
     AUDIT_STORAGE,
+    DAO_FACTORY,
     DISTRIBUTION_FACTORY,
     INVOICE_STORAGE,
     MULTISIG_FACTORY,
@@ -34,6 +35,7 @@ from icto.backend.types import (
     UserProfile,
     UserStatus,
 )
+from icto.dao.config import DAOConfig
 from icto.distribution.config import DistributionConfig
 from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected, Reject
@@ -72,6 +74,11 @@ class Backend(PaidDeployments):
     ) -> Ok[DeploymentResult] | Err[DeployError]:
         """Deploy a vesting, airdrop or lock distribution owned by the caller."""
         return self._deploy(DISTRIBUTION_FACTORY, config)
+
+    @update
+    def deploy_dao(self, config: DAOConfig) -> Ok[DeploymentResult] | Err[DeployError]:
+        """Deploy a DAO governed by ``config.token``; the caller is recorded as its creator."""
+        return self._deploy(DAO_FACTORY, config)
 
     # -- configuration (admins) -----------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import attrs
 
 from icto.backend.base import BackendBase
 from icto.backend.types import (
+    DAO_FACTORY,
     DAY_NS,
     DISTRIBUTION_FACTORY,
     MULTISIG_FACTORY,
@@ -39,6 +40,7 @@ from icto.backend.types import (
     UserSuspended,
     fee_recipient_or,
 )
+from icto.dao.config import validate_dao_config
 from icto.distribution.config import validate_distribution_config
 from icto.factory.types import InvalidConfig
 from icto.ic.account import Account
@@ -67,6 +69,7 @@ VALIDATORS: Final[dict[str, Validator]] = {
     TOKEN_FACTORY: validate_token_config,
     MULTISIG_FACTORY: validate_multisig_config,
     DISTRIBUTION_FACTORY: validate_distribution_config,
+    DAO_FACTORY: validate_dao_config,
 }
 """Each service's one config check, the same function its factory applies."""
 

@@ -81,6 +81,9 @@ class Factory(VersionManagement, FactoryReads):
         reasons = self.validate_config(owner, config)
         if reasons:
             return Err(InvalidConfig(reasons))
+        problem = self.preflight(config)
+        if problem is not None:
+            return self._deployment_failed("preflight", problem)
         cycles = self.state.cycles_per_contract
         if self.cycles_balance < cycles + DEPLOYMENT_MESSAGES_RESERVE:
             needed = cycles + DEPLOYMENT_MESSAGES_RESERVE
@@ -129,6 +132,12 @@ class Factory(VersionManagement, FactoryReads):
             return self._abandon(contract, "on_deployed", rejected.message)
         self.state = attrs.evolve(self.state, counters=self.state.counters.bumped("deployed"))
         return Ok(contract)
+
+    def preflight(self, config: Any) -> str | None:
+        """What a valid config needs from other canisters, asked before anything is created
+        (it may call them): why the deployment cannot go ahead, or ``None``. The backend
+        refunds a deployment that fails here."""
+        return None
 
     def _controllers(self, owner: Principal) -> tuple[Principal, ...]:
         return (self.id, owner) if self.OWNER_CONTROLS else (self.id,)

@@ -4,11 +4,12 @@ become roles. Every canister and every config validator uses these, never a copy
 from icto.validation.principals import identified_problem, require_identified
 from icto.validation.text import TRUNCATED, foreign_text, text_problem
 from icto.validation.types import NotIdentified
-from icto.validation.values import is_nat, pairs
+from icto.validation.values import as_tuple, is_nat, pairs
 
 __all__ = [
     "TRUNCATED",
     "NotIdentified",
+    "as_tuple",
     "foreign_text",
     "identified_problem",
     "is_nat",

@@ -18,3 +18,9 @@ def pairs(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return tuple(tuple(pair) if isinstance(pair, list | tuple) else pair for pair in value)
     return value
+
+
+def as_tuple(value: Any) -> Any:
+    """A config field of items, given as any list or tuple, as a tuple; anything else is kept as
+    it is, for the config's validation to report."""
+    return tuple(value) if isinstance(value, list | tuple) else value

@@ -25,6 +25,7 @@ import icto.backend.base
 from icto import E8S, IC, Account, Principal, RejectCode
 from icto.backend import (
     AUDIT_STORAGE,
+    DAO_FACTORY,
     DISTRIBUTION_FACTORY,
     INVOICE_STORAGE,
     MULTISIG_FACTORY,
@@ -54,7 +55,7 @@ from tests.helpers import live_canisters, rejected
 ALICE = Principal.from_name("alice")
 BOB = Principal.from_name("bob")
 CAROL = Principal.from_name("carol")
-DEPLOYED = (TOKEN_FACTORY, MULTISIG_FACTORY, DISTRIBUTION_FACTORY)
+DEPLOYED = (TOKEN_FACTORY, MULTISIG_FACTORY, DISTRIBUTION_FACTORY, DAO_FACTORY)
 """The factories ``deploy_system`` deploys so far."""
 UNSET = tuple(service for service in SERVICES if service not in DEPLOYED)
 

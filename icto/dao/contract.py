@@ -1,0 +1,759 @@
+"""``DAO``: token-weighted governance with staking, delegation, snapshotted voting power, a
+timelock and a treasury kept apart from the stakes.
+
+Accounts on the governance token's ledger: stakes in the staking subaccount (its balance is
+exactly the sum of the active stakes), proposal deposits in the deposits subaccount, and the
+treasury in the DAO's default account (anyone funds it by sending to the DAO's id).
+
+A proposal snapshots the voting power when it is submitted: it keeps a reference to the
+persistent power maps as they were (``icto.dao.voting``), so submitting, voting and tallying cost
+the same with 10 or 100,000 members, and stakes or delegations made later do not count for it.
+A timer decides it at the end of its voting period: Accepted (quorum and approval reached, the
+timelock starts) or Rejected; the deposit is returned (less one ledger fee) unless the proposal
+was rejected with quorum reached. After the timelock anyone may execute it, once.
+
+Money moves only through the ledger. An outgoing transfer is recorded before the call and the
+record is undone if the ledger refuses, so no interleaving of messages pays twice. A stake is
+recorded after its ``icrc2_transfer_from`` succeeds, so no snapshot ever sees power that was not
+paid for.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import attrs
+
+from icto.collections import SortedSet
+from icto.collections.vector import Vector, newest_first
+from icto.dao.config import (
+    MAX_AMOUNT,
+    MAX_LOCK,
+    DAOConfig,
+    multiplier_for,
+    validate_dao_config,
+    voting_power,
+)
+from icto.dao.types import (
+    DEPOSITS_SUBACCOUNT,
+    MEMBER,
+    STAKING_SUBACCOUNT,
+    TREASURY_SUBACCOUNT,
+    Action,
+    AlreadyVoted,
+    Balances,
+    DAOError,
+    DAOState,
+    DAOStats,
+    DepositStatus,
+    EmergencyPause,
+    EmergencyUnpause,
+    InsufficientVotingPower,
+    InvalidRequest,
+    MemberInfo,
+    Motion,
+    NotEmergencyContact,
+    NotYet,
+    NoVotingPower,
+    Paused,
+    Proposal,
+    ProposalInfo,
+    ProposalStatus,
+    Stake,
+    StillLocked,
+    TallyView,
+    TransferFailed,
+    TreasuryTransfer,
+    UnknownProposal,
+    UnknownStake,
+    UpdateParams,
+    WrongStatus,
+)
+from icto.dao.voting import (
+    Choice,
+    Vote,
+    approved,
+    cast_vote,
+    delegated,
+    delegation_problem,
+    quorum_reached,
+    undelegated,
+    voting_power_at,
+    with_stake,
+)
+from icto.factory.base import check_page
+from icto.factory.contract import FactoryContract
+from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
+from icto.ic.account import Account
+from icto.ic.canister import query, update
+from icto.ic.errors import CallRejected
+from icto.ic.principal import Principal
+from icto.ic.result import Err, Ok
+from icto.ledger.types import TransferArgs, TransferFromArgs
+from icto.validation import foreign_text, is_nat, require_identified, text_problem
+
+MAX_MOTION: Final = 10_000
+_NONE: SortedSet[int] = SortedSet()
+
+
+def _ledger_error(error: object) -> str:
+    return foreign_text(error if isinstance(error, str) else repr(error), 1024)
+
+
+class DAO(FactoryContract):
+    """The DAO contract (installed by the DAO Factory)."""
+
+    VERSION = "1.0.0"
+
+    state: DAOState
+
+    def init(self, arg: ContractInit) -> None:
+        arg = self.checked_init(arg, validate_dao_config)
+        self.state = DAOState(
+            meta=self.new_meta(arg.owner, arg.config.is_public), config=arg.config,
+            proposals=Vector(),
+        )  # fmt: skip
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Keep everything; an upgrade clears timers, so each open proposal's end is re-armed."""
+        super().post_upgrade(stable, arg)
+        proposals = self.state.proposals
+        for proposal_id in self.state.by_status.get(ProposalStatus.OPEN, _NONE):
+            proposal = proposals[proposal_id]
+            timer = self.set_timer(max(0, proposal.ends_at - self.time), "_end_voting", proposal_id)
+            proposals = proposals.set(proposal_id, attrs.evolve(proposal, timer=timer))
+        self.state = attrs.evolve(self.state, proposals=proposals)
+
+    def has_role(self, user: Principal, role: str) -> bool:
+        return role == MEMBER and user in self.state.stakes_by_owner
+
+    @property
+    def config(self) -> DAOConfig:
+        config: DAOConfig = self.state.config
+        return config
+
+    # -- ledger ---------------------------------------------------------------------------------
+
+    def _fee(self, ledger: Principal) -> int | str:
+        try:
+            fee: int = self.call(ledger, "icrc1_fee")
+        except CallRejected as rejected:
+            return _ledger_error(rejected.message)
+        return fee
+
+    def _send(
+        self, ledger: Principal, from_subaccount: bytes | None, to: Account, amount: int,
+        fee: int, memo: bytes | None = None,
+    ) -> int | str:  # fmt: skip
+        """One transfer out of one of the DAO's accounts, paying exactly ``fee``: its block, or
+        why the ledger refused."""
+        args = TransferArgs(
+            to=to, amount=amount, from_subaccount=from_subaccount, fee=fee, memo=memo
+        )
+        try:
+            result = self.call(ledger, "icrc1_transfer", args)
+        except CallRejected as rejected:
+            return _ledger_error(rejected.message)
+        if isinstance(result, Err):
+            return _ledger_error(result.error)
+        return int(result.value)
+
+    def _pull(self, user: Principal, subaccount: bytes, amount: int) -> int | str:
+        """``icrc2_transfer_from`` of ``amount`` from ``user`` into one of the DAO's
+        subaccounts (``user`` pays the fee): the block, or why it failed."""
+        args = TransferFromArgs(from_=Account(user), to=Account(self.id, subaccount), amount=amount)
+        try:
+            result = self.call(self.config.token, "icrc2_transfer_from", args)
+        except CallRejected as rejected:
+            return _ledger_error(rejected.message)
+        if isinstance(result, Err):
+            return _ledger_error(result.error)
+        return int(result.value)
+
+    # -- staking --------------------------------------------------------------------------------
+
+    @update
+    def stake(self, amount: int, lock_duration: int = 0) -> Ok[Stake] | Err[DAOError]:
+        """Lock ``amount`` for ``lock_duration`` ns: pulled by ``icrc2_transfer_from`` into the
+        staking subaccount (approve the DAO for amount + one ledger fee). Its voting power is
+        amount x the multiplier of the largest tier whose duration ≤ the lock."""
+        user = self.caller
+        refused = require_identified(user, "member")
+        if refused is not None:
+            return Err(refused.error)
+        if self._paused():
+            return Err(Paused())
+        config = self.config
+        problems = []
+        if not is_nat(amount) or not config.minimum_stake <= amount <= MAX_AMOUNT:
+            problems.append(f"amount must be an int from {config.minimum_stake} to 2**128 - 1")
+        if not is_nat(lock_duration) or lock_duration > MAX_LOCK:
+            problems.append(f"lock_duration must be an int of ns from 0 to {MAX_LOCK}")
+        multiplier = None if problems else multiplier_for(config.lock_tiers, lock_duration)
+        if not problems and multiplier is None:
+            problems.append(f"the shortest lock is {config.lock_tiers[0][0]} ns")
+        if problems or multiplier is None:
+            return Err(InvalidRequest(tuple(problems)))
+        fee = self._fee(config.token)
+        if isinstance(fee, str):
+            return Err(TransferFailed(fee))
+        if amount <= fee:
+            return Err(InvalidRequest((f"a stake must be above the ledger fee ({fee})",)))
+        if self._paused():
+            return Err(Paused())
+        paid = self._pull(user, STAKING_SUBACCOUNT, amount)
+        if isinstance(paid, str):
+            return Err(TransferFailed(paid))
+        now = self.time
+        state = self.state
+        stake = Stake(
+            id=state.next_stake, owner=user, amount=amount,
+            power=voting_power(amount, multiplier), multiplier_bp=multiplier, staked_at=now,
+            unlocks_at=now + lock_duration,
+        )  # fmt: skip
+        joined = user not in state.stakes_by_owner
+        mine = state.stakes_by_owner.get(user, _NONE).add(stake.id)
+        self.state = attrs.evolve(
+            state, stakes=state.stakes.set(stake.id, stake),
+            stakes_by_owner=state.stakes_by_owner.set(user, mine), next_stake=stake.id + 1,
+            power=with_stake(state.power, user, stake.power), staked=state.staked + amount,
+        )  # fmt: skip
+        if joined:
+            self.notify_role(user, MEMBER)
+        return Ok(stake)
+
+    @update
+    def unstake(self, stake_id: int) -> Ok[int] | Err[DAOError]:
+        """Withdraw a stake of the caller's once unlocked (``now ≥ unlocks_at``): they receive
+        amount - one ledger fee. The amount sent."""
+        user = self.caller
+        fee = self._fee(self.config.token)
+        if isinstance(fee, str):
+            return Err(TransferFailed(fee))
+        stake = self.state.stakes.get(stake_id) if is_nat(stake_id) else None
+        if stake is None or stake.owner != user:
+            return Err(UnknownStake(stake_id))
+        if self.time < stake.unlocks_at:
+            return Err(StillLocked(stake.unlocks_at))
+        if stake.amount <= fee:
+            return Err(InvalidRequest((f"the stake does not cover the ledger fee ({fee})",)))
+        self._withdraw(stake, -1)
+        sent = self._send(
+            self.config.token, STAKING_SUBACCOUNT, Account(user), stake.amount - fee, fee
+        )
+        if isinstance(sent, str):
+            self._withdraw(stake, +1)
+            return Err(TransferFailed(sent))
+        if user not in self.state.stakes_by_owner:
+            self.notify_role(user, MEMBER)
+        return Ok(stake.amount - fee)
+
+    def _withdraw(self, stake: Stake, sign: int) -> None:
+        """Take ``stake`` out of the records (-1), or put it back after a failed transfer (+1)."""
+        state = self.state
+        held = state.stakes_by_owner.get(stake.owner, _NONE)
+        mine = held.discard(stake.id) if sign < 0 else held.add(stake.id)
+        self.state = attrs.evolve(
+            state,
+            stakes=state.stakes.delete(stake.id) if sign < 0 else state.stakes.set(stake.id, stake),
+            stakes_by_owner=state.stakes_by_owner.set(stake.owner, mine) if mine
+            else state.stakes_by_owner.delete(stake.owner),
+            power=with_stake(state.power, stake.owner, sign * stake.power),
+            staked=state.staked + sign * stake.amount,
+        )  # fmt: skip
+
+    # -- delegation -----------------------------------------------------------------------------
+
+    @update
+    def delegate(self, to: Principal) -> Ok[None] | Err[DAOError]:
+        """Let ``to`` vote with the caller's power (and what is delegated to the caller) on
+        proposals submitted from now on; replaces any earlier delegation. No cycles; chains of at
+        most five links."""
+        for principal, role in ((self.caller, "delegator"), (to, "delegate")):
+            refused = require_identified(principal, role)
+            if refused is not None:
+                return Err(refused.error)
+        problem = delegation_problem(self.state.power, self.caller, to)
+        if problem is not None:
+            return Err(InvalidRequest((problem,)))
+        self.state = attrs.evolve(self.state, power=delegated(self.state.power, self.caller, to))
+        return Ok(None)
+
+    @update
+    def undelegate(self) -> Ok[None] | Err[DAOError]:
+        if self.caller not in self.state.power.delegates:
+            return Err(InvalidRequest(("not delegating",)))
+        self.state = attrs.evolve(self.state, power=undelegated(self.state.power, self.caller))
+        return Ok(None)
+
+    # -- proposals ------------------------------------------------------------------------------
+
+    def _paused(self) -> bool:
+        return bool(self.state.paused)
+
+    def _blocked(self, action: object) -> bool:
+        """While paused, only an unpause goes forward."""
+        return self._paused() and not isinstance(action, EmergencyUnpause)
+
+    @update
+    def submit_proposal(self, action: Action) -> Ok[int] | Err[DAOError]:
+        """Propose ``action``. Needs voting power (own + delegated now) ≥ the proposal threshold
+        and pays the deposit by ``icrc2_transfer_from`` (approve deposit + one ledger fee).
+        The voting power is snapshotted now; the proposal's id."""
+        user = self.caller
+        if self._blocked(action):
+            return Err(Paused())
+        problems = self._action_problems(action)
+        if problems:
+            return Err(InvalidRequest(problems))
+        config = self.config
+        have = self.state.power.subtree(user)
+        if have < config.proposal_threshold:
+            return Err(InsufficientVotingPower(have, config.proposal_threshold))
+        deposit = config.proposal_deposit
+        if deposit:
+            paid = self._pull(user, DEPOSITS_SUBACCOUNT, deposit)
+            if isinstance(paid, str):
+                return Err(TransferFailed(paid))
+        state = self.state
+        proposal_id = len(state.proposals)
+        now = self.time
+        config = self.config
+        timer = self.set_timer(config.voting_period, "_end_voting", proposal_id)
+        proposal = Proposal(
+            id=proposal_id, proposer=user, action=action, submitted_at=now,
+            ends_at=now + config.voting_period, quorum_bp=config.quorum_bp,
+            approval_bp=config.approval_bp, timelock=config.timelock, deposit=deposit,
+            snapshot=state.power, timer=timer,
+            deposit_status=DepositStatus.HELD if deposit else DepositStatus.NONE,
+        )  # fmt: skip
+        self.state = attrs.evolve(
+            state, proposals=state.proposals.append(proposal),
+            by_status=_moved(state.by_status, proposal_id, None, ProposalStatus.OPEN),
+            deposits_held=state.deposits_held + deposit,
+        )  # fmt: skip
+        return Ok(proposal_id)
+
+    def _action_problems(self, action: object) -> tuple[str, ...]:
+        if isinstance(action, Motion):
+            problem = text_problem("motion text", action.text, 1, MAX_MOTION, multiline=True)
+            return () if problem is None else (problem,)
+        if isinstance(action, TreasuryTransfer):
+            return _transfer_problems(action)
+        if isinstance(action, UpdateParams):
+            changes = action.changes()
+            if not changes:
+                return ("an UpdateParams proposal changes at least one parameter",)
+            return validate_dao_config(attrs.evolve(self.config, **changes))
+        if isinstance(action, EmergencyPause | EmergencyUnpause):
+            return ()
+        return (f"an action is one of Motion, TreasuryTransfer, UpdateParams, EmergencyPause, "
+                f"EmergencyUnpause; got {type(action).__name__}",)  # fmt: skip
+
+    def _proposal(self, proposal_id: object) -> Proposal | None:
+        proposals = self.state.proposals
+        if not isinstance(proposal_id, int) or not is_nat(proposal_id):
+            return None
+        if proposal_id >= len(proposals):
+            return None
+        found: Proposal = proposals[proposal_id]
+        return found
+
+    def _save(self, before: Proposal, after: Proposal) -> None:
+        state = self.state
+        by_status = state.by_status
+        if after.status is not before.status:
+            by_status = _moved(by_status, after.id, before.status, after.status)
+        self.state = attrs.evolve(
+            state, proposals=state.proposals.set(after.id, after), by_status=by_status
+        )
+
+    @update
+    def vote(self, proposal_id: int, choice: Choice) -> Ok[int] | Err[DAOError]:
+        """Vote yes, no or abstain with the power the caller had at the proposal's snapshot
+        (own + delegated, less what delegators who voted themselves took back). Once; while
+        ``now < ends_at``. The power counted."""
+        proposal = self._proposal(proposal_id)
+        if proposal is None:
+            return Err(UnknownProposal(proposal_id))
+        given: object = choice
+        if not isinstance(given, Choice):
+            return Err(InvalidRequest((f"choice is a Choice (Yes, No, Abstain), got {given!r}",)))
+        if proposal.status is not ProposalStatus.OPEN or self.time >= proposal.ends_at:
+            return Err(WrongStatus(proposal.status, f"Open, before {proposal.ends_at}"))
+        if self._blocked(proposal.action):
+            return Err(Paused())
+        voter = self.caller
+        earlier = proposal.tally.votes.get(voter)
+        if earlier is not None:
+            return Err(AlreadyVoted(voter, earlier.choice))
+        weight = voting_power_at(proposal.snapshot, proposal.tally, voter)
+        if weight <= 0:
+            return Err(NoVotingPower(voter))
+        tally = cast_vote(proposal.snapshot, proposal.tally, voter, choice, self.time)
+        self._save(proposal, attrs.evolve(proposal, tally=tally))
+        return Ok(weight)
+
+    def _end_voting(self, proposal_id: int) -> None:
+        self._decide(proposal_id)
+
+    @update
+    def tally(self, proposal_id: int) -> Ok[ProposalStatus] | Err[DAOError]:
+        """Anyone, once the voting period is over: decide the proposal now (its timer does the
+        same at the exact end). Its status."""
+        proposal = self._proposal(proposal_id)
+        if proposal is None:
+            return Err(UnknownProposal(proposal_id))
+        if proposal.status is ProposalStatus.OPEN and self.time < proposal.ends_at:
+            return Err(NotYet(proposal.ends_at))
+        return Ok(self._decide(proposal_id))
+
+    def _decide(self, proposal_id: int) -> ProposalStatus:
+        proposal: Proposal = self.state.proposals[proposal_id]
+        if proposal.status is not ProposalStatus.OPEN or self.time < proposal.ends_at:
+            return proposal.status
+        if proposal.timer is not None:
+            self.cancel_timer(proposal.timer)
+        tally, total = proposal.tally, proposal.snapshot.total
+        quorum = quorum_reached(tally, total, proposal.quorum_bp)
+        accepted = quorum and approved(tally, proposal.approval_bp)
+        forfeit = quorum and not accepted
+        decided = attrs.evolve(
+            proposal, timer=None, decided_at=self.time,
+            status=ProposalStatus.ACCEPTED if accepted else ProposalStatus.REJECTED,
+            executable_at=proposal.ends_at + proposal.timelock if accepted else None,
+            deposit_status=(
+                DepositStatus.FORFEITED if forfeit and proposal.deposit
+                else proposal.deposit_status
+            ),
+        )  # fmt: skip
+        self._save(proposal, decided)
+        if decided.deposit_status is DepositStatus.FORFEITED:
+            self._forfeit(proposal.deposit)
+        elif decided.deposit_status is DepositStatus.HELD:
+            self._return_deposit(decided)
+        status: ProposalStatus = decided.status
+        return status
+
+    def _forfeit(self, deposit: int) -> None:
+        state = self.state
+        self.state = attrs.evolve(
+            state, deposits_held=state.deposits_held - deposit,
+            forfeited=state.forfeited + deposit,
+        )  # fmt: skip
+
+    def _return_deposit(self, proposal: Proposal) -> None:
+        """Send the deposit back less one fee (recorded first, undone if the ledger refuses; a
+        deposit not above the fee is forfeited)."""
+        fee = self._fee(self.config.token)
+        current = self.state.proposals[proposal.id]
+        if current.deposit_status not in (DepositStatus.HELD, DepositStatus.OWED):
+            return
+        if isinstance(fee, str):
+            owed = attrs.evolve(
+                current, deposit_status=DepositStatus.OWED,
+                outcome=f"deposit not returned yet: {fee}",
+            )  # fmt: skip
+            self._save(current, owed)
+            return
+        if current.deposit <= fee:
+            self._save(current, attrs.evolve(current, deposit_status=DepositStatus.FORFEITED))
+            self._forfeit(current.deposit)
+            return
+        returned = attrs.evolve(current, deposit_status=DepositStatus.RETURNED)
+        self._save(current, returned)
+        held = self.state.deposits_held - current.deposit
+        self.state = attrs.evolve(self.state, deposits_held=held)
+        sent = self._send(
+            self.config.token, DEPOSITS_SUBACCOUNT, Account(current.proposer),
+            current.deposit - fee, fee,
+        )  # fmt: skip
+        if isinstance(sent, str):
+            now = self.state.proposals[proposal.id]
+            self._save(now, attrs.evolve(now, deposit_status=DepositStatus.OWED))
+            self.state = attrs.evolve(
+                self.state, deposits_held=self.state.deposits_held + current.deposit
+            )
+
+    @update
+    def return_deposit(self, proposal_id: int) -> Ok[DepositStatus] | Err[DAOError]:
+        """Anyone: retry returning a deposit the ledger refused earlier. Its status now."""
+        proposal = self._proposal(proposal_id)
+        if proposal is None:
+            return Err(UnknownProposal(proposal_id))
+        if proposal.deposit_status is not DepositStatus.OWED:
+            return Err(WrongStatus(proposal.status, "a deposit still owed"))
+        self._return_deposit(proposal)
+        return Ok(self.state.proposals[proposal.id].deposit_status)
+
+    @update
+    def execute(self, proposal_id: int) -> Ok[ProposalStatus] | Err[DAOError]:
+        """Anyone, once an Accepted proposal's timelock has passed (``now ≥ ends_at +
+        timelock``): carry out its action, once. Executed, or Failed with the reason (final)."""
+        proposal = self._proposal(proposal_id)
+        if proposal is None:
+            return Err(UnknownProposal(proposal_id))
+        if proposal.status is not ProposalStatus.ACCEPTED:
+            return Err(WrongStatus(proposal.status, "Accepted"))
+        assert proposal.executable_at is not None
+        if self.time < proposal.executable_at:
+            return Err(NotYet(proposal.executable_at))
+        if self._blocked(proposal.action):
+            return Err(Paused())
+        running = attrs.evolve(proposal, status=ProposalStatus.EXECUTING)
+        self._save(proposal, running)
+        ok, outcome = self._carry_out(proposal.action)
+        done = attrs.evolve(
+            self.state.proposals[proposal.id], executed_at=self.time, outcome=outcome,
+            status=ProposalStatus.EXECUTED if ok else ProposalStatus.FAILED,
+        )  # fmt: skip
+        self._save(running, done)
+        return Ok(done.status)
+
+    def _carry_out(self, action: Action) -> tuple[bool, str]:
+        """Do what the proposal says: whether it worked, and what it did or why it failed."""
+        if isinstance(action, Motion):
+            return True, "motion recorded"
+        if isinstance(action, EmergencyPause | EmergencyUnpause):
+            self.state = attrs.evolve(self.state, paused=isinstance(action, EmergencyPause))
+            return True, "paused" if self.state.paused else "unpaused"
+        if isinstance(action, UpdateParams):
+            updated = attrs.evolve(self.config, **action.changes())
+            problems = validate_dao_config(updated)
+            if problems:
+                return False, "; ".join(problems)
+            self.state = attrs.evolve(self.state, config=updated)
+            return True, "parameters updated: " + ", ".join(sorted(action.changes()))
+        return self._pay_from_treasury(action)
+
+    def _pay_from_treasury(self, action: TreasuryTransfer) -> tuple[bool, str]:
+        fee = self._fee(action.ledger)
+        if isinstance(fee, str):
+            return False, fee
+        debit = action.amount + fee
+        self._count_paid(action.ledger, debit)
+        sent = self._send(
+            action.ledger, TREASURY_SUBACCOUNT, action.to, action.amount, fee, action.memo
+        )
+        if isinstance(sent, str):
+            self._count_paid(action.ledger, -debit)
+            return False, sent
+        return True, f"sent {action.amount} to {action.to} (block {sent})"
+
+    def _count_paid(self, ledger: Principal, debit: int) -> None:
+        paid = self.state.treasury_paid
+        self.state = attrs.evolve(
+            self.state, treasury_paid=paid.set(ledger, paid.get(ledger, 0) + debit)
+        )
+
+    # -- emergency ------------------------------------------------------------------------------
+
+    def _not_contact(self) -> NotEmergencyContact | None:
+        if self.caller not in self.config.emergency_contacts:
+            return NotEmergencyContact(self.caller)
+        return None
+
+    @update
+    def emergency_pause(self) -> Ok[None] | Err[DAOError]:
+        """An emergency contact pauses staking, proposing, voting and executing."""
+        refused = self._not_contact()
+        if refused is not None:
+            return Err(refused)
+        self.state = attrs.evolve(self.state, paused=True)
+        return Ok(None)
+
+    @update
+    def emergency_unpause(self) -> Ok[None] | Err[DAOError]:
+        """An emergency contact lifts a pause (always possible)."""
+        refused = self._not_contact()
+        if refused is not None:
+            return Err(refused)
+        self.state = attrs.evolve(self.state, paused=False)
+        return Ok(None)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _may_read(self, about: Principal | None = None) -> bool:
+        caller = self.caller
+        return (
+            self.meta.is_public or caller in (self.meta.owner, self.meta.factory, about)
+            or caller in self.state.stakes_by_owner
+            or caller in self.config.emergency_contacts
+        )  # fmt: skip
+
+    @query
+    def get_config(self) -> DAOConfig | None:
+        return self.config if self._may_read() else None
+
+    @query
+    def is_paused(self) -> bool:
+        return bool(self.state.paused)
+
+    @query
+    def get_member(self, user: Principal) -> MemberInfo | None:
+        """``user``'s stakes and voting power now (own, delegated to it, effective)."""
+        if not self._may_read(user):
+            return None
+        power = self.state.power
+        delegate = power.delegates.get(user)
+        own, received = power.own.get(user, 0), power.received.get(user, 0)
+        mine = self.state.stakes_by_owner.get(user, _NONE)
+        stakes = self.state.stakes
+        return MemberInfo(
+            user=user, stakes=len(mine), staked=sum(stakes[i].amount for i in mine), own=own,
+            delegated=received, effective=0 if delegate is not None else own + received,
+            delegate=delegate,
+        )  # fmt: skip
+
+    @query
+    def get_stakes(
+        self, user: Principal, offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> Page[Stake]:
+        """``user``'s active stakes, oldest first."""
+        check_page(offset, limit)
+        if not self._may_read(user):
+            return Page((), None, None)
+        mine = self.state.stakes_by_owner.get(user, _NONE)
+        items = tuple(self.state.stakes[i] for i in mine.page(offset, limit))
+        end = offset + len(items)
+        return Page(items, len(mine), end if end < len(mine) else None)
+
+    def _info(self, proposal: Proposal) -> ProposalInfo:
+        return ProposalInfo(
+            id=proposal.id, proposer=proposal.proposer, action=proposal.action,
+            status=proposal.status, submitted_at=proposal.submitted_at,
+            ends_at=proposal.ends_at, executable_at=proposal.executable_at,
+            deposit=proposal.deposit, deposit_status=proposal.deposit_status,
+            outcome=proposal.outcome, tally=self._tally_view(proposal),
+        )  # fmt: skip
+
+    def _tally_view(self, proposal: Proposal) -> TallyView:
+        tally, total = proposal.tally, proposal.snapshot.total
+        return TallyView(
+            proposal_id=proposal.id, status=proposal.status, yes=tally.yes, no=tally.no,
+            abstain=tally.abstain, voters=len(tally.votes), snapshot_total=total,
+            quorum_bp=proposal.quorum_bp, approval_bp=proposal.approval_bp,
+            quorum_reached=quorum_reached(tally, total, proposal.quorum_bp),
+            approved=approved(tally, proposal.approval_bp), ends_at=proposal.ends_at,
+        )  # fmt: skip
+
+    @query
+    def get_proposal(self, proposal_id: int) -> ProposalInfo | None:
+        proposal = self._proposal(proposal_id)
+        return None if proposal is None or not self._may_read() else self._info(proposal)
+
+    @query
+    def get_proposals(
+        self, status: ProposalStatus | None = None, offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> Page[ProposalInfo]:
+        """Proposals, newest first: all of them, or those with ``status``."""
+        check_page(offset, limit)
+        if not self._may_read():
+            return Page((), None, None)
+        proposals = self.state.proposals
+        if status is None:
+            total = len(proposals)
+            ids: Any = newest_first(total, offset, limit)
+        else:
+            chosen = self.state.by_status.get(status, _NONE)
+            total = len(chosen)
+            ids = chosen.page(offset, limit, descending=True)
+        items = tuple(self._info(proposals[i]) for i in ids)
+        end = offset + len(items)
+        return Page(items, total, end if end < total else None)
+
+    @query
+    def get_tally(self, proposal_id: int) -> TallyView | None:
+        proposal = self._proposal(proposal_id)
+        return None if proposal is None or not self._may_read() else self._tally_view(proposal)
+
+    @query
+    def get_votes(
+        self, proposal_id: int, offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> Page[tuple[Principal, Vote]]:
+        """A proposal's votes in the order they were cast, each with the power it counts now."""
+        check_page(offset, limit)
+        proposal = self._proposal(proposal_id)
+        if proposal is None or not self._may_read():
+            return Page((), None, None)
+        tally = proposal.tally
+        voters = tally.order[offset : offset + limit]
+        items = tuple((voter, tally.votes[voter]) for voter in voters)
+        total = len(tally.order)
+        end = offset + len(items)
+        return Page(items, total, end if end < total else None)
+
+    @query
+    def get_voting_power(self, user: Principal, proposal_id: int) -> int | None:
+        """What ``user`` would vote with on the proposal now (0 once it has voted)."""
+        proposal = self._proposal(proposal_id)
+        if proposal is None or not self._may_read(user):
+            return None
+        return voting_power_at(proposal.snapshot, proposal.tally, user)
+
+    @query(composite=True)
+    def get_balances(self) -> Balances | None:
+        """The treasury, staking and deposits accounts as the ledger reports them, next to the
+        DAO's records (a composite query: it asks the ledger)."""
+        if not self._may_read():
+            return None
+        token = self.config.token
+        treasury, staking, deposits = (
+            int(self.query_call(token, "icrc1_balance_of", Account(self.id, subaccount)))
+            for subaccount in (TREASURY_SUBACCOUNT, STAKING_SUBACCOUNT, DEPOSITS_SUBACCOUNT)
+        )
+        state = self.state
+        return Balances(
+            treasury=treasury, staking=staking, deposits=deposits, staked=state.staked,
+            deposits_held=state.deposits_held, forfeited=state.forfeited,
+        )  # fmt: skip
+
+    @query
+    def get_accounts(self) -> tuple[tuple[str, Account], ...]:
+        """The DAO's accounts: fund the treasury by sending to ``treasury``."""
+        return (
+            ("treasury", Account(self.id, TREASURY_SUBACCOUNT)),
+            ("staking", Account(self.id, STAKING_SUBACCOUNT)),
+            ("deposits", Account(self.id, DEPOSITS_SUBACCOUNT)),
+        )
+
+    @query
+    def get_stats(self) -> DAOStats | None:
+        if not self._may_read():
+            return None
+        state = self.state
+        return DAOStats(
+            members=len(state.stakes_by_owner), stakes=len(state.stakes), staked=state.staked,
+            total_power=state.power.total, delegations=len(state.power.delegates),
+            proposals=len(state.proposals),
+            by_status=tuple((status, len(state.by_status.get(status, _NONE)))
+                            for status in ProposalStatus),
+            paused=state.paused,
+        )  # fmt: skip
+
+
+def _moved(by_status: Any, proposal_id: int, before: ProposalStatus | None,
+           after: ProposalStatus) -> Any:  # fmt: skip
+    if before is not None:
+        left = by_status.get(before, _NONE).discard(proposal_id)
+        by_status = by_status.set(before, left)
+    return by_status.set(after, by_status.get(after, _NONE).add(proposal_id))
+
+
+def _transfer_problems(action: TreasuryTransfer) -> tuple[str, ...]:
+    problems = []
+    ledger: object = action.ledger
+    if not isinstance(ledger, Principal) or not ledger.is_canister:
+        problems.append(f"ledger must be a ledger canister id, got {ledger!r}")
+    to: object = action.to
+    if not isinstance(to, Account):
+        problems.append("to must be an Account")
+    if not is_nat(action.amount) or not 0 < action.amount <= MAX_AMOUNT:
+        problems.append("amount must be an int from 1 to 2**128 - 1")
+    memo: object = action.memo
+    if memo is not None and not (isinstance(memo, bytes) and len(memo) <= 32):
+        problems.append("memo is None or at most 32 bytes")
+    return tuple(problems)
+
+
+__all__ = ["DAO"]

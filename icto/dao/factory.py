@@ -1,0 +1,98 @@
+"""``DAOFactory``: deploys ``DAO`` contracts, indexes their members (role ``member``) and lists
+the DAOs of each governance token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import immutables
+
+from icto.collections import SortedSet
+from icto.collections.maps import listed, unlisted
+from icto.dao.config import DAOConfig, validate_dao_config
+from icto.dao.contract import DAO
+from icto.dao.types import MEMBER
+from icto.factory.base import ContractDraft, FactoryState
+from icto.factory.factory import Factory
+from icto.factory.types import DEFAULT_PAGE, ContractInfo, Page
+from icto.ic.canister import query
+from icto.ic.errors import CallRejected
+from icto.ic.principal import Principal
+from icto.validation import foreign_text, is_nat
+
+_NONE: SortedSet[int] = SortedSet()
+
+
+@attrs.frozen
+class DAODetails:
+    """The DAO fields kept in ``ContractInfo.details`` (as deployed)."""
+
+    token: Principal
+    quorum_bp: int
+    approval_bp: int
+    voting_period: int
+    timelock: int
+
+
+@attrs.frozen
+class DAOFactoryState(FactoryState):
+    by_token: immutables.Map[Principal, SortedSet[int]] = immutables.Map()
+    """Governance token ledger → DAOs governed by it, by creation order."""
+
+
+class DAOFactory(Factory):
+    VERSION = "1.0.0"
+    KIND = "dao"
+    CONTRACT = DAO
+    ROLES = frozenset({MEMBER})
+    STATE = DAOFactoryState
+    OWNER_CONTROLS = False
+    """A DAO's controller is its factory alone: a creator who controlled it could install any
+    code and take the stakes and the treasury past the vote."""
+
+    state: DAOFactoryState
+
+    def validate_config(self, owner: Principal, config: object) -> tuple[str, ...]:
+        return validate_dao_config(config, owner)
+
+    def preflight(self, config: DAOConfig) -> str | None:
+        """The governance token must be a ledger that answers (the backend refunds otherwise)."""
+        try:
+            fee = self.call(config.token, "icrc1_fee")
+        except CallRejected as rejected:
+            return foreign_text(
+                f"the governance token {config.token} did not answer: {rejected.message}", 1024
+            )
+        if not is_nat(fee):
+            return f"the governance token {config.token} is not an ICRC-1 ledger"
+        return None
+
+    def draft(self, owner: Principal, config: DAOConfig) -> ContractDraft:
+        details = DAODetails(
+            config.token, config.quorum_bp, config.approval_bp, config.voting_period,
+            config.timelock,
+        )  # fmt: skip
+        return ContractDraft(config.name, config.is_public, details, ())
+
+    def indexed(self, state: Any, info: ContractInfo) -> Any:
+        return attrs.evolve(state, by_token=listed(state.by_token, info.details.token, info.seq))
+
+    def unindexed(self, state: Any, info: ContractInfo) -> Any:
+        by_token = unlisted(state.by_token, info.details.token, info.seq)
+        return attrs.evolve(state, by_token=by_token)
+
+    @query
+    def get_daos_by_token(
+        self, token: Principal, offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> Page[ContractInfo]:
+        """DAOs governed by ``token``, oldest first; private ones only for those who may see
+        them."""
+        return self._page(self.state.by_token.get(token, _NONE), offset, limit, _same, False)
+
+
+def _same(info: ContractInfo) -> ContractInfo:
+    return info
+
+
+__all__ = ["DAODetails", "DAOFactory"]
