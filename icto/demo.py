@@ -15,12 +15,16 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
+from icto.backend.types import DAO_FACTORY
+from icto.dao import Choice, DAOConfig, Motion, TreasuryTransfer
+from icto.dao.types import STAKING_SUBACCOUNT
 from icto.distribution import Category, Cliff, DistributionConfig, Fixed, Open, Window
 from icto.ic.account import Account
 from icto.ic.ic import IC
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
-from icto.ledger.types import E8S, TransferArgs
+from icto.ledger.presets import ICP
+from icto.ledger.types import E8S, ApproveArgs, TransferArgs
 from icto.multisig import AddSigner, MultisigConfig, RemoveSigner, Role, Transfer
 from icto.storage.types import AuditEntry, AuditQuery, PaymentRecord
 from icto.system import System, deploy_system
@@ -79,7 +83,8 @@ REFUNDED: Final = (
 
 SECTIONS: Final = (
     "Platform", "Deployments", "Contracts per user", "Audit trail", "Invoices", "ICP balances",
-    "Books", "Multisig wallet", "Wallets per user", "Vesting", "Airdrop",
+    "Books", "Multisig wallet", "Wallets per user", "Vesting", "Airdrop", "DAO stakes",
+    "DAO proposals", "DAO accounts",
 )  # fmt: skip
 MONTH_NS: Final = 30 * 24 * 3600 * 10**9
 TEAM_SCHEDULE: Final = Cliff(cliff=MONTH_NS, cliff_bp=1000, duration=6 * MONTH_NS)
@@ -93,6 +98,25 @@ WALLET_FUNDING: Final = 2 * E8S
 WALLET_PAYMENT: Final = 1 * E8S
 """What the wallet's first proposal pays carol."""
 TIMELOCK_NS: Final = 3600 * 10**9
+DAY_NS: Final = 24 * 3600 * 10**9
+DAO_CONFIG_FIELDS: Final[dict[str, Any]] = {
+    "name": "ALP DAO", "minimum_stake": 10 * E8S, "proposal_threshold": 500 * E8S,
+    "proposal_deposit": 100 * E8S, "quorum_bp": 3_000, "approval_bp": 5_000,
+    "voting_period": 3 * DAY_NS, "timelock": 2 * DAY_NS,
+    "lock_tiers": ((0, 10_000), (90 * DAY_NS, 15_000), (365 * DAY_NS, 20_000)),
+}  # fmt: skip
+"""bob's DAO, governed by ALP (the token and alice as emergency contact are added in the
+scene): 30% quorum, a simple majority, three days of voting, a two-day timelock, and locks of
+90 days (1.5x) and a year (2x)."""
+STAKES: Final = (
+    ("bob", 40_000 * E8S, 365 * DAY_NS), ("dave", 800 * E8S, 0),
+    ("erin", 900 * E8S, 90 * DAY_NS), ("frank", 500 * E8S, 0),
+)  # fmt: skip
+"""Who stakes how much ALP for how long; frank then delegates to bob."""
+DAO_TREASURY: Final = 100_000 * E8S
+"""What alice mints into the DAO's treasury."""
+GRANT: Final = 10_000 * E8S
+"""The treasury transfer to carol the DAO votes through."""
 
 
 # -- formatting -------------------------------------------------------------------------------
@@ -295,6 +319,7 @@ def run_demo(out: TextIO = sys.stdout) -> System:
     out.write(f"books check: total supply = minted - burned - fees: {verdict}\n")
     multisig_scene(system, users, out)
     distribution_scene(system, users, out)
+    dao_scene(system, users, out)
     return system
 
 
@@ -403,6 +428,72 @@ def distribution_scene(system: System, users: dict[str, Principal], out: TextIO)
     return result.canister_id  # type: ignore[no-any-return]
 
 
+def dao_scene(system: System, users: dict[str, Principal], out: TextIO) -> Principal:
+    """bob deploys a DAO governed by ALP through the paid flow and alice funds its treasury;
+    four members stake with different lock tiers and frank delegates to bob; a grant to carol
+    passes, is refused during its timelock and executes after it; dave's motion fails its
+    quorum and his deposit comes back less one fee. Returns the DAO."""
+    ic, alice, bob = system.ic, users["alice"], users["bob"]
+    alp = _token_id(system, alice, "ALP")
+    token = ic.actor(alp, alice)
+    fee = token.icrc1_fee()
+    config = DAOConfig(token=alp, emergency_contacts=(alice,), **DAO_CONFIG_FIELDS)
+    ic.advance_time(seconds=STEP_SECONDS)
+    system.approve_backend(bob, system.backend.get_service_fee(DAO_FACTORY) + ICP.fee)
+    dao_id: Principal = system.backend.as_caller(bob).deploy_dao(config).unwrap().canister_id
+    dao = ic.actor(dao_id, bob)
+    token.icrc1_transfer(TransferArgs(to=Account(dao_id), amount=DAO_TREASURY)).unwrap()
+    stakes = []
+    for name, amount, lock in STAKES:
+        member = _user(name)
+        token.as_caller(member).icrc2_approve(
+            ApproveArgs(spender=Account(dao_id), amount=amount + 200 * E8S)
+        ).unwrap()
+        stake = dao.as_caller(member).stake(amount, lock).unwrap()
+        stakes.append((name, _alp(amount), f"{lock // DAY_NS} days",
+                       f"{stake.multiplier_bp / 10_000:g}x", _alp(stake.power)))  # fmt: skip
+    dao.as_caller(_user("frank")).delegate(bob).unwrap()
+    table(out, "DAO stakes", ("member", "ALP staked", "lock", "multiplier", "voting power"),
+          stakes, right=(1, 4))  # fmt: skip
+    out.write(f"frank delegates to bob; bob's effective power: "
+              f"{_alp(dao.get_member(bob).effective)}\n")  # fmt: skip
+    rows = []
+    grant = dao.submit_proposal(TreasuryTransfer(alp, Account(users["carol"]), GRANT)).unwrap()
+    dave = _user("dave")
+    motion = dao.as_caller(dave).submit_proposal(Motion("Grants every quarter")).unwrap()
+    for name, proposal, choice in (
+        ("bob", grant, Choice.YES), ("dave", grant, Choice.NO), ("erin", grant, Choice.ABSTAIN),
+        ("dave", motion, Choice.YES), ("erin", motion, Choice.YES),
+    ):  # fmt: skip
+        dao.as_caller(_user(name)).vote(proposal, choice).unwrap()
+    ic.advance_time(nanos=config.voting_period)
+    early = dao.execute(grant)
+    ic.advance_time(nanos=config.timelock)
+    done = dao.as_caller(dave).execute(grant)
+    for proposal, what in ((grant, "grant 10,000 ALP to carol"), (motion, "motion")):
+        info = dao.get_proposal(proposal)
+        tally = info.tally
+        rows.append((f"#{proposal} {what}", _alp(tally.yes), _alp(tally.no), _alp(tally.abstain),
+                     "reached" if tally.quorum_reached else "missed", info.status,
+                     info.deposit_status))  # fmt: skip
+    table(out, "DAO proposals",
+          ("proposal", "yes", "no", "abstain", "quorum", "status", "deposit"), rows,
+          right=(1, 2, 3))  # fmt: skip
+    out.write(f"executing the grant during its timelock: {_answer(early)}; after it: "
+              f"{_answer(done)}\n")  # fmt: skip
+    balances = dao.get_balances()
+    table(out, "DAO accounts", ("account", "ALP"), [
+        ("treasury", _exact(balances.treasury)), ("staking", _exact(balances.staking)),
+        ("deposits", _exact(balances.deposits)),
+        ("carol's ALP", _exact(token.icrc1_balance_of(Account(users["carol"])))),
+    ], right=(1,))  # fmt: skip
+    staking = token.icrc1_balance_of(Account(dao_id, STAKING_SUBACCOUNT))
+    out.write(f"the ledger's staking subaccount holds exactly the stakes the DAO records: "
+              f"{staking == balances.staked}; the treasury paid the grant and its {fee}-unit "
+              f"fee\n")  # fmt: skip
+    return dao_id
+
+
 def _token_id(system: System, owner: Principal, symbol: str) -> Principal:
     page = system.token_factory.as_caller(owner).get_tokens_by_symbol(symbol)
     found: Principal = page.items[0].id
@@ -411,6 +502,11 @@ def _token_id(system: System, owner: Principal, symbol: str) -> Principal:
 
 def _alp(units: int) -> str:
     return f"{units / E8S:,.2f}"
+
+
+def _exact(units: int) -> str:
+    whole, rest = divmod(units, E8S)
+    return f"{whole:,}.{rest:08d}"
 
 
 def _answer(result: Any) -> str:

@@ -12,14 +12,26 @@ import attrs
 import pytest
 
 from icto import ICP, Account, Principal
-from icto.backend import DEFAULT_FEES, DISTRIBUTION_FACTORY, MULTISIG_FACTORY, TOKEN_FACTORY
+from icto.backend import (
+    DAO_FACTORY,
+    DEFAULT_FEES,
+    DISTRIBUTION_FACTORY,
+    MULTISIG_FACTORY,
+    TOKEN_FACTORY,
+)
+from icto.dao import DepositStatus, ProposalStatus
+from icto.dao.types import DEPOSITS_SUBACCOUNT
 from icto.demo import (
     AIRDROP_AMOUNT,
     AIRDROP_NAMES,
     AIRDROP_SHARES,
     APPROVAL,
+    DAO_CONFIG_FIELDS,
+    DAO_TREASURY,
     FUNDING,
+    GRANT,
     REFUNDED,
+    STAKES,
     TEAM,
     TIMELOCK_NS,
     TOKENS,
@@ -94,10 +106,18 @@ def distribution_of(system: System) -> Principal:
 
 
 def vested_to(system: System, ledger: Any, account: Account) -> int:
-    """What the demo's distribution paid ``account`` on ``ledger`` (read from its blocks)."""
+    """What ``account`` received on ``ledger`` after its initial balance (vesting from the
+    demo's distribution, a deposit back from the DAO), less what it then spent (its stake and
+    deposit in the DAO, their fees and its approval's), read from the blocks."""
     source = Account(distribution_of(system))
     blocks = ledger.get_blocks(0, ledger.get_transaction_count())
-    return sum(b.amount for b in blocks if b.from_ == source and b.to == account)
+    received = sum(b.amount for b in blocks if b.kind != "mint" and b.to == account)
+    assert received == 0 or any(b.from_ == source and b.to == account for b in blocks)
+    spent = sum(
+        (0 if b.kind == "approve" else b.amount) + (b.fee or 0)
+        for b in blocks if b.from_ == account
+    )  # fmt: skip
+    return received - spent
 
 
 def test_initial_holders_see_the_tokens_they_hold(demo: Run) -> None:
@@ -121,9 +141,11 @@ def test_the_failed_deployment_was_refunded_and_the_books_balance(demo: Run) -> 
     wallet_fee = DEFAULT_FEES[MULTISIG_FACTORY] + DEFAULT_FEES[DISTRIBUTION_FACTORY]
     # alice also pays for the team wallet and the distribution and funds the wallet; the wallet
     # pays carol
+    dao_fee = DEFAULT_FEES[DAO_FACTORY]
+    # bob approves the backend again for his DAO and pays for it
     wallet = {
         "alice": -(wallet_fee + 2 * LEDGER_FEE) - (WALLET_FUNDING + LEDGER_FEE),
-        "bob": 0, "carol": WALLET_PAYMENT,
+        "bob": -LEDGER_FEE - (dao_fee + LEDGER_FEE), "carol": WALLET_PAYMENT,
     }  # fmt: skip
     for name in USER_NAMES:
         paid = len(attempts_of(name))
@@ -134,18 +156,19 @@ def test_the_failed_deployment_was_refunded_and_the_books_balance(demo: Run) -> 
     charged = len(TOKENS) + 1
     # the backend keeps every fee but the refunded one, and pays the refund's ledger fee
     assert system.icp_balance(system.backend.id) == (
-        REFUND_FLOAT + (charged - 1) * FEE - LEDGER_FEE + wallet_fee
+        REFUND_FLOAT + (charged - 1) * FEE - LEDGER_FEE + wallet_fee + dao_fee
     )
     for name in USER_NAMES:
         allowance = AllowanceArgs(Account(user(name)), Account(system.backend.id))
         spent = len(attempts_of(name)) * (FEE + LEDGER_FEE)  # a refund gives no approval back
         if name == "alice":
             spent += wallet_fee + 2 * LEDGER_FEE
-        assert system.icp_ledger.icrc2_allowance(allowance).allowance == APPROVAL - spent
+        left = APPROVAL - spent if name != "bob" else 0  # bob's new approval was used up
+        assert system.icp_ledger.icrc2_allowance(allowance).allowance == left
     counters = system.backend.get_counters()
-    assert (counters.deployments, counters.failed_deployments) == (len(TOKENS) + 2, 1)
+    assert (counters.deployments, counters.failed_deployments) == (len(TOKENS) + 3, 1)
     assert (counters.refunds, counters.refunded, counters.fees_collected) == (
-        1, FEE, charged * FEE + wallet_fee
+        1, FEE, charged * FEE + wallet_fee + dao_fee
     )
     assert system.backend.admin_list_pending_refunds() == ()
 
@@ -203,7 +226,8 @@ def test_the_invoices_record_every_payment(demo: Run) -> None:
 def test_the_text_has_every_section_and_short_principals(demo: Run) -> None:
     for heading in (
         "Platform", "Deployments", "Contracts per user", "Audit trail", "Invoices",
-        "ICP balances", "Books", "Multisig wallet", "Wallets per user",
+        "ICP balances", "Books", "Multisig wallet", "Wallets per user", "Vesting", "Airdrop",
+        "DAO stakes", "DAO proposals", "DAO accounts",
     ):  # fmt: skip
         assert f"\n{heading}\n{'=' * len(heading)}\n" in demo.text
     for name in USER_NAMES:
@@ -277,3 +301,42 @@ def test_the_team_vested_month_by_month_and_the_airdrop_paid_equal_shares(demo: 
         assert claim.amount == AIRDROP_AMOUNT // AIRDROP_SHARES and claim.fee_from_reserve
     (entry,) = system.distribution_factory.as_caller(bob).get_my_contracts(bob)
     assert entry.roles == ("recipient",)
+
+
+def test_the_dao_staked_with_tiers_passed_a_grant_after_its_timelock_and_missed_a_quorum(
+    demo: Run,
+) -> None:
+    system = demo.system
+    bob, carol, dave = user("bob"), user("carol"), user("dave")
+    (entry,) = system.dao_factory.as_caller(bob).get_my_contracts(bob)
+    assert (entry.info.owner, entry.roles) == (bob, ("creator", "member"))
+    dao = system.ic.actor(entry.info.id, bob)
+    config = dao.get_config()
+    alp = config.token
+    multipliers = dict(config.lock_tiers)
+    powers = {}
+    for name, amount, lock in STAKES:
+        (stake,) = dao.get_stakes(user(name)).items
+        assert (stake.amount, stake.multiplier_bp) == (amount, multipliers[lock])
+        powers[name] = amount * multipliers[lock] // 10_000
+        member = system.dao_factory.as_caller(user(name)).get_my_contracts(user(name))
+        assert [e.roles[-1] for e in member] == ["member"]
+    grant, motion = reversed(dao.get_proposals().items)
+    assert (grant.status, grant.deposit_status) == (ProposalStatus.EXECUTED, DepositStatus.RETURNED)
+    assert grant.tally.yes == powers["bob"] + powers["frank"]  # frank delegated to bob
+    assert (grant.tally.no, grant.tally.abstain) == (powers["dave"], powers["erin"])
+    assert grant.executable_at == grant.ends_at + config.timelock
+    assert motion.status == ProposalStatus.REJECTED and not motion.tally.quorum_reached
+    token = system.ic.actor(alp, bob)
+    fee = token.icrc1_fee()
+    assert token.icrc1_balance_of(Account(carol)) == GRANT
+    balances = dao.get_balances()
+    assert balances.treasury == DAO_TREASURY - GRANT - fee
+    assert balances.staking == balances.staked == sum(amount for _, amount, _ in STAKES)
+    assert balances.deposits == 0  # both deposits came back, less one fee each
+    deposits = Account(entry.info.id, DEPOSITS_SUBACCOUNT)
+    returned = [
+        block.amount for block in token.get_blocks(0, 10_000)
+        if block.from_ == deposits and block.to == Account(dave)
+    ]  # fmt: skip
+    assert returned == [DAO_CONFIG_FIELDS["proposal_deposit"] - fee]
