@@ -56,7 +56,10 @@ from icto.backend import Backend
 from icto.backend.config import CONFIG_KEYS
 from icto.backend.state import BackendState
 from icto.backend.types import SERVICES, STORAGES
+from icto.dao import DAO, DAOConfig, DAOFactory, Motion
+from icto.dao.types import DAOState
 from icto.factory.base import FactoryState
+from icto.ledger.types import ApproveArgs
 from icto.multisig import (
     AddObserver,
     MultisigConfig,
@@ -72,7 +75,8 @@ from icto.system import System, deploy_system
 from icto.token import Token, TokenConfig, TokenFactory
 
 CANISTERS: tuple[type[Canister], ...] = (
-    Backend, TokenFactory, MultisigFactory, MultisigWallet, AuditStorage, InvoiceStorage,
+    Backend, TokenFactory, MultisigFactory, MultisigWallet, DAOFactory, DAO, AuditStorage,
+    InvoiceStorage,
 )  # fmt: skip
 UPDATE_METHODS = [
     pytest.param(code, name, id=f"{code.__name__}.{name}")
@@ -136,13 +140,14 @@ class World:
     linked), ``refund_id`` the refund of a failed deployment of ``REFUNDEE``, awaiting approval."""
 
     def __init__(
-        self, system: System, token: Principal, wallet: Principal, payment_ids: tuple[str, ...],
-        refund_id: str,
+        self, system: System, token: Principal, wallet: Principal, dao: Principal,
+        payment_ids: tuple[str, ...], refund_id: str,
     ) -> None:  # fmt: skip
         self.ic = system.ic
         self.system = system
         self.token = token
         self.wallet = wallet
+        self.dao = dao
         self.payment_ids = payment_ids
         self.refund_id = refund_id
         self.snapshot = system.ic.snapshot()
@@ -150,9 +155,11 @@ class World:
     def canister_id(self, code: type[Canister]) -> Principal:
         if code is MultisigWallet:
             return self.wallet
+        if code is DAO:
+            return self.dao
         proxies = {
             Backend: self.system.backend, TokenFactory: self.system.token_factory,
-            MultisigFactory: self.system.multisig_factory,
+            MultisigFactory: self.system.multisig_factory, DAOFactory: self.system.dao_factory,
             AuditStorage: self.system.audit_storage, InvoiceStorage: self.system.invoice_storage,
         }  # fmt: skip
         return proxies[code].id
@@ -197,8 +204,22 @@ def build_world() -> World:
     signer = ic.actor(wallet, OWNER)
     signer.propose(Transfer(system.icp_ledger.id, Account(REFUNDEE), 10_000)).unwrap()
     signer.propose(AddObserver(Principal.from_name("observer"))).unwrap()
+    system.approve_backend(OWNER, 6 * E8S)
+    dao = backend.as_caller(OWNER).deploy_dao(
+        DAOConfig(
+            name="Hostile DAO", token=system.icp_ledger.id, minimum_stake=100_000,
+            proposal_threshold=1, proposal_deposit=E8S // 10, quorum_bp=1_000, approval_bp=5_000,
+            voting_period=3600 * 10**9, timelock=0, emergency_contacts=(REFUNDEE,),
+        )
+    ).unwrap().canister_id  # fmt: skip
+    system.icp_ledger.as_caller(OWNER).icrc2_approve(
+        ApproveArgs(spender=Account(dao), amount=E8S)
+    ).unwrap()
+    member = ic.actor(dao, OWNER)
+    member.stake(E8S // 2).unwrap()
+    member.submit_proposal(Motion("An open proposal")).unwrap()
     payment_ids = (deployed.payment_id, failed.unwrap_err().payment_id)
-    return World(system, deployed.canister_id, wallet, payment_ids, refund.refund_id)
+    return World(system, deployed.canister_id, wallet, dao, payment_ids, refund.refund_id)
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +247,8 @@ class Hostile:
         system = world.system
         self.known_principals: tuple[Principal, ...] = (
             Principal.anonymous(), Principal.management_canister(), system.operator,
-            system.icp_ledger.id, *world.canister_ids, world.token, world.wallet, OWNER, REFUNDEE,
+            system.icp_ledger.id, *world.canister_ids, world.token, world.wallet, world.dao, OWNER,
+            REFUNDEE,
         )  # fmt: skip
         named_callers = (
             system.operator, system.backend.id, OWNER, world.token, Principal.anonymous(),
@@ -240,6 +262,8 @@ class Hostile:
             TokenFactory: (system.operator, system.backend.id, OWNER, world.token),
             MultisigFactory: (system.operator, system.backend.id, OWNER, world.wallet),
             MultisigWallet: (OWNER, REFUNDEE, system.multisig_factory.id),
+            DAOFactory: (system.operator, system.backend.id, OWNER, world.dao),
+            DAO: (OWNER, REFUNDEE, system.dao_factory.id),
             AuditStorage: (system.backend.id, system.operator),
             InvoiceStorage: (system.backend.id, system.operator),
         }
@@ -423,7 +447,7 @@ def without_denials(state: Any) -> Any:
         return attrs.evolve(state, counters=attrs.evolve(state.counters, access_denied=0))
     if isinstance(state, StorageState):
         return attrs.evolve(state, access_denied=0)
-    if isinstance(state, WalletState):
+    if isinstance(state, WalletState | DAOState):
         return state
     raise AssertionError(f"no fingerprint for {type(state).__name__}")
 

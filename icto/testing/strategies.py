@@ -2,7 +2,8 @@
 
 Contract: ``valid=True`` strategies only ever draw configs their validator accepts
 (``validate_token_config(config, owner)``, ``validate_multisig_config(config, owner)``,
-``validate_distribution_config(config, owner)``, for any identified ``owner``); ``valid=False``
+``validate_distribution_config(config, owner)``, ``validate_dao_config(config, owner)``, for
+any identified ``owner``); ``valid=False``
 ones draw a valid config with one thing broken, so the validator always refuses it.
 """
 
@@ -14,6 +15,15 @@ from typing import Any, Final, TypeVar
 import attrs
 from hypothesis import strategies as st
 
+from icto.dao.config import (
+    APPROVAL_BP,
+    MAX_LOCK,
+    MAX_TIMELOCK,
+    MULTIPLIER_BP,
+    QUORUM_BP,
+    VOTING_PERIOD,
+    DAOConfig,
+)
 from icto.distribution.config import (
     CLAIMS_COVERED,
     Category,
@@ -345,3 +355,54 @@ def distribution_configs(
     del owner
     valid_configs = _valid_distribution(token)
     return valid_configs if valid else _broken(valid_configs, _DISTRIBUTION_BREAKERS)
+
+
+# -- DAOs ---------------------------------------------------------------------------------------
+
+
+@st.composite
+def _tiers(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
+    count = draw(st.integers(1, 4))
+    durations = sorted(draw(st.lists(st.integers(1, MAX_LOCK), min_size=count - 1,
+                                     max_size=count - 1, unique=True)))  # fmt: skip
+    low, high = MULTIPLIER_BP
+    multipliers = sorted(draw(st.lists(st.integers(low, high), min_size=count, max_size=count)))
+    return tuple(zip([0, *durations], multipliers, strict=True))
+
+
+@st.composite
+def _valid_dao(draw: st.DrawFn, token: Principal) -> DAOConfig:
+    low_period, high_period = VOTING_PERIOD
+    return DAOConfig(
+        name=draw(text(1, 30)), token=token,
+        minimum_stake=draw(amounts(min_value=1, max_value=2**64)),
+        proposal_threshold=draw(amounts(min_value=1, max_value=2**64)),
+        proposal_deposit=draw(amounts(max_value=2**64)),
+        quorum_bp=draw(st.integers(*QUORUM_BP)), approval_bp=draw(st.integers(*APPROVAL_BP)),
+        voting_period=draw(st.integers(low_period, high_period)),
+        timelock=draw(st.integers(0, MAX_TIMELOCK)), lock_tiers=draw(_tiers()),
+        emergency_contacts=tuple(draw(st.lists(principals(), max_size=3, unique=True))),
+        description=draw(text(0, 40, multiline=True)), is_public=draw(st.booleans()),
+    )  # fmt: skip
+
+
+_DAO_BREAKERS: Final[list[Callable[[DAOConfig], st.SearchStrategy[DAOConfig]]]] = [
+    _evolved(name=""), _evolved(token=Principal.from_name("not a ledger")),
+    _evolved(minimum_stake=0), _evolved(proposal_threshold=0), _evolved(proposal_deposit=-1),
+    _evolved(quorum_bp=0), _evolved(quorum_bp=BP + 1), _evolved(approval_bp=BP // 2 - 1),
+    _evolved(voting_period=VOTING_PERIOD[0] - 1), _evolved(timelock=MAX_TIMELOCK + 1),
+    _evolved(lock_tiers=()), _evolved(lock_tiers=((0, BP), (0, BP))),
+    _evolved(lock_tiers=((0, BP - 1),)), _evolved(is_public=None),
+    _evolved(emergency_contacts=(Principal.anonymous(),)),
+]  # fmt: skip
+
+
+def dao_configs(
+    token: Principal, owner: Principal, *, valid: bool = True
+) -> st.SearchStrategy[DAOConfig]:
+    """``DAOConfig``s governed by ``token`` (a ledger canister id) that ``owner`` (identified)
+    may deploy (``valid=True``), or may not. As for distributions, ``owner`` only documents the
+    pairing."""
+    del owner
+    valid_configs = _valid_dao(token)
+    return valid_configs if valid else _broken(valid_configs, _DAO_BREAKERS)

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from icto import Account, Principal
+from icto.dao import DAOConfig, validate_dao_config
 from icto.distribution import validate_distribution_config
 from icto.distribution.config import DistributionConfig
 from icto.multisig import validate_multisig_config
@@ -61,3 +62,15 @@ def test_valid_distribution_configs_validate(data: st.DataObject, owner: Princip
 def test_invalid_distribution_configs_are_refused(data: st.DataObject, owner: Principal) -> None:
     config = data.draw(icto_st.distribution_configs(TOKEN, owner, valid=False))
     assert validate_distribution_config(config, owner) != ()
+
+
+@given(st.data(), icto_st.principals())
+def test_valid_dao_configs_validate(data: st.DataObject, owner: Principal) -> None:
+    config: DAOConfig = data.draw(icto_st.dao_configs(TOKEN, owner))
+    assert validate_dao_config(config, owner) == ()
+
+
+@given(st.data(), icto_st.principals())
+def test_invalid_dao_configs_are_refused(data: st.DataObject, owner: Principal) -> None:
+    config = data.draw(icto_st.dao_configs(TOKEN, owner, valid=False))
+    assert validate_dao_config(config, owner) != ()
