@@ -48,7 +48,9 @@ class DAOConfig:
     """
 
     name: str
-    token: Principal
+    token: Principal | None = None
+    """The governance token's ledger (required; left ``None`` only in a launchpad's treasury
+    config, where it means the sale token)."""
     minimum_stake: int
     proposal_threshold: int
     """Voting power a member needs to submit a proposal (> 0: no proposal from zero power)."""

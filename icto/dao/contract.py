@@ -132,6 +132,12 @@ class DAO(FactoryContract):
         config: DAOConfig = self.state.config
         return config
 
+    @property
+    def _token(self) -> Principal:
+        token = self.config.token
+        assert token is not None, "a deployed DAO's config names its token"
+        return token
+
     # -- ledger ---------------------------------------------------------------------------------
 
     def _fee(self, ledger: Principal) -> int | str:
@@ -163,7 +169,7 @@ class DAO(FactoryContract):
         subaccounts (``user`` pays the fee): the block, or why it failed."""
         args = TransferFromArgs(from_=Account(user), to=Account(self.id, subaccount), amount=amount)
         try:
-            result = self.call(self.config.token, "icrc2_transfer_from", args)
+            result = self.call(self._token, "icrc2_transfer_from", args)
         except CallRejected as rejected:
             return _ledger_error(rejected.message)
         if isinstance(result, Err):
@@ -194,7 +200,7 @@ class DAO(FactoryContract):
             problems.append(f"the shortest lock is {config.lock_tiers[0][0]} ns")
         if problems or multiplier is None:
             return Err(InvalidRequest(tuple(problems)))
-        fee = self._fee(config.token)
+        fee = self._fee(self._token)
         if isinstance(fee, str):
             return Err(TransferFailed(fee))
         if amount <= fee:
@@ -227,7 +233,7 @@ class DAO(FactoryContract):
         """Withdraw a stake of the caller's once unlocked (``now ≥ unlocks_at``): they receive
         amount - one ledger fee. The amount sent."""
         user = self.caller
-        fee = self._fee(self.config.token)
+        fee = self._fee(self._token)
         if isinstance(fee, str):
             return Err(TransferFailed(fee))
         stake = self.state.stakes.get(stake_id) if is_nat(stake_id) else None
@@ -239,7 +245,7 @@ class DAO(FactoryContract):
             return Err(InvalidRequest((f"the stake does not cover the ledger fee ({fee})",)))
         self._withdraw(stake, -1)
         sent = self._send(
-            self.config.token, STAKING_SUBACCOUNT, Account(user), stake.amount - fee, fee
+            self._token, STAKING_SUBACCOUNT, Account(user), stake.amount - fee, fee
         )
         if isinstance(sent, str):
             self._withdraw(stake, +1)
@@ -445,7 +451,7 @@ class DAO(FactoryContract):
     def _return_deposit(self, proposal: Proposal) -> None:
         """Send the deposit back less one fee (recorded first, undone if the ledger refuses; a
         deposit not above the fee is forfeited)."""
-        fee = self._fee(self.config.token)
+        fee = self._fee(self._token)
         current = self.state.proposals[proposal.id]
         if current.deposit_status not in (DepositStatus.HELD, DepositStatus.OWED):
             return
@@ -465,7 +471,7 @@ class DAO(FactoryContract):
         held = self.state.deposits_held - current.deposit
         self.state = attrs.evolve(self.state, deposits_held=held)
         sent = self._send(
-            self.config.token, DEPOSITS_SUBACCOUNT, Account(current.proposer),
+            self._token, DEPOSITS_SUBACCOUNT, Account(current.proposer),
             current.deposit - fee, fee,
         )  # fmt: skip
         if isinstance(sent, str):
@@ -697,7 +703,7 @@ class DAO(FactoryContract):
         DAO's records (a composite query: it asks the ledger)."""
         if not self._may_read():
             return None
-        token = self.config.token
+        token = self._token
         treasury, staking, deposits = (
             int(self.query_call(token, "icrc1_balance_of", Account(self.id, subaccount)))
             for subaccount in (TREASURY_SUBACCOUNT, STAKING_SUBACCOUNT, DEPOSITS_SUBACCOUNT)

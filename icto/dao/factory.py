@@ -58,6 +58,7 @@ class DAOFactory(Factory):
 
     def preflight(self, config: DAOConfig) -> str | None:
         """The governance token must be a ledger that answers (the backend refunds otherwise)."""
+        assert config.token is not None
         try:
             fee = self.call(config.token, "icrc1_fee")
         except CallRejected as rejected:
@@ -69,6 +70,7 @@ class DAOFactory(Factory):
         return None
 
     def draft(self, owner: Principal, config: DAOConfig) -> ContractDraft:
+        assert config.token is not None
         details = DAODetails(
             config.token, config.quorum_bp, config.approval_bp, config.voting_period,
             config.timelock,
