@@ -61,6 +61,11 @@ RATIOS: list[tuple[str, str, str, str]] = [
      "<= 2x"),
     (f"distribution register, {MEDIUM:,} registered vs first", "dist_register_large",
      "dist_register_first", "<= 2x"),
+    (f"DAO submit_proposal, {MEDIUM:,} vs 10 members", "dao_submit_large", "dao_submit_small",
+     "<= 2x"),
+    (f"DAO vote, {MEDIUM:,} vs 10 members", "dao_vote_large", "dao_vote_small", "<= 2x"),
+    (f"DAO tally at the end of voting, {MEDIUM:,} vs 10 members", "dao_tally_large",
+     "dao_tally_small", "<= 2x"),
 ]  # fmt: skip
 
 
