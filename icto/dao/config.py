@@ -128,7 +128,7 @@ def _tiers_problems(tiers: object) -> list[str]:
     if any(a >= b for a, b in itertools.pairwise(durations)):
         return ["lock tier durations must be strictly ascending"]
     if any(a > b for a, b in itertools.pairwise(multipliers)):
-        return ["a longer lock never has a smaller multiplier"]
+        return ["lock_tiers: a longer lock never has a smaller multiplier"]
     return []
 
 

@@ -88,6 +88,8 @@ def _add_up(received: immutables.Map[Principal, int], chain: tuple[Principal, ..
 
 def with_stake(power: Power, member: Principal, delta: int) -> Power:
     """``member``'s own power changes by ``delta`` (a stake added or withdrawn)."""
+    if delta == 0:
+        return power
     own = power.own.get(member, 0) + delta
     assert own >= 0, "a member's power never goes below zero"
     return Power(
