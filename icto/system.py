@@ -1,10 +1,10 @@
 """``deploy_system(ic)``: the whole ICTO platform on one simulated IC, deployed and wired.
 
 It deploys the ICP ledger at its mainnet id, AuditStorage, InvoiceStorage, the backend, and the
-Token, Multisig, Distribution and DAO Factories; makes the backend an admin of each storage and
-factory (the operator stays their controller) and lets the backend whitelist itself there through
-``setup_microservices``, as an operator would; and gives the backend a float of ICP to pay the
-ledger fee of refunds.
+Token, Multisig, Distribution, DAO and Launchpad Factories; makes the backend an admin of each
+storage and factory (the operator stays their controller) and lets the backend whitelist itself
+there through ``setup_microservices``, as an operator would; and gives the backend a float of ICP
+to pay the ledger fee of refunds.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from icto.backend.backend import Backend
 from icto.backend.types import (
     DAO_FACTORY,
     DISTRIBUTION_FACTORY,
+    LAUNCHPAD_FACTORY,
     MULTISIG_FACTORY,
     TOKEN_FACTORY,
     BackendInit,
@@ -29,6 +30,7 @@ from icto.ic.account import Account
 from icto.ic.ic import IC
 from icto.ic.principal import Principal
 from icto.ic.proxy import CanisterProxy
+from icto.launchpad.factory import LaunchpadFactory
 from icto.ledger.presets import ICP, deploy_ledger
 from icto.ledger.types import E8S, ApproveArgs, TransferArgs
 from icto.multisig.factory import MultisigFactory
@@ -63,6 +65,7 @@ class System:
     multisig_factory: CanisterProxy
     distribution_factory: CanisterProxy
     dao_factory: CanisterProxy
+    launchpad_factory: CanisterProxy
 
     @property
     def factories(self) -> dict[str, CanisterProxy]:
@@ -70,6 +73,7 @@ class System:
         return {
             TOKEN_FACTORY: self.token_factory, MULTISIG_FACTORY: self.multisig_factory,
             DISTRIBUTION_FACTORY: self.distribution_factory, DAO_FACTORY: self.dao_factory,
+            LAUNCHPAD_FACTORY: self.launchpad_factory,
         }  # fmt: skip
 
     def faucet(self, user: Principal | Account, amount: int) -> int:
@@ -113,18 +117,21 @@ def deploy_system(
     storage_init = StorageInit(admins=(backend.id,))
     audit = ic.deploy(AuditStorage, storage_init, controllers=(operator,), caller=operator)
     invoice = ic.deploy(InvoiceStorage, storage_init, controllers=(operator,), caller=operator)
-    token_factory, multisig_factory, distribution_factory, dao_factory = (
+    token_factory, multisig_factory, distribution_factory, dao_factory, launchpad_factory = (
         deploy_factory(
             ic, code, admins=(backend.id,), controllers=(operator,), caller=operator,
             cycles=factory_cycles,
         )
-        for code in (TokenFactory, MultisigFactory, DistributionFactory, DAOFactory)
+        for code in (
+            TokenFactory, MultisigFactory, DistributionFactory, DAOFactory, LaunchpadFactory
+        )
     )
     setup = SetupArgs(
         audit_storage=audit.id, invoice_storage=invoice.id,
         factories=(
             (TOKEN_FACTORY, token_factory.id), (MULTISIG_FACTORY, multisig_factory.id),
             (DISTRIBUTION_FACTORY, distribution_factory.id), (DAO_FACTORY, dao_factory.id),
+            (LAUNCHPAD_FACTORY, launchpad_factory.id),
         ),
     )  # fmt: skip
     backend.as_caller(operator).setup_microservices(setup).unwrap()
@@ -132,7 +139,7 @@ def deploy_system(
         ic, operator, icp.as_caller(operator), backend.as_caller(operator),
         audit.as_caller(operator), invoice.as_caller(operator), token_factory.as_caller(operator),
         multisig_factory.as_caller(operator), distribution_factory.as_caller(operator),
-        dao_factory.as_caller(operator),
+        dao_factory.as_caller(operator), launchpad_factory.as_caller(operator),
     )  # fmt: skip
     if refund_float:
         system.faucet(backend.id, refund_float)

@@ -11,7 +11,13 @@ from __future__ import annotations
 import pytest
 
 from icto import E8S, IC, Account, Principal
-from icto.backend import DAO_FACTORY, DISTRIBUTION_FACTORY, MULTISIG_FACTORY, TOKEN_FACTORY
+from icto.backend import (
+    DAO_FACTORY,
+    DISTRIBUTION_FACTORY,
+    LAUNCHPAD_FACTORY,
+    MULTISIG_FACTORY,
+    TOKEN_FACTORY,
+)
 from icto.ledger import ICP, AllowanceArgs
 from icto.system import OPERATOR, REFUND_FLOAT, System, deploy_system
 
@@ -26,6 +32,7 @@ def canisters(system: System) -> dict[str, Principal]:
         "token_factory": system.token_factory.id, "multisig_factory": system.multisig_factory.id,
         "distribution_factory": system.distribution_factory.id,
         "dao_factory": system.dao_factory.id,
+        "launchpad_factory": system.launchpad_factory.id,
     }  # fmt: skip
 
 
@@ -45,7 +52,7 @@ def test_the_icp_ledger_lives_at_its_mainnet_id(system: System) -> None:
 def test_the_operator_controls_every_canister(ic: IC, system: System) -> None:
     assert system.operator == OPERATOR
     ids = canisters(system)
-    assert len(set(ids.values())) == len(ids) == 8
+    assert len(set(ids.values())) == len(ids) == 9
     for name, canister in ids.items():
         assert ic.controllers_of(canister) == (OPERATOR,), name
     assert set(ic.world.canisters) == set(ids.values())
@@ -67,6 +74,7 @@ def test_the_proxies_call_as_the_operator(system: System) -> None:
     assert system.factories == {
         TOKEN_FACTORY: system.token_factory, MULTISIG_FACTORY: system.multisig_factory,
         DISTRIBUTION_FACTORY: system.distribution_factory, DAO_FACTORY: system.dao_factory,
+        LAUNCHPAD_FACTORY: system.launchpad_factory,
     }
 
 

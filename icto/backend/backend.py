@@ -17,6 +17,7 @@ from icto.backend.types import (
     DAO_FACTORY,
     DISTRIBUTION_FACTORY,
     INVOICE_STORAGE,
+    LAUNCHPAD_FACTORY,
     MULTISIG_FACTORY,
     SERVICES,
     TOKEN_FACTORY,
@@ -42,6 +43,7 @@ from icto.ic.errors import CallRejected, Reject
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
+from icto.launchpad.config import LaunchpadConfig
 from icto.multisig.config import MultisigConfig
 from icto.storage.types import AuditAction
 from icto.token.config import TokenConfig
@@ -79,6 +81,13 @@ class Backend(PaidDeployments):
     def deploy_dao(self, config: DAOConfig) -> Ok[DeploymentResult] | Err[DeployError]:
         """Deploy a DAO governed by ``config.token``; the caller is recorded as its creator."""
         return self._deploy(DAO_FACTORY, config)
+
+    @update
+    def deploy_launchpad(
+        self, config: LaunchpadConfig
+    ) -> Ok[DeploymentResult] | Err[DeployError]:
+        """Deploy a token sale; the caller is its creator."""
+        return self._deploy(LAUNCHPAD_FACTORY, config)
 
     # -- configuration (admins) -----------------------------------------------------------------
 

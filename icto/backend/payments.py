@@ -19,6 +19,7 @@ from icto.backend.types import (
     DAO_FACTORY,
     DAY_NS,
     DISTRIBUTION_FACTORY,
+    LAUNCHPAD_FACTORY,
     MULTISIG_FACTORY,
     TOKEN_FACTORY,
     AllowanceTooLow,
@@ -47,6 +48,7 @@ from icto.ic.account import Account
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.launchpad.config import validate_launchpad_config
 from icto.ledger.types import AllowanceArgs, Duplicate, TransferArgs, TransferFromArgs
 from icto.multisig.config import validate_multisig_config
 from icto.storage.types import (
@@ -70,6 +72,7 @@ VALIDATORS: Final[dict[str, Validator]] = {
     MULTISIG_FACTORY: validate_multisig_config,
     DISTRIBUTION_FACTORY: validate_distribution_config,
     DAO_FACTORY: validate_dao_config,
+    LAUNCHPAD_FACTORY: validate_launchpad_config,
 }
 """Each service's one config check, the same function its factory applies."""
 

@@ -142,6 +142,14 @@ class FactoryBase(Canister):
         """The state without a forgotten contract in the domain's own indexes."""
         return state
 
+    def status_problem(self, status: str) -> str | None:
+        """Why a contract of this factory cannot report ``status`` (``None``: it can)."""
+        return None
+
+    def status_indexed(self, state: Any, before: ContractInfo, status: str) -> Any:
+        """The state after a contract (as it was: ``before``) reported its new ``status``."""
+        return state
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     def init(self, arg: FactoryInit | None = None) -> None:

@@ -41,6 +41,8 @@ class ContractMeta:
     retry_timer: int | None = None
     visibility_pending: bool = False
     """The factory has not taken the latest visibility yet (``notify_visibility``)."""
+    status_pending: str | None = None
+    """A status the factory has not taken yet (``notify_status``)."""
 
 
 @attrs.frozen
@@ -91,7 +93,8 @@ class FactoryContract(Canister):
         A subclass that migrates the state passes the migrated value:
         ``super().post_upgrade(migrated, arg)``."""
         super().post_upgrade(stable, arg)
-        waiting = bool(self.meta.outbox) or self.meta.visibility_pending
+        meta = self.meta
+        waiting = bool(meta.outbox) or meta.visibility_pending or meta.status_pending is not None
         timer = self.set_timer(RETRY_DELAY_NS, "_retry_outbox") if waiting else None
         self._set_meta(retry_timer=timer)
 
@@ -140,14 +143,18 @@ class FactoryContract(Canister):
     def sync_roles(self) -> int:
         """Resend the notifications the factory has not taken yet; return how many remain."""
         self._flush_outbox()
-        return len(self.meta.outbox) + self.meta.visibility_pending
+        return self._pending_notifications()
+
+    def _pending_notifications(self) -> int:
+        meta = self.meta
+        return len(meta.outbox) + meta.visibility_pending + (meta.status_pending is not None)
 
     @query
     def get_contract_meta(self) -> ContractMetaView:
         meta = self.meta
         return ContractMetaView(
             meta.factory, meta.owner, self.VERSION, meta.is_public, meta.upgrade_requested,
-            meta.last_upgrade, len(meta.outbox) + meta.visibility_pending,
+            meta.last_upgrade, self._pending_notifications(),
         )  # fmt: skip
 
     # -- notifications ----------------------------------------------------------------------------
@@ -176,6 +183,19 @@ class FactoryContract(Canister):
             return
         self._set_meta(visibility_pending=False)
 
+    def notify_status(self, status: str) -> None:
+        """Tell the factory the contract's status (its registry and status indexes follow);
+        if the factory does not answer, the outbox resends the status the contract has then."""
+        self._set_meta(status_pending=status)
+        try:
+            self.call(self.meta.factory, "notify_status_changed", status)
+        except CallRejected as rejected:
+            self.log(f"notify_status_changed({status}) was not taken: {rejected.message}")
+            self._set_meta(retry_timer=self._retry_timer())
+            return
+        if self.meta.status_pending == status:
+            self._set_meta(status_pending=None)
+
     def _retry_timer(self) -> int:
         timer = self.meta.retry_timer
         return self.set_timer(RETRY_DELAY_NS, "_retry_outbox") if timer is None else timer
@@ -191,6 +211,8 @@ class FactoryContract(Canister):
     def _flush_outbox(self) -> None:
         if self.meta.visibility_pending:
             self.notify_visibility(self.meta.is_public)
+        if self.meta.status_pending is not None:
+            self.notify_status(self.meta.status_pending)
         for user, role in tuple(self.meta.outbox):
             self._set_meta(outbox=self.meta.outbox.delete((user, role)))
             self.notify_role(user, role)

@@ -238,9 +238,12 @@ class Factory(VersionManagement, FactoryReads):
         problem = text_problem("status", status, 1, MAX_STATUS_LENGTH)
         if problem is None and not status.isidentifier():
             problem = f"a status is an identifier, got {status!r}"
+        if problem is None:
+            problem = self.status_problem(status)
         if problem is not None:
             raise Reject(problem)
         self._with_index(self.state.index.with_status(info.id, status))
+        self.state = self.status_indexed(self.state, info, status)
 
     @update
     def notify_deployment_complete(self) -> None:

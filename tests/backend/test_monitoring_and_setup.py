@@ -25,10 +25,7 @@ import icto.backend.base
 from icto import E8S, IC, Account, Principal, RejectCode
 from icto.backend import (
     AUDIT_STORAGE,
-    DAO_FACTORY,
-    DISTRIBUTION_FACTORY,
     INVOICE_STORAGE,
-    MULTISIG_FACTORY,
     SERVICES,
     TOKEN_FACTORY,
     Backend,
@@ -55,9 +52,8 @@ from tests.helpers import live_canisters, rejected
 ALICE = Principal.from_name("alice")
 BOB = Principal.from_name("bob")
 CAROL = Principal.from_name("carol")
-DEPLOYED = (TOKEN_FACTORY, MULTISIG_FACTORY, DISTRIBUTION_FACTORY, DAO_FACTORY)
-"""The factories ``deploy_system`` deploys so far."""
-UNSET = tuple(service for service in SERVICES if service not in DEPLOYED)
+DEPLOYED = SERVICES
+"""``deploy_system`` deploys a factory for every service."""
 
 
 def report(system: System) -> dict[str, ServiceSetup]:
@@ -101,9 +97,8 @@ def test_after_deploy_system_every_service_set_up_confirms_the_backend(system: S
     assert confirmed(system) == all_set_up()
     assert entries[AUDIT_STORAGE].canister_id == system.audit_storage.id
     assert entries[INVOICE_STORAGE].canister_id == system.invoice_storage.id
-    assert entries[TOKEN_FACTORY].canister_id == system.token_factory.id
-    for service in UNSET:
-        assert entries[service] == ServiceSetup(service, None, None, "not set")
+    for service, factory in system.factories.items():
+        assert entries[service].canister_id == factory.id
 
 
 def test_the_report_follows_the_factory_s_whitelist(system: System) -> None:

@@ -441,7 +441,8 @@ ADMIN_ENDPOINTS: dict[str, Callable[[CanisterProxy, Scene], object]] = {
 
 def test_the_admin_endpoints_listed_here_are_every_admin_endpoint() -> None:
     public = {
-        "deploy_token", "deploy_multisig", "deploy_distribution", "deploy_dao", "get_config",
+        "deploy_token", "deploy_multisig", "deploy_distribution", "deploy_dao", "deploy_launchpad",
+        "get_config",
         "get_service_fee", "get_admins", "is_admin", "get_my_profile", "get_outbox_size",
         "get_counters",
     }  # fmt: skip

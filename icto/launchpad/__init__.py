@@ -1,0 +1,72 @@
+"""The Launchpad Factory and its sales: escrowed contributions, caps that hold, exact
+allocations and refunds paid exactly once."""
+
+from icto.launchpad.allocation import commission, fair_allocation, fixed_allocation, leftover
+from icto.launchpad.config import (
+    AllocationGroup,
+    ExistingToken,
+    FairLaunch,
+    FixedPrice,
+    LaunchpadConfig,
+    ProjectInfo,
+    Whitelist,
+    liquidity_tokens,
+    sale_tokens_needed,
+    validate_launchpad_config,
+)
+from icto.launchpad.factory import LaunchpadDetails, LaunchpadFactory
+from icto.launchpad.sale import LaunchpadSale
+from icto.launchpad.types import (
+    ACTIVE_STATES,
+    PARTICIPANT,
+    AboveMaximum,
+    BelowMinimum,
+    InvalidRequest,
+    LaunchpadError,
+    NotCreator,
+    NotWhitelisted,
+    ParticipantInfo,
+    RefundProgress,
+    RefundStatus,
+    SaleInfo,
+    SaleState,
+    SaleStats,
+    TransferFailed,
+    WrongState,
+)
+
+__all__ = [
+    "ACTIVE_STATES",
+    "PARTICIPANT",
+    "AboveMaximum",
+    "AllocationGroup",
+    "BelowMinimum",
+    "ExistingToken",
+    "FairLaunch",
+    "FixedPrice",
+    "InvalidRequest",
+    "LaunchpadConfig",
+    "LaunchpadDetails",
+    "LaunchpadError",
+    "LaunchpadFactory",
+    "LaunchpadSale",
+    "NotCreator",
+    "NotWhitelisted",
+    "ParticipantInfo",
+    "ProjectInfo",
+    "RefundProgress",
+    "RefundStatus",
+    "SaleInfo",
+    "SaleState",
+    "SaleStats",
+    "TransferFailed",
+    "Whitelist",
+    "WrongState",
+    "commission",
+    "fair_allocation",
+    "fixed_allocation",
+    "leftover",
+    "liquidity_tokens",
+    "sale_tokens_needed",
+    "validate_launchpad_config",
+]

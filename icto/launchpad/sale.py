@@ -1,0 +1,622 @@
+"""``LaunchpadSale``: a token sale with escrowed contributions, caps that hold and refunds paid
+exactly once.
+
+States: Upcoming → (WhitelistOpen, for whitelisted members from ``whitelist.opens``) →
+SaleActive (from ``sale_start``) → SaleEnded (at ``sale_end``, or the moment the hard cap is
+reached) → Successful (soft cap and minimum participants reached; funds stay in escrow,
+allocations final) or Failed. The creator may cancel before SaleEnded. Failed and Cancelled go on
+to Refunding → Refunded. Timers make each transition at its exact instant; ``check_status()``
+(anyone) makes any that are due.
+
+Money: ``contribute`` checks every rule before anything moves, holds the contribution's room
+while its ``icrc2_transfer_from`` is in flight (so interleaved contributions never pass a cap),
+and takes only what fits under the hard cap. Nothing leaves escrow but refunds (and, later,
+finalize): each contributor gets their contribution back less one ledger fee, once, in batches a
+timer drives; a refund is recorded before its transfer and undone if the ledger refuses, and
+``retry_refunds()`` resumes after a fault. A sale of an existing token needs its creator's
+deposit of the sale tokens before it opens (``deposit_sale_tokens``); a sale that fails returns
+them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from icto.collections.vector import Vector
+from icto.factory.base import check_page
+from icto.factory.contract import FactoryContract
+from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
+from icto.ic.account import Account
+from icto.ic.canister import query, update
+from icto.ic.errors import CallRejected
+from icto.ic.principal import Principal
+from icto.ic.result import Err, Ok
+from icto.launchpad.allocation import fair_allocation, fixed_allocation
+from icto.launchpad.config import (
+    ExistingToken,
+    FixedPrice,
+    LaunchpadConfig,
+    sale_tokens_needed,
+    validate_launchpad_config,
+)
+from icto.launchpad.types import (
+    PARTICIPANT,
+    REFUND_BATCH,
+    AboveMaximum,
+    BelowMinimum,
+    InvalidRequest,
+    LaunchpadError,
+    LaunchpadState,
+    NotCreator,
+    NotWhitelisted,
+    Participant,
+    ParticipantInfo,
+    RefundProgress,
+    RefundStatus,
+    SaleInfo,
+    SaleState,
+    SaleStats,
+    TransferFailed,
+    WrongState,
+)
+from icto.ledger.types import TransferArgs, TransferFromArgs
+from icto.validation import foreign_text, is_nat, require_identified
+
+_OPEN = (SaleState.WHITELIST_OPEN, SaleState.SALE_ACTIVE)
+_BEFORE_END = (SaleState.UPCOMING, SaleState.WHITELIST_OPEN, SaleState.SALE_ACTIVE)
+
+
+def _ledger_error(error: object) -> str:
+    return foreign_text(error if isinstance(error, str) else repr(error), 1024)
+
+
+class LaunchpadSale(FactoryContract):
+    """The sale contract (installed by the Launchpad Factory)."""
+
+    VERSION = "1.0.0"
+
+    state: LaunchpadState
+
+    def init(self, arg: ContractInit) -> None:
+        arg = self.checked_init(arg, validate_launchpad_config)
+        config: LaunchpadConfig = arg.config
+        self.state = LaunchpadState(
+            meta=self.new_meta(arg.owner, config.is_public), config=config, order=Vector(),
+            history=((SaleState.UPCOMING, self.time),),
+        )  # fmt: skip
+        self._arm_timer()
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Keep everything; an upgrade clears timers, so the next transition and any refunding
+        are re-armed."""
+        super().post_upgrade(stable, arg)
+        self.state = attrs.evolve(self.state, timer=None, refund_timer=None)
+        self._arm_timer()
+        if self.state.status is SaleState.REFUNDING and self.state.refund_error is None:
+            self._arm_refunds()
+
+    def has_role(self, user: Principal, role: str) -> bool:
+        participant = self.state.participants.get(user)
+        return role == PARTICIPANT and participant is not None and participant.contribution > 0
+
+    @property
+    def config(self) -> LaunchpadConfig:
+        config: LaunchpadConfig = self.state.config
+        return config
+
+    @update
+    def on_deployed(self) -> None:
+        """Confirm the deployment, then give the factory the sale's state for its indexes."""
+        super().on_deployed()
+        self.notify_status(str(self.state.status))
+
+    # -- the clock ------------------------------------------------------------------------------
+
+    def _opens_at(self) -> int:
+        whitelist = self.config.whitelist
+        return self.config.sale_start if whitelist is None else whitelist.opens
+
+    def _transitions(self, now: int) -> list[tuple[SaleState, int, str | None]]:
+        """The transitions due by ``now`` from the recorded state: (state, the instant it was
+        due, why it failed). Pure: reads apply it without recording."""
+        state, config = self.state, self.config
+        status = state.status
+        found: list[tuple[SaleState, int, str | None]] = []
+        needs_deposit = isinstance(config.sale_token, ExistingToken)
+        deposited = state.tokens_deposited >= sale_tokens_needed(config)
+        if status is SaleState.UPCOMING and now >= self._opens_at():
+            if needs_deposit and not deposited:
+                why = "the sale tokens were not deposited before the sale opened"
+                return [(SaleState.FAILED, self._opens_at(), why)]
+            if config.whitelist is not None and now < config.sale_start:
+                return [(SaleState.WHITELIST_OPEN, config.whitelist.opens, None)]
+            if config.whitelist is not None:
+                found.append((SaleState.WHITELIST_OPEN, config.whitelist.opens, None))
+            status = SaleState.SALE_ACTIVE
+            found.append((status, config.sale_start, None))
+        if status is SaleState.WHITELIST_OPEN and now >= config.sale_start:
+            status = SaleState.SALE_ACTIVE
+            found.append((status, config.sale_start, None))
+        if status is SaleState.SALE_ACTIVE and now >= config.sale_end:
+            found.extend(self._ending(config.sale_end))
+        return found
+
+    def _ending(self, at: int) -> list[tuple[SaleState, int, str | None]]:
+        state, config = self.state, self.config
+        contributors = len(state.order)
+        if state.raised < config.soft_cap:
+            why = f"raised {state.raised}, below the soft cap of {config.soft_cap}"
+        elif contributors < config.min_participants:
+            why = f"{contributors} participants, fewer than {config.min_participants}"
+        else:
+            why = None
+        verdict = SaleState.SUCCESSFUL if why is None else SaleState.FAILED
+        return [(SaleState.SALE_ENDED, at, None), (verdict, at, why)]
+
+    def _phase(self) -> SaleState:
+        due = self._transitions(self.time)
+        return due[-1][0] if due else self.state.status
+
+    def _advance(self) -> SaleState:
+        """Record every transition that is due; tell the factory the state reached."""
+        due = self._transitions(self.time)
+        if due:
+            self._enter(due)
+        return self.state.status
+
+    def _enter(self, due: list[tuple[SaleState, int, str | None]]) -> None:
+        state = self.state
+        final, _, why = due[-1]
+        history = state.history + tuple((entered, at) for entered, at, _ in due)
+        changes: dict[str, Any] = {"status": final, "history": history}
+        if why is not None:
+            changes["outcome"] = why
+        if final is SaleState.SUCCESSFUL:
+            changes.update(self._final_allocations())
+        self.state = attrs.evolve(state, **changes)
+        if final in (SaleState.FAILED, SaleState.CANCELLED):
+            self._start_refunds()
+        self._arm_timer()
+        self.notify_status(str(self.state.status))
+
+    def _final_allocations(self) -> dict[str, Any]:
+        config, state = self.config, self.state
+        if isinstance(config.sale_type, FixedPrice):
+            allocated = state.allocated
+        else:
+            allocated = sum(
+                fair_allocation(p.contribution, state.raised, config.tokens_for_sale)
+                for p in state.participants.values()
+            )  # fmt: skip
+        return {"allocated": allocated, "leftover": config.tokens_for_sale - allocated}
+
+    def _arm_timer(self) -> None:
+        """One timer, at the next scheduled instant of the state the sale is in."""
+        state, config = self.state, self.config
+        if state.timer is not None:
+            self.cancel_timer(state.timer)
+        at = {
+            SaleState.UPCOMING: self._opens_at(),
+            SaleState.WHITELIST_OPEN: config.sale_start,
+            SaleState.SALE_ACTIVE: config.sale_end,
+        }.get(state.status)
+        timer = None if at is None else self.set_timer(max(0, at - self.time), "_on_timer")
+        self.state = attrs.evolve(self.state, timer=timer)
+
+    def _on_timer(self) -> None:
+        self.state = attrs.evolve(self.state, timer=None)
+        if not self._transitions(self.time):
+            self._arm_timer()
+            return
+        self._advance()
+
+    @update
+    def check_status(self) -> SaleState:
+        """Anyone: make the transitions that are due; the state now."""
+        return self._advance()
+
+    # -- the creator ----------------------------------------------------------------------------
+
+    @update
+    def deposit_sale_tokens(self) -> Ok[int] | Err[LaunchpadError]:
+        """Creator, for a sale of an existing token, before it opens: pull the sale tokens it
+        needs (for sale, allocations and liquidity) by ``icrc2_transfer_from`` (approve that
+        plus one fee). The amount deposited."""
+        config = self.config
+        if self.caller != self.meta.owner:
+            return Err(NotCreator(self.caller))
+        if not isinstance(config.sale_token, ExistingToken):
+            return Err(InvalidRequest(("the sale token is minted at finalize: no deposit",)))
+        if self._advance() is not SaleState.UPCOMING:
+            return Err(WrongState(self.state.status, "Upcoming"))
+        needed = sale_tokens_needed(config) - self.state.tokens_deposited
+        if needed <= 0:
+            return Err(InvalidRequest(("the sale tokens are deposited already",)))
+        self.state = attrs.evolve(self.state, tokens_deposited=self.state.tokens_deposited + needed)
+        paid = self._pull(config.sale_token.ledger, self.caller, needed)
+        if isinstance(paid, str):
+            left = self.state.tokens_deposited - needed
+            self.state = attrs.evolve(self.state, tokens_deposited=left)
+            return Err(TransferFailed(paid))
+        return Ok(needed)
+
+    @update
+    def cancel(self) -> Ok[SaleState] | Err[LaunchpadError]:
+        """Creator, before the sale ends: cancel it; every contributor is refunded."""
+        if self.caller != self.meta.owner:
+            return Err(NotCreator(self.caller))
+        if self._advance() not in _BEFORE_END:
+            return Err(WrongState(self.state.status, "Upcoming, WhitelistOpen or SaleActive"))
+        self._enter([(SaleState.CANCELLED, self.time, "cancelled by the creator")])
+        return Ok(self.state.status)
+
+    # -- contributing ---------------------------------------------------------------------------
+
+    def _pull(self, ledger: Principal, user: Principal, amount: int) -> int | str:
+        args = TransferFromArgs(from_=Account(user), to=Account(self.id), amount=amount)
+        try:
+            result = self.call(ledger, "icrc2_transfer_from", args)
+        except CallRejected as rejected:
+            return _ledger_error(rejected.message)
+        if isinstance(result, Err):
+            return _ledger_error(result.error)
+        return int(result.value)
+
+    def _fee(self) -> int | str:
+        try:
+            fee: int = self.call(self.config.purchase_token, "icrc1_fee")
+        except CallRejected as rejected:
+            return _ledger_error(rejected.message)
+        return fee
+
+    @update
+    def contribute(
+        self, amount: int, affiliate: Principal | None = None
+    ) -> Ok[int] | Err[LaunchpadError]:
+        """Put ``amount`` of the purchase token into the sale (approve it plus one ledger fee):
+        pulled by ``icrc2_transfer_from`` into escrow once every rule holds. Only what fits under
+        the hard cap is taken; the amount taken. ``affiliate`` (not the caller) earns the
+        commission on it."""
+        user = self.caller
+        refused = require_identified(user, PARTICIPANT)
+        if refused is not None:
+            return Err(refused.error)
+        if not is_nat(amount) or amount == 0:
+            return Err(InvalidRequest(("amount must be an int > 0",)))
+        if affiliate is not None:
+            problem = require_identified(affiliate, "affiliate")
+            if problem is not None:
+                return Err(problem.error)
+            if affiliate == user:
+                return Err(InvalidRequest(("a participant cannot be its own affiliate",)))
+        fee = self._fee()
+        if isinstance(fee, str):
+            return Err(TransferFailed(fee))
+        take = self._admissible(user, amount, fee)
+        if not isinstance(take, int):
+            return Err(take)
+        self._hold(user, take, +1)
+        paid = self._pull(self.config.purchase_token, user, take)
+        if isinstance(paid, str):
+            self._hold(user, take, -1)
+            return Err(TransferFailed(paid))
+        self._accept(user, take, affiliate)
+        return Ok(take)
+
+    def _admissible(self, user: Principal, amount: int, fee: int) -> int | LaunchpadError:
+        """What of ``amount`` the sale takes from ``user`` now, or why it takes nothing."""
+        state = self._advance()
+        if state not in _OPEN:
+            return WrongState(state, "WhitelistOpen or SaleActive")
+        config = self.config
+        whitelist = config.whitelist
+        if state is SaleState.WHITELIST_OPEN and (
+            whitelist is None or user not in whitelist.members
+        ):  # fmt: skip
+            return NotWhitelisted(user)
+        held = self.state.participants.get(user)
+        before = 0 if held is None else held.contribution
+        if before + amount > config.max_contribution:
+            return AboveMaximum(config.max_contribution, before + amount)
+        room = config.hard_cap - self.state.raised - self.state.reserved
+        if room <= 0:
+            return WrongState(state, "room under the hard cap (it is reached)")
+        take = min(amount, room)
+        if before == 0 and take < config.min_contribution and take < amount:
+            pass  # the last room under the hard cap: the minimum does not apply
+        elif before == 0 and take < config.min_contribution:
+            return BelowMinimum(config.min_contribution, take)
+        if before + take <= fee:
+            return InvalidRequest((f"a contribution must be above the ledger fee ({fee})",))
+        return take
+
+    def _hold(self, user: Principal, take: int, sign: int) -> None:
+        """Count ``take`` in ``user``'s contribution and hold its room (+1), or undo that."""
+        state = self.state
+        held = state.participants.get(user)
+        if held is None:
+            held = Participant(contribution=0, first_at=self.time)
+        contribution = held.contribution + sign * take
+        participants = (
+            state.participants.set(user, attrs.evolve(held, contribution=contribution))
+            if contribution else state.participants.delete(user)
+        )  # fmt: skip
+        self.state = attrs.evolve(
+            state, participants=participants, reserved=state.reserved + sign * take,
+            allocated=state.allocated + self._bought(held.contribution, contribution),
+        )  # fmt: skip
+
+    def _bought(self, before: int, after: int) -> int:
+        """Change in the fixed-price allocation of a participant going from ``before`` to
+        ``after`` (0 for a fair launch, whose allocations are set at the end)."""
+        sale_type = self.config.sale_type
+        if not isinstance(sale_type, FixedPrice):
+            return 0
+        decimals = self.config.sale_decimals
+        return fixed_allocation(after, sale_type.price, decimals) - fixed_allocation(
+            before, sale_type.price, decimals
+        )
+
+    def _accept(self, user: Principal, take: int, affiliate: Principal | None) -> None:
+        state = self.state
+        joined = state.participants[user].contribution == take
+        referrals = state.referrals
+        if affiliate is not None:
+            referrals = referrals.set(affiliate, referrals.get(affiliate, 0) + take)
+        self.state = attrs.evolve(
+            state, raised=state.raised + take, reserved=state.reserved - take,
+            referrals=referrals, order=state.order.append(user) if joined else state.order,
+        )  # fmt: skip
+        status = self.state.status
+        if status not in _OPEN:
+            self._late(status)
+        if joined:
+            self.notify_role(user, PARTICIPANT)
+        if self.state.raised == self.config.hard_cap and self.state.status is SaleState.SALE_ACTIVE:
+            self._enter(self._ending(self.time))
+
+    def _late(self, status: SaleState) -> None:
+        """A contribution admitted while the sale was open whose transfer completed after it
+        closed (a ledger that answered late): it counts like any other."""
+        if status is SaleState.SUCCESSFUL:
+            self.state = attrs.evolve(self.state, **self._final_allocations())
+        elif status is SaleState.REFUNDED:
+            self.state = attrs.evolve(self.state, status=SaleState.REFUNDING)
+            self._arm_refunds()
+
+    # -- refunds --------------------------------------------------------------------------------
+
+    def _start_refunds(self) -> None:
+        """Failed or Cancelled: on to Refunding, the first batch at once."""
+        state = self.state
+        self.state = attrs.evolve(
+            state, status=SaleState.REFUNDING,
+            history=(*state.history, (SaleState.REFUNDING, self.time)),
+        )  # fmt: skip
+        self._arm_refunds()
+
+    def _arm_refunds(self) -> None:
+        if self.state.refund_timer is None:
+            timer = self.set_timer(0, "_refund_batch")
+            self.state = attrs.evolve(self.state, refund_timer=timer)
+
+    def _refund_batch(self) -> None:
+        """Refund up to ``REFUND_BATCH`` contributors; arm the next batch, or stop at a fault
+        (``retry_refunds`` resumes), or finish."""
+        self.state = attrs.evolve(self.state, refund_timer=None)
+        if self.state.status is not SaleState.REFUNDING:
+            return
+        fee = self._fee()
+        if isinstance(fee, str):
+            self.state = attrs.evolve(self.state, refund_error=fee)
+            return
+        for _ in range(REFUND_BATCH):
+            index = self._next_owed()
+            if index is None:
+                self._finish_refunds()
+                return
+            problem = self._refund(index, fee)
+            if problem is not None:
+                self.state = attrs.evolve(self.state, refund_error=problem)
+                return
+        if self._next_owed() is None:
+            self._finish_refunds()
+        else:
+            self._arm_refunds()
+
+    def _next_owed(self) -> int | None:
+        """The first contributor not refunded yet (moving the cursor past those who are)."""
+        state = self.state
+        cursor, order = state.refund_cursor, state.order
+        while cursor < len(order) and state.participants[order[cursor]].refunded:
+            cursor += 1
+        if cursor != state.refund_cursor:
+            self.state = attrs.evolve(state, refund_cursor=cursor)
+        return cursor if cursor < len(order) else None
+
+    def _refund(self, index: int, fee: int) -> str | None:
+        """Refund one contributor: recorded first, undone if the ledger refuses."""
+        state = self.state
+        user = state.order[index]
+        held = state.participants[user]
+        amount = held.contribution - fee
+        self.state = attrs.evolve(
+            state, participants=state.participants.set(user, attrs.evolve(held, refunded=True)),
+            refunded_count=state.refunded_count + 1,
+            refunded_amount=state.refunded_amount + held.contribution,
+        )  # fmt: skip
+        args = TransferArgs(to=Account(user), amount=amount, fee=fee)
+        try:
+            result = self.call(self.config.purchase_token, "icrc1_transfer", args)
+        except CallRejected as rejected:
+            result = Err(rejected.message)
+        now = self.state
+        if isinstance(result, Err):
+            self.state = attrs.evolve(
+                now, participants=now.participants.set(user, held),
+                refunded_count=now.refunded_count - 1,
+                refunded_amount=now.refunded_amount - held.contribution,
+                refund_cursor=min(now.refund_cursor, index),
+            )  # fmt: skip
+            return f"refund to {user}: {_ledger_error(result.error)}"
+        done = attrs.evolve(held, refunded=True, refund_block=int(result.value))
+        self.state = attrs.evolve(now, participants=now.participants.set(user, done))
+        return None
+
+    def _finish_refunds(self) -> None:
+        """Everyone is refunded: give an existing token's deposit back; Refunded."""
+        state = self.state
+        sale_token = self.config.sale_token
+        if isinstance(sale_token, ExistingToken) and state.tokens_deposited and not (
+            state.tokens_returned
+        ):  # fmt: skip
+            problem = self._return_tokens(sale_token.ledger)
+            if problem is not None:
+                self.state = attrs.evolve(self.state, refund_error=problem)
+                return
+        self.state = attrs.evolve(
+            self.state, status=SaleState.REFUNDED, refund_error=None,
+            history=(*self.state.history, (SaleState.REFUNDED, self.time)),
+        )  # fmt: skip
+        self.notify_status(str(SaleState.REFUNDED))
+
+    def _return_tokens(self, ledger: Principal) -> str | None:
+        try:
+            fee: int = self.call(ledger, "icrc1_fee")
+        except CallRejected as rejected:
+            return f"sale tokens not returned: {_ledger_error(rejected.message)}"
+        deposited = self.state.tokens_deposited
+        if deposited <= fee:
+            self.state = attrs.evolve(self.state, tokens_returned=True)
+            return None
+        self.state = attrs.evolve(self.state, tokens_returned=True)
+        args = TransferArgs(to=Account(self.meta.owner), amount=deposited - fee, fee=fee)
+        try:
+            result = self.call(ledger, "icrc1_transfer", args)
+        except CallRejected as rejected:
+            result = Err(rejected.message)
+        if isinstance(result, Err):
+            self.state = attrs.evolve(self.state, tokens_returned=False)
+            return f"sale tokens not returned: {_ledger_error(result.error)}"
+        return None
+
+    @update
+    def retry_refunds(self) -> Ok[RefundProgress] | Err[LaunchpadError]:
+        """Anyone, while refunding: resume after a fault; the progress after one batch."""
+        if self.state.status is not SaleState.REFUNDING:
+            return Err(WrongState(self.state.status, "Refunding"))
+        self.state = attrs.evolve(self.state, refund_error=None)
+        self._refund_batch()
+        return Ok(self._progress())
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _may_read(self, about: Principal | None = None) -> bool:
+        caller = self.caller
+        return (
+            self.meta.is_public or caller in (self.meta.owner, self.meta.factory, about)
+            or caller in self.state.participants
+        )  # fmt: skip
+
+    def _allocation(self, contribution: int) -> int:
+        config, state = self.config, self.state
+        if isinstance(config.sale_type, FixedPrice):
+            return fixed_allocation(contribution, config.sale_type.price, config.sale_decimals)
+        if state.raised == 0:
+            return 0
+        return fair_allocation(contribution, state.raised, config.tokens_for_sale)
+
+    @query
+    def get_sale(self) -> SaleInfo | None:
+        if not self._may_read():
+            return None
+        state, config = self.state, self.config
+        phase = self._phase()
+        history = state.history + tuple((s, at) for s, at, _ in self._transitions(self.time))
+        allocated = state.allocated
+        if not isinstance(config.sale_type, FixedPrice) and state.leftover is None:
+            allocated = sum(self._allocation(p.contribution) for p in state.participants.values())
+        return SaleInfo(
+            id=self.id, name=config.project.name, state=phase,
+            sale_type=type(config.sale_type).__name__, raised=state.raised,
+            soft_cap=config.soft_cap, hard_cap=config.hard_cap, participants=len(state.order),
+            tokens_for_sale=config.tokens_for_sale, allocated=allocated,
+            sale_start=config.sale_start, sale_end=config.sale_end, history=history,
+        )  # fmt: skip
+
+    @query
+    def get_state(self) -> SaleState:
+        return self._phase()
+
+    @query
+    def get_config(self) -> LaunchpadConfig | None:
+        return self.config if self._may_read() else None
+
+    def _participant_info(self, user: Principal, held: Participant) -> ParticipantInfo:
+        refunding = self.state.status in (SaleState.REFUNDING, SaleState.REFUNDED)
+        status = (
+            RefundStatus.REFUNDED if held.refunded and held.refund_block is not None
+            else RefundStatus.OWED if refunding else RefundStatus.NOT_DUE
+        )  # fmt: skip
+        return ParticipantInfo(
+            user=user, contribution=held.contribution,
+            allocation=self._allocation(held.contribution), refund=status,
+            refund_block=held.refund_block,
+        )  # fmt: skip
+
+    @query
+    def get_participant(self, user: Principal) -> ParticipantInfo | None:
+        """``user``'s contribution, allocation and refund status."""
+        held = self.state.participants.get(user)
+        if held is None or not self._may_read(user):
+            return None
+        return self._participant_info(user, held)
+
+    @query
+    def get_participants(
+        self, offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> Page[ParticipantInfo]:
+        """Contributors in the order they first contributed."""
+        check_page(offset, limit)
+        if not self._may_read():
+            return Page((), None, None)
+        order = self.state.order
+        users = order[offset : offset + limit]
+        items = tuple(self._participant_info(u, self.state.participants[u]) for u in users)
+        end = offset + len(items)
+        return Page(items, len(order), end if end < len(order) else None)
+
+    def _progress(self) -> RefundProgress:
+        state = self.state
+        return RefundProgress(
+            state=state.status, contributors=len(state.order), refunded=state.refunded_count,
+            owed=len(state.order) - state.refunded_count if state.status in (
+                SaleState.REFUNDING, SaleState.REFUNDED) else 0,
+            amount_refunded=state.refunded_amount, last_error=state.refund_error,
+            tokens_returned=state.tokens_returned,
+        )  # fmt: skip
+
+    @query
+    def get_refund_progress(self) -> RefundProgress | None:
+        return self._progress() if self._may_read() else None
+
+    @query
+    def get_stats(self) -> SaleStats | None:
+        info = self.get_sale()
+        if info is None:
+            return None
+        state = self.state
+        return SaleStats(
+            state=info.state, raised=state.raised, in_flight=state.reserved,
+            participants=info.participants, soft_cap_progress_bp=info.soft_cap_progress_bp,
+            hard_cap_progress_bp=info.hard_cap_progress_bp, allocated=info.allocated,
+            leftover=state.leftover, affiliates=len(state.referrals),
+        )  # fmt: skip
+
+    @query
+    def get_affiliates(self) -> tuple[tuple[Principal, int], ...]:
+        """Each affiliate and the contributions that named it (its commission is
+        ``referred x affiliate_bp // 10,000``)."""
+        return tuple(sorted(self.state.referrals.items())) if self._may_read() else ()

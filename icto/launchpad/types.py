@@ -1,0 +1,232 @@
+"""Records of a launchpad sale: its states, participants, state, reads and errors."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Final, TypeAlias
+
+import attrs
+import immutables
+
+from icto.ic.principal import Principal
+from icto.validation import NotIdentified
+
+PARTICIPANT: Final = "participant"
+"""The role the Launchpad Factory indexes: a principal who contributed."""
+REFUND_BATCH: Final = 100
+"""Contributors refunded per message (each one a ledger transfer); a timer runs the next batch."""
+
+
+class SaleState(enum.StrEnum):
+    """Upcoming → (WhitelistOpen) → SaleActive → SaleEnded → Successful | Failed; Cancelled (by
+    the creator, before SaleEnded); Failed and Cancelled → Refunding → Refunded."""
+
+    UPCOMING = "Upcoming"
+    WHITELIST_OPEN = "WhitelistOpen"
+    SALE_ACTIVE = "SaleActive"
+    SALE_ENDED = "SaleEnded"
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    REFUNDING = "Refunding"
+    REFUNDED = "Refunded"
+
+
+ACTIVE_STATES: Final = frozenset(
+    {SaleState.UPCOMING, SaleState.WHITELIST_OPEN, SaleState.SALE_ACTIVE}
+)
+"""The states ``get_active_sales`` lists."""
+
+
+class RefundStatus(enum.StrEnum):
+    NOT_DUE = "NotDue"
+    OWED = "Owed"
+    REFUNDED = "Refunded"
+
+
+@attrs.frozen
+class Participant:
+    """A contributor: what they put in (in-flight contributions included) and their refund."""
+
+    contribution: int
+    first_at: int
+    refunded: bool = False
+    refund_block: int | None = None
+
+
+@attrs.frozen
+class LaunchpadState:
+    meta: Any
+    config: Any
+    status: SaleState = SaleState.UPCOMING
+    history: tuple[tuple[SaleState, int], ...] = ()
+    """Every state the sale entered and when (the scheduled instant, not when noticed)."""
+    participants: immutables.Map[Principal, Participant] = immutables.Map()
+    order: Any = None
+    """``Vector`` of contributors by first contribution (the refund order)."""
+    raised: int = 0
+    """Contributions the ledger has taken into escrow."""
+    reserved: int = 0
+    """Contributions whose ``icrc2_transfer_from`` is in flight (they hold their room)."""
+    referrals: immutables.Map[Principal, int] = immutables.Map()
+    """Affiliate → contributions that named it."""
+    allocated: int = 0
+    """Σ buyers' allocations: kept as contributions come (fixed price), set at the end (fair)."""
+    leftover: int | None = None
+    """Tokens for sale no buyer gets (set when the sale succeeds)."""
+    tokens_deposited: int = 0
+    """Sale tokens of an existing ledger the creator deposited."""
+    outcome: str | None = None
+    """Why the sale failed or was cancelled."""
+    timer: int | None = None
+    refund_timer: int | None = None
+    refund_cursor: int = 0
+    refunded_count: int = 0
+    refunded_amount: int = 0
+    refund_error: str | None = None
+    tokens_returned: bool = False
+
+
+# -- reads ----------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SaleInfo:
+    """A sale at a glance (``get_sale``)."""
+
+    id: Principal
+    name: str
+    state: SaleState
+    sale_type: str
+    raised: int
+    soft_cap: int
+    hard_cap: int
+    participants: int
+    tokens_for_sale: int
+    allocated: int
+    sale_start: int
+    sale_end: int
+    history: tuple[tuple[SaleState, int], ...]
+
+    @property
+    def soft_cap_progress_bp(self) -> int:
+        return self.raised * 10_000 // self.soft_cap
+
+    @property
+    def hard_cap_progress_bp(self) -> int:
+        return self.raised * 10_000 // self.hard_cap
+
+    def __repr__(self) -> str:
+        return (
+            f"<Sale {self.name!r} {self.state}: raised {self.raised:,} of {self.hard_cap:,} "
+            f"(soft cap {self.soft_cap:,}, {self.soft_cap_progress_bp / 100:.2f}%) from "
+            f"{self.participants} participants; {self.allocated:,} of {self.tokens_for_sale:,} "
+            f"tokens allocated ({self.sale_type})>"
+        )
+
+    def _repr_html_(self) -> str:
+        from icto.ic.html import fields_table, timestamp
+
+        return fields_table(f"Sale {self.name}: {self.state}", (
+            ("type", self.sale_type), ("raised", f"{self.raised:,}"),
+            ("soft cap", f"{self.soft_cap:,} ({self.soft_cap_progress_bp / 100:.2f}%)"),
+            ("hard cap", f"{self.hard_cap:,} ({self.hard_cap_progress_bp / 100:.2f}%)"),
+            ("participants", self.participants),
+            ("allocated", f"{self.allocated:,} of {self.tokens_for_sale:,}"),
+            ("sale", f"{timestamp(self.sale_start)} to {timestamp(self.sale_end)}"),
+            ("history", ", ".join(f"{state} {timestamp(at)}" for state, at in self.history)),
+        ))  # fmt: skip
+
+
+@attrs.frozen
+class ParticipantInfo:
+    user: Principal
+    contribution: int
+    allocation: int
+    """Sale tokens bought (fair launch: the share at the current raise until the sale ends)."""
+    refund: RefundStatus
+    refund_block: int | None
+
+    def _repr_html_(self) -> str:
+        from icto.ic.html import fields_table
+
+        return fields_table("Participant", attrs.asdict(self, recurse=False).items())
+
+
+@attrs.frozen
+class RefundProgress:
+    """How far refunding has come: contributors refunded, still owed, and the last failure."""
+
+    state: SaleState
+    contributors: int
+    refunded: int
+    owed: int
+    amount_refunded: int
+    last_error: str | None
+    tokens_returned: bool
+
+
+@attrs.frozen
+class SaleStats:
+    state: SaleState
+    raised: int
+    in_flight: int
+    participants: int
+    soft_cap_progress_bp: int
+    hard_cap_progress_bp: int
+    allocated: int
+    leftover: int | None
+    affiliates: int
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class InvalidRequest:
+    reasons: tuple[str, ...]
+
+
+@attrs.frozen
+class WrongState:
+    """Not now: the sale is ``state``; ``needs`` says what it must be."""
+
+    state: SaleState
+    needs: str
+
+
+@attrs.frozen
+class NotCreator:
+    caller: Principal
+
+
+@attrs.frozen
+class NotWhitelisted:
+    caller: Principal
+
+
+@attrs.frozen
+class BelowMinimum:
+    minimum: int
+    amount: int
+
+
+@attrs.frozen
+class AboveMaximum:
+    """The contribution would take the participant to ``would_be`` > ``maximum``."""
+
+    maximum: int
+    would_be: int
+
+
+@attrs.frozen
+class TransferFailed:
+    """The ledger refused; nothing was recorded as moved."""
+
+    reason: str
+
+
+LaunchpadError: TypeAlias = (
+    NotIdentified | InvalidRequest | WrongState | NotCreator | NotWhitelisted | BelowMinimum
+    | AboveMaximum | TransferFailed
+)  # fmt: skip
