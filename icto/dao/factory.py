@@ -17,9 +17,7 @@ from icto.factory.base import ContractDraft, FactoryState
 from icto.factory.factory import Factory
 from icto.factory.types import DEFAULT_PAGE, ContractInfo, Page
 from icto.ic.canister import query
-from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
-from icto.validation import foreign_text, is_nat
 
 _NONE: SortedSet[int] = SortedSet()
 
@@ -57,17 +55,10 @@ class DAOFactory(Factory):
         return validate_dao_config(config, owner)
 
     def preflight(self, config: DAOConfig) -> str | None:
-        """The governance token must be a ledger that answers (the backend refunds otherwise)."""
+        """The governance token must be an ICRC-1/2 ledger that answers (the backend refunds
+        otherwise)."""
         assert config.token is not None
-        try:
-            fee = self.call(config.token, "icrc1_fee")
-        except CallRejected as rejected:
-            return foreign_text(
-                f"the governance token {config.token} did not answer: {rejected.message}", 1024
-            )
-        if not is_nat(fee):
-            return f"the governance token {config.token} is not an ICRC-1 ledger"
-        return None
+        return self.ledger_problem(config.token, "the governance token")
 
     def draft(self, owner: Principal, config: DAOConfig) -> ContractDraft:
         assert config.token is not None

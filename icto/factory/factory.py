@@ -43,7 +43,7 @@ from icto.ic.management import CanisterSettings, InstallMode
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
-from icto.validation import NotIdentified, require_identified, text_problem
+from icto.validation import NotIdentified, foreign_text, require_identified, text_problem
 
 
 class Factory(VersionManagement, FactoryReads):
@@ -137,6 +137,20 @@ class Factory(VersionManagement, FactoryReads):
         """What a valid config needs from other canisters, asked before anything is created
         (it may call them): why the deployment cannot go ahead, or ``None``. The backend
         refunds a deployment that fails here."""
+        return None
+
+    def ledger_problem(self, ledger: Principal, what: str) -> str | None:
+        """Why ``ledger`` cannot serve as ``what`` (a contract will take payments on it with
+        ``icrc2_transfer_from``): it must answer and support ICRC-1 and ICRC-2."""
+        try:
+            standards = self.call(ledger, "icrc1_supported_standards")
+        except CallRejected as rejected:
+            return foreign_text(f"{what} {ledger} did not answer: {rejected.message}", 1024)
+        names = {getattr(standard, "name", None) for standard in standards} if isinstance(
+            standards, tuple
+        ) else set()  # fmt: skip
+        if not {"ICRC-1", "ICRC-2"} <= names:
+            return f"{what} {ledger} is not an ICRC-1 and ICRC-2 ledger"
         return None
 
     def _controllers(self, owner: Principal) -> tuple[Principal, ...]:

@@ -20,7 +20,7 @@ from icto.ic.principal import Principal
 from icto.launchpad.config import ExistingToken, LaunchpadConfig, validate_launchpad_config
 from icto.launchpad.sale import LaunchpadSale
 from icto.launchpad.types import ACTIVE_STATES, PARTICIPANT, SaleState
-from icto.validation import foreign_text, is_nat
+from icto.validation import foreign_text
 
 _NONE: SortedSet[int] = SortedSet()
 _STATES = frozenset(str(state) for state in SaleState)
@@ -64,22 +64,21 @@ class LaunchpadFactory(Factory):
         return validate_launchpad_config(config, owner)
 
     def preflight(self, config: LaunchpadConfig) -> str | None:
-        """The purchase token must answer as a ledger, and an existing sale token with the
-        decimals the config says (the backend refunds otherwise)."""
-        asks: list[tuple[Principal, str, int | None]] = [
-            (config.purchase_token, "icrc1_fee", None)
-        ]
-        if isinstance(config.sale_token, ExistingToken):
-            asks.append((config.sale_token.ledger, "icrc1_decimals", config.sale_token.decimals))
-        for ledger, method, expected in asks:
-            try:
-                answer = self.call(ledger, method)
-            except CallRejected as rejected:
-                return foreign_text(f"the ledger {ledger} did not answer: {rejected.message}", 1024)
-            if not is_nat(answer):
-                return f"{ledger} is not an ICRC-1 ledger"
-            if expected is not None and answer != expected:
-                return f"the sale token has {answer} decimals, not the {expected} the config says"
+        """The purchase token must be an ICRC-1/2 ledger that answers, and so must an existing
+        sale token, with the decimals the config says (the backend refunds otherwise)."""
+        problem = self.ledger_problem(config.purchase_token, "the purchase token")
+        token = config.sale_token
+        if problem is not None or not isinstance(token, ExistingToken):
+            return problem
+        problem = self.ledger_problem(token.ledger, "the sale token")
+        if problem is not None:
+            return problem
+        try:
+            decimals = self.call(token.ledger, "icrc1_decimals")
+        except CallRejected as rejected:
+            return foreign_text(f"the sale token did not answer: {rejected.message}", 1024)
+        if decimals != token.decimals:
+            return f"the sale token has {decimals!r} decimals, not the {token.decimals} configured"
         return None
 
     def draft(self, owner: Principal, config: LaunchpadConfig) -> ContractDraft:
