@@ -59,6 +59,8 @@ from icto.backend.types import SERVICES, STORAGES
 from icto.dao import DAO, DAOConfig, DAOFactory, Motion
 from icto.dao.types import DAOState
 from icto.factory.base import FactoryState
+from icto.launchpad import FixedPrice, LaunchpadConfig, LaunchpadFactory, LaunchpadSale, ProjectInfo
+from icto.launchpad.types import LaunchpadState
 from icto.ledger.types import ApproveArgs
 from icto.multisig import (
     AddObserver,
@@ -75,8 +77,8 @@ from icto.system import System, deploy_system
 from icto.token import Token, TokenConfig, TokenFactory
 
 CANISTERS: tuple[type[Canister], ...] = (
-    Backend, TokenFactory, MultisigFactory, MultisigWallet, DAOFactory, DAO, AuditStorage,
-    InvoiceStorage,
+    Backend, TokenFactory, MultisigFactory, MultisigWallet, DAOFactory, DAO, LaunchpadFactory,
+    LaunchpadSale, AuditStorage, InvoiceStorage,
 )  # fmt: skip
 UPDATE_METHODS = [
     pytest.param(code, name, id=f"{code.__name__}.{name}")
@@ -141,13 +143,14 @@ class World:
 
     def __init__(
         self, system: System, token: Principal, wallet: Principal, dao: Principal,
-        payment_ids: tuple[str, ...], refund_id: str,
+        sale: Principal, payment_ids: tuple[str, ...], refund_id: str,
     ) -> None:  # fmt: skip
         self.ic = system.ic
         self.system = system
         self.token = token
         self.wallet = wallet
         self.dao = dao
+        self.sale = sale
         self.payment_ids = payment_ids
         self.refund_id = refund_id
         self.snapshot = system.ic.snapshot()
@@ -157,9 +160,12 @@ class World:
             return self.wallet
         if code is DAO:
             return self.dao
+        if code is LaunchpadSale:
+            return self.sale
         proxies = {
             Backend: self.system.backend, TokenFactory: self.system.token_factory,
             MultisigFactory: self.system.multisig_factory, DAOFactory: self.system.dao_factory,
+            LaunchpadFactory: self.system.launchpad_factory,
             AuditStorage: self.system.audit_storage, InvoiceStorage: self.system.invoice_storage,
         }  # fmt: skip
         return proxies[code].id
@@ -218,8 +224,28 @@ def build_world() -> World:
     member = ic.actor(dao, OWNER)
     member.stake(E8S // 2).unwrap()
     member.submit_proposal(Motion("An open proposal")).unwrap()
+    sale = launchpad_factory_sale(system)
     payment_ids = (deployed.payment_id, failed.unwrap_err().payment_id)
-    return World(system, deployed.canister_id, wallet, dao, payment_ids, refund.refund_id)
+    return World(system, deployed.canister_id, wallet, dao, sale, payment_ids, refund.refund_id)
+
+
+def launchpad_factory_sale(system: System) -> Principal:
+    """An open sale (deployed by the factory for ``OWNER``) that ``REFUNDEE`` contributed to."""
+    ic = system.ic
+    config = LaunchpadConfig(
+        project=ProjectInfo("Hostile sale"), sale_token=valid_token_config("SALE", OWNER),
+        purchase_token=system.icp_ledger.id, sale_type=FixedPrice(E8S), tokens_for_sale=10**12,
+        soft_cap=E8S, hard_cap=10 * E8S, min_contribution=10**6, max_contribution=5 * E8S,
+        sale_start=ic.time, sale_end=ic.time + 30 * 24 * 3600 * 10**9,
+        raised_allocation=((Account(OWNER), 10_000),),
+    )  # fmt: skip
+    factory = system.launchpad_factory.as_caller(system.backend.id)
+    sale: Principal = factory.create_contract(OWNER, config).unwrap()
+    system.icp_ledger.as_caller(REFUNDEE).icrc2_approve(
+        ApproveArgs(spender=Account(sale), amount=E8S)
+    ).unwrap()
+    ic.actor(sale, REFUNDEE).contribute(E8S // 2).unwrap()
+    return sale
 
 
 @pytest.fixture(scope="module")
@@ -247,8 +273,8 @@ class Hostile:
         system = world.system
         self.known_principals: tuple[Principal, ...] = (
             Principal.anonymous(), Principal.management_canister(), system.operator,
-            system.icp_ledger.id, *world.canister_ids, world.token, world.wallet, world.dao, OWNER,
-            REFUNDEE,
+            system.icp_ledger.id, *world.canister_ids, world.token, world.wallet, world.dao,
+            world.sale, OWNER, REFUNDEE,
         )  # fmt: skip
         named_callers = (
             system.operator, system.backend.id, OWNER, world.token, Principal.anonymous(),
@@ -264,6 +290,8 @@ class Hostile:
             MultisigWallet: (OWNER, REFUNDEE, system.multisig_factory.id),
             DAOFactory: (system.operator, system.backend.id, OWNER, world.dao),
             DAO: (OWNER, REFUNDEE, system.dao_factory.id),
+            LaunchpadFactory: (system.operator, system.backend.id, OWNER, world.sale),
+            LaunchpadSale: (OWNER, REFUNDEE, system.launchpad_factory.id),
             AuditStorage: (system.backend.id, system.operator),
             InvoiceStorage: (system.backend.id, system.operator),
         }
@@ -447,7 +475,7 @@ def without_denials(state: Any) -> Any:
         return attrs.evolve(state, counters=attrs.evolve(state.counters, access_denied=0))
     if isinstance(state, StorageState):
         return attrs.evolve(state, access_denied=0)
-    if isinstance(state, WalletState | DAOState):
+    if isinstance(state, WalletState | DAOState | LaunchpadState):
         return state
     raise AssertionError(f"no fingerprint for {type(state).__name__}")
 

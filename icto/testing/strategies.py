@@ -2,8 +2,8 @@
 
 Contract: ``valid=True`` strategies only ever draw configs their validator accepts
 (``validate_token_config(config, owner)``, ``validate_multisig_config(config, owner)``,
-``validate_distribution_config(config, owner)``, ``validate_dao_config(config, owner)``, for
-any identified ``owner``); ``valid=False``
+``validate_distribution_config(config, owner)``, ``validate_dao_config(config, owner)``,
+``validate_launchpad_config(config, owner)``, for any identified ``owner``); ``valid=False``
 ones draw a valid config with one thing broken, so the validator always refuses it.
 """
 
@@ -38,6 +38,14 @@ from icto.distribution.config import (
 from icto.distribution.schedule import BP, MAX_STEPS, Cliff, Instant, Linear, Lock, Schedule, Steps
 from icto.ic.account import Account
 from icto.ic.principal import Principal
+from icto.launchpad.config import (
+    MAX_PLATFORM_FEE_BP,
+    FairLaunch,
+    FixedPrice,
+    LaunchpadConfig,
+    ProjectInfo,
+)
+from icto.launchpad.config import Whitelist as SaleWhitelist
 from icto.ledger.types import U64_MAX
 from icto.multisig.config import MAX_LIFETIME_NS, Kind, MultisigConfig, Role
 from icto.token.config import MAX_DECIMALS, MAX_MEMO_LENGTH, TokenConfig
@@ -406,3 +414,64 @@ def dao_configs(
     del owner
     valid_configs = _valid_dao(token)
     return valid_configs if valid else _broken(valid_configs, _DAO_BREAKERS)
+
+
+# -- launchpad sales --------------------------------------------------------------------------
+
+
+@st.composite
+def _valid_sale(draw: st.DrawFn, purchase_token: Principal) -> LaunchpadConfig:
+    decimals = draw(st.sampled_from((0, 2, 8, 18)))
+    price = draw(st.integers(1, 10**12))
+    hard_cap = draw(st.integers(1, 10**15))
+    soft_cap = draw(st.integers(1, hard_cap))
+    fixed = draw(st.booleans())
+    sale_type = FixedPrice(price) if fixed else FairLaunch()
+    scale: int = 10**decimals
+    if fixed:
+        hard_cap = max(hard_cap, -(-price // scale))
+        soft_cap = max(soft_cap, -(-price // scale))
+    sold = hard_cap * scale // price if fixed else 1
+    max_contribution = draw(st.integers(1, hard_cap))
+    start = draw(st.integers(1, 2**62))
+    whitelist = draw(st.none() | st.builds(
+        SaleWhitelist, st.lists(principals(), min_size=1, max_size=3, unique=True),
+        st.integers(0, start - 1),
+    ))  # fmt: skip
+    shares = draw(st.lists(st.integers(0, 2_000), min_size=3, max_size=3))
+    return LaunchpadConfig(
+        project=ProjectInfo(draw(text(1, 30)), draw(text(0, 40, multiline=True))),
+        sale_token=TokenConfig(name=draw(text(3, 20)), symbol="SALE", decimals=decimals),
+        purchase_token=purchase_token, sale_type=sale_type,
+        tokens_for_sale=max(sold, draw(st.integers(1, 10**20))), soft_cap=soft_cap,
+        hard_cap=hard_cap, min_contribution=draw(st.integers(1, max_contribution)),
+        max_contribution=max_contribution, sale_start=start,
+        sale_end=start + draw(st.integers(1, _NS_YEAR)),
+        min_participants=draw(st.integers(0, 100)), whitelist=whitelist,
+        buyer_vesting=draw(schedules()), buyer_initial_bp=draw(st.integers(0, BP)),
+        raised_allocation=((draw(accounts()), BP),), liquidity_bp=shares[0],
+        platform_fee_bp=min(shares[1], MAX_PLATFORM_FEE_BP), affiliate_bp=shares[2],
+        is_public=draw(st.booleans()),
+    )  # fmt: skip
+
+
+_SALE_BREAKERS: Final[list[Callable[[LaunchpadConfig], st.SearchStrategy[LaunchpadConfig]]]] = [
+    _evolved(project=ProjectInfo("")), _evolved(purchase_token=Principal.from_name("no ledger")),
+    _evolved(sale_type=FixedPrice(0)), _evolved(tokens_for_sale=0), _evolved(soft_cap=0),
+    _evolved(min_contribution=0), _evolved(sale_start=-1),
+    _evolved(platform_fee_bp=MAX_PLATFORM_FEE_BP + 1), _evolved(raised_allocation=()),
+    _evolved(buyer_initial_bp=BP + 1), _evolved(is_public=None),
+    lambda config: st.just(attrs.evolve(config, soft_cap=config.hard_cap + 1)),
+    lambda config: st.just(attrs.evolve(config, sale_end=config.sale_start)),
+    lambda config: st.just(attrs.evolve(config, max_contribution=config.hard_cap + 1)),
+]  # fmt: skip
+
+
+def launchpad_configs(
+    purchase_token: Principal, owner: Principal, *, valid: bool = True
+) -> st.SearchStrategy[LaunchpadConfig]:
+    """``LaunchpadConfig``s paid in ``purchase_token`` (a ledger canister id) that ``owner``
+    (identified) may deploy (``valid=True``), or may not; the sale token is a new one."""
+    del owner
+    valid_configs = _valid_sale(purchase_token)
+    return valid_configs if valid else _broken(valid_configs, _SALE_BREAKERS)

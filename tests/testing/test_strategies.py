@@ -9,6 +9,7 @@ from icto import Account, Principal
 from icto.dao import DAOConfig, validate_dao_config
 from icto.distribution import validate_distribution_config
 from icto.distribution.config import DistributionConfig
+from icto.launchpad import LaunchpadConfig, validate_launchpad_config
 from icto.multisig import validate_multisig_config
 from icto.multisig.config import MultisigConfig
 from icto.testing import strategies as icto_st
@@ -74,3 +75,15 @@ def test_valid_dao_configs_validate(data: st.DataObject, owner: Principal) -> No
 def test_invalid_dao_configs_are_refused(data: st.DataObject, owner: Principal) -> None:
     config = data.draw(icto_st.dao_configs(TOKEN, owner, valid=False))
     assert validate_dao_config(config, owner) != ()
+
+
+@given(st.data(), icto_st.principals())
+def test_valid_launchpad_configs_validate(data: st.DataObject, owner: Principal) -> None:
+    config: LaunchpadConfig = data.draw(icto_st.launchpad_configs(TOKEN, owner))
+    assert validate_launchpad_config(config, owner) == ()
+
+
+@given(st.data(), icto_st.principals())
+def test_invalid_launchpad_configs_are_refused(data: st.DataObject, owner: Principal) -> None:
+    config = data.draw(icto_st.launchpad_configs(TOKEN, owner, valid=False))
+    assert validate_launchpad_config(config, owner) != ()
