@@ -1,0 +1,268 @@
+"""``Pool``: a constant-product AMM pool of two ICRC-1/2 tokens, a canister like any other.
+
+Liquidity providers add both tokens (``icrc2_transfer_from``; approve each amount plus one fee)
+for shares, and burn shares for their part of both reserves. Traders swap one token for the
+other with a minimum-out guard. Payments come in first and the books change only once they have
+arrived; every payout is recorded before its transfer, and a payout the ledger refuses is kept as
+owed (``withdraw_owed``), never lost. A payout's ledger fee comes out of it. So, per token, the
+pool's ledger balance is its reserve plus what it owes.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from icto.dex.math import amount_out, amounts_for, optimal_amounts, shares_for
+from icto.dex.types import (
+    InvalidRequest,
+    Liquidity,
+    PoolError,
+    PoolInit,
+    PoolState,
+    Reserves,
+    Slippage,
+    Swapped,
+    TransferFailed,
+)
+from icto.ic.account import Account
+from icto.ic.canister import Canister, Trap, query, update
+from icto.ic.errors import CallRejected
+from icto.ic.principal import Principal
+from icto.ic.result import Err, Ok
+from icto.ledger.types import TransferArgs, TransferFromArgs
+from icto.validation import foreign_text, identified_problem, is_nat
+
+MAX_FEE_BP = 1_000
+MAX_AMOUNT = 2**128 - 1
+
+
+def _ledger_error(error: object) -> str:
+    return foreign_text(error if isinstance(error, str) else repr(error), 1024)
+
+
+class Pool(Canister):
+    VERSION = "1.0.0"
+
+    state: PoolState
+
+    def init(self, arg: PoolInit) -> None:
+        if not isinstance(arg, PoolInit):
+            raise TypeError(f"Pool is installed with a PoolInit, got {type(arg).__name__}")
+        for token in (arg.token0, arg.token1):
+            if not isinstance(token, Principal) or not token.is_canister:
+                raise Trap(f"a pool's tokens are ledger canister ids, got {token!r}")
+        if arg.token0 == arg.token1:
+            raise Trap("a pool's two tokens must be different ledgers")
+        if not is_nat(arg.fee_bp) or arg.fee_bp > MAX_FEE_BP:
+            raise Trap(f"fee_bp must be an int from 0 to {MAX_FEE_BP}")
+        self.state = PoolState(token0=arg.token0, token1=arg.token1, fee_bp=arg.fee_bp)
+
+    # -- ledgers --------------------------------------------------------------------------------
+
+    def _pull(self, ledger: Principal, user: Principal, amount: int) -> str | None:
+        args = TransferFromArgs(from_=Account(user), to=Account(self.id), amount=amount)
+        try:
+            result = self.call(ledger, "icrc2_transfer_from", args)
+        except CallRejected as rejected:
+            return _ledger_error(rejected.message)
+        return _ledger_error(result.error) if isinstance(result, Err) else None
+
+    def _fee(self, ledger: Principal) -> int | str:
+        try:
+            fee: int = self.call(ledger, "icrc1_fee")
+        except CallRejected as rejected:
+            return _ledger_error(rejected.message)
+        return fee
+
+    def _pay_out(self, user: Principal, ledger: Principal, amount: int) -> None:
+        """Send ``amount`` (less its fee) to ``user``, or keep it owed if the ledger refuses or
+        the amount does not cover the fee."""
+        self._owe(user, ledger, amount)
+        fee = self._fee(ledger)
+        if isinstance(fee, str) or amount <= fee:
+            return
+        self._owe(user, ledger, -amount)
+        args = TransferArgs(to=Account(user), amount=amount - fee, fee=fee)
+        try:
+            result = self.call(ledger, "icrc1_transfer", args)
+        except CallRejected as rejected:
+            result = Err(rejected.message)
+        if isinstance(result, Err):
+            self.log(f"payout of {amount} to {user} kept owed: {_ledger_error(result.error)}")
+            self._owe(user, ledger, amount)
+
+    def _owe(self, user: Principal, ledger: Principal, delta: int) -> None:
+        owed = self.state.owed
+        now = owed.get((user, ledger), 0) + delta
+        self.state = attrs.evolve(
+            self.state,
+            owed=owed.set((user, ledger), now) if now else owed.delete((user, ledger)),
+        )
+
+    def _other(self, token: object) -> Principal | None:
+        state = self.state
+        if token == state.token0:
+            return state.token1
+        if token == state.token1:
+            return state.token0
+        return None
+
+    # -- liquidity ------------------------------------------------------------------------------
+
+    @update
+    def add_liquidity(
+        self, amount0: int, amount1: int, min_shares: int = 0, to: Principal | None = None
+    ) -> Ok[Liquidity] | Err[PoolError]:
+        """Add up to ``amount0`` of token0 and ``amount1`` of token1 at the pool's ratio (all of
+        both into an empty pool); the shares go to ``to`` (default: the caller). Refused if
+        fewer than ``min_shares`` would be minted."""
+        user = self.caller
+        beneficiary = user if to is None else to
+        problems = [
+            f"{name} must be an int from 1 to 2**128 - 1"
+            for name, value in (("amount0", amount0), ("amount1", amount1))
+            if not is_nat(value) or not 0 < value <= MAX_AMOUNT
+        ]
+        if not is_nat(min_shares):
+            problems.append("min_shares must be an int >= 0")
+        for principal, role in ((user, "liquidity provider"), (beneficiary, "share holder")):
+            problem = identified_problem(principal, role)
+            if problem:
+                problems.append(problem)
+        if problems:
+            return Err(InvalidRequest(tuple(problems)))
+        state = self.state
+        take0, take1 = optimal_amounts(amount0, amount1, state.reserve0, state.reserve1)
+        expected = shares_for(take0, take1, state.reserve0, state.reserve1, state.supply)
+        if take0 == 0 or take1 == 0 or expected == 0:
+            return Err(InvalidRequest(("too little to mint a share at the pool's ratio",)))
+        if expected < min_shares:
+            return Err(Slippage(min_shares, expected))
+        failed = self._pull(state.token0, user, take0)
+        if failed is not None:
+            return Err(TransferFailed(failed))
+        failed = self._pull(state.token1, user, take1)
+        if failed is not None:
+            self._pay_out(user, self.state.token0, take0)
+            return Err(TransferFailed(f"{failed}; token0 sent back (or owed)"))
+        state = self.state
+        minted = shares_for(take0, take1, state.reserve0, state.reserve1, state.supply)
+        self.state = attrs.evolve(
+            state, reserve0=state.reserve0 + take0, reserve1=state.reserve1 + take1,
+            supply=state.supply + minted,
+            shares=state.shares.set(beneficiary, state.shares.get(beneficiary, 0) + minted),
+        )  # fmt: skip
+        return Ok(Liquidity(minted, take0, take1))
+
+    @update
+    def remove_liquidity(
+        self, shares: int, min0: int = 0, min1: int = 0
+    ) -> Ok[Liquidity] | Err[PoolError]:
+        """Burn ``shares`` of the caller's for their part of both reserves (each payout less its
+        ledger fee), refused below ``min0`` / ``min1``."""
+        user = self.caller
+        state = self.state
+        held = state.shares.get(user, 0)
+        if not is_nat(shares) or not 0 < shares <= held:
+            return Err(InvalidRequest((f"shares must be an int from 1 to {held}",)))
+        if not (is_nat(min0) and is_nat(min1)):
+            return Err(InvalidRequest(("min0 and min1 must be ints >= 0",)))
+        out0, out1 = amounts_for(shares, state.reserve0, state.reserve1, state.supply)
+        if out0 < min0 or out1 < min1:
+            return Err(Slippage(min0 if out0 < min0 else min1, out0 if out0 < min0 else out1))
+        left = held - shares
+        self.state = attrs.evolve(
+            state, reserve0=state.reserve0 - out0, reserve1=state.reserve1 - out1,
+            supply=state.supply - shares,
+            shares=state.shares.set(user, left) if left else state.shares.delete(user),
+        )  # fmt: skip
+        self._pay_out(user, state.token0, out0)
+        self._pay_out(user, state.token1, out1)
+        return Ok(Liquidity(shares, out0, out1))
+
+    # -- swaps ----------------------------------------------------------------------------------
+
+    @update
+    def swap(
+        self, token_in: Principal, amount_in: int, min_out: int
+    ) -> Ok[Swapped] | Err[PoolError]:
+        """Swap ``amount_in`` of ``token_in`` for the other token (approve it plus one fee);
+        refused, before anything moves, if it would buy less than ``min_out``. The output is
+        priced once the input has arrived; if the price moved below ``min_out`` meanwhile, the
+        input goes back (less a fee)."""
+        user = self.caller
+        token_out = self._other(token_in)
+        if token_out is None:
+            return Err(InvalidRequest((f"{token_in!r} is not one of this pool's tokens",)))
+        if not is_nat(amount_in) or not 0 < amount_in <= MAX_AMOUNT or not is_nat(min_out):
+            return Err(InvalidRequest(("amount_in must be an int > 0, min_out an int >= 0",)))
+        problem = identified_problem(user, "trader")
+        if problem:
+            return Err(InvalidRequest((problem,)))
+        quoted = self._quote(token_in, amount_in)
+        if quoted == 0 or quoted < min_out:
+            return Err(Slippage(min_out, quoted))
+        failed = self._pull(token_in, user, amount_in)
+        if failed is not None:
+            return Err(TransferFailed(failed))
+        out = self._quote(token_in, amount_in)
+        if out == 0 or out < min_out:
+            self._pay_out(user, token_in, amount_in)
+            return Err(Slippage(min_out, out))
+        state = self.state
+        incoming0 = token_in == state.token0
+        self.state = attrs.evolve(
+            state, swaps=state.swaps + 1,
+            reserve0=state.reserve0 + amount_in if incoming0 else state.reserve0 - out,
+            reserve1=state.reserve1 - out if incoming0 else state.reserve1 + amount_in,
+        )  # fmt: skip
+        self._pay_out(user, token_out, out)
+        return Ok(Swapped(token_in, amount_in, token_out, out))
+
+    @update
+    def withdraw_owed(self, ledger: Principal) -> Ok[int] | Err[PoolError]:
+        """Retry a payout the ledger refused earlier; what was owed."""
+        owed = self.state.owed.get((self.caller, ledger), 0)
+        if owed == 0:
+            return Err(InvalidRequest(("nothing is owed to you on this ledger",)))
+        self._owe(self.caller, ledger, -owed)
+        self._pay_out(self.caller, ledger, owed)
+        return Ok(owed)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _quote(self, token_in: object, amount_in: int) -> int:
+        state = self.state
+        if token_in == state.token0:
+            return amount_out(amount_in, state.reserve0, state.reserve1, state.fee_bp)
+        if token_in == state.token1:
+            return amount_out(amount_in, state.reserve1, state.reserve0, state.fee_bp)
+        return 0
+
+    @query
+    def quote(self, token_in: Principal, amount_in: int) -> int:
+        """What a swap of ``amount_in`` of ``token_in`` would buy now (before the output fee)."""
+        if not is_nat(amount_in):
+            return 0
+        return self._quote(token_in, amount_in)
+
+    @query
+    def get_reserves(self) -> Reserves:
+        state = self.state
+        return Reserves(
+            state.token0, state.token1, state.reserve0, state.reserve1, state.supply,
+            state.fee_bp,
+        )  # fmt: skip
+
+    @query
+    def price(self) -> tuple[int, int]:
+        """Token1 per token0 as the fraction ``(reserve1, reserve0)``."""
+        return self.state.reserve1, self.state.reserve0
+
+    @query
+    def get_shares(self, user: Principal) -> int:
+        return int(self.state.shares.get(user, 0))
+
+    @query
+    def get_owed(self, user: Principal, ledger: Principal) -> int:
+        return int(self.state.owed.get((user, ledger), 0))

@@ -1,0 +1,92 @@
+"""Records of a constant-product pool: its state, reads and errors."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import attrs
+import immutables
+
+from icto.ic.principal import Principal
+
+
+@attrs.frozen
+class PoolInit:
+    """Two different ICRC-1/2 ledgers and the swap fee (bp of each input, kept by the pool)."""
+
+    token0: Principal
+    token1: Principal
+    fee_bp: int = 30
+
+
+@attrs.frozen
+class PoolState:
+    token0: Principal
+    token1: Principal
+    fee_bp: int
+    reserve0: int = 0
+    reserve1: int = 0
+    supply: int = 0
+    shares: immutables.Map[Principal, int] = immutables.Map()
+    owed: immutables.Map[tuple[Principal, Principal], int] = immutables.Map()
+    """(user, ledger) → what the pool owes a user whose payout the ledger refused
+    (``withdraw_owed``)."""
+    swaps: int = 0
+
+
+@attrs.frozen
+class Reserves:
+    token0: Principal
+    token1: Principal
+    reserve0: int
+    reserve1: int
+    supply: int
+    fee_bp: int
+
+    def __repr__(self) -> str:
+        return (
+            f"<Pool {self.reserve0:,} {self.token0} / {self.reserve1:,} {self.token1}, "
+            f"{self.supply:,} shares, fee {self.fee_bp / 100:g}%>"
+        )
+
+
+@attrs.frozen
+class Swapped:
+    """A swap: what went in, what came out (the recipient received ``amount_out`` less the
+    output ledger's fee)."""
+
+    token_in: Principal
+    amount_in: int
+    token_out: Principal
+    amount_out: int
+
+
+@attrs.frozen
+class Liquidity:
+    """Shares minted or burned, and the amounts that moved."""
+
+    shares: int
+    amount0: int
+    amount1: int
+
+
+@attrs.frozen
+class InvalidRequest:
+    reasons: tuple[str, ...]
+
+
+@attrs.frozen
+class Slippage:
+    """The pool would give ``got``, less than the ``minimum`` asked for."""
+
+    minimum: int
+    got: int
+
+
+@attrs.frozen
+class TransferFailed:
+    reason: str
+
+
+PoolError: TypeAlias = InvalidRequest | Slippage | TransferFailed
+
