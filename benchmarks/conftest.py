@@ -66,6 +66,10 @@ RATIOS: list[tuple[str, str, str, str]] = [
     (f"DAO vote, {MEDIUM:,} vs 10 members", "dao_vote_large", "dao_vote_small", "<= 2x"),
     (f"DAO tally at the end of voting, {MEDIUM:,} vs 10 members", "dao_tally_large",
      "dao_tally_small", "<= 2x"),
+    (f"launchpad first contribute, {MEDIUM:,} vs 1 participants", "lp_contribute_large",
+     "lp_contribute_1", "<= 2x"),
+    (f"launchpad refund per contributor, {MANY:,} vs 100 contributors", f"refund_{MANY}",
+     "refund_100", "<= 2x"),
 ]  # fmt: skip
 
 

@@ -374,7 +374,7 @@ class LaunchpadSale(FactoryContract):
             self._late(status)
         if joined:
             self.notify_role(user, PARTICIPANT)
-        if self.state.raised == self.config.hard_cap and self.state.status is SaleState.SALE_ACTIVE:
+        if self.state.raised == self.config.hard_cap and self.state.status in _OPEN:
             self._enter(self._ending(self.time))
 
     def _late(self, status: SaleState) -> None:
@@ -383,8 +383,13 @@ class LaunchpadSale(FactoryContract):
         if status is SaleState.SUCCESSFUL:
             self.state = attrs.evolve(self.state, **self._final_allocations())
         elif status is SaleState.REFUNDED:
-            self.state = attrs.evolve(self.state, status=SaleState.REFUNDING)
+            state = self.state
+            self.state = attrs.evolve(
+                state, status=SaleState.REFUNDING,
+                history=(*state.history, (SaleState.REFUNDING, self.time)),
+            )  # fmt: skip
             self._arm_refunds()
+            self.notify_status(str(SaleState.REFUNDING))
 
     # -- refunds --------------------------------------------------------------------------------
 
@@ -507,7 +512,10 @@ class LaunchpadSale(FactoryContract):
         """Anyone, while refunding: resume after a fault; the progress after one batch."""
         if self.state.status is not SaleState.REFUNDING:
             return Err(WrongState(self.state.status, "Refunding"))
-        self.state = attrs.evolve(self.state, refund_error=None)
+        armed = self.state.refund_timer
+        if armed is not None:
+            self.cancel_timer(armed)
+        self.state = attrs.evolve(self.state, refund_error=None, refund_timer=None)
         self._refund_batch()
         return Ok(self._progress())
 
@@ -535,14 +543,11 @@ class LaunchpadSale(FactoryContract):
         state, config = self.state, self.config
         phase = self._phase()
         history = state.history + tuple((s, at) for s, at, _ in self._transitions(self.time))
-        allocated = state.allocated
-        if not isinstance(config.sale_type, FixedPrice) and state.leftover is None:
-            allocated = sum(self._allocation(p.contribution) for p in state.participants.values())
         return SaleInfo(
             id=self.id, name=config.project.name, state=phase,
             sale_type=type(config.sale_type).__name__, raised=state.raised,
             soft_cap=config.soft_cap, hard_cap=config.hard_cap, participants=len(state.order),
-            tokens_for_sale=config.tokens_for_sale, allocated=allocated,
+            tokens_for_sale=config.tokens_for_sale, allocated=state.allocated,
             sale_start=config.sale_start, sale_end=config.sale_end, history=history,
         )  # fmt: skip
 

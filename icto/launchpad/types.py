@@ -104,6 +104,8 @@ class SaleInfo:
     participants: int
     tokens_for_sale: int
     allocated: int
+    """Σ buyers' allocations: as contributions come at a fixed price; a fair launch allocates
+    at the end (0 until then)."""
     sale_start: int
     sale_end: int
     history: tuple[tuple[SaleState, int], ...]
