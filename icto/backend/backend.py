@@ -35,9 +35,11 @@ from icto.backend.types import (
     UnknownRefund,
     UserProfile,
     UserStatus,
+    fee_recipient_or,
 )
 from icto.dao.config import DAOConfig
 from icto.distribution.config import DistributionConfig
+from icto.ic.account import Account
 from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected, Reject
 from icto.ic.principal import Principal
@@ -57,30 +59,37 @@ class Backend(PaidDeployments):
     """The ICTO backend canister (spec: services §1-3)."""
 
     # -- deployments (any authenticated user; a fee is charged) --------------------------------
+    # A launchpad sale deploying its pipeline names the ``owner`` (its creator) and a ``request``
+    # name: the backend asks the Launchpad Factory that the caller is one of its sales, charges
+    # nothing, and the same request again returns the same contract.
 
     @update
-    def deploy_token(self, config: TokenConfig) -> Ok[DeploymentResult] | Err[DeployError]:
+    def deploy_token(
+        self, config: TokenConfig, owner: Principal | None = None, request: str | None = None
+    ) -> Ok[DeploymentResult] | Err[DeployError]:
         """Deploy an ICRC-1/2 token for the caller through the paid flow."""
-        return self._deploy(TOKEN_FACTORY, config)
+        return self._deploy(TOKEN_FACTORY, config, owner, request)
 
     @update
     def deploy_multisig(
-        self, config: MultisigConfig
+        self, config: MultisigConfig, owner: Principal | None = None, request: str | None = None
     ) -> Ok[DeploymentResult] | Err[DeployError]:
         """Deploy a multisig wallet for the caller (who must be one of its Owners)."""
-        return self._deploy(MULTISIG_FACTORY, config)
+        return self._deploy(MULTISIG_FACTORY, config, owner, request)
 
     @update
     def deploy_distribution(
-        self, config: DistributionConfig
+        self, config: DistributionConfig, owner: Principal | None = None, request: str | None = None
     ) -> Ok[DeploymentResult] | Err[DeployError]:
         """Deploy a vesting, airdrop or lock distribution owned by the caller."""
-        return self._deploy(DISTRIBUTION_FACTORY, config)
+        return self._deploy(DISTRIBUTION_FACTORY, config, owner, request)
 
     @update
-    def deploy_dao(self, config: DAOConfig) -> Ok[DeploymentResult] | Err[DeployError]:
+    def deploy_dao(
+        self, config: DAOConfig, owner: Principal | None = None, request: str | None = None
+    ) -> Ok[DeploymentResult] | Err[DeployError]:
         """Deploy a DAO governed by ``config.token``; the caller is recorded as its creator."""
-        return self._deploy(DAO_FACTORY, config)
+        return self._deploy(DAO_FACTORY, config, owner, request)
 
     @update
     def deploy_launchpad(
@@ -88,6 +97,11 @@ class Backend(PaidDeployments):
     ) -> Ok[DeploymentResult] | Err[DeployError]:
         """Deploy a token sale; the caller is its creator."""
         return self._deploy(LAUNCHPAD_FACTORY, config)
+
+    @query
+    def get_fee_recipient(self) -> Account:
+        """Where the platform's fees go (a launchpad sends its platform fee here)."""
+        return fee_recipient_or(self.state.config.fee_recipient, self.id)
 
     # -- configuration (admins) -----------------------------------------------------------------
 

@@ -63,7 +63,7 @@ from icto.storage.types import (
     RefundWaiting,
 )
 from icto.token.config import validate_token_config
-from icto.validation import foreign_text
+from icto.validation import foreign_text, identified_problem, text_problem
 
 Validator = Callable[[object, Principal], tuple[str, ...]]
 
@@ -100,9 +100,13 @@ class PaidDeployments(BackendBase):
 
     # -- admission: everything checked before any money moves -----------------------------------
 
-    def _admission(self, user: Principal, service: str, config: object) -> DeployError | None:
+    def _admission(
+        self, user: Principal, service: str, config: object, owner: Principal | None = None
+    ) -> DeployError | None:
         """Why this attempt is refused before payment (``None``: it may go on). Changes nothing
-        but the outbox, which it tries to deliver when it is full."""
+        but the outbox, which it tries to deliver when it is full. ``owner`` is set for a
+        launchpad's fee-exempt deployment: no rate limit, and the config is checked for the
+        owner."""
         state = self.state
         if user.is_anonymous:
             return Unauthorized("anonymous callers cannot deploy")
@@ -111,7 +115,7 @@ class PaidDeployments(BackendBase):
             return UserSuspended(profile.status)
         limit = state.config.max_deployments_per_day
         recent = self._recent_attempts(user)
-        if len(recent) >= limit:
+        if owner is None and len(recent) >= limit:
             return RateLimited(limit, recent[-limit] + DAY_NS)
         if not state.config.enabled[service]:
             return ServiceDisabled(service)
@@ -127,9 +131,31 @@ class PaidDeployments(BackendBase):
             self._flush_outbox(force=True)
             if self._outbox_full():
                 return ServiceUnavailable("the storage outbox is full; retry once it drains")
-        reasons = VALIDATORS[service](config, user)
+        reasons = VALIDATORS[service](config, user if owner is None else owner)
         if reasons:
             return InvalidConfig(tuple(reasons))
+        return None
+
+    def _exemption_problem(
+        self, user: Principal, owner: Principal | None, request: str | None
+    ) -> DeployError | None:
+        """A deployment that names an owner or a request is a launchpad's pipeline: the caller
+        must be a contract of the Launchpad Factory (asked), which pays nothing."""
+        if owner is None or request is None:
+            return Unauthorized("a fee-exempt deployment names both its owner and its request")
+        problem = identified_problem(owner, "owner") or text_problem("request", request, 1, 64)
+        if problem is not None:
+            return Unauthorized(problem)
+        factory = self.state.factories.get(LAUNCHPAD_FACTORY)
+        if factory is None:
+            return ServiceUnavailable("no launchpad factory is set up")
+        try:
+            known: bool = self.query_call(factory, "is_contract", user)
+        except CallRejected as rejected:
+            reason = self._reason(rejected)
+            return ServiceUnavailable(f"the launchpad factory did not answer: {reason}")
+        if known is not True:
+            return Unauthorized("only a launchpad sale may deploy for another owner")
         return None
 
     def _recent_attempts(self, user: Principal) -> tuple[int, ...]:
@@ -172,20 +198,33 @@ class PaidDeployments(BackendBase):
 
     # -- the flow -------------------------------------------------------------------------------
 
-    def _deploy(self, service: str, config: object) -> Ok[DeploymentResult] | Err[DeployError]:
-        """The paid flow for one ``deploy_*`` call of the caller's."""
+    def _deploy(
+        self, service: str, config: object, owner: Principal | None = None,
+        request: str | None = None,
+    ) -> Ok[DeploymentResult] | Err[DeployError]:
+        """The paid flow for one ``deploy_*`` call of the caller's. A launchpad sale deploying
+        its pipeline names the ``owner`` (its creator) and its ``request`` (the same request
+        again returns the same contract): it is charged nothing, and a zero payment records the
+        deployment under the sale."""
         user = self.caller
-        refusal = self._admission(user, service, config) or self._check_capacity(service)
+        exempt = owner is not None or request is not None
+        refusal = self._exemption_problem(user, owner, request) if exempt else None
+        refusal = (
+            refusal or self._admission(user, service, config, owner)
+            or self._check_capacity(service)
+        )  # fmt: skip
         if refusal is not None:
             return Err(refusal)
         self._flush_outbox(force=True)
-        fee = self.state.config.fee(service)
+        fee = 0 if exempt else self.state.config.fee(service)
         token = self.state.config.payment_token
         if fee > 0:
             refusal = self._check_funds(user, token, fee)
             if refusal is not None:
                 return Err(refusal)
         charge = self._open_payment(user, service, fee, token)
+        if exempt:
+            charge = attrs.evolve(charge, owner=owner, ticket=f"{user}/{request}")
         paid = self._charge(charge)
         if isinstance(paid, PaymentFailed):
             return Err(paid)
@@ -252,8 +291,9 @@ class PaidDeployments(BackendBase):
         factory = self.state.factories[charge.service]
         try:
             result = self.call(
-                factory, "create_contract", charge.user, config, ticket=charge.payment_id
-            )
+                factory, "create_contract", charge.contract_owner, config,
+                ticket=charge.factory_ticket,
+            )  # fmt: skip
         except CallRejected as rejected:
             reason = foreign_text(f"the factory did not answer: {rejected.message}", MAX_TEXT)
             return self._after_lost_reply(charge, reason)
@@ -283,7 +323,7 @@ class PaidDeployments(BackendBase):
         for _ in range(LOOKUP_TRIES):
             try:
                 found: Principal | None = self.query_call(
-                    factory, "get_deployment", charge.payment_id
+                    factory, "get_deployment", charge.factory_ticket
                 )
             except CallRejected:
                 continue

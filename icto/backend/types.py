@@ -271,6 +271,19 @@ class Charge:
     token: Principal
     initiated: int | None
     block: int | None = None
+    owner: Principal | None = None
+    """Who the contract is for, when a launchpad deploys for its creator (``None``: the
+    payer)."""
+    ticket: str | None = None
+    """The factory ticket, when a launchpad names its request (``None``: the payment id)."""
+
+    @property
+    def contract_owner(self) -> Principal:
+        return self.user if self.owner is None else self.owner
+
+    @property
+    def factory_ticket(self) -> str:
+        return self.payment_id if self.ticket is None else self.ticket
 
 
 @attrs.frozen

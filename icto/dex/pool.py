@@ -1,11 +1,14 @@
 """``Pool``: a constant-product AMM pool of two ICRC-1/2 tokens, a canister like any other.
 
-Liquidity providers add both tokens (``icrc2_transfer_from``; approve each amount plus one fee)
-for shares, and burn shares for their part of both reserves. Traders swap one token for the
-other with a minimum-out guard. Payments come in first and the books change only once they have
-arrived; every payout is recorded before its transfer, and a payout the ledger refuses is kept as
-owed (``withdraw_owed``), never lost. A payout's ledger fee comes out of it. So, per token, the
-pool's ledger balance is its reserve plus what it owes.
+Liquidity providers add both tokens for shares, and burn shares for their part of both reserves.
+Traders swap one token for the other with a minimum-out guard. Every user has a balance of each
+token at the pool (``get_owed``): a payment in (``icrc2_transfer_from``; approve the amount plus
+one fee) is credited there before it is pulled and taken back if the ledger refuses; liquidity
+and swaps spend that balance first and pull only the rest; a payout is debited before its
+transfer and credited back if the ledger refuses (``withdraw_owed`` retries). So a message that
+fails halfway leaves every token accounted for, and trying again pulls nothing twice. A payout's
+ledger fee comes out of it. Per token, the pool's ledger balance is its reserve plus its users'
+balances.
 """
 
 from __future__ import annotations
@@ -60,12 +63,21 @@ class Pool(Canister):
     # -- ledgers --------------------------------------------------------------------------------
 
     def _pull(self, ledger: Principal, user: Principal, amount: int) -> str | None:
-        args = TransferFromArgs(from_=Account(user), to=Account(self.id), amount=amount)
+        """Make ``user``'s balance at the pool hold ``amount``: pull what is missing (credited
+        before the call, taken back if the ledger refuses)."""
+        missing = amount - self.state.owed.get((user, ledger), 0)
+        if missing <= 0:
+            return None
+        self._owe(user, ledger, missing)
+        args = TransferFromArgs(from_=Account(user), to=Account(self.id), amount=missing)
         try:
             result = self.call(ledger, "icrc2_transfer_from", args)
         except CallRejected as rejected:
-            return _ledger_error(rejected.message)
-        return _ledger_error(result.error) if isinstance(result, Err) else None
+            result = Err(rejected.message)
+        if isinstance(result, Err):
+            self._owe(user, ledger, -missing)
+            return _ledger_error(result.error)
+        return None
 
     def _fee(self, ledger: Principal) -> int | str:
         try:
@@ -138,15 +150,19 @@ class Pool(Canister):
             return Err(InvalidRequest(("too little to mint a share at the pool's ratio",)))
         if expected < min_shares:
             return Err(Slippage(min_shares, expected))
-        failed = self._pull(state.token0, user, take0)
-        if failed is not None:
-            return Err(TransferFailed(failed))
-        failed = self._pull(state.token1, user, take1)
-        if failed is not None:
-            self._pay_out(user, self.state.token0, take0)
-            return Err(TransferFailed(f"{failed}; token0 sent back (or owed)"))
+        for ledger, amount in ((state.token0, take0), (state.token1, take1)):
+            failed = self._pull(ledger, user, amount)
+            if failed is not None:
+                return Err(TransferFailed(f"{failed} (what arrived stays in your pool balance)"))
         state = self.state
+        if state.owed.get((user, state.token0), 0) < take0 or (
+            state.owed.get((user, state.token1), 0) < take1
+        ):  # fmt: skip
+            return Err(InvalidRequest(("your pool balance was spent meanwhile; try again",)))
         minted = shares_for(take0, take1, state.reserve0, state.reserve1, state.supply)
+        self._owe(user, state.token0, -take0)
+        self._owe(user, state.token1, -take1)
+        state = self.state
         self.state = attrs.evolve(
             state, reserve0=state.reserve0 + take0, reserve1=state.reserve1 + take1,
             supply=state.supply + minted,
@@ -186,10 +202,11 @@ class Pool(Canister):
     def swap(
         self, token_in: Principal, amount_in: int, min_out: int
     ) -> Ok[Swapped] | Err[PoolError]:
-        """Swap ``amount_in`` of ``token_in`` for the other token (approve it plus one fee);
-        refused, before anything moves, if it would buy less than ``min_out``. The output is
-        priced once the input has arrived; if the price moved below ``min_out`` meanwhile, the
-        input goes back (less a fee)."""
+        """Swap ``amount_in`` of ``token_in`` for the other token (from the caller's pool
+        balance, pulling what is missing: approve it plus one fee); refused, before anything
+        moves, if it would buy less than ``min_out``. The output is priced once the input has
+        arrived; if the price moved below ``min_out`` meanwhile, the input stays in the caller's
+        pool balance."""
         user = self.caller
         token_out = self._other(token_in)
         if token_out is None:
@@ -206,9 +223,9 @@ class Pool(Canister):
         if failed is not None:
             return Err(TransferFailed(failed))
         out = self._quote(token_in, amount_in)
-        if out == 0 or out < min_out:
-            self._pay_out(user, token_in, amount_in)
+        if out == 0 or out < min_out or self.state.owed.get((user, token_in), 0) < amount_in:
             return Err(Slippage(min_out, out))
+        self._owe(user, token_in, -amount_in)
         state = self.state
         incoming0 = token_in == state.token0
         self.state = attrs.evolve(
@@ -221,7 +238,8 @@ class Pool(Canister):
 
     @update
     def withdraw_owed(self, ledger: Principal) -> Ok[int] | Err[PoolError]:
-        """Retry a payout the ledger refused earlier; what was owed."""
+        """Pay out the caller's balance of ``ledger`` at the pool (a refused payout, or a
+        payment in that was not spent); what it was."""
         owed = self.state.owed.get((self.caller, ledger), 0)
         if owed == 0:
             return Err(InvalidRequest(("nothing is owed to you on this ledger",)))

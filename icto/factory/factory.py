@@ -100,8 +100,8 @@ class Factory(VersionManagement, FactoryReads):
         code = self.state.versions[self.state.latest_stable].code
         try:
             self.call(
-                MANAGEMENT_ID, "install_code", contract, code, ContractInit(owner, config),
-                InstallMode.INSTALL,
+                MANAGEMENT_ID, "install_code", contract, code,
+                ContractInit(owner, config, self.caller), InstallMode.INSTALL,
             )  # fmt: skip
         except CallRejected as rejected:
             return self._abandon(contract, "install_code", rejected.message)
@@ -216,6 +216,11 @@ class Factory(VersionManagement, FactoryReads):
         if found is None or self.state.index.info(found.contract) is None:
             return None
         return found
+
+    @query
+    def is_contract(self, principal: Principal) -> bool:
+        """Whether ``principal`` is a contract this factory deployed and still registers."""
+        return self.state.index.info(principal) is not None
 
     @query
     def deployments_left(self) -> int:

@@ -34,6 +34,9 @@ class ContractInit:
 
     owner: Principal
     config: Any
+    deployer: Principal | None = None
+    """The backend that asked for the contract (a launchpad sale deploys its pipeline through
+    it, never through a backend id written in code)."""
 
 
 @attrs.frozen

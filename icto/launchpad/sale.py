@@ -20,13 +20,12 @@ them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from icto.collections.vector import Vector
 from icto.factory.base import check_page
-from icto.factory.contract import FactoryContract
 from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
 from icto.ic.account import Account
 from icto.ic.canister import query, update
@@ -40,6 +39,12 @@ from icto.launchpad.config import (
     LaunchpadConfig,
     sale_tokens_needed,
     validate_launchpad_config,
+)
+from icto.launchpad.pipeline import (
+    CLAIMS_COVERED,
+    FinalizePipeline,
+    PipelineState,
+    StepStatus,
 )
 from icto.launchpad.types import (
     PARTICIPANT,
@@ -64,6 +69,9 @@ from icto.launchpad.types import (
 from icto.ledger.types import TransferArgs, TransferFromArgs
 from icto.validation import foreign_text, is_nat, require_identified
 
+FINALIZE_AFTER_NS: Final = 3600 * 10**9
+"""A successful sale starts its pipeline by itself an hour after it ends (anyone may start it
+sooner with ``finalize()``)."""
 _OPEN = (SaleState.WHITELIST_OPEN, SaleState.SALE_ACTIVE)
 _BEFORE_END = (SaleState.UPCOMING, SaleState.WHITELIST_OPEN, SaleState.SALE_ACTIVE)
 
@@ -72,7 +80,7 @@ def _ledger_error(error: object) -> str:
     return foreign_text(error if isinstance(error, str) else repr(error), 1024)
 
 
-class LaunchpadSale(FactoryContract):
+class LaunchpadSale(FinalizePipeline):
     """The sale contract (installed by the Launchpad Factory)."""
 
     VERSION = "1.0.0"
@@ -84,7 +92,7 @@ class LaunchpadSale(FactoryContract):
         config: LaunchpadConfig = arg.config
         self.state = LaunchpadState(
             meta=self.new_meta(arg.owner, config.is_public), config=config, order=Vector(),
-            history=((SaleState.UPCOMING, self.time),),
+            history=((SaleState.UPCOMING, self.time),), deployer=arg.deployer,
         )  # fmt: skip
         self._arm_timer()
 
@@ -92,19 +100,16 @@ class LaunchpadSale(FactoryContract):
         """Keep everything; an upgrade clears timers, so the next transition and any refunding
         are re-armed."""
         super().post_upgrade(stable, arg)
-        self.state = attrs.evolve(self.state, timer=None, refund_timer=None)
+        self.state = attrs.evolve(self.state, timer=None, refund_timer=None, finalize_timer=None)
         self._arm_timer()
         if self.state.status is SaleState.REFUNDING and self.state.refund_error is None:
             self._arm_refunds()
+        if self.state.status is SaleState.SUCCESSFUL:
+            self._arm_finalize()
 
     def has_role(self, user: Principal, role: str) -> bool:
         participant = self.state.participants.get(user)
         return role == PARTICIPANT and participant is not None and participant.contribution > 0
-
-    @property
-    def config(self) -> LaunchpadConfig:
-        config: LaunchpadConfig = self.state.config
-        return config
 
     @update
     def on_deployed(self) -> None:
@@ -125,7 +130,7 @@ class LaunchpadSale(FactoryContract):
         status = state.status
         found: list[tuple[SaleState, int, str | None]] = []
         needs_deposit = isinstance(config.sale_token, ExistingToken)
-        deposited = state.tokens_deposited >= sale_tokens_needed(config)
+        deposited = 0 < state.tokens_required <= state.tokens_deposited
         if status is SaleState.UPCOMING and now >= self._opens_at():
             if needs_deposit and not deposited:
                 why = "the sale tokens were not deposited before the sale opened"
@@ -178,6 +183,8 @@ class LaunchpadSale(FactoryContract):
         self.state = attrs.evolve(state, **changes)
         if final in (SaleState.FAILED, SaleState.CANCELLED):
             self._start_refunds()
+        if final is SaleState.SUCCESSFUL:
+            self._arm_finalize()
         self._arm_timer()
         self.notify_status(str(self.state.status))
 
@@ -219,28 +226,62 @@ class LaunchpadSale(FactoryContract):
 
     # -- the creator ----------------------------------------------------------------------------
 
+    def _deposit_needed(self, fee: int) -> int:
+        """The deposit an existing token's sale needs: the sale tokens for sale, allocations and
+        liquidity, and the ledger fees of the pipeline's transfers (one claim per possible
+        buyer and group recipient, each transfer into a distribution, the pool's approval and
+        pull, the leftover's transfer). What is not used goes to the treasury or back."""
+        config = self.config
+        buyers = config.hard_cap // config.min_contribution + 1
+        recipients = buyers + sum(len(group.recipients) for group in config.allocations)
+        transfers = 1 + len(config.allocations) + 2 + 1
+        return sale_tokens_needed(config) + fee * (CLAIMS_COVERED * recipients + transfers)
+
     @update
     def deposit_sale_tokens(self) -> Ok[int] | Err[LaunchpadError]:
-        """Creator, for a sale of an existing token, before it opens: pull the sale tokens it
-        needs (for sale, allocations and liquidity) by ``icrc2_transfer_from`` (approve that
-        plus one fee). The amount deposited."""
+        """Creator, for a sale of an existing token, before it opens: pull what the sale needs
+        (``get_deposit_needed()``: for sale, allocations, liquidity and the pipeline's ledger
+        fees) by ``icrc2_transfer_from`` (approve that plus one fee). The amount deposited."""
         config = self.config
         if self.caller != self.meta.owner:
             return Err(NotCreator(self.caller))
-        if not isinstance(config.sale_token, ExistingToken):
+        token = config.sale_token
+        if not isinstance(token, ExistingToken):
             return Err(InvalidRequest(("the sale token is minted at finalize: no deposit",)))
         if self._advance() is not SaleState.UPCOMING:
             return Err(WrongState(self.state.status, "Upcoming"))
-        needed = sale_tokens_needed(config) - self.state.tokens_deposited
-        if needed <= 0:
+        if self.state.tokens_required:
             return Err(InvalidRequest(("the sale tokens are deposited already",)))
-        self.state = attrs.evolve(self.state, tokens_deposited=self.state.tokens_deposited + needed)
-        paid = self._pull(config.sale_token.ledger, self.caller, needed)
+        fee = self._fee_of(token.ledger)
+        if isinstance(fee, str):
+            return Err(TransferFailed(fee))
+        if self.state.tokens_required or self.state.status is not SaleState.UPCOMING:
+            return Err(InvalidRequest(("the sale tokens are deposited already",)))
+        needed = self._deposit_needed(fee)
+        self.state = attrs.evolve(self.state, tokens_deposited=needed, tokens_required=needed)
+        paid = self._pull(token.ledger, self.caller, needed)
         if isinstance(paid, str):
-            left = self.state.tokens_deposited - needed
-            self.state = attrs.evolve(self.state, tokens_deposited=left)
+            self.state = attrs.evolve(self.state, tokens_deposited=0, tokens_required=0)
             return Err(TransferFailed(paid))
         return Ok(needed)
+
+    @update
+    def get_deposit_needed(self) -> Ok[int] | Err[LaunchpadError]:
+        """What ``deposit_sale_tokens`` will pull (it asks the sale token's ledger fee)."""
+        token = self.config.sale_token
+        if not isinstance(token, ExistingToken):
+            return Err(InvalidRequest(("the sale token is minted at finalize: no deposit",)))
+        fee = self._fee_of(token.ledger)
+        if isinstance(fee, str):
+            return Err(TransferFailed(fee))
+        return Ok(self._deposit_needed(fee))
+
+    def _fee_of(self, ledger: Principal) -> int | str:
+        try:
+            fee: int = self.call(ledger, "icrc1_fee")
+        except CallRejected as rejected:
+            return _ledger_error(rejected.message)
+        return fee
 
     @update
     def cancel(self) -> Ok[SaleState] | Err[LaunchpadError]:
@@ -264,12 +305,8 @@ class LaunchpadSale(FactoryContract):
             return _ledger_error(result.error)
         return int(result.value)
 
-    def _fee(self) -> int | str:
-        try:
-            fee: int = self.call(self.config.purchase_token, "icrc1_fee")
-        except CallRejected as rejected:
-            return _ledger_error(rejected.message)
-        return fee
+    def _purchase_fee(self) -> int | str:
+        return self._fee_of(self.config.purchase_token)
 
     @update
     def contribute(
@@ -291,7 +328,7 @@ class LaunchpadSale(FactoryContract):
                 return Err(problem.error)
             if affiliate == user:
                 return Err(InvalidRequest(("a participant cannot be its own affiliate",)))
-        fee = self._fee()
+        fee = self._purchase_fee()
         if isinstance(fee, str):
             return Err(TransferFailed(fee))
         take = self._admissible(user, amount, fee)
@@ -391,6 +428,70 @@ class LaunchpadSale(FactoryContract):
             self._arm_refunds()
             self.notify_status(str(SaleState.REFUNDING))
 
+    # -- finalize -------------------------------------------------------------------------------
+
+    def _arm_finalize(self) -> None:
+        if self.state.finalize_timer is None and self.state.pipeline is None:
+            timer = self.set_timer(FINALIZE_AFTER_NS, "_auto_finalize")
+            self.state = attrs.evolve(self.state, finalize_timer=timer)
+
+    def _auto_finalize(self) -> None:
+        self.state = attrs.evolve(self.state, finalize_timer=None)
+        if self.state.status is SaleState.SUCCESSFUL:
+            self._start_pipeline()
+
+    @update
+    def finalize(self) -> Ok[SaleState] | Err[LaunchpadError]:
+        """Anyone, once the sale is Successful (it starts by itself ``FINALIZE_AFTER_NS``
+        after): run the pipeline. The state after it: Finalized, or Finalizing with the failed
+        step in ``get_pipeline()``."""
+        state = self._advance()
+        if state is not SaleState.SUCCESSFUL:
+            return Err(WrongState(state, "Successful (a failed step resumes with retry_pipeline)"))
+        return Ok(self._start_pipeline())
+
+    def _start_pipeline(self) -> SaleState:
+        timer = self.state.finalize_timer
+        if timer is not None:
+            self.cancel_timer(timer)
+        state = self.state
+        self.state = attrs.evolve(
+            state, status=SaleState.FINALIZING, finalize_timer=None,
+            pipeline=PipelineState(started_at=self.time),
+            history=(*state.history, (SaleState.FINALIZING, self.time)),
+        )  # fmt: skip
+        self.notify_status(str(SaleState.FINALIZING))
+        return self._continue_pipeline()
+
+    @update
+    def retry_pipeline(self) -> Ok[SaleState] | Err[LaunchpadError]:
+        """Anyone, while Finalizing after a failed step: resume from that step (what it had
+        done is recognised, never redone)."""
+        pipeline = self.state.pipeline
+        failed = None if pipeline is None else next(
+            (r.step for r in pipeline.steps if r.status is StepStatus.FAILED), None
+        )  # fmt: skip
+        if self.state.status is not SaleState.FINALIZING or failed is None:
+            return Err(WrongState(self.state.status, "Finalizing with a failed step"))
+        self._mark(failed, StepStatus.PENDING, pipeline.record(failed).error)
+        return Ok(self._continue_pipeline())
+
+    def _continue_pipeline(self) -> SaleState:
+        if self._run_steps() and self.state.status is SaleState.FINALIZING:
+            state = self.state
+            self.state = attrs.evolve(
+                state, status=SaleState.FINALIZED,
+                history=(*state.history, (SaleState.FINALIZED, self.time)),
+            )  # fmt: skip
+            self.notify_status(str(SaleState.FINALIZED))
+        return self.state.status
+
+    @query
+    def get_pipeline(self) -> PipelineState | None:
+        """Each step's state, the contracts and pool created, every transfer planned and sent,
+        and the last error."""
+        return self.state.pipeline if self._may_read() else None
+
     # -- refunds --------------------------------------------------------------------------------
 
     def _start_refunds(self) -> None:
@@ -413,7 +514,7 @@ class LaunchpadSale(FactoryContract):
         self.state = attrs.evolve(self.state, refund_timer=None)
         if self.state.status is not SaleState.REFUNDING:
             return
-        fee = self._fee()
+        fee = self._purchase_fee()
         if isinstance(fee, str):
             self.state = attrs.evolve(self.state, refund_error=fee)
             return

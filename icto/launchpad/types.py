@@ -18,8 +18,9 @@ REFUND_BATCH: Final = 100
 
 
 class SaleState(enum.StrEnum):
-    """Upcoming → (WhitelistOpen) → SaleActive → SaleEnded → Successful | Failed; Cancelled (by
-    the creator, before SaleEnded); Failed and Cancelled → Refunding → Refunded."""
+    """Upcoming → (WhitelistOpen) → SaleActive → SaleEnded → Successful | Failed; Successful →
+    Finalizing → Finalized; Cancelled (by the creator, before SaleEnded); Failed and Cancelled →
+    Refunding → Refunded."""
 
     UPCOMING = "Upcoming"
     WHITELIST_OPEN = "WhitelistOpen"
@@ -30,6 +31,8 @@ class SaleState(enum.StrEnum):
     CANCELLED = "Cancelled"
     REFUNDING = "Refunding"
     REFUNDED = "Refunded"
+    FINALIZING = "Finalizing"
+    FINALIZED = "Finalized"
 
 
 ACTIVE_STATES: Final = frozenset(
@@ -76,6 +79,14 @@ class LaunchpadState:
     """Tokens for sale no buyer gets (set when the sale succeeds)."""
     tokens_deposited: int = 0
     """Sale tokens of an existing ledger the creator deposited."""
+    tokens_required: int = 0
+    """What that deposit had to be: the sale tokens needed and the ledger fees the pipeline
+    will pay (set when the creator deposits)."""
+    deployer: Principal | None = None
+    """The backend that deployed the sale: the pipeline deploys through it."""
+    pipeline: Any = None
+    """The finalize pipeline's ``PipelineState`` once it has started."""
+    finalize_timer: int | None = None
     outcome: str | None = None
     """Why the sale failed or was cancelled."""
     timer: int | None = None
