@@ -15,14 +15,15 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
-from icto.backend.types import DAO_FACTORY
+from icto.backend.types import DAO_FACTORY, LAUNCHPAD_FACTORY
 from icto.dao import Choice, DAOConfig, Motion, TreasuryTransfer
 from icto.dao.types import STAKING_SUBACCOUNT
-from icto.distribution import Category, Cliff, DistributionConfig, Fixed, Open, Window
+from icto.distribution import Category, Cliff, DistributionConfig, Fixed, Linear, Open, Window
 from icto.ic.account import Account
 from icto.ic.ic import IC
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.launchpad import AllocationGroup, FixedPrice, LaunchpadConfig, ProjectInfo
 from icto.ledger.presets import ICP
 from icto.ledger.types import E8S, ApproveArgs, TransferArgs
 from icto.multisig import AddSigner, MultisigConfig, RemoveSigner, Role, Transfer
@@ -84,7 +85,8 @@ REFUNDED: Final = (
 SECTIONS: Final = (
     "Platform", "Deployments", "Contracts per user", "Audit trail", "Invoices", "ICP balances",
     "Books", "Multisig wallet", "Wallets per user", "Vesting", "Airdrop", "DAO stakes",
-    "DAO proposals", "DAO accounts",
+    "DAO proposals", "DAO accounts", "Launch", "Launch pipeline", "Launch afterwards",
+    "Refunded sale",
 )  # fmt: skip
 MONTH_NS: Final = 30 * 24 * 3600 * 10**9
 TEAM_SCHEDULE: Final = Cliff(cliff=MONTH_NS, cliff_bp=1000, duration=6 * MONTH_NS)
@@ -117,6 +119,12 @@ DAO_TREASURY: Final = 100_000 * E8S
 """What alice mints into the DAO's treasury."""
 GRANT: Final = 10_000 * E8S
 """The treasury transfer to carol the DAO votes through."""
+NOVA_PRICE: Final = E8S // 100
+"""0.01 ICP per whole NOVA."""
+BUYS: Final = (("dave", 40 * E8S, None), ("erin", 30 * E8S, "dave"), ("frank", 20 * E8S, None))
+"""Who buys NOVA for how much ICP, and who referred them."""
+DUD_BUYS: Final = (("dave", 2 * E8S), ("erin", 3 * E8S))
+"""The contributions to the sale that fails its soft cap."""
 
 
 # -- formatting -------------------------------------------------------------------------------
@@ -320,6 +328,7 @@ def run_demo(out: TextIO = sys.stdout) -> System:
     multisig_scene(system, users, out)
     distribution_scene(system, users, out)
     dao_scene(system, users, out)
+    launch_scene(system, users, out)
     return system
 
 
@@ -492,6 +501,144 @@ def dao_scene(system: System, users: dict[str, Principal], out: TextIO) -> Princ
               f"{staking == balances.staked}; the treasury paid the grant and its {fee}-unit "
               f"fee\n")  # fmt: skip
     return dao_id
+
+
+def launch_config(system: System, carol: Principal, **changes: Any) -> LaunchpadConfig:
+    """carol's NOVA sale: a new token at 0.01 ICP, 20 to 100 ICP, a year's vesting for her
+    team's 200,000 NOVA, buyers vesting over 90 days after 25% at once, a DAO treasury governed
+    by NOVA, 20% of the raise in a pool, a 2.5% platform fee and 1% to affiliates."""
+    now = system.ic.time
+    fields: dict[str, Any] = {
+        "project": ProjectInfo("Nova", "A launch on the simulated IC"),
+        "sale_token": TokenConfig(name="Nova", symbol="NOVA"),
+        "purchase_token": system.icp_ledger.id, "sale_type": FixedPrice(NOVA_PRICE),
+        "tokens_for_sale": 1_000_000 * E8S, "soft_cap": 20 * E8S, "hard_cap": 100 * E8S,
+        "min_contribution": E8S, "max_contribution": 40 * E8S,
+        "sale_start": now + DAY_NS, "sale_end": now + 8 * DAY_NS,
+        "buyer_vesting": Linear(90 * DAY_NS), "buyer_initial_bp": 2_500,
+        "allocations": (AllocationGroup("team", 200_000 * E8S, ((carol, 200_000 * E8S),),
+                                        Linear(365 * DAY_NS)),),
+        "raised_allocation": ((Account(carol), 10_000),),
+        "treasury": DAOConfig(
+            name="Nova DAO", minimum_stake=E8S, proposal_threshold=100 * E8S,
+            proposal_deposit=0, quorum_bp=2_000, approval_bp=5_000, voting_period=3 * DAY_NS,
+            timelock=DAY_NS, emergency_contacts=(carol,),
+        ),
+        "liquidity_bp": 2_000, "platform_fee_bp": 250, "affiliate_bp": 100,
+    }  # fmt: skip
+    fields.update(changes)
+    return LaunchpadConfig(**fields)
+
+
+def launch_scene(system: System, users: dict[str, Principal], out: TextIO) -> Principal:
+    """carol launches NOVA: three buyers contribute (one referred), the sale succeeds and its
+    pipeline deploys the token, the distributions, the DAO treasury and a pool, and pays the
+    raise out; dave claims his vested NOVA, stakes it and the DAO votes a grant from its
+    treasury; frank swaps ICP for NOVA on the pool. A second sale misses its soft cap and
+    refunds everyone. Returns the successful sale."""
+    ic, carol = system.ic, users["carol"]
+    system.faucet(carol, 25 * E8S)
+    system.approve_backend(carol, 2 * (system.backend.get_service_fee(LAUNCHPAD_FACTORY) + ICP.fee))
+    sale_id: Principal = (
+        system.backend.as_caller(carol).deploy_launchpad(launch_config(system, carol))
+        .unwrap().canister_id
+    )  # fmt: skip
+    sale = ic.actor(sale_id, carol)
+    ic.advance_time(nanos=DAY_NS)
+    rows = []
+    for name, amount, referrer in BUYS:
+        buyer = _user(name)
+        system.faucet(buyer, amount + E8S)
+        system.icp_ledger.as_caller(buyer).icrc2_approve(
+            ApproveArgs(spender=Account(sale_id), amount=amount + ICP.fee)
+        ).unwrap()
+        taken = sale.as_caller(buyer).contribute(
+            amount, None if referrer is None else _user(referrer)
+        ).unwrap()
+        rows.append((name, icp(taken), referrer or "-",
+                     _alp(sale.get_participant(buyer).allocation)))  # fmt: skip
+    ic.advance_time(nanos=7 * DAY_NS)
+    table(out, "Launch", ("buyer", "ICP", "referred by", "NOVA bought"), rows, right=(1, 3))
+    out.write(f"{sale.get_sale()!r}\n")
+    sale.finalize().unwrap()
+    pipeline = sale.get_pipeline()
+    created = dict(pipeline.distributions)
+    made = {
+        "DeployToken": f"NOVA {short(pipeline.sale_token)}",
+        "DeployDistributions": ", ".join(f"{n} {short(c)}" for n, c in created.items()),
+        "DeployTreasury": f"DAO {short(pipeline.treasury)}",
+        "SeedLiquidity": f"pool {short(pipeline.pool)}, {pipeline.lp_shares:,} shares",
+        "SendRaisedFunds": ", ".join(
+            f"{name.split()[0]} {short(p.to.owner)} {icp(p.amount)}"
+            for name, p in pipeline.payouts.items()
+            if p.ledger == system.icp_ledger.id and p.amount
+        ),
+    }  # fmt: skip
+    table(out, "Launch pipeline", ("step", "status", "made"),
+          [(record.step, record.status, made.get(str(record.step), "-"))
+           for record in pipeline.steps])  # fmt: skip
+    out.write(f"sale {short(sale_id)}: {sale.get_state()}; escrow left: "
+              f"{icp(system.icp_balance(sale_id))} ICP\n")  # fmt: skip
+    nova = ic.actor(pipeline.sale_token, carol)
+    dave, erin, frank = (_user(name) for name in ("dave", "erin", "frank"))
+    buyers = ic.actor(created["buyers"], dave)
+    ic.advance_time(nanos=30 * DAY_NS)
+    claimed = buyers.claim().unwrap().amount
+    dao = ic.actor(pipeline.treasury, dave)
+    nova.as_caller(dave).icrc2_approve(ApproveArgs(spender=Account(dao.id), amount=claimed))
+    dao.stake(claimed - nova.icrc1_fee() * 2).unwrap()
+    grant = dao.submit_proposal(TreasuryTransfer(nova.id, Account(erin), 1_000 * E8S)).unwrap()
+    dao.vote(grant, Choice.YES).unwrap()
+    ic.advance_time(nanos=4 * DAY_NS)
+    granted = dao.execute(grant).unwrap()
+    pool = ic.actor(pipeline.pool, frank)
+    system.faucet(frank, 2 * E8S)
+    system.icp_ledger.as_caller(frank).icrc2_approve(
+        ApproveArgs(spender=Account(pool.id), amount=E8S + ICP.fee)
+    ).unwrap()
+    swapped = pool.swap(system.icp_ledger.id, E8S, 1).unwrap()
+    reserves = pool.get_reserves()
+    table(out, "Launch afterwards", ("who", "what", "result"), [
+        ("dave", "claims after 30 days", f"{_alp(claimed)} NOVA"),
+        ("dave", "stakes them in the Nova DAO, proposes 1,000 NOVA to erin", str(granted)),
+        ("erin", "NOVA balance", _alp(nova.icrc1_balance_of(Account(erin)))),
+        ("frank", "swaps 1 ICP on the pool", f"{_alp(swapped.amount_out)} NOVA"),
+        ("pool", "reserves", f"{_alp(reserves.reserve0)} NOVA / {icp(reserves.reserve1)} ICP"),
+    ])  # fmt: skip
+    refunded_sale(system, carol, out)
+    return sale_id
+
+
+def refunded_sale(system: System, carol: Principal, out: TextIO) -> Principal:
+    """A sale that misses its soft cap: every contributor is refunded, less one fee."""
+    ic = system.ic
+    config = launch_config(
+        system, carol, project=ProjectInfo("Dud"),
+        sale_token=TokenConfig(name="Dud", symbol="DUD"), soft_cap=50 * E8S,
+    )  # fmt: skip
+    deployed = system.backend.as_caller(carol).deploy_launchpad(config).unwrap()
+    dud_id: Principal = deployed.canister_id
+    dud = ic.actor(dud_id, carol)
+    ic.advance_time(nanos=DAY_NS)
+    for name, amount in DUD_BUYS:
+        buyer = _user(name)
+        system.faucet(buyer, amount + E8S)
+        system.icp_ledger.as_caller(buyer).icrc2_approve(
+            ApproveArgs(spender=Account(dud_id), amount=amount + ICP.fee)
+        ).unwrap()
+        dud.as_caller(_user(name)).contribute(amount).unwrap()
+    ic.advance_time(nanos=7 * DAY_NS)
+    progress = dud.get_refund_progress()
+    rows = []
+    for name, amount in DUD_BUYS:
+        block = dud.get_participant(_user(name)).refund_block
+        (refund,) = system.icp_ledger.get_blocks(block, 1)
+        rows.append((name, icp(amount), icp(refund.amount)))
+    table(out, "Refunded sale", ("contributor", "ICP in", "ICP back (less a fee)"), rows,
+          right=(1, 2))  # fmt: skip
+    out.write(f"{dud.get_sale()!r}\n{progress.refunded} of {progress.contributors} contributors "
+              f"refunded; escrow left: {icp(system.icp_balance(dud_id))} ICP\n")  # fmt: skip
+    return dud_id
 
 
 def _token_id(system: System, owner: Principal, symbol: str) -> Principal:

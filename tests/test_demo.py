@@ -11,11 +11,12 @@ from typing import Any
 import attrs
 import pytest
 
-from icto import ICP, Account, Principal
+from icto import E8S, ICP, Account, Principal
 from icto.backend import (
     DAO_FACTORY,
     DEFAULT_FEES,
     DISTRIBUTION_FACTORY,
+    LAUNCHPAD_FACTORY,
     MULTISIG_FACTORY,
     TOKEN_FACTORY,
 )
@@ -26,10 +27,13 @@ from icto.demo import (
     AIRDROP_NAMES,
     AIRDROP_SHARES,
     APPROVAL,
+    BUYS,
     DAO_CONFIG_FIELDS,
     DAO_TREASURY,
+    DUD_BUYS,
     FUNDING,
     GRANT,
+    NOVA_PRICE,
     REFUNDED,
     STAKES,
     TEAM,
@@ -42,6 +46,7 @@ from icto.demo import (
     short,
 )
 from icto.distribution import Phase
+from icto.launchpad import SaleState
 from icto.ledger import AllowanceArgs
 from icto.multisig import Role, Status
 from icto.storage import AuditAction, AuditQuery, Completed, RefundCompleted, Refunded
@@ -96,7 +101,8 @@ def test_each_token_is_in_the_factory_for_its_owner(demo: Run) -> None:
         for account, amount in config.initial_balances:
             assert ledger.icrc1_balance_of(account) == amount + vested_to(system, ledger, account)
     stats = factory.get_stats()
-    assert (stats.contracts, stats.deployed, stats.paused) == (len(TOKENS), len(TOKENS), False)
+    deployed = len(TOKENS) + 1  # and NOVA, deployed by the launch's pipeline
+    assert (stats.contracts, stats.deployed, stats.paused) == (deployed, deployed, False)
 
 
 def distribution_of(system: System) -> Principal:
@@ -130,6 +136,22 @@ def test_initial_holders_see_the_tokens_they_hold(demo: Run) -> None:
             assert tokens[config.symbol] in {entry.info.id for entry in mine}, (owner, holder)
 
 
+@attrs.frozen
+class Launch:
+    sale: Principal
+    payouts: dict[str, Any]
+    pipeline: Any
+
+
+def launch(system: System) -> Launch:
+    """carol's successful sale, found in the Launchpad Factory, and its pipeline."""
+    carol = user("carol")
+    (sale,) = system.launchpad_factory.get_sales_by_state(SaleState.FINALIZED)
+    assert sale.owner == carol
+    pipeline = system.ic.actor(sale.id, carol).get_pipeline()
+    return Launch(sale.id, dict(pipeline.payouts.items()), pipeline)
+
+
 def attempts_of(name: str) -> tuple[TokenConfig, ...]:
     return tuple(config for owner, config in (*TOKENS, REFUNDED) if owner == name)
 
@@ -142,10 +164,19 @@ def test_the_failed_deployment_was_refunded_and_the_books_balance(demo: Run) -> 
     # alice also pays for the team wallet and the distribution and funds the wallet; the wallet
     # pays carol
     dao_fee = DEFAULT_FEES[DAO_FACTORY]
-    # bob approves the backend again for his DAO and pays for it
+    launch_fee = DEFAULT_FEES[LAUNCHPAD_FACTORY]
+    nova = launch(system)
+    raised_to_carol = sum(
+        payout.amount for name, payout in nova.payouts.items() if name.startswith("raised")
+    )  # fmt: skip
+    platform_fee = nova.payouts["platform fee"].amount
+    # bob approves the backend again for his DAO and pays for it; carol gets 25 ICP from the
+    # faucet, approves the backend again for two sales, pays for them and receives the raise
     wallet = {
         "alice": -(wallet_fee + 2 * LEDGER_FEE) - (WALLET_FUNDING + LEDGER_FEE),
-        "bob": -LEDGER_FEE - (dao_fee + LEDGER_FEE), "carol": WALLET_PAYMENT,
+        "bob": -LEDGER_FEE - (dao_fee + LEDGER_FEE),
+        "carol": WALLET_PAYMENT + 25 * E8S - LEDGER_FEE - 2 * (launch_fee + LEDGER_FEE)
+        + raised_to_carol,
     }  # fmt: skip
     for name in USER_NAMES:
         paid = len(attempts_of(name))
@@ -157,18 +188,22 @@ def test_the_failed_deployment_was_refunded_and_the_books_balance(demo: Run) -> 
     # the backend keeps every fee but the refunded one, and pays the refund's ledger fee
     assert system.icp_balance(system.backend.id) == (
         REFUND_FLOAT + (charged - 1) * FEE - LEDGER_FEE + wallet_fee + dao_fee
+        + 2 * launch_fee + platform_fee
     )
     for name in USER_NAMES:
         allowance = AllowanceArgs(Account(user(name)), Account(system.backend.id))
         spent = len(attempts_of(name)) * (FEE + LEDGER_FEE)  # a refund gives no approval back
         if name == "alice":
             spent += wallet_fee + 2 * LEDGER_FEE
-        left = APPROVAL - spent if name != "bob" else 0  # bob's new approval was used up
+        left = APPROVAL - spent if name == "alice" else 0  # bob's and carol's new approvals
+        # were used up
         assert system.icp_ledger.icrc2_allowance(allowance).allowance == left
     counters = system.backend.get_counters()
-    assert (counters.deployments, counters.failed_deployments) == (len(TOKENS) + 3, 1)
+    # the wallet, the distribution, the DAO, two sales, and NOVA, its two distributions and
+    # its DAO deployed by the pipeline for nothing
+    assert (counters.deployments, counters.failed_deployments) == (len(TOKENS) + 9, 1)
     assert (counters.refunds, counters.refunded, counters.fees_collected) == (
-        1, FEE, charged * FEE + wallet_fee + dao_fee
+        1, FEE, charged * FEE + wallet_fee + dao_fee + 2 * launch_fee
     )
     assert system.backend.admin_list_pending_refunds() == ()
 
@@ -178,7 +213,10 @@ def test_the_audit_trail_records_every_step(demo: Run) -> None:
     tokens = deployed_tokens(system)
     page = system.audit_storage.query(AuditQuery(descending=False, limit=100))
     assert page.next_cursor is None
-    entries = [entry for entry in page.items if entry.event.service == TOKEN_FACTORY]
+    entries = [
+        entry for entry in page.items
+        if entry.event.service == TOKEN_FACTORY and entry.user != launch(system).sale
+    ]  # fmt: skip
     success = [
         AuditAction.DEPLOYMENT_INITIATED, AuditAction.PAYMENT_PROCESSED,
         AuditAction.DEPLOYMENT_SUCCEEDED,
@@ -227,7 +265,8 @@ def test_the_text_has_every_section_and_short_principals(demo: Run) -> None:
     for heading in (
         "Platform", "Deployments", "Contracts per user", "Audit trail", "Invoices",
         "ICP balances", "Books", "Multisig wallet", "Wallets per user", "Vesting", "Airdrop",
-        "DAO stakes", "DAO proposals", "DAO accounts",
+        "DAO stakes", "DAO proposals", "DAO accounts", "Launch", "Launch pipeline",
+        "Launch afterwards", "Refunded sale",
     ):  # fmt: skip
         assert f"\n{heading}\n{'=' * len(heading)}\n" in demo.text
     for name in USER_NAMES:
@@ -320,7 +359,7 @@ def test_the_dao_staked_with_tiers_passed_a_grant_after_its_timelock_and_missed_
         assert (stake.amount, stake.multiplier_bp) == (amount, multipliers[lock])
         powers[name] = amount * multipliers[lock] // 10_000
         member = system.dao_factory.as_caller(user(name)).get_my_contracts(user(name))
-        assert [e.roles[-1] for e in member] == ["member"]
+        assert [e.roles[-1] for e in member if e.info.id == dao.id] == ["member"]
     grant, motion = reversed(dao.get_proposals().items)
     assert (grant.status, grant.deposit_status) == (ProposalStatus.EXECUTED, DepositStatus.RETURNED)
     assert grant.tally.yes == powers["bob"] + powers["frank"]  # frank delegated to bob
@@ -340,3 +379,30 @@ def test_the_dao_staked_with_tiers_passed_a_grant_after_its_timelock_and_missed_
         if block.from_ == deposits and block.to == Account(dave)
     ]  # fmt: skip
     assert returned == [DAO_CONFIG_FIELDS["proposal_deposit"] - fee]
+
+
+def test_the_launch_succeeded_its_pipeline_paid_everyone_and_the_dud_refunded(demo: Run) -> None:
+    system = demo.system
+    nova = launch(system)
+    pipeline = nova.pipeline
+    assert {str(record.status) for record in pipeline.steps} == {"Done"}
+    assert system.icp_balance(nova.sale) == 0  # the escrow paid out exactly what it held
+    token = system.ic.actor(pipeline.sale_token)
+    buyers = system.ic.actor(dict(pipeline.distributions)["buyers"])
+    for name, amount, _ in BUYS:
+        bought = amount * 10**8 // NOVA_PRICE
+        assert buyers.get_participant(user(name)).allocation == bought
+    dave = buyers.get_participant(user("dave"))
+    assert dave.claimed == 4_000 * E8S // 4 + 4_000 * E8S * 3 // 4 // 3  # 25% + 30 of 90 days
+    assert token.icrc1_balance_of(Account(user("erin"))) == 1_000 * E8S  # the DAO's grant
+    reserves = system.ic.actor(pipeline.pool).get_reserves()
+    seeded = 90 * E8S * 2_000 // 10_000  # 20% of the raise
+    assert reserves.reserve1 == seeded + E8S  # and frank's swap
+    assert reserves.reserve0 * reserves.reserve1 >= seeded * 10**8 // NOVA_PRICE * seeded
+    (dud,) = system.launchpad_factory.get_sales_by_state(SaleState.REFUNDED)
+    sale = system.ic.actor(dud.id)
+    assert system.icp_balance(dud.id) == 0
+    for name, amount in DUD_BUYS:
+        info = sale.get_participant(user(name))
+        (refund,) = system.icp_ledger.get_blocks(info.refund_block, 1)
+        assert (info.contribution, refund.amount) == (amount, amount - LEDGER_FEE)
