@@ -58,9 +58,11 @@ from icto.backend.state import BackendState
 from icto.backend.types import SERVICES, STORAGES
 from icto.dao import DAO, DAOConfig, DAOFactory, Motion
 from icto.dao.types import DAOState
+from icto.dex import Pool, PoolInit, PoolState
 from icto.factory.base import FactoryState
 from icto.launchpad import FixedPrice, LaunchpadConfig, LaunchpadFactory, LaunchpadSale, ProjectInfo
 from icto.launchpad.types import LaunchpadState
+from icto.ledger.presets import ICP, deploy_ledger
 from icto.ledger.types import ApproveArgs
 from icto.multisig import (
     AddObserver,
@@ -78,7 +80,7 @@ from icto.token import Token, TokenConfig, TokenFactory
 
 CANISTERS: tuple[type[Canister], ...] = (
     Backend, TokenFactory, MultisigFactory, MultisigWallet, DAOFactory, DAO, LaunchpadFactory,
-    LaunchpadSale, AuditStorage, InvoiceStorage,
+    LaunchpadSale, Pool, AuditStorage, InvoiceStorage,
 )  # fmt: skip
 UPDATE_METHODS = [
     pytest.param(code, name, id=f"{code.__name__}.{name}")
@@ -143,7 +145,7 @@ class World:
 
     def __init__(
         self, system: System, token: Principal, wallet: Principal, dao: Principal,
-        sale: Principal, payment_ids: tuple[str, ...], refund_id: str,
+        sale: Principal, pool: Principal, payment_ids: tuple[str, ...], refund_id: str,
     ) -> None:  # fmt: skip
         self.ic = system.ic
         self.system = system
@@ -151,6 +153,7 @@ class World:
         self.wallet = wallet
         self.dao = dao
         self.sale = sale
+        self.pool = pool
         self.payment_ids = payment_ids
         self.refund_id = refund_id
         self.snapshot = system.ic.snapshot()
@@ -162,6 +165,8 @@ class World:
             return self.dao
         if code is LaunchpadSale:
             return self.sale
+        if code is Pool:
+            return self.pool
         proxies = {
             Backend: self.system.backend, TokenFactory: self.system.token_factory,
             MultisigFactory: self.system.multisig_factory, DAOFactory: self.system.dao_factory,
@@ -225,8 +230,29 @@ def build_world() -> World:
     member.stake(E8S // 2).unwrap()
     member.submit_proposal(Motion("An open proposal")).unwrap()
     sale = launchpad_factory_sale(system)
+    pool = seeded_pool(system)
     payment_ids = (deployed.payment_id, failed.unwrap_err().payment_id)
-    return World(system, deployed.canister_id, wallet, dao, sale, payment_ids, refund.refund_id)
+    return World(
+        system, deployed.canister_id, wallet, dao, sale, pool, payment_ids, refund.refund_id
+    )
+
+
+def seeded_pool(system: System) -> Principal:
+    """A pool of the ICP ledger and a second ledger that ``OWNER`` has seeded and that both
+    ``OWNER`` and ``REFUNDEE`` have approved."""
+    ic = system.ic
+    minter = Principal.from_name("hostile-input-minter")
+    other = deploy_ledger(
+        ic, ICP.init(Account(minter), ((Account(OWNER), 10**12), (Account(REFUNDEE), 10**12)))
+    )  # fmt: skip
+    pool = ic.deploy(Pool, PoolInit(other.id, system.icp_ledger.id, 30)).id
+    for user in (OWNER, REFUNDEE):
+        for ledger in (other, system.icp_ledger):
+            ledger.as_caller(user).icrc2_approve(
+                ApproveArgs(spender=Account(pool), amount=E8S)
+            ).unwrap()
+    ic.actor(pool, OWNER).add_liquidity(10**7, 10**7).unwrap()
+    return pool
 
 
 def launchpad_factory_sale(system: System) -> Principal:
@@ -274,7 +300,7 @@ class Hostile:
         self.known_principals: tuple[Principal, ...] = (
             Principal.anonymous(), Principal.management_canister(), system.operator,
             system.icp_ledger.id, *world.canister_ids, world.token, world.wallet, world.dao,
-            world.sale, OWNER, REFUNDEE,
+            world.sale, world.pool, OWNER, REFUNDEE,
         )  # fmt: skip
         named_callers = (
             system.operator, system.backend.id, OWNER, world.token, Principal.anonymous(),
@@ -292,6 +318,7 @@ class Hostile:
             DAO: (OWNER, REFUNDEE, system.dao_factory.id),
             LaunchpadFactory: (system.operator, system.backend.id, OWNER, world.sale),
             LaunchpadSale: (OWNER, REFUNDEE, system.launchpad_factory.id),
+            Pool: (OWNER, REFUNDEE),
             AuditStorage: (system.backend.id, system.operator),
             InvoiceStorage: (system.backend.id, system.operator),
         }
@@ -475,7 +502,7 @@ def without_denials(state: Any) -> Any:
         return attrs.evolve(state, counters=attrs.evolve(state.counters, access_denied=0))
     if isinstance(state, StorageState):
         return attrs.evolve(state, access_denied=0)
-    if isinstance(state, WalletState | DAOState | LaunchpadState):
+    if isinstance(state, WalletState | DAOState | LaunchpadState | PoolState):
         return state
     raise AssertionError(f"no fingerprint for {type(state).__name__}")
 

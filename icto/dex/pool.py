@@ -32,7 +32,7 @@ from icto.ic.canister import Canister, Trap, query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
-from icto.ledger.types import TransferArgs, TransferFromArgs
+from icto.ledger.types import AllowanceArgs, TransferArgs, TransferFromArgs
 from icto.validation import foreign_text, identified_problem, is_nat
 
 MAX_FEE_BP = 1_000
@@ -77,6 +77,28 @@ class Pool(Canister):
         if isinstance(result, Err):
             self._owe(user, ledger, -missing)
             return _ledger_error(result.error)
+        return None
+
+    def _cannot_pull(self, ledger: Principal, user: Principal, amount: int) -> str | None:
+        """Why pulling ``amount`` of ``user``'s (beyond their pool balance) would fail now: the
+        allowance or the balance is short (asked before anything moves, so a deposit of two
+        tokens does not stop halfway for want of either)."""
+        missing = amount - self.state.owed.get((user, ledger), 0)
+        if missing <= 0:
+            return None
+        try:
+            fee: int = self.call(ledger, "icrc1_fee")
+            allowance = self.call(
+                ledger, "icrc2_allowance", AllowanceArgs(Account(user), Account(self.id))
+            ).allowance
+            balance: int = self.call(ledger, "icrc1_balance_of", Account(user))
+        except CallRejected as rejected:
+            return _ledger_error(rejected.message)
+        if allowance < missing + fee or balance < missing + fee:
+            return (
+                f"{ledger} needs an allowance and a balance of {missing + fee} (with the fee); "
+                f"there are {allowance} and {balance}"
+            )
         return None
 
     def _fee(self, ledger: Principal) -> int | str:
@@ -150,7 +172,12 @@ class Pool(Canister):
             return Err(InvalidRequest(("too little to mint a share at the pool's ratio",)))
         if expected < min_shares:
             return Err(Slippage(min_shares, expected))
-        for ledger, amount in ((state.token0, take0), (state.token1, take1)):
+        wanted = ((state.token0, take0), (state.token1, take1))
+        for ledger, amount in wanted:
+            short = self._cannot_pull(ledger, user, amount)
+            if short is not None:
+                return Err(TransferFailed(short))
+        for ledger, amount in wanted:
             failed = self._pull(ledger, user, amount)
             if failed is not None:
                 return Err(TransferFailed(f"{failed} (what arrived stays in your pool balance)"))
