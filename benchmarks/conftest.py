@@ -70,6 +70,8 @@ RATIOS: list[tuple[str, str, str, str]] = [
      "lp_contribute_1", "<= 2x"),
     (f"launchpad refund per contributor, {MANY:,} vs 100 contributors", f"refund_{MANY}",
      "refund_100", "<= 2x"),
+    (f"launchpad finalize per buyer, {MANY:,} vs {MANY // 10:,} buyers", f"finalize_{MANY}",
+     f"finalize_{MANY // 10}", "<= 2x"),
 ]  # fmt: skip
 
 

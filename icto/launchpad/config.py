@@ -29,6 +29,8 @@ MAX_WHITELIST: Final = 10_000
 MAX_GROUPS: Final = 10
 MAX_RECIPIENTS: Final = 1_000
 MAX_PARTICIPANTS: Final = 1_000_000
+MAX_BUYERS: Final = 2_000_000
+"""20 categories of 100,000 Fixed recipients: the most one distribution holds."""
 _STAND_IN_TOKEN: Final = Principal.from_canister_index(0)
 """Validates a treasury ``DAOConfig`` whose token is left to be the sale token."""
 
@@ -342,6 +344,12 @@ def _cross_field_problems(config: LaunchpadConfig) -> list[str]:
         problems.append("min_contribution must not be above max_contribution")
     if config.max_contribution > config.hard_cap:
         problems.append("max_contribution must not be above the hard cap")
+    buyers = config.hard_cap // config.min_contribution + 1
+    if buyers > MAX_BUYERS:
+        problems.append(
+            f"up to {buyers} buyers could take part (hard cap / min contribution); the buyers' "
+            f"distribution takes at most {MAX_BUYERS}"
+        )
     if config.sale_start >= config.sale_end:
         problems.append("the sale must start before it ends")
     if config.whitelist is not None and config.whitelist.opens >= config.sale_start:

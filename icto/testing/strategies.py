@@ -432,7 +432,8 @@ def _valid_sale(draw: st.DrawFn, purchase_token: Principal) -> LaunchpadConfig:
         hard_cap = max(hard_cap, -(-price // scale))
         soft_cap = max(soft_cap, -(-price // scale))
     sold = hard_cap * scale // price if fixed else 1
-    max_contribution = draw(st.integers(1, hard_cap))
+    least = max(1, hard_cap // 1_000_000)
+    max_contribution = draw(st.integers(least, hard_cap))
     start = draw(st.integers(1, 2**62))
     whitelist = draw(st.none() | st.builds(
         SaleWhitelist, st.lists(principals(), min_size=1, max_size=3, unique=True),
@@ -444,7 +445,7 @@ def _valid_sale(draw: st.DrawFn, purchase_token: Principal) -> LaunchpadConfig:
         sale_token=TokenConfig(name=draw(text(3, 20)), symbol="SALE", decimals=decimals),
         purchase_token=purchase_token, sale_type=sale_type,
         tokens_for_sale=max(sold, draw(st.integers(1, 10**20))), soft_cap=soft_cap,
-        hard_cap=hard_cap, min_contribution=draw(st.integers(1, max_contribution)),
+        hard_cap=hard_cap, min_contribution=draw(st.integers(least, max_contribution)),
         max_contribution=max_contribution, sale_start=start,
         sale_end=start + draw(st.integers(1, _NS_YEAR)),
         min_participants=draw(st.integers(0, 100)), whitelist=whitelist,
