@@ -345,7 +345,12 @@ class DAO(FactoryContract):
             problem = text_problem("motion text", action.text, 1, MAX_MOTION, multiline=True)
             return () if problem is None else (problem,)
         if isinstance(action, TreasuryTransfer):
-            return _transfer_problems(action)
+            problems = _transfer_problems(action)
+            own = {Account(self.id, STAKING_SUBACCOUNT), Account(self.id, DEPOSITS_SUBACCOUNT)}
+            if action.to in own:
+                problems += ("the treasury cannot pay into the DAO's staking or deposits "
+                             "subaccount (nothing could take it out)",)  # fmt: skip
+            return problems
         if isinstance(action, UpdateParams):
             changes = action.changes()
             if not changes:

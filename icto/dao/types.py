@@ -269,7 +269,8 @@ class Balances:
     staking: int
     deposits: int
     staked: int
-    """Σ active stakes: equals ``staking`` (nothing else enters that subaccount)."""
+    """Σ active stakes: equals ``staking`` unless someone sends tokens into that subaccount
+    directly (the DAO itself never does; nothing can take them out)."""
     deposits_held: int
     forfeited: int
 
