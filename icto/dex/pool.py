@@ -3,12 +3,14 @@
 Liquidity providers add both tokens for shares, and burn shares for their part of both reserves.
 Traders swap one token for the other with a minimum-out guard. Every user has a balance of each
 token at the pool (``get_owed``): a payment in (``icrc2_transfer_from``; approve the amount plus
-one fee) is credited there before it is pulled and taken back if the ledger refuses; liquidity
-and swaps spend that balance first and pull only the rest; a payout is debited before its
-transfer and credited back if the ledger refuses (``withdraw_owed`` retries). So a message that
-fails halfway leaves every token accounted for, and trying again pulls nothing twice. A payout's
-ledger fee comes out of it. Per token, the pool's ledger balance is its reserve plus its users'
-balances.
+one fee) is credited there once the ledger has it; liquidity and swaps spend that balance first
+and pull only the rest, so trying again pulls nothing twice; a payout is taken from it before
+its transfer and given back if the ledger refuses (``withdraw_owed`` retries). A payout's ledger
+fee comes out of it. Every ledger request is journalled with its exact arguments before it is
+sent and settled in its reply; one whose reply was never processed (the message trapped) is
+settled by ``settle_requests``, which sends the identical request again and the ledger
+deduplicates. So, per token, with nothing in flight, the pool's ledger balance is its reserve
+plus its users' balances.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import attrs
 
 from icto.dex.math import amount_out, amounts_for, optimal_amounts, shares_for
 from icto.dex.types import (
+    InFlight,
     InvalidRequest,
     Liquidity,
     PoolError,
@@ -32,6 +35,7 @@ from icto.ic.canister import Canister, Trap, query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.ledger.client import LedgerFailure, memo_of, settle
 from icto.ledger.types import AllowanceArgs, TransferArgs, TransferFromArgs
 from icto.validation import foreign_text, identified_problem, is_nat
 
@@ -62,22 +66,76 @@ class Pool(Canister):
 
     # -- ledgers --------------------------------------------------------------------------------
 
+    def _send(self, kind: str, user: Principal, ledger: Principal, amount: int,
+              args: object, nonce: int) -> int | LedgerFailure:  # fmt: skip
+        """Send one journalled request: recorded (with its exact arguments) before the call,
+        settled in the reply. If the reply's processing never runs (a trap), the record stays
+        and ``settle_requests`` finishes it by sending the identical request again."""
+        journal = self.state.in_flight.set(nonce, InFlight(kind, user, ledger, amount, args))
+        self.state = attrs.evolve(self.state, in_flight=journal)
+        method = "icrc2_transfer_from" if kind == "pull" else "icrc1_transfer"
+        outcome = settle(self, ledger, method, args)
+        if isinstance(outcome, LedgerFailure) and outcome.in_doubt:
+            self.log(f"{kind} {nonce} of {amount} for {user} is unsettled: {outcome.reason}")
+            return outcome
+        self._settled(nonce, outcome)
+        if isinstance(outcome, LedgerFailure) and self.state.nonce == nonce + 1:
+            self.state = attrs.evolve(self.state, nonce=nonce)
+        return outcome
+
+    def _settled(self, nonce: int, outcome: int | LedgerFailure) -> None:
+        """Apply a request's known outcome: a pull that arrived credits its user; a payout the
+        ledger refused goes back to its user's pool balance."""
+        request = self.state.in_flight.get(nonce)
+        if request is None:
+            return
+        self.state = attrs.evolve(self.state, in_flight=self.state.in_flight.delete(nonce))
+        arrived = not isinstance(outcome, LedgerFailure)
+        if (request.kind == "pull") == arrived:
+            self._owe(request.user, request.ledger, request.amount)
+
+    def _nonce(self) -> int:
+        nonce = self.state.nonce
+        self.state = attrs.evolve(self.state, nonce=nonce + 1)
+        return int(nonce)
+
     def _pull(self, ledger: Principal, user: Principal, amount: int) -> str | None:
-        """Make ``user``'s balance at the pool hold ``amount``: pull what is missing (credited
-        before the call, taken back if the ledger refuses)."""
+        """Make ``user``'s balance at the pool hold ``amount``: pull what is missing; it is
+        credited once the ledger has it."""
         missing = amount - self.state.owed.get((user, ledger), 0)
         if missing <= 0:
             return None
-        self._owe(user, ledger, missing)
-        args = TransferFromArgs(from_=Account(user), to=Account(self.id), amount=missing)
-        try:
-            result = self.call(ledger, "icrc2_transfer_from", args)
-        except CallRejected as rejected:
-            result = Err(rejected.message)
-        if isinstance(result, Err):
-            self._owe(user, ledger, -missing)
-            return _ledger_error(result.error)
-        return None
+        nonce = self._nonce()
+        args = TransferFromArgs(
+            from_=Account(user), to=Account(self.id), amount=missing,
+            memo=memo_of(f"pool request {nonce}"), created_at_time=self.time,
+        )  # fmt: skip
+        pulled = self._send("pull", user, ledger, missing, args, nonce)
+        return pulled.reason if isinstance(pulled, LedgerFailure) else None
+
+    @update
+    def settle_requests(self) -> int:
+        """Anyone: settle up to 20 requests a failed message left unsettled (each sent again,
+        identical: the ledger runs it or says it already did). How many remain."""
+        self._settle(tuple(self.state.in_flight)[:20])
+        return len(self.state.in_flight)
+
+    def _settle(self, nonces: tuple[int, ...]) -> None:
+        for nonce in nonces:
+            request = self.state.in_flight.get(nonce)
+            if request is None:
+                continue
+            method = "icrc2_transfer_from" if request.kind == "pull" else "icrc1_transfer"
+            outcome = settle(self, request.ledger, method, request.args)
+            if not (isinstance(outcome, LedgerFailure) and outcome.in_doubt):
+                self._settled(nonce, outcome)
+
+    def _settle_mine(self, user: Principal) -> None:
+        """Before a user's operation: settle what their earlier failed messages left in flight,
+        so their pool balance is what the ledgers say."""
+        flight = self.state.in_flight
+        if flight:
+            self._settle(tuple(n for n, request in flight.items() if request.user == user))
 
     def _cannot_pull(self, ledger: Principal, user: Principal, amount: int) -> str | None:
         """Why pulling ``amount`` of ``user``'s (beyond their pool balance) would fail now: the
@@ -111,27 +169,31 @@ class Pool(Canister):
     def _pay_out(self, user: Principal, ledger: Principal, amount: int) -> None:
         """Send ``amount`` (less its fee) to ``user``, or keep it owed if the ledger refuses or
         the amount does not cover the fee."""
+        if amount <= 0:
+            return
         self._owe(user, ledger, amount)
         fee = self._fee(ledger)
         if isinstance(fee, str) or amount <= fee:
             return
         self._owe(user, ledger, -amount)
-        args = TransferArgs(to=Account(user), amount=amount - fee, fee=fee)
-        try:
-            result = self.call(ledger, "icrc1_transfer", args)
-        except CallRejected as rejected:
-            result = Err(rejected.message)
-        if isinstance(result, Err):
-            self.log(f"payout of {amount} to {user} kept owed: {_ledger_error(result.error)}")
-            self._owe(user, ledger, amount)
+        nonce = self._nonce()
+        args = TransferArgs(
+            to=Account(user), amount=amount - fee, fee=fee,
+            memo=memo_of(f"pool request {nonce}"), created_at_time=self.time,
+        )  # fmt: skip
+        sent = self._send("payout", user, ledger, amount, args, nonce)
+        if isinstance(sent, LedgerFailure):
+            self.log(f"payout of {amount} to {user} kept owed: {sent.reason}")
 
     def _owe(self, user: Principal, ledger: Principal, delta: int) -> None:
         owed = self.state.owed
-        now = owed.get((user, ledger), 0) + delta
-        self.state = attrs.evolve(
-            self.state,
-            owed=owed.set((user, ledger), now) if now else owed.delete((user, ledger)),
-        )
+        key = (user, ledger)
+        now = owed.get(key, 0) + delta
+        if now:
+            owed = owed.set(key, now)
+        elif key in owed:
+            owed = owed.delete(key)
+        self.state = attrs.evolve(self.state, owed=owed)
 
     def _other(self, token: object) -> Principal | None:
         state = self.state
@@ -151,6 +213,7 @@ class Pool(Canister):
         both into an empty pool); the shares go to ``to`` (default: the caller). Refused if
         fewer than ``min_shares`` would be minted."""
         user = self.caller
+        self._settle_mine(user)
         beneficiary = user if to is None else to
         problems = [
             f"{name} must be an int from 1 to 2**128 - 1"
@@ -204,6 +267,7 @@ class Pool(Canister):
         """Burn ``shares`` of the caller's for their part of both reserves (each payout less its
         ledger fee), refused below ``min0`` / ``min1``."""
         user = self.caller
+        self._settle_mine(user)
         state = self.state
         held = state.shares.get(user, 0)
         if not is_nat(shares) or not 0 < shares <= held:
@@ -235,6 +299,7 @@ class Pool(Canister):
         arrived; if the price moved below ``min_out`` meanwhile, the input stays in the caller's
         pool balance."""
         user = self.caller
+        self._settle_mine(user)
         token_out = self._other(token_in)
         if token_out is None:
             return Err(InvalidRequest((f"{token_in!r} is not one of this pool's tokens",)))
@@ -267,6 +332,7 @@ class Pool(Canister):
     def withdraw_owed(self, ledger: Principal) -> Ok[int] | Err[PoolError]:
         """Pay out the caller's balance of ``ledger`` at the pool (a refused payout, or a
         payment in that was not spent); what it was."""
+        self._settle_mine(self.caller)
         owed = self.state.owed.get((self.caller, ledger), 0)
         if owed == 0:
             return Err(InvalidRequest(("nothing is owed to you on this ledger",)))

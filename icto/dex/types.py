@@ -20,6 +20,20 @@ class PoolInit:
 
 
 @attrs.frozen
+class InFlight:
+    """A ledger request the pool has sent and not yet settled: a pull to credit ``user`` with
+    ``amount`` once it arrives, or a payout of ``amount`` already taken from ``user``'s pool
+    balance. ``args`` is the exact request, sent again to settle it (the ledger runs it or
+    answers ``Duplicate``)."""
+
+    kind: str
+    user: Principal
+    ledger: Principal
+    amount: int
+    args: object
+
+
+@attrs.frozen
 class PoolState:
     token0: Principal
     token1: Principal
@@ -32,6 +46,12 @@ class PoolState:
     """(user, ledger) → what the pool owes a user whose payout the ledger refused
     (``withdraw_owed``)."""
     swaps: int = 0
+    nonce: int = 0
+    """Numbers each ledger request the pool sends (its memo), so a retry is a duplicate."""
+    in_flight: immutables.Map[int, InFlight] = immutables.Map()
+    """Requests sent and not settled yet, by nonce: recorded before each call, removed once its
+    outcome is known; a message that fails halfway leaves its request here for
+    ``settle_requests``."""
 
 
 @attrs.frozen

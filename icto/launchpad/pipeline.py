@@ -30,7 +30,6 @@ from it.
 from __future__ import annotations
 
 import enum
-import hashlib
 from typing import Any, Final
 
 import attrs
@@ -50,7 +49,8 @@ from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
 from icto.launchpad.allocation import BP, commission
 from icto.launchpad.config import ExistingToken, FixedPrice, LaunchpadConfig, treasury_dao_config
-from icto.ledger.types import ApproveArgs, Duplicate, TransferArgs
+from icto.ledger.client import LedgerFailure, memo_of, settle
+from icto.ledger.types import ApproveArgs, TransferArgs
 from icto.multisig.config import MultisigConfig
 from icto.token.config import TokenConfig
 from icto.validation import foreign_text
@@ -124,19 +124,17 @@ class PipelineState:
         return next(record for record in self.steps if record.step is step)
 
     def moved(self, ledger: Principal) -> int:
-        """What the sent payouts took out of the sale's accounts on ``ledger``, fees included."""
+        """What the sent payouts took out of the sale's accounts on ``ledger``, fees included
+        (an approval costs its fee only)."""
         return sum(
-            payout.amount + payout.fee for payout in self.payouts.values()
+            (0 if name.startswith("approve") else payout.amount) + payout.fee
+            for name, payout in self.payouts.items()
             if payout.ledger == ledger and payout.block is not None
         )  # fmt: skip
 
     def __repr__(self) -> str:
         done = ", ".join(f"{record.step}: {record.status}" for record in self.steps)
         return f"<Pipeline {done}>"
-
-
-def _memo(name: str) -> bytes:
-    return hashlib.sha256(name.encode()).digest()[:16]
 
 
 def _title(project: str, what: str) -> str:
@@ -252,20 +250,15 @@ class FinalizePipeline(FactoryContract):
         if planned.block is not None:
             return None
         args = TransferArgs(
-            to=planned.to, amount=planned.amount, memo=_memo(name),
+            to=planned.to, amount=planned.amount, memo=memo_of(f"pipeline {name}"),
             from_subaccount=MINTING_SUBACCOUNT if planned.mint else None,
             created_at_time=planned.created_at,
         )  # fmt: skip
-        try:
-            result = self.call(planned.ledger, "icrc1_transfer", args)
-        except CallRejected as rejected:
-            return f"{name}: the ledger rejected the transfer: {rejected.message}"
-        if isinstance(result, Err) and isinstance(result.error, Duplicate):
-            result = Ok(result.error.duplicate_of)
-        if isinstance(result, Err):
-            return f"{name}: {result.error!r}"
-        sent = attrs.evolve(self._pipeline.payouts[name], block=int(result.value))
-        self._set_pipeline(payouts=self._pipeline.payouts.set(name, sent))
+        sent = settle(self, planned.ledger, "icrc1_transfer", args)
+        if isinstance(sent, LedgerFailure):
+            return f"{name}: {sent.reason}"
+        done = attrs.evolve(self._pipeline.payouts[name], block=sent)
+        self._set_pipeline(payouts=self._pipeline.payouts.set(name, done))
         return None
 
     def _pay(
@@ -442,8 +435,9 @@ class FinalizePipeline(FactoryContract):
             )  # fmt: skip
             if problem is not None:
                 return problem
-        for ledger, amount in ((sale_ledger, sale_amount), (purchase_ledger, purchase_amount)):
-            problem = self._approve_pool(pool, ledger, amount)
+        for token, ledger, amount in (("sale token", sale_ledger, sale_amount),
+                                      ("purchase token", purchase_ledger, purchase_amount)):
+            problem = self._approve_pool(pool, token, ledger, amount)
             if problem is not None:
                 return problem
         to = self._pipeline.treasury or self.meta.owner
@@ -472,23 +466,33 @@ class FinalizePipeline(FactoryContract):
             self._set_pipeline(pool_installed=True)
         return None
 
-    def _approve_pool(self, pool: Principal, ledger: Principal, amount: int) -> str | None:
-        """Let the pool pull ``amount`` (plus its fee) from the sale's account, unless it may
-        already (an approval is paid for once)."""
-        name = f"approve {ledger}"
-        if name in self._pipeline.payouts:
+    def _approve_pool(
+        self, pool: Principal, token: str, ledger: Principal, amount: int
+    ) -> str | None:
+        """Let the pool pull ``amount`` (plus its fee) from the sale's account, once: the
+        approval is planned (amount, ``created_at_time``) before it is sent, so a retry is the
+        ledger's duplicate and pays no second fee."""
+        name = f"approve the pool on the {token}"
+        if name not in self._pipeline.payouts:
+            fee = self._fee(ledger)
+            if isinstance(fee, str):
+                return fee
+            record = Payout(ledger, Account(pool), amount + fee, self.time, False, fee)
+            pipeline = self._pipeline
+            self._set_pipeline(payouts=pipeline.payouts.set(name, record),
+                               payout_order=(*pipeline.payout_order, name))  # fmt: skip
+        planned = self._pipeline.payouts[name]
+        if planned.block is not None:
             return None
-        fee = self._fee(ledger)
-        if isinstance(fee, str):
-            return fee
-        approval = ApproveArgs(spender=Account(pool), amount=amount + fee)
-        approved = self._ask(ledger, "icrc2_approve", approval)
-        if isinstance(approved, str):
-            return approved
-        record = Payout(ledger, Account(pool), 0, self.time, False, fee, int(approved))
-        pipeline = self._pipeline
-        self._set_pipeline(payouts=pipeline.payouts.set(name, record),
-                           payout_order=(*pipeline.payout_order, name))  # fmt: skip
+        approval = ApproveArgs(
+            spender=planned.to, amount=planned.amount, memo=memo_of(f"pipeline {name}"),
+            created_at_time=planned.created_at,
+        )  # fmt: skip
+        approved = settle(self, ledger, "icrc2_approve", approval)
+        if isinstance(approved, LedgerFailure):
+            return f"{name}: {approved.reason}"
+        done = attrs.evolve(planned, block=approved)
+        self._set_pipeline(payouts=self._pipeline.payouts.set(name, done))
         return None
 
     # -- 6. raised funds ------------------------------------------------------------------------
@@ -513,7 +517,7 @@ class FinalizePipeline(FactoryContract):
         taken = sum(amount for _, _, amount in plan) + len(plan) * fee + pool_cost
         distributable = state.raised - taken - len(recipients) * fee
         shares = [max(0, distributable) * bp // BP for _, bp in recipients]
-        left = max(0, distributable) - sum(shares) + fee * sum(share == 0 for share in shares)
+        left = distributable - sum(shares) + fee * sum(share == 0 for share in shares)
         treasury = self._treasury_account()
         if treasury is not None and left > fee:
             plan.append(("leftover", treasury, left - fee))
@@ -521,6 +525,9 @@ class FinalizePipeline(FactoryContract):
             shares[0] += left
         elif left > fee:
             shares[0] = left - fee
+        elif left > 0 and plan:
+            name, to, amount = plan[0]
+            plan[0] = (name, to, amount + left)
         plan.extend(
             (f"raised share {index}", account, share)
             for index, ((account, _), share) in enumerate(zip(recipients, shares, strict=True))
@@ -540,8 +547,13 @@ class FinalizePipeline(FactoryContract):
                 return f"the backend did not say where the platform fee goes: {fee_to!r}"
             plan = self._plan_payouts(fee, fee_to)
             spent = sum(amount + fee for _, _, amount in plan)
-            if spent > self.state.raised - self._pipeline.moved(purchase):
-                return f"the transfers and their fees ({spent}) would overdraw the escrow"
+            if self._pipeline.lp_shares is not None:
+                spent += self.liquidity_amounts()[1] + 2 * fee
+            if spent > self.state.raised:
+                return (
+                    f"the transfers, the pool and their fees ({spent}) would overdraw the "
+                    f"escrow ({self.state.raised}); nothing was sent"
+                )
             for name, to, amount in plan:
                 problem = self._plan(name, purchase, to, amount, False)
                 if problem is not None:

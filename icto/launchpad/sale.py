@@ -66,6 +66,7 @@ from icto.launchpad.types import (
     TransferFailed,
     WrongState,
 )
+from icto.ledger.client import LedgerFailure, memo_of, settle
 from icto.ledger.types import TransferArgs, TransferFromArgs
 from icto.validation import foreign_text, is_nat, require_identified
 
@@ -296,14 +297,23 @@ class LaunchpadSale(FinalizePipeline):
     # -- contributing ---------------------------------------------------------------------------
 
     def _pull(self, ledger: Principal, user: Principal, amount: int) -> int | str:
-        args = TransferFromArgs(from_=Account(user), to=Account(self.id), amount=amount)
-        try:
-            result = self.call(ledger, "icrc2_transfer_from", args)
-        except CallRejected as rejected:
-            return _ledger_error(rejected.message)
-        if isinstance(result, Err):
-            return _ledger_error(result.error)
-        return int(result.value)
+        """``icrc2_transfer_from`` of ``amount`` from ``user`` into the sale's account, under a
+        memo numbered by the sale (retried as a duplicate, see ``icto.ledger.client.settle``);
+        a request the ledger refused gives its number back."""
+        nonce = self.state.nonce
+        self.state = attrs.evolve(self.state, nonce=nonce + 1)
+        args = TransferFromArgs(
+            from_=Account(user), to=Account(self.id), amount=amount,
+            memo=memo_of(f"sale pull {nonce}"), created_at_time=self.time,
+        )  # fmt: skip
+        pulled = settle(self, ledger, "icrc2_transfer_from", args)
+        if isinstance(pulled, LedgerFailure):
+            if pulled.in_doubt:
+                self.log(f"a pull of {amount} from {user} may have happened: {pulled.reason}")
+            elif self.state.nonce == nonce + 1:
+                self.state = attrs.evolve(self.state, nonce=nonce)
+            return pulled.reason
+        return pulled
 
     def _purchase_fee(self) -> int | str:
         return self._fee_of(self.config.purchase_token)
@@ -354,7 +364,7 @@ class LaunchpadSale(FinalizePipeline):
         ):  # fmt: skip
             return NotWhitelisted(user)
         held = self.state.participants.get(user)
-        before = 0 if held is None else held.contribution
+        before = 0 if held is None else held.contribution + held.pending
         if before + amount > config.max_contribution:
             return AboveMaximum(config.max_contribution, before + amount)
         room = config.hard_cap - self.state.raised - self.state.reserved
@@ -370,20 +380,21 @@ class LaunchpadSale(FinalizePipeline):
         return take
 
     def _hold(self, user: Principal, take: int, sign: int) -> None:
-        """Count ``take`` in ``user``'s contribution and hold its room (+1), or undo that."""
+        """Hold ``take`` as ``user``'s contribution in flight, and its room (+1), or let it go
+        (-1). In flight, it counts against the caps but is neither raised nor refundable."""
         state = self.state
         held = state.participants.get(user)
         if held is None:
             held = Participant(contribution=0, first_at=self.time)
-        contribution = held.contribution + sign * take
+        pending = held.pending + sign * take
+        gone = pending == 0 and held.contribution == 0 and held.seq is None
         participants = (
-            state.participants.set(user, attrs.evolve(held, contribution=contribution))
-            if contribution else state.participants.delete(user)
+            state.participants.delete(user) if gone
+            else state.participants.set(user, attrs.evolve(held, pending=pending))
         )  # fmt: skip
         self.state = attrs.evolve(
-            state, participants=participants, reserved=state.reserved + sign * take,
-            allocated=state.allocated + self._bought(held.contribution, contribution),
-        )  # fmt: skip
+            state, participants=participants, reserved=state.reserved + sign * take
+        )
 
     def _bought(self, before: int, after: int) -> int:
         """Change in the fixed-price allocation of a participant going from ``before`` to
@@ -397,29 +408,49 @@ class LaunchpadSale(FinalizePipeline):
         )
 
     def _accept(self, user: Principal, take: int, affiliate: Principal | None) -> None:
+        """The ledger took ``take``: it is raised, and ``user`` joins the contributors (in the
+        order of their first accepted contribution) if new."""
         state = self.state
-        joined = state.participants[user].contribution == take
+        held = state.participants[user]
+        joined = held.seq is None
+        accepted = attrs.evolve(
+            held, contribution=held.contribution + take, pending=held.pending - take,
+            seq=len(state.order) if joined else held.seq,
+        )  # fmt: skip
         referrals = state.referrals
         if affiliate is not None:
             referrals = referrals.set(affiliate, referrals.get(affiliate, 0) + take)
         self.state = attrs.evolve(
             state, raised=state.raised + take, reserved=state.reserved - take,
-            referrals=referrals, order=state.order.append(user) if joined else state.order,
+            participants=state.participants.set(user, accepted), referrals=referrals,
+            order=state.order.append(user) if joined else state.order,
+            allocated=state.allocated + self._bought(held.contribution, accepted.contribution),
         )  # fmt: skip
         status = self.state.status
         if status not in _OPEN:
-            self._late(status)
+            self._late(status, held, accepted)
         if joined:
             self.notify_role(user, PARTICIPANT)
         if self.state.raised == self.config.hard_cap and self.state.status in _OPEN:
             self._enter(self._ending(self.time))
 
-    def _late(self, status: SaleState) -> None:
+    def _late(self, status: SaleState, before: Participant, participant: Participant) -> None:
         """A contribution admitted while the sale was open whose transfer completed after it
-        closed (a ledger that answered late): it counts like any other."""
+        closed (a ledger that answered late): it counts like any other, and is refunded like
+        any other if the sale is refunding or refunded."""
         if status is SaleState.SUCCESSFUL:
             self.state = attrs.evolve(self.state, **self._final_allocations())
-        elif status is SaleState.REFUNDED:
+            return
+        if status not in (SaleState.REFUNDING, SaleState.REFUNDED):
+            return
+        assert participant.seq is not None
+        cursor = min(self.state.refund_cursor, participant.seq)
+        was_refunded = before.refund_paid > 0 and not before.owed
+        self.state = attrs.evolve(
+            self.state, refund_cursor=cursor,
+            refunded_count=self.state.refunded_count - was_refunded,
+        )  # fmt: skip
+        if status is SaleState.REFUNDED:
             state = self.state
             self.state = attrs.evolve(
                 state, status=SaleState.REFUNDING,
@@ -438,7 +469,10 @@ class LaunchpadSale(FinalizePipeline):
     def _auto_finalize(self) -> None:
         self.state = attrs.evolve(self.state, finalize_timer=None)
         if self.state.status is SaleState.SUCCESSFUL:
-            self._start_pipeline()
+            if self.state.reserved:
+                self._arm_finalize()
+            else:
+                self._start_pipeline()
 
     @update
     def finalize(self) -> Ok[SaleState] | Err[LaunchpadError]:
@@ -448,6 +482,8 @@ class LaunchpadSale(FinalizePipeline):
         state = self._advance()
         if state is not SaleState.SUCCESSFUL:
             return Err(WrongState(state, "Successful (a failed step resumes with retry_pipeline)"))
+        if self.state.reserved:
+            return Err(WrongState(state, "no contribution still in flight (retry shortly)"))
         return Ok(self._start_pipeline())
 
     def _start_pipeline(self) -> SaleState:
@@ -533,41 +569,57 @@ class LaunchpadSale(FinalizePipeline):
             self._arm_refunds()
 
     def _next_owed(self) -> int | None:
-        """The first contributor not refunded yet (moving the cursor past those who are)."""
+        """The first contributor still owed a refund (moving the cursor past those who are
+        not)."""
         state = self.state
         cursor, order = state.refund_cursor, state.order
-        while cursor < len(order) and state.participants[order[cursor]].refunded:
+        while cursor < len(order) and not state.participants[order[cursor]].owed:
             cursor += 1
         if cursor != state.refund_cursor:
             self.state = attrs.evolve(state, refund_cursor=cursor)
         return cursor if cursor < len(order) else None
 
     def _refund(self, index: int, fee: int) -> str | None:
-        """Refund one contributor: recorded first, undone if the ledger refuses."""
+        """Refund one contributor what the sale took from them and has not given back, less
+        one fee: recorded first, undone if the ledger refuses. Every try of the same refund is
+        the same request (amount, memo, ``created_at_time``), so a refund whose reply was lost
+        is the ledger's duplicate, never paid twice."""
         state = self.state
         user = state.order[index]
         held = state.participants[user]
-        amount = held.contribution - fee
-        self.state = attrs.evolve(
-            state, participants=state.participants.set(user, attrs.evolve(held, refunded=True)),
-            refunded_count=state.refunded_count + 1,
-            refunded_amount=state.refunded_amount + held.contribution,
-        )  # fmt: skip
-        args = TransferArgs(to=Account(user), amount=amount, fee=fee)
-        try:
-            result = self.call(self.config.purchase_token, "icrc1_transfer", args)
-        except CallRejected as rejected:
-            result = Err(rejected.message)
-        now = self.state
-        if isinstance(result, Err):
+        planned = held.refund_planned or (held.contribution - held.refund_paid - fee, self.time)
+        trying = attrs.evolve(held, refund_paid=held.contribution, refund_planned=planned)
+        if planned[0] <= 0:
+            self.log(f"{user}'s last {held.contribution - held.refund_paid} do not cover a fee")
             self.state = attrs.evolve(
-                now, participants=now.participants.set(user, held),
-                refunded_count=now.refunded_count - 1,
-                refunded_amount=now.refunded_amount - held.contribution,
+                state, refunded_count=state.refunded_count + 1,
+                participants=state.participants.set(
+                    user, attrs.evolve(trying, refund_planned=None)
+                ),
+            )  # fmt: skip
+            return None
+        self.state = attrs.evolve(
+            state, participants=state.participants.set(user, trying),
+            refunded_count=state.refunded_count + 1,
+            refunded_amount=state.refunded_amount + held.contribution - held.refund_paid,
+        )  # fmt: skip
+        amount, at = planned
+        memo = memo_of(f"sale refund {user} {held.refund_paid}")
+        args = TransferArgs(to=Account(user), amount=amount, memo=memo, created_at_time=at)
+        sent = settle(self, self.config.purchase_token, "icrc1_transfer", args)
+        now = self.state
+        if isinstance(sent, LedgerFailure):
+            stale = "TooOld" in sent.reason
+            self.state = attrs.evolve(
+                now, refunded_count=now.refunded_count - 1,
+                participants=now.participants.set(
+                    user, attrs.evolve(held, refund_planned=None if stale else planned)
+                ),
+                refunded_amount=now.refunded_amount - (held.contribution - held.refund_paid),
                 refund_cursor=min(now.refund_cursor, index),
             )  # fmt: skip
-            return f"refund to {user}: {_ledger_error(result.error)}"
-        done = attrs.evolve(held, refunded=True, refund_block=int(result.value))
+            return f"refund to {user}: {sent.reason}"
+        done = attrs.evolve(now.participants[user], refund_block=sent, refund_planned=None)
         self.state = attrs.evolve(now, participants=now.participants.set(user, done))
         return None
 
@@ -663,8 +715,9 @@ class LaunchpadSale(FinalizePipeline):
     def _participant_info(self, user: Principal, held: Participant) -> ParticipantInfo:
         refunding = self.state.status in (SaleState.REFUNDING, SaleState.REFUNDED)
         status = (
-            RefundStatus.REFUNDED if held.refunded and held.refund_block is not None
-            else RefundStatus.OWED if refunding else RefundStatus.NOT_DUE
+            RefundStatus.OWED if refunding and held.owed
+            else RefundStatus.REFUNDED if held.refund_block is not None and not held.owed
+            else RefundStatus.NOT_DUE
         )  # fmt: skip
         return ParticipantInfo(
             user=user, contribution=held.contribution,

@@ -52,9 +52,25 @@ class Participant:
     """A contributor: what they put in (in-flight contributions included) and their refund."""
 
     contribution: int
+    """What the ledger has taken from them into escrow."""
     first_at: int
-    refunded: bool = False
+    pending: int = 0
+    """Contributions whose ``icrc2_transfer_from`` is in flight: they count against the caps,
+    not as raised, and are never refunded before they arrive."""
+    seq: int | None = None
+    """Their place among the contributors (the refund order), from their first accepted
+    contribution."""
+    refund_paid: int = 0
+    """How much of their contribution has been refunded (each refund less one fee)."""
     refund_block: int | None = None
+    refund_planned: tuple[int, int] | None = None
+    """(amount, ``created_at_time``) of the refund once first tried: every retry sends the same
+    request, so the ledger deduplicates one whose reply was lost."""
+
+    @property
+    def owed(self) -> bool:
+        """Whether a refund would pay them something now."""
+        return self.contribution > self.refund_paid
 
 
 @attrs.frozen
@@ -96,6 +112,8 @@ class LaunchpadState:
     refunded_amount: int = 0
     refund_error: str | None = None
     tokens_returned: bool = False
+    nonce: int = 0
+    """Numbers the sale's ledger requests (their memos)."""
 
 
 # -- reads ----------------------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""Calling a ledger from a canister when a reject does not prove that nothing happened.
+
+A ledger whose method awaits after it has committed the transfer (a platform ``Token`` telling
+its factory about a new holder) can commit and then fail, so its caller gets a reject for a
+transfer that happened. ICRC-1 deduplication settles it: a request that carries a
+``created_at_time`` and a memo unique to it can be sent again, and the ledger either runs it (it
+had not happened) or answers ``Duplicate`` with the block of the first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import attrs
+
+from icto.ic.canister import Canister
+from icto.ic.errors import CallRejected
+from icto.ic.principal import Principal
+from icto.ic.result import Err
+from icto.ledger.types import Duplicate
+from icto.validation import foreign_text
+
+
+@attrs.frozen
+class LedgerFailure:
+    """Why a ledger request failed; ``in_doubt``: the ledger rejected it twice, so whether it
+    happened is unknown (sending the identical request again within the ledger's
+    deduplication window settles it)."""
+
+    reason: str
+    in_doubt: bool = False
+
+
+def memo_of(text: str) -> bytes:
+    """A 16-byte memo naming one request (short enough for every ledger's memo limit)."""
+    return hashlib.sha256(text.encode()).digest()[:16]
+
+
+def settle(canister: Canister, ledger: Principal, method: str, args: Any) -> int | LedgerFailure:
+    """Send a deduplicated ledger request (``args`` carry ``created_at_time`` and a unique memo)
+    and return its block, or why it failed; a reject is followed by the identical request once
+    more, whose answer (its block, or ``Duplicate`` of the first) says what happened."""
+    last = ""
+    for _ in range(2):
+        try:
+            result = canister.call(ledger, method, args)
+        except CallRejected as rejected:
+            last = rejected.message
+            continue
+        if isinstance(result, Err) and isinstance(result.error, Duplicate):
+            return int(result.error.duplicate_of)
+        if isinstance(result, Err):
+            error = result.error
+            text = error if isinstance(error, str) else repr(error)
+            return LedgerFailure(foreign_text(text, 1024))
+        return int(result.value)
+    return LedgerFailure(foreign_text(f"the ledger rejected the request twice: {last}", 1024), True)
