@@ -443,7 +443,8 @@ def test_the_admin_endpoints_listed_here_are_every_admin_endpoint() -> None:
     public = {
         "deploy_token", "deploy_multisig", "deploy_distribution", "deploy_dao", "deploy_launchpad",
         "get_config",
-        "get_service_fee", "get_admins", "is_admin", "get_my_profile", "get_outbox_size",
+        "get_service_fee", "get_fee_recipient", "get_admins", "is_admin", "get_my_profile",
+        "get_outbox_size",
         "get_counters",
     }  # fmt: skip
     assert set(Backend.__icto_methods__) == public | set(ADMIN_ENDPOINTS)
