@@ -110,7 +110,7 @@ def _config(system: System) -> LaunchpadConfig:
         project=ProjectInfo("Scale Sale"), sale_token=TokenConfig(name="Scale", symbol="SCALE"),
         purchase_token=system.icp_ledger.id, sale_type=FixedPrice(PRICE),
         tokens_for_sale=HARD_CAP * 10**8 // PRICE, soft_cap=SOFT_CAP, hard_cap=HARD_CAP,
-        min_contribution=E8S // 10, max_contribution=100 * E8S, sale_start=start,
+        min_contribution=E8S, max_contribution=100 * E8S, sale_start=start,
         sale_end=start + SALE_LENGTH, raised_allocation=((Account(CREATOR), 10_000),),
     )  # fmt: skip
 
@@ -147,12 +147,14 @@ def _with_participants(state: LaunchpadState, count: int) -> LaunchpadState:
     users = [participant(n) for n in range(count)]
     amounts = [contribution(n) for n in range(count)]
     participants = immutables.Map(
-        (user, Participant(contribution=amount, first_at=_first_at(config.sale_start, n, count)))
+        (user, Participant(
+            contribution=amount, first_at=_first_at(config.sale_start, n, count), seq=n
+        ))
         for n, (user, amount) in enumerate(zip(users, amounts, strict=True))
-    )
+    )  # fmt: skip
     price, decimals = config.sale_type.price, config.sale_decimals
     return attrs.evolve(
-        state, participants=participants, order=Vector(users), raised=sum(amounts),
+        state, participants=participants, order=Vector(users), raised=sum(amounts), nonce=count,
         allocated=sum(fixed_allocation(amount, price, decimals) for amount in amounts),
     )  # fmt: skip
 

@@ -344,7 +344,7 @@ def _cross_field_problems(config: LaunchpadConfig) -> list[str]:
         problems.append("min_contribution must not be above max_contribution")
     if config.max_contribution > config.hard_cap:
         problems.append("max_contribution must not be above the hard cap")
-    buyers = config.hard_cap // config.min_contribution + 1
+    buyers = -(-config.hard_cap // config.min_contribution)
     if buyers > MAX_BUYERS:
         problems.append(
             f"up to {buyers} buyers could take part (hard cap / min contribution); the buyers' "

@@ -233,7 +233,7 @@ class LaunchpadSale(FinalizePipeline):
         buyer and group recipient, each transfer into a distribution, the pool's approval and
         pull, the leftover's transfer). What is not used goes to the treasury or back."""
         config = self.config
-        buyers = config.hard_cap // config.min_contribution + 1
+        buyers = -(-config.hard_cap // config.min_contribution)
         recipients = buyers + sum(len(group.recipients) for group in config.allocations)
         transfers = 1 + len(config.allocations) + 2 + 1
         return sale_tokens_needed(config) + fee * (CLAIMS_COVERED * recipients + transfers)

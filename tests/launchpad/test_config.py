@@ -176,9 +176,9 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], LaunchpadConfig], str]] = {
     "max contribution 1 above the hard cap": (
         base(max_contribution=10**11 + 1), "max_contribution must not be above the hard cap",
     ),
-    "hard cap / min contribution + 1 = 2_000_001 buyers": (
-        base(min_contribution=50_000),
-        "up to 2000001 buyers could take part (hard cap / min contribution); the buyers' "
+    "hard cap / min contribution rounded up = 2_000_041 buyers": (
+        base(min_contribution=49_999),
+        "up to 2000041 buyers could take part (hard cap / min contribution); the buyers' "
         "distribution takes at most 2000000",
     ),
     "start == end": (base(sale_start=END), "the sale must start before it ends"),
@@ -378,9 +378,7 @@ GOOD_CONFIGS: dict[str, Callable[[], LaunchpadConfig]] = {
     "the soft cap buys exactly one whole-token unit": base(
         sale_token=DECIMALS_0, tokens_for_sale=50_000, soft_cap=2_000_000
     ),
-    "hard cap / min contribution + 1 = 2_000_000 buyers": base(
-        hard_cap=99_999_950_000, min_contribution=50_000
-    ),
+    "hard cap / min contribution = 2_000_000 buyers": base(min_contribution=50_000),
     "the start 1 ns before the end": base(sale_start=END - 1),
     "the whitelist opens 1 ns before the start": base(
         whitelist=Whitelist((ALICE,), opens=START - 1)
