@@ -609,11 +609,15 @@ class LaunchpadSale(FinalizePipeline):
         sent = settle(self, self.config.purchase_token, "icrc1_transfer", args)
         now = self.state
         if isinstance(sent, LedgerFailure):
-            stale = "TooOld" in sent.reason
+            # A refused request (it did not happen) may be planned anew; one whose outcome is
+            # unknown keeps its plan, so a retry is the ledger's duplicate. Past the ledger's
+            # deduplication window (TooOld) the outcome cannot be learnt that way: the refund
+            # waits, visible, rather than risk paying twice.
+            known = not sent.in_doubt and "TooOld" not in sent.reason
             self.state = attrs.evolve(
                 now, refunded_count=now.refunded_count - 1,
                 participants=now.participants.set(
-                    user, attrs.evolve(held, refund_planned=None if stale else planned)
+                    user, attrs.evolve(held, refund_planned=None if known else planned)
                 ),
                 refunded_amount=now.refunded_amount - (held.contribution - held.refund_paid),
                 refund_cursor=min(now.refund_cursor, index),
