@@ -89,15 +89,13 @@ from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.ledger.client import fee_of, ledger_error
 from icto.ledger.types import TransferArgs, TransferFromArgs
-from icto.validation import foreign_text, is_nat, require_identified, text_problem
+from icto.validation import is_nat, require_identified, text_problem
 
 MAX_MOTION: Final = 10_000
 _NONE: SortedSet[int] = SortedSet()
 
-
-def _ledger_error(error: object) -> str:
-    return foreign_text(error if isinstance(error, str) else repr(error), 1024)
 
 
 class DAO(FactoryContract):
@@ -141,11 +139,7 @@ class DAO(FactoryContract):
     # -- ledger ---------------------------------------------------------------------------------
 
     def _fee(self, ledger: Principal) -> int | str:
-        try:
-            fee: int = self.call(ledger, "icrc1_fee")
-        except CallRejected as rejected:
-            return _ledger_error(rejected.message)
-        return fee
+        return fee_of(self, ledger)
 
     def _send(
         self, ledger: Principal, from_subaccount: bytes | None, to: Account, amount: int,
@@ -159,9 +153,9 @@ class DAO(FactoryContract):
         try:
             result = self.call(ledger, "icrc1_transfer", args)
         except CallRejected as rejected:
-            return _ledger_error(rejected.message)
+            return ledger_error(rejected.message)
         if isinstance(result, Err):
-            return _ledger_error(result.error)
+            return ledger_error(result.error)
         return int(result.value)
 
     def _pull(self, user: Principal, subaccount: bytes, amount: int) -> int | str:
@@ -171,9 +165,9 @@ class DAO(FactoryContract):
         try:
             result = self.call(self._token, "icrc2_transfer_from", args)
         except CallRejected as rejected:
-            return _ledger_error(rejected.message)
+            return ledger_error(rejected.message)
         if isinstance(result, Err):
-            return _ledger_error(result.error)
+            return ledger_error(result.error)
         return int(result.value)
 
     # -- staking --------------------------------------------------------------------------------

@@ -3,23 +3,16 @@ the DAOs of each governance token."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
-import immutables
 
-from icto.collections import SortedSet
-from icto.collections.maps import listed, unlisted
 from icto.dao.config import DAOConfig, validate_dao_config
 from icto.dao.contract import DAO
 from icto.dao.types import MEMBER
-from icto.factory.base import ContractDraft, FactoryState
-from icto.factory.factory import Factory
+from icto.factory.base import ContractDraft
+from icto.factory.by_token import TokenIndexedFactory, TokenIndexedState
 from icto.factory.types import DEFAULT_PAGE, ContractInfo, Page
 from icto.ic.canister import query
 from icto.ic.principal import Principal
-
-_NONE: SortedSet[int] = SortedSet()
 
 
 @attrs.frozen
@@ -34,12 +27,11 @@ class DAODetails:
 
 
 @attrs.frozen
-class DAOFactoryState(FactoryState):
-    by_token: immutables.Map[Principal, SortedSet[int]] = immutables.Map()
-    """Governance token ledger → DAOs governed by it, by creation order."""
+class DAOFactoryState(TokenIndexedState):
+    """The DAOFactory's state: the common one, with its contracts listed per token."""
 
 
-class DAOFactory(Factory):
+class DAOFactory(TokenIndexedFactory):
     VERSION = "1.0.0"
     KIND = "dao"
     CONTRACT = DAO
@@ -68,24 +60,13 @@ class DAOFactory(Factory):
         )  # fmt: skip
         return ContractDraft(config.name, config.is_public, details, ())
 
-    def indexed(self, state: Any, info: ContractInfo) -> Any:
-        return attrs.evolve(state, by_token=listed(state.by_token, info.details.token, info.seq))
-
-    def unindexed(self, state: Any, info: ContractInfo) -> Any:
-        by_token = unlisted(state.by_token, info.details.token, info.seq)
-        return attrs.evolve(state, by_token=by_token)
-
     @query
     def get_daos_by_token(
         self, token: Principal, offset: int = 0, limit: int = DEFAULT_PAGE
     ) -> Page[ContractInfo]:
         """DAOs governed by ``token``, oldest first; private ones only for those who may see
         them."""
-        return self._page(self.state.by_token.get(token, _NONE), offset, limit, _same, False)
-
-
-def _same(info: ContractInfo) -> ContractInfo:
-    return info
+        return self._by_token(token, offset, limit)
 
 
 __all__ = ["DAODetails", "DAOFactory"]

@@ -35,16 +35,13 @@ from icto.ic.canister import Canister, Trap, query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
-from icto.ledger.client import LedgerFailure, memo_of, settle
+from icto.ledger.client import LedgerFailure, fee_of, ledger_error, memo_of, settle
 from icto.ledger.types import AllowanceArgs, TransferArgs, TransferFromArgs
-from icto.validation import foreign_text, identified_problem, is_nat
+from icto.validation import identified_problem, is_nat
 
 MAX_FEE_BP = 1_000
 MAX_AMOUNT = 2**128 - 1
 
-
-def _ledger_error(error: object) -> str:
-    return foreign_text(error if isinstance(error, str) else repr(error), 1024)
 
 
 class Pool(Canister):
@@ -151,7 +148,7 @@ class Pool(Canister):
             ).allowance
             balance: int = self.call(ledger, "icrc1_balance_of", Account(user))
         except CallRejected as rejected:
-            return _ledger_error(rejected.message)
+            return ledger_error(rejected.message)
         if allowance < missing + fee or balance < missing + fee:
             return (
                 f"{ledger} needs an allowance and a balance of {missing + fee} (with the fee); "
@@ -160,11 +157,7 @@ class Pool(Canister):
         return None
 
     def _fee(self, ledger: Principal) -> int | str:
-        try:
-            fee: int = self.call(ledger, "icrc1_fee")
-        except CallRejected as rejected:
-            return _ledger_error(rejected.message)
-        return fee
+        return fee_of(self, ledger)
 
     def _pay_out(self, user: Principal, ledger: Principal, amount: int) -> None:
         """Send ``amount`` (less its fee) to ``user``, or keep it owed if the ledger refuses or

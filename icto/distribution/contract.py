@@ -62,15 +62,13 @@ from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.ledger.client import ledger_error
 from icto.ledger.types import TransferArgs, TransferFromArgs
-from icto.validation import foreign_text, identified_problem, is_nat
+from icto.validation import identified_problem, is_nat
 
 _NO_CLAIMS: SortedSet[int] = SortedSet()
 _NOTHING: immutables.Map[int, int] = immutables.Map()
 
-
-def _ledger_error(error: object) -> str:
-    return foreign_text(error if isinstance(error, str) else repr(error), 1024)
 
 
 class Distribution(FactoryContract):
@@ -184,7 +182,7 @@ class Distribution(FactoryContract):
         try:
             fee: int = self.call(token, "icrc1_fee")
         except CallRejected as rejected:
-            return Err(TransferFailed(_ledger_error(rejected.message)))
+            return Err(TransferFailed(ledger_error(rejected.message)))
         if not self._still(Phase.CREATED):
             return Err(WrongPhase(self._phase(), "Created"))
         required = self._required(fee)
@@ -203,7 +201,7 @@ class Distribution(FactoryContract):
             self.state = attrs.evolve(
                 self.state, status=Phase.CREATED, funded=False, fee=0, reserve=0
             )
-            return Err(TransferFailed(_ledger_error(result.error)))
+            return Err(TransferFailed(ledger_error(result.error)))
         return Ok(int(result.value))
 
     @update
@@ -217,7 +215,7 @@ class Distribution(FactoryContract):
             fee: int = self.call(token, "icrc1_fee")
             balance: int = self.call(token, "icrc1_balance_of", Account(self.id))
         except CallRejected as rejected:
-            return Err(TransferFailed(_ledger_error(rejected.message)))
+            return Err(TransferFailed(ledger_error(rejected.message)))
         if not self._still(Phase.CREATED):
             return Err(WrongPhase(self._phase(), "Created"))
         required = self._required(fee)
@@ -282,7 +280,7 @@ class Distribution(FactoryContract):
             result = Err(rejected.message)
         if isinstance(result, Err):
             self.state = attrs.evolve(self.state, outflow=self.state.outflow - debit)
-            return _ledger_error(result.error)
+            return ledger_error(result.error)
         return int(result.value)
 
     def _record(
@@ -426,7 +424,7 @@ class Distribution(FactoryContract):
             fee: int = self.call(token, "icrc1_fee")
             balance: int = self.call(token, "icrc1_balance_of", Account(self.id))
         except CallRejected as rejected:
-            return Err(TransferFailed(_ledger_error(rejected.message)))
+            return Err(TransferFailed(ledger_error(rejected.message)))
         before = self.state
         if before.status is Phase.CANCELLED:
             return Err(WrongPhase(Phase.CANCELLED, "not cancelled"))
@@ -654,7 +652,7 @@ class Distribution(FactoryContract):
         try:
             balance: int = self.call(gate.ledger, "icrc1_balance_of", Account(user))
         except CallRejected as rejected:
-            return f"the eligibility ledger did not answer: {_ledger_error(rejected.message)}"
+            return f"the eligibility ledger did not answer: {ledger_error(rejected.message)}"
         if balance < gate.min_balance:
             return f"holds {balance} of {gate.ledger}, needs {gate.min_balance}"
         return None

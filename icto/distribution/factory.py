@@ -3,23 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
-import immutables
 
-from icto.collections import SortedSet
-from icto.collections.maps import listed, unlisted
 from icto.distribution.config import DistributionConfig, Fixed, validate_distribution_config
 from icto.distribution.contract import Distribution
 from icto.distribution.types import RECIPIENT
-from icto.factory.base import ContractDraft, FactoryState
-from icto.factory.factory import Factory
+from icto.factory.base import ContractDraft
+from icto.factory.by_token import TokenIndexedFactory, TokenIndexedState
 from icto.factory.types import DEFAULT_PAGE, ContractInfo, Page
 from icto.ic.canister import query
 from icto.ic.principal import Principal
-
-_NONE: SortedSet[int] = SortedSet()
 
 
 @attrs.frozen
@@ -33,12 +26,11 @@ class DistributionDetails:
 
 
 @attrs.frozen
-class DistributionFactoryState(FactoryState):
-    by_token: immutables.Map[Principal, SortedSet[int]] = immutables.Map()
-    """Token ledger → distributions of it, by creation order."""
+class DistributionFactoryState(TokenIndexedState):
+    """The DistributionFactory's state: the common one, with its contracts listed per token."""
 
 
-class DistributionFactory(Factory):
+class DistributionFactory(TokenIndexedFactory):
     VERSION = "1.0.0"
     KIND = "distribution"
     CONTRACT = Distribution
@@ -63,21 +55,11 @@ class DistributionFactory(Factory):
             config.title, config.is_public, details, tuple((user, RECIPIENT) for user in recipients)
         )
 
-    def indexed(self, state: Any, info: ContractInfo) -> Any:
-        return attrs.evolve(state, by_token=listed(state.by_token, info.details.token, info.seq))
-
-    def unindexed(self, state: Any, info: ContractInfo) -> Any:
-        by_token = unlisted(state.by_token, info.details.token, info.seq)
-        return attrs.evolve(state, by_token=by_token)
-
     @query
     def get_distributions_by_token(
         self, token: Principal, offset: int = 0, limit: int = DEFAULT_PAGE
     ) -> Page[ContractInfo]:
         """Distributions of ``token``, oldest first; private ones only for those who may see
         them."""
-        return self._page(self.state.by_token.get(token, _NONE), offset, limit, _same, False)
+        return self._by_token(token, offset, limit)
 
-
-def _same(info: ContractInfo) -> ContractInfo:
-    return info

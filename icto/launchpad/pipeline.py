@@ -49,7 +49,7 @@ from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
 from icto.launchpad.allocation import BP, commission
 from icto.launchpad.config import ExistingToken, FixedPrice, LaunchpadConfig, treasury_dao_config
-from icto.ledger.client import LedgerFailure, memo_of, settle
+from icto.ledger.client import LedgerFailure, fee_of, memo_of, settle
 from icto.ledger.types import ApproveArgs, TransferArgs
 from icto.multisig.config import MultisigConfig
 from icto.token.config import TokenConfig
@@ -220,8 +220,7 @@ class FinalizePipeline(FactoryContract):
         return contract
 
     def _fee(self, ledger: Principal) -> int | str:
-        fee = self._ask(ledger, "icrc1_fee")
-        return fee if isinstance(fee, int | str) else f"icrc1_fee answered {fee!r}"
+        return fee_of(self, ledger)
 
     def _plan(
         self, name: str, ledger: Principal, to: Account, amount: int, mint: bool

@@ -66,9 +66,9 @@ from icto.launchpad.types import (
     TransferFailed,
     WrongState,
 )
-from icto.ledger.client import LedgerFailure, memo_of, settle
+from icto.ledger.client import LedgerFailure, fee_of, ledger_error, memo_of, settle
 from icto.ledger.types import TransferArgs, TransferFromArgs
-from icto.validation import foreign_text, is_nat, require_identified
+from icto.validation import is_nat, require_identified
 
 FINALIZE_AFTER_NS: Final = 3600 * 10**9
 """A successful sale starts its pipeline by itself an hour after it ends (anyone may start it
@@ -76,9 +76,6 @@ sooner with ``finalize()``)."""
 _OPEN = (SaleState.WHITELIST_OPEN, SaleState.SALE_ACTIVE)
 _BEFORE_END = (SaleState.UPCOMING, SaleState.WHITELIST_OPEN, SaleState.SALE_ACTIVE)
 
-
-def _ledger_error(error: object) -> str:
-    return foreign_text(error if isinstance(error, str) else repr(error), 1024)
 
 
 class LaunchpadSale(FinalizePipeline):
@@ -278,11 +275,7 @@ class LaunchpadSale(FinalizePipeline):
         return Ok(self._deposit_needed(fee))
 
     def _fee_of(self, ledger: Principal) -> int | str:
-        try:
-            fee: int = self.call(ledger, "icrc1_fee")
-        except CallRejected as rejected:
-            return _ledger_error(rejected.message)
-        return fee
+        return fee_of(self, ledger)
 
     @update
     def cancel(self) -> Ok[SaleState] | Err[LaunchpadError]:
@@ -648,7 +641,7 @@ class LaunchpadSale(FinalizePipeline):
         try:
             fee: int = self.call(ledger, "icrc1_fee")
         except CallRejected as rejected:
-            return f"sale tokens not returned: {_ledger_error(rejected.message)}"
+            return f"sale tokens not returned: {ledger_error(rejected.message)}"
         deposited = self.state.tokens_deposited
         if deposited <= fee:
             self.state = attrs.evolve(self.state, tokens_returned=True)
@@ -661,7 +654,7 @@ class LaunchpadSale(FinalizePipeline):
             result = Err(rejected.message)
         if isinstance(result, Err):
             self.state = attrs.evolve(self.state, tokens_returned=False)
-            return f"sale tokens not returned: {_ledger_error(result.error)}"
+            return f"sale tokens not returned: {ledger_error(result.error)}"
         return None
 
     @update

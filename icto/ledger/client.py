@@ -32,6 +32,20 @@ class LedgerFailure:
     in_doubt: bool = False
 
 
+def ledger_error(error: object) -> str:
+    """A ledger's ``Err`` or reject message as text safe to keep (escaped and cut)."""
+    return foreign_text(error if isinstance(error, str) else repr(error), 1024)
+
+
+def fee_of(canister: Canister, ledger: Principal) -> int | str:
+    """``ledger``'s transfer fee, asked by ``canister``; or why it did not answer."""
+    try:
+        fee = canister.call(ledger, "icrc1_fee")
+    except CallRejected as rejected:
+        return ledger_error(rejected.message)
+    return fee if isinstance(fee, int) else f"icrc1_fee answered {fee!r}"
+
+
 def memo_of(text: str) -> bytes:
     """A 16-byte memo naming one request (short enough for every ledger's memo limit)."""
     return hashlib.sha256(text.encode()).digest()[:16]
@@ -51,8 +65,6 @@ def settle(canister: Canister, ledger: Principal, method: str, args: Any) -> int
         if isinstance(result, Err) and isinstance(result.error, Duplicate):
             return int(result.error.duplicate_of)
         if isinstance(result, Err):
-            error = result.error
-            text = error if isinstance(error, str) else repr(error)
-            return LedgerFailure(foreign_text(text, 1024))
+            return LedgerFailure(ledger_error(result.error))
         return int(result.value)
     return LedgerFailure(foreign_text(f"the ledger rejected the request twice: {last}", 1024), True)
