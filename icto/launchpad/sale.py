@@ -604,9 +604,9 @@ class LaunchpadSale(FinalizePipeline):
         if isinstance(sent, LedgerFailure):
             # A refused request (it did not happen) may be planned anew; one whose outcome is
             # unknown keeps its plan, so a retry is the ledger's duplicate. Past the ledger's
-            # deduplication window (TooOld) the outcome cannot be learnt that way: the refund
-            # waits, visible, rather than risk paying twice.
-            known = not sent.in_doubt and "TooOld" not in sent.reason
+            # deduplication window the outcome cannot be learnt that way: the refund waits,
+            # visible, rather than risk paying twice.
+            known = not sent.in_doubt
             self.state = attrs.evolve(
                 now, refunded_count=now.refunded_count - 1,
                 participants=now.participants.set(

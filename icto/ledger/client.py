@@ -18,15 +18,15 @@ from icto.ic.canister import Canister
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err
-from icto.ledger.types import Duplicate
+from icto.ledger.types import Duplicate, TooOld
 from icto.validation import foreign_text
 
 
 @attrs.frozen
 class LedgerFailure:
-    """Why a ledger request failed; ``in_doubt``: the ledger rejected it twice, so whether it
-    happened is unknown (sending the identical request again within the ledger's
-    deduplication window settles it)."""
+    """Why a ledger request failed; ``in_doubt``: whether it happened is unknown (the ledger
+    rejected it twice: sending the identical request again within the ledger's deduplication
+    window settles it; or it is past that window, and only the ledger's blocks can tell)."""
 
     reason: str
     in_doubt: bool = False
@@ -64,6 +64,9 @@ def settle(canister: Canister, ledger: Principal, method: str, args: Any) -> int
             continue
         if isinstance(result, Err) and isinstance(result.error, Duplicate):
             return int(result.error.duplicate_of)
+        if isinstance(result, Err) and isinstance(result.error, TooOld):
+            reason = "too old for the ledger to say whether it happened (past its window)"
+            return LedgerFailure(reason, in_doubt=True)
         if isinstance(result, Err):
             return LedgerFailure(ledger_error(result.error))
         return int(result.value)
