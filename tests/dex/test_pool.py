@@ -33,7 +33,8 @@ again from that snapshot, with no fault installed.
 - A hypothesis state machine drives random adds, removes, swaps, withdrawals and
   ``settle_requests`` by three users, often with a rejected or trapped ledger call (pull, payout,
   fee or allowance read; once, so the retry goes through, or every time, which leaves requests in
-  flight) or a trap at the end of the pool's own method (its last segment rolls back). A model
+  flight) or a trap at the end of the pool's own method (its last segment rolls back), while
+  time passes (up to more than a day, so requests go past their ledger's window). A model
   of the pool runs each step from the state before it, committing at each ledger call as the IC
   does, and predicts the answer, the pool's state (reserves, supply, shares, pool balances,
   in-flight requests), every user's ledger balance and allowance, the pool's ledger balances,
@@ -46,7 +47,8 @@ again from that snapshot, with no fault installed.
   theirs, and each ledger's supply fell by exactly the fees of its new blocks.
 - A request settled after the ledger's deduplication window (24 h) is answered ``TooOld``: its
   outcome stays unknown and it stays in flight, so a pull that arrived is never dropped and a
-  payout that happened is never paid again.
+  payout that happened is never paid again (one that did not happen stays too, neither paid
+  nor owed).
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ from icto.ic.proxy import CanisterProxy
 from icto.ledger.ledger import Ledger
 from icto.ledger.presets import ICP, deploy_ledger
 from icto.ledger.types import (
+    TX_WINDOW_NS,
     AllowanceArgs,
     ApproveArgs,
     Block,
@@ -131,6 +134,20 @@ class Refusing(Ledger):
     @update
     def icrc1_transfer(self, args: TransferArgs) -> Err[TemporarilyUnavailable]:
         return Err(TemporarilyUnavailable())
+
+
+def args_of(request: InFlight) -> TransferArgs | TransferFromArgs:
+    """The exact request an in-flight record sends again."""
+    args = request.args
+    assert isinstance(args, TransferArgs | TransferFromArgs), request
+    return args
+
+
+def memo_and_time(request: InFlight) -> tuple[bytes, int]:
+    """The memo and ``created_at_time`` that make the ledger deduplicate the request."""
+    args = args_of(request)
+    assert args.memo is not None and args.created_at_time is not None, request
+    return args.memo, args.created_at_time
 
 
 class World:
@@ -213,7 +230,7 @@ class World:
                 assert block.memo not in memos, (index, block)  # one block per request
                 memos[block.memo] = block
         self.indexed[ledger.id] = count
-        block = memos.get(request.args.memo)  # type: ignore[attr-defined]
+        block = memos.get(memo_and_time(request)[0])
         if block is not None:
             pool, user = Account(self.pool_id), Account(request.user)
             if request.kind == "pull":
@@ -240,9 +257,9 @@ class World:
         pool = Account(self.pool_id)
         for request in requests:
             assert request.user in USERS and request.kind in ("pull", "payout"), request
-            args = request.args
+            args = args_of(request)
             assert isinstance(args.memo, bytes) and len(args.memo) == 16, args
-            assert 0 < args.created_at_time <= self.ic.time, args
+            assert args.created_at_time is not None and 0 < args.created_at_time <= self.ic.time
             if request.kind == "pull":
                 assert args == TransferFromArgs(
                     from_=Account(request.user), to=pool, amount=request.amount,
@@ -253,7 +270,7 @@ class World:
                     to=Account(request.user), amount=request.amount - FEE, fee=FEE,
                     memo=args.memo, created_at_time=args.created_at_time,
                 ), request  # fmt: skip
-        assert len({request.args.memo for request in requests}) == len(requests)
+        assert len({args_of(request).memo for request in requests}) == len(requests)
         assert {user for user, _ in state.owed} <= set(USERS)
         assert all(amount > 0 for amount in state.owed.values())
         for ledger, reserve in ((self.t0, state.reserve0), (self.t1, state.reserve1)):
@@ -644,7 +661,7 @@ def test_a_pull_rejected_twice_stays_in_flight_and_what_arrived_stays_in_the_poo
     # the retry first settles the pull in flight (it happens now), then pulls nothing more
     assert world.by(ALICE).add_liquidity(R0, R1) == Ok(Liquidity(SHARES, R0, R1))
     assert world.blocks() == (blocks[0] + 1, blocks[1] + 1)
-    assert world.t1.get_blocks(blocks[1], 1)[0].memo == request.args.memo
+    assert world.t1.get_blocks(blocks[1], 1)[0].memo == args_of(request).memo
     assert world.balance(world.t0, ALICE) == HELD - R0 - FEE
     assert world.balance(world.t1, ALICE) == HELD - R1 - FEE
     assert world.pool_balances() == {}
@@ -868,25 +885,52 @@ def test_a_trap_after_a_payout_rejected_twice_loses_nothing(world: World) -> Non
 
 
 def test_a_pull_that_arrived_and_is_settled_after_a_day_is_not_lost(world: World) -> None:
+    """A day later the ledger answers ``TooOld``: it cannot say whether the pull happened (it
+    did), so the request stays in flight, though alice's own operations go on."""
+    blocks = world.blocks()
     trapped(world, "add_liquidity", lambda: world.by(ALICE).add_liquidity(R0, R1))
     world.reconcile(("pull", ALICE, world.t1, R1))
     world.ic.advance_time(**DAY_AND_DRIFT)
-    world.by(CAROL).settle_requests()
-    # credited, or still in flight: R1 is alice's either way
-    world.reconcile(*world.in_flight())
+    assert world.by(CAROL).settle_requests() == 1
+    assert world.by(ALICE).withdraw_owed(world.t0.id) == Ok(R0)  # it tries hers again first
+    assert world.blocks() == (blocks[0] + 2, blocks[1] + 1)
+    assert world.pool_balances() == {}
+    assert world.balance(world.t0, ALICE) == HELD - 2 * FEE
+    assert world.balance(world.t1, ALICE) == HELD - R1 - FEE
+    assert world.reserves() == (0, 0, 0)
+    world.reconcile(("pull", ALICE, world.t1, R1))
 
 
 def test_a_payout_that_happened_and_is_settled_after_a_day_is_not_paid_twice(
     world: World,
 ) -> None:
     seeded(world)
+    blocks = world.blocks()
     trapped(world, "swap", lambda: world.by(BOB).swap(world.t0.id, SWAP_IN, 0))
     world.reconcile(("payout", BOB, world.t1, SWAP_OUT))
     world.ic.advance_time(**DAY_AND_DRIFT)
-    world.by(CAROL).settle_requests()
-    world.by(BOB).withdraw_owed(world.t1.id)
+    assert world.by(CAROL).settle_requests() == 1
+    assert world.by(BOB).withdraw_owed(world.t1.id) == NOTHING_OWED
+    assert world.blocks() == (blocks[0] + 1, blocks[1] + 1)
     assert world.balance(world.t1, BOB) == HELD + SWAP_OUT - FEE
-    world.reconcile(*world.in_flight())
+    assert world.pool_balances() == {}
+    assert world.reserves() == (R0 + SWAP_IN, R1 - SWAP_OUT, SHARES)
+    world.reconcile(("payout", BOB, world.t1, SWAP_OUT))
+
+
+def test_a_payout_that_did_not_happen_and_is_settled_after_a_day_stays_in_flight(
+    world: World,
+) -> None:
+    """Neither paid nor credited back: only the ledger's blocks can tell that it never
+    happened."""
+    blocks = payout_rejected_twice(world, "reject")
+    world.ic.advance_time(**DAY_AND_DRIFT)
+    assert world.by(CAROL).settle_requests() == 1
+    assert world.by(BOB).withdraw_owed(world.t1.id) == NOTHING_OWED
+    assert world.blocks() == (blocks[0] + 1, blocks[1])
+    assert world.balance(world.t1, BOB) == HELD
+    assert world.pool_balances() == {}
+    world.reconcile(("payout", BOB, world.t1, SWAP_OUT))
 
 
 # -- bad input ------------------------------------------------------------------------------------
@@ -1027,6 +1071,8 @@ class Req:
     user: Principal
     side: int
     amount: int
+    created: int
+    """Its ``created_at_time``: the time of the message that sent it first."""
 
 
 @attrs.define
@@ -1062,11 +1108,15 @@ class Model:
     trap at the end of the pool's method, puts that copy back: what followed the last call is
     rolled back. A faulted ledger call fails (rejected, or run and rolled back: the same to the
     pool); a ``times=1`` fault fails only the first matching call. A request is sent once more
-    after a failure; whether it happens is the ledger's rule: a request the ledger ran answers
-    ``Duplicate``, a pull needs the user's allowance and balance for it and its fee."""
+    after a failure; what the ledger answers is its rule: a request older than its window is
+    ``TooOld`` (the outcome stays unknown), one it ran is a ``Duplicate``, and a pull needs the
+    user's allowance and balance for it and its fee."""
 
-    def __init__(self, books: Books, ledgers: Ledgers, fault: Any, tokens: tuple[Any, Any]):
+    def __init__(
+        self, books: Books, ledgers: Ledgers, fault: Any, tokens: tuple[Any, Any], now: int
+    ) -> None:
         self.books, self.ledgers, self.fault, self.tokens = books, ledgers, fault, tokens
+        self.now = now
         self.committed = copy.deepcopy(books)
         self.fired = 0
 
@@ -1085,12 +1135,14 @@ class Model:
 
     def _run(self, nonce: int) -> bool | None:
         """``settle`` the request: whether it happened (now, or before: ``Duplicate``), False if
-        the ledger refuses it, None if both tries failed."""
+        the ledger refuses it, None if both tries failed or it is too old to tell."""
         request, ledgers = self.books.flight[nonce], self.ledgers
         key, side = (request.user, request.side), request.side
         for _ in range(2):
             if not self._call(side, PULL if request.kind == "pull" else PAYOUT):
                 continue
+            if request.created + TX_WINDOW_NS < self.now:
+                return None
             if nonce in ledgers.ran:
                 return True
             if request.kind == "pull":
@@ -1126,7 +1178,7 @@ class Model:
     def _send(self, kind: str, user: Principal, side: int, amount: int) -> bool | None:
         nonce = self.books.nonce
         self.books.nonce += 1
-        self.books.flight[nonce] = Req(kind, user, side, amount)
+        self.books.flight[nonce] = Req(kind, user, side, amount, self.now)
         happened = self._run(nonce)
         if happened is not None:
             self._settled(nonce, happened)
@@ -1182,8 +1234,9 @@ class Model:
     def add(self, user: Principal, amount0: int, amount1: int, minimum: int, to: Principal) -> Any:
         self._settle_mine(user)
         books = self.books
-        takes = optimal_amounts(amount0, amount1, *books.reserves)
-        expected = shares_for(*takes, *books.reserves, books.supply)
+        (r0, r1), supply = books.reserves, books.supply
+        takes = optimal_amounts(amount0, amount1, r0, r1)
+        expected = shares_for(takes[0], takes[1], r0, r1, supply)
         if 0 in takes or expected == 0:
             return Err(InvalidRequest(("too little to mint a share at the pool's ratio",)))
         if expected < minimum:
@@ -1205,7 +1258,7 @@ class Model:
         held = books.shares.get(user, 0)
         if not 0 < shares <= held:
             return Err(InvalidRequest((f"shares must be an int from 1 to {held}",)))
-        outs = amounts_for(shares, *books.reserves, books.supply)
+        outs = amounts_for(shares, books.reserves[0], books.reserves[1], books.supply)
         for minimum, out in ((min0, outs[0]), (min1, outs[1])):
             if out < minimum:
                 return Err(Slippage(minimum, out))
@@ -1278,7 +1331,10 @@ class PoolMachine(RuleBasedStateMachine):
         books = Books(
             [s.reserve0, s.reserve1], s.supply, dict(s.shares),
             {(user, side_of[token]): amount for (user, token), amount in s.owed.items()},
-            {n: Req(r.kind, r.user, side_of[r.ledger], r.amount) for n, r in s.in_flight.items()},
+            {
+                n: Req(r.kind, r.user, side_of[r.ledger], r.amount, memo_and_time(r)[1])
+                for n, r in s.in_flight.items()
+            },
             s.swaps, s.nonce,
         )  # fmt: skip
         each = [(user, side, ledger) for user in USERS for side, ledger in enumerate(self.ledgers)]
@@ -1300,7 +1356,8 @@ class PoolMachine(RuleBasedStateMachine):
         books, ledgers = self.observe()
         flying = set(books.flight)
         owners = {caller} | {r.user for r in books.flight.values() if label == "settle"}
-        model = Model(books, ledgers, fault, (self.ledgers[0].id, self.ledgers[1].id))
+        tokens = (self.ledgers[0].id, self.ledgers[1].id)
+        model = Model(books, ledgers, fault, tokens, self.world.ic.time)
         expected = model.end(predict(model))
         result, fired = self.run(caller, fault, call, owners)
         outcome = type(getattr(result, "error", getattr(result, "value", result))).__name__
@@ -1368,7 +1425,11 @@ class PoolMachine(RuleBasedStateMachine):
     # -- what happens ---------------------------------------------------------------------------
 
     @initialize(
-        seed=st.one_of(st.none(), st.tuples(st.integers(1, 10**12), st.integers(1, 10**12)))
+        seed=st.one_of(
+            st.none(),
+            st.tuples(st.integers(1, 10**12), st.integers(1, 10**12)),
+            st.sampled_from([(1, 4), (10**9, 1), (FEE, 10**12)]),  # removals that pay 0 of one
+        )
     )
     def maybe_seed(self, seed: tuple[int, int] | None) -> None:
         if seed is not None:
@@ -1457,6 +1518,16 @@ class PoolMachine(RuleBasedStateMachine):
             user, fault, "settle", lambda model: model.settle_requests(),
             lambda pool: pool.settle_requests(),
         )  # fmt: skip
+
+    @rule(span=st.sampled_from([{"seconds": 1}, {"minutes": 30}, {"hours": 6}, DAY_AND_DRIFT]))
+    def wait(self, span: dict[str, int]) -> None:
+        """Time passes: a request sent more than a day before is past its ledger's window."""
+        before = self.world.states()
+        self.world.ic.advance_time(**span)
+        assert self.world.states() == before
+        now = self.world.ic.time
+        if any(memo_and_time(r)[1] + TX_WINDOW_NS < now for r in self.world.requests()):
+            event("wait: requests in flight past their window")
 
     # -- after every step -------------------------------------------------------------------------
 
