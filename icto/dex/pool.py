@@ -36,7 +36,7 @@ from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ledger.client import LedgerFailure, fee_of, ledger_error, memo_of, settle
-from icto.ledger.types import AllowanceArgs, TransferArgs, TransferFromArgs
+from icto.ledger.types import TX_WINDOW_NS, AllowanceArgs, TransferArgs, TransferFromArgs
 from icto.validation import identified_problem, is_nat
 
 MAX_FEE_BP = 1_000
@@ -113,8 +113,13 @@ class Pool(Canister):
     @update
     def settle_requests(self) -> int:
         """Anyone: settle up to 20 requests a failed message left unsettled (each sent again,
-        identical: the ledger runs it or says it already did). How many remain."""
-        self._settle(tuple(self.state.in_flight)[:20])
+        identical: the ledger runs it or says it already did), those the ledger can still
+        recognise first (one past its deduplication window cannot be settled this way, so it
+        never holds the others up). How many remain."""
+        horizon = self.time - TX_WINDOW_NS
+        fresh = [n for n, r in self.state.in_flight.items() if _created_at(r) >= horizon]
+        stale = [n for n, r in self.state.in_flight.items() if _created_at(r) < horizon]
+        self._settle(tuple(sorted(fresh) + sorted(stale))[:20])
         return len(self.state.in_flight)
 
     def _settle(self, nonces: tuple[int, ...]) -> None:
@@ -176,7 +181,7 @@ class Pool(Canister):
         )  # fmt: skip
         sent = self._send("payout", user, ledger, amount, args, nonce)
         if isinstance(sent, LedgerFailure):
-            self.log(f"payout of {amount} to {user} kept owed: {sent.reason}")
+            self.log(f"payout of {amount} to {user} not made: {sent.reason}")
 
     def _owe(self, user: Principal, ledger: Principal, delta: int) -> None:
         owed = self.state.owed
@@ -370,3 +375,8 @@ class Pool(Canister):
     @query
     def get_owed(self, user: Principal, ledger: Principal) -> int:
         return int(self.state.owed.get((user, ledger), 0))
+
+
+def _created_at(request: InFlight) -> int:
+    at = getattr(request.args, "created_at_time", None)
+    return at if isinstance(at, int) else 0

@@ -558,6 +558,62 @@ def test_a_payout_rejected_twice_stays_in_flight_until_settled_and_is_paid_once(
     world.reconcile()
 
 
+def test_settle_requests_settles_up_to_20_requests_of_anyone_a_call(world: World) -> None:
+    """21 swaps of 10**6 of token0, bob's and carol's in turn, each with its payout rejected
+    twice: 21 payouts in flight. Alice's first ``settle_requests`` pays 20, her second the last
+    one."""
+    seeded(world)
+    blocks = world.blocks()
+    paid = {BOB: 0, CAROL: 0}
+    reserve0, reserve1 = R0, R1
+    with world.ic.faults.reject(canister=world.t1.id, method=PAYOUT, times=None) as fault:
+        for i in range(21):
+            trader = (BOB, CAROL)[i % 2]
+            out = amount_out(10**6, reserve0, reserve1, 30)
+            swapped = world.by(trader).swap(world.t0.id, 10**6, 0)
+            assert swapped == Ok(Swapped(world.t0.id, 10**6, world.t1.id, out))
+            reserve0, reserve1 = reserve0 + 10**6, reserve1 - out
+            paid[trader] += out - FEE
+    # each swap sends its payout twice, after sending each of its trader's earlier ones twice
+    # (its own operation settles them first): 2 · (21 + (0 + … + 10) + (0 + … + 9))
+    assert fault.fired == 2 * (21 + 55 + 45)
+    assert world.blocks() == (blocks[0] + 21, blocks[1])
+    assert len(world.in_flight()) == 21
+    world.reconcile(*world.in_flight())
+    assert world.by(ALICE).settle_requests() == 1
+    assert world.blocks() == (blocks[0] + 21, blocks[1] + 20)
+    world.reconcile(*world.in_flight())
+    assert world.by(ALICE).settle_requests() == 0
+    assert world.blocks() == (blocks[0] + 21, blocks[1] + 21)
+    assert world.balance(world.t1, BOB) == HELD + paid[BOB]
+    assert world.balance(world.t1, CAROL) == HELD + paid[CAROL]
+    assert world.balance(world.t1, ALICE) == HELD - R1 - FEE
+    assert world.pool_balances() == {}
+    assert world.reserves() == (reserve0, reserve1, SHARES)
+    world.reconcile()
+
+
+def test_requests_past_the_ledgers_window_never_hold_up_one_that_can_be_settled(
+    world: World,
+) -> None:
+    """25 of carol's payouts stay in flight past the ledger's window (it can no longer tell
+    whether they happened); bob's fresh one is settled by anyone's ``settle_requests`` all the
+    same."""
+    seeded(world)
+    with world.ic.faults.reject(canister=world.t1.id, method=PAYOUT, times=None):
+        for i in range(25):
+            world.by(CAROL).swap(world.t0.id, 10**6 + i, 0)
+    world.ic.advance_time(**DAY_AND_DRIFT)
+    with world.ic.faults.reject(canister=world.t1.id, method=PAYOUT, times=None):
+        world.by(BOB).swap(world.t0.id, SWAP_IN, 0)
+    assert len(world.in_flight()) == 26
+    (bobs,) = [request for request in world.in_flight() if request[1] == BOB]
+    before = world.balance(world.t1, BOB)
+    assert world.by(ALICE).settle_requests() == 25
+    assert world.balance(world.t1, BOB) == before + bobs[3] - FEE
+    assert all(user == CAROL for _, user, *_ in world.in_flight())
+
+
 def test_a_payout_the_ledger_refuses_is_credited_back_and_withdraw_owed_pays_it(
     world: World,
 ) -> None:
