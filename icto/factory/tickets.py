@@ -47,10 +47,10 @@ def _encode(value: Any, out: list[bytes]) -> None:
         out.append(_sized(b"i", str(value).encode()))
     elif isinstance(value, str):
         out.append(_sized(b"s", value.encode("utf-8", "surrogatepass")))
-    elif isinstance(value, bytes):
-        out.append(_sized(b"b", value))
     elif isinstance(value, Principal):
         out.append(_sized(b"p", value.bytes))
+    elif isinstance(value, bytes):
+        out.append(_sized(b"b", value))
     elif isinstance(value, enum.Enum):
         out.append(_sized(b"e", f"{type(value).__qualname__}.{value.name}".encode()))
     elif attrs.has(type(value)):

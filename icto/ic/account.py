@@ -8,6 +8,7 @@ default account, else ``<owner>-<checksum>.<subaccount hex without leading zeros
 from __future__ import annotations
 
 import binascii
+import html
 from typing import Any, Final
 
 from icto.ic.principal import (
@@ -144,9 +145,7 @@ class Account:
         return f"Account({self.to_text()!r})"
 
     def _repr_html_(self) -> str:
-        from icto.ic.html import code
-
-        return str(code(self.to_text(), title="Account"))
+        return f'<code title="Account">{html.escape(self.to_text())}</code>'
 
 
 __all__ = ["DEFAULT_SUBACCOUNT", "SUBACCOUNT_LENGTH", "Account", "InvalidAccount"]

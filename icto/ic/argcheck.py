@@ -22,6 +22,11 @@ def _is_int(value: Any) -> bool:
     return value.__class__ is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
+def _is_blob(value: Any) -> bool:
+    """Exact ``bytes``: a ``Principal`` is bytes too, but Candid tells ``blob`` from it."""
+    return value.__class__ is bytes
+
+
 def _is_float(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -36,6 +41,8 @@ def predicate_for(annotation: Any) -> Predicate | None:
         return _is_int
     if annotation is float:
         return _is_float
+    if annotation is bytes:
+        return _is_blob
     origin = typing.get_origin(annotation)
     if origin is typing.Union or origin is types.UnionType:
         options = [predicate_for(arg) for arg in typing.get_args(annotation)]

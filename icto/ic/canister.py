@@ -22,8 +22,8 @@ import attrs
 from icto.ic.argcheck import ArgumentChecker
 
 if TYPE_CHECKING:
+    from icto.ic.context import CallContext
     from icto.ic.principal import Principal
-    from icto.ic.router import Message
 
 UPDATE: Final = "update"
 QUERY: Final = "query"
@@ -115,16 +115,17 @@ def _is_frozen_record(cls: type) -> bool:
     return True
 
 
-_immutable_type_cache: dict[type, bool] = {}
+known_state_types: dict[type, bool] = {}
+"""Whether each type seen as canister state is immutable (filled by ``check_state``)."""
 
 
 def check_state(value: Any) -> None:
     """Refuse obviously mutable canister state (top level only; the check is O(1) per type)."""
     cls = type(value)
-    ok = _immutable_type_cache.get(cls)
+    ok = known_state_types.get(cls)
     if ok is None:
         ok = not issubclass(cls, _MUTABLE_TYPES) and _is_frozen_record(cls)
-        _immutable_type_cache[cls] = ok
+        known_state_types[cls] = ok
     if not ok:
         raise TypeError(
             f"canister state must be immutable (frozen attrs record, immutables.Map, Vector, "
@@ -151,7 +152,7 @@ class Canister:
     VERSION: ClassVar[str] = "0.0.0"
     __icto_methods__: ClassVar[Mapping[str, MethodSpec]] = MappingProxyType({})
 
-    _msg: Message
+    _msg: CallContext
     state: Any
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -231,7 +232,7 @@ class Canister:
         continues in a new segment that sees whatever the callee (or reentrant calls) left. A
         reject raises ``CallRejected`` here.
         """
-        return self._msg.router.inter_canister_call(
+        return self._msg.host.inter_canister_call(
             self, canister_id, method, args, kwargs, cycles, False
         )
 
@@ -241,21 +242,21 @@ class Canister:
         From an update it is an ordinary inter-canister call (commits); from a composite query it
         runs the callee as a query.
         """
-        return self._msg.router.inter_canister_call(
+        return self._msg.host.inter_canister_call(
             self, canister_id, method, args, kwargs, 0, True
         )
 
     def set_timer(self, delay_ns: int, method: str, *args: Any) -> int:
         """Schedule ``method(*args)`` on this canister in ``delay_ns``; return the timer id."""
-        return self._msg.router.set_timer(self._msg, delay_ns, method, args)
+        return self._msg.host.set_timer(self, delay_ns, method, args)
 
     def cancel_timer(self, timer_id: int) -> bool:
         """Cancel one of this canister's pending timers; ``False`` if it is not pending."""
-        return self._msg.router.cancel_timer(self._msg, timer_id)
+        return self._msg.host.cancel_timer(self._msg, timer_id)
 
     @property
     def cycles_balance(self) -> int:
-        return self._msg.router.balance_seen_by(self._msg)
+        return self._msg.host.balance_seen_by(self._msg)
 
     @property
     def cycles_available(self) -> int:
@@ -264,15 +265,15 @@ class Canister:
 
     def accept_cycles(self, max_amount: int) -> int:
         """Move up to ``max_amount`` attached cycles into this canister; return how many."""
-        return self._msg.router.accept_cycles(self._msg, max_amount)
+        return self._msg.host.accept_cycles(self._msg, max_amount)
 
     def log(self, text: str) -> None:
         """Append a line to this canister's log (``ic.canister_logs``)."""
-        self._msg.router.append_log(self._msg, text)
+        self._msg.host.append_log(self._msg, text)
 
     @property
     def controllers(self) -> tuple[Principal, ...]:
-        return self._msg.router.record_of(self._msg.canister_id).controllers
+        return self._msg.host.record_of(self._msg.canister_id).controllers
 
     def is_controller(self, principal: Principal) -> bool:
         return principal in self.controllers

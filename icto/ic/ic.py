@@ -17,13 +17,21 @@ from typing import Any, Final
 import immutables
 
 from icto.ic.canister import Canister
+from icto.ic.context import INGRESS, INGRESS_QUERY, MANAGEMENT_ID
 from icto.ic.errors import BadUse
-from icto.ic.management import FIRST_CANISTER_INDEX, CanisterSettings, CanisterStatus
+from icto.ic.faults import Faults
+from icto.ic.management import (
+    FIRST_CANISTER_INDEX,
+    CanisterSettings,
+    CanisterStatus,
+    ManagementCanister,
+)
 from icto.ic.principal import Principal
 from icto.ic.proxy import CanisterProxy
-from icto.ic.router import INGRESS, INGRESS_QUERY, MANAGEMENT_ID, Router
+from icto.ic.router import Router
 from icto.ic.timers import TimerQueue
-from icto.ic.world import DELETED, STOPPED, LogRecord, World
+from icto.ic.trace import Trace
+from icto.ic.world import DELETED, STOPPED, CanisterRecord, LogRecord, World
 
 GENESIS_TIME: Final = (
     int(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC).timestamp()) * 1_000_000_000
@@ -50,12 +58,13 @@ def _as_principal(value: Principal | CanisterProxy | str, what: str) -> Principa
                     f"not {type(value).__name__}")  # fmt: skip
 
 
-class IC(Router):
+class IC:
     """A simulated IC subnet.
 
     ``IC(genesis_time=..., max_call_depth=64, seed=0, trace=True)``. Nothing happens unless the
     test drives it: time moves only with ``set_time`` / ``advance_time``, and ids, times and
-    ``raw_rand`` are the same in every run.
+    ``raw_rand`` are the same in every run. Message delivery is the router's (``icto.ic.router``);
+    this class is the surface a test or notebook holds.
     """
 
     def __init__(
@@ -71,9 +80,31 @@ class IC(Router):
         if not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {seed!r}")
         world = World(immutables.Map(), TimerQueue(), genesis_time, FIRST_CANISTER_INDEX, 0)
-        super().__init__(world, max_call_depth, trace)
+        self._router = Router(world, max_call_depth, trace)
+        self._router.add_builtin(MANAGEMENT_ID, ManagementCanister(self._router, seed))
         self.seed = seed
         self._callers: list[Principal] = [Principal.anonymous()]
+
+    # -- settings and instruments -------------------------------------------------------------
+
+    @property
+    def world(self) -> World:
+        """The whole world now (an immutable value; ``snapshot()`` returns the same)."""
+        return self._router.world
+
+    @property
+    def trace(self) -> Trace:
+        """Every delivered message (``ic.trace.enabled = False`` to stop recording)."""
+        return self._router.trace
+
+    @property
+    def faults(self) -> Faults:
+        """Fault injection: ``ic.faults.reject(...)`` / ``ic.faults.trap(...)``."""
+        return self._router.faults
+
+    @property
+    def max_call_depth(self) -> int:
+        return self._router.max_call_depth
 
     # -- callers ------------------------------------------------------------------------------
 
@@ -130,7 +161,20 @@ class IC(Router):
         sender = self._sender(caller)
         if not isinstance(method, str):
             raise TypeError(f"method must be str, not {type(method).__name__}")
-        return self.deliver(sender, callee, method, args, kwargs, 1, kind)
+        return self._router.deliver(sender, callee, method, args, kwargs, 1, kind)
+
+    def _send(
+        self,
+        kind: str,
+        callee: Principal,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        caller: Principal | None,
+    ) -> Any:
+        """The proxies' channel: an ingress message with checked arguments, sent as they are."""
+        sender = self._callers[-1] if caller is None else caller
+        return self._router.deliver(sender, callee, method, args, kwargs, 1, kind)
 
     def _sender(self, caller: Principal | None) -> Principal:
         if caller is None:
@@ -203,12 +247,12 @@ class IC(Router):
         Atomic for the test: if installing fails the canister is not left behind.
         """
         sender = self._sender(caller)
-        before = self._world
+        before = self._router.world
         new_id = self.create_canister(controllers, sender, cycles, canister_id)
         try:
             self.install_code(new_id, code, arg, "install", sender)
         except BaseException:
-            self._world = before
+            self._router.set_world(before)
             raise
         return CanisterProxy(self, new_id)
 
@@ -244,20 +288,20 @@ class IC(Router):
 
     # -- inspection (no message; like reading PocketIC's state directly) ----------------------
 
-    def _live(self, canister_id: Principal | CanisterProxy | str) -> Any:
+    def _live(self, canister_id: Principal | CanisterProxy | str) -> CanisterRecord:
         target = _as_principal(canister_id, "canister_id")
-        record = self._world.canisters.get(target)
+        record = self._router.world.canisters.get(target)
         if record is None or record.status == DELETED:
             raise BadUse(f"no canister {target}")
         return record
 
     def canister_exists(self, canister_id: Principal | CanisterProxy | str) -> bool:
-        record = self._world.canisters.get(_as_principal(canister_id, "canister_id"))
+        record = self._router.world.canisters.get(_as_principal(canister_id, "canister_id"))
         return record is not None and record.status != DELETED
 
     def code_of(self, canister_id: Principal) -> type[Canister] | None:
         """The class the canister runs, ``None`` if it is empty or does not exist."""
-        record = self._world.canisters.get(canister_id)
+        record = self._router.world.canisters.get(canister_id)
         return None if record is None else record.code
 
     def state_of(self, canister_id: Principal | CanisterProxy | str) -> Any:
@@ -281,21 +325,21 @@ class IC(Router):
         return records
 
     def pending_timers(self) -> int:
-        return len(self._world.timers)
+        return len(self._router.world.timers)
 
     # -- time ---------------------------------------------------------------------------------
 
     @property
     def time(self) -> int:
         """IC time, nanoseconds since the Unix epoch."""
-        return self._world.time
+        return self._router.world.time
 
     def set_time(self, ns: int) -> None:
         """Move the clock to ``ns`` (never backwards), delivering every timer due by then."""
         if not isinstance(ns, int) or isinstance(ns, bool):
             raise TypeError(f"time must be an int of nanoseconds, not {type(ns).__name__}")
-        if ns < self._world.time:
-            raise BadUse(f"time cannot go backwards: now {self._world.time}, asked {ns}")
+        if ns < self._router.world.time:
+            raise BadUse(f"time cannot go backwards: now {self._router.world.time}, asked {ns}")
         self._run_timers_until(ns)
 
     def advance_time(
@@ -308,59 +352,37 @@ class IC(Router):
             if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
                 raise BadUse(f"advance_time({unit}=...) takes a non-negative int, got {amount!r}")
             delta += amount * _NS[unit]
-        self._run_timers_until(self._world.time + delta)
+        self._run_timers_until(self._router.world.time + delta)
 
     def tick(self) -> None:
         """Deliver the timers due now (``advance_time`` and ``set_time`` do this as well)."""
-        self._run_timers_until(self._world.time)
+        self._run_timers_until(self._router.world.time)
 
     def _run_timers_until(self, target: int) -> None:
-        deferred = []
-        while True:
-            world = self._world
-            timer = world.timers.peek()
-            if timer is None or timer.deadline > target:
-                break
-            timers, _ = world.timers.pop()
-            record = world.canisters[timer.canister_id]
-            if record.status == STOPPED:
-                deferred.append(timer)
-                self._world = world._replace(timers=timers)
-                continue
-            record = record._replace(timer_ids=record.timer_ids.delete(timer.timer_id))
-            self._world = world._replace(
-                canisters=world.canisters.set(record.canister_id, record),
-                timers=timers,
-                time=max(world.time, timer.deadline),
-            )
-            self.fire_timer(timer.canister_id, timer.method, timer.args)
-        world = self._world
-        timers = world.timers
-        for timer in deferred:
-            timers = timers.requeue(timer)
-        self._world = world._replace(timers=timers, time=max(world.time, target))
+        self._router.run_timers_until(target)
 
     # -- snapshots ----------------------------------------------------------------------------
 
     def snapshot(self) -> World:
         """The whole world as an immutable value; O(1)."""
-        return self._world
+        return self._router.world
 
     def restore(self, snapshot: World) -> None:
         """Put the world back as it was at ``snapshot``; O(1). Faults and trace are kept."""
         if not isinstance(snapshot, World):
             raise TypeError(f"restore() takes a snapshot from ic.snapshot(), not "
                             f"{type(snapshot).__name__}")  # fmt: skip
-        self._world = snapshot
+        self._router.set_world(snapshot)
 
     @contextlib.contextmanager
     def anchor(self) -> Iterator[World]:
         """Everything inside the block is rolled back at exit, even on exception. Nests."""
-        snapshot = self._world
+        router = self._router
+        snapshot = router.world
         try:
             yield snapshot
         finally:
-            self._world = snapshot
+            router.set_world(snapshot)
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -379,16 +401,27 @@ class IC(Router):
         one would have. Loading runs no code from the file: classes it names must come from
         ``icto`` or a module prefix in ``allow`` (e.g. ``allow=("mypackage.contracts",)``).
         """
-        from icto.ic.persistence import load_ic
+        from icto.ic.persistence import InvalidPayload, load_world
 
-        return load_ic(path, allow)
+        world, settings = load_world(path, allow)
+        try:
+            ic = cls(
+                genesis_time=world.time,
+                max_call_depth=settings["max_call_depth"],
+                seed=settings["seed"],
+                trace=bool(settings["trace"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidPayload(f"invalid settings: {exc}") from exc
+        ic.restore(world)
+        return ic
 
     # -- display ------------------------------------------------------------------------------
 
     def __repr__(self) -> str:
-        live = len(self._world.canisters)
-        moment = datetime.datetime.fromtimestamp(self._world.time / 1e9, datetime.UTC)
-        return f"<IC {live} canisters at {moment.isoformat()} ({self._world.time} ns)>"
+        live = len(self._router.world.canisters)
+        moment = datetime.datetime.fromtimestamp(self._router.world.time / 1e9, datetime.UTC)
+        return f"<IC {live} canisters at {moment.isoformat()} ({self._router.world.time} ns)>"
 
     def _repr_html_(self) -> str:
         from icto.ic.html import table
@@ -401,7 +434,7 @@ class IC(Router):
                 record.status,
                 record.cycles,
             )
-            for record in self._world.canisters.values()
+            for record in self._router.world.canisters.values()
             if record.status != DELETED
         ]
         rows.sort(key=lambda row: row[0])

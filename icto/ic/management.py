@@ -12,7 +12,7 @@ import hashlib
 import sys
 from collections.abc import Iterable
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 import immutables
@@ -21,6 +21,7 @@ from pyrsistent import PMap
 from icto.collections.vector import Vector
 from icto.ic import cycles as costs
 from icto.ic.canister import UPDATE, Canister, MethodSpec, module_hash
+from icto.ic.context import INGRESS, INGRESS_QUERY, MANAGEMENT_ID, InjectedTrap
 from icto.ic.errors import CallRejected, ErrorCode, InvalidArguments
 from icto.ic.errors import RejectCode as RC
 from icto.ic.principal import Principal
@@ -28,7 +29,6 @@ from icto.ic.world import DELETED, RUNNING, STOPPED, CanisterLog, CanisterRecord
 
 if TYPE_CHECKING:
     from icto.ic.faults import FaultRule
-    from icto.ic.router import Router
     from icto.ic.trace import TraceEntry
 
 MAX_CONTROLLERS: Final = 10
@@ -117,8 +117,31 @@ def estimate_memory(value: Any) -> int:
     return total
 
 
+class Kernel(Protocol):
+    """What the management canister needs of the system it manages (the router provides it)."""
+
+    @property
+    def world(self) -> World: ...
+
+    def set_world(self, world: World) -> None: ...
+
+    def put(self, record: CanisterRecord) -> None: ...
+
+    def record_of(self, canister_id: Principal) -> CanisterRecord: ...
+
+    def clear_timers(self, record: CanisterRecord, timer_ids: Any = None) -> CanisterRecord: ...
+
+    def run_hook(
+        self, record: CanisterRecord, code: type[Canister], hook: str, args: tuple[Any, ...],
+        caller: Principal, depth: int,
+    ) -> tuple[Any, Any]: ...  # fmt: skip
+
+
 class ManagementCanister:
-    """Router-internal: serves calls addressed to ``aaaaa-aa``."""
+    """Serves calls addressed to ``aaaaa-aa``: a built-in the router reaches by that id.
+
+    ``seed`` makes ``raw_rand`` deterministic per IC.
+    """
 
     PUBLIC: Final = frozenset(
         {
@@ -138,8 +161,9 @@ class ManagementCanister:
     )
     CANISTERS_ONLY: Final = frozenset({"create_canister", "raw_rand"})
 
-    def __init__(self, router: Router) -> None:
-        self._router = router
+    def __init__(self, kernel: Kernel, seed: int = 0) -> None:
+        self._kernel = kernel
+        self._seed = seed
         self._checkers: dict[str, Any] = {}
         self._caller = Principal.anonymous()
         self._cycles = 0
@@ -148,7 +172,7 @@ class ManagementCanister:
 
     @property
     def _id(self) -> Principal:
-        return Principal.management_canister()
+        return MANAGEMENT_ID
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -163,8 +187,6 @@ class ManagementCanister:
         entry: TraceEntry | None,
         fault: FaultRule | None,
     ) -> tuple[Any, int]:
-        from icto.ic.router import INGRESS, INGRESS_QUERY, InjectedTrap
-
         if method not in self.PUBLIC:
             raise self._error(
                 RC.CANISTER_REJECT, ErrorCode.UNKNOWN_MANAGEMENT_MESSAGE,
@@ -189,8 +211,8 @@ class ManagementCanister:
                 RC.CANISTER_REJECT, ErrorCode.INVALID_MANAGEMENT_PAYLOAD.value, problem,
                 self._id, method,
             )  # fmt: skip
-        router = self._router
-        start = router.world
+        kernel = self._kernel
+        start = kernel.world
         self._caller, self._cycles, self._accepted = caller, cycles, 0
         self._depth = entry.depth if entry is not None else 1
         try:
@@ -198,7 +220,7 @@ class ManagementCanister:
             if fault is not None:
                 raise InjectedTrap(fault.message)
         except InjectedTrap as trap:
-            router._world = start
+            kernel.set_world(start)
             if entry is not None:
                 entry.outcome = "trap"
                 entry.injected = True
@@ -207,7 +229,7 @@ class ManagementCanister:
                 f"Management canister trapped: {trap}", method,
             ) from None  # fmt: skip
         except (CallRejected, TypeError, ValueError) as exc:
-            router._world = start
+            kernel.set_world(start)
             if isinstance(exc, HookTrapped) and exc.trapped_canister is not None:
                 self._log_trap(exc.trapped_canister, f"[TRAP]: {exc.message}")
             if isinstance(exc, CallRejected):
@@ -233,7 +255,7 @@ class ManagementCanister:
     # -- helpers ------------------------------------------------------------------------------
 
     def _target(self, canister_id: Principal, method: str) -> CanisterRecord:
-        record = self._router.world.canisters.get(canister_id)
+        record = self._kernel.world.canisters.get(canister_id)
         if record is None or record.status == DELETED:
             raise self._error(
                 RC.DESTINATION_INVALID, ErrorCode.CANISTER_NOT_FOUND,
@@ -252,17 +274,17 @@ class ManagementCanister:
         return record
 
     def _put(self, record: CanisterRecord) -> None:
-        self._router._put(record)
+        self._kernel.put(record)
 
     def _log_trap(self, canister_id: Principal, message: str) -> None:
-        record = self._router.world.canisters.get(canister_id)
+        record = self._kernel.world.canisters.get(canister_id)
         if record is not None:
-            self._put(record.with_log(record.log.append(self._router.world.time, message)))
+            self._put(record.with_log(record.log.append(self._kernel.world.time, message)))
 
     def _new_canister(
         self, settings: CanisterSettings | None, cycles: int, specified_id: Principal | None
     ) -> Principal:
-        world = self._router.world
+        world = self._kernel.world
         if specified_id is not None:
             if not specified_id.is_canister:
                 raise ValueError(
@@ -288,10 +310,10 @@ class ManagementCanister:
             canister_id, None, None, controllers, RUNNING, cycles, immutables.Map(),
             CanisterLog(), 0,
         )  # fmt: skip
-        self._router._world = World(
+        self._kernel.set_world(World(
             world.canisters.set(canister_id, record), world.timers, world.time, next_index,
             world.rand_counter,
-        )  # fmt: skip
+        ))  # fmt: skip
         return canister_id
 
     # -- the interface ------------------------------------------------------------------------
@@ -353,13 +375,13 @@ class ManagementCanister:
                 RC.CANISTER_ERROR, ErrorCode.CANISTER_WASM_MODULE_NOT_FOUND,
                 f"Canister {canister_id} is empty: there is nothing to upgrade", "install_code",
             )  # fmt: skip
-        router = self._router
+        kernel = self._kernel
         stable: Any = None
         if install_mode is InstallMode.UPGRADE:
             assert record.code is not None
             stable = self._hook(record, record.code, "pre_upgrade", ())
-            record = router.record_of(canister_id)
-        record = router._clear_timers(record)
+            record = kernel.record_of(canister_id)
+        record = kernel.clear_timers(record)
         log = CanisterLog() if install_mode is InstallMode.REINSTALL else record.log
         fresh = CanisterRecord(
             canister_id, code, None, record.controllers, record.status, record.cycles,
@@ -373,9 +395,9 @@ class ManagementCanister:
 
     def _hook(self, record: CanisterRecord, code: type, hook: str, args: tuple[Any, ...]) -> Any:
         """Run a lifecycle hook; store the resulting state; turn a trap into a reject."""
-        router = self._router
+        kernel = self._kernel
         try:
-            state, returned = router.run_hook(record, code, hook, args, self._caller, self._depth)
+            state, returned = kernel.run_hook(record, code, hook, args, self._caller, self._depth)
         except Exception as exc:
             message = (
                 f"Canister {record.canister_id} trapped in {hook}: {type(exc).__name__}: {exc}"
@@ -385,12 +407,12 @@ class ManagementCanister:
                 "install_code", trapped_canister=record.canister_id,
             ) from exc  # fmt: skip
         if hook != "pre_upgrade":
-            current = router.record_of(record.canister_id)
+            current = kernel.record_of(record.canister_id)
             self._put(current.with_state(state, current.cycles))
         return returned
 
     def uninstall_code(self, canister_id: Principal) -> None:
-        record = self._router._clear_timers(self._controlled(canister_id, "uninstall_code"))
+        record = self._kernel.clear_timers(self._controlled(canister_id, "uninstall_code"))
         self._put(
             CanisterRecord(
                 canister_id, None, None, record.controllers, record.status, record.cycles,
@@ -436,7 +458,7 @@ class ManagementCanister:
                 RC.CANISTER_ERROR, ErrorCode.CANISTER_NOT_STOPPED,
                 f"Canister {canister_id} must be stopped before it is deleted", "delete_canister",
             )  # fmt: skip
-        record = self._router._clear_timers(record)
+        record = self._kernel.clear_timers(record)
         self._put(
             CanisterRecord(
                 canister_id, None, None, (), DELETED, 0, record.timer_ids, CanisterLog(),
@@ -452,14 +474,14 @@ class ManagementCanister:
 
     def raw_rand(self) -> bytes:
         """32 pseudo-random bytes, deterministic for a given IC seed and call order."""
-        router = self._router
-        world = router.world
-        seed: int = getattr(router, "seed", 0)
+        kernel = self._kernel
+        world = kernel.world
+        seed = self._seed
         digest = hashlib.sha256(
             b"icto.raw_rand" + seed.to_bytes(16, "big", signed=True)
             + world.rand_counter.to_bytes(8, "big")
         ).digest()  # fmt: skip
-        router._world = world._replace(rand_counter=world.rand_counter + 1)
+        kernel.set_world(world._replace(rand_counter=world.rand_counter + 1))
         return digest
 
 

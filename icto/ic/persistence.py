@@ -25,7 +25,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from icto.ic.codec import (
     Decoder,
@@ -37,9 +37,6 @@ from icto.ic.codec import (
     encode,
 )
 from icto.ic.world import World
-
-if TYPE_CHECKING:
-    from icto.ic.ic import IC
 
 FORMAT: Final = "icto-world"
 VERSION: Final = 1
@@ -54,8 +51,9 @@ __all__ = [
     "PersistenceError",
     "Unserializable",
     "UnsupportedVersion",
-    "load_ic",
+    "load_world",
     "save_ic",
+    "save_world",
 ]
 
 
@@ -80,16 +78,36 @@ def _without_gc() -> Iterator[None]:
             gc.enable()
 
 
-def save_ic(ic: IC, path: str | os.PathLike[str]) -> None:
-    """Write ``ic``'s world and settings to ``path`` atomically (see the module docstring).
+class Saveable(Protocol):
+    """What ``save_ic`` reads of an IC: its world and the settings that continue it."""
+
+    seed: int
+
+    @property
+    def max_call_depth(self) -> int: ...
+
+    @property
+    def trace(self) -> Any: ...
+
+    def snapshot(self) -> World: ...
+
+
+def save_ic(ic: Saveable, path: str | os.PathLike[str]) -> None:
+    """Write an IC's world and settings to ``path`` (``IC.save``)."""
+    settings = {"seed": ic.seed, "max_call_depth": ic.max_call_depth, "trace": ic.trace.enabled}
+    save_world(ic.snapshot(), settings, path)
+
+
+def save_world(world: World, settings: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a world and the IC settings needed to continue it to ``path`` atomically (see the
+    module docstring).
 
     Raises ``Unserializable`` (and leaves ``path`` untouched) if some state cannot be written.
     """
-    settings = {"seed": ic.seed, "max_call_depth": ic.max_call_depth, "trace": ic.trace.enabled}
     header = json.dumps({"format": FORMAT, "version": VERSION}).encode("ascii") + b"\n"
     try:
         with _without_gc():
-            payload = {"settings": settings, "world": encode(ic.snapshot())}
+            payload = {"settings": settings, "world": encode(world)}
             body = json.dumps(payload, separators=(",", ":")).encode("ascii") + b"\n"
             del payload
     except RecursionError as exc:
@@ -120,16 +138,16 @@ def _write_atomically(target: Path, chunks: Iterable[bytes]) -> None:
             os.close(dir_fd)
 
 
-def load_ic(path: str | os.PathLike[str], allow: Iterable[str] = ()) -> IC:
-    """A new ``IC`` continuing from the world saved at ``path``.
+def load_world(
+    path: str | os.PathLike[str], allow: Iterable[str] = ()
+) -> tuple[World, dict[str, Any]]:
+    """The world saved at ``path`` and the settings saved with it.
 
     ``allow`` names the module prefixes (besides ``icto``) whose classes the file may name,
     typically the modules defining your own canisters and records. Raises ``CorruptFile``,
     ``UnsupportedVersion``, ``ForbiddenClass``, ``MissingClass`` or ``InvalidPayload``; nothing
     is built when it does.
     """
-    from icto.ic.ic import IC
-
     decoder = Decoder(allow)
     body = _checked_body(Path(path).read_bytes())
     try:
@@ -144,17 +162,7 @@ def load_ic(path: str | os.PathLike[str], allow: Iterable[str] = ()) -> IC:
     world, settings = payload.get("world"), payload.get("settings")
     if not isinstance(world, World) or not isinstance(settings, dict):
         raise InvalidPayload("the payload holds no world and settings")
-    try:
-        ic = IC(
-            genesis_time=world.time,
-            max_call_depth=settings["max_call_depth"],
-            seed=settings["seed"],
-            trace=bool(settings["trace"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidPayload(f"invalid settings: {exc}") from exc
-    ic.restore(world)
-    return ic
+    return world, settings
 
 
 def _checked_body(data: bytes) -> bytes:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
+import functools
 import hashlib
+import html
 import zlib
 from typing import Any, ClassVar, Final
 
@@ -33,6 +36,33 @@ def base32_lower(data: bytes) -> str:
     return base64.b32encode(data).decode("ascii").lower().rstrip("=")
 
 
+_plain: Final = bytes.__bytes__
+"""A principal's bytes as an exact ``bytes`` value."""
+_bytes_eq: Final = bytes.__eq__
+_bytes_ne: Final = bytes.__ne__
+_bytes_lt: Final = bytes.__lt__
+_bytes_le: Final = bytes.__le__
+_bytes_gt: Final = bytes.__gt__
+_bytes_ge: Final = bytes.__ge__
+
+
+def _unordered(op: str, other: object) -> bool:
+    """Principals order only among themselves, not against their own bytes (which a reflected
+    ``bytes`` comparison would otherwise allow)."""
+    if isinstance(other, bytes | bytearray | memoryview):
+        raise TypeError(
+            f"'{op}' not supported between instances of 'Principal' and '{type(other).__name__}'"
+        )
+    result: bool = NotImplemented
+    return result
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _text_of(raw: bytes) -> str:
+    """The text of the principal with these bytes (remembered for the most recent 65,536)."""
+    return _group5(encode_checksummed(raw))
+
+
 def _group5(text: str) -> str:
     return "-".join(text[i : i + 5] for i in range(0, len(text), 5))
 
@@ -53,33 +83,35 @@ def decode_base32(text: str) -> bytes:
     return base64.b32decode(padded)
 
 
-class Principal:
+class Principal(bytes):
     """An IC principal: immutable, hashable, ordered lexicographically by its bytes.
 
     Build one with ``Principal.from_text``, ``from_bytes``, ``from_name`` (a deterministic
     self-authenticating test identity), ``anonymous()`` or ``management_canister()``.
+
+    The class extends ``bytes`` (with no instance dictionary) so that its hash is computed once
+    and read at C speed: every map of canisters, balances and roles is keyed by principals, and
+    a Python ``__hash__`` made each lookup several times dearer. A principal still equals and
+    orders only against principals, and an argument declared ``bytes`` refuses one at a canister
+    boundary (the argument check wants exact ``bytes``, as Candid tells ``blob`` from
+    ``principal``).
     """
 
-    __slots__ = ("_bytes", "_hash", "_text")
-
-    _bytes: bytes
-    _hash: int
-    _text: str | None
+    __slots__ = ()
 
     ANONYMOUS: ClassVar[Principal]
     MANAGEMENT: ClassVar[Principal]
 
-    def __init__(self, raw: bytes) -> None:
-        if not isinstance(raw, bytes | bytearray | memoryview):
-            raise InvalidPrincipal(f"principal bytes must be bytes, not {type(raw).__name__}")
-        raw = bytes(raw)
+    def __new__(cls, raw: bytes) -> Principal:
+        if raw.__class__ is not bytes:
+            if not isinstance(raw, bytes | bytearray | memoryview):
+                raise InvalidPrincipal(f"principal bytes must be bytes, not {type(raw).__name__}")
+            raw = bytes(raw)
         if len(raw) > MAX_PRINCIPAL_BYTES:
             raise InvalidPrincipal(
                 f"a principal has at most {MAX_PRINCIPAL_BYTES} bytes, got {len(raw)}"
             )
-        object.__setattr__(self, "_bytes", raw)
-        object.__setattr__(self, "_hash", hash((Principal, raw)))
-        object.__setattr__(self, "_text", None)
+        return bytes.__new__(cls, raw)
 
     # -- construction -------------------------------------------------------------------------
 
@@ -154,36 +186,33 @@ class Principal:
 
     @property
     def bytes(self) -> bytes:
-        return self._bytes
+        """The raw bytes, as a plain ``bytes`` value."""
+        return _plain(self)
 
     @property
     def is_anonymous(self) -> bool:
-        return self._bytes == b"\x04"
+        return _bytes_eq(self, b"\x04")
 
     @property
     def is_management_canister(self) -> bool:
-        return self._bytes == b""
+        return len(self) == 0
 
     @property
     def is_self_authenticating(self) -> bool:
-        return len(self._bytes) == 29 and self._bytes[-1] == _TAG_SELF_AUTHENTICATING
+        return len(self) == 29 and self[-1] == _TAG_SELF_AUTHENTICATING
 
     @property
     def is_canister(self) -> bool:
         """True for ids in the canister layout (opaque, ``u64 ++ 01 01``)."""
-        return len(self._bytes) == 10 and self._bytes[-2:] == b"\x01\x01"
+        return len(self) == 10 and self.endswith(b"\x01\x01")
 
     @property
     def canister_index(self) -> int | None:
         """The u64 index of a canister id, ``None`` for other principals."""
-        return int.from_bytes(self._bytes[:8], "big") if self.is_canister else None
+        return int.from_bytes(self[:8], "big") if self.is_canister else None
 
     def to_text(self) -> str:
-        text = self._text
-        if text is None:
-            text = _group5(encode_checksummed(self._bytes))
-            object.__setattr__(self, "_text", text)
-        return text
+        return _text_of(self)
 
     # -- value semantics ----------------------------------------------------------------------
 
@@ -194,35 +223,35 @@ class Principal:
         raise AttributeError("Principal is immutable")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Principal, (self._bytes,))
+        return (Principal, (_plain(self),))
+
+    __hash__ = bytes.__hash__
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is Principal:
-            return self._bytes == other._bytes
-        return NotImplemented
+        return other.__class__ is Principal and _bytes_eq(self, other)
 
-    def __hash__(self) -> int:
-        return self._hash
+    def __ne__(self, other: object) -> bool:
+        return other.__class__ is not Principal or _bytes_ne(self, other)
 
-    def __lt__(self, other: Principal) -> bool:
-        if not isinstance(other, Principal):
-            return NotImplemented
-        return self._bytes < other._bytes
+    def __lt__(self, other: builtins.bytes) -> bool:
+        if other.__class__ is not Principal:
+            return _unordered("<", other)
+        return _bytes_lt(self, other)
 
-    def __le__(self, other: Principal) -> bool:
-        if not isinstance(other, Principal):
-            return NotImplemented
-        return self == other or self < other
+    def __le__(self, other: builtins.bytes) -> bool:
+        if other.__class__ is not Principal:
+            return _unordered("<=", other)
+        return _bytes_le(self, other)
 
-    def __gt__(self, other: Principal) -> bool:
-        if not isinstance(other, Principal):
-            return NotImplemented
-        return other < self
+    def __gt__(self, other: builtins.bytes) -> bool:
+        if other.__class__ is not Principal:
+            return _unordered(">", other)
+        return _bytes_gt(self, other)
 
-    def __ge__(self, other: Principal) -> bool:
-        if not isinstance(other, Principal):
-            return NotImplemented
-        return other <= self
+    def __ge__(self, other: builtins.bytes) -> bool:
+        if other.__class__ is not Principal:
+            return _unordered(">=", other)
+        return _bytes_ge(self, other)
 
     def __str__(self) -> str:
         return self.to_text()
@@ -231,9 +260,7 @@ class Principal:
         return f"Principal({self.to_text()!r})"
 
     def _repr_html_(self) -> str:
-        from icto.ic.html import code
-
-        return str(code(self.to_text(), title="Principal"))
+        return f'<code title="Principal">{html.escape(self.to_text())}</code>'
 
 
 Principal.ANONYMOUS = Principal(bytes([_TAG_ANONYMOUS]))

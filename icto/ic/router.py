@@ -21,71 +21,64 @@ charged for execution and the canister's log survive the rollback, as on the IC.
 from __future__ import annotations
 
 import traceback
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Protocol
 
 from icto.ic import cycles as costs
-from icto.ic.canister import QUERY, RESERVED_NAMES, Canister, MethodSpec, check_state
+from icto.ic.canister import (
+    QUERY,
+    RESERVED_NAMES,
+    UPDATE,
+    Canister,
+    MethodSpec,
+    check_state,
+    known_state_types,
+)
+from icto.ic.context import (
+    CALL,
+    HOOK,
+    INGRESS,
+    INGRESS_QUERY,
+    MANAGEMENT_ID,
+    TIMER,
+    CallContext,
+    CallContextLost,
+    InjectedTrap,
+    Segment,
+    View,
+)
 from icto.ic.errors import CallRejected, CallsNotAllowed, ErrorCode, InvalidArguments, Reject
 from icto.ic.errors import RejectCode as RC
 from icto.ic.faults import FaultRule, Faults
 from icto.ic.principal import Principal
 from icto.ic.trace import Trace, TraceEntry
-from icto.ic.world import DELETED, RUNNING, STOPPED, CanisterRecord, World, _new_tuple
+from icto.ic.world import DELETED, RUNNING, STOPPED, CanisterRecord, World
 
-# Message kinds.
-INGRESS: Final = "ingress"  # ingress update call
-INGRESS_QUERY: Final = "query"  # ingress query call
-CALL: Final = "call"  # inter-canister call
-TIMER: Final = "timer"
-HOOK: Final = "hook"  # init / pre_upgrade / post_upgrade inside install_code
-
-MANAGEMENT_ID: Final = Principal.management_canister()
+_new_tuple: Final[Any] = tuple.__new__
+_new_object: Final = object.__new__
+_set_slot: Final = object.__setattr__
+_immutable: Final = known_state_types.get
+_UPDATE_COST: Final = costs.UPDATE_MESSAGE
+_INGRESS_COST: Final = costs.UPDATE_MESSAGE + costs.INGRESS_MESSAGE
 
 
-class InjectedTrap(RuntimeError):
-    """The trap a ``ic.faults.trap`` rule raises at the end of the callee's method."""
+class BuiltinCanister(Protocol):
+    """A canister the router serves itself, reached by its id (the management canister).
 
-
-class CallContextLost(BaseException):
-    """The canister's code changed while it awaited a call: the rest of the method is dropped.
-
-    A ``BaseException`` so canister code's ``except Exception`` cannot swallow it.
+    ``handle`` runs one call atomically and returns ``(reply, cycles accepted)``, or raises
+    ``CallRejected``.
     """
 
-
-class Segment:
-    """Router bookkeeping for the current segment of a message (mutable, never world state).
-
-    ``start`` is the world a trap rolls back to; ``pending_charge`` is the execution fee not yet
-    taken from the canister (it is taken with the segment's commit, or after a trap's rollback,
-    so each message costs one world write less).
-    """
-
-    __slots__ = ("accepted_at_start", "cycles_accepted", "pending_charge", "start")
-
-    def __init__(self, start: World, pending_charge: int) -> None:
-        self.start = start
-        self.pending_charge = pending_charge
-        self.cycles_accepted = 0
-        self.accepted_at_start = 0
-
-
-class Message(NamedTuple):
-    """The identity of one executing message: immutable, so canister code cannot make its calls
-    come from someone else. Router-owned; never part of the world."""
-
-    router: Router
-    canister_id: Principal
-    caller: Principal
-    time: int
-    depth: int
-    code: type[Canister]
-    generation: int
-    is_query: bool
-    can_call: bool
-    cycles_available: int
-    trace_entry: TraceEntry | None
-    segment: Segment
+    def handle(
+        self,
+        caller: Principal,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        cycles: int,
+        kind: str,
+        entry: TraceEntry | None,
+        fault: FaultRule | None,
+    ) -> tuple[Any, int]: ...
 
 
 def _reject(
@@ -94,12 +87,40 @@ def _reject(
     return CallRejected(code, error.value, message, callee, method)
 
 
-def _view(code: type[Canister], msg: Message, state: Any) -> Canister:
+def _view(code: type[Canister], ctx: CallContext, state: Any) -> Canister:
     """A fresh instance of the canister class for one message: its context and its state."""
-    instance: Canister = object.__new__(code)
-    object.__setattr__(instance, "_msg", msg)
-    object.__setattr__(instance, "state", state)
+    instance: Canister = _new_object(code)
+    _set_slot(instance, "_msg", ctx)
+    _set_slot(instance, "state", state)
     return instance
+
+
+def _with_record(world: World, record: CanisterRecord, state: Any, cycles: int) -> World:
+    """The world with one canister's state and cycles replaced: a single map write."""
+    canister_id = record[0]
+    return _new_tuple(  # type: ignore[no-any-return]
+        World,
+        (world[0].set(canister_id, _new_tuple(CanisterRecord, (
+            canister_id, record[1], state, record[3], record[4], cycles, record[6], record[7],
+            record[8],
+        ))), world[1], world[2], world[3], world[4]),
+    )  # fmt: skip
+
+
+def _bad_arguments(callee: Principal, method: str, problem: str) -> InvalidArguments:
+    return InvalidArguments(
+        RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP.value,
+        f"Canister {callee} trapped decoding arguments: {problem}", callee, method,
+    )  # fmt: skip
+
+
+def _out_of_cycles(record: CanisterRecord, cost: int, method: str) -> CallRejected:
+    callee = record.canister_id
+    return _reject(
+        RC.SYS_TRANSIENT, ErrorCode.CANISTER_OUT_OF_CYCLES,
+        f"Canister {callee} is out of cycles: balance {record.cycles}, "
+        f"needs {cost} to execute a message", callee, method,
+    )  # fmt: skip
 
 
 def _mark_trap(entry: TraceEntry | None, exc: BaseException, fault: FaultRule | None) -> None:
@@ -117,7 +138,11 @@ def _trap_message(callee: Principal, exc: BaseException) -> str:
 
 
 class Router:
-    """Owns the world and delivers messages. ``IC`` adds the test-facing API on top."""
+    """Owns the world and delivers messages: the plumbing under ``IC``, never on its surface.
+
+    Implements ``Host`` for canister code. Built-in canisters (the management canister) are
+    registered by id with ``add_builtin`` and reached like any other canister.
+    """
 
     def __init__(self, world: World, max_call_depth: int, trace: bool) -> None:
         if not isinstance(max_call_depth, int) or max_call_depth < 1:
@@ -126,9 +151,11 @@ class Router:
         self.max_call_depth = max_call_depth
         self.trace = Trace(enabled=trace)
         self.faults = Faults()
-        from icto.ic.management import ManagementCanister
+        self._builtins: dict[Principal, BuiltinCanister] = {}
 
-        self._management = ManagementCanister(self)
+    def add_builtin(self, canister_id: Principal, canister: BuiltinCanister) -> None:
+        """Serve calls to ``canister_id`` with ``canister`` when no canister has that id."""
+        self._builtins[canister_id] = canister
 
     # -- world access -------------------------------------------------------------------------
 
@@ -136,10 +163,15 @@ class Router:
     def world(self) -> World:
         return self._world
 
+    def set_world(self, world: World) -> None:
+        """Replace the whole world (restores, rollbacks of built-in calls)."""
+        self._world = world
+
     def record_of(self, canister_id: Principal) -> CanisterRecord:
         return self._world.canisters[canister_id]
 
-    def _put(self, record: CanisterRecord) -> None:
+    def put(self, record: CanisterRecord) -> None:
+        """Store one canister's record in the world."""
         self._world = self._world.with_canister(record)
 
     # -- delivery -----------------------------------------------------------------------------
@@ -154,7 +186,7 @@ class Router:
         depth: int,
         kind: str,
         cycles: int = 0,
-        parent: Message | None = None,
+        parent: CallContext | None = None,
         query_only: bool = False,
     ) -> Any:
         """Deliver one message and return its reply, or raise ``CallRejected``.
@@ -176,8 +208,29 @@ class Router:
                 if fault is not None and fault.kind == "reject":
                     raise CallRejected(fault.code, fault.error_code, fault.message, callee, method)
             record = self._world.canisters.get(callee)
-            if record is None and callee.is_management_canister:
-                result, accepted = self._management.handle(
+            spec = None
+            if (
+                record is not None
+                and record.status == RUNNING
+                and not query_only
+                and kind != INGRESS_QUERY
+                and record.code is not None
+            ):
+                spec = record.code.__icto_methods__.get(method)
+            if spec is not None and spec.kind == UPDATE and record is not None:
+                problem = spec.check_arguments(args, kwargs)
+                if problem is not None:
+                    raise _bad_arguments(callee, method, problem)
+                cost = _INGRESS_COST if kind == INGRESS else _UPDATE_COST
+                if record.cycles < cost:
+                    raise _out_of_cycles(record, cost, method)
+                if entry is not None:
+                    entry.cycles = cost
+                result, accepted = self._run_update(
+                    record, spec.fn, method, caller, args, kwargs, depth, cycles, cost, fault, entry
+                )
+            elif record is None and callee in self._builtins:
+                result, accepted = self._builtins[callee].handle(
                     caller, method, args, kwargs, cycles, kind, entry, fault
                 )
             else:
@@ -208,11 +261,11 @@ class Router:
     def _refund(self, caller: Principal, amount: int) -> None:
         record = self._world.canisters.get(caller)
         if record is not None and record.status != DELETED:
-            self._put(record.with_cycles(record.cycles + amount))
+            self.put(record.with_cycles(record.cycles + amount))
 
     def _resolve(
         self, record: CanisterRecord | None, callee: Principal, method: str, query_only: bool
-    ) -> tuple[CanisterRecord, MethodSpec]:
+    ) -> MethodSpec:
         """The method a message addresses, or the destination error the IC gives."""
         if record is None or record.status == DELETED:
             raise _reject(
@@ -225,7 +278,7 @@ class Router:
                 RC.CANISTER_ERROR, ErrorCode.CANISTER_WASM_MODULE_NOT_FOUND,
                 f"Canister {callee} is empty: it has no code installed", callee, method,
             )  # fmt: skip
-        spec = code.__icto_methods__.get(method)
+        spec: MethodSpec | None = code.__icto_methods__.get(method)
         if spec is None or (query_only and spec.kind != QUERY):
             kind = "query" if query_only else "update or query"
             raise _reject(
@@ -238,11 +291,11 @@ class Router:
                 RC.CANISTER_ERROR, ErrorCode.CANISTER_STOPPED,
                 f"Canister {callee} is stopped", callee, method,
             )  # fmt: skip
-        return record, spec
+        return spec
 
     def _execute(
         self,
-        record_or_none: CanisterRecord | None,
+        record: CanisterRecord | None,
         caller: Principal,
         callee: Principal,
         method: str,
@@ -251,20 +304,22 @@ class Router:
         depth: int,
         kind: str,
         cycles: int,
-        parent: Message | None,
+        parent: CallContext | None,
         query_only: bool,
         fault: FaultRule | None,
         entry: TraceEntry | None,
     ) -> tuple[Any, int]:
-        record, spec = self._resolve(
-            record_or_none, callee, method, query_only or kind == INGRESS_QUERY
-        )
+        """Resolve, check and run one message on a canister record."""
+        query_only = query_only or kind == INGRESS_QUERY
+        spec = None
+        if record is not None and record.status == RUNNING and record.code is not None:
+            spec = record.code.__icto_methods__.get(method)
+        if spec is None or (query_only and spec.kind != QUERY):
+            spec = self._resolve(record, callee, method, query_only)
+        assert record is not None
         problem = spec.check_arguments(args, kwargs)
         if problem is not None:
-            raise InvalidArguments(
-                RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP.value,
-                f"Canister {callee} trapped decoding arguments: {problem}", callee, method,
-            )  # fmt: skip
+            raise _bad_arguments(callee, method, problem)
         non_replicated = kind == INGRESS_QUERY or (
             parent is not None and parent.is_query and query_only
         )
@@ -275,17 +330,13 @@ class Router:
             )  # fmt: skip
         if non_replicated:
             return self._run_query(record, spec, caller, args, kwargs, depth, fault, entry), 0
-        cost = costs.UPDATE_MESSAGE + (costs.INGRESS_MESSAGE if kind == INGRESS else 0)
+        cost = _INGRESS_COST if kind == INGRESS else _UPDATE_COST
         if record.cycles < cost:
-            raise _reject(
-                RC.SYS_TRANSIENT, ErrorCode.CANISTER_OUT_OF_CYCLES,
-                f"Canister {callee} is out of cycles: balance {record.cycles}, "
-                f"needs {cost} to execute a message", callee, method,
-            )  # fmt: skip
+            raise _out_of_cycles(record, cost, method)
         if entry is not None:
             entry.cycles = cost
         if spec.kind == QUERY:
-            self._put(record.with_cycles(record.cycles - cost))
+            self.put(record.with_cycles(record.cycles - cost))
             return self._run_query(record, spec, caller, args, kwargs, depth, fault, entry), 0
         return self._run_update(
             record, spec.fn, method, caller, args, kwargs, depth, cycles, cost, fault, entry
@@ -306,28 +357,38 @@ class Router:
         entry: TraceEntry | None,
     ) -> tuple[Any, int]:
         """Run an update message; ``charge`` is taken with its first commit (or after a trap)."""
-        code = record.code
-        assert code is not None
+        code: Any = record.code
         callee = record.canister_id
-        segment = Segment(self._world, charge)
-        msg = _new_tuple(
-            Message,
-            (self, callee, caller, self._world.time, depth, code, record.generation, False, True,
-             cycles, entry, segment),
+        world = self._world
+        segment = Segment(world, charge)
+        ctx = _new_tuple(
+            CallContext,
+            (self, callee, caller, world.time, depth, record.generation, False, True, cycles,
+             entry, segment),
         )  # fmt: skip
-        instance = _view(code, msg, record.state)
+        instance = _new_object(code)
+        _set_slot(instance, "_msg", ctx)
+        _set_slot(instance, "state", record.state)
         try:
             result = fn(instance, *args, **kwargs)
             if fault is not None:
                 raise InjectedTrap(fault.message)
-            self._commit(msg, instance)
+            world = self._world
+            current = world.canisters[callee]
+            state = instance.state
+            charge = segment.pending_charge
+            if (state is not current.state or charge) and current.generation == ctx.generation:
+                if state is not current.state and _immutable(state.__class__) is not True:
+                    check_state(state)
+                self._world = _with_record(world, current, state, current.cycles - charge)
+                segment.pending_charge = 0
         except Reject as reject:
             try:
                 if fault is not None:
                     raise InjectedTrap(fault.message) from None
-                self._commit(msg, instance)
+                self._commit(ctx, instance)
             except Exception as exc:
-                raise self._trap(msg, exc, entry, method, fault) from exc
+                raise self._trap(ctx, exc, method, fault) from exc
             if entry is not None:
                 entry.outcome = "reject"
             rejected = _reject(
@@ -345,49 +406,48 @@ class Router:
             rejected.cycles_accepted = segment.cycles_accepted
             raise rejected from None
         except Exception as exc:
-            raise self._trap(msg, exc, entry, method, fault) from exc
+            raise self._trap(ctx, exc, method, fault) from exc
         return result, segment.cycles_accepted
 
-    def _commit(self, msg: Message, instance: Canister) -> None:
-        """End a segment: store the instance's state (and any pending charge) in the world."""
-        segment = msg.segment
-        record = self._world.canisters[msg.canister_id]
+    def _commit(self, ctx: CallContext, instance: View) -> None:
+        """End a segment: store the instance's state (and any pending charge) in the world.
+
+        One world write, and none when neither the state nor the cycles changed.
+        """
+        segment = ctx.segment
+        world = self._world
+        record = world.canisters[ctx.canister_id]
         state = instance.state
         charge = segment.pending_charge
-        if (state is not record.state or charge) and record.generation == msg.generation:
+        if (state is not record.state or charge) and record.generation == ctx.generation:
             if state is not record.state:
                 check_state(state)
-            self._put(record.with_state(state, record.cycles - charge))
+            self._world = world.with_canister(record.with_state(state, record.cycles - charge))
             segment.pending_charge = 0
 
     def _trap(
-        self,
-        msg: Message,
-        exc: BaseException,
-        entry: TraceEntry | None,
-        method: str,
-        fault: FaultRule | None,
+        self, ctx: CallContext, exc: BaseException, method: str, fault: FaultRule | None
     ) -> CallRejected:
         """Roll the current segment back and build the reject its caller receives.
 
         The log written so far and the execution fee survive the rollback, as on the IC.
         """
-        callee = msg.canister_id
-        segment = msg.segment
+        callee = ctx.canister_id
+        segment = ctx.segment
         current = self._world.canisters.get(callee)
         self._world = segment.start
         segment.cycles_accepted = segment.accepted_at_start
         message = _trap_message(callee, exc)
         restored = self._world.canisters.get(callee)
-        if restored is not None and current is not None and restored.generation == msg.generation:
-            self._put(
+        if restored is not None and current is not None and restored.generation == ctx.generation:
+            self.put(
                 restored._replace(
                     cycles=restored.cycles - segment.pending_charge,
                     log=current.log.append(self._world.time, f"[TRAP]: {message}"),
                 )
             )
             segment.pending_charge = 0
-        _mark_trap(entry, exc, fault)
+        _mark_trap(ctx.trace_entry, exc, fault)
         rejected = _reject(
             RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP, message, callee, method
         )
@@ -406,14 +466,17 @@ class Router:
         entry: TraceEntry | None,
     ) -> Any:
         """Run a query on a throwaway view: nothing it assigns reaches the world."""
-        code = record.code
-        assert code is not None
         callee = record.canister_id
-        msg = Message(
-            self, callee, caller, self._world.time, depth, code, record.generation,
-            True, spec.composite, 0, entry, Segment(self._world, 0),
+        world = self._world
+        ctx = _new_tuple(
+            CallContext,
+            (self, callee, caller, world.time, depth, record.generation, True, spec.composite, 0,
+             entry, Segment(world, 0)),
         )  # fmt: skip
-        instance = _view(code, msg, record.state)
+        code: Any = record.code
+        instance = _new_object(code)
+        _set_slot(instance, "_msg", ctx)
+        _set_slot(instance, "state", record.state)
         try:
             try:
                 result = spec.fn(instance, *args, **kwargs)
@@ -435,11 +498,11 @@ class Router:
             ) from exc  # fmt: skip
         return result
 
-    # -- what canister code can do ------------------------------------------------------------
+    # -- what canister code can do (the Host interface) ------------------------------------------
 
     def inter_canister_call(
         self,
-        instance: Canister,
+        instance: View,
         callee: Principal,
         method: str,
         args: tuple[Any, ...],
@@ -447,11 +510,12 @@ class Router:
         cycles: int,
         query_only: bool,
     ) -> Any:
-        msg = instance._msg
-        if not msg.can_call:
-            where = "a query" if msg.is_query else "init, pre_upgrade or post_upgrade"
+        """Commit the caller's segment, deliver the call, and start the caller's next segment."""
+        ctx = instance._msg
+        if not ctx.can_call:
+            where = "a query" if ctx.is_query else "init, pre_upgrade or post_upgrade"
             raise CallsNotAllowed(f"canisters cannot make calls from {where} (called {method!r})")
-        if msg.is_query and not query_only:
+        if ctx.is_query and not query_only:
             raise CallsNotAllowed("a composite query can only call queries (use self.query_call)")
         if callee.__class__ is not Principal:
             raise TypeError(f"callee must be a Principal, not {type(callee).__name__}")
@@ -459,83 +523,83 @@ class Router:
             raise TypeError(f"method must be str, not {type(method).__name__}")
         if cycles.__class__ is not int or cycles < 0:
             raise TypeError(f"cycles must be a non-negative int, got {cycles!r}")
-        if msg.depth >= self.max_call_depth:
+        depth = ctx.depth
+        if depth >= self.max_call_depth:
             raise _reject(
                 RC.CANISTER_ERROR, ErrorCode.CALL_GRAPH_TOO_DEEP,
                 f"call depth limit {self.max_call_depth} reached calling {method!r}",
                 callee, method,
             )  # fmt: skip
-        if msg.is_query:
-            return self.deliver(
-                msg.canister_id, callee, method, args, kwargs, msg.depth + 1, CALL, 0, msg, True
-            )
-        segment = msg.segment
-        record = self._world.canisters[msg.canister_id]
+        me = ctx.canister_id
+        if ctx.is_query:
+            return self.deliver(me, callee, method, args, kwargs, depth + 1, CALL, 0, ctx, True)
+        segment = ctx.segment
+        world = self._world
+        record = world.canisters[me]
         cost = costs.INTER_CANISTER_CALL + cycles + segment.pending_charge
         if record.cycles < cost:
             raise _reject(
                 RC.SYS_TRANSIENT, ErrorCode.CANISTER_OUT_OF_CYCLES,
-                f"Canister {msg.canister_id} cannot pay {cost} cycles to call {method!r} "
+                f"Canister {me} cannot pay {cost} cycles to call {method!r} "
                 f"(balance {record.cycles})", callee, method,
             )  # fmt: skip
         state = instance.state
-        if state is not record.state:
+        if state is not record.state and _immutable(state.__class__) is not True:
             check_state(state)
-        self._world = self._world.with_canister(record.with_state(state, record.cycles - cost))
+        self._world = _with_record(world, record, state, record.cycles - cost)
         segment.pending_charge = 0
         try:
             return self.deliver(
-                msg.canister_id, callee, method, args, kwargs, msg.depth + 1, CALL, cycles, msg,
-                query_only,
-            )  # fmt: skip
+                me, callee, method, args, kwargs, depth + 1, CALL, cycles, ctx, query_only
+            )
         finally:
-            self._resume(msg, instance)
+            world = self._world
+            now = world.canisters.get(me)
+            if now is None or now.generation != ctx.generation or now.status == DELETED:
+                raise CallContextLost()
+            _set_slot(instance, "state", now.state)
+            segment.start = world
+            segment.accepted_at_start = segment.cycles_accepted
 
-    def _resume(self, msg: Message, instance: Canister) -> None:
-        """Start the segment after a call: reload the state the world now holds."""
-        record = self._world.canisters.get(msg.canister_id)
-        if record is None or record.generation != msg.generation or record.status == DELETED:
-            raise CallContextLost()
-        object.__setattr__(instance, "state", record.state)
-        segment = msg.segment
-        segment.start = self._world
-        segment.accepted_at_start = segment.cycles_accepted
-
-    def _writable(self, msg: Message, what: str) -> CanisterRecord:
-        if msg.is_query:
+    def _writable(self, ctx: CallContext, what: str) -> CanisterRecord:
+        if ctx.is_query:
             raise CallsNotAllowed(f"a query cannot {what}")
-        return self._world.canisters[msg.canister_id]
+        return self._world.canisters[ctx.canister_id]
 
-    def set_timer(self, msg: Message, delay_ns: int, method: str, args: tuple[Any, ...]) -> int:
-        record = self._writable(msg, "set timers")
+    def set_timer(
+        self, instance: View, delay_ns: int, method: str, args: tuple[Any, ...]
+    ) -> int:
+        ctx = instance._msg
+        code: Any = type(instance)
+        record = self._writable(ctx, "set timers")
         if not isinstance(delay_ns, int) or isinstance(delay_ns, bool) or delay_ns < 0:
             raise ValueError(f"timer delay must be a non-negative int of nanoseconds: {delay_ns!r}")
-        target = getattr(msg.code, method, None) if isinstance(method, str) else None
-        spec = msg.code.__icto_methods__.get(method)
+        target = getattr(code, method, None) if isinstance(method, str) else None
+        spec = code.__icto_methods__.get(method)
         if (
             not callable(target)
             or method.startswith("__")
             or method in RESERVED_NAMES
             or (spec is not None and spec.kind == QUERY)
         ):
-            raise ValueError(f"{msg.code.__name__} has no update or private method {method!r}")
+            raise ValueError(f"{code.__name__} has no update or private method {method!r}")
         timers, timer_id = self._world.timers.add(
-            msg.canister_id, msg.time + delay_ns, method, args
+            ctx.canister_id, ctx.time + delay_ns, method, args
         )
         record = record._replace(timer_ids=record.timer_ids.set(timer_id, None))
         world = self._world
-        self._world = world._replace(canisters=world.canisters.set(msg.canister_id, record),
+        self._world = world._replace(canisters=world.canisters.set(ctx.canister_id, record),
                                      timers=timers)  # fmt: skip
         return timer_id
 
-    def cancel_timer(self, msg: Message, timer_id: int) -> bool:
-        record = self._writable(msg, "cancel timers")
+    def cancel_timer(self, ctx: CallContext, timer_id: int) -> bool:
+        record = self._writable(ctx, "cancel timers")
         if timer_id not in record.timer_ids:
             return False
-        self._clear_timers(record, (timer_id,))
+        self.clear_timers(record, (timer_id,))
         return True
 
-    def _clear_timers(self, record: CanisterRecord, timer_ids: Any = None) -> CanisterRecord:
+    def clear_timers(self, record: CanisterRecord, timer_ids: Any = None) -> CanisterRecord:
         """Drop some (default: all) pending timers of a canister; return its updated record."""
         ids = tuple(record.timer_ids.keys()) if timer_ids is None else tuple(timer_ids)
         if not ids:
@@ -551,27 +615,27 @@ class Router:
         )
         return record
 
-    def accept_cycles(self, msg: Message, max_amount: int) -> int:
+    def accept_cycles(self, ctx: CallContext, max_amount: int) -> int:
         if not isinstance(max_amount, int) or isinstance(max_amount, bool) or max_amount < 0:
             raise ValueError(f"max_amount must be a non-negative int, got {max_amount!r}")
-        segment = msg.segment
-        amount = min(max_amount, msg.cycles_available - segment.cycles_accepted)
-        if amount and not msg.is_query:
-            record = self._world.canisters[msg.canister_id]
-            self._put(record.with_cycles(record.cycles + amount))
+        segment = ctx.segment
+        amount = min(max_amount, ctx.cycles_available - segment.cycles_accepted)
+        if amount and not ctx.is_query:
+            record = self._world.canisters[ctx.canister_id]
+            self.put(record.with_cycles(record.cycles + amount))
             segment.cycles_accepted += amount
             return amount
         return 0
 
-    def balance_seen_by(self, msg: Message) -> int:
+    def balance_seen_by(self, ctx: CallContext) -> int:
         """The canister's balance as its code sees it (the pending execution fee deducted)."""
-        return self._world.canisters[msg.canister_id].cycles - msg.segment.pending_charge
+        return self._world.canisters[ctx.canister_id].cycles - ctx.segment.pending_charge
 
-    def append_log(self, msg: Message, text: str) -> None:
-        if msg.is_query:
+    def append_log(self, ctx: CallContext, text: str) -> None:
+        if ctx.is_query:
             return
-        record = self._world.canisters[msg.canister_id]
-        self._put(record.with_log(record.log.append(msg.time, str(text))))
+        record = self._world.canisters[ctx.canister_id]
+        self.put(record.with_log(record.log.append(ctx.time, str(text))))
 
     # -- lifecycle hooks and timers -------------------------------------------------------------
 
@@ -584,11 +648,12 @@ class Router:
         Returns ``(state, return value)``. Exceptions propagate: the caller (install_code) rolls
         the whole install back.
         """
-        msg = Message(
-            self, record.canister_id, caller, self._world.time, depth, code, record.generation,
-            False, False, 0, None, Segment(self._world, 0),
+        world = self._world
+        ctx = CallContext(
+            self, record.canister_id, caller, world.time, depth, record.generation, False, False,
+            0, None, Segment(world, 0),
         )  # fmt: skip
-        instance = _view(code, msg, record.state)
+        instance = _view(code, ctx, record.state)
         returned = getattr(code, hook)(instance, *args)
         check_state(instance.state)
         return instance.state, returned
@@ -606,7 +671,7 @@ class Router:
                 entry.outcome = "reject"
                 entry.message = "canister is not running"
             return
-        cost = costs.UPDATE_MESSAGE
+        cost = _UPDATE_COST
         if record.cycles < cost:
             if entry is not None:
                 entry.outcome = "reject"
@@ -631,5 +696,46 @@ class Router:
             entry.outcome = "reply"
             entry.result = result
 
+    def run_timers_until(self, target: int) -> None:
+        """Move the clock to ``target``, delivering every timer due by then at its deadline.
 
-__all__ = ["CALL", "INGRESS", "INGRESS_QUERY", "MANAGEMENT_ID", "STOPPED", "TIMER", "Router"]
+        A stopped canister's timers wait (they are put back) until it runs again.
+        """
+        deferred = []
+        while True:
+            world = self._world
+            timer = world.timers.peek()
+            if timer is None or timer.deadline > target:
+                break
+            timers, _ = world.timers.pop()
+            record = world.canisters[timer.canister_id]
+            if record.status == STOPPED:
+                deferred.append(timer)
+                self._world = world._replace(timers=timers)
+                continue
+            record = record._replace(timer_ids=record.timer_ids.delete(timer.timer_id))
+            self._world = world._replace(
+                canisters=world.canisters.set(record.canister_id, record),
+                timers=timers,
+                time=max(world.time, timer.deadline),
+            )
+            self.fire_timer(timer.canister_id, timer.method, timer.args)
+        world = self._world
+        timers = world.timers
+        for timer in deferred:
+            timers = timers.requeue(timer)
+        self._world = world._replace(timers=timers, time=max(world.time, target))
+
+
+__all__ = [
+    "CALL",
+    "HOOK",
+    "INGRESS",
+    "INGRESS_QUERY",
+    "MANAGEMENT_ID",
+    "TIMER",
+    "BuiltinCanister",
+    "CallContextLost",
+    "InjectedTrap",
+    "Router",
+]

@@ -6,7 +6,7 @@ rollback is putting it back, whatever the number of canisters or contracts.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import attrs
 import immutables
@@ -14,9 +14,6 @@ import immutables
 from icto.collections.vector import Vector
 from icto.ic.principal import Principal
 from icto.ic.timers import TimerQueue
-
-if TYPE_CHECKING:
-    from icto.ic.canister import Canister
 
 RUNNING: Final = "running"
 STOPPED: Final = "stopped"
@@ -54,14 +51,14 @@ class CanisterLog:
 class CanisterRecord(NamedTuple):
     """Everything the IC keeps about one canister.
 
-    ``code`` is the canister class (``None`` when empty); ``generation`` counts code changes, so
-    callbacks of an older code version can be recognised. A ``NamedTuple`` rather than an attrs
-    record because one is built on every message: it is immutable all the same and several times
-    cheaper to construct.
+    ``code`` is the canister class, a ``Canister`` subclass (``None`` when empty);
+    ``generation`` counts code changes, so callbacks of an older code version can be recognised.
+    A ``NamedTuple`` rather than an attrs record because one is built on every message: it is
+    immutable all the same and several times cheaper to construct.
     """
 
     canister_id: Principal
-    code: type[Canister] | None
+    code: type[Any] | None
     state: Any
     controllers: tuple[Principal, ...]
     status: str

@@ -1,0 +1,111 @@
+"""The call context: what one executing message is, and what its code may ask of the system.
+
+The bottom of the message layer. A ``CallContext`` is built by the router for each message and
+handed to the canister's code with its state; ``Host`` is the small interface that code calls
+back into (the router implements it). Nothing here imports the router, so canister code, the
+router and the management canister all stand on this module and none of them on each other.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
+
+from icto.ic.principal import Principal
+
+if TYPE_CHECKING:
+    from icto.ic.trace import TraceEntry
+    from icto.ic.world import CanisterRecord, World
+
+# Message kinds.
+INGRESS: Final = "ingress"  # ingress update call
+INGRESS_QUERY: Final = "query"  # ingress query call
+CALL: Final = "call"  # inter-canister call
+TIMER: Final = "timer"
+HOOK: Final = "hook"  # init / pre_upgrade / post_upgrade inside install_code
+
+MANAGEMENT_ID: Final = Principal.management_canister()
+
+
+class InjectedTrap(RuntimeError):
+    """The trap a ``ic.faults.trap`` rule raises at the end of the callee's method."""
+
+
+class CallContextLost(BaseException):
+    """The canister's code changed while it awaited a call: the rest of the method is dropped.
+
+    A ``BaseException`` so canister code's ``except Exception`` cannot swallow it.
+    """
+
+
+class Segment:
+    """The router's bookkeeping for the part of a message since its last call (mutable).
+
+    ``start`` is the world a trap rolls back to; ``pending_charge`` is the execution fee not yet
+    taken from the canister (it goes with the segment's first commit, or after a trap's rollback,
+    so each message writes the world once); ``cycles_accepted`` counts the attached cycles taken
+    so far, and ``accepted_at_start`` what a trap of this segment puts that count back to.
+    """
+
+    __slots__ = ("accepted_at_start", "cycles_accepted", "pending_charge", "start")
+
+    def __init__(self, start: World, pending_charge: int) -> None:
+        self.start = start
+        self.pending_charge = pending_charge
+        self.cycles_accepted = 0
+        self.accepted_at_start = 0
+
+
+class CallContext(NamedTuple):
+    """One executing message: who runs it, for whom, when, and the router serving it.
+
+    Immutable, so canister code cannot make its calls come from someone else; the mutable part
+    is the router's ``segment``. Never part of the world.
+    """
+
+    host: Host
+    canister_id: Principal
+    caller: Principal
+    time: int
+    depth: int
+    generation: int
+    is_query: bool
+    can_call: bool
+    cycles_available: int
+    trace_entry: TraceEntry | None
+    segment: Segment
+
+
+class View(Protocol):
+    """A canister instance as the router sees it: its state and its context."""
+
+    state: Any
+    _msg: CallContext
+
+
+class Host(Protocol):
+    """What canister code can ask of the system during a message (the router implements it)."""
+
+    def inter_canister_call(
+        self,
+        instance: View,
+        callee: Principal,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        cycles: int,
+        query_only: bool,
+    ) -> Any: ...
+
+    def set_timer(
+        self, instance: View, delay_ns: int, method: str, args: tuple[Any, ...]
+    ) -> int: ...
+
+    def cancel_timer(self, ctx: CallContext, timer_id: int) -> bool: ...
+
+    def accept_cycles(self, ctx: CallContext, max_amount: int) -> int: ...
+
+    def balance_seen_by(self, ctx: CallContext) -> int: ...
+
+    def append_log(self, ctx: CallContext, text: str) -> None: ...
+
+    def record_of(self, canister_id: Principal) -> CanisterRecord: ...
