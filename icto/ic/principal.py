@@ -225,7 +225,7 @@ class Principal(bytes):
     def __reduce__(self) -> tuple[Any, ...]:
         return (Principal, (_plain(self),))
 
-    __hash__ = bytes.__hash__
+    __hash__ = builtins.bytes.__hash__
 
     def __eq__(self, other: object) -> bool:
         return other.__class__ is Principal and _bytes_eq(self, other)

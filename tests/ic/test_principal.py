@@ -505,3 +505,12 @@ class TestProperties:
         i = data.draw(st.integers(min_value=0, max_value=len(text)), label="position")
         with pytest.raises(InvalidPrincipal):
             Principal.from_text(text[:i] + "-" + text[i:])
+
+
+def test_distinct_principals_hash_apart() -> None:
+    """Hashing is by the bytes, so maps keyed by principals stay O(1): distinct principals
+    (almost) never share a hash."""
+    principals = [Principal.from_canister_index(i) for i in range(1_000)]
+    principals += [Principal.from_name(f"user-{i}") for i in range(1_000)]
+    assert len({hash(p) for p in principals}) == len(principals)
+    assert all(hash(p) == hash(Principal.from_bytes(p.bytes)) for p in principals[:10])
