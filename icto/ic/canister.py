@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, overload
 import attrs
 
 from icto.ic.argcheck import ArgumentChecker
+from icto.ic.context import CYCLES_ACCEPTED
 
 if TYPE_CHECKING:
     from icto.ic.context import CallContext
@@ -151,6 +152,8 @@ class Canister:
 
     VERSION: ClassVar[str] = "0.0.0"
     __icto_methods__: ClassVar[Mapping[str, MethodSpec]] = MappingProxyType({})
+    __icto_dispatch__: ClassVar[dict[str, MethodSpec]] = {}
+    """The same table as a plain dict, for the router's per-message lookup (read-only)."""
 
     _msg: CallContext
     state: Any
@@ -184,6 +187,7 @@ class Canister:
                     composite = bool(getattr(value, "__icto_composite__", False))
                     methods[name] = MethodSpec(klass.__qualname__, name, kind, composite, value)
         cls.__icto_methods__ = MappingProxyType(methods)
+        cls.__icto_dispatch__ = methods
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name != "state":
@@ -261,7 +265,8 @@ class Canister:
     @property
     def cycles_available(self) -> int:
         """Cycles attached to the current message and not yet accepted."""
-        return self._msg.cycles_available - self._msg.segment.cycles_accepted
+        accepted: int = self._msg.segment[CYCLES_ACCEPTED]
+        return self._msg.cycles_available - accepted
 
     def accept_cycles(self, max_amount: int) -> int:
         """Move up to ``max_amount`` attached cycles into this canister; return how many."""

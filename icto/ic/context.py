@@ -8,13 +8,13 @@ router and the management canister all stand on this module and none of them on 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, TypeAlias
 
 from icto.ic.principal import Principal
 
 if TYPE_CHECKING:
     from icto.ic.trace import TraceEntry
-    from icto.ic.world import CanisterRecord, World
+    from icto.ic.world import CanisterRecord
 
 # Message kinds.
 INGRESS: Final = "ingress"  # ingress update call
@@ -37,22 +37,19 @@ class CallContextLost(BaseException):
     """
 
 
-class Segment:
-    """The router's bookkeeping for the part of a message since its last call (mutable).
+Segment: TypeAlias = list[Any]
+"""The router's bookkeeping for the part of a message since its last call (mutable, never world
+state): ``[start, pending_charge, cycles_accepted, accepted_at_start]``, indexed by the names
+below. ``start`` is the world a trap rolls back to; ``pending_charge`` is the execution fee not
+yet taken from the canister (it goes with the segment's first commit, or after a trap's rollback,
+so each message writes the world once); ``cycles_accepted`` counts the attached cycles taken so
+far, and ``accepted_at_start`` what a trap of this segment puts that count back to. A plain list
+because one is made for every message and a list is the cheapest mutable record Python has."""
 
-    ``start`` is the world a trap rolls back to; ``pending_charge`` is the execution fee not yet
-    taken from the canister (it goes with the segment's first commit, or after a trap's rollback,
-    so each message writes the world once); ``cycles_accepted`` counts the attached cycles taken
-    so far, and ``accepted_at_start`` what a trap of this segment puts that count back to.
-    """
-
-    __slots__ = ("accepted_at_start", "cycles_accepted", "pending_charge", "start")
-
-    def __init__(self, start: World, pending_charge: int) -> None:
-        self.start = start
-        self.pending_charge = pending_charge
-        self.cycles_accepted = 0
-        self.accepted_at_start = 0
+START: Final = 0
+PENDING_CHARGE: Final = 1
+CYCLES_ACCEPTED: Final = 2
+ACCEPTED_AT_START: Final = 3
 
 
 class CallContext(NamedTuple):

@@ -34,11 +34,15 @@ from icto.ic.canister import (
     known_state_types,
 )
 from icto.ic.context import (
+    ACCEPTED_AT_START,
     CALL,
+    CYCLES_ACCEPTED,
     HOOK,
     INGRESS,
     INGRESS_QUERY,
     MANAGEMENT_ID,
+    PENDING_CHARGE,
+    START,
     TIMER,
     CallContext,
     CallContextLost,
@@ -216,7 +220,7 @@ class Router:
                 and kind != INGRESS_QUERY
                 and record.code is not None
             ):
-                spec = record.code.__icto_methods__.get(method)
+                spec = record.code.__icto_dispatch__.get(method)
             if spec is not None and spec.kind == UPDATE and record is not None:
                 problem = spec.check_arguments(args, kwargs)
                 if problem is not None:
@@ -360,7 +364,7 @@ class Router:
         code: Any = record.code
         callee = record.canister_id
         world = self._world
-        segment = Segment(world, charge)
+        segment: Segment = [world, charge, 0, 0]
         ctx = _new_tuple(
             CallContext,
             (self, callee, caller, world.time, depth, record.generation, False, True, cycles,
@@ -376,12 +380,12 @@ class Router:
             world = self._world
             current = world.canisters[callee]
             state = instance.state
-            charge = segment.pending_charge
+            charge = segment[PENDING_CHARGE]
             if (state is not current.state or charge) and current.generation == ctx.generation:
                 if state is not current.state and _immutable(state.__class__) is not True:
                     check_state(state)
                 self._world = _with_record(world, current, state, current.cycles - charge)
-                segment.pending_charge = 0
+                segment[PENDING_CHARGE] = 0
         except Reject as reject:
             try:
                 if fault is not None:
@@ -395,7 +399,7 @@ class Router:
                 RC.CANISTER_REJECT, ErrorCode.CANISTER_REJECTED_MESSAGE, reject.message,
                 callee, method,
             )  # fmt: skip
-            rejected.cycles_accepted = segment.cycles_accepted
+            rejected.cycles_accepted = segment[CYCLES_ACCEPTED]
             raise rejected from None
         except CallContextLost:
             rejected = _reject(
@@ -403,11 +407,11 @@ class Router:
                 f"Canister {callee} was upgraded, reinstalled or uninstalled while awaiting a "
                 f"call; the rest of {method!r} was dropped", callee, method,
             )  # fmt: skip
-            rejected.cycles_accepted = segment.cycles_accepted
+            rejected.cycles_accepted = segment[CYCLES_ACCEPTED]
             raise rejected from None
         except Exception as exc:
             raise self._trap(ctx, exc, method, fault) from exc
-        return result, segment.cycles_accepted
+        return result, segment[CYCLES_ACCEPTED]
 
     def _commit(self, ctx: CallContext, instance: View) -> None:
         """End a segment: store the instance's state (and any pending charge) in the world.
@@ -418,12 +422,12 @@ class Router:
         world = self._world
         record = world.canisters[ctx.canister_id]
         state = instance.state
-        charge = segment.pending_charge
+        charge = segment[PENDING_CHARGE]
         if (state is not record.state or charge) and record.generation == ctx.generation:
             if state is not record.state:
                 check_state(state)
             self._world = world.with_canister(record.with_state(state, record.cycles - charge))
-            segment.pending_charge = 0
+            segment[PENDING_CHARGE] = 0
 
     def _trap(
         self, ctx: CallContext, exc: BaseException, method: str, fault: FaultRule | None
@@ -435,23 +439,23 @@ class Router:
         callee = ctx.canister_id
         segment = ctx.segment
         current = self._world.canisters.get(callee)
-        self._world = segment.start
-        segment.cycles_accepted = segment.accepted_at_start
+        self._world = segment[START]
+        segment[CYCLES_ACCEPTED] = segment[ACCEPTED_AT_START]
         message = _trap_message(callee, exc)
         restored = self._world.canisters.get(callee)
         if restored is not None and current is not None and restored.generation == ctx.generation:
             self.put(
                 restored._replace(
-                    cycles=restored.cycles - segment.pending_charge,
+                    cycles=restored.cycles - segment[PENDING_CHARGE],
                     log=current.log.append(self._world.time, f"[TRAP]: {message}"),
                 )
             )
-            segment.pending_charge = 0
+            segment[PENDING_CHARGE] = 0
         _mark_trap(ctx.trace_entry, exc, fault)
         rejected = _reject(
             RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP, message, callee, method
         )
-        rejected.cycles_accepted = segment.cycles_accepted
+        rejected.cycles_accepted = segment[CYCLES_ACCEPTED]
         return rejected
 
     def _run_query(
@@ -471,7 +475,7 @@ class Router:
         ctx = _new_tuple(
             CallContext,
             (self, callee, caller, world.time, depth, record.generation, True, spec.composite, 0,
-             entry, Segment(world, 0)),
+             entry, [world, 0, 0, 0]),
         )  # fmt: skip
         code: Any = record.code
         instance = _new_object(code)
@@ -536,7 +540,7 @@ class Router:
         segment = ctx.segment
         world = self._world
         record = world.canisters[me]
-        cost = costs.INTER_CANISTER_CALL + cycles + segment.pending_charge
+        cost = costs.INTER_CANISTER_CALL + cycles + segment[PENDING_CHARGE]
         if record.cycles < cost:
             raise _reject(
                 RC.SYS_TRANSIENT, ErrorCode.CANISTER_OUT_OF_CYCLES,
@@ -547,7 +551,7 @@ class Router:
         if state is not record.state and _immutable(state.__class__) is not True:
             check_state(state)
         self._world = _with_record(world, record, state, record.cycles - cost)
-        segment.pending_charge = 0
+        segment[PENDING_CHARGE] = 0
         try:
             return self.deliver(
                 me, callee, method, args, kwargs, depth + 1, CALL, cycles, ctx, query_only
@@ -558,8 +562,8 @@ class Router:
             if now is None or now.generation != ctx.generation or now.status == DELETED:
                 raise CallContextLost()
             _set_slot(instance, "state", now.state)
-            segment.start = world
-            segment.accepted_at_start = segment.cycles_accepted
+            segment[START] = world
+            segment[ACCEPTED_AT_START] = segment[CYCLES_ACCEPTED]
 
     def _writable(self, ctx: CallContext, what: str) -> CanisterRecord:
         if ctx.is_query:
@@ -619,17 +623,18 @@ class Router:
         if not isinstance(max_amount, int) or isinstance(max_amount, bool) or max_amount < 0:
             raise ValueError(f"max_amount must be a non-negative int, got {max_amount!r}")
         segment = ctx.segment
-        amount = min(max_amount, ctx.cycles_available - segment.cycles_accepted)
+        amount: int = min(max_amount, ctx.cycles_available - segment[CYCLES_ACCEPTED])
         if amount and not ctx.is_query:
             record = self._world.canisters[ctx.canister_id]
             self.put(record.with_cycles(record.cycles + amount))
-            segment.cycles_accepted += amount
+            segment[CYCLES_ACCEPTED] += amount
             return amount
         return 0
 
     def balance_seen_by(self, ctx: CallContext) -> int:
         """The canister's balance as its code sees it (the pending execution fee deducted)."""
-        return self._world.canisters[ctx.canister_id].cycles - ctx.segment.pending_charge
+        charge: int = ctx.segment[PENDING_CHARGE]
+        return self._world.canisters[ctx.canister_id].cycles - charge
 
     def append_log(self, ctx: CallContext, text: str) -> None:
         if ctx.is_query:
@@ -651,7 +656,7 @@ class Router:
         world = self._world
         ctx = CallContext(
             self, record.canister_id, caller, world.time, depth, record.generation, False, False,
-            0, None, Segment(world, 0),
+            0, None, [world, 0, 0, 0],
         )  # fmt: skip
         instance = _view(code, ctx, record.state)
         returned = getattr(code, hook)(instance, *args)
