@@ -213,15 +213,14 @@ class Router:
                     raise CallRejected(fault.code, fault.error_code, fault.message, callee, method)
             record = self._world.canisters.get(callee)
             spec = None
-            if (
-                record is not None
-                and record.status == RUNNING
-                and not query_only
-                and kind != INGRESS_QUERY
-                and record.code is not None
-            ):
+            if record is not None and record.status == RUNNING and record.code is not None:
                 spec = record.code.__icto_dispatch__.get(method)
-            if spec is not None and spec.kind == UPDATE and record is not None:
+            if spec is None or record is None:
+                result, accepted = self._deliver_other(
+                    record, caller, callee, method, args, kwargs, depth, kind, cycles, parent,
+                    query_only, fault, entry,
+                )  # fmt: skip
+            elif spec.kind == UPDATE and not query_only and kind != INGRESS_QUERY:
                 problem = spec.check_arguments(args, kwargs)
                 if problem is not None:
                     raise _bad_arguments(callee, method, problem)
@@ -233,12 +232,13 @@ class Router:
                 result, accepted = self._run_update(
                     record, spec.fn, method, caller, args, kwargs, depth, cycles, cost, fault, entry
                 )
-            elif record is None and callee in self._builtins:
-                result, accepted = self._builtins[callee].handle(
-                    caller, method, args, kwargs, cycles, kind, entry, fault
-                )
+            elif kind == INGRESS_QUERY and spec.kind == QUERY:
+                problem = spec.check_arguments(args, kwargs)
+                if problem is not None:
+                    raise _bad_arguments(callee, method, problem)
+                result = self._run_query(record, spec, caller, args, kwargs, depth, fault, entry)
             else:
-                result, accepted = self._execute(
+                result, accepted = self._deliver_other(
                     record, caller, callee, method, args, kwargs, depth, kind, cycles, parent,
                     query_only, fault, entry,
                 )  # fmt: skip
@@ -297,7 +297,7 @@ class Router:
             )  # fmt: skip
         return spec
 
-    def _execute(
+    def _deliver_other(
         self,
         record: CanisterRecord | None,
         caller: Principal,
@@ -313,7 +313,12 @@ class Router:
         fault: FaultRule | None,
         entry: TraceEntry | None,
     ) -> tuple[Any, int]:
-        """Resolve, check and run one message on a canister record."""
+        """Every message but the two common ones (an update called as an update, an ingress
+        query): built-in canisters, queries called by canisters, and the destination errors."""
+        if record is None and callee in self._builtins:
+            return self._builtins[callee].handle(
+                caller, method, args, kwargs, cycles, kind, entry, fault
+            )
         query_only = query_only or kind == INGRESS_QUERY
         spec = None
         if record is not None and record.status == RUNNING and record.code is not None:
