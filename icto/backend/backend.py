@@ -247,7 +247,7 @@ class Backend(PaidDeployments):
     def admin_set_user_status(self, user: Principal, status: UserStatus) -> None:
         """Suspend, ban or reactivate a user; suspended and banned users cannot deploy."""
         self._require_admin("change a user's status")
-        self._update_profile(user, status=UserStatus(status))
+        self._store_profile(self._profile(user).with_status(UserStatus(status)))
         self._audit(AuditAction.ADMIN_ACTION, user=user,
                     details=(("action", "set_user_status"), ("status", str(status)),
                              ("by", str(self.caller))))  # fmt: skip

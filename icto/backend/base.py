@@ -13,10 +13,11 @@ from typing import Any, Final
 import attrs
 
 from icto.backend.config import BackendConfig
-from icto.backend.state import BackendState, OutboxItem, Queue, Undelivered
+from icto.backend.state import EMPTY_QUEUE, BackendState, OutboxItem, Queue, Undelivered
 from icto.backend.types import (
     AUDIT_STORAGE,
     INVOICE_STORAGE,
+    BackendCounters,
     BackendInit,
     UserProfile,
     UserStatus,
@@ -53,6 +54,13 @@ def backoff(attempts: int) -> int:
     """How long a storage queue waits after its head record failed ``attempts`` times: the
     maintenance delay, doubling with each failure, at most ``MAX_BACKOFF_NS``."""
     return min(MAINTENANCE_DELAY_NS << min(attempts - 1, 16), MAX_BACKOFF_NS)
+
+
+def record_id(kind: str, state: BackendState) -> str:
+    """The id ``state.next_id`` gives a record of ``kind``: ``pay-<installation>-00000001``,
+    unique across backends and reinstalls, because the installation part is drawn from
+    ``raw_rand`` at setup. Whoever takes it stores ``next_id + 1``."""
+    return f"{kind}-{state.id_prefix}-{state.next_id:08d}"
 
 
 def is_invalid_record(rejected: CallRejected) -> bool:
@@ -92,9 +100,9 @@ class BackendBase(Canister):
         return principal in self.state.admins or self.is_controller(principal)
 
     def _count(self, **bumps: int) -> None:
-        counters = self.state.counters
-        changes = {name: getattr(counters, name) + by for name, by in bumps.items()}
-        self.state = attrs.evolve(self.state, counters=attrs.evolve(counters, **changes))
+        """Add to the counters (``BackendCounters.plus``)."""
+        state = self.state
+        self.state = state.changed(counters=state.counters.plus(**bumps))
 
     def _require_admin(self, what: str) -> None:
         """Reject (and count) a caller who is not an admin."""
@@ -111,16 +119,12 @@ class BackendBase(Canister):
             return UserProfile(user=user, status=UserStatus.ACTIVE, first_seen=self.time)
         return profile
 
-    def _update_profile(self, user: Principal, **changes: Any) -> None:
-        profile = attrs.evolve(self._profile(user), **changes)
-        self.state = attrs.evolve(self.state, profiles=self.state.profiles.set(user, profile))
-
-    def _new_id(self, kind: str) -> str:
-        """``pay-<installation>-00000001``: unique across backends and reinstalls, because the
-        installation part is drawn from ``raw_rand`` at setup."""
-        number = self.state.next_id
-        self.state = attrs.evolve(self.state, next_id=number + 1)
-        return f"{kind}-{self.state.id_prefix}-{number:08d}"
+    def _store_profile(self, profile: UserProfile, counters: BackendCounters | None = None) -> None:
+        """Keep ``profile`` and, when given, new ``counters``: one new state."""
+        state = self.state
+        self.state = state.changed(
+            profiles=state.profiles.set(profile.user, profile), counters=counters
+        )
 
     # -- storage writes -------------------------------------------------------------------------
 
@@ -140,40 +144,42 @@ class BackendBase(Canister):
         return self.state.audit_storage if storage == AUDIT_STORAGE else self.state.invoice_storage
 
     def _queue(self, storage: str) -> Queue:
-        return self.state.outbox.get(storage, Queue())
+        return self.state.outbox.get(storage, EMPTY_QUEUE)
 
     def _set_queue(self, storage: str, queue: Queue) -> None:
-        self.state = attrs.evolve(self.state, outbox=self.state.outbox.set(storage, queue))
+        self.state = self.state.changed(outbox=self.state.outbox.set(storage, queue))
 
     def _write(self, storage: str, method: str, *args: Any) -> Any:
         """Deliver ``method(*args)`` to a storage now, behind any records still waiting for it;
         the reply, or ``None`` if the record was kept in the outbox (or refused as invalid and
-        set aside in ``undelivered``)."""
-        item = OutboxItem(storage, method, args, self.time)
-        if len(self._queue(storage)) == 0:
+        set aside in ``undelivered``). The outbox record is only built when one is kept."""
+        now = self.time
+        if not len(self._queue(storage)):
             try:
-                return self._deliver(item)
+                return self._deliver(storage, method, args)
             except CallRejected as rejected:
+                item = OutboxItem(storage, method, args, now)
                 if is_invalid_record(rejected):
                     self._set_aside(item, rejected)
                     return None
-                failed = attrs.evolve(item, attempts=1, last_error=self._reason(rejected))
+                failed = item.failed(self._reason(rejected))
                 queue = self._queue(storage).pushed(failed)
                 self._set_queue(storage, queue.with_first(failed, self.time + backoff(1)))
         else:
+            item = OutboxItem(storage, method, args, now)
             self._set_queue(storage, self._queue(storage).pushed(item))
             self._flush(storage)
         self._arm_maintenance()
         return None
 
-    def _deliver(self, item: OutboxItem) -> Any:
-        target = self._storage_id(item.storage)
+    def _deliver(self, storage: str, method: str, args: tuple[Any, ...]) -> Any:
+        target = self._storage_id(storage)
         if target is None:
             raise CallRejected(
                 RejectCode.DESTINATION_INVALID, ErrorCode.CANISTER_NOT_FOUND,
-                f"{item.storage} is not set up (setup_microservices)",
+                f"{storage} is not set up (setup_microservices)",
             )  # fmt: skip
-        return self.call(target, item.method, *item.args)
+        return self.call(target, method, *args)
 
     def _flush(self, storage: str, *, force: bool = False) -> None:
         """Deliver waiting records in order. A transient failure stops the flush and backs the
@@ -184,19 +190,16 @@ class BackendBase(Canister):
                 return
             item, head = queue.first(), queue.head
             try:
-                self._deliver(item)
+                self._deliver(item.storage, item.method, item.args)
             except CallRejected as rejected:
                 if is_invalid_record(rejected):
                     self._set_aside(item, rejected)
                 else:
-                    attempts = item.attempts + 1
-                    failed = attrs.evolve(
-                        item, attempts=attempts, last_error=self._reason(rejected)
-                    )
+                    failed = item.failed(self._reason(rejected))
                     queue = self._queue(storage)
                     if queue.head == head:
                         self._set_queue(
-                            storage, queue.with_first(failed, self.time + backoff(attempts))
+                            storage, queue.with_first(failed, self.time + backoff(failed.attempts))
                         )
                     return
             queue = self._queue(storage)
@@ -246,10 +249,10 @@ class BackendBase(Canister):
 
     def _hold(self, key: str) -> None:
         """Mark a refund or payment as being settled by this message (across its awaits)."""
-        self.state = attrs.evolve(self.state, in_flight=self.state.in_flight | {key})
+        self.state = self.state.changed(in_flight=self.state.in_flight | {key})
 
     def _release(self, key: str) -> None:
-        self.state = attrs.evolve(self.state, in_flight=self.state.in_flight - {key})
+        self.state = self.state.changed(in_flight=self.state.in_flight - {key})
 
     def _arm_maintenance(self) -> None:
         if self.state.maintenance_timer is None and self._has_work():

@@ -14,7 +14,7 @@ from typing import Any, Final, cast
 
 import attrs
 
-from icto.backend.base import BackendBase
+from icto.backend.base import BackendBase, record_id
 from icto.backend.types import (
     DAO_FACTORY,
     DAY_NS,
@@ -108,18 +108,19 @@ class PaidDeployments(BackendBase):
         launchpad's fee-exempt deployment: no rate limit, and the config is checked for the
         owner."""
         state = self.state
+        settings = state.config
         if user.is_anonymous:
             return Unauthorized("anonymous callers cannot deploy")
         profile = state.profiles.get(user)
         if profile is not None and profile.status != UserStatus.ACTIVE:
             return UserSuspended(profile.status)
-        limit = state.config.max_deployments_per_day
-        recent = self._recent_attempts(user)
+        limit = settings.max_deployments_per_day
+        recent = () if profile is None else profile.recent_since(self.time - DAY_NS)
         if owner is None and len(recent) >= limit:
             return RateLimited(limit, recent[-limit] + DAY_NS)
-        if not state.config.enabled[service]:
+        if not settings.enabled[service]:
             return ServiceDisabled(service)
-        if state.config.maintenance_mode:
+        if settings.maintenance_mode:
             return MaintenanceMode()
         missing = [name for name, where in (
             (service, state.factories.get(service)), ("audit_storage", state.audit_storage),
@@ -158,13 +159,6 @@ class PaidDeployments(BackendBase):
             return Unauthorized("only a launchpad sale may deploy for another owner")
         return None
 
-    def _recent_attempts(self, user: Principal) -> tuple[int, ...]:
-        profile = self.state.profiles.get(user)
-        if profile is None:
-            return ()
-        since = self.time - DAY_NS
-        return tuple(at for at in profile.recent if at > since)
-
     def _check_capacity(self, service: str) -> DeployError | None:
         """The factory must be able to pay for one more contract before anybody is charged."""
         factory = self.state.factories[service]
@@ -181,14 +175,15 @@ class PaidDeployments(BackendBase):
 
     def _check_funds(self, user: Principal, token: Principal, fee: int) -> DeployError | None:
         """Step 4: the approval must cover fee + ledger fee, and so must the balance."""
+        payer = Account(user)
         try:
             ledger_fee: int = self.call(token, "icrc1_fee")
             allowance = self.call(
-                token, "icrc2_allowance", AllowanceArgs(Account(user), Account(self.id))
+                token, "icrc2_allowance", AllowanceArgs(payer, Account(self.id))
             ).allowance
             if allowance < fee + ledger_fee:
                 return AllowanceTooLow(fee + ledger_fee, allowance)
-            balance: int = self.call(token, "icrc1_balance_of", Account(user))
+            balance: int = self.call(token, "icrc1_balance_of", payer)
         except CallRejected as rejected:
             reason = self._reason(rejected)
             return ServiceUnavailable(f"the payment ledger did not answer: {reason}")
@@ -216,25 +211,39 @@ class PaidDeployments(BackendBase):
         if refusal is not None:
             return Err(refusal)
         self._flush_outbox(force=True)
-        fee = 0 if exempt else self.state.config.fee(service)
-        token = self.state.config.payment_token
+        settings = self.state.config
+        fee = 0 if exempt else settings.fee(service)
+        token = settings.payment_token
         if fee > 0:
             refusal = self._check_funds(user, token, fee)
             if refusal is not None:
                 return Err(refusal)
-        charge = self._open_payment(user, service, fee, token)
-        if exempt:
-            charge = attrs.evolve(charge, owner=owner, ticket=f"{user}/{request}")
+        ticket = f"{user}/{request}" if exempt else None
+        charge = self._open_payment(user, service, fee, token, owner, ticket)
         paid = self._charge(charge)
         if isinstance(paid, PaymentFailed):
             return Err(paid)
         return self._dispatch(paid, config)
 
-    def _open_payment(self, user: Principal, service: str, fee: int, token: Principal) -> Charge:
-        """Step 5: a payment id, the attempt counted, the trail opened."""
-        payment_id = self._new_id("pay")
-        recent = (*self._recent_attempts(user), self.time)
-        self._update_profile(user, recent=recent[-self.state.config.max_deployments_per_day :])
+    def _open_payment(
+        self,
+        user: Principal,
+        service: str,
+        fee: int,
+        token: Principal,
+        owner: Principal | None = None,
+        ticket: str | None = None,
+    ) -> Charge:
+        """Step 5: a payment id, the attempt counted (one new state), the trail opened."""
+        state = self.state
+        payment_id = record_id("pay", state)
+        now = self.time
+        profile = self._profile(user).attempted(
+            now, now - DAY_NS, state.config.max_deployments_per_day
+        )
+        self.state = state.changed(
+            profiles=state.profiles.set(user, profile), next_id=state.next_id + 1
+        )
         initiated = self._audit(
             AuditAction.DEPLOYMENT_INITIATED, user=user, service=service, payment_id=payment_id,
             details=(("fee", str(fee)), ("token", str(token))),
@@ -246,7 +255,7 @@ class PaidDeployments(BackendBase):
                 audit_id=initiated,
             ),
         )  # fmt: skip
-        return Charge(payment_id, user, service, fee, token, initiated)
+        return Charge(payment_id, user, service, fee, token, initiated, None, owner, ticket)
 
     def _charge(self, charge: Charge) -> Charge | PaymentFailed:
         """Steps 6-7: take the fee with ``icrc2_transfer_from``; the charge with its block, or
@@ -271,10 +280,11 @@ class PaidDeployments(BackendBase):
             details=(("amount", str(charge.amount)), ("block", str(block))),
         )  # fmt: skip
         self._invoice("set_payment_status", charge.payment_id, Completed(block), audit_id)
-        self._count(payments=1, fees_collected=charge.amount)
-        profile = self._profile(charge.user)
-        self._update_profile(charge.user, total_paid=profile.total_paid + charge.amount)
-        return attrs.evolve(charge, block=block)
+        self._store_profile(
+            self._profile(charge.user).plus(paid=charge.amount),
+            self.state.counters.plus(payments=1, fees_collected=charge.amount),
+        )
+        return charge.charged(block)
 
     def _payment_failed(self, charge: Charge, reason: str) -> PaymentFailed:
         audit_id = self._audit(
@@ -311,8 +321,8 @@ class PaidDeployments(BackendBase):
         if found is not None:
             return Ok(self._deployed(charge, found))
         pending = Unconfirmed(charge, self.time)
-        self.state = attrs.evolve(
-            self.state, unconfirmed=self.state.unconfirmed.set(charge.payment_id, pending)
+        self.state = self.state.changed(
+            unconfirmed=self.state.unconfirmed.set(charge.payment_id, pending)
         )
         self._arm_maintenance()
         return Err(DeploymentFailed(reason, charge.payment_id, None, pending=True))
@@ -336,9 +346,9 @@ class PaidDeployments(BackendBase):
             contract_id=contract, payment_id=charge.payment_id, ref_id=charge.initiated,
         )  # fmt: skip
         self._invoice("link_contract", charge.payment_id, contract, audit_id)
-        self._count(deployments=1)
-        profile = self._profile(charge.user)
-        self._update_profile(charge.user, deployments=profile.deployments + 1)
+        self._store_profile(
+            self._profile(charge.user).plus(deployments=1), self.state.counters.plus(deployments=1)
+        )
         return DeploymentResult(
             contract, charge.service, charge.payment_id, charge.block, charge.amount
         )
@@ -365,9 +375,7 @@ class PaidDeployments(BackendBase):
             self._release(payment_id)
             if not asked:
                 continue
-            self.state = attrs.evolve(
-                self.state, unconfirmed=self.state.unconfirmed.delete(payment_id)
-            )
+            self.state = self.state.changed(unconfirmed=self.state.unconfirmed.delete(payment_id))
             if found is None:
                 self._failed(charge, "the factory registered no contract for this payment")
             else:
@@ -378,13 +386,14 @@ class PaidDeployments(BackendBase):
     def _open_refund(self, charge: Charge, reason: str, failed: int | None) -> RefundOutcome:
         """Step 10: record the refund owed; pay it now unless auto-refund is off. ``failed`` is
         the id of the ``DeploymentFailed`` entry the refund answers."""
-        refund_id = self._new_id("ref")
+        state = self.state
+        refund_id = record_id("ref", state)
         owed = PendingRefund(
             refund_id, charge.payment_id, charge.user, charge.amount, charge.token,
             charge.service, reason, 0, None, self.time, failed,
         )  # fmt: skip
-        self.state = attrs.evolve(
-            self.state, pending_refunds=self.state.pending_refunds.set(refund_id, owed)
+        self.state = state.changed(
+            next_id=state.next_id + 1, pending_refunds=state.pending_refunds.set(refund_id, owed)
         )
         self._invoice(
             "create_refund",
@@ -420,8 +429,8 @@ class PaidDeployments(BackendBase):
         return self._refund_failed(owed, describe(result.error))
 
     def _refunded(self, owed: PendingRefund, block: int) -> RefundOutcome:
-        self.state = attrs.evolve(
-            self.state, pending_refunds=self.state.pending_refunds.delete(owed.refund_id)
+        self.state = self.state.changed(
+            pending_refunds=self.state.pending_refunds.delete(owed.refund_id)
         )
         audit_id = self._audit(
             AuditAction.REFUND_ISSUED, user=owed.user, service=owed.service,
@@ -430,15 +439,16 @@ class PaidDeployments(BackendBase):
                      ("block", str(block))),
         )  # fmt: skip
         self._invoice("set_refund_status", owed.refund_id, RefundCompleted(block), audit_id)
-        self._count(refunds=1, refunded=owed.amount)
-        profile = self._profile(owed.user)
-        self._update_profile(owed.user, total_refunded=profile.total_refunded + owed.amount)
+        self._store_profile(
+            self._profile(owed.user).plus(refunded=owed.amount),
+            self.state.counters.plus(refunds=1, refunded=owed.amount),
+        )
         return RefundOutcome(owed.refund_id, owed.amount, "Completed", block=block)
 
     def _refund_failed(self, owed: PendingRefund, reason: str) -> RefundOutcome:
-        owed = attrs.evolve(owed, attempts=owed.attempts + 1, last_error=reason)
-        self.state = attrs.evolve(
-            self.state, pending_refunds=self.state.pending_refunds.set(owed.refund_id, owed)
+        owed = owed.attempt_failed(reason)
+        self.state = self.state.changed(
+            pending_refunds=self.state.pending_refunds.set(owed.refund_id, owed)
         )
         audit_id = self._audit(
             AuditAction.REFUND_FAILED, user=owed.user, service=owed.service,

@@ -4,7 +4,7 @@ number of contracts: those live in the factories, the trail in the storages."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import immutables
@@ -30,6 +30,12 @@ class OutboxItem:
     queued_at: int
     attempts: int = 0
     last_error: str | None = None
+
+    def failed(self, error: str) -> OutboxItem:
+        """This record after one more failed delivery."""
+        return OutboxItem(
+            self.storage, self.method, self.args, self.queued_at, self.attempts + 1, error
+        )
 
 
 @attrs.frozen
@@ -68,6 +74,10 @@ class Queue:
         return Queue(self.items.set(self.head, item), self.head, self.tail, retry_at)
 
 
+EMPTY_QUEUE: Final = Queue()
+"""The queue of a storage nothing waits for (shared: a ``Queue`` never changes)."""
+
+
 @attrs.frozen(kw_only=True)
 class BackendState:
     admins: frozenset[Principal]
@@ -92,3 +102,32 @@ class BackendState:
 
     def outbox_size(self) -> int:
         return sum(len(queue) for queue in self.outbox.values())
+
+    def changed(
+        self,
+        *,
+        profiles: immutables.Map[Principal, UserProfile] | None = None,
+        next_id: int | None = None,
+        counters: BackendCounters | None = None,
+        pending_refunds: immutables.Map[str, PendingRefund] | None = None,
+        unconfirmed: immutables.Map[str, Unconfirmed] | None = None,
+        outbox: immutables.Map[str, Queue] | None = None,
+        in_flight: frozenset[str] | None = None,
+    ) -> BackendState:
+        """This state with the fields the paid flow and its refunds change replaced where given,
+        built in one constructor call: the flow changes its state several times per deployment,
+        and ``attrs.evolve`` introspects every field each time."""
+        return BackendState(
+            admins=self.admins, config=self.config, id_prefix=self.id_prefix,
+            audit_storage=self.audit_storage, invoice_storage=self.invoice_storage,
+            factories=self.factories,
+            profiles=self.profiles if profiles is None else profiles,
+            next_id=self.next_id if next_id is None else next_id,
+            pending_refunds=self.pending_refunds if pending_refunds is None else pending_refunds,
+            unconfirmed=self.unconfirmed if unconfirmed is None else unconfirmed,
+            outbox=self.outbox if outbox is None else outbox,
+            undelivered=self.undelivered,
+            in_flight=self.in_flight if in_flight is None else in_flight,
+            maintenance_timer=self.maintenance_timer,
+            counters=self.counters if counters is None else counters,
+        )  # fmt: skip

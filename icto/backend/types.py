@@ -82,6 +82,36 @@ class UserProfile:
     recent: tuple[int, ...] = ()
     """When this user's recent paid attempts started, oldest first (for the daily limit)."""
 
+    def recent_since(self, since: int) -> tuple[int, ...]:
+        """The attempts that started after ``since``, oldest first."""
+        return tuple(at for at in self.recent if at > since)
+
+    def attempted(self, at: int, since: int, limit: int) -> UserProfile:
+        """This profile with an attempt at ``at`` recorded: the attempts after ``since`` and this
+        one, the last ``limit`` of them (built in one step: the paid flow does it every time)."""
+        recent = (*self.recent_since(since), at)[-limit:]
+        return UserProfile(
+            user=self.user, status=self.status, first_seen=self.first_seen,
+            deployments=self.deployments, total_paid=self.total_paid,
+            total_refunded=self.total_refunded, recent=recent,
+        )  # fmt: skip
+
+    def plus(self, *, deployments: int = 0, paid: int = 0, refunded: int = 0) -> UserProfile:
+        """This profile with the given amounts added to its totals, in one new record."""
+        return UserProfile(
+            user=self.user, status=self.status, first_seen=self.first_seen,
+            deployments=self.deployments + deployments, total_paid=self.total_paid + paid,
+            total_refunded=self.total_refunded + refunded, recent=self.recent,
+        )  # fmt: skip
+
+    def with_status(self, status: UserStatus) -> UserProfile:
+        """This profile under another status (an admin suspends, bans or reactivates)."""
+        return UserProfile(
+            user=self.user, status=status, first_seen=self.first_seen,
+            deployments=self.deployments, total_paid=self.total_paid,
+            total_refunded=self.total_refunded, recent=self.recent,
+        )  # fmt: skip
+
 
 @attrs.frozen
 class DeploymentResult:
@@ -225,6 +255,30 @@ class BackendCounters:
     failed_refunds: int = 0
     access_denied: int = 0
 
+    def plus(
+        self,
+        *,
+        deployments: int = 0,
+        failed_deployments: int = 0,
+        payments: int = 0,
+        fees_collected: int = 0,
+        refunds: int = 0,
+        refunded: int = 0,
+        failed_refunds: int = 0,
+        access_denied: int = 0,
+    ) -> BackendCounters:
+        """These counters with the given amounts added, in one new record."""
+        return BackendCounters(
+            deployments=self.deployments + deployments,
+            failed_deployments=self.failed_deployments + failed_deployments,
+            payments=self.payments + payments,
+            fees_collected=self.fees_collected + fees_collected,
+            refunds=self.refunds + refunds,
+            refunded=self.refunded + refunded,
+            failed_refunds=self.failed_refunds + failed_refunds,
+            access_denied=self.access_denied + access_denied,
+        )
+
 
 @attrs.frozen(kw_only=True)
 class SystemStatus:
@@ -257,6 +311,13 @@ class PendingRefund:
     failed_audit_id: int | None = None
     """The ``DeploymentFailed`` entry this refund answers (its audit entries refer to it)."""
 
+    def attempt_failed(self, reason: str) -> PendingRefund:
+        """This refund after one more failed attempt."""
+        return PendingRefund(
+            self.refund_id, self.payment_id, self.user, self.amount, self.token, self.service,
+            self.reason, self.attempts + 1, reason, self.created_at, self.failed_audit_id,
+        )  # fmt: skip
+
 
 @attrs.frozen
 class Charge:
@@ -276,6 +337,13 @@ class Charge:
     payer)."""
     ticket: str | None = None
     """The factory ticket, when a launchpad names its request (``None``: the payment id)."""
+
+    def charged(self, block: int | None) -> Charge:
+        """This charge, taken at ``block``."""
+        return Charge(
+            self.payment_id, self.user, self.service, self.amount, self.token, self.initiated,
+            block, self.owner, self.ticket,
+        )  # fmt: skip
 
     @property
     def contract_owner(self) -> Principal:

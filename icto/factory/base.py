@@ -6,7 +6,7 @@ a domain factory subclasses ``Factory``, not this.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import attrs
 import immutables
@@ -57,8 +57,13 @@ class Counters:
     failed_upgrades: int = 0
 
     def bumped(self, counter: str) -> Counters:
-        """These counters with ``counter`` one higher."""
-        return attrs.evolve(self, **{counter: getattr(self, counter) + 1})
+        """These counters with ``counter`` one higher (built directly: no ``evolve``)."""
+        if counter not in _COUNTERS:
+            raise AttributeError(f"{type(self).__name__!r} has no counter {counter!r}")
+        return Counters(*[getattr(self, name) + (name == counter) for name in _COUNTERS])
+
+
+_COUNTERS: Final = tuple(field.name for field in attrs.fields(Counters))
 
 
 @attrs.frozen
@@ -134,9 +139,17 @@ class FactoryBase(Canister):
     def draft(self, owner: Principal, config: Any) -> ContractDraft:
         raise NotImplementedError
 
+    def indexed_fields(self, state: Any, info: ContractInfo) -> dict[str, Any]:
+        """The domain's own index fields of ``state`` with a newly registered contract in them.
+        A deployment builds its new state once, these fields included, so it passes the state
+        before the registration: read only the domain's own fields."""
+        return {}
+
     def indexed(self, state: Any, info: ContractInfo) -> Any:
-        """The state with a newly registered contract in the domain's own indexes."""
-        return state
+        """The state with a newly registered contract in the domain's own indexes (by default,
+        with its ``indexed_fields``; a domain may override this instead)."""
+        fields = self.indexed_fields(state, info)
+        return attrs.evolve(state, **fields) if fields else state
 
     def unindexed(self, state: Any, info: ContractInfo) -> Any:
         """The state without a forgotten contract in the domain's own indexes."""

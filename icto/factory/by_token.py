@@ -31,8 +31,8 @@ class TokenIndexedFactory(Factory):
 
     state: TokenIndexedState
 
-    def indexed(self, state: Any, info: ContractInfo) -> Any:
-        return attrs.evolve(state, by_token=listed(state.by_token, info.details.token, info.seq))
+    def indexed_fields(self, state: Any, info: ContractInfo) -> dict[str, Any]:
+        return {"by_token": listed(state.by_token, info.details.token, info.seq)}
 
     def unindexed(self, state: Any, info: ContractInfo) -> Any:
         by_token = unlisted(state.by_token, info.details.token, info.seq)

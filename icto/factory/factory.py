@@ -20,6 +20,7 @@ from icto.factory.base import (
     MAX_STATUS_LENGTH,
     UNAUTHORIZED_DEPLOY,
     ContractDraft,
+    FactoryBase,
     FactoryInit,
     FactoryState,
     cycles_problem,
@@ -50,7 +51,7 @@ class Factory(VersionManagement, FactoryReads):
     """The common factory. Subclasses set ``KIND``, ``CONTRACT`` (the initial contract code),
     ``ROLES`` (the roles their contracts report) and implement ``validate_config`` and
     ``draft``; ``STATE`` may be a ``FactoryState`` subclass carrying domain indexes, maintained
-    by ``indexed`` / ``unindexed``."""
+    by ``indexed_fields`` (or ``indexed``) / ``unindexed``."""
 
     # -- deployment ---------------------------------------------------------------------------
 
@@ -105,33 +106,39 @@ class Factory(VersionManagement, FactoryReads):
             )  # fmt: skip
         except CallRejected as rejected:
             return self._abandon(contract, "install_code", rejected.message)
-        draft = self.draft(owner, config)
-        self._with_index(
-            self.state.index.register(
-                contract, kind=self.KIND, owner=owner, name=draft.name, created_at=self.time,
-                version=code.VERSION, is_public=draft.is_public, details=draft.details,
-                roles=draft.roles,
-            )
-        )  # fmt: skip
         tickets = self.state.tickets
         if ticket is not None:
             tickets = tickets.set((self.caller, ticket), Ticket(contract, owner, digest))
-        self.state = self.indexed(
-            attrs.evolve(
-                self.state, deploying=without(self.state.deploying, contract), tickets=tickets
-            ),
-            self.state.index.contracts[contract],
-        )
+        self.state = self._registered(contract, owner, config, code.VERSION, tickets)
         try:
             self.call(contract, "on_deployed")
         except CallRejected as rejected:
-            if ticket is not None:
-                self.state = attrs.evolve(
-                    self.state, tickets=without(self.state.tickets, (self.caller, ticket))
-                )
-            return self._abandon(contract, "on_deployed", rejected.message)
+            key = None if ticket is None else (self.caller, ticket)
+            return self._abandon(contract, "on_deployed", rejected.message, key)
         self.state = attrs.evolve(self.state, counters=self.state.counters.bumped("deployed"))
         return Ok(contract)
+
+    def _registered(
+        self, contract: Principal, owner: Principal, config: Any, version: str,
+        tickets: immutables.Map[tuple[Principal, str], Ticket],
+    ) -> FactoryState:  # fmt: skip
+        """The state with an installed contract registered and indexed, no longer deploying,
+        and ``tickets``: built once, the domain's index fields included (``indexed_fields``),
+        unless the domain overrides ``indexed`` itself."""
+        state = self.state
+        draft = self.draft(owner, config)
+        index = state.index.register(
+            contract, kind=self.KIND, owner=owner, name=draft.name, created_at=self.time,
+            version=version, is_public=draft.is_public, details=draft.details, roles=draft.roles,
+        )  # fmt: skip
+        info = index.contracts[contract]
+        deploying = without(state.deploying, contract)
+        if type(self).indexed is not FactoryBase.indexed:
+            built = attrs.evolve(state, index=index, deploying=deploying, tickets=tickets)
+            registered: FactoryState = self.indexed(built, info)
+            return registered
+        fields = self.indexed_fields(state, info)
+        return attrs.evolve(state, index=index, deploying=deploying, tickets=tickets, **fields)
 
     def preflight(self, config: Any) -> str | None:
         """What a valid config needs from other canisters, asked before anything is created
@@ -163,19 +170,28 @@ class Factory(VersionManagement, FactoryReads):
         self.log(f"deployment failed at {step}: {reason}")
         return Err(DeploymentFailed(step, reason))
 
-    def _abandon(self, contract: Principal, step: str, reason: str) -> Err[DeploymentFailed]:
-        """Undo a deployment that failed after its canister was created."""
-        self._forget(contract)
-        self.state = attrs.evolve(self.state, deploying=without(self.state.deploying, contract))
-        failure = self._deployment_failed(step, reason)
-        self._delete_canister(contract)
-        return failure
-
-    def _forget(self, contract: Principal) -> None:
-        info = self.state.index.info(contract)
+    def _abandon(
+        self, contract: Principal, step: str, reason: str,
+        ticket: tuple[Principal, str] | None = None,
+    ) -> Err[DeploymentFailed]:  # fmt: skip
+        """Undo a deployment that failed after its canister was created: the contract (and its
+        ``ticket``) forgotten, no longer deploying, the failure counted, in one new state; then
+        the canister deleted."""
+        state = self.state
+        info = state.index.info(contract)
+        changes: dict[str, Any] = {
+            "deploying": without(state.deploying, contract),
+            "counters": state.counters.bumped("failed_deployments"),
+        }
+        if ticket is not None:
+            changes["tickets"] = without(state.tickets, ticket)
         if info is not None:
-            state = attrs.evolve(self.state, index=self.state.index.forget(contract))
-            self.state = self.unindexed(state, info)
+            changes["index"] = state.index.forget(contract)
+        state = attrs.evolve(state, **changes)
+        self.state = state if info is None else self.unindexed(state, info)
+        self.log(f"deployment failed at {step}: {reason}")
+        self._delete_canister(contract)
+        return Err(DeploymentFailed(step, reason))
 
     def _delete_canister(self, contract: Principal) -> bool:
         try:

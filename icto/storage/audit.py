@@ -33,6 +33,7 @@ from icto.storage.base import (
     StorageState,
     check_page,
     ids_between,
+    is_clean_text,
     is_text,
     take_page,
 )
@@ -69,10 +70,86 @@ class AuditState(StorageState):
         immutables.Map()
     )
 
+    def with_entry(self, entry: AuditEntry) -> AuditState:
+        """This state with ``entry`` (numbered ``len(entries)``) appended and indexed, built in
+        one constructor call."""
+        id_, event = entry.id, entry.event
+        action, user, contract = event.action, event.user, event.contract_id
+        by_user, by_user_action = self.by_user, self.by_user_action
+        if user is not None:
+            by_user = _indexed(by_user, user, id_)
+            by_user_action = _indexed(by_user_action, (user, action), id_)
+        by_contract, by_contract_action = self.by_contract, self.by_contract_action
+        if contract is not None:
+            by_contract = _indexed(by_contract, contract, id_)
+            by_contract_action = _indexed(by_contract_action, (contract, action), id_)
+        return AuditState(
+            admins=self.admins, writers=self.writers, access_denied=self.access_denied,
+            entries=self.entries.append(entry), by_user=by_user,
+            by_action=_indexed(self.by_action, action, id_), by_contract=by_contract,
+            by_user_action=by_user_action, by_contract_action=by_contract_action,
+        )  # fmt: skip
+
 
 def event_problems(event: AuditEvent, entries: int) -> tuple[str, ...]:
     """Every reason ``event`` cannot be logged into a trail of ``entries`` entries (empty when it
-    can)."""
+    can). A well-formed event passes one cheap pass (``_plainly_valid``); only an event that
+    fails it is examined field by field, for every reason."""
+    if _plainly_valid(event, entries):
+        return ()
+    return _every_event_problem(event, entries)
+
+
+def _plainly_valid(event: AuditEvent, entries: int) -> bool:
+    """Whether ``event`` certainly has no problem, tested with exact type checks, lengths and one
+    scan of all its text at once. ``False`` means "look closer", not "invalid": a value of a
+    subclass, for example, is left to ``_every_event_problem``."""
+    action, custom = event.action, event.custom
+    if type(action) is not AuditAction or type(event.severity) is not Severity:
+        return False
+    texts: list[str] = []
+    if action is AuditAction.CUSTOM:
+        if type(custom) is not str or not 1 <= len(custom) <= MAX_TEXT:
+            return False
+        texts.append(custom)
+    elif custom is not None:
+        return False
+    user, contract = event.user, event.contract_id
+    if (user is not None and type(user) is not Principal) or (
+        contract is not None and type(contract) is not Principal
+    ):
+        return False
+    for text in (event.service, event.payment_id):
+        if text is not None:
+            if type(text) is not str or not 1 <= len(text) <= MAX_TEXT:
+                return False
+            texts.append(text)
+    ref_id, occurred_at = event.ref_id, event.occurred_at
+    if ref_id is not None and not (type(ref_id) is int and 0 <= ref_id < entries):
+        return False
+    if occurred_at is not None and not (type(occurred_at) is int and occurred_at >= 0):
+        return False
+    details = event.details
+    if type(details) is not tuple or len(details) > MAX_DETAILS:
+        return False
+    keys: set[str] = set()
+    for pair in details:
+        if type(pair) is not tuple or len(pair) != 2:
+            return False
+        key, value = pair
+        if (
+            type(key) is not str or not 1 <= len(key) <= MAX_DETAIL_KEY or key in keys
+            or type(value) is not str or len(value) > MAX_DETAIL_VALUE
+        ):  # fmt: skip
+            return False
+        keys.add(key)
+        texts.append(key)
+        texts.append(value)
+    return not texts or is_clean_text("\n".join(texts))
+
+
+def _every_event_problem(event: AuditEvent, entries: int) -> tuple[str, ...]:
+    """Every reason ``event`` cannot be logged, each field checked on its own."""
     fields: dict[str, object] = attrs.asdict(event, recurse=False)
     problems: list[str] = []
     action, custom = fields["action"], fields["custom"]
@@ -164,33 +241,12 @@ class AuditStorage(StorageBase):
         id (0, 1, 2 …). An invalid event is rejected with every reason, and nothing is kept."""
         self._require_writer("log audit events")
         state = self.state
-        problems = event_problems(event, len(state.entries))
+        id_ = len(state.entries)
+        problems = event_problems(event, id_)
         if problems:
             raise InvalidRecord("invalid audit event: " + "; ".join(problems))
-        id_ = len(state.entries)
-        action, user, contract = event.action, event.user, event.contract_id
         entry = AuditEntry(id=id_, timestamp=self.time, writer=self.caller, event=event)
-        self.state = attrs.evolve(
-            state,
-            entries=state.entries.append(entry),
-            by_action=_indexed(state.by_action, action, id_),
-            by_user=state.by_user if user is None else _indexed(state.by_user, user, id_),
-            by_user_action=(
-                state.by_user_action
-                if user is None
-                else _indexed(state.by_user_action, (user, action), id_)
-            ),
-            by_contract=(
-                state.by_contract
-                if contract is None
-                else _indexed(state.by_contract, contract, id_)
-            ),
-            by_contract_action=(
-                state.by_contract_action
-                if contract is None
-                else _indexed(state.by_contract_action, (contract, action), id_)
-            ),
-        )
+        self.state = state.with_entry(entry)
         return id_
 
     @query_method

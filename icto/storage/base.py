@@ -56,6 +56,13 @@ def is_text(value: object, longest: int) -> bool:
     return text_problem("text", value, 1, longest, multiline=True) is None
 
 
+def is_clean_text(text: str) -> bool:
+    """``text`` holds no character the text rule forbids in free text (its length is not
+    checked). Texts joined with newlines pass together exactly when each passes alone, so one
+    scan checks the characters of a whole record."""
+    return text_problem("text", text, 0, len(text), multiline=True) is None
+
+
 class InvalidRecord(Reject):
     """A writer's record refused for what it says (its message starts with ``INVALID_RECORD``):
     sending it again cannot succeed, so a writer sets it aside rather than retrying it."""

@@ -37,6 +37,7 @@ from icto.storage.base import (
     StorageState,
     check_page,
     ids_between,
+    is_clean_text,
     is_text,
     take_page,
 )
@@ -66,6 +67,7 @@ from icto.storage.types import (
     StatusChange,
     StorageHealth,
     status_name,
+    with_audit,
 )
 from icto.validation import is_nat
 
@@ -80,6 +82,10 @@ PAYMENT_STATUS_NAMES: Final = tuple(cls.__name__ for cls in PAYMENT_TRANSITIONS)
 REFUND_STATUS_NAMES: Final = tuple(cls.__name__ for cls in REFUND_TRANSITIONS)
 
 _EMPTY: SortedSet[int] = SortedSet()
+_WITH_BLOCK: Final = (Refunded, RefundCompleted)
+"""Statuses whose ``block`` must be a non-negative int."""
+_WITH_REASON: Final = (Failed, RefundFailed, RefundAttemptFailed)
+"""Statuses whose ``reason`` must be text of 1 to ``MAX_TEXT`` characters."""
 
 
 @attrs.frozen(kw_only=True)
@@ -94,6 +100,48 @@ class InvoiceState(StorageState):
     refunds_by_user: immutables.Map[Principal, SortedSet[int]] = immutables.Map()
     refunds_by_status: immutables.Map[str, SortedSet[int]] = immutables.Map()
     totals: immutables.Map[tuple[str, Principal], ServiceTotals] = immutables.Map()
+
+    def with_payments(
+        self,
+        payments: Vector[PaymentRecord],
+        *,
+        seqs: immutables.Map[str, int] | None = None,
+        by_user: immutables.Map[Principal, SortedSet[int]] | None = None,
+        by_status: immutables.Map[str, SortedSet[int]] | None = None,
+        totals: immutables.Map[tuple[str, Principal], ServiceTotals] | None = None,
+    ) -> InvoiceState:
+        """This state with new payments and, where given, their indexes and totals: one
+        constructor call (every payment write comes through here)."""
+        return InvoiceState(
+            admins=self.admins, writers=self.writers, access_denied=self.access_denied,
+            payments=payments,
+            payment_seqs=self.payment_seqs if seqs is None else seqs,
+            payments_by_user=self.payments_by_user if by_user is None else by_user,
+            payments_by_status=self.payments_by_status if by_status is None else by_status,
+            refunds=self.refunds, refund_seqs=self.refund_seqs,
+            refunds_by_user=self.refunds_by_user, refunds_by_status=self.refunds_by_status,
+            totals=self.totals if totals is None else totals,
+        )  # fmt: skip
+
+    def with_refunds(
+        self,
+        refunds: Vector[Refund],
+        by_status: immutables.Map[str, SortedSet[int]],
+        *,
+        seqs: immutables.Map[str, int] | None = None,
+        by_user: immutables.Map[Principal, SortedSet[int]] | None = None,
+    ) -> InvoiceState:
+        """This state with new refunds and their indexes (the seqs and the user index where
+        given): one constructor call."""
+        return InvoiceState(
+            admins=self.admins, writers=self.writers, access_denied=self.access_denied,
+            payments=self.payments, payment_seqs=self.payment_seqs,
+            payments_by_user=self.payments_by_user, payments_by_status=self.payments_by_status,
+            refunds=refunds,
+            refund_seqs=self.refund_seqs if seqs is None else seqs,
+            refunds_by_user=self.refunds_by_user if by_user is None else by_user,
+            refunds_by_status=by_status, totals=self.totals,
+        )  # fmt: skip
 
 
 def _moved(
@@ -112,7 +160,18 @@ def _audit_id_problem(value: object) -> list[str]:
 
 
 def payment_draft_problems(draft: PaymentDraft) -> tuple[str, ...]:
-    """Every reason ``draft`` cannot be recorded (empty when it can)."""
+    """Every reason ``draft`` cannot be recorded (empty when it can). A well-formed draft passes
+    exact type tests and one scan of its text; any other is examined field by field."""
+    id_, service, amount, audit_id = draft.id, draft.service, draft.amount, draft.audit_id
+    if (
+        type(id_) is str and 1 <= len(id_) <= MAX_ID
+        and type(service) is str and 1 <= len(service) <= MAX_TEXT
+        and type(draft.user) is Principal and type(draft.token) is Principal
+        and type(amount) is int and amount >= 0
+        and (audit_id is None or (type(audit_id) is int and audit_id >= 0))
+        and is_clean_text(f"{id_}\n{service}")
+    ):  # fmt: skip
+        return ()
     fields: dict[str, object] = attrs.asdict(draft, recurse=False)
     problems = _id_problem("id", draft.id)
     for name in ("user", "token"):
@@ -139,14 +198,17 @@ def refund_draft_problems(draft: RefundDraft) -> tuple[str, ...]:
 
 
 def status_problem(status: object) -> str | None:
-    """What is wrong with a status record's field, or ``None``."""
-    if isinstance(status, Completed) and status.block is not None and not is_nat(status.block):
+    """What is wrong with a status record's field, or ``None``. The status kinds are disjoint,
+    so the first kind that matches decides."""
+    if isinstance(status, Completed):
+        if status.block is None or is_nat(status.block):
+            return None
         return "a Completed block is None or a non-negative int"
-    if isinstance(status, Refunded | RefundCompleted) and not is_nat(status.block):
+    if isinstance(status, _WITH_BLOCK):
+        if is_nat(status.block):
+            return None
         return f"a {status_name(status)} block is a non-negative int"
-    if isinstance(status, Failed | RefundFailed | RefundAttemptFailed) and not is_text(
-        status.reason, MAX_TEXT
-    ):
+    if isinstance(status, _WITH_REASON) and not is_text(status.reason, MAX_TEXT):
         return f"a {status_name(status)} reason is text of 1 to {MAX_TEXT} characters"
     return None
 
@@ -171,10 +233,6 @@ def _redelivered(status: S, history: tuple[StatusChange[S], ...], audit_id: int 
     """The change ``status`` / ``audit_id`` is the one that set the current status."""
     last = history[-1]
     return last.status == status and last.audit_id == audit_id
-
-
-def _with_audit(audit_ids: tuple[int, ...], audit_id: int | None) -> tuple[int, ...]:
-    return audit_ids if audit_id is None else (*audit_ids, audit_id)
 
 
 class InvoiceStorage(StorageBase):
@@ -207,18 +265,17 @@ class InvoiceStorage(StorageBase):
         record = PaymentRecord(
             id=draft.id, user=draft.user, service=draft.service, amount=draft.amount,
             token=draft.token, status=Pending(), created_at=now, updated_at=now,
-            contract_id=None, audit_ids=_with_audit((), draft.audit_id),
+            contract_id=None, audit_ids=with_audit((), draft.audit_id),
             history=(StatusChange(Pending(), now, draft.audit_id),),
         )  # fmt: skip
         key = (draft.service, draft.token)
         totals = state.totals.get(key, ServiceTotals(draft.service, draft.token, 0, 0, 0))
-        self.state = attrs.evolve(
-            state,
-            payments=state.payments.append(record),
-            payment_seqs=state.payment_seqs.set(draft.id, seq),
-            payments_by_user=listed(state.payments_by_user, draft.user, seq),
-            payments_by_status=listed(state.payments_by_status, status_name(record.status), seq),
-            totals=state.totals.set(key, attrs.evolve(totals, payments=totals.payments + 1)),
+        self.state = state.with_payments(
+            state.payments.append(record),
+            seqs=state.payment_seqs.set(draft.id, seq),
+            by_user=listed(state.payments_by_user, draft.user, seq),
+            by_status=listed(state.payments_by_status, status_name(record.status), seq),
+            totals=state.totals.set(key, totals.plus(payments=1)),
         )
         return record
 
@@ -257,11 +314,8 @@ class InvoiceStorage(StorageBase):
                 f"only a Completed payment is linked to a contract; {payment_id!r} is "
                 f"{status_name(record.status)}"
             )
-        linked = attrs.evolve(
-            record, contract_id=contract_id, updated_at=self.time,
-            audit_ids=_with_audit(record.audit_ids, audit_id),
-        )  # fmt: skip
-        self.state = attrs.evolve(self.state, payments=self.state.payments.set(seq, linked))
+        linked = record.linked(contract_id, self.time, audit_id)
+        self.state = self.state.with_payments(self.state.payments.set(seq, linked))
         return linked
 
     # -- refunds ------------------------------------------------------------------------------
@@ -302,17 +356,13 @@ class InvoiceStorage(StorageBase):
             reason=draft.reason, status=RefundWaiting(), attempts=0, created_at=now,
             updated_at=now, history=(StatusChange(RefundWaiting(), now, draft.audit_id),),
         )  # fmt: skip
-        self.state = attrs.evolve(
-            state,
-            refunds=state.refunds.append(refund),
-            refund_seqs=state.refund_seqs.set(draft.id, seq),
-            refunds_by_user=listed(state.refunds_by_user, draft.user, seq),
-            refunds_by_status=listed(state.refunds_by_status, status_name(refund.status), seq),
+        self.state = state.with_refunds(
+            state.refunds.append(refund),
+            listed(state.refunds_by_status, status_name(refund.status), seq),
+            seqs=state.refund_seqs.set(draft.id, seq),
+            by_user=listed(state.refunds_by_user, draft.user, seq),
         )
-        self._move_payment(
-            payment_seq, attrs.evolve(payment, refund_id=draft.id), RefundPending(),
-            draft.audit_id,
-        )  # fmt: skip
+        self._move_payment(payment_seq, payment, RefundPending(), draft.audit_id, draft.id)
         return refund
 
     @update
@@ -339,17 +389,11 @@ class InvoiceStorage(StorageBase):
             follows = RefundFailed(status.reason)
         else:
             follows = RefundPending()
-        now = self.time
-        moved = attrs.evolve(
-            refund, status=status, updated_at=now,
-            attempts=refund.attempts + (not isinstance(status, RefundWaiting)),
-            history=(*refund.history, StatusChange(status, now, audit_id)),
-        )  # fmt: skip
+        moved = refund.moved(status, self.time, audit_id)
         state = self.state
-        self.state = attrs.evolve(
-            state,
-            refunds=state.refunds.set(seq, moved),
-            refunds_by_status=_moved(state.refunds_by_status, refund.status, status, seq),
+        self.state = state.with_refunds(
+            state.refunds.set(seq, moved),
+            _moved(state.refunds_by_status, refund.status, status, seq),
         )
         self._move_payment(payment_seq, payment, follows, audit_id)
         return moved
@@ -387,28 +431,26 @@ class InvoiceStorage(StorageBase):
         return seq, self.state.refunds[seq]
 
     def _move_payment(
-        self, seq: int, record: PaymentRecord, status: PaymentStatus, audit_id: int | None
+        self,
+        seq: int,
+        record: PaymentRecord,
+        status: PaymentStatus,
+        audit_id: int | None,
+        refund_id: str | None = None,
     ) -> PaymentRecord:
-        """Store ``record`` moved to ``status`` (already checked), its indexes and totals."""
-        now = self.time
-        moved = attrs.evolve(
-            record, status=status, updated_at=now,
-            audit_ids=_with_audit(record.audit_ids, audit_id),
-            history=(*record.history, StatusChange(status, now, audit_id)),
-        )  # fmt: skip
+        """Store ``record`` moved to ``status`` (already checked) and given ``refund_id`` (when
+        set), its indexes and totals: one new record and one new state."""
+        moved = record.moved(status, self.time, audit_id, refund_id)
         state = self.state
         totals = state.totals
         key = (record.service, record.token)
         if isinstance(status, Completed):
-            sums = totals[key]
-            totals = totals.set(key, attrs.evolve(sums, charged=sums.charged + record.amount))
+            totals = totals.set(key, totals[key].plus(charged=record.amount))
         elif isinstance(status, Refunded):
-            sums = totals[key]
-            totals = totals.set(key, attrs.evolve(sums, refunded=sums.refunded + record.amount))
-        self.state = attrs.evolve(
-            state,
-            payments=state.payments.set(seq, moved),
-            payments_by_status=_moved(state.payments_by_status, record.status, status, seq),
+            totals = totals.set(key, totals[key].plus(refunded=record.amount))
+        self.state = state.with_payments(
+            state.payments.set(seq, moved),
+            by_status=_moved(state.payments_by_status, record.status, status, seq),
             totals=totals,
         )
         return moved

@@ -238,6 +238,11 @@ class StatusChange(Generic[T]):
     audit_id: int | None = None
 
 
+def with_audit(audit_ids: tuple[int, ...], audit_id: int | None) -> tuple[int, ...]:
+    """A record's audit ids with ``audit_id`` added (when there is one)."""
+    return audit_ids if audit_id is None else (*audit_ids, audit_id)
+
+
 @attrs.frozen(kw_only=True)
 class PaymentDraft:
     """What a writer records before charging: ids are the writer's, so a retried delivery of
@@ -265,6 +270,28 @@ class PaymentRecord:
     audit_ids: tuple[int, ...]
     history: tuple[StatusChange[PaymentStatus], ...]
     refund_id: str | None = None
+
+    def moved(
+        self, status: PaymentStatus, at: int, audit_id: int | None, refund_id: str | None = None
+    ) -> PaymentRecord:
+        """This payment moved to ``status`` at ``at`` (the change kept in its history), and
+        given its refund when ``refund_id`` is set: one new record."""
+        return PaymentRecord(
+            id=self.id, user=self.user, service=self.service, amount=self.amount,
+            token=self.token, status=status, created_at=self.created_at, updated_at=at,
+            contract_id=self.contract_id, audit_ids=with_audit(self.audit_ids, audit_id),
+            history=(*self.history, StatusChange(status, at, audit_id)),
+            refund_id=self.refund_id if refund_id is None else refund_id,
+        )  # fmt: skip
+
+    def linked(self, contract_id: Principal, at: int, audit_id: int | None) -> PaymentRecord:
+        """This payment linked to the contract it paid for."""
+        return PaymentRecord(
+            id=self.id, user=self.user, service=self.service, amount=self.amount,
+            token=self.token, status=self.status, created_at=self.created_at, updated_at=at,
+            contract_id=contract_id, audit_ids=with_audit(self.audit_ids, audit_id),
+            history=self.history, refund_id=self.refund_id,
+        )  # fmt: skip
 
     def _html_columns_(self) -> tuple[tuple[str, Any], ...]:
         from icto.ic.html import timestamp
@@ -299,6 +326,17 @@ class Refund:
     updated_at: int
     history: tuple[StatusChange[RefundStatus], ...]
 
+    def moved(self, status: RefundStatus, at: int, audit_id: int | None) -> Refund:
+        """This refund moved to ``status`` at ``at``; an attempt that ended (anything but a
+        retry's ``RefundWaiting``) is counted."""
+        return Refund(
+            id=self.id, payment_id=self.payment_id, user=self.user, amount=self.amount,
+            reason=self.reason, status=status,
+            attempts=self.attempts + (not isinstance(status, RefundWaiting)),
+            created_at=self.created_at, updated_at=at,
+            history=(*self.history, StatusChange(status, at, audit_id)),
+        )  # fmt: skip
+
 
 @attrs.frozen
 class ServiceTotals:
@@ -309,6 +347,13 @@ class ServiceTotals:
     payments: int
     charged: int
     refunded: int
+
+    def plus(self, *, payments: int = 0, charged: int = 0, refunded: int = 0) -> ServiceTotals:
+        """These totals with the given amounts added."""
+        return ServiceTotals(
+            self.service, self.token, self.payments + payments, self.charged + charged,
+            self.refunded + refunded,
+        )  # fmt: skip
 
 
 @attrs.frozen

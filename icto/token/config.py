@@ -1,7 +1,9 @@
 """``TokenConfig`` and the one function that says whether it is valid.
 
 The backend (before taking any payment), the Token Factory (before deploying) and the token's own
-``init`` all call ``validate_token_config``: one rule, one place.
+``init`` all call ``validate_token_config``: one rule, one place. A config found valid is
+remembered (by identity, see ``icto.validation.memo``), so the same value handed from canister to
+canister in one deployment is checked in full once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import attrs
 from icto.ic.account import Account
 from icto.ic.principal import Principal
 from icto.ledger.types import U64_MAX
-from icto.validation import identified_problem, is_nat, pairs, text_problem
+from icto.validation import IdentityMemo, identified_problem, is_nat, pairs, text_problem
 
 NAME_LENGTH: Final = (3, 32)
 SYMBOL_LENGTH: Final = (2, 8)
@@ -25,6 +27,10 @@ MAX_DESCRIPTION: Final = 1000
 MAX_INITIAL_BALANCES: Final = 10_000
 
 _SYMBOL: Final = re.compile(r"^[A-Za-z0-9]+$")
+_VALID: Final[IdentityMemo[bool]] = IdentityMemo(256)
+"""(config, owner) objects found valid. Only "valid" is stored: a valid ``TokenConfig`` is made of
+immutable parts only (text, ints, bools, ``Account``, tuples), so it stays valid; an invalid one
+is checked again each time."""
 
 
 @attrs.frozen(kw_only=True)
@@ -65,7 +71,17 @@ def _logo_problem(logo: object) -> str | None:
 
 
 def validate_token_config(config: object, owner: Principal | None = None) -> tuple[str, ...]:
-    """Every reason ``config`` cannot be deployed (for ``owner``, if given); empty if valid."""
+    """Every reason ``config`` cannot be deployed (for ``owner``, if given); empty if valid.
+    The same (config, owner) objects found valid before are not checked again."""
+    if _VALID.get(config, owner):
+        return ()
+    reasons = _problems(config, owner)
+    if not reasons:
+        _VALID.put(True, config, owner)
+    return reasons
+
+
+def _problems(config: object, owner: Principal | None) -> tuple[str, ...]:
     if not isinstance(config, TokenConfig):
         return (f"expected a TokenConfig, got {type(config).__name__}",)
     reasons = []

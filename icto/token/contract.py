@@ -26,6 +26,16 @@ class TokenState(LedgerState):
     meta: ContractMeta | None = None
 
 
+_LEDGER_FIELDS: Final = tuple(
+    (field.name, field.alias or field.name) for field in attrs.fields(LedgerState) if field.init
+)
+
+
+def with_meta(ledger: LedgerState, meta: ContractMeta) -> TokenState:
+    """The ledger's state as a ``TokenState`` linked to its factory (built in one step)."""
+    return TokenState(**{alias: getattr(ledger, name) for name, alias in _LEDGER_FIELDS}, meta=meta)
+
+
 def ledger_init(owner: Principal, config: TokenConfig) -> LedgerInit:
     """The ledger a ``TokenConfig`` describes (minting account defaults to the owner)."""
     metadata = () if config.logo is None else (("icrc1:logo", config.logo),)
@@ -53,10 +63,7 @@ class Token(FactoryContract, Ledger):
         arg = self.checked_init(arg, validate_token_config)
         config: TokenConfig = arg.config
         super().init(ledger_init(arg.owner, config))
-        self.state = TokenState(
-            **attrs.asdict(self.state, recurse=False),
-            meta=self.new_meta(arg.owner, config.is_public),
-        )
+        self.state = with_meta(self.state, self.new_meta(arg.owner, config.is_public))
 
     def has_role(self, user: Principal, role: str) -> bool:
         return role == HOLDER and user in self.state.holders

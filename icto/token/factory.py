@@ -60,9 +60,9 @@ class TokenFactory(Factory):
             config.name, config.is_public, details, tuple((user, HOLDER) for user in holders)
         )
 
-    def indexed(self, state: Any, info: ContractInfo) -> Any:
+    def indexed_fields(self, state: Any, info: ContractInfo) -> dict[str, Any]:
         key = info.details.symbol.upper()
-        return attrs.evolve(state, by_symbol=listed(state.by_symbol, key, info.seq))
+        return {"by_symbol": listed(state.by_symbol, key, info.seq)}
 
     def unindexed(self, state: Any, info: ContractInfo) -> Any:
         key = info.details.symbol.upper()

@@ -1,6 +1,7 @@
 """The platform's shared checks: one rule for text users hand in, one for principals that
 become roles. Every canister and every config validator uses these, never a copy."""
 
+from icto.validation.memo import IdentityMemo
 from icto.validation.principals import identified_problem, require_identified
 from icto.validation.text import TRUNCATED, foreign_text, text_problem
 from icto.validation.types import NotIdentified
@@ -8,6 +9,7 @@ from icto.validation.values import as_tuple, is_nat, pairs
 
 __all__ = [
     "TRUNCATED",
+    "IdentityMemo",
     "NotIdentified",
     "as_tuple",
     "foreign_text",
