@@ -5,7 +5,14 @@ A factory holding n contracts is built by registering n - 1 tokens in its ``Cont
 the index's own ``register`` (the code ``create_contract`` runs) and giving each a canister record
 copied from one real deployment, so the world holds n canisters as well. The operations measured
 then go through the IC like any user's: ingress ``create_contract`` from the backend, a contract's
-``notify_participant_added``, a user's ``get_my_contracts`` query.
+``notify_participant_added``, a user's ``get_my_contracts`` query (a page of exactly ``PAGE``
+entries: the measured user owns ``CONTRACTS_PER_USER`` contracts and holds tokens in as many).
+
+Memory per contract is measured with tracemalloc on an index registered the same way, at ``HUGE``
+contracts (one build: tracemalloc makes a million registrations slow).
+
+Aims (``conftest.py``): ``get_my_contracts`` at ``HUGE`` at most 1.2x the same call at ``SMALL``,
+each at most 5 µs median; at most 800 bytes per contract in the index and records.
 """
 
 from __future__ import annotations
@@ -18,14 +25,28 @@ from typing import Any
 import attrs
 import pytest
 
-from benchmarks.conftest import FIGURES, HUGE, MANY, MEDIUM, QUICK, SMALL, retained_bytes
+from benchmarks.conftest import (
+    BYTES_PER_CONTRACT,
+    FIGURES,
+    HUGE,
+    MANY,
+    MEDIUM,
+    QUICK,
+    SMALL,
+    retained_bytes,
+)
 from icto import IC, Account, Principal
 from icto.collections import SortedSet
-from icto.factory import deploy_factory
+from icto.factory import CREATOR, ContractInfo, deploy_factory
+from icto.factory.index import ContractIndex
 from icto.ic.proxy import CanisterProxy
 from icto.token import HOLDER, TokenConfig, TokenFactory
 
 CONTRACTS_PER_USER = 5
+PAGE = 2 * CONTRACTS_PER_USER
+"""The length of the measured user's ``get_my_contracts`` page: owner of ``CONTRACTS_PER_USER``
+contracts, holder in as many."""
+MEASURED_USER = 3
 BACKEND = Principal.from_name("backend")
 ADMIN = Principal.from_name("admin")
 FIRST_SEEDED = 10_000_000
@@ -38,7 +59,8 @@ class Scene:
     contracts: tuple[Principal, ...]
     """A sample of registered contracts (canister ids), for callbacks."""
     user: Principal
-    """A user with ``CONTRACTS_PER_USER`` contracts."""
+    """A user with exactly ``PAGE`` contracts: ``CONTRACTS_PER_USER`` as owner (``creator``), as
+    many as ``holder``."""
 
 
 def _config(index: int, holder: Principal) -> TokenConfig:
@@ -57,24 +79,51 @@ def _deploy_factory(ic: IC) -> CanisterProxy:
     return deploy_factory(ic, TokenFactory, backends=[BACKEND], caller=ADMIN, cycles=10**22)
 
 
+def _users_for(count: int) -> int:
+    """How many users own the ``count`` contracts of a seeded factory, ``CONTRACTS_PER_USER``
+    each (a multiple of ``CONTRACTS_PER_USER`` gives every user exactly as many)."""
+    return max(count // CONTRACTS_PER_USER, 2)
+
+
+def _seeded_id(n: int) -> Principal:
+    return Principal.from_canister_index(FIRST_SEEDED + n)
+
+
+def seeded_index(index: ContractIndex, count: int, like: ContractInfo, now: int) -> ContractIndex:
+    """``index`` with contracts 1 .. ``count`` - 1 registered by ``ContractIndex.register`` (the
+    code ``create_contract`` runs), with ``like``'s version and details: contract n is owned by
+    user n mod u and user n + 1 mod u holds its tokens, for u = ``_users_for(count)``. So user k
+    (0 < k < u - 1) owns ``CONTRACTS_PER_USER`` contracts and holds tokens in as many."""
+    users = _users_for(count)
+    for n in range(1, count):
+        index = index.register(
+            _seeded_id(n), kind="token", owner=_user(n % users), name=f"Token {n}",
+            created_at=now, version=like.version, is_public=True, details=like.details,
+            roles=((_user((n + 1) % users), HOLDER),),
+        )  # fmt: skip
+    return index
+
+
+def _first_contract(ic: IC, factory: CanisterProxy) -> Principal:
+    """One real deployment (contract #0: user 0 its owner, user 1 holding its tokens)."""
+    created: Principal = (
+        factory.as_caller(BACKEND).create_contract(_user(0), _config(0, _user(1))).unwrap()
+    )
+    return created
+
+
 def seed(ic: IC, factory: CanisterProxy, count: int) -> tuple[Principal, ...]:
     """Register ``count`` - 1 more tokens straight into the factory's state (see module doc)."""
-    backend = factory.as_caller(BACKEND)
-    real = backend.create_contract(_user(0), _config(0, _user(1))).unwrap()
+    real = _first_contract(ic, factory)
     template = ic.world.canisters[real]
     state = ic.state_of(factory.id)
-    index = state.index
-    info = index.info(real)
-    users = max(count // CONTRACTS_PER_USER, 2)
+    info = state.index.info(real)
+    assert info is not None
+    index = seeded_index(state.index, count, info, ic.time)
     ids = []
     with ic.world.canisters.mutate() as canisters:
         for n in range(1, count):
-            contract = Principal.from_canister_index(FIRST_SEEDED + n)
-            index = index.register(
-                contract, kind="token", owner=_user(n % users), name=f"Token {n}",
-                created_at=ic.time, version=info.version, is_public=True, details=info.details,
-                roles=((_user((n + 1) % users), HOLDER),),
-            )  # fmt: skip
+            contract = _seeded_id(n)
             canisters[contract] = template._replace(canister_id=contract)
             if n % max(count // 100, 1) == 0:
                 ids.append(contract)
@@ -104,8 +153,12 @@ def scene(count: int) -> Scene:
     finally:
         gc.enable()
     gc.freeze()
-    assert len(ic.state_of(factory.id).index) == count
-    return Scene(ic, factory, contracts, _user(3))
+    index = ic.state_of(factory.id).index
+    assert len(index) == count
+    user = _user(MEASURED_USER)
+    assert len(index.contracts_with_role(CREATOR, user)) == CONTRACTS_PER_USER
+    assert len(index.contracts_of(user)) == PAGE
+    return Scene(ic, factory, contracts, user)
 
 
 SIZES = [("small", SMALL), ("medium", MEDIUM), ("huge", HUGE)]
@@ -153,7 +206,10 @@ def test_notify_participant_added_is_flat(
 def test_get_my_contracts_is_flat(measure: Callable[..., Any], size: str, count: int) -> None:
     s = scene(count)
     mine = s.factory.as_caller(s.user)
-    assert 0 < len(mine.get_my_contracts(s.user).items) <= 2 * CONTRACTS_PER_USER
+    page = mine.get_my_contracts(s.user)
+    assert len(page.items) == PAGE, page
+    assert page.total == PAGE and page.next_offset is None, page
+    assert all(entry.roles for entry in page.items)
     ops = 200
 
     def run() -> None:
@@ -191,8 +247,13 @@ def test_role_add_remove_is_flat_in_the_users_own_list(
 
 
 def test_bytes_per_contract() -> None:
-    """Memory kept per contract: for a whole deployment (the token canister with its ledger and
-    the factory's records), and for the factory's index entries alone."""
+    """Memory kept per contract (tracemalloc): for a whole deployment (the token canister with
+    its ledger and the factory's records), and for the factory's index and records alone at
+    ``HUGE`` contracts, registered as ``seed`` registers them (``seeded_index``).
+
+    The users' principals are made before measuring (they are the callers, who exist whatever
+    the factory holds); the contract ids, names and every index entry are counted. The index
+    is built once, with the collector paused, since tracemalloc makes each allocation slow."""
     deployments = 200 if QUICK else 2_000
     ic = IC(trace=False)
     factory = _deploy_factory(ic)
@@ -206,23 +267,25 @@ def test_bytes_per_contract() -> None:
     whole, _ = retained_bytes(deploy_many)
     FIGURES["bytes per deployed token (canister, ledger, factory records)"] = whole / deployments
 
-    entries = MEDIUM
+    count = HUGE
     ic2 = IC(trace=False)
     factory2 = _deploy_factory(ic2)
-    index_before = ic2.state_of(factory2.id).index
+    real = _first_contract(ic2, factory2)
+    start = ic2.state_of(factory2.id).index
+    first = start.info(real)
+    assert first is not None
+    for k in range(_users_for(count)):
+        _user(k)
 
-    def seed_index() -> Any:
-        index = index_before
-        owner_count = entries // CONTRACTS_PER_USER
-        for n in range(entries):
-            index = index.register(
-                Principal.from_canister_index(FIRST_SEEDED + n), kind="token",
-                owner=_user(n % owner_count), name=f"Token {n}", created_at=0, version="1.0.0",
-                is_public=True, roles=((_user((n + 1) % owner_count), HOLDER),),
-            )  # fmt: skip
-        return index
+    def seed_index() -> ContractIndex:
+        gc.disable()
+        try:
+            return seeded_index(start, count, first, ic2.time)
+        finally:
+            gc.enable()
 
     index_bytes, index = retained_bytes(seed_index)
-    assert len(index) == entries
-    FIGURES["bytes per contract in the factory index"] = index_bytes / entries
+    assert len(index) == count
+    assert len(index.contracts_of(_user(MEASURED_USER))) == PAGE
+    FIGURES[BYTES_PER_CONTRACT] = index_bytes / (count - 1)
     assert whole > 0 and index_bytes > 0

@@ -1,4 +1,8 @@
-"""Ledger transfers cost the same with 1k or 1M accounts holding balances."""
+"""Ledger transfers cost the same with 1k or 1M accounts holding balances.
+
+Aims: ``transfer_large`` / ``transfer_small`` at most 2x (``RATIOS``), and each an ICRC-1 transfer
+through the router in at most 8 µs median (``ABSOLUTE`` in ``conftest.py``).
+"""
 
 from __future__ import annotations
 

@@ -230,6 +230,7 @@ def _check_finalized(s: Scene, before: dict[Principal, int]) -> None:
     assert treasury is not None
     assert ic.actor(treasury, STRANGER).get_config().token == pipeline.sale_token
     assert _sale_token_balance(s, treasury) == s.config.tokens_for_sale - state.allocated
+    assert pipeline.pool is not None
     assert pipeline.lp_shares and ic.actor(pipeline.pool, STRANGER).get_shares(treasury) == (
         pipeline.lp_shares
     )

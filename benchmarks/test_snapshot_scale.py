@@ -24,14 +24,15 @@ class Table:
 
 class BigTable(Canister):
     def init(self, size: int) -> None:
-        with immutables.Map().mutate() as rows:
+        empty: immutables.Map[int, int] = immutables.Map()
+        with empty.mutate() as rows:
             for key in range(size):
                 rows[key] = key
             self.state = Table(rows.finish())
 
     @update
     def bump(self, key: int) -> int:
-        value = self.state.rows.get(key, 0) + 1
+        value: int = self.state.rows.get(key, 0) + 1
         self.state = Table(self.state.rows.set(key, value))
         return value
 
