@@ -93,7 +93,9 @@ class ArgumentChecker:
         "_by_name",
         "_label",
         "_min_positional",
+        "_names",
         "_positional",
+        "_positions",
         "_predicates",
         "_signature",
     )
@@ -123,19 +125,20 @@ class ArgumentChecker:
         self._predicates = (
             None if self._positional is None else tuple(pred for _, _, pred in self._positional)
         )
+        self._names = tuple(p.name for p in named)
+        self._positions = {name: index for index, name in enumerate(self._names)}
 
     def check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         """``None`` when the call fits, else a message saying what is wrong."""
         predicates = self._predicates
-        if (
-            predicates is not None
-            and not kwargs
-            and self._min_positional <= len(args) <= len(predicates)
-        ):
-            for predicate, value in zip(predicates, args, strict=False):
-                if predicate is not None and not predicate(value):
-                    break
-            else:
+        if predicates is not None and len(args) <= len(predicates):
+            if not kwargs and self._min_positional <= len(args):
+                for predicate, value in zip(predicates, args, strict=False):
+                    if predicate is not None and not predicate(value):
+                        break
+                else:
+                    return None
+            elif kwargs and self._fits_by_name(predicates, args, kwargs):
                 return None
         try:
             bound = self._signature.bind(*args, **kwargs)
@@ -146,6 +149,31 @@ class ArgumentChecker:
             if predicate is not None and not predicate(value):
                 return self._mismatch(name, annotation, value)
         return None
+
+    def _fits_by_name(
+        self,
+        predicates: tuple[Predicate | None, ...],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> bool:
+        """Whether positional-then-keyword arguments bind and fit, without ``Signature.bind``
+        (a ``False`` sends the call to the full check, which says what is wrong)."""
+        positions = self._positions
+        given = len(args)
+        for name, value in kwargs.items():
+            index = positions.get(name, -1)
+            if index < given:
+                return False
+            predicate = predicates[index]
+            if predicate is not None and not predicate(value):
+                return False
+        for index in range(given, self._min_positional):
+            if self._names[index] not in kwargs:
+                return False
+        for predicate, value in zip(predicates, args, strict=False):
+            if predicate is not None and not predicate(value):
+                return False
+        return True
 
     def _mismatch(self, name: str, annotation: Any, value: Any) -> str:
         shown = repr(value)
