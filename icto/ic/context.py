@@ -39,17 +39,19 @@ class CallContextLost(BaseException):
 
 Segment: TypeAlias = list[Any]
 """The router's bookkeeping for the part of a message since its last call (mutable, never world
-state): ``[start, pending_charge, cycles_accepted, accepted_at_start]``, indexed by the names
-below. ``start`` is the world a trap rolls back to; ``pending_charge`` is the execution fee not
-yet taken from the canister (it goes with the segment's first commit, or after a trap's rollback,
-so each message writes the world once); ``cycles_accepted`` counts the attached cycles taken so
-far, and ``accepted_at_start`` what a trap of this segment puts that count back to. A plain list
-because one is made for every message and a list is the cheapest mutable record Python has."""
+state): ``[start, start_timers, pending_charge, cycles_accepted, accepted_at_start]``, indexed by
+the names below. ``start`` and ``start_timers`` are the canisters and the timer queue a trap rolls
+back to (nothing else in the world changes within a segment); ``pending_charge`` is the execution
+fee not yet taken from the canister (it goes with the segment's first commit, or after a trap's
+rollback, so each message writes the world once); ``cycles_accepted`` counts the attached cycles
+taken so far, and ``accepted_at_start`` what a trap of this segment puts that count back to. A
+plain list because one is made for every message and a list is the cheapest mutable record."""
 
 START: Final = 0
-PENDING_CHARGE: Final = 1
-CYCLES_ACCEPTED: Final = 2
-ACCEPTED_AT_START: Final = 3
+START_TIMERS: Final = 1
+PENDING_CHARGE: Final = 2
+CYCLES_ACCEPTED: Final = 3
+ACCEPTED_AT_START: Final = 4
 
 
 class CallContext(NamedTuple):

@@ -23,6 +23,8 @@ from __future__ import annotations
 import traceback
 from typing import Any, Final, Protocol
 
+import immutables
+
 from icto.ic import cycles as costs
 from icto.ic.canister import (
     QUERY,
@@ -43,6 +45,7 @@ from icto.ic.context import (
     MANAGEMENT_ID,
     PENDING_CHARGE,
     START,
+    START_TIMERS,
     TIMER,
     CallContext,
     CallContextLost,
@@ -99,16 +102,18 @@ def _view(code: type[Canister], ctx: CallContext, state: Any) -> Canister:
     return instance
 
 
-def _with_record(world: World, record: CanisterRecord, state: Any, cycles: int) -> World:
-    """The world with one canister's state and cycles replaced: a single map write."""
+def _with_record(
+    canisters: immutables.Map[Principal, CanisterRecord],
+    record: CanisterRecord,
+    state: Any,
+    cycles: int,
+) -> immutables.Map[Principal, CanisterRecord]:
+    """The canisters with one canister's state and cycles replaced: a single map write."""
     canister_id = record[0]
-    return _new_tuple(  # type: ignore[no-any-return]
-        World,
-        (world[0].set(canister_id, _new_tuple(CanisterRecord, (
-            canister_id, record[1], state, record[3], record[4], cycles, record[6], record[7],
-            record[8],
-        ))), world[1], world[2], world[3], world[4]),
-    )  # fmt: skip
+    return canisters.set(canister_id, _new_tuple(CanisterRecord, (
+        canister_id, record[1], state, record[3], record[4], cycles, record[6], record[7],
+        record[8],
+    )))  # fmt: skip
 
 
 def _bad_arguments(callee: Principal, method: str, problem: str) -> InvalidArguments:
@@ -151,7 +156,8 @@ class Router:
     def __init__(self, world: World, max_call_depth: int, trace: bool) -> None:
         if not isinstance(max_call_depth, int) or max_call_depth < 1:
             raise ValueError(f"max_call_depth must be a positive int, got {max_call_depth!r}")
-        self._world = world
+        self._assembled: World = world
+        self.set_world(world)
         self.max_call_depth = max_call_depth
         self.trace = Trace(enabled=trace)
         self.faults = Faults()
@@ -163,20 +169,39 @@ class Router:
 
     # -- world access -------------------------------------------------------------------------
 
+    # The world is kept in its parts, so that a message's commit writes the canisters map and
+    # nothing else; ``world`` puts them together (O(1)) for a snapshot.
+
     @property
     def world(self) -> World:
-        return self._world
+        """The whole world now, as one immutable value: the same object as long as nothing
+        changed, so ``ic.snapshot() is before`` tells that nothing happened."""
+        world = self._assembled
+        if (
+            world[0] is not self._canisters
+            or world[1] is not self._timers
+            or world[2] != self._time
+            or world[3] != self._next_canister_index
+            or world[4] != self._rand_counter
+        ):
+            world = self._assembled = World(
+                self._canisters, self._timers, self._time, self._next_canister_index,
+                self._rand_counter,
+            )  # fmt: skip
+        return world
 
     def set_world(self, world: World) -> None:
         """Replace the whole world (restores, rollbacks of built-in calls)."""
-        self._world = world
+        (self._canisters, self._timers, self._time, self._next_canister_index,
+         self._rand_counter) = world  # fmt: skip
+        self._assembled = world
 
     def record_of(self, canister_id: Principal) -> CanisterRecord:
-        return self._world.canisters[canister_id]
+        return self._canisters[canister_id]
 
     def put(self, record: CanisterRecord) -> None:
         """Store one canister's record in the world."""
-        self._world = self._world.with_canister(record)
+        self._canisters = self._canisters.set(record[0], record)
 
     # -- delivery -----------------------------------------------------------------------------
 
@@ -202,7 +227,7 @@ class Router:
         if self.trace.enabled:
             entry = self.trace.open(
                 parent.trace_entry if parent is not None else None,
-                depth, kind, caller, callee, method, args, kwargs, self._world.time,
+                depth, kind, caller, callee, method, args, kwargs, self._time,
             )  # fmt: skip
         accepted = 0
         fault = None
@@ -211,7 +236,7 @@ class Router:
                 fault = self.faults.match(callee, method)
                 if fault is not None and fault.kind == "reject":
                     raise CallRejected(fault.code, fault.error_code, fault.message, callee, method)
-            record = self._world.canisters.get(callee)
+            record = self._canisters.get(callee)
             spec = None
             if record is not None and record.status == RUNNING and record.code is not None:
                 spec = record.code.__icto_dispatch__.get(method)
@@ -263,7 +288,7 @@ class Router:
         return result
 
     def _refund(self, caller: Principal, amount: int) -> None:
-        record = self._world.canisters.get(caller)
+        record = self._canisters.get(caller)
         if record is not None and record.status != DELETED:
             self.put(record.with_cycles(record.cycles + amount))
 
@@ -368,11 +393,10 @@ class Router:
         """Run an update message; ``charge`` is taken with its first commit (or after a trap)."""
         code: Any = record.code
         callee = record.canister_id
-        world = self._world
-        segment: Segment = [world, charge, 0, 0]
+        segment: Segment = [self._canisters, self._timers, charge, 0, 0]
         ctx = _new_tuple(
             CallContext,
-            (self, callee, caller, world.time, depth, record.generation, False, True, cycles,
+            (self, callee, caller, self._time, depth, record.generation, False, True, cycles,
              entry, segment),
         )  # fmt: skip
         instance = _new_object(code)
@@ -382,14 +406,14 @@ class Router:
             result = fn(instance, *args, **kwargs)
             if fault is not None:
                 raise InjectedTrap(fault.message)
-            world = self._world
-            current = world.canisters[callee]
+            canisters = self._canisters
+            current = canisters[callee]
             state = instance.state
             charge = segment[PENDING_CHARGE]
             if (state is not current.state or charge) and current.generation == ctx.generation:
                 if state is not current.state and _immutable(state.__class__) is not True:
                     check_state(state)
-                self._world = _with_record(world, current, state, current.cycles - charge)
+                self._canisters = _with_record(canisters, current, state, current.cycles - charge)
                 segment[PENDING_CHARGE] = 0
         except Reject as reject:
             try:
@@ -424,14 +448,13 @@ class Router:
         One world write, and none when neither the state nor the cycles changed.
         """
         segment = ctx.segment
-        world = self._world
-        record = world.canisters[ctx.canister_id]
+        record = self._canisters[ctx.canister_id]
         state = instance.state
         charge = segment[PENDING_CHARGE]
         if (state is not record.state or charge) and record.generation == ctx.generation:
             if state is not record.state:
                 check_state(state)
-            self._world = world.with_canister(record.with_state(state, record.cycles - charge))
+            self.put(record.with_state(state, record.cycles - charge))
             segment[PENDING_CHARGE] = 0
 
     def _trap(
@@ -443,16 +466,17 @@ class Router:
         """
         callee = ctx.canister_id
         segment = ctx.segment
-        current = self._world.canisters.get(callee)
-        self._world = segment[START]
+        current = self._canisters.get(callee)
+        self._canisters = segment[START]
+        self._timers = segment[START_TIMERS]
         segment[CYCLES_ACCEPTED] = segment[ACCEPTED_AT_START]
         message = _trap_message(callee, exc)
-        restored = self._world.canisters.get(callee)
+        restored = self._canisters.get(callee)
         if restored is not None and current is not None and restored.generation == ctx.generation:
             self.put(
                 restored._replace(
                     cycles=restored.cycles - segment[PENDING_CHARGE],
-                    log=current.log.append(self._world.time, f"[TRAP]: {message}"),
+                    log=current.log.append(self._time, f"[TRAP]: {message}"),
                 )
             )
             segment[PENDING_CHARGE] = 0
@@ -476,11 +500,10 @@ class Router:
     ) -> Any:
         """Run a query on a throwaway view: nothing it assigns reaches the world."""
         callee = record.canister_id
-        world = self._world
         ctx = _new_tuple(
             CallContext,
-            (self, callee, caller, world.time, depth, record.generation, True, spec.composite, 0,
-             entry, [world, 0, 0, 0]),
+            (self, callee, caller, self._time, depth, record.generation, True, spec.composite, 0,
+             entry, [self._canisters, self._timers, 0, 0, 0]),
         )  # fmt: skip
         code: Any = record.code
         instance = _new_object(code)
@@ -543,8 +566,8 @@ class Router:
         if ctx.is_query:
             return self.deliver(me, callee, method, args, kwargs, depth + 1, CALL, 0, ctx, True)
         segment = ctx.segment
-        world = self._world
-        record = world.canisters[me]
+        canisters = self._canisters
+        record = canisters[me]
         cost = costs.INTER_CANISTER_CALL + cycles + segment[PENDING_CHARGE]
         if record.cycles < cost:
             raise _reject(
@@ -555,25 +578,26 @@ class Router:
         state = instance.state
         if state is not record.state and _immutable(state.__class__) is not True:
             check_state(state)
-        self._world = _with_record(world, record, state, record.cycles - cost)
+        self._canisters = _with_record(canisters, record, state, record.cycles - cost)
         segment[PENDING_CHARGE] = 0
         try:
             return self.deliver(
                 me, callee, method, args, kwargs, depth + 1, CALL, cycles, ctx, query_only
             )
         finally:
-            world = self._world
-            now = world.canisters.get(me)
+            canisters = self._canisters
+            now = canisters.get(me)
             if now is None or now.generation != ctx.generation or now.status == DELETED:
                 raise CallContextLost()
             _set_slot(instance, "state", now.state)
-            segment[START] = world
+            segment[START] = canisters
+            segment[START_TIMERS] = self._timers
             segment[ACCEPTED_AT_START] = segment[CYCLES_ACCEPTED]
 
     def _writable(self, ctx: CallContext, what: str) -> CanisterRecord:
         if ctx.is_query:
             raise CallsNotAllowed(f"a query cannot {what}")
-        return self._world.canisters[ctx.canister_id]
+        return self._canisters[ctx.canister_id]
 
     def set_timer(
         self, instance: View, delay_ns: int, method: str, args: tuple[Any, ...]
@@ -592,13 +616,10 @@ class Router:
             or (spec is not None and spec.kind == QUERY)
         ):
             raise ValueError(f"{code.__name__} has no update or private method {method!r}")
-        timers, timer_id = self._world.timers.add(
+        self._timers, timer_id = self._timers.add(
             ctx.canister_id, ctx.time + delay_ns, method, args
         )
-        record = record._replace(timer_ids=record.timer_ids.set(timer_id, None))
-        world = self._world
-        self._world = world._replace(canisters=world.canisters.set(ctx.canister_id, record),
-                                     timers=timers)  # fmt: skip
+        self.put(record._replace(timer_ids=record.timer_ids.set(timer_id, None)))
         return timer_id
 
     def cancel_timer(self, ctx: CallContext, timer_id: int) -> bool:
@@ -617,11 +638,8 @@ class Router:
         for timer_id in ids:
             remaining = remaining.delete(timer_id)
         record = record._replace(timer_ids=remaining)
-        world = self._world
-        self._world = world._replace(
-            canisters=world.canisters.set(record.canister_id, record),
-            timers=world.timers.cancel(ids),
-        )
+        self.put(record)
+        self._timers = self._timers.cancel(ids)
         return record
 
     def accept_cycles(self, ctx: CallContext, max_amount: int) -> int:
@@ -630,7 +648,7 @@ class Router:
         segment = ctx.segment
         amount: int = min(max_amount, ctx.cycles_available - segment[CYCLES_ACCEPTED])
         if amount and not ctx.is_query:
-            record = self._world.canisters[ctx.canister_id]
+            record = self._canisters[ctx.canister_id]
             self.put(record.with_cycles(record.cycles + amount))
             segment[CYCLES_ACCEPTED] += amount
             return amount
@@ -639,12 +657,12 @@ class Router:
     def balance_seen_by(self, ctx: CallContext) -> int:
         """The canister's balance as its code sees it (the pending execution fee deducted)."""
         charge: int = ctx.segment[PENDING_CHARGE]
-        return self._world.canisters[ctx.canister_id].cycles - charge
+        return self._canisters[ctx.canister_id].cycles - charge
 
     def append_log(self, ctx: CallContext, text: str) -> None:
         if ctx.is_query:
             return
-        record = self._world.canisters[ctx.canister_id]
+        record = self._canisters[ctx.canister_id]
         self.put(record.with_log(record.log.append(ctx.time, str(text))))
 
     # -- lifecycle hooks and timers -------------------------------------------------------------
@@ -658,10 +676,9 @@ class Router:
         Returns ``(state, return value)``. Exceptions propagate: the caller (install_code) rolls
         the whole install back.
         """
-        world = self._world
         ctx = CallContext(
-            self, record.canister_id, caller, world.time, depth, record.generation, False, False,
-            0, None, [world, 0, 0, 0],
+            self, record.canister_id, caller, self._time, depth, record.generation, False, False,
+            0, None, [self._canisters, self._timers, 0, 0, 0],
         )  # fmt: skip
         instance = _view(code, ctx, record.state)
         returned = getattr(code, hook)(instance, *args)
@@ -673,9 +690,9 @@ class Router:
         entry = None
         if self.trace.enabled:
             entry = self.trace.open(
-                None, 1, TIMER, timer_canister, timer_canister, method, args, {}, self._world.time
+                None, 1, TIMER, timer_canister, timer_canister, method, args, {}, self._time
             )
-        record = self._world.canisters.get(timer_canister)
+        record = self._canisters.get(timer_canister)
         if record is None or record.code is None or record.status != RUNNING:
             if entry is not None:
                 entry.outcome = "reject"
@@ -713,28 +730,22 @@ class Router:
         """
         deferred = []
         while True:
-            world = self._world
-            timer = world.timers.peek()
+            timer = self._timers.peek()
             if timer is None or timer.deadline > target:
                 break
-            timers, _ = world.timers.pop()
-            record = world.canisters[timer.canister_id]
+            self._timers, _ = self._timers.pop()
+            record = self._canisters[timer.canister_id]
             if record.status == STOPPED:
                 deferred.append(timer)
-                self._world = world._replace(timers=timers)
                 continue
-            record = record._replace(timer_ids=record.timer_ids.delete(timer.timer_id))
-            self._world = world._replace(
-                canisters=world.canisters.set(record.canister_id, record),
-                timers=timers,
-                time=max(world.time, timer.deadline),
-            )
+            self.put(record._replace(timer_ids=record.timer_ids.delete(timer.timer_id)))
+            self._time = max(self._time, timer.deadline)
             self.fire_timer(timer.canister_id, timer.method, timer.args)
-        world = self._world
-        timers = world.timers
+        timers = self._timers
         for timer in deferred:
             timers = timers.requeue(timer)
-        self._world = world._replace(timers=timers, time=max(world.time, target))
+        self._timers = timers
+        self._time = max(self._time, target)
 
 
 __all__ = [
