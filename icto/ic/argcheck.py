@@ -80,6 +80,20 @@ def _tuple_predicate(args: tuple[Any, ...]) -> Predicate:
     )
 
 
+def exact_class(annotation: Any) -> type | None:
+    """A class whose instances the annotation accepts on sight (``value.__class__ is`` it), so
+    the common case skips the predicate call; ``None`` when there is none."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        classes = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return exact_class(classes[0]) if len(classes) == 1 else None
+    if origin is typing.Annotated:
+        return exact_class(typing.get_args(annotation)[0])
+    if isinstance(annotation, type) and annotation is not object and origin is None:
+        return annotation
+    return None
+
+
 def describe(annotation: Any) -> str:
     if isinstance(annotation, type):
         return annotation.__name__
@@ -91,6 +105,7 @@ class ArgumentChecker:
 
     __slots__ = (
         "_by_name",
+        "_exact",
         "_label",
         "_min_positional",
         "_names",
@@ -125,6 +140,11 @@ class ArgumentChecker:
         self._predicates = (
             None if self._positional is None else tuple(pred for _, _, pred in self._positional)
         )
+        self._exact = (
+            None
+            if self._positional is None
+            else tuple(exact_class(annotation) for _, annotation, _ in self._positional)
+        )
         self._names = tuple(p.name for p in named)
         self._positions = {name: index for index, name in enumerate(self._names)}
 
@@ -133,9 +153,11 @@ class ArgumentChecker:
         predicates = self._predicates
         if predicates is not None and len(args) <= len(predicates):
             if not kwargs and self._min_positional <= len(args):
-                for predicate, value in zip(predicates, args, strict=False):
-                    if predicate is not None and not predicate(value):
-                        break
+                exacts: tuple[type | None, ...] = self._exact  # type: ignore[assignment]
+                for predicate, exact, value in zip(predicates, exacts, args, strict=False):
+                    if value.__class__ is exact or predicate is None or predicate(value):
+                        continue
+                    break
                 else:
                     return None
             elif kwargs and self._fits_by_name(predicates, args, kwargs):

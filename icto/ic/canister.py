@@ -53,10 +53,11 @@ class MethodSpec:
     """What the router knows about one public method.
 
     ``check_arguments(args, kwargs)`` returns ``None`` or what is wrong; the checker is built on
-    first use (type hints may name classes defined after the canister class).
+    first use (type hints may name classes defined after the canister class). ``needs_arguments``
+    is false for a method that can be called with none at all, so such a call needs no check.
     """
 
-    __slots__ = ("check_arguments", "composite", "fn", "kind", "name", "owner")
+    __slots__ = ("check_arguments", "composite", "fn", "kind", "name", "needs_arguments", "owner")
 
     check_arguments: Callable[[tuple[Any, ...], dict[str, Any]], str | None]
 
@@ -67,6 +68,12 @@ class MethodSpec:
         self.composite = composite
         self.fn = fn
         self.check_arguments = self._build_checker_and_check
+        code = getattr(fn, "__code__", None)
+        self.needs_arguments = (
+            code is None
+            or code.co_argcount - 1 > len(getattr(fn, "__defaults__", None) or ())
+            or code.co_kwonlyargcount > len(getattr(fn, "__kwdefaults__", None) or {})
+        )
 
     def _build_checker_and_check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         self.check_arguments = ArgumentChecker(self.fn, f"{self.owner}.{self.name}()").check

@@ -301,8 +301,7 @@ class IC:
 
     def code_of(self, canister_id: Principal) -> type[Canister] | None:
         """The class the canister runs, ``None`` if it is empty or does not exist."""
-        record = self._router.world.canisters.get(canister_id)
-        return None if record is None else record.code
+        return self._router.code_of(canister_id)
 
     def state_of(self, canister_id: Principal | CanisterProxy | str) -> Any:
         """The canister's current state value (read-only: it is immutable)."""

@@ -199,6 +199,11 @@ class Router:
     def record_of(self, canister_id: Principal) -> CanisterRecord:
         return self._canisters[canister_id]
 
+    def code_of(self, canister_id: Principal) -> type[Any] | None:
+        """The class a canister runs; ``None`` if it is empty or does not exist."""
+        record = self._canisters.get(canister_id)
+        return None if record is None else record.code
+
     def put(self, record: CanisterRecord) -> None:
         """Store one canister's record in the world."""
         self._canisters = self._canisters.set(record[0], record)
@@ -246,9 +251,10 @@ class Router:
                     query_only, fault, entry,
                 )  # fmt: skip
             elif spec.kind == UPDATE and not query_only and kind != INGRESS_QUERY:
-                problem = spec.check_arguments(args, kwargs)
-                if problem is not None:
-                    raise _bad_arguments(callee, method, problem)
+                if args or kwargs or spec.needs_arguments:
+                    problem = spec.check_arguments(args, kwargs)
+                    if problem is not None:
+                        raise _bad_arguments(callee, method, problem)
                 cost = _INGRESS_COST if kind == INGRESS else _UPDATE_COST
                 if record.cycles < cost:
                     raise _out_of_cycles(record, cost, method)
@@ -258,9 +264,10 @@ class Router:
                     record, spec.fn, method, caller, args, kwargs, depth, cycles, cost, fault, entry
                 )
             elif kind == INGRESS_QUERY and spec.kind == QUERY:
-                problem = spec.check_arguments(args, kwargs)
-                if problem is not None:
-                    raise _bad_arguments(callee, method, problem)
+                if args or kwargs or spec.needs_arguments:
+                    problem = spec.check_arguments(args, kwargs)
+                    if problem is not None:
+                        raise _bad_arguments(callee, method, problem)
                 result = self._run_query(record, spec, caller, args, kwargs, depth, fault, entry)
             else:
                 result, accepted = self._deliver_other(

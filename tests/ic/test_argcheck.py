@@ -71,3 +71,38 @@ def test_a_principal_is_not_a_blob() -> None:
     checker = ArgumentChecker(takes_blob, "Toy.takes_blob()")
     assert checker.check((b"\x04",), {}) is None
     assert checker.check((Principal.anonymous(),), {}) is not None
+
+
+ANNOTATIONS = (int, float, str, bytes, bool, Principal, Principal | None, int | None, Any,
+               tuple[int, ...], "Literal", object)  # fmt: skip
+
+
+@given(
+    annotation=st.sampled_from(ANNOTATIONS),
+    value=st.sampled_from((*VALUES, False, (1, 2), ("a",))),
+)
+def test_a_value_of_the_exact_class_always_fits(annotation: Any, value: Any) -> None:
+    """The shortcut (a value whose class is the annotation's own is accepted without the
+    predicate) never accepts what the predicate would refuse."""
+    from typing import Literal
+
+    from icto.ic.argcheck import exact_class
+
+    if annotation == "Literal":
+        annotation = Literal[1, "text"]
+    predicate = predicate_for(annotation)
+    if value.__class__ is exact_class(annotation):
+        assert predicate is None or predicate(value)
+
+
+def test_only_a_method_callable_without_arguments_skips_the_check() -> None:
+    from icto.ic.canister import MethodSpec
+
+    def none(self: object) -> None: ...
+    def optional(self: object, a: int = 1, *, b: str = "") -> None: ...
+    def required(self: object, a: int) -> None: ...
+    def keyword(self: object, *, b: str) -> None: ...
+
+    needs = {f.__name__: MethodSpec("T", f.__name__, "update", False, f).needs_arguments
+             for f in (none, optional, required, keyword)}  # fmt: skip
+    assert needs == {"none": False, "optional": False, "required": True, "keyword": True}
