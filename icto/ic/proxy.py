@@ -37,16 +37,18 @@ class CanisterProxy:
     """A handle on one canister for one caller (``None``: the IC's current default caller).
 
     Attribute access finds the method on the code the canister runs *now*, so a proxy stays valid
-    across upgrades. ``as_caller(p)`` returns the same handle for another caller. The callable
-    for a method is built once per code version and kept, so a call through a proxy costs no
-    more than ``ic.update_call``.
+    across upgrades. ``as_caller(p)`` returns the same handle for another caller.
+
+    The callable for a method is built on first use and kept in the proxy's own dictionary, so
+    later accesses are plain attribute lookups; each call checks that the canister still runs
+    the code it was built for, and finds the method anew if not (an upgrade may remove a method
+    or turn an update into a query).
     """
 
-    __slots__ = ("_bound", "_caller", "_ic", "id")
+    __slots__ = ("__dict__", "_caller", "_ic", "id")
 
     _ic: Agent
     _caller: Principal | None
-    _bound: dict[str, tuple[type[Any] | None, Callable[..., Any]]]
     id: Principal
 
     def __init__(self, ic: Agent, canister_id: Principal, caller: Principal | None = None) -> None:
@@ -57,7 +59,6 @@ class CanisterProxy:
         object.__setattr__(self, "_ic", ic)
         object.__setattr__(self, "id", canister_id)
         object.__setattr__(self, "_caller", caller)
-        object.__setattr__(self, "_bound", {})
 
     @property
     def caller(self) -> Principal:
@@ -79,21 +80,24 @@ class CanisterProxy:
         if name.startswith("_"):
             raise AttributeError(name)
         code = self._ic.code_of(self.id)
-        bound = self._bound.get(name)
-        if bound is not None and bound[0] is code:
-            return bound[1]
         spec = self._methods(code).get(name)
         if spec is None:
             raise AttributeError(f"{self!r} has no public method {name!r}")
-        send, canister_id, caller = self._ic._send, self.id, self._caller
+        agent, canister_id, caller = self._ic, self.id, self._caller
+        send, code_of = agent._send, agent.code_of
         kind = INGRESS_QUERY if spec.kind == QUERY else INGRESS
+        kept = self.__dict__
 
         def method(*args: Any, **kwargs: Any) -> Any:
+            if code_of(canister_id) is not code:
+                if kept.get(name) is method:
+                    del kept[name]
+                return getattr(self, name)(*args, **kwargs)
             return send(kind, canister_id, name, args, kwargs, caller)
 
         method.__name__ = name
         method.__doc__ = spec.fn.__doc__
-        self._bound[name] = (code, method)
+        kept[name] = method
         return method
 
     def __setattr__(self, name: str, value: Any) -> None:
