@@ -7,9 +7,18 @@ hypothesis test calls it, as anybody, with anything, and states:
 1. **Never a trap.** The outcome is a reply (any value, ``Ok`` included), a typed ``Err`` whose
    error is a record, an explicit refusal (reject code ``CANISTER_REJECT``, e.g.
    "Unauthorized"), or ``InvalidArguments``: the boundary's typed decode failure.
-2. **A refusal changes nothing.** After a typed ``Err`` or any reject, the states of the four
+2. **A refusal changes nothing.** After a typed ``Err`` or any reject, the states of the
    canisters are what they were, except the ``access_denied`` counters a refused caller bumps.
    Logs and cycles are not state: every message spends cycles and may log.
+
+   One ``Err`` is not a refusal: ``Err(UpgradeFailed)`` from a factory's ``upgrade_contract`` or
+   ``rollback_contract`` says the call was accepted, the factory *attempted* the install and the
+   IC refused it (a hook trapped). The spec (factories.md §4) says that then "the contract keeps
+   its old code and state, the factory records the failure, and nothing else changes", so after
+   such an answer exactly that is checked: the contract's code, state and controllers are as they
+   were, the factory's ``history`` of that contract has grown by exactly one failed
+   ``UpgradeRecord`` (kind, from and to versions, caller and the error's reason), its
+   ``failed_upgrades`` counter by one, and nothing else in any canister changed.
 
 Callers are the operator (controller and admin), the backend canister (a whitelisted writer of
 the storages and backend of the factory), the owner of a deployed token and the token itself
@@ -59,6 +68,7 @@ from icto.backend.types import SERVICES, STORAGES
 from icto.dao import DAO, DAOConfig, DAOFactory, Motion
 from icto.dao.types import DAOState
 from icto.dex import Pool, PoolInit, PoolState
+from icto.factory import UnknownVersion, UpgradeFailed, UpgradeRecord
 from icto.factory.base import FactoryState
 from icto.launchpad import FixedPrice, LaunchpadConfig, LaunchpadFactory, LaunchpadSale, ProjectInfo
 from icto.launchpad.types import LaunchpadState
@@ -552,6 +562,123 @@ def label(ending: str, answer: Any) -> str:
     return ending
 
 
+# -- an upgrade attempted and failed is not a refusal ---------------------------------------------
+
+UPGRADE_KINDS: dict[str, str] = {"upgrade_contract": "upgrade", "rollback_contract": "rollback"}
+"""The factory methods that install code over a contract, and the ``UpgradeRecord.kind`` of each."""
+
+
+@attrs.frozen
+class Contract:
+    """A contract's code, state and controllers: what a failed upgrade must leave as they were."""
+
+    code: Any
+    state: Any
+    controllers: tuple[Principal, ...]
+
+
+def contract_as_is(world: World, method: str, call: Call) -> Contract | None:
+    """Before an upgrade or rollback: the contract it names, as it is (``None`` if there is no
+    such canister, or the method installs no code)."""
+    target = call.args[0] if call.args else None
+    if method not in UPGRADE_KINDS or not isinstance(target, Principal):
+        return None
+    if not world.ic.canister_exists(target):
+        return None
+    ic = world.ic
+    return Contract(ic.code_of(target), ic.state_of(target), ic.controllers_of(target))
+
+
+def attempted_upgrade(method: str, ending: str, answer: Any) -> bool:
+    """Whether the call was accepted and the factory tried to install the code, the IC refusing
+    it (``Err(UpgradeFailed)``): recorded, per factories.md §4, so not a refusal. Every other
+    ``Err`` of these methods (``UnknownVersion``, ``NotEligible``, ``ContractDetached`` of a
+    contract already detached) is a refusal and changes nothing."""
+    return ending == "err" and method in UPGRADE_KINDS and isinstance(answer.error, UpgradeFailed)
+
+
+def without_failed_attempt(
+    code: type[Canister], method: str, call: Call, answer: Any, before: tuple[Any, ...],
+    after: tuple[Any, ...], started_at: int, ended_at: int,
+) -> tuple[tuple[Any, ...], list[str]]:  # fmt: skip
+    """``after`` with the one failed attempt the factory must have recorded taken out again,
+    and what is wrong with that record (if it is missing, or says anything but the failure of
+    this very call). With the record taken out, ``after`` must equal ``before``."""
+    position = CANISTERS.index(code)
+    old, new = before[position], after[position]
+    contract = call.args[0]
+    to_version = call.args[1] if len(call.args) > 1 else None
+    info = old.index.info(contract)
+    if info is None:
+        return after, [f"{contract} is not a contract of the factory, yet an upgrade was tried"]
+    kept = tuple(old.history.get(contract, ()))
+    grown = tuple(new.history.get(contract, ()))
+    if len(grown) != len(kept) + 1 or grown[:-1] != kept:
+        return after, [f"the history of {contract} did not grow by exactly one record"]
+    record = grown[-1]
+    expected = UpgradeRecord(
+        record.at, UPGRADE_KINDS[method], info.version,
+        old.latest_stable if to_version is None else to_version, False, call.caller,
+        answer.error.reason,
+    )  # fmt: skip
+    problems = []
+    if record != expected:
+        problems.append(f"the failure was recorded as {record!r}, not as {expected!r}")
+    if not started_at <= record.at <= ended_at:
+        problems.append(f"the failure was recorded at {record.at}, not during the call")
+    if new.counters != old.counters.bumped("failed_upgrades"):
+        problems.append(f"counters went from {old.counters} to {new.counters}, not one more "
+                        f"failed upgrade")  # fmt: skip
+    history = (
+        new.history.set(contract, old.history[contract]) if contract in old.history
+        else new.history.delete(contract)
+    )  # fmt: skip
+    undone = attrs.evolve(new, history=history, counters=old.counters)
+    return (*after[:position], undone, *after[position + 1 :]), problems
+
+
+# -- the property --------------------------------------------------------------------------------
+
+
+def check_hostile_call(
+    world: World, code: type[Canister], method: str, call: Call
+) -> tuple[str, Any]:
+    """Send ``call`` and check the two rules (and, for an upgrade attempted and failed, that it
+    was recorded and nothing else changed); how it ended and what came back (as ``send``)."""
+    where = f"{code.__name__}.{method}"
+    before = fingerprint(world)
+    contract_before = contract_as_is(world, method, call)
+    started_at = world.ic.time
+    ending, answer = send(world, code, method, call)
+    if ending == "reject":
+        if answer.reject_code == RejectCode.CANISTER_ERROR:
+            pytest.fail(trap_report(where, call, answer))
+        assert answer.reject_code == RejectCode.CANISTER_REJECT, f"{where}: {answer}"
+    if ending == "err":
+        assert attrs.has(type(answer.error)), f"{where} answered an untyped {answer!r}"
+    if ending == "reply":
+        return ending, answer
+    after = fingerprint(world)
+    if attempted_upgrade(method, ending, answer):
+        assert contract_before is not None, f"{where} tried to upgrade {call.args[0]!r}"
+        contract_after = contract_as_is(world, method, call)
+        assert contract_after == contract_before, (
+            f"{where} failed ({answer!r}) yet the contract changed: {call!r}"
+        )  # fmt: skip
+        after, problems = without_failed_attempt(
+            code, method, call, answer, before, after, started_at, world.ic.time
+        )  # fmt: skip
+        assert not problems, f"{where} failed ({answer!r}): {'; '.join(problems)}"
+        changed = differences(before, after)
+        assert not changed, (
+            f"{where} failed {call!r} and recorded it, yet also changed {'; '.join(changed)}"
+        )  # fmt: skip
+        return ending, answer
+    changed = differences(before, after)
+    assert not changed, f"{where} refused {call!r} yet changed {'; '.join(changed)}"
+    return ending, answer
+
+
 @pytest.mark.parametrize(("code", "method"), UPDATE_METHODS)
 @settings(
     deadline=None,
@@ -563,16 +690,90 @@ def test_hostile_call_is_answered_or_refused_and_a_refusal_changes_nothing(
 ) -> None:
     world.ic.restore(world.snapshot)
     call = data.draw(calls_in(world, code, method), label="call")
-    where = f"{code.__name__}.{method}"
-    before = fingerprint(world)
-    ending, answer = send(world, code, method, call)
-    if ending == "reject":
-        if answer.reject_code == RejectCode.CANISTER_ERROR:
-            pytest.fail(trap_report(where, call, answer))
-        assert answer.reject_code == RejectCode.CANISTER_REJECT, f"{where}: {answer}"
-    if ending == "err":
-        assert attrs.has(type(answer.error)), f"{where} answered an untyped {answer!r}"
+    ending, answer = check_hostile_call(world, code, method, call)
     event(label(ending, answer))
-    if ending != "reply":
-        changed = differences(before, fingerprint(world))
-        assert not changed, f"{where} refused {call!r} yet changed {'; '.join(changed)}"
+
+
+# -- what hypothesis found: an upgrade the factory attempted, not a refusal -----------------------
+
+
+@pytest.mark.parametrize("who", ["operator", "owner"])
+def test_an_upgrade_attempted_and_failed_is_recorded_and_nothing_else_changes(
+    world: World, who: str
+) -> None:
+    """Upgrading the token to ``BrokenToken`` is accepted (an admin or the owner, a newer
+    uploaded version) and fails in ``post_upgrade``: ``Err(UpgradeFailed)``, the token as it was,
+    and the failure recorded in the factory's history and counters (factories.md §4), which
+    ``check_hostile_call`` must accept while it still refuses any other change."""
+    world.ic.restore(world.snapshot)
+    caller = world.system.operator if who == "operator" else OWNER
+    call = Call(caller, (world.token, BrokenToken.VERSION))
+    ending, answer = check_hostile_call(world, TokenFactory, "upgrade_contract", call)
+    assert ending == "err" and isinstance(answer.error, UpgradeFailed), answer
+    assert world.ic.code_of(world.token) is Token
+    *_, record = world.system.token_factory.as_caller(caller).get_upgrade_history(world.token)
+    assert (record.kind, record.from_version, record.to_version, record.ok, record.by) == (
+        "upgrade", Token.VERSION, BrokenToken.VERSION, False, caller,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args", [("9.9.9",), ("1.0.0",), (None,), ()], ids=["unknown", "same", "latest", "default"]
+)
+def test_an_upgrade_refused_before_any_attempt_changes_nothing(
+    world: World, args: tuple[Any, ...]
+) -> None:
+    """An unknown version, the running one or the latest stable (the running one too): refused
+    with a typed error, nothing recorded."""
+    world.ic.restore(world.snapshot)
+    call = Call(world.system.operator, (world.token, *args))
+    ending, answer = check_hostile_call(world, TokenFactory, "upgrade_contract", call)
+    assert ending == "err" and not isinstance(answer.error, UpgradeFailed), answer
+    assert world.ic.code_of(world.token) is Token
+
+
+def test_a_failed_upgrade_may_record_only_its_own_failure(world: World) -> None:
+    """The allowance for an upgrade attempted and failed is exact: a record of another caller,
+    version or outcome, another counter, or any other change is still reported."""
+    world.ic.restore(world.snapshot)
+    call = Call(world.system.operator, (world.token, BrokenToken.VERSION))
+    method = "upgrade_contract"
+    before, started_at = fingerprint(world), world.ic.time
+    ending, answer = send(world, TokenFactory, method, call)
+    after, ended_at = fingerprint(world), world.ic.time
+    assert attempted_upgrade(method, ending, answer)
+    assert differences(before, after) == ["TokenFactory: history, counters"]
+
+    def reported(after: tuple[Any, ...]) -> list[str]:
+        undone, problems = without_failed_attempt(
+            TokenFactory, method, call, answer, before, after, started_at, ended_at
+        )  # fmt: skip
+        return problems + differences(before, undone)
+
+    assert reported(after) == []
+    position = CANISTERS.index(TokenFactory)
+    factory = after[position]
+    history = factory.history[world.token]
+    record = history[len(history) - 1]
+
+    def with_record(changed: UpgradeRecord) -> Any:
+        latest = history.set(len(history) - 1, changed)
+        return attrs.evolve(factory, history=factory.history.set(world.token, latest))
+
+    tampered = (
+        with_record(attrs.evolve(record, ok=True)),
+        with_record(attrs.evolve(record, by=OWNER)),
+        with_record(attrs.evolve(record, to_version="2.0.0")),
+        with_record(attrs.evolve(record, kind="rollback")),
+        attrs.evolve(factory, counters=factory.counters.bumped("upgrades")),
+        attrs.evolve(factory, history=factory.history.set(world.token, history.append(record))),
+        attrs.evolve(factory, paused=True),
+    )
+    for state in tampered:
+        assert reported((*after[:position], state, *after[position + 1 :])), state
+    # Only UpgradeFailed of an upgrade or rollback is an attempt: after any other answer the
+    # same changes are a refusal that changed something.
+    assert attempted_upgrade("rollback_contract", "err", Err(UpgradeFailed("trapped")))
+    assert not attempted_upgrade(method, "err", Err(UnknownVersion(BrokenToken.VERSION)))
+    assert not attempted_upgrade(method, "reject", answer)
+    assert not attempted_upgrade("publish_version", "err", Err(UpgradeFailed("trapped")))

@@ -340,8 +340,11 @@ class DAO(FactoryContract):
             return () if problem is None else (problem,)
         if isinstance(action, TreasuryTransfer):
             problems = _transfer_problems(action)
-            own = {Account(self.id, STAKING_SUBACCOUNT), Account(self.id, DEPOSITS_SUBACCOUNT)}
-            if action.to in own:
+            to: object = action.to
+            own = (Account(self.id, STAKING_SUBACCOUNT), Account(self.id, DEPOSITS_SUBACCOUNT))
+            # Only an Account can be one of the DAO's own: anything else (a list, a dict) is
+            # already refused above and may not even hash, so it is not looked up.
+            if isinstance(to, Account) and to in own:
                 problems += ("the treasury cannot pay into the DAO's staking or deposits "
                              "subaccount (nothing could take it out)",)  # fmt: skip
             return problems

@@ -1102,6 +1102,16 @@ BAD_VALUES: dict[str, tuple[Principal, str, tuple[Any, ...], Callable[[object], 
         BOB, "submit_proposal", (TreasuryTransfer(ICP.canister_id, BOB, E8S),),  # type: ignore[arg-type]
         _invalid("to must be an Account"),
     ),
+    # Unhashable recipients: the check that ``to`` is not one of the DAO's own subaccounts used
+    # to look them up in a set and trap (TypeError: unhashable type) instead of refusing.
+    "a transfer to a list": (
+        BOB, "submit_proposal", (TreasuryTransfer(ICP.canister_id, [1], E8S),),  # type: ignore[arg-type]
+        _invalid("to must be an Account"),
+    ),
+    "a transfer to a dict": (
+        BOB, "submit_proposal", (TreasuryTransfer(ICP.canister_id, {"owner": BOB}, E8S),),  # type: ignore[arg-type]
+        _invalid("to must be an Account"),
+    ),
     "a transfer of 2**128": (
         BOB, "submit_proposal", (TreasuryTransfer(ICP.canister_id, Account(BOB), 2**128),),
         _invalid("amount must be"),

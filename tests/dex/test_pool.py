@@ -48,7 +48,9 @@ again from that snapshot, with no fault installed.
 - A request settled after the ledger's deduplication window (24 h) is answered ``TooOld``: its
   outcome stays unknown and it stays in flight, so a pull that arrived is never dropped and a
   payout that happened is never paid again (one that did not happen stays too, neither paid
-  nor owed).
+  nor owed). ``settle_requests`` goes through the requests the ledger can still recognise first
+  (so those past the window never hold them up), then the rest, each group in the order sent;
+  the model follows that order, which shows when the call traps after settling some of them.
 """
 
 from __future__ import annotations
@@ -612,6 +614,32 @@ def test_requests_past_the_ledgers_window_never_hold_up_one_that_can_be_settled(
     assert world.by(ALICE).settle_requests() == 25
     assert world.balance(world.t1, BOB) == before + bobs[3] - FEE
     assert all(user == CAROL for _, user, *_ in world.in_flight())
+
+
+def test_a_trapped_settle_requests_keeps_what_it_settled_before_a_request_past_the_window(
+    world: World,
+) -> None:
+    """Alice's pull of 1 token0 is rejected twice (it never ran; in flight) and goes past the
+    ledger's window. Her next deposit of 1 and 1 pulls both, but traps at its end: the token0
+    pull is credited, the token1 pull ran and stays in flight. A ``settle_requests`` that traps
+    at its end settles the fresh token1 pull first (``Duplicate``: credited, no new block), then
+    asks about the stale one (``TooOld``): that last ledger call commits the credit, so it stays
+    after the trap and only the stale pull is left in flight."""
+    with world.ic.faults.reject(canister=world.t0.id, method=PULL, times=None):
+        added = world.by(ALICE).add_liquidity(1, 1)
+    assert isinstance(added, Err) and isinstance(added.error, TransferFailed), added
+    world.reconcile(("pull", ALICE, world.t0, 1))
+    world.ic.advance_time(**DAY_AND_DRIFT)
+    blocks = world.blocks()
+    trapped(world, "add_liquidity", lambda: world.by(ALICE).add_liquidity(1, 1))
+    assert world.blocks() == (blocks[0] + 1, blocks[1] + 1)
+    assert world.pool_balances() == {(ALICE, world.t0): 1}
+    world.reconcile(("pull", ALICE, world.t0, 1), ("pull", ALICE, world.t1, 1))
+    trapped(world, "settle_requests", lambda: world.by(ALICE).settle_requests())
+    assert world.blocks() == (blocks[0] + 1, blocks[1] + 1)
+    assert world.pool_balances() == {(ALICE, world.t0): 1, (ALICE, world.t1): 1}
+    assert world.reserves() == (0, 0, 0)
+    world.reconcile(("pull", ALICE, world.t0, 1))
 
 
 def test_a_payout_the_ledger_refuses_is_credited_back_and_withdraw_owed_pays_it(
@@ -1248,8 +1276,19 @@ class Model:
                     self._settled(nonce, happened)
 
     def _order(self) -> tuple[int, ...]:
-        """The in-flight nonces in the order the pool goes through them (an immutables.Map's)."""
+        """The in-flight nonces in the order a user's operation goes through theirs (an
+        immutables.Map's)."""
         return tuple(immutables.Map(dict.fromkeys(self.books.flight)))
+
+    def _settle_order(self) -> tuple[int, ...]:
+        """The in-flight nonces in the order ``settle_requests`` goes through them: those the
+        ledger can still recognise (sent within its deduplication window) first, then those past
+        it, each in the order they were sent. The order matters beyond the first 20, and when the
+        message traps: what was settled before its last ledger call stays settled."""
+        flight = self.books.flight
+        recognised = sorted(n for n, r in flight.items() if r.created + TX_WINDOW_NS >= self.now)
+        too_old = sorted(n for n, r in flight.items() if r.created + TX_WINDOW_NS < self.now)
+        return (*recognised, *too_old)
 
     def _settle_mine(self, user: Principal) -> None:
         self._settle(tuple(n for n in self._order() if self.books.flight[n].user == user))
@@ -1352,7 +1391,7 @@ class Model:
         return Ok(owed)
 
     def settle_requests(self) -> int:
-        self._settle(self._order()[:20])
+        self._settle(self._settle_order()[:20])
         return len(self.books.flight)
 
 
@@ -1644,3 +1683,35 @@ def test_any_swaps_leave_every_token_accounted_for(swaps: list[tuple[Principal, 
         assert r0 * r1 >= k and supply == SHARES
         k = r0 * r1
     world.reconcile()
+
+
+INVARIANTS: Final = (
+    "the_supply_is_the_sum_of_the_holders_shares", "the_pool_reconciles",
+    "every_user_holds_exactly_what_the_model_says", "only_ledger_fees_are_lost",
+)  # fmt: skip
+
+
+@settings(max_examples=1, database=None, deadline=None)
+@given(st.none())
+def test_the_model_settles_in_the_pools_order_when_settle_requests_traps(_: None) -> None:
+    """What the state machine found (the model was wrong, not the pool): alice's pull of token0
+    rejected twice stays in flight past the ledger's window; her next deposit traps after its
+    token1 pull ran (in flight too); a ``settle_requests`` that traps at its end. The pool
+    settles the fresh pull first and then asks about the stale one, so the credit stays; the
+    model went through the requests in map order (the stale one first), and so predicted the
+    fresh pull rolled back into flight. Replayed step by step, with every invariant after each
+    (inside ``given``, as the machine records events)."""
+    machine = PoolMachine()
+    steps: tuple[Callable[[], None], ...] = (
+        lambda: machine.maybe_seed(None),
+        lambda: machine.add(ALICE, 1, 1, ("reject", 0, PULL, None), None, None),
+        lambda: machine.wait(DAY_AND_DRIFT),
+        lambda: machine.add(ALICE, 1, 1, POOL_TRAP, None, None),
+        lambda: machine.settle(ALICE, POOL_TRAP),
+    )
+    for step in steps:
+        step()
+        for name in INVARIANTS:
+            getattr(machine, name)()
+    assert machine.world.in_flight() == [("pull", ALICE, machine.world.t0, 1)]
+    machine.teardown()
