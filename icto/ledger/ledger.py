@@ -7,7 +7,7 @@ so a transfer is a handful of map operations and one append, whatever the number
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import attrs
 import immutables
@@ -39,6 +39,7 @@ from icto.ledger.types import (
     TooOld,
     TransferArgs,
     TransferFromArgs,
+    slot_setters,
 )
 
 MINT: Final = "mint"
@@ -75,20 +76,62 @@ class LedgerConfig:
     metadata: tuple[tuple[str, MetadataValue], ...]
 
 
-@attrs.frozen
+_NO_ENTRIES: Final[immutables.Map[Any, Any]] = immutables.Map()
+_NO_ITEMS: Final[Vector[Any]] = Vector()
+
+
+@attrs.frozen(init=False)
 class LedgerState:
-    """Everything a ledger keeps. Accounts used as keys are normalised (``None`` subaccount)."""
+    """Everything a ledger keeps. Accounts used as keys are normalised (``None`` subaccount).
+
+    A new one is built by every transaction, so ``__init__`` stores the fields straight into their
+    slots (see ``slot_setters``); it takes the same arguments as the one attrs would generate.
+    """
 
     config: LedgerConfig
-    balances: immutables.Map[Account, int] = immutables.Map()
-    allowances: immutables.Map[tuple[Account, Account], AllowanceEntry] = immutables.Map()
-    blocks: Vector[Block] = Vector()
-    dedup: immutables.Map[tuple[Any, ...], int] = immutables.Map()
-    dedup_queue: Vector[tuple[int, tuple[Any, ...]]] = Vector()
+    balances: immutables.Map[Account, int] = _NO_ENTRIES
+    allowances: immutables.Map[tuple[Account, Account], AllowanceEntry] = _NO_ENTRIES
+    blocks: Vector[Block] = _NO_ITEMS
+    dedup: immutables.Map[tuple[Any, ...], int] = _NO_ENTRIES
+    dedup_queue: Vector[tuple[int, tuple[Any, ...]]] = _NO_ITEMS
     dedup_head: int = 0
     total_supply: int = 0
-    holders: immutables.Map[Principal, int] = immutables.Map()
+    holders: immutables.Map[Principal, int] = _NO_ENTRIES
     """Owner → number of its accounts with a positive balance (the holder index's source)."""
+
+    def __init__(
+        self,
+        config: LedgerConfig,
+        balances: immutables.Map[Account, int] = _NO_ENTRIES,
+        allowances: immutables.Map[tuple[Account, Account], AllowanceEntry] = _NO_ENTRIES,
+        blocks: Vector[Block] = _NO_ITEMS,
+        dedup: immutables.Map[tuple[Any, ...], int] = _NO_ENTRIES,
+        dedup_queue: Vector[tuple[int, tuple[Any, ...]]] = _NO_ITEMS,
+        dedup_head: int = 0,
+        total_supply: int = 0,
+        holders: immutables.Map[Principal, int] = _NO_ENTRIES,
+    ) -> None:
+        (
+            set_config, set_balances, set_allowances, set_blocks, set_dedup, set_dedup_queue,
+            set_dedup_head, set_total_supply, set_holders,
+        ) = _LEDGER_STATE_SLOTS  # fmt: skip
+        set_config(self, config)
+        set_balances(self, balances)
+        set_allowances(self, allowances)
+        set_blocks(self, blocks)
+        set_dedup(self, dedup)
+        set_dedup_queue(self, dedup_queue)
+        set_dedup_head(self, dedup_head)
+        set_total_supply(self, total_supply)
+        set_holders(self, holders)
+
+
+_LEDGER_STATE_SLOTS: Final = slot_setters(LedgerState)
+
+
+Holders: TypeAlias = immutables.Map[Principal, int]
+Books: TypeAlias = immutables.MapMutation[Account, int]
+"""Balances being changed by one transaction (a mutation of the state's map, finished once)."""
 
 
 def _raw(account: Account | None) -> tuple[Principal, bytes | None] | None:
@@ -96,45 +139,97 @@ def _raw(account: Account | None) -> tuple[Principal, bytes | None] | None:
     return None if account is None else (account.owner, account.subaccount)
 
 
-class _Books:
-    """A transaction's working copy of balances and holder counts (lives for one call)."""
+def _key(account: Account) -> Account:
+    """The account as a balances / allowances key (a default subaccount spelled ``None``)."""
+    return account if account.subaccount is None else account.normalized()
 
-    __slots__ = ("balances", "holders", "touched")
 
-    def __init__(self, state: LedgerState) -> None:
-        self.balances = state.balances
-        self.holders = state.holders
-        self.touched: dict[Principal, int] = {}
+def _counted(holders: Holders, owner: Principal, step: int) -> Holders:
+    """``holders`` after one of ``owner``'s accounts started (+1) or stopped (-1) holding."""
+    count = holders.get(owner, 0) + step
+    return holders.set(owner, count) if count else holders.delete(owner)
 
-    def balance(self, account: Account) -> int:
-        return self.balances.get(account, 0)
 
-    def add(self, account: Account, delta: int) -> None:
-        if not delta:
-            return
-        account = account.normalized()
-        before = self.balances.get(account, 0)
-        after = before + delta
-        owner = account.owner
-        if owner not in self.touched:
-            self.touched[owner] = self.holders.get(owner, 0)
-        if after:
-            self.balances = self.balances.set(account, after)
-        else:
-            self.balances = self.balances.delete(account)
-        if (before == 0) != (after == 0):
-            count = self.holders.get(owner, 0) + (1 if before == 0 else -1)
-            self.holders = self.holders.set(owner, count) if count else self.holders.delete(owner)
+def _credit(books: Books, holders: Holders, account: Account, amount: int) -> Holders:
+    """Add ``amount`` (> 0) to ``account`` in ``books``; return ``holders`` counting it if it was
+    empty."""
+    key = account if account.subaccount is None else account.normalized()
+    before = books.get(key, 0)
+    books[key] = before + amount
+    return holders if before else _counted(holders, key.owner, 1)
 
-    def holder_changes(self) -> tuple[tuple[Principal, ...], tuple[Principal, ...]]:
-        added, removed = [], []
-        for owner, before in self.touched.items():
-            after = self.holders.get(owner, 0)
-            if before == 0 and after > 0:
-                added.append(owner)
-            elif before > 0 and after == 0:
-                removed.append(owner)
-        return tuple(added), tuple(removed)
+
+def _debit(books: Books, holders: Holders, account: Account, balance: int, amount: int) -> Holders:
+    """Take ``amount`` (0 < amount <= ``balance``, the account's balance) from ``account``; return
+    ``holders`` uncounting it if it is now empty."""
+    key = account if account.subaccount is None else account.normalized()
+    if balance != amount:
+        books[key] = balance - amount
+        return holders
+    del books[key]
+    return _counted(holders, key.owner, -1)
+
+
+def _holder_changes(
+    before: Holders, after: Holders, accounts: tuple[Account | None, ...]
+) -> tuple[tuple[Principal, ...], tuple[Principal, ...]]:
+    """The owners of ``accounts`` (all a transaction may have touched, in the order it touches
+    them) who started / stopped holding; an untouched owner's count is unchanged, so not listed."""
+    added, removed = [], []
+    for owner in dict.fromkeys(account.owner for account in accounts if account is not None):
+        was, now = before.get(owner, 0), after.get(owner, 0)
+        if now and not was:
+            added.append(owner)
+        elif was and not now:
+            removed.append(owner)
+    return tuple(added), tuple(removed)
+
+
+_LEDGER_FIELDS: Final = tuple(field.name for field in attrs.fields(LedgerState))
+_extra_fields: dict[type, tuple[str, ...] | None] = {}
+
+
+def _subclass_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields a ``LedgerState`` subclass adds, when its ``__init__`` takes all fields
+    positionally, the ledger's first (else ``None``); worked out once per class."""
+    if cls not in _extra_fields:
+        fields = attrs.fields(cls)
+        names = tuple(field.name for field in fields)
+        positional = all(field.init and not field.kw_only for field in fields)
+        ledger_first = names[: len(_LEDGER_FIELDS)] == _LEDGER_FIELDS
+        _extra_fields[cls] = names[len(_LEDGER_FIELDS) :] if positional and ledger_first else None
+    return _extra_fields[cls]
+
+
+def _rebuilt(
+    state: LedgerState,
+    balances: immutables.Map[Account, int],
+    allowances: immutables.Map[tuple[Account, Account], AllowanceEntry],
+    blocks: Vector[Block],
+    dedup: immutables.Map[tuple[Any, ...], int],
+    dedup_queue: Vector[tuple[int, tuple[Any, ...]]],
+    dedup_head: int,
+    total_supply: int,
+    holders: Holders,
+) -> LedgerState:
+    """``state`` with new books, built in one go; a subclass's own fields are carried over."""
+    cls = state.__class__
+    if cls is LedgerState:
+        return LedgerState(
+            state.config, balances, allowances, blocks, dedup, dedup_queue, dedup_head,
+            total_supply, holders,
+        )  # fmt: skip
+    extra = _subclass_fields(cls)
+    if extra is None:
+        return attrs.evolve(
+            state, balances=balances, allowances=allowances, blocks=blocks, dedup=dedup,
+            dedup_queue=dedup_queue, dedup_head=dedup_head, total_supply=total_supply,
+            holders=holders,
+        )  # fmt: skip
+    return cls(
+        state.config, balances, allowances, blocks, dedup, dedup_queue, dedup_head, total_supply,
+        holders, *[getattr(state, name) for name in extra],
+    )  # fmt: skip
 
 
 class Ledger(Canister):
@@ -166,27 +261,31 @@ class Ledger(Canister):
             None if arg.fee_collector is None else arg.fee_collector.normalized(),
             arg.max_memo_length, arg.metadata,
         )  # fmt: skip
-        state = LedgerState(config)
-        books = _Books(state)
-        blocks, dedup, queue = state.blocks, state.dedup, state.dedup_queue
         now = self.time
-        for account, amount in arg.initial_balances:
-            if account == minting:
+        minter = _raw(minting)
+        balances, dedup = _NO_ENTRIES.mutate(), _NO_ENTRIES.mutate()
+        blocks: list[Block] = []
+        queue: list[tuple[int, tuple[Any, ...]]] = []
+        supply = 0
+        for index, (account, amount) in enumerate(arg.initial_balances):
+            if account.owner == minting.owner and account == minting:
                 raise ValueError("the minting account cannot hold an initial balance")
-            books.add(account, amount)
-            identity = (TRANSFER, _raw(minting), _raw(account), None, amount, None, None, now)
-            dedup = dedup.set(identity, len(blocks))
-            queue = queue.append((now, identity))
-            blocks = blocks.append(Block(MINT, now, amount, to=account, created_at_time=now))
-        self.state = attrs.evolve(
-            state,
-            balances=books.balances,
-            holders=books.holders,
-            blocks=blocks,
-            dedup=dedup,
-            dedup_queue=queue,
-            total_supply=sum(amount for _, amount in arg.initial_balances),
-        )
+            if amount:
+                key = _key(account)
+                balances[key] = balances.get(key, 0) + amount
+                supply += amount
+            identity = (TRANSFER, minter, _raw(account), None, amount, None, None, now)
+            dedup[identity] = index
+            queue.append((now, identity))
+            blocks.append(Block(MINT, now, amount, None, account, None, None, None, now))
+        books = balances.finish()
+        holders = _NO_ENTRIES.mutate()
+        for key in books:
+            holders[key.owner] = holders.get(key.owner, 0) + 1
+        self.state = LedgerState(
+            config, books, _NO_ENTRIES, Vector(blocks), dedup.finish(), Vector(queue), 0, supply,
+            holders.finish(),
+        )  # fmt: skip
 
     def on_holders_changed(
         self, added: tuple[Principal, ...], removed: tuple[Principal, ...]
@@ -242,7 +341,7 @@ class Ledger(Canister):
 
     @query
     def icrc2_allowance(self, args: AllowanceArgs) -> Allowance:
-        entry = self._active_allowance(args.account, args.spender)
+        entry = self._active_allowance(args.account, args.spender, self.time)
         return Allowance(0, None) if entry is None else Allowance(entry.amount, entry.expires_at)
 
     @query
@@ -260,10 +359,9 @@ class Ledger(Canister):
 
     @update
     def icrc1_transfer(self, args: TransferArgs) -> Ok[int] | Err[Any]:
-        source = Account(self.caller, args.from_subaccount)
         return self._move(
-            TRANSFER, source, args.to, None, args.amount, args.fee, args.memo,
-            args.created_at_time,
+            TRANSFER, Account(self.caller, args.from_subaccount), args.to, None, args.amount,
+            args.fee, args.memo, args.created_at_time,
         )  # fmt: skip
 
     @update
@@ -278,51 +376,64 @@ class Ledger(Canister):
     def icrc2_approve(self, args: ApproveArgs) -> Ok[int] | Err[Any]:
         state = self.state
         config = state.config
-        approver = Account(self.caller, args.from_subaccount)
-        if args.spender.owner == self.caller:
+        caller = self.caller
+        now = self.time
+        approver = Account(caller, args.from_subaccount)
+        spender = args.spender
+        if spender.owner == caller:
             raise Trap("self approval is not allowed")
-        if approver == config.minting_account:
+        minting = config.minting_account
+        if caller == minting.owner and approver == minting:
             raise Trap("the minting account cannot delegate mints")
-        self._check_memo(args.memo)
-        current_entry = self._active_allowance(approver, args.spender)
+        memo = args.memo
+        if memo is not None:
+            self._check_memo(memo)
+        current_entry = self._active_allowance(approver, spender, now)
         current = 0 if current_entry is None else current_entry.amount
-        if args.expected_allowance is not None and args.expected_allowance > U64_MAX:
+        expected = args.expected_allowance
+        if expected is not None and expected > U64_MAX:
             return Err(AllowanceChanged(current))
-        if args.fee is not None and args.fee != config.fee:
-            return Err(BadFee(config.fee))
+        fee = config.fee
+        if args.fee is not None and args.fee != fee:
+            return Err(BadFee(fee))
+        created_at_time = args.created_at_time
         identity = None
-        if args.created_at_time is not None:
+        if created_at_time is not None:
             identity = (
-                APPROVE, _raw(approver), _raw(args.spender), args.amount, args.fee, args.memo,
-                args.created_at_time, args.expected_allowance, args.expires_at,
+                APPROVE, _raw(approver), _raw(spender), args.amount, args.fee, memo,
+                created_at_time, expected, args.expires_at,
             )  # fmt: skip
-            failure = self._check_time_and_dedup(args.created_at_time, identity)
+            failure = self._check_time_and_dedup(now, created_at_time, identity)
             if failure is not None:
                 return failure
-        books = _Books(state)
-        balance = books.balance(approver)
-        if balance < config.fee:
+            state = self.state
+        balance = state.balances.get(approver, 0)
+        if balance < fee:
             return Err(InsufficientFunds(balance))
-        if args.expires_at is not None and args.expires_at <= self.time:
-            return Err(Expired(self.time))
-        if args.expected_allowance is not None and args.expected_allowance != current:
+        expires_at = args.expires_at
+        if expires_at is not None and expires_at <= now:
+            return Err(Expired(now))
+        if expected is not None and expected != current:
             return Err(AllowanceChanged(current))
-        books.add(approver, -config.fee)
-        key = (approver.normalized(), args.spender.normalized())
+        balances, holders = state.balances, state.holders
+        if fee:
+            books = balances.mutate()
+            holders = _debit(books, holders, approver, balance, fee)
+            balances = books.finish()
+        key = (_key(approver), _key(spender))
         amount = min(args.amount, U64_MAX)
-        allowances = (
-            state.allowances.set(key, AllowanceEntry(amount, args.expires_at))
-            if amount
-            else state.allowances.delete(key)
-            if key in state.allowances
-            else state.allowances
-        )
+        allowances = state.allowances
+        if amount:
+            allowances = allowances.set(key, AllowanceEntry(amount, expires_at))
+        elif key in allowances:
+            allowances = allowances.delete(key)
         block = Block(
-            APPROVE, self.time, amount, from_=approver, spender=args.spender, fee=config.fee,
-            memo=args.memo, created_at_time=args.created_at_time,
-            expected_allowance=args.expected_allowance, expires_at=args.expires_at,
+            APPROVE, now, amount, approver, None, spender, fee, memo, created_at_time, expected,
+            expires_at,
         )  # fmt: skip
-        return self._record(books, block, identity, allowances, state.total_supply - config.fee)
+        return self._record(
+            state, balances, holders, allowances, state.total_supply - fee, block, identity
+        )
 
     # -- the rules, one function each -----------------------------------------------------------
 
@@ -337,31 +448,40 @@ class Ledger(Canister):
         memo: bytes | None,
         created_at_time: int | None,
     ) -> Ok[int] | Err[Any]:
-        """transfer / transfer_from / mint / burn, with the production ledger's order of checks."""
+        """transfer / transfer_from / mint / burn, with the production ledger's order of checks.
+
+        Accounts are compared with the minting account by owner first: most are not the minter's,
+        and principals compare in one Python call where accounts take two.
+        """
         state = self.state
         config = state.config
-        self._check_memo(memo)
-        books = _Books(state)
-        if to == config.minting_account:
+        if memo is not None:
+            self._check_memo(memo)
+        minting = config.minting_account
+        minter = minting.owner
+        balance = 0
+        if to.owner == minter and to == minting:
             if fee is not None and fee != 0:
                 return Err(BadFee(0))
-            balance = books.balance(source)
+            balance = state.balances.get(source, 0)
             min_burn = min(config.fee, balance)
             if amount < min_burn:
                 return Err(BadBurn(min_burn))
             if amount == 0:
                 return Err(BadBurn(config.fee))
             operation, charged = BURN, 0
-        elif source == config.minting_account:
+        elif source.owner == minter and source == minting:
             if kind == TRANSFER_FROM:
                 raise Trap("the minter account cannot delegate mints")
             if fee is not None and fee != 0:
                 return Err(BadFee(0))
             operation, charged = MINT, 0
         else:
-            if fee is not None and fee != config.fee:
-                return Err(BadFee(config.fee))
-            operation, charged = kind, config.fee
+            charged = config.fee
+            if fee is not None and fee != charged:
+                return Err(BadFee(charged))
+            operation = kind
+        now = self.time
         identity = None
         if created_at_time is not None:
             identity = (
@@ -374,86 +494,101 @@ class Ledger(Canister):
                 memo,
                 created_at_time,
             )
-            failure = self._check_time_and_dedup(created_at_time, identity)
+            failure = self._check_time_and_dedup(now, created_at_time, identity)
             if failure is not None:
                 return failure
+            state = self.state
         allowances = state.allowances
         if spender is not None and spender != source:
             needed = amount + charged
-            entry = self._active_allowance(source, spender)
+            entry = self._active_allowance(source, spender, now)
             allowed = 0 if entry is None else entry.amount
             if allowed < needed:
                 return Err(InsufficientAllowance(allowed))
             assert entry is not None
-            key = (source.normalized(), spender.normalized())
+            key = (_key(source), _key(spender))
             left = allowed - needed
             allowances = (
                 allowances.set(key, AllowanceEntry(left, entry.expires_at))
                 if left
                 else allowances.delete(key)
             )
-        if operation != MINT:
-            balance = books.balance(source)
-            if balance < amount + charged:
-                return Err(InsufficientFunds(balance))
-            books.add(source, -(amount + charged))
+        holders = state.holders
         supply = state.total_supply
         if operation == MINT:
+            books = state.balances.mutate()
+            if amount:
+                holders = _credit(books, holders, to, amount)
             supply += amount
-        elif operation == BURN:
-            supply -= amount
-        if operation not in (MINT, BURN):
-            books.add(to, amount)
-            if config.fee_collector is not None:
-                books.add(config.fee_collector, charged)
+            block = Block(MINT, now, amount, None, to, spender, None, memo, created_at_time)
+        else:
+            if operation != BURN:
+                balance = state.balances.get(source, 0)
+            debit = amount + charged
+            if balance < debit:
+                return Err(InsufficientFunds(balance))
+            books = state.balances.mutate()
+            if debit:
+                holders = _debit(books, holders, source, balance, debit)
+            if operation == BURN:
+                supply -= amount
+                block = Block(BURN, now, amount, source, None, spender, None, memo, created_at_time)
             else:
-                supply -= charged
-        elif operation == MINT:
-            books.add(to, amount)
-        block = Block(
-            operation, self.time, amount,
-            from_=None if operation == MINT else source,
-            to=None if operation == BURN else to,
-            spender=spender,
-            fee=None if operation in (MINT, BURN) else charged,
-            memo=memo, created_at_time=created_at_time,
-        )  # fmt: skip
-        return self._record(books, block, identity, allowances, supply)
+                if amount:
+                    holders = _credit(books, holders, to, amount)
+                collector = config.fee_collector
+                if collector is None:
+                    supply -= charged
+                elif charged:
+                    holders = _credit(books, holders, collector, charged)
+                block = Block(
+                    operation, now, amount, source, to, spender, charged, memo, created_at_time
+                )
+        return self._record(state, books.finish(), holders, allowances, supply, block, identity)
 
     def _record(
         self,
-        books: _Books,
-        block: Block,
-        identity: tuple[Any, ...] | None,
+        state: LedgerState,
+        balances: immutables.Map[Account, int],
+        holders: Holders,
         allowances: immutables.Map[tuple[Account, Account], AllowanceEntry],
         supply: int,
+        block: Block,
+        identity: tuple[Any, ...] | None,
     ) -> Ok[int]:
-        """Apply a successful transaction: one block, the new books, the dedup entry."""
-        state = self.state
-        index = len(state.blocks)
+        """Commit a successful transaction as one new state: its books, its block, its dedup
+        entry; then tell ``on_holders_changed`` if that changed who holds tokens."""
+        blocks = state.blocks
+        index = len(blocks)
         dedup, queue = state.dedup, state.dedup_queue
         if identity is not None:
             dedup = dedup.set(identity, index)
             queue = queue.append((block.timestamp, identity))
-        self.state = attrs.evolve(
-            state, balances=books.balances, allowances=allowances,
-            blocks=state.blocks.append(block), dedup=dedup, dedup_queue=queue,
-            total_supply=supply, holders=books.holders,
-        )  # fmt: skip
-        added, removed = books.holder_changes()
-        if added or removed:
-            self.on_holders_changed(added, removed)
+        blocks = blocks.append(block)
+        if state.__class__ is LedgerState:
+            self.state = LedgerState(
+                state.config, balances, allowances, blocks, dedup, queue, state.dedup_head, supply,
+                holders,
+            )  # fmt: skip
+        else:
+            self.state = _rebuilt(
+                state, balances, allowances, blocks, dedup, queue, state.dedup_head, supply, holders
+            )
+        if holders is not state.holders:
+            touched = (block.from_, block.to, state.config.fee_collector)
+            added, removed = _holder_changes(state.holders, holders, touched)
+            if added or removed:
+                self.on_holders_changed(added, removed)
         return Ok(index)
 
-    def _check_memo(self, memo: bytes | None) -> None:
+    def _check_memo(self, memo: bytes) -> None:
         limit = self.state.config.max_memo_length
-        if memo is not None and len(memo) > limit:
+        if len(memo) > limit:
             raise Trap(f"the memo field size of {len(memo)} bytes is above the limit of {limit}")
 
     def _check_time_and_dedup(
-        self, created_at_time: int, identity: tuple[Any, ...]
+        self, now: int, created_at_time: int, identity: tuple[Any, ...]
     ) -> Err[Any] | None:
-        now = self.time
         self._expire_dedup(now)
         if created_at_time + TX_WINDOW_NS < now:
             return Err(TooOld())
@@ -467,21 +602,27 @@ class Ledger(Canister):
     def _expire_dedup(self, now: int) -> None:
         """Forget transactions older than the window plus drift: amortised O(1) per call."""
         state = self.state
-        queue, head, dedup = state.dedup_queue, state.dedup_head, state.dedup
+        queue, head = state.dedup_queue, state.dedup_head
         horizon = now - TX_WINDOW_NS - PERMITTED_DRIFT_NS
-        start = head
+        if head >= len(queue) or queue[head][0] >= horizon:
+            return
+        dedup = state.dedup.mutate()
         while head < len(queue) and queue[head][0] < horizon:
             identity = queue[head][1]
-            dedup = dedup.delete(identity) if identity in dedup else dedup
+            if identity in dedup:
+                del dedup[identity]
             head += 1
-        if head == start:
-            return
         if head >= _DEDUP_COMPACT_AFTER and 2 * head >= len(queue):
             queue, head = Vector(queue[head:]), 0
-        self.state = attrs.evolve(state, dedup=dedup, dedup_queue=queue, dedup_head=head)
+        self.state = _rebuilt(
+            state, state.balances, state.allowances, state.blocks, dedup.finish(), queue, head,
+            state.total_supply, state.holders,
+        )  # fmt: skip
 
-    def _active_allowance(self, account: Account, spender: Account) -> AllowanceEntry | None:
+    def _active_allowance(
+        self, account: Account, spender: Account, now: int
+    ) -> AllowanceEntry | None:
         entry = self.state.allowances.get((account, spender))
-        if entry is None or (entry.expires_at is not None and entry.expires_at <= self.time):
+        if entry is None or (entry.expires_at is not None and entry.expires_at <= now):
             return None
         return entry

@@ -7,6 +7,8 @@ the wrong type raises ``TypeError`` / ``ValueError`` at the call site, before an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import MemberDescriptorType
 from typing import Any, Final, TypeAlias
 
 import attrs
@@ -61,10 +63,46 @@ _account = attrs.validators.instance_of(Account)
 _text = attrs.validators.instance_of(str)
 
 
+def slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of a slotted attrs record's fields, in field order, for the hand-written
+    constructors of records built on every transaction: storing into the slots directly skips the
+    ``object.__setattr__`` dispatch attrs' generated ``__init__`` pays per field (about a third of
+    the cost of building the record)."""
+    slots = [cls.__dict__.get(field.name) for field in attrs.fields(cls)]
+    if not all(isinstance(slot, MemberDescriptorType) for slot in slots):
+        raise TypeError(f"{cls.__qualname__} is not a slotted attrs record")
+    return tuple(slot.__set__ for slot in slots)  # type: ignore[union-attr]
+
+
+def _plain_nat(value: object) -> bool:
+    """Whether ``value`` is a nat of exact type ``int`` (what callers pass nearly always)."""
+    return value.__class__ is int and value >= 0
+
+
+def _plain_nat64(value: object) -> bool:
+    """Whether ``value`` is a nat64 of exact type ``int``."""
+    return value.__class__ is int and 0 <= value <= U64_MAX
+
+
+def _plain_subaccount(value: object) -> bool:
+    """Whether ``value`` is a subaccount of exact type ``bytes``."""
+    return value.__class__ is bytes and len(value) == SUBACCOUNT_LENGTH
+
+
+def _validate(record: Any) -> None:
+    """Run a record's field validators in order, raising what attrs' generated ``__init__`` would.
+
+    The argument records' ``__init__`` checks the usual plain values inline and comes here only
+    when one is not plain, so a valid call pays no validator calls and an invalid one fails alike.
+    """
+    if not attrs.validators.get_disabled():
+        attrs.validate(record)
+
+
 # -- arguments ----------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, init=False)
 class TransferArgs:
     to: Account = attrs.field(validator=_account)
     amount: int = attrs.field(validator=_nat)
@@ -73,8 +111,39 @@ class TransferArgs:
     memo: bytes | None = attrs.field(default=None, validator=_opt_memo)
     created_at_time: int | None = attrs.field(default=None, validator=_opt_nat64)
 
+    def __init__(
+        self,
+        *,
+        to: Account,
+        amount: int,
+        from_subaccount: bytes | None = None,
+        fee: int | None = None,
+        memo: bytes | None = None,
+        created_at_time: int | None = None,
+    ) -> None:
+        """Store the fields; only a value that is not plain goes through the validators."""
+        set_to, set_amount, set_from_subaccount, set_fee, set_memo, set_created_at_time = (
+            _TRANSFER_ARGS_SLOTS
+        )
+        set_to(self, to)
+        set_amount(self, amount)
+        set_from_subaccount(self, from_subaccount)
+        set_fee(self, fee)
+        set_memo(self, memo)
+        set_created_at_time(self, created_at_time)
+        if not (
+            to.__class__ is Account
+            and amount.__class__ is int
+            and amount >= 0
+            and (from_subaccount is None or _plain_subaccount(from_subaccount))
+            and (fee is None or _plain_nat(fee))
+            and (memo is None or memo.__class__ is bytes)
+            and (created_at_time is None or _plain_nat64(created_at_time))
+        ):
+            _validate(self)
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, init=False)
 class ApproveArgs:
     spender: Account = attrs.field(validator=_account)
     amount: int = attrs.field(validator=_nat)
@@ -85,8 +154,46 @@ class ApproveArgs:
     memo: bytes | None = attrs.field(default=None, validator=_opt_memo)
     created_at_time: int | None = attrs.field(default=None, validator=_opt_nat64)
 
+    def __init__(
+        self,
+        *,
+        spender: Account,
+        amount: int,
+        from_subaccount: bytes | None = None,
+        expected_allowance: int | None = None,
+        expires_at: int | None = None,
+        fee: int | None = None,
+        memo: bytes | None = None,
+        created_at_time: int | None = None,
+    ) -> None:
+        """Store the fields; only a value that is not plain goes through the validators."""
+        (
+            set_spender, set_amount, set_from_subaccount, set_expected_allowance, set_expires_at,
+            set_fee, set_memo, set_created_at_time,
+        ) = _APPROVE_ARGS_SLOTS  # fmt: skip
+        set_spender(self, spender)
+        set_amount(self, amount)
+        set_from_subaccount(self, from_subaccount)
+        set_expected_allowance(self, expected_allowance)
+        set_expires_at(self, expires_at)
+        set_fee(self, fee)
+        set_memo(self, memo)
+        set_created_at_time(self, created_at_time)
+        if not (
+            spender.__class__ is Account
+            and amount.__class__ is int
+            and amount >= 0
+            and (from_subaccount is None or _plain_subaccount(from_subaccount))
+            and (expected_allowance is None or _plain_nat(expected_allowance))
+            and (expires_at is None or _plain_nat64(expires_at))
+            and (fee is None or _plain_nat(fee))
+            and (memo is None or memo.__class__ is bytes)
+            and (created_at_time is None or _plain_nat64(created_at_time))
+        ):
+            _validate(self)
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, init=False)
 class TransferFromArgs:
     from_: Account = attrs.field(validator=_account)
     to: Account = attrs.field(validator=_account)
@@ -95,6 +202,46 @@ class TransferFromArgs:
     fee: int | None = attrs.field(default=None, validator=_opt_nat)
     memo: bytes | None = attrs.field(default=None, validator=_opt_memo)
     created_at_time: int | None = attrs.field(default=None, validator=_opt_nat64)
+
+    def __init__(
+        self,
+        *,
+        from_: Account,
+        to: Account,
+        amount: int,
+        spender_subaccount: bytes | None = None,
+        fee: int | None = None,
+        memo: bytes | None = None,
+        created_at_time: int | None = None,
+    ) -> None:
+        """Store the fields; only a value that is not plain goes through the validators."""
+        (
+            set_from, set_to, set_amount, set_spender_subaccount, set_fee, set_memo,
+            set_created_at_time,
+        ) = _TRANSFER_FROM_ARGS_SLOTS  # fmt: skip
+        set_from(self, from_)
+        set_to(self, to)
+        set_amount(self, amount)
+        set_spender_subaccount(self, spender_subaccount)
+        set_fee(self, fee)
+        set_memo(self, memo)
+        set_created_at_time(self, created_at_time)
+        if not (
+            from_.__class__ is Account
+            and to.__class__ is Account
+            and amount.__class__ is int
+            and amount >= 0
+            and (spender_subaccount is None or _plain_subaccount(spender_subaccount))
+            and (fee is None or _plain_nat(fee))
+            and (memo is None or memo.__class__ is bytes)
+            and (created_at_time is None or _plain_nat64(created_at_time))
+        ):
+            _validate(self)
+
+
+_TRANSFER_ARGS_SLOTS: Final = slot_setters(TransferArgs)
+_APPROVE_ARGS_SLOTS: Final = slot_setters(ApproveArgs)
+_TRANSFER_FROM_ARGS_SLOTS: Final = slot_setters(TransferFromArgs)
 
 
 @attrs.frozen
@@ -242,11 +389,12 @@ class LedgerInit:
             raise ValueError(f"decimals must fit in a nat8, got {value}")
 
 
-@attrs.frozen
+@attrs.frozen(init=False)
 class Block:
     """One recorded transaction. ``kind`` is mint, burn, transfer, approve or transfer_from.
 
     Accounts are as the caller gave them; ``fee`` is what was charged (``None`` for mint / burn).
+    ``__init__`` stores the fields straight into their slots, as one is built per transaction.
     """
 
     kind: str
@@ -260,6 +408,39 @@ class Block:
     created_at_time: int | None = None
     expected_allowance: int | None = None
     expires_at: int | None = None
+
+    def __init__(
+        self,
+        kind: str,
+        timestamp: int,
+        amount: int,
+        from_: Account | None = None,
+        to: Account | None = None,
+        spender: Account | None = None,
+        fee: int | None = None,
+        memo: bytes | None = None,
+        created_at_time: int | None = None,
+        expected_allowance: int | None = None,
+        expires_at: int | None = None,
+    ) -> None:
+        (
+            set_kind, set_timestamp, set_amount, set_from, set_to, set_spender, set_fee, set_memo,
+            set_created_at_time, set_expected_allowance, set_expires_at,
+        ) = _BLOCK_SLOTS  # fmt: skip
+        set_kind(self, kind)
+        set_timestamp(self, timestamp)
+        set_amount(self, amount)
+        set_from(self, from_)
+        set_to(self, to)
+        set_spender(self, spender)
+        set_fee(self, fee)
+        set_memo(self, memo)
+        set_created_at_time(self, created_at_time)
+        set_expected_allowance(self, expected_allowance)
+        set_expires_at(self, expires_at)
+
+
+_BLOCK_SLOTS: Final = slot_setters(Block)
 
 
 __all__ = [
