@@ -32,6 +32,11 @@ def _account_checksum(owner: Principal, subaccount: bytes) -> str:
     return base32_lower(crc32_be(owner.bytes + subaccount))
 
 
+_same_bytes: Final = bytes.__eq__
+"""Owners are always principals (checked when an account is made), so comparing their bytes
+directly is their equality, without a second Python-level call."""
+
+
 class Account:
     """An ICRC-1 account ``{owner, subaccount}``; immutable and hashable."""
 
@@ -130,7 +135,7 @@ class Account:
         if other.__class__ is not Account:
             return NotImplemented
         assert isinstance(other, Account)
-        return self.owner == other.owner and (
+        return _same_bytes(self.owner, other.owner) and (
             self.subaccount == other.subaccount
             or self.effective_subaccount == other.effective_subaccount
         )
