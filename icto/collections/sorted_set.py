@@ -226,6 +226,15 @@ class SortedSet(Generic[K]):
         object.__setattr__(self, "_len", len(unique))
 
     @classmethod
+    def from_sorted(cls, keys: Iterable[K], *, capacity: int = DEFAULT_CAPACITY) -> SortedSet[K]:
+        """A set of ``keys`` that are already sorted and distinct (not checked): O(n), without
+        the sort the constructor does."""
+        if not isinstance(capacity, int) or capacity < 4:
+            raise ValueError(f"capacity must be an int >= 4, got {capacity!r}")
+        ordered = tuple(keys)
+        return cls._make(_build(ordered, capacity), len(ordered), capacity)
+
+    @classmethod
     def _make(cls, root: Any, length: int, capacity: int) -> SortedSet[K]:
         new = object.__new__(cls)
         object.__setattr__(new, "_root", root)

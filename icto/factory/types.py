@@ -39,13 +39,14 @@ class ContractInit:
     it, never through a backend id written in code)."""
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ContractInfo:
     """What a factory knows of one of its contracts.
 
     ``version`` is the version of the code actually running. ``role_counts`` summarises the
     indexed roles (``creator`` excluded). ``details`` holds the domain's own fields (e.g.
     ``TokenDetails``). ``detached`` means the owner removed the factory as a controller.
+    A factory keeps one per contract, so it has no weak-reference slot (8 bytes each).
     """
 
     id: Principal
@@ -63,9 +64,12 @@ class ContractInfo:
     detached: bool = False
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ContractEntry:
-    """One item of ``get_my_contracts``: a contract and the roles the user holds in it."""
+    """One item of ``get_my_contracts``: a contract and the roles the user holds in it.
+
+    A factory keeps one per member of each contract with few members (``ContractIndex``), so a
+    page is a slice of them; hence no weak-reference slot (8 bytes each)."""
 
     info: ContractInfo
     roles: tuple[str, ...]
@@ -104,6 +108,21 @@ class Page(Generic[T]):
         total = "?" if self.total is None else f"{self.total:,}"
         more = "last page" if self.next_offset is None else f"next offset {self.next_offset}"
         return items_table(f"Page: {len(self.items)} of {total} ({more})", self.items)
+
+
+_set_items = Page.__dict__["items"].__set__
+_set_total = Page.__dict__["total"].__set__
+_set_next_offset = Page.__dict__["next_offset"].__set__
+
+
+def make_page(items: tuple[T, ...], total: int | None, next_offset: int | None) -> Page[T]:
+    """``Page(items, total, next_offset)`` without the generated ``__init__``'s per-field
+    ``object.__setattr__`` calls: a third of the cost, for listings served on every query."""
+    page: Page[T] = object.__new__(Page)
+    _set_items(page, items)
+    _set_total(page, total)
+    _set_next_offset(page, next_offset)
+    return page
 
 
 @attrs.frozen
