@@ -759,7 +759,7 @@ def _transfer_problems(action: TreasuryTransfer) -> tuple[str, ...]:
     if not is_nat(action.amount) or not 0 < action.amount <= MAX_AMOUNT:
         problems.append("amount must be an int from 1 to 2**128 - 1")
     memo: object = action.memo
-    if memo is not None and not (isinstance(memo, bytes) and len(memo) <= 32):
+    if memo is not None and not (memo.__class__ is bytes and len(memo) <= 32):
         problems.append("memo is None or at most 32 bytes")
     return tuple(problems)
 

@@ -55,7 +55,7 @@ def _opt_subaccount(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None
 
 
 def _opt_memo(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not isinstance(value, bytes):
+    if value is not None and value.__class__ is not bytes:  # a Principal is bytes, not a blob
         raise TypeError(f"{attribute.name} must be bytes or None, got {type(value).__name__}")
 
 

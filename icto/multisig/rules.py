@@ -97,7 +97,7 @@ def _transfer(_: WalletState, transfer: Transfer) -> list[str]:
     if not is_nat(transfer.amount) or not 0 < transfer.amount <= MAX_AMOUNT:
         problems.append("a transfer amount is an int from 1 to 2**128 - 1")
     memo: object = transfer.memo
-    if memo is not None and not (isinstance(memo, bytes) and len(memo) <= MAX_MEMO_BYTES):
+    if memo is not None and not (memo.__class__ is bytes and len(memo) <= MAX_MEMO_BYTES):
         problems.append(f"a memo is None or at most {MAX_MEMO_BYTES} bytes")
     return problems
 
