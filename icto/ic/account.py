@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import html
+from collections.abc import Mapping
 from typing import Any, Final
 
 from icto.ic.principal import (
@@ -47,8 +48,13 @@ class Account:
     _hash: int
 
     def __init__(self, owner: Principal, subaccount: bytes | None = None) -> None:
-        if not isinstance(owner, Principal):
+        if owner.__class__ is not Principal and not isinstance(owner, Principal):
             raise InvalidAccount(f"account owner must be a Principal, not {type(owner).__name__}")
+        if subaccount is None:
+            _set_owner(self, owner)
+            _set_subaccount(self, None)
+            _set_hash(self, hash((Account, owner, DEFAULT_SUBACCOUNT)))
+            return
         if subaccount is not None:
             if not isinstance(subaccount, bytes):
                 raise InvalidAccount(
@@ -58,10 +64,9 @@ class Account:
                 raise InvalidAccount(
                     f"subaccount must be {SUBACCOUNT_LENGTH} bytes, got {len(subaccount)}"
                 )
-        object.__setattr__(self, "owner", owner)
-        object.__setattr__(self, "subaccount", subaccount)
-        effective = DEFAULT_SUBACCOUNT if subaccount is None else subaccount
-        object.__setattr__(self, "_hash", hash((Account, owner, effective)))
+        _set_owner(self, owner)
+        _set_subaccount(self, subaccount)
+        _set_hash(self, hash((Account, owner, subaccount)))
 
     @property
     def effective_subaccount(self) -> bytes:
@@ -152,5 +157,12 @@ class Account:
     def _repr_html_(self) -> str:
         return f'<code title="Account">{html.escape(self.to_text())}</code>'
 
+
+_slots: Final[Mapping[str, Any]] = vars(Account)
+_set_owner: Final = _slots["owner"].__set__
+_set_subaccount: Final = _slots["subaccount"].__set__
+_set_hash: Final = _slots["_hash"].__set__
+"""The slots' own setters: an account is built on every ledger call, and storing into the slots
+directly skips the ``object.__setattr__`` dispatch (the class refuses ``setattr``)."""
 
 __all__ = ["DEFAULT_SUBACCOUNT", "SUBACCOUNT_LENGTH", "Account", "InvalidAccount"]
