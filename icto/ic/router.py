@@ -413,15 +413,7 @@ class Router:
             result = fn(instance, *args, **kwargs)
             if fault is not None:
                 raise InjectedTrap(fault.message)
-            canisters = self._canisters
-            current = canisters[callee]
-            state = instance.state
-            charge = segment[PENDING_CHARGE]
-            if (state is not current.state or charge) and current.generation == ctx.generation:
-                if state is not current.state and _immutable(state.__class__) is not True:
-                    check_state(state)
-                self._canisters = _with_record(canisters, current, state, current.cycles - charge)
-                segment[PENDING_CHARGE] = 0
+            self._commit(ctx, instance)
         except Reject as reject:
             try:
                 if fault is not None:
@@ -455,13 +447,14 @@ class Router:
         One world write, and none when neither the state nor the cycles changed.
         """
         segment = ctx.segment
-        record = self._canisters[ctx.canister_id]
+        canisters = self._canisters
+        record = canisters[ctx.canister_id]
         state = instance.state
         charge = segment[PENDING_CHARGE]
         if (state is not record.state or charge) and record.generation == ctx.generation:
-            if state is not record.state:
+            if state is not record.state and _immutable(state.__class__) is not True:
                 check_state(state)
-            self.put(record.with_state(state, record.cycles - charge))
+            self._canisters = _with_record(canisters, record, state, record.cycles - charge)
             segment[PENDING_CHARGE] = 0
 
     def _trap(

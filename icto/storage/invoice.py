@@ -161,17 +161,27 @@ def _audit_id_problem(value: object) -> list[str]:
 
 def payment_draft_problems(draft: PaymentDraft) -> tuple[str, ...]:
     """Every reason ``draft`` cannot be recorded (empty when it can). A well-formed draft passes
-    exact type tests and one scan of its text; any other is examined field by field."""
+    one cheap pass (``_plainly_valid_draft``); any other is examined field by field."""
+    if _plainly_valid_draft(draft):
+        return ()
+    return _every_draft_problem(draft)
+
+
+def _plainly_valid_draft(draft: PaymentDraft) -> bool:
+    """Whether ``draft`` certainly has no problem (exact type tests and one scan of its text);
+    ``False`` means "look closer", not "invalid"."""
     id_, service, amount, audit_id = draft.id, draft.service, draft.amount, draft.audit_id
-    if (
+    return (
         type(id_) is str and 1 <= len(id_) <= MAX_ID
         and type(service) is str and 1 <= len(service) <= MAX_TEXT
         and type(draft.user) is Principal and type(draft.token) is Principal
         and type(amount) is int and amount >= 0
         and (audit_id is None or (type(audit_id) is int and audit_id >= 0))
         and is_clean_text(f"{id_}\n{service}")
-    ):  # fmt: skip
-        return ()
+    )  # fmt: skip
+
+
+def _every_draft_problem(draft: PaymentDraft) -> tuple[str, ...]:
     fields: dict[str, object] = attrs.asdict(draft, recurse=False)
     problems = _id_problem("id", draft.id)
     for name in ("user", "token"):
