@@ -147,7 +147,42 @@ def module_hash(code: type) -> bytes:
     return hashlib.sha256(f"{code.__module__}.{code.__qualname__}@{version}".encode()).digest()
 
 
-class Canister:
+class _CanisterType(type):
+    """Makes every canister class slots-only: an instance has ``_msg`` and ``state`` and no
+    ``__dict__``, so ``self.state = …`` is a plain slot write (no Python ``__setattr__`` on each
+    assignment) and any other attribute fails to set, as it would not survive the message."""
+
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> _CanisterType:
+        slots = namespace.setdefault("__slots__", ())
+        if slots not in ((), []) and bases:
+            raise TypeError(
+                f"{name} declares __slots__ {slots!r}: canister data must live in self.state"
+            )
+        return super().__new__(mcs, name, bases, namespace, **kwargs)
+
+
+_NOT_SET: Final = re.compile(
+    r"'(?P<cls>[^']+)' object (?:has no attribute|attribute) '(?P<name>[^']+)'(?: is read-only)?"
+)
+
+
+def describe_error(exc: BaseException, code: type | None) -> str:
+    """``"Type: text"`` for a trap message; an attribute canister code could not set on its view
+    says why (the view keeps ``self.state`` only)."""
+    text = str(exc)
+    described = type(exc).__name__ + (f": {text}" if text else "")
+    found = _NOT_SET.fullmatch(text) if isinstance(exc, AttributeError) else None
+    if found is not None and code is not None and found["cls"] == code.__name__:
+        described += (
+            f" ({code.__name__} cannot keep {found['name']!r}: canister code keeps its data in "
+            f"self.state only; the instance is a view that lives for one message)"
+        )
+    return described
+
+
+class Canister(metaclass=_CanisterType):
     """Base class of canister code.
 
     Subclasses declare ``VERSION`` (semver text), keep all data in ``self.state`` (an immutable
@@ -195,14 +230,6 @@ class Canister:
                     methods[name] = MethodSpec(klass.__qualname__, name, kind, composite, value)
         cls.__icto_methods__ = MappingProxyType(methods)
         cls.__icto_dispatch__ = methods
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name != "state":
-            raise AttributeError(
-                f"{type(self).__name__} cannot set {name!r}: canister code keeps its data in "
-                f"self.state only (the instance is a view that lives for one message)"
-            )
-        object.__setattr__(self, name, value)
 
     # -- lifecycle hooks (override as needed) -------------------------------------------------
 

@@ -20,7 +20,7 @@ from pyrsistent import PMap
 
 from icto.collections.vector import Vector
 from icto.ic import cycles as costs
-from icto.ic.canister import UPDATE, Canister, MethodSpec, module_hash
+from icto.ic.canister import UPDATE, Canister, MethodSpec, describe_error, module_hash
 from icto.ic.context import INGRESS, INGRESS_QUERY, MANAGEMENT_ID, InjectedTrap
 from icto.ic.errors import CallRejected, ErrorCode, InvalidArguments
 from icto.ic.errors import RejectCode as RC
@@ -400,7 +400,7 @@ class ManagementCanister:
             state, returned = kernel.run_hook(record, code, hook, args, self._caller, self._depth)
         except Exception as exc:
             message = (
-                f"Canister {record.canister_id} trapped in {hook}: {type(exc).__name__}: {exc}"
+                f"Canister {record.canister_id} trapped in {hook}: {describe_error(exc, code)}"
             )
             raise HookTrapped(
                 RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP.value, message, self._id,

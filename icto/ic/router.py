@@ -33,6 +33,7 @@ from icto.ic.canister import (
     Canister,
     MethodSpec,
     check_state,
+    describe_error,
     known_state_types,
 )
 from icto.ic.context import (
@@ -62,7 +63,6 @@ from icto.ic.world import DELETED, RUNNING, STOPPED, CanisterRecord, World
 
 _new_tuple: Final[Any] = tuple.__new__
 _new_object: Final = object.__new__
-_set_slot: Final = object.__setattr__
 _immutable: Final = known_state_types.get
 _UPDATE_COST: Final = costs.UPDATE_MESSAGE
 _INGRESS_COST: Final = costs.UPDATE_MESSAGE + costs.INGRESS_MESSAGE
@@ -97,8 +97,8 @@ def _reject(
 def _view(code: type[Canister], ctx: CallContext, state: Any) -> Canister:
     """A fresh instance of the canister class for one message: its context and its state."""
     instance: Canister = _new_object(code)
-    _set_slot(instance, "_msg", ctx)
-    _set_slot(instance, "state", state)
+    instance._msg = ctx
+    instance.state = state
     return instance
 
 
@@ -139,11 +139,10 @@ def _mark_trap(entry: TraceEntry | None, exc: BaseException, fault: FaultRule | 
         entry.traceback = "".join(traceback.format_exception(exc))
 
 
-def _trap_message(callee: Principal, exc: BaseException) -> str:
+def _trap_message(callee: Principal, exc: BaseException, code: type | None) -> str:
     if isinstance(exc, CallRejected):
         return f"Canister {callee} trapped: unhandled reject: {exc}"
-    text = str(exc)
-    return f"Canister {callee} trapped: {type(exc).__name__}" + (f": {text}" if text else "")
+    return f"Canister {callee} trapped: {describe_error(exc, code)}"
 
 
 class Router:
@@ -407,8 +406,8 @@ class Router:
              entry, segment),
         )  # fmt: skip
         instance = _new_object(code)
-        _set_slot(instance, "_msg", ctx)
-        _set_slot(instance, "state", record.state)
+        instance._msg = ctx
+        instance.state = record.state
         try:
             result = fn(instance, *args, **kwargs)
             if fault is not None:
@@ -470,7 +469,7 @@ class Router:
         self._canisters = segment[START]
         self._timers = segment[START_TIMERS]
         segment[CYCLES_ACCEPTED] = segment[ACCEPTED_AT_START]
-        message = _trap_message(callee, exc)
+        message = _trap_message(callee, exc, None if current is None else current.code)
         restored = self._canisters.get(callee)
         if restored is not None and current is not None and restored.generation == ctx.generation:
             self.put(
@@ -507,8 +506,8 @@ class Router:
         )  # fmt: skip
         code: Any = record.code
         instance = _new_object(code)
-        _set_slot(instance, "_msg", ctx)
-        _set_slot(instance, "state", record.state)
+        instance._msg = ctx
+        instance.state = record.state
         try:
             try:
                 result = spec.fn(instance, *args, **kwargs)
@@ -525,7 +524,7 @@ class Router:
         except Exception as exc:
             _mark_trap(entry, exc, fault)
             raise _reject(
-                RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP, _trap_message(callee, exc),
+                RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP, _trap_message(callee, exc, code),
                 callee, spec.name,
             ) from exc  # fmt: skip
         return result
@@ -589,7 +588,7 @@ class Router:
             now = canisters.get(me)
             if now is None or now.generation != ctx.generation or now.status == DELETED:
                 raise CallContextLost()
-            _set_slot(instance, "state", now.state)
+            instance.state = now.state
             segment[START] = canisters
             segment[START_TIMERS] = self._timers
             segment[ACCEPTED_AT_START] = segment[CYCLES_ACCEPTED]

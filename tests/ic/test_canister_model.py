@@ -25,6 +25,43 @@ def test_state_is_the_only_attribute_canister_code_may_set(ic: IC) -> None:
     assert "self.state only" in info.value.message
 
 
+def test_an_attribute_set_in_init_fails_the_install_with_the_same_advice(ic: IC) -> None:
+    class Forgetful(Canister):
+        def init(self, arg: None) -> None:
+            self.state = 0
+            self.scratch = []  # type: ignore[attr-defined]
+
+    with pytest.raises(CallRejected) as info:
+        ic.deploy(Forgetful)
+    assert "self.state only" in info.value.message
+    assert "'scratch'" in info.value.message
+
+
+def test_a_missing_attribute_of_something_else_gets_no_canister_advice(ic: IC) -> None:
+    class Reader(Canister):
+        def init(self, arg: None) -> None:
+            self.state = Tally(0)
+
+        @update
+        def peek(self) -> int:
+            return int(self.state.missing)
+
+    reader = ic.deploy(Reader)
+    with pytest.raises(CallRejected) as info:
+        reader.peek()
+    assert "AttributeError" in info.value.message
+    assert "self.state only" not in info.value.message
+
+
+def test_canister_classes_cannot_declare_slots_of_their_own() -> None:
+    with pytest.raises(TypeError, match=r"self\.state"):
+        type("Slotted", (Canister,), {"__slots__": ("cache",)})
+
+
+def test_a_canister_view_has_no_dictionary_to_hide_data_in() -> None:
+    assert not hasattr(Counter(), "__dict__")
+
+
 @pytest.mark.parametrize("value", [[], {}, set(), bytearray()])
 def test_mutable_class_attributes_are_refused_at_class_creation(value: Any) -> None:
     with pytest.raises(TypeError, match="mutable"):
