@@ -148,6 +148,38 @@ class ArgumentChecker:
         self._names = tuple(p.name for p in named)
         self._positions = {name: index for index, name in enumerate(self._names)}
 
+    def compiled(self) -> Callable[[tuple[Any, ...], dict[str, Any]], str | None]:
+        """``check`` as a function generated for this signature, as attrs generates
+        ``__init__``: one branch per number of positional arguments, each comparing the
+        arguments' classes with the annotations' directly. Anything else (keywords, a subclass,
+        a mismatch) goes to ``check``, which decides and says what is wrong."""
+        predicates, exacts = self._predicates, self._exact
+        if predicates is None or exacts is None:
+            return self.check
+        names: dict[str, Any] = {"_slow": self.check}
+        lines = ["def check(args, kwargs):", "    if not kwargs:", "        n = len(args)"]
+        for count in range(len(predicates), self._min_positional - 1, -1):
+            tests = []
+            for position in range(count):
+                exact, predicate = exacts[position], predicates[position]
+                if exact is not None:
+                    names[f"_e{position}"] = exact
+                    tests.append(f"args[{position}].__class__ is _e{position}")
+                elif predicate is not None:
+                    names[f"_p{position}"] = predicate
+                    tests.append(f"_p{position}(args[{position}])")
+            branch = "if" if len(lines) == 3 else "elif"
+            lines.append(f"        {branch} n == {count}:")
+            if tests:
+                lines.append(f"            if {' and '.join(tests)}:")
+                lines.append("                return None")
+            else:
+                lines.append("            return None")
+        lines.append("    return _slow(args, kwargs)")
+        exec(compile("\n".join(lines), f"<argument check of {self._label}>", "exec"), names)
+        generated: Callable[[tuple[Any, ...], dict[str, Any]], str | None] = names["check"]
+        return generated
+
     def check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         """``None`` when the call fits, else a message saying what is wrong."""
         predicates = self._predicates

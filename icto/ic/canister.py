@@ -76,7 +76,7 @@ class MethodSpec:
         )
 
     def _build_checker_and_check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-        self.check_arguments = ArgumentChecker(self.fn, f"{self.owner}.{self.name}()").check
+        self.check_arguments = ArgumentChecker(self.fn, f"{self.owner}.{self.name}()").compiled()
         return self.check_arguments(args, kwargs)
 
     def __repr__(self) -> str:

@@ -8,8 +8,9 @@ bound value fits its parameter's type.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, Literal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -50,6 +51,27 @@ def test_a_call_is_accepted_exactly_when_it_binds_and_fits(
 ) -> None:
     checker = ArgumentChecker(method, "Toy.method()")
     assert (checker.check(args, kwargs) is None) == reference(args, kwargs)
+
+
+def mixed(
+    self: object, a: Any, b: Literal["x", "y"], c: tuple[int, ...] = (), d: float = 0.0
+) -> None:
+    return None
+
+
+MIXED_VALUES = (*VALUES, "y", (1, 2), (1, "2"), ())
+
+
+@pytest.mark.parametrize("fn", [method, mixed])
+@given(
+    args=st.lists(st.sampled_from(MIXED_VALUES), max_size=5).map(tuple),
+    kwargs=st.dictionaries(st.sampled_from(NAMES), st.sampled_from(MIXED_VALUES), max_size=2),
+)
+def test_the_generated_check_answers_as_the_checker_does(
+    fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    checker = ArgumentChecker(fn, "Toy.fn()")
+    assert checker.compiled()(args, kwargs) == checker.check(args, kwargs)
 
 
 def test_keyword_arguments_are_checked_by_type_too() -> None:
