@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
 from icto.backend.config import check_config_value, with_config_value
 from icto.backend.payments import PaidDeployments
 from icto.backend.state import Undelivered
@@ -37,6 +35,7 @@ from icto.backend.types import (
     UserStatus,
     fee_recipient_or,
 )
+from icto.collections.records import evolve
 from icto.dao.config import DAOConfig
 from icto.distribution.config import DistributionConfig
 from icto.ic.account import Account
@@ -114,7 +113,7 @@ class Backend(PaidDeployments):
             return Err(ConfigError(str(key), problem))
         before = self.state.config.value(key)
         config = with_config_value(self.state.config, key, value)
-        self.state = attrs.evolve(self.state, config=config)
+        self.state = evolve(self.state, config=config)
         self._arm_maintenance()
         self._audit(
             AuditAction.CONFIG_CHANGED, user=self.caller,
@@ -142,7 +141,7 @@ class Backend(PaidDeployments):
         refused = require_identified(admin, "admin")
         if refused is not None:
             return refused
-        self.state = attrs.evolve(self.state, admins=self.state.admins | {admin})
+        self.state = evolve(self.state, admins=self.state.admins | {admin})
         self._audit(AuditAction.ADMIN_ACTION, user=self.caller,
                     details=(("action", "add_admin"), ("admin", str(admin))))  # fmt: skip
         return Ok(None)
@@ -150,7 +149,7 @@ class Backend(PaidDeployments):
     @update
     def remove_admin(self, admin: Principal) -> None:
         self._require_admin("remove an admin")
-        self.state = attrs.evolve(self.state, admins=self.state.admins - {admin})
+        self.state = evolve(self.state, admins=self.state.admins - {admin})
         self._audit(AuditAction.ADMIN_ACTION, user=self.caller,
                     details=(("action", "remove_admin"), ("admin", str(admin))))  # fmt: skip
 
@@ -175,7 +174,7 @@ class Backend(PaidDeployments):
         problem = _setup_problem(args) or self._draw_id_prefix()
         if problem is not None:
             return Err(problem)
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, audit_storage=args.audit_storage, invoice_storage=args.invoice_storage,
             factories=self.state.factories.update(dict(args.factories)),
         )  # fmt: skip
@@ -194,7 +193,7 @@ class Backend(PaidDeployments):
             randomness: bytes = self.call(MANAGEMENT_ID, "raw_rand")
         except CallRejected as rejected:
             return ConfigError("setup", f"raw_rand did not answer: {self._reason(rejected)}")
-        self.state = attrs.evolve(self.state, id_prefix=randomness[:ID_PREFIX_BYTES].hex())
+        self.state = evolve(self.state, id_prefix=randomness[:ID_PREFIX_BYTES].hex())
         return None
 
     def _ask(self, canister: Principal, method: str, *args: Any) -> str | None:

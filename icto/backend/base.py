@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import attrs
-
 from icto.backend.config import BackendConfig
 from icto.backend.state import EMPTY_QUEUE, BackendState, OutboxItem, Queue, Undelivered
 from icto.backend.types import (
@@ -22,6 +20,7 @@ from icto.backend.types import (
     UserProfile,
     UserStatus,
 )
+from icto.collections.records import evolve
 from icto.ic.canister import Canister
 from icto.ic.errors import CallRejected, ErrorCode, Reject, RejectCode
 from icto.ic.principal import Principal
@@ -86,12 +85,12 @@ class BackendBase(Canister):
                 raise ValueError(reason)
         config = BackendConfig()
         if arg.payment_token is not None:
-            config = attrs.evolve(config, payment_token=arg.payment_token)
+            config = evolve(config, payment_token=arg.payment_token)
         self.state = BackendState(admins=frozenset(arg.admins), config=config)
 
     def post_upgrade(self, stable: Any, arg: Any) -> None:
         """Keep the state; timers do not survive an upgrade, so re-arm the maintenance timer."""
-        self.state = attrs.evolve(stable, maintenance_timer=None)
+        self.state = evolve(stable, maintenance_timer=None)
         self._arm_maintenance()
 
     # -- who may do what ------------------------------------------------------------------------
@@ -212,7 +211,7 @@ class BackendBase(Canister):
         if len(queue) and queue.first() is item:
             self._set_queue(item.storage, queue.popped())
         refused = Undelivered(item, self._reason(rejected), self.time)
-        self.state = attrs.evolve(self.state, undelivered=self.state.undelivered.append(refused))
+        self.state = evolve(self.state, undelivered=self.state.undelivered.append(refused))
         self.log(f"undelivered {item.storage}.{item.method}: {refused.error}")
 
     @staticmethod
@@ -257,12 +256,12 @@ class BackendBase(Canister):
     def _arm_maintenance(self) -> None:
         if self.state.maintenance_timer is None and self._has_work():
             timer = self.set_timer(MAINTENANCE_DELAY_NS, "_maintain")
-            self.state = attrs.evolve(self.state, maintenance_timer=timer)
+            self.state = evolve(self.state, maintenance_timer=timer)
 
     def _maintain(self) -> None:
         """Timer: retry the outbox, settle unconfirmed deployments, retry failed refunds; re-arm
         while work is left."""
-        self.state = attrs.evolve(self.state, maintenance_timer=None)
+        self.state = evolve(self.state, maintenance_timer=None)
         self._flush_outbox()
         self._settle_unconfirmed()
         for refund_id in self._refunds_to_retry():

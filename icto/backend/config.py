@@ -20,6 +20,7 @@ from icto.backend.types import (
     SERVICES,
     TOKEN_FACTORY,
 )
+from icto.collections.records import evolve
 from icto.ic.account import Account
 from icto.ic.principal import Principal
 from icto.ledger.presets import ICP
@@ -103,7 +104,7 @@ def _per_service(field: str, service: str, check: Callable[[object], str | None]
     return ConfigKey(
         check,
         lambda config: getattr(config, field)[service],
-        lambda config, value: attrs.evolve(
+        lambda config, value: evolve(
             config, **{field: getattr(config, field).set(service, value)}
         ),
     )
@@ -113,7 +114,7 @@ def _field(field: str, check: Callable[[object], str | None]) -> ConfigKey:
     return ConfigKey(
         check,
         lambda config: getattr(config, field),
-        lambda config, value: attrs.evolve(config, **{field: value}),
+        lambda config, value: evolve(config, **{field: value}),
     )
 
 

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import attrs
-
 from icto.collections import SortedSet
+from icto.collections.records import evolve
 from icto.collections.vector import Vector, newest_first
 from icto.dao.config import (
     MAX_AMOUNT,
@@ -119,8 +118,8 @@ class DAO(FactoryContract):
         for proposal_id in self.state.by_status.get(ProposalStatus.OPEN, _NONE):
             proposal = proposals[proposal_id]
             timer = self.set_timer(max(0, proposal.ends_at - self.time), "_end_voting", proposal_id)
-            proposals = proposals.set(proposal_id, attrs.evolve(proposal, timer=timer))
-        self.state = attrs.evolve(self.state, proposals=proposals)
+            proposals = proposals.set(proposal_id, evolve(proposal, timer=timer))
+        self.state = evolve(self.state, proposals=proposals)
 
     def has_role(self, user: Principal, role: str) -> bool:
         return role == MEMBER and user in self.state.stakes_by_owner
@@ -213,7 +212,7 @@ class DAO(FactoryContract):
         )  # fmt: skip
         joined = user not in state.stakes_by_owner
         mine = state.stakes_by_owner.get(user, _NONE).add(stake.id)
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, stakes=state.stakes.set(stake.id, stake),
             stakes_by_owner=state.stakes_by_owner.set(user, mine), next_stake=stake.id + 1,
             power=with_stake(state.power, user, stake.power), staked=state.staked + amount,
@@ -253,7 +252,7 @@ class DAO(FactoryContract):
         state = self.state
         held = state.stakes_by_owner.get(stake.owner, _NONE)
         mine = held.discard(stake.id) if sign < 0 else held.add(stake.id)
-        self.state = attrs.evolve(
+        self.state = evolve(
             state,
             stakes=state.stakes.delete(stake.id) if sign < 0 else state.stakes.set(stake.id, stake),
             stakes_by_owner=state.stakes_by_owner.set(stake.owner, mine) if mine
@@ -276,14 +275,14 @@ class DAO(FactoryContract):
         problem = delegation_problem(self.state.power, self.caller, to)
         if problem is not None:
             return Err(InvalidRequest((problem,)))
-        self.state = attrs.evolve(self.state, power=delegated(self.state.power, self.caller, to))
+        self.state = evolve(self.state, power=delegated(self.state.power, self.caller, to))
         return Ok(None)
 
     @update
     def undelegate(self) -> Ok[None] | Err[DAOError]:
         if self.caller not in self.state.power.delegates:
             return Err(InvalidRequest(("not delegating",)))
-        self.state = attrs.evolve(self.state, power=undelegated(self.state.power, self.caller))
+        self.state = evolve(self.state, power=undelegated(self.state.power, self.caller))
         return Ok(None)
 
     # -- proposals ------------------------------------------------------------------------------
@@ -327,7 +326,7 @@ class DAO(FactoryContract):
             snapshot=state.power, timer=timer,
             deposit_status=DepositStatus.HELD if deposit else DepositStatus.NONE,
         )  # fmt: skip
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, proposals=state.proposals.append(proposal),
             by_status=_moved(state.by_status, proposal_id, None, ProposalStatus.OPEN),
             deposits_held=state.deposits_held + deposit,
@@ -352,7 +351,7 @@ class DAO(FactoryContract):
             changes = action.changes()
             if not changes:
                 return ("an UpdateParams proposal changes at least one parameter",)
-            return validate_dao_config(attrs.evolve(self.config, **changes))
+            return validate_dao_config(evolve(self.config, **changes))
         if isinstance(action, EmergencyPause | EmergencyUnpause):
             return ()
         return (f"an action is one of Motion, TreasuryTransfer, UpdateParams, EmergencyPause, "
@@ -372,7 +371,7 @@ class DAO(FactoryContract):
         by_status = state.by_status
         if after.status is not before.status:
             by_status = _moved(by_status, after.id, before.status, after.status)
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, proposals=state.proposals.set(after.id, after), by_status=by_status
         )
 
@@ -399,7 +398,7 @@ class DAO(FactoryContract):
         if weight <= 0:
             return Err(NoVotingPower(voter))
         tally = cast_vote(proposal.snapshot, proposal.tally, voter, choice, self.time)
-        self._save(proposal, attrs.evolve(proposal, tally=tally))
+        self._save(proposal, evolve(proposal, tally=tally))
         return Ok(weight)
 
     def _end_voting(self, proposal_id: int) -> None:
@@ -426,7 +425,7 @@ class DAO(FactoryContract):
         quorum = quorum_reached(tally, total, proposal.quorum_bp)
         accepted = quorum and approved(tally, proposal.approval_bp)
         forfeit = quorum and not accepted
-        decided = attrs.evolve(
+        decided = evolve(
             proposal, timer=None, decided_at=self.time,
             status=ProposalStatus.ACCEPTED if accepted else ProposalStatus.REJECTED,
             executable_at=proposal.ends_at + proposal.timelock if accepted else None,
@@ -445,7 +444,7 @@ class DAO(FactoryContract):
 
     def _forfeit(self, deposit: int) -> None:
         state = self.state
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, deposits_held=state.deposits_held - deposit,
             forfeited=state.forfeited + deposit,
         )  # fmt: skip
@@ -458,28 +457,28 @@ class DAO(FactoryContract):
         if current.deposit_status not in (DepositStatus.HELD, DepositStatus.OWED):
             return
         if isinstance(fee, str):
-            owed = attrs.evolve(
+            owed = evolve(
                 current, deposit_status=DepositStatus.OWED,
                 outcome=f"deposit not returned yet: {fee}",
             )  # fmt: skip
             self._save(current, owed)
             return
         if current.deposit <= fee:
-            self._save(current, attrs.evolve(current, deposit_status=DepositStatus.FORFEITED))
+            self._save(current, evolve(current, deposit_status=DepositStatus.FORFEITED))
             self._forfeit(current.deposit)
             return
-        returned = attrs.evolve(current, deposit_status=DepositStatus.RETURNED)
+        returned = evolve(current, deposit_status=DepositStatus.RETURNED)
         self._save(current, returned)
         held = self.state.deposits_held - current.deposit
-        self.state = attrs.evolve(self.state, deposits_held=held)
+        self.state = evolve(self.state, deposits_held=held)
         sent = self._send(
             self._token, DEPOSITS_SUBACCOUNT, Account(current.proposer),
             current.deposit - fee, fee,
         )  # fmt: skip
         if isinstance(sent, str):
             now = self.state.proposals[proposal.id]
-            self._save(now, attrs.evolve(now, deposit_status=DepositStatus.OWED))
-            self.state = attrs.evolve(
+            self._save(now, evolve(now, deposit_status=DepositStatus.OWED))
+            self.state = evolve(
                 self.state, deposits_held=self.state.deposits_held + current.deposit
             )
 
@@ -508,10 +507,10 @@ class DAO(FactoryContract):
             return Err(NotYet(proposal.executable_at))
         if self._blocked(proposal.action):
             return Err(Paused())
-        running = attrs.evolve(proposal, status=ProposalStatus.EXECUTING)
+        running = evolve(proposal, status=ProposalStatus.EXECUTING)
         self._save(proposal, running)
         ok, outcome = self._carry_out(proposal.action)
-        done = attrs.evolve(
+        done = evolve(
             self.state.proposals[proposal.id], executed_at=self.time, outcome=outcome,
             status=ProposalStatus.EXECUTED if ok else ProposalStatus.FAILED,
         )  # fmt: skip
@@ -523,14 +522,14 @@ class DAO(FactoryContract):
         if isinstance(action, Motion):
             return True, "motion recorded"
         if isinstance(action, EmergencyPause | EmergencyUnpause):
-            self.state = attrs.evolve(self.state, paused=isinstance(action, EmergencyPause))
+            self.state = evolve(self.state, paused=isinstance(action, EmergencyPause))
             return True, "paused" if self.state.paused else "unpaused"
         if isinstance(action, UpdateParams):
-            updated = attrs.evolve(self.config, **action.changes())
+            updated = evolve(self.config, **action.changes())
             problems = validate_dao_config(updated)
             if problems:
                 return False, "; ".join(problems)
-            self.state = attrs.evolve(self.state, config=updated)
+            self.state = evolve(self.state, config=updated)
             return True, "parameters updated: " + ", ".join(sorted(action.changes()))
         return self._pay_from_treasury(action)
 
@@ -550,7 +549,7 @@ class DAO(FactoryContract):
 
     def _count_paid(self, ledger: Principal, debit: int) -> None:
         paid = self.state.treasury_paid
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, treasury_paid=paid.set(ledger, paid.get(ledger, 0) + debit)
         )
 
@@ -567,7 +566,7 @@ class DAO(FactoryContract):
         refused = self._not_contact()
         if refused is not None:
             return Err(refused)
-        self.state = attrs.evolve(self.state, paused=True)
+        self.state = evolve(self.state, paused=True)
         return Ok(None)
 
     @update
@@ -576,7 +575,7 @@ class DAO(FactoryContract):
         refused = self._not_contact()
         if refused is not None:
             return Err(refused)
-        self.state = attrs.evolve(self.state, paused=False)
+        self.state = evolve(self.state, paused=False)
         return Ok(None)
 
     # -- reads ----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Final
 import attrs
 import immutables
 
+from icto.collections.records import evolve
 from icto.collections.vector import Vector
 from icto.ic.principal import Principal
 
@@ -222,7 +223,7 @@ def cast_vote(snapshot: Power, tally: Tally, voter: Principal, choice: Choice, a
         earlier = votes.get(delegate)
         if earlier is not None:
             counts[earlier.choice] -= weight
-            votes = votes.set(delegate, attrs.evolve(earlier, power=earlier.power - weight))
+            votes = votes.set(delegate, evolve(earlier, power=earlier.power - weight))
             break
         withdrawn = withdrawn.set(delegate, withdrawn.get(delegate, 0) + weight)
     counts[choice] += weight

@@ -15,8 +15,7 @@ plus its users' balances.
 
 from __future__ import annotations
 
-import attrs
-
+from icto.collections.records import evolve
 from icto.dex.math import amount_out, amounts_for, optimal_amounts, shares_for
 from icto.dex.types import (
     InFlight,
@@ -69,7 +68,7 @@ class Pool(Canister):
         settled in the reply. If the reply's processing never runs (a trap), the record stays
         and ``settle_requests`` finishes it by sending the identical request again."""
         journal = self.state.in_flight.set(nonce, InFlight(kind, user, ledger, amount, args))
-        self.state = attrs.evolve(self.state, in_flight=journal)
+        self.state = evolve(self.state, in_flight=journal)
         method = "icrc2_transfer_from" if kind == "pull" else "icrc1_transfer"
         outcome = settle(self, ledger, method, args)
         if isinstance(outcome, LedgerFailure) and outcome.in_doubt:
@@ -77,7 +76,7 @@ class Pool(Canister):
             return outcome
         self._settled(nonce, outcome)
         if isinstance(outcome, LedgerFailure) and self.state.nonce == nonce + 1:
-            self.state = attrs.evolve(self.state, nonce=nonce)
+            self.state = evolve(self.state, nonce=nonce)
         return outcome
 
     def _settled(self, nonce: int, outcome: int | LedgerFailure) -> None:
@@ -86,14 +85,14 @@ class Pool(Canister):
         request = self.state.in_flight.get(nonce)
         if request is None:
             return
-        self.state = attrs.evolve(self.state, in_flight=self.state.in_flight.delete(nonce))
+        self.state = evolve(self.state, in_flight=self.state.in_flight.delete(nonce))
         arrived = not isinstance(outcome, LedgerFailure)
         if (request.kind == "pull") == arrived:
             self._owe(request.user, request.ledger, request.amount)
 
     def _nonce(self) -> int:
         nonce = self.state.nonce
-        self.state = attrs.evolve(self.state, nonce=nonce + 1)
+        self.state = evolve(self.state, nonce=nonce + 1)
         return int(nonce)
 
     def _pull(self, ledger: Principal, user: Principal, amount: int) -> str | None:
@@ -191,7 +190,7 @@ class Pool(Canister):
             owed = owed.set(key, now)
         elif key in owed:
             owed = owed.delete(key)
-        self.state = attrs.evolve(self.state, owed=owed)
+        self.state = evolve(self.state, owed=owed)
 
     def _other(self, token: object) -> Principal | None:
         state = self.state
@@ -251,7 +250,7 @@ class Pool(Canister):
         self._owe(user, state.token0, -take0)
         self._owe(user, state.token1, -take1)
         state = self.state
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, reserve0=state.reserve0 + take0, reserve1=state.reserve1 + take1,
             supply=state.supply + minted,
             shares=state.shares.set(beneficiary, state.shares.get(beneficiary, 0) + minted),
@@ -276,7 +275,7 @@ class Pool(Canister):
         if out0 < min0 or out1 < min1:
             return Err(Slippage(min0 if out0 < min0 else min1, out0 if out0 < min0 else out1))
         left = held - shares
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, reserve0=state.reserve0 - out0, reserve1=state.reserve1 - out1,
             supply=state.supply - shares,
             shares=state.shares.set(user, left) if left else state.shares.delete(user),
@@ -318,7 +317,7 @@ class Pool(Canister):
         self._owe(user, token_in, -amount_in)
         state = self.state
         incoming0 = token_in == state.token0
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, swaps=state.swaps + 1,
             reserve0=state.reserve0 + amount_in if incoming0 else state.reserve0 - out,
             reserve1=state.reserve1 - out if incoming0 else state.reserve1 + amount_in,

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import immutables
 
 from icto.collections import SortedSet
+from icto.collections.records import evolve
 from icto.collections.vector import Vector, newest_first
 from icto.distribution.config import (
     MAX_AMOUNT,
@@ -186,7 +186,7 @@ class Distribution(FactoryContract):
         if not self._still(Phase.CREATED):
             return Err(WrongPhase(self._phase(), "Created"))
         required = self._required(fee)
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, status=Phase.FUNDED, funded=True, fee=fee,
             reserve=self._reserve_needed(fee),
         )  # fmt: skip
@@ -198,7 +198,7 @@ class Distribution(FactoryContract):
         except CallRejected as rejected:
             result = Err(rejected.message)
         if isinstance(result, Err):
-            self.state = attrs.evolve(
+            self.state = evolve(
                 self.state, status=Phase.CREATED, funded=False, fee=0, reserve=0
             )
             return Err(TransferFailed(ledger_error(result.error)))
@@ -222,7 +222,7 @@ class Distribution(FactoryContract):
         if balance < required:
             return Err(NotFunded(required, balance))
         reserve = balance - self.config.total_amount
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, status=Phase.FUNDED, funded=True, fee=fee, reserve=reserve
         )
         return Ok(self._phase())
@@ -260,8 +260,8 @@ class Distribution(FactoryContract):
         """Count ``amount`` as claimed by ``user`` (negative: give it back)."""
         state = self.state
         participant = state.participants[user]
-        taken = attrs.evolve(participant, claimed=participant.claimed + amount)
-        self.state = attrs.evolve(
+        taken = evolve(participant, claimed=participant.claimed + amount)
+        self.state = evolve(
             state, participants=state.participants.set(user, taken),
             total_claimed=state.total_claimed + amount, reserve=state.reserve - reserve_used,
         )  # fmt: skip
@@ -271,7 +271,7 @@ class Distribution(FactoryContract):
         fee): its block, or why it failed. The outflow is counted before the call and given
         back if it fails."""
         debit = amount + (0 if burn else self.state.fee)
-        self.state = attrs.evolve(self.state, outflow=self.state.outflow + debit)
+        self.state = evolve(self.state, outflow=self.state.outflow + debit)
         try:
             result = self.call(
                 self.config.token, "icrc1_transfer", TransferArgs(to=to, amount=amount)
@@ -279,7 +279,7 @@ class Distribution(FactoryContract):
         except CallRejected as rejected:
             result = Err(rejected.message)
         if isinstance(result, Err):
-            self.state = attrs.evolve(self.state, outflow=self.state.outflow - debit)
+            self.state = evolve(self.state, outflow=self.state.outflow - debit)
             return ledger_error(result.error)
         return int(result.value)
 
@@ -289,7 +289,7 @@ class Distribution(FactoryContract):
         state = self.state
         record = Claim(len(state.claims), user, sent, fee, from_reserve, self.time, block, kind)
         mine = state.claims_by_user.get(user, _NO_CLAIMS).add(record.id)
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, claims=state.claims.append(record),
             claims_by_user=state.claims_by_user.set(user, mine),
         )  # fmt: skip
@@ -321,9 +321,9 @@ class Distribution(FactoryContract):
         if sent <= 0:
             return Err(NothingToClaim(wanted))
         before = self.state
-        unlocked_early = attrs.evolve(participant, early_unlocked=True,
+        unlocked_early = evolve(participant, early_unlocked=True,
                                       claimed=participant.allocation)  # fmt: skip
-        self.state = attrs.evolve(
+        self.state = evolve(
             before, participants=before.participants.set(user, unlocked_early),
             total_claimed=before.total_claimed + wanted + penalty,
             total_penalties=before.total_penalties + penalty,
@@ -348,7 +348,7 @@ class Distribution(FactoryContract):
         paid = "no minting account to burn to" if to is None else self._pay(to, penalty, burn)
         if isinstance(paid, str):
             self.log(f"penalty of {penalty} not sent yet: {paid}")
-            self.state = attrs.evolve(
+            self.state = evolve(
                 self.state, pending_penalty=self.state.pending_penalty + penalty
             )
 
@@ -358,7 +358,7 @@ class Distribution(FactoryContract):
         pending."""
         pending = self.state.pending_penalty
         if pending:
-            self.state = attrs.evolve(self.state, pending_penalty=0)
+            self.state = evolve(self.state, pending_penalty=0)
             to = self.config.penalty_to or self._minting_account()
             self._send_penalty(pending, to)
         return self.state.pending_penalty
@@ -367,7 +367,7 @@ class Distribution(FactoryContract):
         self, user: Principal, participant: Participant, wanted: int, penalty: int, used: int
     ) -> None:
         state = self.state
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, participants=state.participants.set(user, participant),
             total_claimed=state.total_claimed - wanted - penalty,
             total_penalties=state.total_penalties - penalty, reserve=state.reserve + used,
@@ -397,7 +397,7 @@ class Distribution(FactoryContract):
         refused = self._owner_in(Phase.ACTIVE)
         if refused is not None:
             return Err(refused)
-        self.state = attrs.evolve(self.state, status=Phase.PAUSED, paused_at=self.time)
+        self.state = evolve(self.state, status=Phase.PAUSED, paused_at=self.time)
         return Ok(None)
 
     @update
@@ -405,7 +405,7 @@ class Distribution(FactoryContract):
         refused = self._owner_in(Phase.PAUSED)
         if refused is not None:
             return Err(refused)
-        self.state = attrs.evolve(self.state, status=Phase.FUNDED, paused_at=None)
+        self.state = evolve(self.state, status=Phase.FUNDED, paused_at=None)
         return Ok(None)
 
     @update
@@ -430,7 +430,7 @@ class Distribution(FactoryContract):
             return Err(WrongPhase(Phase.CANCELLED, "not cancelled"))
         balance -= before.outflow - outflow  # paid out by messages that ran meanwhile
         now = self.time
-        self.state = attrs.evolve(before, status=Phase.CANCELLED, cancelled_at=now)
+        self.state = evolve(before, status=Phase.CANCELLED, cancelled_at=now)
         owed, claimers = 0, 0
         if before.status is not Phase.CREATED:
             for participant in before.participants.values():
@@ -443,14 +443,14 @@ class Distribution(FactoryContract):
         back = balance - owed - claimers * fee - penalty - fee
         if back <= 0:
             spare = max(0, balance - owed - penalty)
-            self.state = attrs.evolve(
+            self.state = evolve(
                 self.state, owner_refund=0, reserve=min(claimers * fee, spare)
             )
             return Ok(0)
-        self.state = attrs.evolve(self.state, owner_refund=back, reserve=claimers * fee)
+        self.state = evolve(self.state, owner_refund=back, reserve=claimers * fee)
         outcome = self._pay(Account(self.meta.owner), back)
         if isinstance(outcome, str):
-            self.state = attrs.evolve(self.state, status=before.status, cancelled_at=None,
+            self.state = evolve(self.state, status=before.status, cancelled_at=None,
                                       owner_refund=None, reserve=before.reserve)  # fmt: skip
             return Err(TransferFailed(outcome))
         return Ok(back)
@@ -476,13 +476,13 @@ class Distribution(FactoryContract):
         registered = state.registered
         for index, left in closed.items():
             registered = registered.set(index, registered.get(index, 0) + left)
-        self.state = attrs.evolve(state, registered=registered)
+        self.state = evolve(state, registered=registered)
         outcome = self._pay(Account(self.meta.owner), back)
         if isinstance(outcome, str):
             current = self.state.registered
             for index, left in closed.items():
                 current = current.set(index, current[index] - left)
-            self.state = attrs.evolve(self.state, registered=current)
+            self.state = evolve(self.state, registered=current)
             return Err(TransferFailed(outcome))
         return Ok(back)
 
@@ -530,9 +530,9 @@ class Distribution(FactoryContract):
         shares = (_NOTHING if held is None else held.allocations).set(category, amount)
         participant = (
             Participant(shares, registered_at=self.time) if held is None
-            else attrs.evolve(held, allocations=shares)
+            else evolve(held, allocations=shares)
         )  # fmt: skip
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, participants=state.participants.set(user, participant),
             registered=state.registered.set(category, state.registered.get(category, 0) + amount),
             counts=state.counts.set(category, state.counts.get(category, 0) + 1),
@@ -558,7 +558,7 @@ class Distribution(FactoryContract):
         for category, amount in participant.allocations.items():
             registered = registered.set(category, registered[category] - amount)
             counts = counts.set(category, counts[category] - 1)
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, participants=state.participants.delete(user), registered=registered,
             counts=counts,
         )  # fmt: skip
@@ -571,7 +571,7 @@ class Distribution(FactoryContract):
         refused = self._owner_in(Phase.CREATED, Phase.FUNDED)
         if refused is not None:
             return Err(refused)
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, blacklist=self.state.blacklist.set(user, None),
             eligible=self.state.eligible.delete(user) if user in self.state.eligible
             else self.state.eligible,
@@ -616,7 +616,7 @@ class Distribution(FactoryContract):
             left = self.state.eligible[user].delete(category)
             eligible = (self.state.eligible.set(user, left) if left
                         else self.state.eligible.delete(user))  # fmt: skip
-            self.state = attrs.evolve(self.state, eligible=eligible)
+            self.state = evolve(self.state, eligible=eligible)
         self._allocate(user, category, share)
         return Ok(share)
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Final
 import attrs
 import immutables
 
+from icto.collections.records import evolve
 from icto.collections.vector import Vector
 from icto.factory.index import ContractIndex
 from icto.factory.tickets import Ticket
@@ -149,7 +150,7 @@ class FactoryBase(Canister):
         """The state with a newly registered contract in the domain's own indexes (by default,
         with its ``indexed_fields``; a domain may override this instead)."""
         fields = self.indexed_fields(state, info)
-        return attrs.evolve(state, **fields) if fields else state
+        return evolve(state, **fields) if fields else state
 
     def unindexed(self, state: Any, info: ContractInfo) -> Any:
         """The state without a forgotten contract in the domain's own indexes."""
@@ -193,7 +194,7 @@ class FactoryBase(Canister):
 
     def _deny(self, message: str) -> Reject:
         """Count and log a refused caller; the caller raises the returned ``Reject``."""
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, counters=self.state.counters.bumped("access_denied")
         )
         self.log(f"AccessDenied: {self.caller} {message}")
@@ -224,7 +225,7 @@ class FactoryBase(Canister):
         return self.cycles_balance // cost
 
     def _with_index(self, index: ContractIndex) -> None:
-        self.state = attrs.evolve(self.state, index=index)
+        self.state = evolve(self.state, index=index)
 
     def _known_role(self, role: object) -> str:
         if role not in self.ROLES:

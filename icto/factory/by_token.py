@@ -10,6 +10,7 @@ import immutables
 
 from icto.collections import SortedSet
 from icto.collections.maps import listed, unlisted
+from icto.collections.records import evolve
 from icto.factory.base import FactoryState
 from icto.factory.factory import Factory
 from icto.factory.types import ContractInfo, Page
@@ -36,7 +37,7 @@ class TokenIndexedFactory(Factory):
 
     def unindexed(self, state: Any, info: ContractInfo) -> Any:
         by_token = unlisted(state.by_token, info.details.token, info.seq)
-        return attrs.evolve(state, by_token=by_token)
+        return evolve(state, by_token=by_token)
 
     def _by_token(self, token: Principal, offset: int, limit: int) -> Page[ContractInfo]:
         """The contracts serving ``token``, oldest first; private ones only for those who may

@@ -14,6 +14,7 @@ from typing import Any, Final
 import attrs
 import immutables
 
+from icto.collections.records import evolve
 from icto.factory.types import ContractInit
 from icto.ic.canister import Canister, Trap, query, update
 from icto.ic.errors import CallRejected, Reject
@@ -68,7 +69,7 @@ class FactoryContract(Canister):
         return meta
 
     def _set_meta(self, **changes: Any) -> None:
-        self.state = attrs.evolve(self.state, meta=attrs.evolve(self.meta, **changes))
+        self.state = evolve(self.state, meta=evolve(self.meta, **changes))
 
     def checked_init(
         self, arg: object, validate: Callable[[object, Principal], tuple[str, ...]]

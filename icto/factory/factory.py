@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import immutables
 
 from icto.collections import without
+from icto.collections.records import evolve
 from icto.factory.base import (
     DEPLOYMENT_MESSAGES_RESERVE,
     MAX_STATUS_LENGTH,
@@ -97,7 +97,7 @@ class Factory(VersionManagement, FactoryReads):
             )  # fmt: skip
         except CallRejected as rejected:
             return self._deployment_failed("create_canister", rejected.message)
-        self.state = attrs.evolve(self.state, deploying=self.state.deploying.set(contract, owner))
+        self.state = evolve(self.state, deploying=self.state.deploying.set(contract, owner))
         code = self.state.versions[self.state.latest_stable].code
         try:
             self.call(
@@ -115,7 +115,7 @@ class Factory(VersionManagement, FactoryReads):
         except CallRejected as rejected:
             key = None if ticket is None else (self.caller, ticket)
             return self._abandon(contract, "on_deployed", rejected.message, key)
-        self.state = attrs.evolve(self.state, counters=self.state.counters.bumped("deployed"))
+        self.state = evolve(self.state, counters=self.state.counters.bumped("deployed"))
         return Ok(contract)
 
     def _registered(
@@ -134,11 +134,11 @@ class Factory(VersionManagement, FactoryReads):
         info = index.contracts[contract]
         deploying = without(state.deploying, contract)
         if type(self).indexed is not FactoryBase.indexed:
-            built = attrs.evolve(state, index=index, deploying=deploying, tickets=tickets)
+            built = evolve(state, index=index, deploying=deploying, tickets=tickets)
             registered: FactoryState = self.indexed(built, info)
             return registered
         fields = self.indexed_fields(state, info)
-        return attrs.evolve(state, index=index, deploying=deploying, tickets=tickets, **fields)
+        return evolve(state, index=index, deploying=deploying, tickets=tickets, **fields)
 
     def preflight(self, config: Any) -> str | None:
         """What a valid config needs from other canisters, asked before anything is created
@@ -164,7 +164,7 @@ class Factory(VersionManagement, FactoryReads):
         return (self.id, owner) if self.OWNER_CONTROLS else (self.id,)
 
     def _deployment_failed(self, step: str, reason: str) -> Err[DeploymentFailed]:
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, counters=self.state.counters.bumped("failed_deployments")
         )
         self.log(f"deployment failed at {step}: {reason}")
@@ -187,7 +187,7 @@ class Factory(VersionManagement, FactoryReads):
             changes["tickets"] = without(state.tickets, ticket)
         if info is not None:
             changes["index"] = state.index.forget(contract)
-        state = attrs.evolve(state, **changes)
+        state = evolve(state, **changes)
         self.state = state if info is None else self.unindexed(state, info)
         self.log(f"deployment failed at {step}: {reason}")
         self._delete_canister(contract)
@@ -198,12 +198,12 @@ class Factory(VersionManagement, FactoryReads):
             self.call(MANAGEMENT_ID, "stop_canister", contract)
             self.call(MANAGEMENT_ID, "delete_canister", contract)
         except CallRejected as rejected:
-            self.state = attrs.evolve(
+            self.state = evolve(
                 self.state,
                 failed_cleanups=self.state.failed_cleanups.set(contract, rejected.message),
             )
             return False
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, failed_cleanups=without(self.state.failed_cleanups, contract)
         )
         return True
@@ -214,7 +214,7 @@ class Factory(VersionManagement, FactoryReads):
         trapped deployment left behind); return those deleted."""
         self._require_admin("clean up deployments")
         leftovers = list(self.state.failed_cleanups) + list(self.state.deploying)
-        self.state = attrs.evolve(self.state, deploying=immutables.Map())
+        self.state = evolve(self.state, deploying=immutables.Map())
         return tuple(contract for contract in leftovers if self._delete_canister(contract))
 
     @query
@@ -294,13 +294,13 @@ class Factory(VersionManagement, FactoryReads):
         refused = require_identified(backend, "backend")
         if refused is not None:
             return refused
-        self.state = attrs.evolve(self.state, backends=self.state.backends | {backend})
+        self.state = evolve(self.state, backends=self.state.backends | {backend})
         return Ok(None)
 
     @update
     def remove_backend(self, backend: Principal) -> None:
         self._require_admin("remove a backend")
-        self.state = attrs.evolve(self.state, backends=self.state.backends - {backend})
+        self.state = evolve(self.state, backends=self.state.backends - {backend})
 
     @query
     def is_backend(self, principal: Principal) -> bool:
@@ -318,7 +318,7 @@ class Factory(VersionManagement, FactoryReads):
             refused = require_identified(admin, "admin")
             if refused is not None:
                 return refused
-        self.state = attrs.evolve(self.state, admins=frozenset(admins))
+        self.state = evolve(self.state, admins=frozenset(admins))
         return Ok(None)
 
     @query
@@ -329,12 +329,12 @@ class Factory(VersionManagement, FactoryReads):
     def pause_factory(self) -> None:
         """Refuse ``create_contract`` until ``resume_factory``; everything else still works."""
         self._require_admin("pause the factory")
-        self.state = attrs.evolve(self.state, paused=True)
+        self.state = evolve(self.state, paused=True)
 
     @update
     def resume_factory(self) -> None:
         self._require_admin("resume the factory")
-        self.state = attrs.evolve(self.state, paused=False)
+        self.state = evolve(self.state, paused=False)
 
     @update
     def set_cycles_per_contract(self, cycles: int) -> Ok[None] | Err[InvalidConfig]:
@@ -343,7 +343,7 @@ class Factory(VersionManagement, FactoryReads):
         problem = cycles_problem(cycles)
         if problem is not None:
             return Err(InvalidConfig((problem,)))
-        self.state = attrs.evolve(self.state, cycles_per_contract=cycles)
+        self.state = evolve(self.state, cycles_per_contract=cycles)
         return Ok(None)
 
     @update

@@ -23,15 +23,15 @@ owner's own list rather than stored again per contract.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice, repeat
-from operator import attrgetter
-from typing import Any, Final, TypeAlias, TypeVar
+from typing import Any, Final, TypeAlias
 
 import attrs
 import immutables
 
 from icto.collections import SortedMap, SortedSet, Vector
+from icto.collections.records import evolve
 from icto.factory.types import CREATOR, ContractEntry, ContractInfo, Page, make_page
 from icto.ic.principal import Principal
 
@@ -73,28 +73,6 @@ def _entry(info: ContractInfo, roles: Roles) -> ContractEntry:
     _set_info(entry, info)
     _set_roles(entry, roles)
     return entry
-
-
-R = TypeVar("R")
-
-
-def _evolver(cls: type[R]) -> Callable[..., R]:
-    """``attrs.evolve`` for ``cls`` at half the cost: every field read at once in C, the changed
-    ones replaced, the record built positionally (the index evolves a record on every change)."""
-    names = tuple(field.name for field in attrs.fields(cls))  # type: ignore[arg-type]
-    where = {name: position for position, name in enumerate(names)}
-    read = attrgetter(*names)
-
-    def evolve(record: R, **changes: Any) -> R:
-        values = list(read(record))
-        for name, value in changes.items():
-            values[where[name]] = value
-        return cls(*values)
-
-    return evolve
-
-
-_evolve_info: Final = _evolver(ContractInfo)
 
 
 def _shared_roles(roles: Iterable[str]) -> Roles:
@@ -372,7 +350,7 @@ class ContractIndex:
             grown = row.set(seq, value)
             by_user = by_user.set(user, grown)
             lists = _listed(lists, user, seq, row, grown, mine, ())
-        return _evolve_index(
+        return evolve(
             self,
             contracts=self.contracts.set(contract, info),
             ids=self.ids.append(contract),
@@ -398,7 +376,7 @@ class ContractIndex:
             left = row.discard(seq)
             by_user = by_user.set(user, left) if left else by_user.delete(user)
             lists = _listed(lists, user, seq, row, left, (), _roles(held))
-        return _evolve_index(
+        return evolve(
             self,
             contracts=self.contracts.delete(contract),
             ids=self.ids.set(seq, None),
@@ -475,7 +453,7 @@ class ContractIndex:
             changes["others"] = self.others.set(seq, after)
         if new_info is not info:
             changes["contracts"] = self.contracts.set(info.id, new_info)
-        return _evolve_index(self, **changes)
+        return evolve(self, **changes)
 
     def _with_info(self, new_info: ContractInfo, **changes: Any) -> ContractIndex:
         """The index with a contract's info replaced (and its members' entries rebuilt)."""
@@ -483,7 +461,7 @@ class ContractIndex:
         by_user = self.by_user
         if _few(others):
             by_user = _rebuilt(by_user, new_info, (new_info.owner, *_members(others)), True)
-        return _evolve_index(
+        return evolve(
             self,
             contracts=self.contracts.set(new_info.id, new_info),
             by_user=by_user,
@@ -496,7 +474,7 @@ class ContractIndex:
             return self
         seq = info.seq
         return self._with_info(
-            _evolve_info(info, is_public=is_public),
+            evolve(info, is_public=is_public),
             public=self.public.add(seq) if is_public else self.public.discard(seq),
         )
 
@@ -505,7 +483,7 @@ class ContractIndex:
         if info.status == status:
             return self
         counts = _bump(_bump(self.status_counts, info.status, -1), status, 1)
-        return self._with_info(_evolve_info(info, status=status), status_counts=counts)
+        return self._with_info(evolve(info, status=status), status_counts=counts)
 
     def with_auto_update(self, contract: Principal, enabled: bool) -> ContractIndex:
         info = self.contracts[contract]
@@ -513,7 +491,7 @@ class ContractIndex:
             return self
         seq = info.seq
         return self._with_info(
-            _evolve_info(info, auto_update=enabled),
+            evolve(info, auto_update=enabled),
             auto_update=self.auto_update.add(seq) if enabled else self.auto_update.discard(seq),
         )
 
@@ -523,10 +501,8 @@ class ContractIndex:
         indexed = {"status", "is_public", "auto_update", "role_counts", "seq", "id", "owner"}
         if wrong := indexed.intersection(changes):
             raise ValueError(f"{sorted(wrong)} are indexed: use their own with_* method")
-        return self._with_info(attrs.evolve(self.contracts[contract], **changes))
+        return self._with_info(evolve(self.contracts[contract], **changes))
 
-
-_evolve_index: Final = _evolver(ContractIndex)
 
 
 class _Members(Mapping[int, immutables.Map[Principal, Roles]]):

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import attrs
-
+from icto.collections.records import evolve
 from icto.collections.vector import Vector
 from icto.factory.base import (
     FactoryBase,
@@ -58,7 +57,7 @@ class VersionManagement(FactoryBase):
         info = VersionInfo(
             version, code, release_notes, stable, self.time, min_upgrade_from, accepts_rollback
         )
-        self.state = attrs.evolve(self.state, versions=self.state.versions.set(version, info))
+        self.state = evolve(self.state, versions=self.state.versions.set(version, info))
         if stable:
             self._publish(version, canary=0)
         return Ok(version)
@@ -92,14 +91,14 @@ class VersionManagement(FactoryBase):
         if canary < 0:
             return Err(NotEligible(f"canary must be non-negative, got {canary}"))
         if not info.stable:
-            versions = self.state.versions.set(version, attrs.evolve(info, stable=True))
-            self.state = attrs.evolve(self.state, versions=versions)
+            versions = self.state.versions.set(version, evolve(info, stable=True))
+            self.state = evolve(self.state, versions=versions)
         return Ok(self._publish(version, canary))
 
     def _publish(self, version: str, canary: int) -> UpgradeReport:
         latest = highest_stable(self.state.versions.values())
         assert latest is not None
-        self.state = attrs.evolve(self.state, latest_stable=latest)
+        self.state = evolve(self.state, latest_stable=latest)
         upgraded: list[Principal] = []
         failed: list[tuple[Principal, str]] = []
         skipped: list[tuple[Principal, str]] = []
@@ -130,7 +129,7 @@ class VersionManagement(FactoryBase):
         report = UpgradeReport(
             version, self.time, canary, tuple(upgraded), tuple(failed), tuple(skipped), halted
         )
-        self.state = attrs.evolve(self.state, reports=self.state.reports.set(version, report))
+        self.state = evolve(self.state, reports=self.state.reports.set(version, report))
         return report
 
     @update
@@ -185,14 +184,14 @@ class VersionManagement(FactoryBase):
         if info.id in self.state.upgrade_requests:
             return Err(NotEligible("an upgrade of this contract is already pending"))
         requests = self.state.upgrade_requests.set(info.id, version.version)
-        self.state = attrs.evolve(self.state, upgrade_requests=requests)
+        self.state = evolve(self.state, upgrade_requests=requests)
         self.set_timer(0, "_run_requested_upgrade", info.id)
         return Ok(version.version)
 
     def _run_requested_upgrade(self, contract: Principal) -> None:
         version = self.state.upgrade_requests.get(contract)
         info = self.state.index.info(contract)
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, upgrade_requests=self.state.upgrade_requests.delete(contract)
         )
         if version is None or info is None:
@@ -243,7 +242,7 @@ class VersionManagement(FactoryBase):
         elif detached:
             index = index.with_fields(info.id, detached=True)
         counters = state.counters.bumped("upgrades" if failure is None else "failed_upgrades")
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, index=index, history=state.history.set(info.id, history), counters=counters
         )
 
@@ -295,7 +294,7 @@ class VersionManagement(FactoryBase):
             info = index.info(contract)
             return info is not None and self._may_see(info, self.caller)
 
-        return attrs.evolve(
+        return evolve(
             report,
             upgraded=tuple(c for c in report.upgraded if visible(c)),
             failed=tuple(entry for entry in report.failed if visible(entry[0])),

@@ -65,6 +65,7 @@ _new_tuple: Final[Any] = tuple.__new__
 _new_object: Final = object.__new__
 _immutable: Final = known_state_types.get
 _UPDATE_COST: Final = costs.UPDATE_MESSAGE
+_CALL_COST: Final = costs.INTER_CANISTER_CALL
 _INGRESS_COST: Final = costs.UPDATE_MESSAGE + costs.INGRESS_MESSAGE
 
 
@@ -233,7 +234,6 @@ class Router:
                 parent.trace_entry if parent is not None else None,
                 depth, kind, caller, callee, method, args, kwargs, self._time,
             )  # fmt: skip
-        accepted = 0
         fault = None
         try:
             if self.faults.rules:
@@ -241,9 +241,8 @@ class Router:
                 if fault is not None and fault.kind == "reject":
                     raise CallRejected(fault.code, fault.error_code, fault.message, callee, method)
             record = self._canisters.get(callee)
-            spec = None
-            if record is not None and record.status == RUNNING and record.code is not None:
-                spec = record.code.__icto_dispatch__.get(method)
+            code = None if record is None or record.status != RUNNING else record.code
+            spec = None if code is None else code.__icto_dispatch__.get(method)
             if spec is None or record is None:
                 result, accepted = self._deliver_other(
                     record, caller, callee, method, args, kwargs, depth, kind, cycles, parent,
@@ -268,6 +267,7 @@ class Router:
                     if problem is not None:
                         raise _bad_arguments(callee, method, problem)
                 result = self._run_query(record, spec, caller, args, kwargs, depth, fault, entry)
+                accepted = 0
             else:
                 result, accepted = self._deliver_other(
                     record, caller, callee, method, args, kwargs, depth, kind, cycles, parent,
@@ -397,27 +397,27 @@ class Router:
         entry: TraceEntry | None,
     ) -> tuple[Any, int]:
         """Run an update message; ``charge`` is taken with its first commit (or after a trap)."""
-        code: Any = record.code
-        callee = record.canister_id
+        callee, code, state, _, _, _, _, _, generation = record
+        assert code is not None
         segment: Segment = [self._canisters, self._timers, charge, 0, 0]
         ctx = _new_tuple(
             CallContext,
-            (self, callee, caller, self._time, depth, record.generation, False, True, cycles,
-             entry, segment),
+            (self, callee, caller, self._time, depth, generation, False, True, cycles, entry,
+             segment),
         )  # fmt: skip
         instance = _new_object(code)
         instance._msg = ctx
-        instance.state = record.state
+        instance.state = state
         try:
-            result = fn(instance, *args, **kwargs)
+            result = fn(instance, *args, **kwargs) if kwargs else fn(instance, *args)
             if fault is not None:
                 raise InjectedTrap(fault.message)
-            self._commit(ctx, instance)
+            self._commit(callee, generation, segment, instance.state)
         except Reject as reject:
             try:
                 if fault is not None:
                     raise InjectedTrap(fault.message) from None
-                self._commit(ctx, instance)
+                self._commit(callee, generation, segment, instance.state)
             except Exception as exc:
                 raise self._trap(ctx, exc, method, fault) from exc
             if entry is not None:
@@ -440,20 +440,22 @@ class Router:
             raise self._trap(ctx, exc, method, fault) from exc
         return result, segment[CYCLES_ACCEPTED]
 
-    def _commit(self, ctx: CallContext, instance: View) -> None:
-        """End a segment: store the instance's state (and any pending charge) in the world.
-
-        One world write, and none when neither the state nor the cycles changed.
+    def _commit(
+        self, canister_id: Principal, generation: int, segment: Segment, state: Any
+    ) -> None:
+        """End a segment of code ``generation``: store its ``state`` (and any pending charge) in
+        the world. One world write, and none when neither the state nor the cycles changed.
         """
-        segment = ctx.segment
         canisters = self._canisters
-        record = canisters[ctx.canister_id]
-        state = instance.state
+        record = canisters[canister_id]
         charge = segment[PENDING_CHARGE]
-        if (state is not record.state or charge) and record.generation == ctx.generation:
+        if (state is not record.state or charge) and record.generation == generation:
             if state is not record.state and _immutable(state.__class__) is not True:
                 check_state(state)
-            self._canisters = _with_record(canisters, record, state, record.cycles - charge)
+            self._canisters = canisters.set(canister_id, _new_tuple(CanisterRecord, (
+                canister_id, record[1], state, record[3], record[4], record[5] - charge,
+                record[6], record[7], generation,
+            )))  # fmt: skip
             segment[PENDING_CHARGE] = 0
 
     def _trap(
@@ -510,7 +512,7 @@ class Router:
         instance.state = record.state
         try:
             try:
-                result = spec.fn(instance, *args, **kwargs)
+                result = spec.fn(instance, *args, **kwargs) if kwargs else spec.fn(instance, *args)
             except Reject:
                 if fault is None:
                     raise
@@ -543,31 +545,24 @@ class Router:
     ) -> Any:
         """Commit the caller's segment, deliver the call, and start the caller's next segment."""
         ctx = instance._msg
-        if not ctx.can_call:
-            where = "a query" if ctx.is_query else "init, pre_upgrade or post_upgrade"
-            raise CallsNotAllowed(f"canisters cannot make calls from {where} (called {method!r})")
-        if ctx.is_query and not query_only:
-            raise CallsNotAllowed("a composite query can only call queries (use self.query_call)")
-        if callee.__class__ is not Principal:
-            raise TypeError(f"callee must be a Principal, not {type(callee).__name__}")
-        if method.__class__ is not str:
-            raise TypeError(f"method must be str, not {type(method).__name__}")
-        if cycles.__class__ is not int or cycles < 0:
-            raise TypeError(f"cycles must be a non-negative int, got {cycles!r}")
-        depth = ctx.depth
-        if depth >= self.max_call_depth:
-            raise _reject(
-                RC.CANISTER_ERROR, ErrorCode.CALL_GRAPH_TOO_DEEP,
-                f"call depth limit {self.max_call_depth} reached calling {method!r}",
-                callee, method,
-            )  # fmt: skip
+        if (
+            ctx.is_query
+            or not ctx.can_call
+            or callee.__class__ is not Principal
+            or method.__class__ is not str
+            or cycles.__class__ is not int
+            or cycles < 0
+            or ctx.depth >= self.max_call_depth
+        ):
+            self._refuse_call(ctx, callee, method, cycles, query_only)
+            return self.deliver(
+                ctx.canister_id, callee, method, args, kwargs, ctx.depth + 1, CALL, 0, ctx, True
+            )
         me = ctx.canister_id
-        if ctx.is_query:
-            return self.deliver(me, callee, method, args, kwargs, depth + 1, CALL, 0, ctx, True)
         segment = ctx.segment
         canisters = self._canisters
         record = canisters[me]
-        cost = costs.INTER_CANISTER_CALL + cycles + segment[PENDING_CHARGE]
+        cost = _CALL_COST + cycles + segment[PENDING_CHARGE]
         if record.cycles < cost:
             raise _reject(
                 RC.SYS_TRANSIENT, ErrorCode.CANISTER_OUT_OF_CYCLES,
@@ -581,7 +576,7 @@ class Router:
         segment[PENDING_CHARGE] = 0
         try:
             return self.deliver(
-                me, callee, method, args, kwargs, depth + 1, CALL, cycles, ctx, query_only
+                me, callee, method, args, kwargs, ctx.depth + 1, CALL, cycles, ctx, query_only
             )
         finally:
             canisters = self._canisters
@@ -592,6 +587,29 @@ class Router:
             segment[START] = canisters
             segment[START_TIMERS] = self._timers
             segment[ACCEPTED_AT_START] = segment[CYCLES_ACCEPTED]
+
+    def _refuse_call(
+        self, ctx: CallContext, callee: Any, method: Any, cycles: Any, query_only: bool
+    ) -> None:
+        """Raise what is wrong with a call canister code asked for; return if it is a query's
+        call to a query (delivered as a query, nothing committed)."""
+        if not ctx.can_call:
+            where = "a query" if ctx.is_query else "init, pre_upgrade or post_upgrade"
+            raise CallsNotAllowed(f"canisters cannot make calls from {where} (called {method!r})")
+        if ctx.is_query and not query_only:
+            raise CallsNotAllowed("a composite query can only call queries (use self.query_call)")
+        if callee.__class__ is not Principal:
+            raise TypeError(f"callee must be a Principal, not {type(callee).__name__}")
+        if method.__class__ is not str:
+            raise TypeError(f"method must be str, not {type(method).__name__}")
+        if cycles.__class__ is not int or cycles < 0:
+            raise TypeError(f"cycles must be a non-negative int, got {cycles!r}")
+        if ctx.depth >= self.max_call_depth:
+            raise _reject(
+                RC.CANISTER_ERROR, ErrorCode.CALL_GRAPH_TOO_DEEP,
+                f"call depth limit {self.max_call_depth} reached calling {method!r}",
+                callee, method,
+            )  # fmt: skip
 
     def _writable(self, ctx: CallContext, what: str) -> CanisterRecord:
         if ctx.is_query:

@@ -14,6 +14,7 @@ from typing import Final, TypeAlias
 
 import attrs
 
+from icto.collections.records import evolve
 from icto.dao.config import DAOConfig, validate_dao_config
 from icto.distribution.schedule import BP, Instant, Schedule, schedule_problems
 from icto.ic.account import Account
@@ -322,7 +323,7 @@ def _raised_problems(shares: object) -> list[str]:
 
 def treasury_dao_config(config: DAOConfig, sale_token: Principal) -> DAOConfig:
     """A treasury ``DAOConfig`` as deployed: without a token it is governed by the sale token."""
-    return config if config.token is not None else attrs.evolve(config, token=sale_token)
+    return config if config.token is not None else evolve(config, token=sale_token)
 
 
 def _treasury_problems(treasury: object, owner: Principal | None) -> list[str]:

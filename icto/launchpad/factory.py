@@ -11,6 +11,7 @@ import immutables
 
 from icto.collections import SortedSet
 from icto.collections.maps import listed, unlisted
+from icto.collections.records import evolve
 from icto.factory.base import ContractDraft, FactoryState
 from icto.factory.factory import Factory
 from icto.factory.types import DEFAULT_PAGE, ContractInfo, Page
@@ -89,7 +90,7 @@ class LaunchpadFactory(Factory):
         return ContractDraft(config.project.name, config.is_public, details, ())
 
     def unindexed(self, state: Any, info: ContractInfo) -> Any:
-        return attrs.evolve(
+        return evolve(
             state, by_state=unlisted(state.by_state, info.status, info.seq),
             active=state.active.discard(info.seq),
         )  # fmt: skip
@@ -103,7 +104,7 @@ class LaunchpadFactory(Factory):
         seq = before.seq
         by_state = listed(unlisted(state.by_state, before.status, seq), status, seq)
         active = state.active.add(seq) if status in _ACTIVE else state.active.discard(seq)
-        return attrs.evolve(state, by_state=by_state, active=active)
+        return evolve(state, by_state=by_state, active=active)
 
     @query
     def get_active_sales(

@@ -35,6 +35,7 @@ from typing import Any, Final
 import attrs
 import immutables
 
+from icto.collections.records import evolve
 from icto.dao.config import DAOConfig
 from icto.dex.pool import Pool
 from icto.dex.types import PoolInit
@@ -161,11 +162,11 @@ class FinalizePipeline(FactoryContract):
         return pipeline
 
     def _set_pipeline(self, **changes: Any) -> None:
-        self.state = attrs.evolve(self.state, pipeline=attrs.evolve(self._pipeline, **changes))
+        self.state = evolve(self.state, pipeline=evolve(self._pipeline, **changes))
 
     def _mark(self, step: Step, status: StepStatus, error: str | None = None) -> None:
         records = tuple(
-            attrs.evolve(
+            evolve(
                 record, status=status, error=error,
                 attempts=record.attempts + (status is not StepStatus.PENDING),
                 finished_at=self.time if status in (StepStatus.DONE, StepStatus.SKIPPED)
@@ -256,7 +257,7 @@ class FinalizePipeline(FactoryContract):
         sent = settle(self, planned.ledger, "icrc1_transfer", args)
         if isinstance(sent, LedgerFailure):
             return f"{name}: {sent.reason}"
-        done = attrs.evolve(self._pipeline.payouts[name], block=sent)
+        done = evolve(self._pipeline.payouts[name], block=sent)
         self._set_pipeline(payouts=self._pipeline.payouts.set(name, done))
         return None
 
@@ -291,7 +292,7 @@ class FinalizePipeline(FactoryContract):
             return None
         minting = Account(self.id, MINTING_SUBACCOUNT)
         deployed = self._deploy(
-            "deploy_token", attrs.evolve(token, minting_account=minting), "token"
+            "deploy_token", evolve(token, minting_account=minting), "token"
         )
         if isinstance(deployed, str):
             return deployed
@@ -490,7 +491,7 @@ class FinalizePipeline(FactoryContract):
         approved = settle(self, ledger, "icrc2_approve", approval)
         if isinstance(approved, LedgerFailure):
             return f"{name}: {approved.reason}"
-        done = attrs.evolve(planned, block=approved)
+        done = evolve(planned, block=approved)
         self._set_pipeline(payouts=self._pipeline.payouts.set(name, done))
         return None
 

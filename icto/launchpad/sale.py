@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import attrs
-
+from icto.collections.records import evolve
 from icto.collections.vector import Vector
 from icto.factory.base import check_page
 from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
@@ -98,7 +97,7 @@ class LaunchpadSale(FinalizePipeline):
         """Keep everything; an upgrade clears timers, so the next transition and any refunding
         are re-armed."""
         super().post_upgrade(stable, arg)
-        self.state = attrs.evolve(self.state, timer=None, refund_timer=None, finalize_timer=None)
+        self.state = evolve(self.state, timer=None, refund_timer=None, finalize_timer=None)
         self._arm_timer()
         if self.state.status is SaleState.REFUNDING and self.state.refund_error is None:
             self._arm_refunds()
@@ -178,7 +177,7 @@ class LaunchpadSale(FinalizePipeline):
             changes["outcome"] = why
         if final is SaleState.SUCCESSFUL:
             changes.update(self._final_allocations())
-        self.state = attrs.evolve(state, **changes)
+        self.state = evolve(state, **changes)
         if final in (SaleState.FAILED, SaleState.CANCELLED):
             self._start_refunds()
         if final is SaleState.SUCCESSFUL:
@@ -208,10 +207,10 @@ class LaunchpadSale(FinalizePipeline):
             SaleState.SALE_ACTIVE: config.sale_end,
         }.get(state.status)
         timer = None if at is None else self.set_timer(max(0, at - self.time), "_on_timer")
-        self.state = attrs.evolve(self.state, timer=timer)
+        self.state = evolve(self.state, timer=timer)
 
     def _on_timer(self) -> None:
-        self.state = attrs.evolve(self.state, timer=None)
+        self.state = evolve(self.state, timer=None)
         if not self._transitions(self.time):
             self._arm_timer()
             return
@@ -256,10 +255,10 @@ class LaunchpadSale(FinalizePipeline):
         if self.state.tokens_required or self.state.status is not SaleState.UPCOMING:
             return Err(InvalidRequest(("the sale tokens are deposited already",)))
         needed = self._deposit_needed(fee)
-        self.state = attrs.evolve(self.state, tokens_deposited=needed, tokens_required=needed)
+        self.state = evolve(self.state, tokens_deposited=needed, tokens_required=needed)
         paid = self._pull(token.ledger, self.caller, needed)
         if isinstance(paid, str):
-            self.state = attrs.evolve(self.state, tokens_deposited=0, tokens_required=0)
+            self.state = evolve(self.state, tokens_deposited=0, tokens_required=0)
             return Err(TransferFailed(paid))
         return Ok(needed)
 
@@ -294,7 +293,7 @@ class LaunchpadSale(FinalizePipeline):
         memo numbered by the sale (retried as a duplicate, see ``icto.ledger.client.settle``);
         a request the ledger refused gives its number back."""
         nonce = self.state.nonce
-        self.state = attrs.evolve(self.state, nonce=nonce + 1)
+        self.state = evolve(self.state, nonce=nonce + 1)
         args = TransferFromArgs(
             from_=Account(user), to=Account(self.id), amount=amount,
             memo=memo_of(f"sale pull {nonce}"), created_at_time=self.time,
@@ -304,7 +303,7 @@ class LaunchpadSale(FinalizePipeline):
             if pulled.in_doubt:
                 self.log(f"a pull of {amount} from {user} may have happened: {pulled.reason}")
             elif self.state.nonce == nonce + 1:
-                self.state = attrs.evolve(self.state, nonce=nonce)
+                self.state = evolve(self.state, nonce=nonce)
             return pulled.reason
         return pulled
 
@@ -383,9 +382,9 @@ class LaunchpadSale(FinalizePipeline):
         gone = pending == 0 and held.contribution == 0 and held.seq is None
         participants = (
             state.participants.delete(user) if gone
-            else state.participants.set(user, attrs.evolve(held, pending=pending))
+            else state.participants.set(user, evolve(held, pending=pending))
         )  # fmt: skip
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, participants=participants, reserved=state.reserved + sign * take
         )
 
@@ -406,14 +405,14 @@ class LaunchpadSale(FinalizePipeline):
         state = self.state
         held = state.participants[user]
         joined = held.seq is None
-        accepted = attrs.evolve(
+        accepted = evolve(
             held, contribution=held.contribution + take, pending=held.pending - take,
             seq=len(state.order) if joined else held.seq,
         )  # fmt: skip
         referrals = state.referrals
         if affiliate is not None:
             referrals = referrals.set(affiliate, referrals.get(affiliate, 0) + take)
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, raised=state.raised + take, reserved=state.reserved - take,
             participants=state.participants.set(user, accepted), referrals=referrals,
             order=state.order.append(user) if joined else state.order,
@@ -432,20 +431,20 @@ class LaunchpadSale(FinalizePipeline):
         closed (a ledger that answered late): it counts like any other, and is refunded like
         any other if the sale is refunding or refunded."""
         if status is SaleState.SUCCESSFUL:
-            self.state = attrs.evolve(self.state, **self._final_allocations())
+            self.state = evolve(self.state, **self._final_allocations())
             return
         if status not in (SaleState.REFUNDING, SaleState.REFUNDED):
             return
         assert participant.seq is not None
         cursor = min(self.state.refund_cursor, participant.seq)
         was_refunded = before.refund_paid > 0 and not before.owed
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, refund_cursor=cursor,
             refunded_count=self.state.refunded_count - was_refunded,
         )  # fmt: skip
         if status is SaleState.REFUNDED:
             state = self.state
-            self.state = attrs.evolve(
+            self.state = evolve(
                 state, status=SaleState.REFUNDING,
                 history=(*state.history, (SaleState.REFUNDING, self.time)),
             )  # fmt: skip
@@ -457,10 +456,10 @@ class LaunchpadSale(FinalizePipeline):
     def _arm_finalize(self) -> None:
         if self.state.finalize_timer is None and self.state.pipeline is None:
             timer = self.set_timer(FINALIZE_AFTER_NS, "_auto_finalize")
-            self.state = attrs.evolve(self.state, finalize_timer=timer)
+            self.state = evolve(self.state, finalize_timer=timer)
 
     def _auto_finalize(self) -> None:
-        self.state = attrs.evolve(self.state, finalize_timer=None)
+        self.state = evolve(self.state, finalize_timer=None)
         if self.state.status is SaleState.SUCCESSFUL:
             if self.state.reserved:
                 self._arm_finalize()
@@ -484,7 +483,7 @@ class LaunchpadSale(FinalizePipeline):
         if timer is not None:
             self.cancel_timer(timer)
         state = self.state
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, status=SaleState.FINALIZING, finalize_timer=None,
             pipeline=PipelineState(started_at=self.time),
             history=(*state.history, (SaleState.FINALIZING, self.time)),
@@ -508,7 +507,7 @@ class LaunchpadSale(FinalizePipeline):
     def _continue_pipeline(self) -> SaleState:
         if self._run_steps() and self.state.status is SaleState.FINALIZING:
             state = self.state
-            self.state = attrs.evolve(
+            self.state = evolve(
                 state, status=SaleState.FINALIZED,
                 history=(*state.history, (SaleState.FINALIZED, self.time)),
             )  # fmt: skip
@@ -526,7 +525,7 @@ class LaunchpadSale(FinalizePipeline):
     def _start_refunds(self) -> None:
         """Failed or Cancelled: on to Refunding, the first batch at once."""
         state = self.state
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, status=SaleState.REFUNDING,
             history=(*state.history, (SaleState.REFUNDING, self.time)),
         )  # fmt: skip
@@ -535,17 +534,17 @@ class LaunchpadSale(FinalizePipeline):
     def _arm_refunds(self) -> None:
         if self.state.refund_timer is None:
             timer = self.set_timer(0, "_refund_batch")
-            self.state = attrs.evolve(self.state, refund_timer=timer)
+            self.state = evolve(self.state, refund_timer=timer)
 
     def _refund_batch(self) -> None:
         """Refund up to ``REFUND_BATCH`` contributors; arm the next batch, or stop at a fault
         (``retry_refunds`` resumes), or finish."""
-        self.state = attrs.evolve(self.state, refund_timer=None)
+        self.state = evolve(self.state, refund_timer=None)
         if self.state.status is not SaleState.REFUNDING:
             return
         fee = self._purchase_fee()
         if isinstance(fee, str):
-            self.state = attrs.evolve(self.state, refund_error=fee)
+            self.state = evolve(self.state, refund_error=fee)
             return
         for _ in range(REFUND_BATCH):
             index = self._next_owed()
@@ -554,7 +553,7 @@ class LaunchpadSale(FinalizePipeline):
                 return
             problem = self._refund(index, fee)
             if problem is not None:
-                self.state = attrs.evolve(self.state, refund_error=problem)
+                self.state = evolve(self.state, refund_error=problem)
                 return
         if self._next_owed() is None:
             self._finish_refunds()
@@ -569,7 +568,7 @@ class LaunchpadSale(FinalizePipeline):
         while cursor < len(order) and not state.participants[order[cursor]].owed:
             cursor += 1
         if cursor != state.refund_cursor:
-            self.state = attrs.evolve(state, refund_cursor=cursor)
+            self.state = evolve(state, refund_cursor=cursor)
         return cursor if cursor < len(order) else None
 
     def _refund(self, index: int, fee: int) -> str | None:
@@ -581,17 +580,17 @@ class LaunchpadSale(FinalizePipeline):
         user = state.order[index]
         held = state.participants[user]
         planned = held.refund_planned or (held.contribution - held.refund_paid - fee, self.time)
-        trying = attrs.evolve(held, refund_paid=held.contribution, refund_planned=planned)
+        trying = evolve(held, refund_paid=held.contribution, refund_planned=planned)
         if planned[0] <= 0:
             self.log(f"{user}'s last {held.contribution - held.refund_paid} do not cover a fee")
-            self.state = attrs.evolve(
+            self.state = evolve(
                 state, refunded_count=state.refunded_count + 1,
                 participants=state.participants.set(
-                    user, attrs.evolve(trying, refund_planned=None)
+                    user, evolve(trying, refund_planned=None)
                 ),
             )  # fmt: skip
             return None
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, participants=state.participants.set(user, trying),
             refunded_count=state.refunded_count + 1,
             refunded_amount=state.refunded_amount + held.contribution - held.refund_paid,
@@ -607,17 +606,17 @@ class LaunchpadSale(FinalizePipeline):
             # deduplication window the outcome cannot be learnt that way: the refund waits,
             # visible, rather than risk paying twice.
             known = not sent.in_doubt
-            self.state = attrs.evolve(
+            self.state = evolve(
                 now, refunded_count=now.refunded_count - 1,
                 participants=now.participants.set(
-                    user, attrs.evolve(held, refund_planned=None if known else planned)
+                    user, evolve(held, refund_planned=None if known else planned)
                 ),
                 refunded_amount=now.refunded_amount - (held.contribution - held.refund_paid),
                 refund_cursor=min(now.refund_cursor, index),
             )  # fmt: skip
             return f"refund to {user}: {sent.reason}"
-        done = attrs.evolve(now.participants[user], refund_block=sent, refund_planned=None)
-        self.state = attrs.evolve(now, participants=now.participants.set(user, done))
+        done = evolve(now.participants[user], refund_block=sent, refund_planned=None)
+        self.state = evolve(now, participants=now.participants.set(user, done))
         return None
 
     def _finish_refunds(self) -> None:
@@ -629,9 +628,9 @@ class LaunchpadSale(FinalizePipeline):
         ):  # fmt: skip
             problem = self._return_tokens(sale_token.ledger)
             if problem is not None:
-                self.state = attrs.evolve(self.state, refund_error=problem)
+                self.state = evolve(self.state, refund_error=problem)
                 return
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, status=SaleState.REFUNDED, refund_error=None,
             history=(*self.state.history, (SaleState.REFUNDED, self.time)),
         )  # fmt: skip
@@ -644,16 +643,16 @@ class LaunchpadSale(FinalizePipeline):
             return f"sale tokens not returned: {ledger_error(rejected.message)}"
         deposited = self.state.tokens_deposited
         if deposited <= fee:
-            self.state = attrs.evolve(self.state, tokens_returned=True)
+            self.state = evolve(self.state, tokens_returned=True)
             return None
-        self.state = attrs.evolve(self.state, tokens_returned=True)
+        self.state = evolve(self.state, tokens_returned=True)
         args = TransferArgs(to=Account(self.meta.owner), amount=deposited - fee, fee=fee)
         try:
             result = self.call(ledger, "icrc1_transfer", args)
         except CallRejected as rejected:
             result = Err(rejected.message)
         if isinstance(result, Err):
-            self.state = attrs.evolve(self.state, tokens_returned=False)
+            self.state = evolve(self.state, tokens_returned=False)
             return f"sale tokens not returned: {ledger_error(result.error)}"
         return None
 
@@ -665,7 +664,7 @@ class LaunchpadSale(FinalizePipeline):
         armed = self.state.refund_timer
         if armed is not None:
             self.cancel_timer(armed)
-        self.state = attrs.evolve(self.state, refund_error=None, refund_timer=None)
+        self.state = evolve(self.state, refund_error=None, refund_timer=None)
         self._refund_batch()
         return Ok(self._progress())
 

@@ -12,6 +12,7 @@ from typing import Any, Final, TypeAlias
 import attrs
 import immutables
 
+from icto.collections.records import evolve, slot_setters
 from icto.collections.vector import Vector
 from icto.ic.account import Account
 from icto.ic.canister import Canister, Trap, query, update
@@ -39,7 +40,6 @@ from icto.ledger.types import (
     TooOld,
     TransferArgs,
     TransferFromArgs,
-    slot_setters,
 )
 
 MINT: Final = "mint"
@@ -221,7 +221,7 @@ def _rebuilt(
         )  # fmt: skip
     extra = _subclass_fields(cls)
     if extra is None:
-        return attrs.evolve(
+        return evolve(
             state, balances=balances, allowances=allowances, blocks=blocks, dedup=dedup,
             dedup_queue=dedup_queue, dedup_head=dedup_head, total_supply=total_supply,
             holders=holders,

@@ -7,12 +7,11 @@ the wrong type raises ``TypeError`` / ``ValueError`` at the call site, before an
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import MemberDescriptorType
 from typing import Any, Final, TypeAlias
 
 import attrs
 
+from icto.collections.records import slot_setters
 from icto.ic.account import SUBACCOUNT_LENGTH, Account
 
 E8S: Final = 100_000_000
@@ -61,17 +60,6 @@ def _opt_memo(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 _account = attrs.validators.instance_of(Account)
 _text = attrs.validators.instance_of(str)
-
-
-def slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
-    """The setters of a slotted attrs record's fields, in field order, for the hand-written
-    constructors of records built on every transaction: storing into the slots directly skips the
-    ``object.__setattr__`` dispatch attrs' generated ``__init__`` pays per field (about a third of
-    the cost of building the record)."""
-    slots = [cls.__dict__.get(field.name) for field in attrs.fields(cls)]
-    if not all(isinstance(slot, MemberDescriptorType) for slot in slots):
-        raise TypeError(f"{cls.__qualname__} is not a slotted attrs record")
-    return tuple(slot.__set__ for slot in slots)  # type: ignore[union-attr]
 
 
 def _plain_nat(value: object) -> bool:

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import immutables
 
 from icto.collections import SortedSet
+from icto.collections.records import evolve
 from icto.collections.vector import Vector, newest_first
 from icto.factory.base import check_page
 from icto.factory.contract import FactoryContract
@@ -119,7 +119,7 @@ class MultisigWallet(FactoryContract):
     def post_upgrade(self, stable: Any, arg: Any) -> None:
         """Keep every proposal; timers do not survive an upgrade, so re-arm the deadline."""
         super().post_upgrade(stable, arg)
-        self.state = attrs.evolve(self.state, timer=None)
+        self.state = evolve(self.state, timer=None)
         self._arm()
 
     def has_role(self, user: Principal, role: str) -> bool:
@@ -194,9 +194,9 @@ class MultisigWallet(FactoryContract):
         if voter in found.approvals or voter in found.rejections:
             return Err(AlreadyVoted(found.id))
         if approve:
-            voted = attrs.evolve(found, approvals=found.approvals | {voter})
+            voted = evolve(found, approvals=found.approvals | {voter})
         else:
-            voted = attrs.evolve(found, rejections=found.rejections | {voter})
+            voted = evolve(found, rejections=found.rejections | {voter})
         proposal = self._tallied(voted)
         name = "Approved" if approve else "Rejected"
         self._store(proposal, found, WalletEvent(self.time, f"{name}By", voter, found.id))
@@ -208,12 +208,12 @@ class MultisigWallet(FactoryContract):
         if proposal.status in FINAL:
             return proposal
         if not reachable(state, proposal):
-            return attrs.evolve(proposal, status=Status.REJECTED, finished_at=now)
+            return evolve(proposal, status=Status.REJECTED, finished_at=now)
         if proposal.status is Status.PENDING and (
             counted(proposal.approvals, state.members) >= required(state, proposal.kind)
         ):
             status = Status.EXECUTABLE if state.timelock == 0 else Status.APPROVED
-            return attrs.evolve(proposal, status=status, approved_at=now)
+            return evolve(proposal, status=status, approved_at=now)
         return proposal
 
     # -- execution ------------------------------------------------------------------------------
@@ -234,13 +234,13 @@ class MultisigWallet(FactoryContract):
         transfers = transfers_of(found.action)
         problem = problems[0] if problems else limit_problem(state, transfers, now)
         if problem is not None:
-            failed = attrs.evolve(found, status=Status.FAILED, finished_at=now,
+            failed = evolve(found, status=Status.FAILED, finished_at=now,
                                   executed_by=executor, failure=problem)  # fmt: skip
             self._store(failed, found, WalletEvent(now, "Failed", executor, found.id, problem))
             return Ok(failed)
         if transfers:
             return Ok(self._pay(found, executor))
-        done = attrs.evolve(found, status=Status.EXECUTED, finished_at=now, executed_by=executor)
+        done = evolve(found, status=Status.EXECUTED, finished_at=now, executed_by=executor)
         self._store(done, found, WalletEvent(now, "Executed", executor, found.id))
         self._apply(found.action)
         return Ok(done)
@@ -266,7 +266,7 @@ class MultisigWallet(FactoryContract):
         transfer the ledger refuses gives its spending back and fails the proposal."""
         now = self.time
         transfers = transfers_of(proposal.action)
-        closed = attrs.evolve(proposal, status=Status.EXECUTED, finished_at=now,
+        closed = evolve(proposal, status=Status.EXECUTED, finished_at=now,
                               executed_by=executor)  # fmt: skip
         self._store(closed, proposal, None)
         for transfer in transfers:
@@ -288,7 +288,7 @@ class MultisigWallet(FactoryContract):
         if failed:
             reason = f"transfer {failed[0]} of {len(outcomes)} failed: {outcomes[failed[0]].error}"
             reason = foreign_text(reason, 1024)
-        final = attrs.evolve(
+        final = evolve(
             closed, outcomes=tuple(outcomes), failure=reason,
             status=Status.FAILED if failed else Status.EXECUTED,
         )  # fmt: skip
@@ -301,7 +301,7 @@ class MultisigWallet(FactoryContract):
         now = self.time
         used = spent_today(self.state.spent.get(ledger), now) + amount
         spent = self.state.spent.set(ledger, Spent(window(now), used))
-        self.state = attrs.evolve(self.state, spent=spent)
+        self.state = evolve(self.state, spent=spent)
 
     def _apply(self, action: Action) -> None:
         """Carry out an executed change to the wallet itself, and tell the factory."""
@@ -318,28 +318,28 @@ class MultisigWallet(FactoryContract):
             self._set_members(state.members.with_role(action.principal, None))
             self._notify_roles(action.principal, before, None)
         elif isinstance(action, ChangeThreshold):
-            self.state = attrs.evolve(state, threshold=action.threshold)
+            self.state = evolve(state, threshold=action.threshold)
             self._retally()
         elif isinstance(action, SetPolicy):
             policies = (
                 state.policies.delete(action.kind) if action.threshold is None
                 else state.policies.set(action.kind, action.threshold)
             )  # fmt: skip
-            self.state = attrs.evolve(state, policies=policies)
+            self.state = evolve(state, policies=policies)
             self._retally()
         elif isinstance(action, SetDailyLimit):
             limits = (
                 state.limits.delete(action.ledger) if action.amount is None
                 else state.limits.set(action.ledger, action.amount)
             )  # fmt: skip
-            self.state = attrs.evolve(state, limits=limits)
+            self.state = evolve(state, limits=limits)
         elif isinstance(action, Freeze | Unfreeze):
-            self.state = attrs.evolve(state, frozen=isinstance(action, Freeze))
+            self.state = evolve(state, frozen=isinstance(action, Freeze))
         elif isinstance(action, ChangeVisibility):
             self.notify_visibility(action.is_public)
 
     def _set_members(self, members: Members) -> None:
-        self.state = attrs.evolve(self.state, members=members)
+        self.state = evolve(self.state, members=members)
         self._retally()
 
     def _retally(self) -> None:
@@ -401,7 +401,7 @@ class MultisigWallet(FactoryContract):
             else state.proposals.set(proposal.id, proposal)
         )  # fmt: skip
         events = state.events if event is None else state.events.append(event)
-        self.state = attrs.evolve(
+        self.state = evolve(
             state, proposals=proposals, by_status=by_status, deadlines=deadlines, events=events
         )
         self._arm()
@@ -413,10 +413,10 @@ class MultisigWallet(FactoryContract):
             _, proposal_id = self.state.deadlines.at(0)
             before: Proposal = self.state.proposals[proposal_id]
             if now >= before.expires_at:
-                after = attrs.evolve(before, status=Status.EXPIRED, finished_at=before.expires_at)
+                after = evolve(before, status=Status.EXPIRED, finished_at=before.expires_at)
                 event = WalletEvent(before.expires_at, "Expired", None, before.id)
             else:
-                after = attrs.evolve(before, status=Status.EXECUTABLE)
+                after = evolve(before, status=Status.EXECUTABLE)
                 event = None
             self._store(after, before, event)
 
@@ -432,10 +432,10 @@ class MultisigWallet(FactoryContract):
         timer = None
         if due is not None:
             timer = (self.set_timer(max(0, due - self.time), "_on_deadline"), due)
-        self.state = attrs.evolve(self.state, timer=timer)
+        self.state = evolve(self.state, timer=timer)
 
     def _on_deadline(self) -> None:
-        self.state = attrs.evolve(self.state, timer=None)
+        self.state = evolve(self.state, timer=None)
         self._sweep()
         self._arm()
 

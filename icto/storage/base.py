@@ -23,6 +23,7 @@ from typing import ClassVar, TypeVar
 import attrs
 
 from icto.collections import SortedSet
+from icto.collections.records import evolve
 from icto.ic.canister import Canister, query, update
 from icto.ic.errors import Reject
 from icto.ic.principal import Principal
@@ -147,7 +148,7 @@ class StorageBase(Canister):
 
     def _deny(self, message: str) -> Reject:
         """Count and log a refused caller; the caller raises the returned ``Reject``."""
-        self.state = attrs.evolve(self.state, access_denied=self.state.access_denied + 1)
+        self.state = evolve(self.state, access_denied=self.state.access_denied + 1)
         self.log(f"AccessDenied: {self.caller} {message}")
         return Reject(message)
 
@@ -181,14 +182,14 @@ class StorageBase(Canister):
         refused = require_identified(writer, "writer")
         if refused is not None:
             return refused
-        self.state = attrs.evolve(self.state, writers=self.state.writers | {writer})
+        self.state = evolve(self.state, writers=self.state.writers | {writer})
         return Ok(None)
 
     @update
     def remove_from_whitelist(self, writer: Principal) -> None:
         """Admin: stop ``writer`` writing (idempotent). Its records stay."""
         self._require_admin("edit the whitelist")
-        self.state = attrs.evolve(self.state, writers=self.state.writers - {writer})
+        self.state = evolve(self.state, writers=self.state.writers - {writer})
 
     @update
     def set_admins(self, admins: tuple[Principal, ...]) -> Ok[None] | Err[NotIdentified]:
@@ -198,7 +199,7 @@ class StorageBase(Canister):
             refused = require_identified(admin, "admin")
             if refused is not None:
                 return refused
-        self.state = attrs.evolve(self.state, admins=frozenset(admins))
+        self.state = evolve(self.state, admins=frozenset(admins))
         return Ok(None)
 
     @query

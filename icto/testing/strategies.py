@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-import attrs
 from hypothesis import strategies as st
 
+from icto.collections.records import evolve
 from icto.dao.config import (
     APPROVAL_BP,
     MAX_LOCK,
@@ -107,7 +107,7 @@ def _broken(
 
 
 def _evolved(**changes: Any) -> Callable[[Any], st.SearchStrategy[Any]]:
-    return lambda config: st.just(attrs.evolve(config, **changes))
+    return lambda config: st.just(evolve(config, **changes))
 
 
 # -- tokens -------------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def _valid_token(draw: st.DrawFn) -> TokenConfig:
 
 def _minting_holds_balance(config: TokenConfig) -> st.SearchStrategy[TokenConfig]:
     minting = Account(Principal.from_name("minter"), b"\x07" * 32)
-    return st.just(attrs.evolve(
+    return st.just(evolve(
         config, minting_account=minting, initial_balances=((minting, 1), *config.initial_balances)
     ))  # fmt: skip
 
@@ -157,14 +157,14 @@ def _minting_holds_balance(config: TokenConfig) -> st.SearchStrategy[TokenConfig
 def _collector_is_minting(config: TokenConfig) -> st.SearchStrategy[TokenConfig]:
     minting = Account(Principal.from_name("minter"), b"\x07" * 32)
     balances = tuple(pair for pair in config.initial_balances if pair[0] != minting)
-    return st.just(attrs.evolve(
+    return st.just(evolve(
         config, minting_account=minting, fee_collector=minting, initial_balances=balances
     ))  # fmt: skip
 
 
 def _repeated_holder(config: TokenConfig) -> st.SearchStrategy[TokenConfig]:
     holder = Account(Principal.from_name("holder"), b"\x09" * 32)
-    return st.just(attrs.evolve(config, initial_balances=((holder, 1), (holder, 2))))
+    return st.just(evolve(config, initial_balances=((holder, 1), (holder, 2))))
 
 
 _TOKEN_BREAKERS: Final[list[Callable[[TokenConfig], st.SearchStrategy[TokenConfig]]]] = [
@@ -207,19 +207,19 @@ def _valid_multisig(draw: st.DrawFn, owner: Principal) -> MultisigConfig:
 
 def _demoted_owner(config: MultisigConfig) -> st.SearchStrategy[MultisigConfig]:
     first, *rest = config.members
-    return st.just(attrs.evolve(config, members=((first[0], Role.SIGNER), *rest)))
+    return st.just(evolve(config, members=((first[0], Role.SIGNER), *rest)))
 
 
 def _repeated_member(config: MultisigConfig) -> st.SearchStrategy[MultisigConfig]:
-    return st.just(attrs.evolve(config, members=(*config.members, config.members[0])))
+    return st.just(evolve(config, members=(*config.members, config.members[0])))
 
 
 def _threshold_above_voters(config: MultisigConfig) -> st.SearchStrategy[MultisigConfig]:
-    return st.just(attrs.evolve(config, threshold=config.voters + 1))
+    return st.just(evolve(config, threshold=config.voters + 1))
 
 
 def _policy_above_voters(config: MultisigConfig) -> st.SearchStrategy[MultisigConfig]:
-    return st.just(attrs.evolve(config, policies=((Kind.TRANSFER, config.voters + 1),)))
+    return st.just(evolve(config, policies=((Kind.TRANSFER, config.voters + 1),)))
 
 
 _MULTISIG_BREAKERS: Final[list[Callable[[MultisigConfig], st.SearchStrategy[MultisigConfig]]]] = [
@@ -326,7 +326,7 @@ def _valid_distribution(draw: st.DrawFn, token: Principal) -> DistributionConfig
 def _first_category(**changes: Any) -> Callable[[DistributionConfig], st.SearchStrategy[Any]]:
     def broken(config: DistributionConfig) -> st.SearchStrategy[DistributionConfig]:
         first, *rest = config.categories
-        return st.just(attrs.evolve(config, categories=(attrs.evolve(first, **changes), *rest)))
+        return st.just(evolve(config, categories=(evolve(first, **changes), *rest)))
 
     return broken
 
@@ -462,9 +462,9 @@ _SALE_BREAKERS: Final[list[Callable[[LaunchpadConfig], st.SearchStrategy[Launchp
     _evolved(min_contribution=0), _evolved(sale_start=-1),
     _evolved(platform_fee_bp=MAX_PLATFORM_FEE_BP + 1), _evolved(raised_allocation=()),
     _evolved(buyer_initial_bp=BP + 1), _evolved(is_public=None),
-    lambda config: st.just(attrs.evolve(config, soft_cap=config.hard_cap + 1)),
-    lambda config: st.just(attrs.evolve(config, sale_end=config.sale_start)),
-    lambda config: st.just(attrs.evolve(config, max_contribution=config.hard_cap + 1)),
+    lambda config: st.just(evolve(config, soft_cap=config.hard_cap + 1)),
+    lambda config: st.just(evolve(config, sale_end=config.sale_start)),
+    lambda config: st.just(evolve(config, max_contribution=config.hard_cap + 1)),
 ]  # fmt: skip
 
 

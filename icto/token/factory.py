@@ -9,6 +9,7 @@ import immutables
 
 from icto.collections import SortedSet
 from icto.collections.maps import listed, unlisted
+from icto.collections.records import evolve
 from icto.factory.base import ContractDraft, FactoryState, check_page
 from icto.factory.factory import Factory
 from icto.factory.types import DEFAULT_PAGE, ContractInfo, Page
@@ -66,7 +67,7 @@ class TokenFactory(Factory):
 
     def unindexed(self, state: Any, info: ContractInfo) -> Any:
         key = info.details.symbol.upper()
-        return attrs.evolve(state, by_symbol=unlisted(state.by_symbol, key, info.seq))
+        return evolve(state, by_symbol=unlisted(state.by_symbol, key, info.seq))
 
     @query
     def get_tokens_by_symbol(
