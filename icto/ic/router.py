@@ -23,8 +23,6 @@ from __future__ import annotations
 import traceback
 from typing import Any, Final, Protocol
 
-import immutables
-
 from icto.ic import cycles as costs
 from icto.ic.canister import (
     QUERY,
@@ -101,20 +99,6 @@ def _view(code: type[Canister], ctx: CallContext, state: Any) -> Canister:
     instance._msg = ctx
     instance.state = state
     return instance
-
-
-def _with_record(
-    canisters: immutables.Map[Principal, CanisterRecord],
-    record: CanisterRecord,
-    state: Any,
-    cycles: int,
-) -> immutables.Map[Principal, CanisterRecord]:
-    """The canisters with one canister's state and cycles replaced: a single map write."""
-    canister_id = record[0]
-    return canisters.set(canister_id, _new_tuple(CanisterRecord, (
-        canister_id, record[1], state, record[3], record[4], cycles, record[6], record[7],
-        record[8],
-    )))  # fmt: skip
 
 
 def _bad_arguments(callee: Principal, method: str, problem: str) -> InvalidArguments:
@@ -545,43 +529,44 @@ class Router:
     ) -> Any:
         """Commit the caller's segment, deliver the call, and start the caller's next segment."""
         ctx = instance._msg
+        _, me, _, _, depth, generation, is_query, can_call, _, _, segment = ctx
         if (
-            ctx.is_query
-            or not ctx.can_call
+            is_query
+            or not can_call
             or callee.__class__ is not Principal
             or method.__class__ is not str
             or cycles.__class__ is not int
             or cycles < 0
-            or ctx.depth >= self.max_call_depth
+            or depth >= self.max_call_depth
         ):
             self._refuse_call(ctx, callee, method, cycles, query_only)
-            return self.deliver(
-                ctx.canister_id, callee, method, args, kwargs, ctx.depth + 1, CALL, 0, ctx, True
-            )
-        me = ctx.canister_id
-        segment = ctx.segment
+            return self.deliver(me, callee, method, args, kwargs, depth + 1, CALL, 0, ctx, True)
         canisters = self._canisters
         record = canisters[me]
+        balance = record.cycles
         cost = _CALL_COST + cycles + segment[PENDING_CHARGE]
-        if record.cycles < cost:
+        if balance < cost:
             raise _reject(
                 RC.SYS_TRANSIENT, ErrorCode.CANISTER_OUT_OF_CYCLES,
-                f"Canister {me} cannot pay {cost} cycles to call {method!r} "
-                f"(balance {record.cycles})", callee, method,
+                f"Canister {me} cannot pay {cost} cycles to call {method!r} (balance {balance})",
+                callee, method,
             )  # fmt: skip
         state = instance.state
         if state is not record.state and _immutable(state.__class__) is not True:
             check_state(state)
-        self._canisters = _with_record(canisters, record, state, record.cycles - cost)
+        self._canisters = canisters.set(me, _new_tuple(CanisterRecord, (
+            me, record[1], state, record[3], record[4], balance - cost, record[6], record[7],
+            record[8],
+        )))  # fmt: skip
         segment[PENDING_CHARGE] = 0
         try:
             return self.deliver(
-                me, callee, method, args, kwargs, ctx.depth + 1, CALL, cycles, ctx, query_only
+                me, callee, method, args, kwargs, depth + 1, CALL, cycles, ctx, query_only
             )
         finally:
             canisters = self._canisters
             now = canisters.get(me)
-            if now is None or now.generation != ctx.generation or now.status == DELETED:
+            if now is None or now.generation != generation or now.status == DELETED:
                 raise CallContextLost()
             instance.state = now.state
             segment[START] = canisters
