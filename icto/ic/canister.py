@@ -126,6 +126,9 @@ def _is_frozen_record(cls: type) -> bool:
 known_state_types: dict[type, bool] = {}
 """Whether each type seen as canister state is immutable (filled by ``check_state``)."""
 
+immutable_state_types: set[type] = set()
+"""The types ``check_state`` found immutable: a commit tests membership instead of calling it."""
+
 
 def check_state(value: Any) -> None:
     """Refuse obviously mutable canister state (top level only; the check is O(1) per type)."""
@@ -134,6 +137,8 @@ def check_state(value: Any) -> None:
     if ok is None:
         ok = not issubclass(cls, _MUTABLE_TYPES) and _is_frozen_record(cls)
         known_state_types[cls] = ok
+        if ok:
+            immutable_state_types.add(cls)
     if not ok:
         raise TypeError(
             f"canister state must be immutable (frozen attrs record, immutables.Map, Vector, "

@@ -32,7 +32,7 @@ from icto.ic.canister import (
     MethodSpec,
     check_state,
     describe_error,
-    known_state_types,
+    immutable_state_types,
 )
 from icto.ic.context import (
     ACCEPTED_AT_START,
@@ -61,7 +61,7 @@ from icto.ic.world import DELETED, RUNNING, STOPPED, CanisterRecord, World
 
 _new_tuple: Final[Any] = tuple.__new__
 _new_object: Final = object.__new__
-_immutable: Final = known_state_types.get
+_IMMUTABLE: Final = immutable_state_types
 _UPDATE_COST: Final = costs.UPDATE_MESSAGE
 _CALL_COST: Final = costs.INTER_CANISTER_CALL
 _INGRESS_COST: Final = costs.UPDATE_MESSAGE + costs.INGRESS_MESSAGE
@@ -380,7 +380,8 @@ class Router:
         fault: FaultRule | None,
         entry: TraceEntry | None,
     ) -> tuple[Any, int]:
-        """Run an update message; ``charge`` is taken with its first commit (or after a trap)."""
+        """Run an update message and commit it; ``charge`` is taken with its first commit (or
+        after a trap)."""
         callee, code, state, _, _, _, _, _, generation = record
         assert code is not None
         segment: Segment = [self._canisters, self._timers, charge, 0, 0]
@@ -392,26 +393,30 @@ class Router:
         instance = _new_object(code)
         instance._msg = ctx
         instance.state = state
+        reject = None
         try:
-            result = fn(instance, *args, **kwargs) if kwargs else fn(instance, *args)
+            try:
+                result = fn(instance, *args, **kwargs) if kwargs else fn(instance, *args)
+            except Reject as raised:  # keeps the segment's changes, then rejects
+                reject, result = raised, None
             if fault is not None:
                 raise InjectedTrap(fault.message)
-            self._commit(callee, generation, segment, instance.state)
-        except Reject as reject:
-            try:
-                if fault is not None:
-                    raise InjectedTrap(fault.message) from None
-                self._commit(callee, generation, segment, instance.state)
-            except Exception as exc:
-                raise self._trap(ctx, exc, method, fault) from exc
-            if entry is not None:
-                entry.outcome = "reject"
-            rejected = _reject(
-                RC.CANISTER_REJECT, ErrorCode.CANISTER_REJECTED_MESSAGE, reject.message,
-                callee, method,
-            )  # fmt: skip
-            rejected.cycles_accepted = segment[CYCLES_ACCEPTED]
-            raise rejected from None
+            # The segment's end: its state and the pending charge in the world (one write, none
+            # when neither changed).
+            state = instance.state
+            canisters = self._canisters
+            _, code_now, stored, controllers, status, balance, timer_ids, log, generation_now = (
+                canisters[callee]
+            )
+            charge = segment[PENDING_CHARGE]
+            if (state is not stored or charge) and generation_now == generation:
+                if state is not stored and state.__class__ not in _IMMUTABLE:
+                    check_state(state)
+                self._canisters = canisters.set(callee, _new_tuple(CanisterRecord, (
+                    callee, code_now, state, controllers, status, balance - charge, timer_ids,
+                    log, generation,
+                )))  # fmt: skip
+                segment[PENDING_CHARGE] = 0
         except CallContextLost:
             rejected = _reject(
                 RC.CANISTER_REJECT, ErrorCode.CANISTER_REJECTED_MESSAGE,
@@ -422,25 +427,16 @@ class Router:
             raise rejected from None
         except Exception as exc:
             raise self._trap(ctx, exc, method, fault) from exc
+        if reject is not None:
+            if entry is not None:
+                entry.outcome = "reject"
+            rejected = _reject(
+                RC.CANISTER_REJECT, ErrorCode.CANISTER_REJECTED_MESSAGE, reject.message,
+                callee, method,
+            )  # fmt: skip
+            rejected.cycles_accepted = segment[CYCLES_ACCEPTED]
+            raise rejected from None
         return result, segment[CYCLES_ACCEPTED]
-
-    def _commit(
-        self, canister_id: Principal, generation: int, segment: Segment, state: Any
-    ) -> None:
-        """End a segment of code ``generation``: store its ``state`` (and any pending charge) in
-        the world. One world write, and none when neither the state nor the cycles changed.
-        """
-        canisters = self._canisters
-        record = canisters[canister_id]
-        charge = segment[PENDING_CHARGE]
-        if (state is not record.state or charge) and record.generation == generation:
-            if state is not record.state and _immutable(state.__class__) is not True:
-                check_state(state)
-            self._canisters = canisters.set(canister_id, _new_tuple(CanisterRecord, (
-                canister_id, record[1], state, record[3], record[4], record[5] - charge,
-                record[6], record[7], generation,
-            )))  # fmt: skip
-            segment[PENDING_CHARGE] = 0
 
     def _trap(
         self, ctx: CallContext, exc: BaseException, method: str, fault: FaultRule | None
@@ -552,7 +548,7 @@ class Router:
                 callee, method,
             )  # fmt: skip
         state = instance.state
-        if state is not record.state and _immutable(state.__class__) is not True:
+        if state is not record.state and state.__class__ not in _IMMUTABLE:
             check_state(state)
         self._canisters = canisters.set(me, _new_tuple(CanisterRecord, (
             me, record[1], state, record[3], record[4], balance - cost, record[6], record[7],
