@@ -31,7 +31,7 @@ import attrs
 import immutables
 
 from icto.collections import SortedMap, SortedSet, Vector
-from icto.collections.records import evolve
+from icto.collections.records import evolve, slot_setters
 from icto.factory.types import CREATOR, ContractEntry, ContractInfo, Page, make_page
 from icto.ic.principal import Principal
 
@@ -62,8 +62,7 @@ _SHARED_COUNT_MAX: Final = 16
 _role_sets: dict[Roles, Roles] = {}
 _count_maps: dict[immutables.Map[str, int], immutables.Map[str, int]] = {}
 
-_set_info = ContractEntry.__dict__["info"].__set__
-_set_roles = ContractEntry.__dict__["roles"].__set__
+_set_info, _set_roles = slot_setters(ContractEntry)
 
 
 def _entry(info: ContractInfo, roles: Roles) -> ContractEntry:

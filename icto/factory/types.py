@@ -8,6 +8,7 @@ from typing import Any, Final, Generic, TypeVar
 import attrs
 import immutables
 
+from icto.collections.records import slot_setters
 from icto.ic.canister import Canister
 from icto.ic.principal import Principal
 
@@ -110,9 +111,7 @@ class Page(Generic[T]):
         return items_table(f"Page: {len(self.items)} of {total} ({more})", self.items)
 
 
-_set_items = Page.__dict__["items"].__set__
-_set_total = Page.__dict__["total"].__set__
-_set_next_offset = Page.__dict__["next_offset"].__set__
+_set_items, _set_total, _set_next_offset = slot_setters(Page)
 
 
 def make_page(items: tuple[T, ...], total: int | None, next_offset: int | None) -> Page[T]:
