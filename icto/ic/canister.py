@@ -169,7 +169,7 @@ class _CanisterType(type):
 
 
 _NOT_SET: Final = re.compile(
-    r"'(?P<cls>[^']+)' object (?:has no attribute|attribute) '(?P<name>[^']+)'(?: is read-only)?"
+    r"'(?P<cls>[^']+)' object (?:has no attribute|attribute) '(?P<name>[^']+)'"
 )
 
 
@@ -178,7 +178,7 @@ def describe_error(exc: BaseException, code: type | None) -> str:
     says why (the view keeps ``self.state`` only)."""
     text = str(exc)
     described = type(exc).__name__ + (f": {text}" if text else "")
-    found = _NOT_SET.fullmatch(text) if isinstance(exc, AttributeError) else None
+    found = _NOT_SET.match(text) if isinstance(exc, AttributeError) else None
     if found is not None and code is not None and found["cls"] == code.__name__:
         described += (
             f" ({code.__name__} cannot keep {found['name']!r}: canister code keeps its data in "

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from icto import IC, CallRejected, Canister, Principal, module_hash, query, update
+from icto.ic.canister import describe_error
 from tests.ic.toys import Counter, Tally
 
 
@@ -51,6 +52,21 @@ def test_a_missing_attribute_of_something_else_gets_no_canister_advice(ic: IC) -
         reader.peek()
     assert "AttributeError" in info.value.message
     assert "self.state only" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "'Counter' object has no attribute 'cache'",
+        "'Counter' object attribute 'inc' is read-only",
+        "'Counter' object has no attribute 'cache' and no __dict__ for setting new attributes",
+    ],
+)
+def test_the_advice_covers_every_wording_python_gives_a_failed_set(text: str) -> None:
+    described = describe_error(AttributeError(text), Counter)
+    assert described.startswith(f"AttributeError: {text}")
+    assert "self.state only" in described
+    assert "self.state only" not in describe_error(AttributeError(text), Tally)
 
 
 def test_canister_classes_cannot_declare_slots_of_their_own() -> None:
