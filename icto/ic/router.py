@@ -384,7 +384,8 @@ class Router:
         after a trap)."""
         callee, code, state, _, _, _, _, _, generation = record
         assert code is not None
-        segment: Segment = [self._canisters, self._timers, charge, 0, 0]
+        start = self._canisters
+        segment: Segment = [start, self._timers, charge, 0, 0]
         ctx = _new_tuple(
             CallContext,
             (self, callee, caller, self._time, depth, generation, False, True, cycles, entry,
@@ -402,11 +403,11 @@ class Router:
             if fault is not None:
                 raise InjectedTrap(fault.message)
             # The segment's end: its state and the pending charge in the world (one write, none
-            # when neither changed).
+            # when neither changed). While nothing was written, the record is the one it began with.
             state = instance.state
             canisters = self._canisters
             _, code_now, stored, controllers, status, balance, timer_ids, log, generation_now = (
-                canisters[callee]
+                record if canisters is start else canisters[callee]
             )
             charge = segment[PENDING_CHARGE]
             if (state is not stored or charge) and generation_now == generation:
