@@ -4,7 +4,8 @@ Both files are what ``pytest --benchmark-json=FILE`` writes. Benchmarks are matc
 (``benchmarks/test_x.py::test_y[param]``) and the table shows each one's baseline median, current
 median and change; a benchmark whose median grew by more than the threshold (10 % unless
 ``--threshold`` says otherwise) is flagged ``REGRESSED``, and the command then exits with status 1
-(0 with ``--no-fail``). ``--markdown`` prints the table as Markdown, for ``benchmarks/README.md``.
+(0 with ``--no-fail``). ``--markdown`` prints the table as Markdown, for ``benchmarks/README.md``;
+``--stat min`` compares each benchmark's fastest round instead of its median.
 
 The medians are per call of the benchmarked function (several operations for most benchmarks),
 which is what a comparison needs: the same benchmark does the same operations before and after.
@@ -61,22 +62,36 @@ class Row:
         return ""
 
 
-def medians(report: Mapping[str, Any]) -> dict[str, float]:
-    """Full benchmark name → median seconds, from a ``--benchmark-json`` report (benchmarks
-    without a median, as in a ``--benchmark-disable`` run, are left out)."""
+STATISTICS = ("median", "min")
+"""What may be compared: the median (the default), or the fastest round, which a busy machine
+can only make slower (the steadier figure where the machine's speed changes during a run)."""
+
+
+def statistic(report: Mapping[str, Any], stat: str = "median") -> dict[str, float]:
+    """Full benchmark name → that statistic in seconds, from a ``--benchmark-json`` report
+    (benchmarks without it, as in a ``--benchmark-disable`` run, are left out)."""
+    if stat not in STATISTICS:
+        raise ValueError(f"stat must be one of {STATISTICS}, got {stat!r}")
     found: dict[str, float] = {}
     for bench in report.get("benchmarks", ()):
         name = bench.get("fullname") or bench.get("name")
-        median = (bench.get("stats") or {}).get("median")
-        if isinstance(name, str) and isinstance(median, int | float) and median >= 0:
-            found[name] = float(median)
+        value = (bench.get("stats") or {}).get(stat)
+        if isinstance(name, str) and isinstance(value, int | float) and value >= 0:
+            found[name] = float(value)
     return found
 
 
-def compare(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> list[Row]:
+def medians(report: Mapping[str, Any]) -> dict[str, float]:
+    """Full benchmark name → median seconds (``statistic(report, "median")``)."""
+    return statistic(report, "median")
+
+
+def compare(
+    baseline: Mapping[str, Any], current: Mapping[str, Any], stat: str = "median"
+) -> list[Row]:
     """One row per benchmark in either report: those of the current run in its order, then
     those only in the baseline."""
-    before, after = medians(baseline), medians(current)
+    before, after = statistic(baseline, stat), statistic(current, stat)
     names = list(after) + [name for name in before if name not in after]
     return [Row(name, before.get(name), after.get(name)) for name in names]
 
@@ -100,11 +115,14 @@ def percent(change: float | None) -> str:
 
 
 def table(
-    rows: Sequence[Row], threshold_percent: float = THRESHOLD_PERCENT, markdown: bool = False
+    rows: Sequence[Row],
+    threshold_percent: float = THRESHOLD_PERCENT,
+    markdown: bool = False,
+    stat: str = "median",
 ) -> str:
     """The comparison as text (aligned columns) or as a Markdown table, with a closing line that
     counts the regressions."""
-    header = ("benchmark", "baseline median", "current median", "change", "")
+    header = ("benchmark", f"baseline {stat}", f"current {stat}", "change", "")
     cells = [
         (row.name, duration(row.baseline), duration(row.current), percent(row.change),
          row.status(threshold_percent))
@@ -157,14 +175,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-fail", action="store_true", help="exit with status 0 even if some regressed"
     )
+    parser.add_argument(
+        "--stat", choices=STATISTICS, default="median",
+        help="compare medians (default) or each benchmark's fastest round",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
         baseline, current = _load(args.baseline), _load(args.current)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows = compare(baseline, current)
-    print(table(rows, args.threshold, args.markdown))
+    rows = compare(baseline, current, args.stat)
+    print(table(rows, args.threshold, args.markdown, args.stat))
     return 1 if regressions(rows, args.threshold) and not args.no_fail else 0
 
 

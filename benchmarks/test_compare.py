@@ -8,7 +8,17 @@ from typing import Any
 
 import pytest
 
-from benchmarks.compare import GONE, IMPROVED, NEW, REGRESSED, compare, main, medians, table
+from benchmarks.compare import (
+    GONE,
+    IMPROVED,
+    NEW,
+    REGRESSED,
+    compare,
+    main,
+    medians,
+    statistic,
+    table,
+)
 
 FLAT = "benchmarks/test_a.py::test_flat"
 SLOWER = "benchmarks/test_a.py::test_slower[large-1000]"
@@ -141,3 +151,30 @@ def test_the_command_rejects_what_is_not_a_report(
     assert main([baseline, str(other)]) == 2
     assert main([baseline, str(tmp_path / "missing.json")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def _with_minimums(report: dict[str, Any], minimums: dict[str, float]) -> dict[str, Any]:
+    """``report`` with a fastest round added to the named benchmarks' stats."""
+    for bench in report["benchmarks"]:
+        if bench["fullname"] in minimums:
+            bench["stats"] = {**bench["stats"], "min": minimums[bench["fullname"]]}
+    return report
+
+
+def test_the_fastest_rounds_can_be_compared_instead_of_the_medians(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    noisy = _with_minimums(_report({FLAT: 2e-6, SLOWER: 1e-3}), {FLAT: 1e-6, SLOWER: 5e-4})
+    busy = _with_minimums(_report({FLAT: 2e-6, SLOWER: 2e-3}), {FLAT: 1.5e-6, SLOWER: 5e-4})
+    assert statistic(busy, "min") == {FLAT: 1.5e-6, SLOWER: 5e-4}
+    by_min = {row.name: row.status() for row in compare(noisy, busy, "min")}
+    assert by_min == {FLAT: REGRESSED, SLOWER: ""}
+    by_median = {row.name: row.status() for row in compare(noisy, busy)}
+    assert by_median == {FLAT: "", SLOWER: REGRESSED}
+    baseline = _write(tmp_path / "baseline.json", noisy)
+    current = _write(tmp_path / "current.json", busy)
+    assert main([baseline, current, "--stat", "min"]) == 1
+    out = capsys.readouterr().out
+    assert "baseline min" in out and f"{FLAT}" in out
+    with pytest.raises(ValueError, match="stat must be one of"):
+        statistic(busy, "mean")
