@@ -4,8 +4,8 @@
 (its fields read at once by one ``operator.attrgetter``, the position of each ``__init__``
 argument) is made once, and the record is rebuilt through the class's own ``__init__``, so
 validators and converters run exactly as they do under ``attrs.evolve``. A class whose
-``__init__`` does not take every field positionally (``init=False``, ``kw_only``) is left to
-``attrs.evolve``.
+``__init__`` is not the one attrs generated, or does not take every field positionally
+(``init=False``, ``kw_only``), is left to ``attrs.evolve``, and so is a change that names no field.
 
 ``slot_setters(cls)`` gives the setters of a slotted record's fields, for the few hand-written
 constructors of records built on every transaction.
@@ -31,7 +31,13 @@ class _Plan:
 
     def __init__(self, cls: type) -> None:
         fields = attrs.fields(cls)
-        usable = len(fields) > 1 and all(field.init and not field.kw_only for field in fields)
+        code = getattr(getattr(cls, "__init__", None), "__code__", None)
+        usable = (
+            len(fields) > 1
+            and all(field.init and not field.kw_only for field in fields)
+            and code is not None
+            and code.co_filename.startswith("<attrs generated")
+        )
         self.read = attrgetter(*(field.name for field in fields)) if usable else None
         self.positions = {field.alias: position for position, field in enumerate(fields)}
 
@@ -53,10 +59,8 @@ def evolve(record: R, **changes: Any) -> R:
     positions = plan.positions
     for name, value in changes.items():
         position = positions.get(name)
-        if position is None:
-            raise TypeError(
-                f"{cls.__qualname__}.__init__() got an unexpected keyword argument {name!r}"
-            )
+        if position is None:  # attrs.evolve says what is wrong, in its words
+            return attrs.evolve(record, **changes)  # type: ignore[misc]
         values[position] = value
     built: R = cls(*values)
     return built

@@ -8,6 +8,7 @@ set; anything else fails loudly, because it would not survive the message.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import hashlib
 import importlib
@@ -152,20 +153,31 @@ def module_hash(code: type) -> bytes:
     return hashlib.sha256(f"{code.__module__}.{code.__qualname__}@{version}".encode()).digest()
 
 
-class _CanisterType(type):
-    """Makes every canister class slots-only: an instance has ``_msg`` and ``state`` and no
-    ``__dict__``, so ``self.state = …`` is a plain slot write (no Python ``__setattr__`` on each
-    assignment) and any other attribute fails to set, as it would not survive the message."""
+class _CanisterType(abc.ABCMeta):
+    """Makes every canister class slots-only: an instance holds its context and ``state`` and
+    has no ``__dict__``, so ``self.state = …`` is a plain slot write (no Python ``__setattr__``
+    on each assignment) and any other attribute fails to set, as it would not survive the
+    message. A base that would give instances a ``__dict__`` (a mixin without ``__slots__``) is
+    refused, as is a canister class's own ``__slots__``. Built on ``ABCMeta``, so a canister
+    class may also be an abstract base class."""
 
     def __new__(
         mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
     ) -> _CanisterType:
-        slots = namespace.setdefault("__slots__", ())
-        if slots not in ((), []) and bases:
+        slots = namespace.get("__slots__", ())
+        if bases and slots not in ((), []):
             raise TypeError(
                 f"{name} declares __slots__ {slots!r}: canister data must live in self.state"
             )
-        return super().__new__(mcs, name, bases, namespace, **kwargs)
+        cls = super().__new__(mcs, name, bases, {**namespace, "__slots__": slots}, **kwargs)
+        if cls.__dictoffset__:
+            lax = [base.__qualname__ for base in cls.__mro__ if "__dict__" in vars(base)]
+            raise TypeError(
+                f"{name} would give its instances a __dict__ (from {', '.join(lax)}): a base "
+                f"mixed into a canister class must declare __slots__ = (), so that canister data "
+                f"can only live in self.state"
+            )
+        return cls
 
 
 _NOT_SET: Final = re.compile(
@@ -174,12 +186,19 @@ _NOT_SET: Final = re.compile(
 
 
 def describe_error(exc: BaseException, code: type | None) -> str:
-    """``"Type: text"`` for a trap message; an attribute canister code could not set on its view
-    says why (the view keeps ``self.state`` only)."""
+    """``"Type: text"`` for a trap message; an attribute canister code could not *set* on its
+    view says why (the view keeps ``self.state`` only). A failed read is left as Python says it:
+    Python names the attribute of a failed read (``exc.name``), and of a failed set only in the
+    wordings that say so ("read-only", "for setting new attributes")."""
     text = str(exc)
     described = type(exc).__name__ + (f": {text}" if text else "")
     found = _NOT_SET.match(text) if isinstance(exc, AttributeError) else None
-    if found is not None and code is not None and found["cls"] == code.__name__:
+    if (
+        found is not None
+        and code is not None
+        and found["cls"] == code.__name__
+        and (exc.name is None or "read-only" in text or "for setting" in text)  # type: ignore[attr-defined]
+    ):
         described += (
             f" ({code.__name__} cannot keep {found['name']!r}: canister code keeps its data in "
             f"self.state only; the instance is a view that lives for one message)"
@@ -195,15 +214,21 @@ class Canister(metaclass=_CanisterType):
     ``self.caller``, ``self.time``, ``self.call(...)``, ``self.set_timer(...)``, ``self.log(...)``.
     """
 
-    __slots__ = ("_msg", "state")
+    __slots__ = ("__context", "state")
 
     VERSION: ClassVar[str] = "0.0.0"
     __icto_methods__: ClassVar[Mapping[str, MethodSpec]] = MappingProxyType({})
     __icto_dispatch__: ClassVar[dict[str, MethodSpec]] = {}
     """The same table as a plain dict, for the router's per-message lookup (read-only)."""
 
-    _msg: CallContext
+    __context: CallContext
     state: Any
+
+    @property
+    def _msg(self) -> CallContext:
+        """The current message's context (read-only: canister code cannot make its messages
+        come from someone else)."""
+        return self.__context
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -255,17 +280,17 @@ class Canister(metaclass=_CanisterType):
     @property
     def id(self) -> Principal:
         """This canister's id."""
-        return self._msg.canister_id
+        return self.__context.canister_id
 
     @property
     def caller(self) -> Principal:
         """Who sent the current message: a user (ingress) or a canister (inter-canister call)."""
-        return self._msg.caller
+        return self.__context.caller
 
     @property
     def time(self) -> int:
         """IC time in nanoseconds since the epoch; constant during one message."""
-        return self._msg.time
+        return self.__context.time
 
     def call(self, canister_id: Principal, method: str, *args: Any, cycles: int = 0,
              **kwargs: Any) -> Any:  # fmt: skip
@@ -275,8 +300,9 @@ class Canister(metaclass=_CanisterType):
         continues in a new segment that sees whatever the callee (or reentrant calls) left. A
         reject raises ``CallRejected`` here.
         """
-        return self._msg.host.inter_canister_call(
-            self, canister_id, method, args, kwargs, cycles, False
+        context = self.__context
+        return context.host.inter_canister_call(
+            self, context, canister_id, method, args, kwargs, cycles, False
         )
 
     def query_call(self, canister_id: Principal, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -285,39 +311,40 @@ class Canister(metaclass=_CanisterType):
         From an update it is an ordinary inter-canister call (commits); from a composite query it
         runs the callee as a query.
         """
-        return self._msg.host.inter_canister_call(
-            self, canister_id, method, args, kwargs, 0, True
+        context = self.__context
+        return context.host.inter_canister_call(
+            self, context, canister_id, method, args, kwargs, 0, True
         )
 
     def set_timer(self, delay_ns: int, method: str, *args: Any) -> int:
         """Schedule ``method(*args)`` on this canister in ``delay_ns``; return the timer id."""
-        return self._msg.host.set_timer(self, delay_ns, method, args)
+        return self.__context.host.set_timer(self, delay_ns, method, args)
 
     def cancel_timer(self, timer_id: int) -> bool:
         """Cancel one of this canister's pending timers; ``False`` if it is not pending."""
-        return self._msg.host.cancel_timer(self._msg, timer_id)
+        return self.__context.host.cancel_timer(self.__context, timer_id)
 
     @property
     def cycles_balance(self) -> int:
-        return self._msg.host.balance_seen_by(self._msg)
+        return self.__context.host.balance_seen_by(self.__context)
 
     @property
     def cycles_available(self) -> int:
         """Cycles attached to the current message and not yet accepted."""
-        accepted: int = self._msg.segment[CYCLES_ACCEPTED]
-        return self._msg.cycles_available - accepted
+        accepted: int = self.__context.segment[CYCLES_ACCEPTED]
+        return self.__context.cycles_available - accepted
 
     def accept_cycles(self, max_amount: int) -> int:
         """Move up to ``max_amount`` attached cycles into this canister; return how many."""
-        return self._msg.host.accept_cycles(self._msg, max_amount)
+        return self.__context.host.accept_cycles(self.__context, max_amount)
 
     def log(self, text: str) -> None:
         """Append a line to this canister's log (``ic.canister_logs``)."""
-        self._msg.host.append_log(self._msg, text)
+        self.__context.host.append_log(self.__context, text)
 
     @property
     def controllers(self) -> tuple[Principal, ...]:
-        return self._msg.host.record_of(self._msg.canister_id).controllers
+        return self.__context.host.record_of(self.__context.canister_id).controllers
 
     def is_controller(self, principal: Principal) -> bool:
         return principal in self.controllers
@@ -329,3 +356,9 @@ RESERVED_NAMES: Final = frozenset(name for name in vars(Canister) if not name.st
 }
 """Names canister code cannot give public methods: the base class's API, and ``as_caller`` (proxies
 use it)."""
+
+
+set_context: Final = vars(Canister)["_Canister__context"].__set__
+set_state: Final = vars(Canister)["state"].__set__
+"""The slots' own setters, for the router: they store a view's context and state without going
+through any ``__setattr__`` a canister class may define."""

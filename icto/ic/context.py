@@ -78,7 +78,9 @@ class View(Protocol):
     """A canister instance as the router sees it: its state and its context."""
 
     state: Any
-    _msg: CallContext
+
+    @property
+    def _msg(self) -> CallContext: ...
 
 
 class Host(Protocol):
@@ -87,6 +89,7 @@ class Host(Protocol):
     def inter_canister_call(
         self,
         instance: View,
+        ctx: CallContext,
         callee: Principal,
         method: str,
         args: tuple[Any, ...],

@@ -33,6 +33,7 @@ from icto.ic.canister import (
     check_state,
     describe_error,
     immutable_state_types,
+    set_context,
 )
 from icto.ic.context import (
     ACCEPTED_AT_START,
@@ -96,7 +97,7 @@ def _reject(
 def _view(code: type[Canister], ctx: CallContext, state: Any) -> Canister:
     """A fresh instance of the canister class for one message: its context and its state."""
     instance: Canister = _new_object(code)
-    instance._msg = ctx
+    set_context(instance, ctx)
     instance.state = state
     return instance
 
@@ -392,7 +393,7 @@ class Router:
              segment),
         )  # fmt: skip
         instance = _new_object(code)
-        instance._msg = ctx
+        set_context(instance, ctx)
         instance.state = state
         reject = None
         try:
@@ -489,7 +490,7 @@ class Router:
         )  # fmt: skip
         code: Any = record.code
         instance = _new_object(code)
-        instance._msg = ctx
+        set_context(instance, ctx)
         instance.state = record.state
         try:
             try:
@@ -517,6 +518,7 @@ class Router:
     def inter_canister_call(
         self,
         instance: View,
+        ctx: CallContext,
         callee: Principal,
         method: str,
         args: tuple[Any, ...],
@@ -525,7 +527,6 @@ class Router:
         query_only: bool,
     ) -> Any:
         """Commit the caller's segment, deliver the call, and start the caller's next segment."""
-        ctx = instance._msg
         _, me, _, _, depth, generation, is_query, can_call, _, _, segment = ctx
         if (
             is_query

@@ -52,6 +52,25 @@ class Derived:
         object.__setattr__(self, "doubled", 2 * self.a)
 
 
+class Reordered(Plain):
+    """An undecorated subclass whose own ``__init__`` takes the fields in another order."""
+
+    def __init__(self, b: str = "b", a: int = 0) -> None:
+        super().__init__(a, b)
+
+
+@attrs.frozen(init=False)
+class HandWritten:
+    """A record with a hand-written ``__init__`` (as the ledger's hot records have)."""
+
+    a: int
+    b: str = "b"
+
+    def __init__(self, a: int, b: str = "b") -> None:
+        object.__setattr__(self, "a", a)
+        object.__setattr__(self, "b", b)
+
+
 @attrs.define
 class Mutable:
     a: int
@@ -59,7 +78,7 @@ class Mutable:
 
 
 RECORDS = [Plain(1), Guarded(3, "x", ("t",)), Child(2, "y", (), 5), KeywordOnly(1, b=2),
-           Derived(4), Mutable(1, 2)]  # fmt: skip
+           Derived(4), Mutable(1, 2), Reordered("z", 3), HandWritten(5, "w")]  # fmt: skip
 NAMES = ("a", "b", "count", "secret", "_secret", "tags", "extra", "doubled", "other")
 VALUES = (0, 1, -1, "text", None, (), ("t",), 2.5)
 

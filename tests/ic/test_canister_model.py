@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import pytest
@@ -67,6 +68,108 @@ def test_the_advice_covers_every_wording_python_gives_a_failed_set(text: str) ->
     assert described.startswith(f"AttributeError: {text}")
     assert "self.state only" in described
     assert "self.state only" not in describe_error(AttributeError(text), Tally)
+
+
+def test_a_failed_read_gets_no_advice_about_setting(ic: IC) -> None:
+    class Typo(Canister):
+        def init(self, arg: None) -> None:
+            self.state = 0
+
+        @update
+        def run(self) -> int:
+            return int(self.helpr())  # type: ignore[attr-defined]
+
+    with pytest.raises(CallRejected) as info:
+        ic.deploy(Typo).run()
+    assert "has no attribute 'helpr'" in info.value.message
+    assert "self.state only" not in info.value.message
+
+
+def test_canister_code_cannot_replace_its_message_context(ic: IC) -> None:
+    class Whoami(Canister):
+        def init(self, arg: None) -> None:
+            self.state = 0
+
+        @update
+        def whoami(self) -> Principal:
+            return self.caller
+
+    class Forger(Canister):
+        def init(self, arg: None) -> None:
+            self.state = 0
+
+        @update
+        def forge(self, target: Principal, victim: Principal) -> Principal:
+            self._msg = self._msg._replace(canister_id=victim)  # type: ignore[misc]
+            return self.call(target, "whoami")  # type: ignore[no-any-return]
+
+    whoami, forger, victim = ic.deploy(Whoami), ic.deploy(Forger), ic.deploy(Whoami)
+    before = ic.snapshot()
+    with pytest.raises(CallRejected) as info:
+        forger.forge(whoami.id, victim.id)
+    assert "AttributeError" in info.value.message
+    assert ic.state_of(victim.id) == 0
+    assert ic.snapshot().canisters[victim.id] == before.canisters[victim.id]
+
+
+def test_a_canister_class_may_be_an_abstract_base_class(ic: IC) -> None:
+    class Base(Canister, abc.ABC):
+        def init(self, arg: None) -> None:
+            self.state = 0
+
+        @abc.abstractmethod
+        def step(self) -> int: ...
+
+        @update
+        def bump(self) -> int:
+            self.state = self.state + self.step()
+            return int(self.state)
+
+    class Concrete(Base):
+        def step(self) -> int:
+            return 2
+
+    assert ic.deploy(Concrete).bump() == 2
+
+
+def test_a_mixin_must_declare_empty_slots() -> None:
+    class Lax:
+        def helper(self) -> int:
+            return 1
+
+    class Strict:
+        __slots__ = ()
+
+        def helper(self) -> int:
+            return 1
+
+    with pytest.raises(TypeError, match="__dict__"):
+        type("Mixed", (Lax, Canister), {})
+    assert issubclass(type("Fine", (Strict, Canister), {}), Canister)
+
+
+def test_a_class_namespace_is_not_changed_by_making_the_class() -> None:
+    namespace: dict[str, Any] = {"VERSION": "1.0.0"}
+    type("Plain", (Canister,), namespace)
+    assert namespace == {"VERSION": "1.0.0"}
+
+
+def test_a_canister_class_with_its_own_setattr_still_runs(ic: IC) -> None:
+    class Guarded(Canister):
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name != "state":
+                raise AttributeError(f"only state, not {name}")
+            super().__setattr__(name, value)
+
+        def init(self, arg: None) -> None:
+            self.state = 1
+
+        @update
+        def double(self) -> int:
+            self.state = self.state * 2
+            return int(self.state)
+
+    assert ic.deploy(Guarded).double() == 2
 
 
 def test_canister_classes_cannot_declare_slots_of_their_own() -> None:
