@@ -2,7 +2,8 @@
 
 ``python benchmarks/instructions.py [SCENARIO ...]`` runs each scenario twice under ``valgrind
 --tool=callgrind`` (once with no operations, once with ``OPERATIONS[scenario]``) and prints the
-difference per operation, so the cost of starting Python and building the world cancels out.
+difference per operation, so the cost of starting Python and building the world cancels out
+(with ``PYTHONHASHSEED=0``, so that maps take the same shape in every run).
 Timings on a shared machine move by 30 % between runs; these counts move by well under 1 %, so
 two trees can be compared exactly (run the script from each tree's root). Instructions are not
 time (a cache miss costs more than an addition), but the same code path doing fewer instructions
@@ -11,6 +12,7 @@ is doing less work. Needs ``valgrind`` on the PATH; slow (a minute or two for al
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -117,6 +119,7 @@ def _count(name: str, operations: int) -> int:
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
          sys.executable, __file__, "--run", name, str(operations)],
         capture_output=True, text=True, check=True, cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
     )  # fmt: skip
     found = re.search(r"Collected : (\d+)", result.stderr)
     if found is None:
