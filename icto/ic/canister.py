@@ -359,6 +359,5 @@ use it)."""
 
 
 set_context: Final = vars(Canister)["_Canister__context"].__set__
-set_state: Final = vars(Canister)["state"].__set__
-"""The slots' own setters, for the router: they store a view's context and state without going
-through any ``__setattr__`` a canister class may define."""
+"""The context slot's own setter, for the router: it stores a view's context without going
+through any ``__setattr__`` a canister class may define (``_msg`` itself is read-only)."""
