@@ -237,9 +237,9 @@ class SortedSet(Generic[K]):
     @classmethod
     def _make(cls, root: Any, length: int, capacity: int) -> SortedSet[K]:
         new = object.__new__(cls)
-        object.__setattr__(new, "_root", root)
-        object.__setattr__(new, "_len", length)
-        object.__setattr__(new, "_capacity", capacity)
+        _set_root(new, root)
+        _set_len(new, length)
+        _set_capacity(new, capacity)
         return new
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -251,18 +251,34 @@ class SortedSet(Generic[K]):
     # -- changes ------------------------------------------------------------------------------
 
     def add(self, key: K) -> SortedSet[K]:
-        """This set with ``key``; the same object if it was already there. O(log n)."""
-        parts = _insert(self._root, key, self._capacity)
+        """This set with ``key``; the same object if it was already there. O(log n).
+
+        A set that fits in one leaf (most indexes of one user or one key) takes the leaf's new
+        tuple directly, without the tree walk."""
+        root, capacity = self._root, self._capacity
+        if type(root) is not _Inner:
+            index = bisect_left(root, key)
+            if index < len(root) and root[index] == key:
+                return self
+            if len(root) < capacity:
+                return self._make((*root[:index], key, *root[index:]), self._len + 1, capacity)
+        parts = _insert(root, key, capacity)
         if parts is None:
             return self
-        return self._make(_root_of(parts), self._len + 1, self._capacity)
+        return self._make(_root_of(parts), self._len + 1, capacity)
 
     def discard(self, key: K) -> SortedSet[K]:
         """This set without ``key``; the same object if it was not there. O(log n)."""
-        parts = _remove(self._root, key, self._capacity)
+        root: Any = self._root
+        if type(root) is not _Inner:
+            index = bisect_left(root, key)
+            if index == len(root) or root[index] != key:
+                return self
+            return self._make(root[:index] + root[index + 1 :], self._len - 1, self._capacity)
+        parts = _remove(root, key, self._capacity)
         if parts is None:
             return self
-        root: Any = parts[0] if parts else ()
+        root = parts[0] if parts else ()
         while type(root) is _Inner and len(root.children) == 1:
             root = root.children[0]
         return self._make(root, self._len - 1, self._capacity)
@@ -342,6 +358,13 @@ class SortedSet(Generic[K]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (tuple(self), self._capacity))
+
+
+_set_root: Final = vars(SortedSet)["_root"].__set__
+_set_len: Final = vars(SortedSet)["_len"].__set__
+_set_capacity: Final = vars(SortedSet)["_capacity"].__set__
+"""The slots' own setters: a set is made on every index change, and storing into the slots
+directly skips the ``object.__setattr__`` dispatch (the class refuses ``setattr``)."""
 
 
 def _take_while_le(keys: Iterator[Any], high: Any) -> Iterator[Any]:

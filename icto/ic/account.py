@@ -139,7 +139,6 @@ class Account:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not Account:
             return NotImplemented
-        assert isinstance(other, Account)
         return _same_bytes(self.owner, other.owner) and (
             self.subaccount == other.subaccount
             or self.effective_subaccount == other.effective_subaccount
