@@ -102,8 +102,15 @@ ABSOLUTE: list[tuple[str, str, float]] = [
 BYTES_PER_CONTRACT = f"bytes per contract in the factory index and records, {HUGE:,} contracts"
 """The ``FIGURES`` key of the factory's memory per contract (``test_factory_scale``)."""
 
+CALL_SIDE_BY_SIDE = "inter-canister call / plain method, side by side (median of rounds)"
+INGRESS_SIDE_BY_SIDE = "ingress call / plain method, side by side (median of rounds)"
+"""The ``FIGURES`` keys of the two router ratios measured round by round
+(``test_router_overhead.test_the_router_ratios_side_by_side``)."""
+
 FIGURE_AIMS: list[tuple[str, float, str]] = [
     (BYTES_PER_CONTRACT, 800, "B"),
+    (CALL_SIDE_BY_SIDE, 10, "x"),
+    (INGRESS_SIDE_BY_SIDE, 12, "x"),
 ]
 """(``FIGURES`` key, the most it may be, unit): the figure is printed with its aim and a mark."""
 
@@ -143,10 +150,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         aims = {key: (bound, unit) for key, bound, unit in FIGURE_AIMS}
         terminalreporter.section("icto figures (this run)")
         for label, value in FIGURES.items():
-            line = f"{label:<70} {value:12,.0f}"
-            if label in aims:
-                bound, unit = aims[label]
-                line += f"  aim <= {bound:,.0f} {unit}  {mark(value, bound)}"
+            bound, unit = aims.get(label, (None, ""))
+            shown = f"{value:12,.2f}x" if unit == "x" else f"{value:12,.0f}"
+            line = f"{label:<70} {shown}"
+            if bound is not None:
+                line += f"  aim <= {bound:,.0f}{unit if unit == 'x' else ' ' + unit}"
+                line += f"  {mark(value, bound)}"
             write(line)
     rows = [
         (label, _per_op[num] / _per_op[den], _per_op[num], _per_op[den], aim)

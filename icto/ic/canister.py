@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, overload
 import attrs
 
 from icto.ic.argcheck import ArgumentChecker
-from icto.ic.context import CYCLES_ACCEPTED
+from icto.ic.context import (
+    CALLER,
+    CANISTER_ID,
+    CYCLES_ACCEPTED,
+    CYCLES_AVAILABLE,
+    HOST,
+    SEGMENT,
+    TIME,
+)
 
 if TYPE_CHECKING:
     from icto.ic.context import CallContext
@@ -280,17 +288,17 @@ class Canister(metaclass=_CanisterType):
     @property
     def id(self) -> Principal:
         """This canister's id."""
-        return self.__context.canister_id
+        return self.__context[CANISTER_ID]
 
     @property
     def caller(self) -> Principal:
         """Who sent the current message: a user (ingress) or a canister (inter-canister call)."""
-        return self.__context.caller
+        return self.__context[CALLER]
 
     @property
     def time(self) -> int:
         """IC time in nanoseconds since the epoch; constant during one message."""
-        return self.__context.time
+        return self.__context[TIME]
 
     def call(self, canister_id: Principal, method: str, *args: Any, cycles: int = 0,
              **kwargs: Any) -> Any:  # fmt: skip
@@ -301,7 +309,7 @@ class Canister(metaclass=_CanisterType):
         reject raises ``CallRejected`` here.
         """
         context = self.__context
-        return context.host.inter_canister_call(
+        return context[HOST].inter_canister_call(
             self, context, canister_id, method, args, kwargs, cycles, False
         )
 
@@ -312,39 +320,41 @@ class Canister(metaclass=_CanisterType):
         runs the callee as a query.
         """
         context = self.__context
-        return context.host.inter_canister_call(
+        return context[HOST].inter_canister_call(
             self, context, canister_id, method, args, kwargs, 0, True
         )
 
     def set_timer(self, delay_ns: int, method: str, *args: Any) -> int:
         """Schedule ``method(*args)`` on this canister in ``delay_ns``; return the timer id."""
-        return self.__context.host.set_timer(self, delay_ns, method, args)
+        return self.__context[HOST].set_timer(self, delay_ns, method, args)
 
     def cancel_timer(self, timer_id: int) -> bool:
         """Cancel one of this canister's pending timers; ``False`` if it is not pending."""
-        return self.__context.host.cancel_timer(self.__context, timer_id)
+        return self.__context[HOST].cancel_timer(self.__context, timer_id)
 
     @property
     def cycles_balance(self) -> int:
-        return self.__context.host.balance_seen_by(self.__context)
+        return self.__context[HOST].balance_seen_by(self.__context)
 
     @property
     def cycles_available(self) -> int:
         """Cycles attached to the current message and not yet accepted."""
-        accepted: int = self.__context.segment[CYCLES_ACCEPTED]
-        return self.__context.cycles_available - accepted
+        context = self.__context
+        accepted: int = context[SEGMENT][CYCLES_ACCEPTED]
+        return context[CYCLES_AVAILABLE] - accepted
 
     def accept_cycles(self, max_amount: int) -> int:
         """Move up to ``max_amount`` attached cycles into this canister; return how many."""
-        return self.__context.host.accept_cycles(self.__context, max_amount)
+        return self.__context[HOST].accept_cycles(self.__context, max_amount)
 
     def log(self, text: str) -> None:
         """Append a line to this canister's log (``ic.canister_logs``)."""
-        self.__context.host.append_log(self.__context, text)
+        self.__context[HOST].append_log(self.__context, text)
 
     @property
     def controllers(self) -> tuple[Principal, ...]:
-        return self.__context.host.record_of(self.__context.canister_id).controllers
+        context = self.__context
+        return context[HOST].record_of(context[CANISTER_ID]).controllers
 
     def is_controller(self, principal: Principal) -> bool:
         return principal in self.controllers

@@ -38,15 +38,24 @@ from icto.ic.canister import (
 from icto.ic.context import (
     ACCEPTED_AT_START,
     CALL,
+    CAN_CALL,
+    CANISTER_ID,
     CYCLES_ACCEPTED,
+    CYCLES_AVAILABLE,
+    DEPTH,
+    GENERATION,
     HOOK,
     INGRESS,
     INGRESS_QUERY,
+    IS_QUERY,
     MANAGEMENT_ID,
     PENDING_CHARGE,
+    SEGMENT,
     START,
     START_TIMERS,
+    TIME,
     TIMER,
+    TRACE_ENTRY,
     CallContext,
     CallContextLost,
     InjectedTrap,
@@ -216,7 +225,7 @@ class Router:
         entry = None
         if self.trace.enabled:
             entry = self.trace.open(
-                parent.trace_entry if parent is not None else None,
+                parent[TRACE_ENTRY] if parent is not None else None,
                 depth, kind, caller, callee, method, args, kwargs, self._time,
             )  # fmt: skip
         fault = None
@@ -346,7 +355,7 @@ class Router:
         if problem is not None:
             raise _bad_arguments(callee, method, problem)
         non_replicated = kind == INGRESS_QUERY or (
-            parent is not None and parent.is_query and query_only
+            parent is not None and parent[IS_QUERY] and query_only
         )
         if spec.composite and not non_replicated:
             raise _reject(
@@ -383,22 +392,29 @@ class Router:
     ) -> tuple[Any, int]:
         """Run an update message and commit it; ``charge`` is taken with its first commit (or
         after a trap)."""
-        callee, code, state, _, _, _, _, _, generation = record
+        callee, code, stored, controllers, status, balance, timer_ids, log, generation = record
         assert code is not None
         start = self._canisters
         segment: Segment = [start, self._timers, charge, 0, 0]
-        ctx = _new_tuple(
-            CallContext,
-            (self, callee, caller, self._time, depth, generation, False, True, cycles, entry,
-             segment),
-        )  # fmt: skip
+        ctx: CallContext = (
+            self, callee, caller, self._time, depth, generation, False, True, cycles, entry, segment
+        )
         instance = _new_object(code)
         set_context(instance, ctx)
-        instance.state = state
+        instance.state = stored
         reject = None
         try:
             try:
-                result = fn(instance, *args, **kwargs) if kwargs else fn(instance, *args)
+                # The usual argument counts are passed directly: ``fn(instance, *args)`` builds
+                # a list and a tuple on every call (about 2 % of an inter-canister call).
+                if kwargs:
+                    result = fn(instance, *args, **kwargs)
+                elif len(args) == 1:
+                    result = fn(instance, args[0])
+                elif not args:
+                    result = fn(instance)
+                else:
+                    result = fn(instance, *args)
             except Reject as raised:  # keeps the segment's changes, then rejects
                 reject, result = raised, None
             if fault is not None:
@@ -407,16 +423,18 @@ class Router:
             # when neither changed). While nothing was written, the record is the one it began with.
             state = instance.state
             canisters = self._canisters
-            _, code_now, stored, controllers, status, balance, timer_ids, log, generation_now = (
-                record if canisters is start else canisters[callee]
-            )
+            current = generation
+            if canisters is not start:
+                _, code, stored, controllers, status, balance, timer_ids, log, current = (
+                    canisters[callee]
+                )
             charge = segment[PENDING_CHARGE]
-            if (state is not stored or charge) and generation_now == generation:
+            if (state is not stored or charge) and current == generation:
                 if state is not stored and state.__class__ not in _IMMUTABLE:
                     check_state(state)
                 self._canisters = canisters.set(callee, _new_tuple(CanisterRecord, (
-                    callee, code_now, state, controllers, status, balance - charge, timer_ids,
-                    log, generation,
+                    callee, code, state, controllers, status, balance - charge, timer_ids, log,
+                    generation,
                 )))  # fmt: skip
                 segment[PENDING_CHARGE] = 0
         except CallContextLost:
@@ -447,15 +465,15 @@ class Router:
 
         The log written so far and the execution fee survive the rollback, as on the IC.
         """
-        callee = ctx.canister_id
-        segment = ctx.segment
+        callee = ctx[CANISTER_ID]
+        segment = ctx[SEGMENT]
         current = self._canisters.get(callee)
         self._canisters = segment[START]
         self._timers = segment[START_TIMERS]
         segment[CYCLES_ACCEPTED] = segment[ACCEPTED_AT_START]
         message = _trap_message(callee, exc, None if current is None else current.code)
         restored = self._canisters.get(callee)
-        if restored is not None and current is not None and restored.generation == ctx.generation:
+        if restored is not None and current is not None and restored.generation == ctx[GENERATION]:
             self.put(
                 restored._replace(
                     cycles=restored.cycles - segment[PENDING_CHARGE],
@@ -463,7 +481,7 @@ class Router:
                 )
             )
             segment[PENDING_CHARGE] = 0
-        _mark_trap(ctx.trace_entry, exc, fault)
+        _mark_trap(ctx[TRACE_ENTRY], exc, fault)
         rejected = _reject(
             RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP, message, callee, method
         )
@@ -483,10 +501,9 @@ class Router:
     ) -> Any:
         """Run a query on a throwaway view: nothing it assigns reaches the world."""
         callee = record.canister_id
-        ctx = _new_tuple(
-            CallContext,
-            (self, callee, caller, self._time, depth, record.generation, True, spec.composite, 0,
-             entry, [self._canisters, self._timers, 0, 0, 0]),
+        ctx: CallContext = (
+            self, callee, caller, self._time, depth, record.generation, True, spec.composite, 0,
+            entry, [self._canisters, self._timers, 0, 0, 0],
         )  # fmt: skip
         code: Any = record.code
         instance = _new_object(code)
@@ -540,8 +557,7 @@ class Router:
             self._refuse_call(ctx, callee, method, cycles, query_only)
             return self.deliver(me, callee, method, args, kwargs, depth + 1, CALL, 0, ctx, True)
         canisters = self._canisters
-        record = canisters[me]
-        balance = record.cycles
+        _, code, stored, controllers, status, balance, timer_ids, log, current = canisters[me]
         cost = _CALL_COST + cycles + segment[PENDING_CHARGE]
         if balance < cost:
             raise _reject(
@@ -550,11 +566,10 @@ class Router:
                 callee, method,
             )  # fmt: skip
         state = instance.state
-        if state is not record.state and state.__class__ not in _IMMUTABLE:
+        if state is not stored and state.__class__ not in _IMMUTABLE:
             check_state(state)
         self._canisters = canisters.set(me, _new_tuple(CanisterRecord, (
-            me, record[1], state, record[3], record[4], balance - cost, record[6], record[7],
-            record[8],
+            me, code, state, controllers, status, balance - cost, timer_ids, log, current
         )))  # fmt: skip
         segment[PENDING_CHARGE] = 0
         try:
@@ -576,10 +591,10 @@ class Router:
     ) -> None:
         """Raise what is wrong with a call canister code asked for; return if it is a query's
         call to a query (delivered as a query, nothing committed)."""
-        if not ctx.can_call:
-            where = "a query" if ctx.is_query else "init, pre_upgrade or post_upgrade"
+        if not ctx[CAN_CALL]:
+            where = "a query" if ctx[IS_QUERY] else "init, pre_upgrade or post_upgrade"
             raise CallsNotAllowed(f"canisters cannot make calls from {where} (called {method!r})")
-        if ctx.is_query and not query_only:
+        if ctx[IS_QUERY] and not query_only:
             raise CallsNotAllowed("a composite query can only call queries (use self.query_call)")
         if callee.__class__ is not Principal:
             raise TypeError(f"callee must be a Principal, not {type(callee).__name__}")
@@ -587,7 +602,7 @@ class Router:
             raise TypeError(f"method must be str, not {type(method).__name__}")
         if cycles.__class__ is not int or cycles < 0:
             raise TypeError(f"cycles must be a non-negative int, got {cycles!r}")
-        if ctx.depth >= self.max_call_depth:
+        if ctx[DEPTH] >= self.max_call_depth:
             raise _reject(
                 RC.CANISTER_ERROR, ErrorCode.CALL_GRAPH_TOO_DEEP,
                 f"call depth limit {self.max_call_depth} reached calling {method!r}",
@@ -595,9 +610,9 @@ class Router:
             )  # fmt: skip
 
     def _writable(self, ctx: CallContext, what: str) -> CanisterRecord:
-        if ctx.is_query:
+        if ctx[IS_QUERY]:
             raise CallsNotAllowed(f"a query cannot {what}")
-        return self._canisters[ctx.canister_id]
+        return self._canisters[ctx[CANISTER_ID]]
 
     def set_timer(
         self, instance: View, delay_ns: int, method: str, args: tuple[Any, ...]
@@ -617,7 +632,7 @@ class Router:
         ):
             raise ValueError(f"{code.__name__} has no update or private method {method!r}")
         self._timers, timer_id = self._timers.add(
-            ctx.canister_id, ctx.time + delay_ns, method, args
+            ctx[CANISTER_ID], ctx[TIME] + delay_ns, method, args
         )
         self.put(record._replace(timer_ids=record.timer_ids.set(timer_id, None)))
         return timer_id
@@ -645,10 +660,10 @@ class Router:
     def accept_cycles(self, ctx: CallContext, max_amount: int) -> int:
         if not isinstance(max_amount, int) or isinstance(max_amount, bool) or max_amount < 0:
             raise ValueError(f"max_amount must be a non-negative int, got {max_amount!r}")
-        segment = ctx.segment
-        amount: int = min(max_amount, ctx.cycles_available - segment[CYCLES_ACCEPTED])
-        if amount and not ctx.is_query:
-            record = self._canisters[ctx.canister_id]
+        segment = ctx[SEGMENT]
+        amount: int = min(max_amount, ctx[CYCLES_AVAILABLE] - segment[CYCLES_ACCEPTED])
+        if amount and not ctx[IS_QUERY]:
+            record = self._canisters[ctx[CANISTER_ID]]
             self.put(record.with_cycles(record.cycles + amount))
             segment[CYCLES_ACCEPTED] += amount
             return amount
@@ -656,14 +671,14 @@ class Router:
 
     def balance_seen_by(self, ctx: CallContext) -> int:
         """The canister's balance as its code sees it (the pending execution fee deducted)."""
-        charge: int = ctx.segment[PENDING_CHARGE]
-        return self._canisters[ctx.canister_id].cycles - charge
+        charge: int = ctx[SEGMENT][PENDING_CHARGE]
+        return self._canisters[ctx[CANISTER_ID]].cycles - charge
 
     def append_log(self, ctx: CallContext, text: str) -> None:
-        if ctx.is_query:
+        if ctx[IS_QUERY]:
             return
-        record = self._canisters[ctx.canister_id]
-        self.put(record.with_log(record.log.append(ctx.time, str(text))))
+        record = self._canisters[ctx[CANISTER_ID]]
+        self.put(record.with_log(record.log.append(ctx[TIME], str(text))))
 
     # -- lifecycle hooks and timers -------------------------------------------------------------
 
@@ -676,7 +691,7 @@ class Router:
         Returns ``(state, return value)``. Exceptions propagate: the caller (install_code) rolls
         the whole install back.
         """
-        ctx = CallContext(
+        ctx: CallContext = (
             self, record.canister_id, caller, self._time, depth, record.generation, False, False,
             0, None, [self._canisters, self._timers, 0, 0, 0],
         )  # fmt: skip

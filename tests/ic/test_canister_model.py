@@ -100,7 +100,8 @@ def test_canister_code_cannot_replace_its_message_context(ic: IC) -> None:
 
         @update
         def forge(self, target: Principal, victim: Principal) -> Principal:
-            self._msg = self._msg._replace(canister_id=victim)  # type: ignore[misc]
+            forged = tuple(victim if item == self.id else item for item in self._msg)
+            self._msg = forged  # type: ignore[misc]
             return self.call(target, "whoami")  # type: ignore[no-any-return]
 
     whoami, forger, victim = ic.deploy(Whoami), ic.deploy(Forger), ic.deploy(Whoami)

@@ -19,6 +19,7 @@ from icto import (
     query,
     update,
 )
+from icto.ic.context import CALLER
 from tests.ic.toys import Counter, Relay, Tally
 
 
@@ -288,7 +289,7 @@ def test_canister_code_cannot_set_its_caller(ic: IC) -> None:
 
         @update
         def impersonate(self, victim: Principal) -> None:
-            self._msg.caller = victim  # type: ignore[misc]
+            self._msg[CALLER] = victim  # type: ignore[index]
 
         @update
         def set_caller_attribute(self, victim: Principal) -> None:
