@@ -7,8 +7,8 @@ summary then prints, for the keys measured in this run:
   machine noise cancels), marked ``ok`` or ``MISSED`` against a numeric aim such as ``"<= 10x"``
   (an aim like ``"(context)"`` is shown without a mark);
 * ``ABSOLUTE``: a key's median per operation against an aim in seconds, marked the same way;
-* ``FIGURES``: other measured numbers (memory, build times), those named in ``FIGURE_AIMS`` marked
-  against their aim.
+* ``FIGURES``: other measured numbers (memory, build times, the router ratios measured round by
+  round), those named in ``FIGURE_AIMS`` marked against their aim.
 
 The benchmarks never assert on timings: the marks are a report, not a test. Set
 ``ICTO_BENCH_QUICK=1`` for small sizes (CI runs the suite that way with ``--benchmark-disable``, to
