@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from icto import IC, CallRejected, Canister, Principal, module_hash, query, update
+from icto.ic import context as ctx_names
 from icto.ic.canister import describe_error
 from tests.ic.toys import Counter, Tally
 
@@ -274,3 +275,42 @@ def test_the_context_is_visible_inside_a_method(ic: IC, alice: Principal) -> Non
 
     mirror = ic.deploy(Mirror, controllers=[alice], caller=alice)
     assert mirror.as_caller(alice).reflect() == (mirror.id, alice, ic.time, (alice,), True)
+
+
+def test_the_call_context_is_a_plain_tuple_read_by_its_index_names(ic: IC) -> None:
+    """What the router hands a message, read by the index names of ``icto.ic.context``: this
+    canister, its caller, the time, the depth, the attached cycles, whether it is a query and may
+    call, in an update, a query and an inter-canister call."""
+
+    class Probe(Canister):
+        def init(self, arg: None) -> None:
+            self.state = 0
+
+        def _fields(self) -> tuple[Any, ...]:
+            msg = self._msg
+            assert type(msg) is tuple and len(msg) == ctx_names.SEGMENT + 1
+            assert type(msg[ctx_names.SEGMENT]) is list
+            return (
+                msg[ctx_names.CANISTER_ID], msg[ctx_names.CALLER], msg[ctx_names.TIME],
+                msg[ctx_names.DEPTH], msg[ctx_names.CYCLES_AVAILABLE], msg[ctx_names.IS_QUERY],
+                msg[ctx_names.CAN_CALL],
+            )  # fmt: skip
+
+        @update
+        def as_update(self) -> tuple[Any, ...]:
+            return self._fields()
+
+        @query
+        def as_query(self) -> tuple[Any, ...]:
+            return self._fields()
+
+        @update
+        def relay(self, target: Principal) -> tuple[Any, ...]:
+            return self.call(target, "as_update", cycles=5)  # type: ignore[no-any-return]
+
+    probe, other = ic.deploy(Probe), ic.deploy(Probe)
+    alice = Principal.from_name("alice")
+    now = ic.time
+    assert probe.as_caller(alice).as_update() == (probe.id, alice, now, 1, 0, False, True)
+    assert probe.as_caller(alice).as_query() == (probe.id, alice, now, 1, 0, True, False)
+    assert other.relay(probe.id) == (probe.id, other.id, now, 2, 5, False, True)
