@@ -217,20 +217,17 @@ class SortedSet(Generic[K]):
     _capacity: int
 
     def __init__(self, keys: Iterable[K] = (), *, capacity: int = DEFAULT_CAPACITY) -> None:
-        if not isinstance(capacity, int) or capacity < 4:
-            raise ValueError(f"capacity must be an int >= 4, got {capacity!r}")
-        unique = sorted(set(keys))  # type: ignore[type-var]
-        root = _build(tuple(unique), capacity)
-        object.__setattr__(self, "_capacity", capacity)
-        object.__setattr__(self, "_root", root)
-        object.__setattr__(self, "_len", len(unique))
+        _check_capacity(capacity)
+        unique = tuple(sorted(set(keys)))  # type: ignore[type-var]
+        _set_root(self, _build(unique, capacity))
+        _set_len(self, len(unique))
+        _set_capacity(self, capacity)
 
     @classmethod
     def from_sorted(cls, keys: Iterable[K], *, capacity: int = DEFAULT_CAPACITY) -> SortedSet[K]:
         """A set of ``keys`` that are already sorted and distinct (not checked): O(n), without
         the sort the constructor does."""
-        if not isinstance(capacity, int) or capacity < 4:
-            raise ValueError(f"capacity must be an int >= 4, got {capacity!r}")
+        _check_capacity(capacity)
         ordered = tuple(keys)
         return cls._make(_build(ordered, capacity), len(ordered), capacity)
 
@@ -365,6 +362,11 @@ _set_len: Final = vars(SortedSet)["_len"].__set__
 _set_capacity: Final = vars(SortedSet)["_capacity"].__set__
 """The slots' own setters: a set is made on every index change, and storing into the slots
 directly skips the ``object.__setattr__`` dispatch (the class refuses ``setattr``)."""
+
+
+def _check_capacity(capacity: object) -> None:
+    if not isinstance(capacity, int) or capacity < 4:
+        raise ValueError(f"capacity must be an int >= 4, got {capacity!r}")
 
 
 def _take_while_le(keys: Iterator[Any], high: Any) -> Iterator[Any]:
