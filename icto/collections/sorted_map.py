@@ -1,10 +1,10 @@
 """``SortedMap``: a persistent map whose keys stay in order, with ranks, for per-key lists kept in
 canister state (e.g. a user's contracts, each with the user's roles in it).
 
-It is ``SortedSet``'s B-tree (the same inner nodes, O(log n) changes, O(log n + page) pages, every
-version a snapshot) with the values in the leaves: a leaf is one flat tuple, its keys followed by
-their values. A map of up to ``CAPACITY`` entries is therefore a single tuple, about two pointers
-per entry, and a page of keys with their values is two slices.
+It is the B-tree of ``icto.collections.btree`` that ``SortedSet`` uses (O(log n) changes,
+O(log n + page) pages, every version a snapshot) with the values in the leaves: a leaf is one flat
+tuple, its keys followed by their values. A map of up to ``CAPACITY`` entries is therefore a single
+tuple, about two pointers per entry, and a page of keys with their values is two slices.
 
 It is a frozen attrs record whose fields are the tree, so the world codec saves and loads it like
 any other record.
@@ -19,15 +19,25 @@ from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
-from icto.collections.sorted_set import _Inner, _locate
+from icto.collections.btree import (
+    MAP,
+    Inner,
+    build,
+    insert,
+    leaf_for,
+    leaves_down,
+    leaves_from,
+    rank,
+    remove,
+    root_of,
+    shrunk,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 CAPACITY: Final = 64
 """Most entries in a leaf and most children of an inner node."""
-_LOW: Final = CAPACITY // 4
-"""A child left narrower than this after a removal is merged with a neighbour."""
 
 _MISSING: Final[Any] = object()
 
@@ -59,7 +69,7 @@ class SortedMap(Generic[K, V]):
         """This map with ``key`` → ``value``; the same object if ``key`` already maps to this
         very value. O(log n)."""
         root = self._root
-        if type(root) is not _Inner:
+        if type(root) is not Inner:
             width = len(root) >> 1
             index = bisect_left(root, key, 0, width)
             if index < width and root[index] == key:
@@ -73,16 +83,16 @@ class SortedMap(Generic[K, V]):
                 copy.insert(width + index, value)
                 copy.insert(index, key)
                 return _made(tuple(copy), width + 1)
-        done = _put(root, key, value)
+        done = insert(root, key, value, CAPACITY, MAP)
         if done is None:
             return self
         parts, added = done
-        return _made(_root_of(parts), self._len + added)
+        return _made(root_of(parts, MAP), self._len + added)
 
     def discard(self, key: K) -> SortedMap[K, V]:
         """This map without ``key``; the same object if it was not there. O(log n)."""
         root: Any = self._root
-        if type(root) is not _Inner:
+        if type(root) is not Inner:
             width = len(root) >> 1
             index = bisect_left(root, key, 0, width)
             if index == width or root[index] != key:
@@ -91,13 +101,10 @@ class SortedMap(Generic[K, V]):
             del copy[width + index]
             del copy[index]
             return _made(tuple(copy), width - 1)
-        parts = _remove(root, key)
+        parts = remove(root, key, CAPACITY, MAP)
         if parts is None:
             return self
-        root = parts[0] if parts else ()
-        while type(root) is _Inner and len(root.children) == 1:
-            root = root.children[0]
-        return _made(root, self._len - 1)
+        return _made(shrunk(parts), self._len - 1)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -109,12 +116,9 @@ class SortedMap(Generic[K, V]):
 
     def get(self, key: K, default: Any = None) -> Any:
         """The value of ``key``, or ``default``. O(log n)."""
-        node = self._root
-        while type(node) is _Inner:
-            index = bisect_left(node.maxes, key)
-            if index == len(node.maxes):
-                return default
-            node = node.children[index]
+        node = leaf_for(self._root, key)
+        if node is None:
+            return default
         width = len(node) >> 1
         index = bisect_left(node, key, 0, width)
         if index < width and node[index] == key:
@@ -144,14 +148,15 @@ class SortedMap(Generic[K, V]):
         return self.iter_from(0)
 
     def values(self) -> Iterator[V]:
-        return chain.from_iterable(leaf[len(leaf) >> 1 :] for leaf, _ in _leaves(self._root, 0))
+        leaves = leaves_from(self._root, 0, MAP)
+        return chain.from_iterable(leaf[len(leaf) >> 1 :] for leaf, _ in leaves)
 
     def items(self) -> Iterator[tuple[K, V]]:
         return zip(self.keys(), self.values(), strict=True)
 
     def index(self, key: K) -> int:
         """How many keys are less than ``key`` (its position if present). O(log n)."""
-        return _rank(self._root, key)
+        return rank(self._root, key, MAP)
 
     def at(self, position: int) -> K:
         """The key at ``position`` (negative counts from the end). O(log n)."""
@@ -168,11 +173,10 @@ class SortedMap(Generic[K, V]):
         if descending:
             return chain.from_iterable(
                 reversed(leaf[: stop + 1])
-                for leaf, stop in _leaves_down(self._root, min(position, self._len - 1))
+                for leaf, stop in leaves_down(self._root, min(position, self._len - 1), MAP)
             )
-        return chain.from_iterable(
-            islice(leaf, start, len(leaf) >> 1) for leaf, start in _leaves(self._root, position)
-        )
+        leaves = leaves_from(self._root, position, MAP)
+        return chain.from_iterable(islice(leaf, start, len(leaf) >> 1) for leaf, start in leaves)
 
     def page(self, offset: int, limit: int, *, descending: bool = False) -> tuple[K, ...]:
         """Up to ``limit`` keys starting ``offset`` places from the first (or, ``descending``,
@@ -187,13 +191,13 @@ class SortedMap(Generic[K, V]):
         """Up to ``limit`` keys starting ``offset`` places from the first, and their values.
         Two slices when the map is one leaf; O(log n + limit) in general."""
         root = self._root
-        if type(root) is not _Inner:
+        if type(root) is not Inner:
             width = len(root) >> 1
             stop = offset + limit if offset + limit < width else width
             return root[offset:stop], root[width + offset : width + stop]
         keys: list[K] = []
         values: list[V] = []
-        for leaf, start in _leaves(root, offset):
+        for leaf, start in leaves_from(root, offset, MAP):
             width = len(leaf) >> 1
             stop = min(width, start + limit - len(keys))
             keys.extend(leaf[start:stop])
@@ -239,185 +243,13 @@ def _first(pair: tuple[Any, Any]) -> Any:
     return pair[0]
 
 
-# -- nodes: a leaf is a flat tuple (keys..., values...), an inner node an ``_Inner`` ------------
-
-
-def _size(node: Any) -> int:
-    return sum(node.sizes) if type(node) is _Inner else len(node) >> 1
-
-
-def _width(node: Any) -> int:
-    return len(node.children) if type(node) is _Inner else len(node) >> 1
-
-
-def _greatest(node: Any) -> Any:
-    return node.maxes[-1] if type(node) is _Inner else node[(len(node) >> 1) - 1]
-
-
-def _split(node: Any) -> tuple[Any, ...]:
-    """``node`` as one node, or two halves when it holds more than ``CAPACITY`` entries."""
-    width = _width(node)
-    if width <= CAPACITY:
-        return (node,)
-    half = width // 2
-    if type(node) is _Inner:
-        return (
-            _Inner(node.maxes[:half], node.sizes[:half], node.children[:half]),
-            _Inner(node.maxes[half:], node.sizes[half:], node.children[half:]),
-        )
-    return (
-        node[:half] + node[width : width + half],
-        node[half:width] + node[width + half :],
-    )
-
-
-def _concat(left: Any, right: Any) -> Any:
-    if type(left) is _Inner:
-        return _Inner(
-            left.maxes + right.maxes, left.sizes + right.sizes, left.children + right.children
-        )
-    m, n = len(left) >> 1, len(right) >> 1
-    return left[:m] + right[:n] + left[m:] + right[n:]
-
-
-def _replace(node: _Inner, start: int, stop: int, parts: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``node`` with ``children[start:stop]`` replaced by ``parts``, split if it overflows."""
-    new = _Inner(
-        node.maxes[:start] + tuple(_greatest(part) for part in parts) + node.maxes[stop:],
-        node.sizes[:start] + tuple(_size(part) for part in parts) + node.sizes[stop:],
-        node.children[:start] + parts + node.children[stop:],
-    )
-    return _split(new)
-
-
-def _child_for(node: _Inner, key: Any) -> int:
-    index = bisect_left(node.maxes, key)
-    return index if index < len(node.maxes) else index - 1
-
-
-def _put(node: Any, key: Any, value: Any) -> tuple[tuple[Any, ...], bool] | None:
-    """The node(s) replacing ``node`` once ``key`` maps to ``value``, and whether ``key`` is
-    new; ``None`` if it already mapped to this very value."""
-    if type(node) is not _Inner:
-        width = len(node) >> 1
-        index = bisect_left(node, key, 0, width)
-        if index < width and node[index] == key:
-            at = width + index
-            if node[at] is value:
-                return None
-            return ((*node[:at], value, *node[at + 1 :]),), False
-        grown = (*node[:index], key, *node[index : width + index], value, *node[width + index :])
-        return _split(grown), True
-    index = _child_for(node, key)
-    done = _put(node.children[index], key, value)
-    if done is None:
-        return None
-    parts, added = done
-    if len(parts) > 1:
-        return _replace(node, index, index + 1, parts), True
-    after = index + 1
-    children = node.children[:index] + parts + node.children[after:]
-    if not added:
-        return (_Inner(node.maxes, node.sizes, children),), False
-    maxes = node.maxes
-    if key > maxes[index]:
-        maxes = (*maxes[:index], key, *maxes[after:])
-    sizes = node.sizes
-    return (_Inner(maxes, (*sizes[:index], sizes[index] + 1, *sizes[after:]), children),), True
-
-
-def _remove(node: Any, key: Any) -> tuple[Any, ...] | None:
-    """The node(s) replacing ``node`` once ``key`` is out (maybe none); ``None`` if absent. A
-    child left narrower than ``_LOW`` is merged with a neighbour (and split again if that
-    overflows), so the tree stays shallow under any mix of operations."""
-    if type(node) is not _Inner:
-        width = len(node) >> 1
-        index = bisect_left(node, key, 0, width)
-        if index == width or node[index] != key:
-            return None
-        rest = node[:index] + node[index + 1 : width + index] + node[width + index + 1 :]
-        return (rest,) if rest else ()
-    index = bisect_left(node.maxes, key)
-    if index == len(node.maxes):
-        return None
-    parts = _remove(node.children[index], key)
-    if parts is None:
-        return None
-    start, stop = index, index + 1
-    if len(parts) == 1 and _width(parts[0]) >= _LOW:
-        sizes, children = node.sizes, node.children
-        return (
-            _Inner(
-                (*node.maxes[:start], _greatest(parts[0]), *node.maxes[stop:]),
-                (*sizes[:start], sizes[start] - 1, *sizes[stop:]),
-                children[:start] + parts + children[stop:],
-            ),
-        )
-    if len(parts) == 1 and len(node.children) > 1:
-        if index + 1 < len(node.children):
-            parts, stop = _split(_concat(parts[0], node.children[index + 1])), stop + 1
-        else:
-            parts, start = _split(_concat(node.children[index - 1], parts[0])), start - 1
-    if not parts and len(node.children) == 1:
-        return ()
-    return _replace(node, start, stop, parts)
-
-
-def _rank(node: Any, key: Any) -> int:
-    """How many keys are less than ``key``."""
-    before = 0
-    while type(node) is _Inner:
-        index = bisect_left(node.maxes, key)
-        if index == len(node.maxes):
-            return before + sum(node.sizes)
-        before += sum(node.sizes[:index])
-        node = node.children[index]
-    return before + bisect_left(node, key, 0, len(node) >> 1)
-
-
-def _leaves(node: Any, rank: int) -> Iterator[tuple[tuple[Any, ...], int]]:
-    """Each leaf from the one holding position ``rank`` on, with where to start in it."""
-    if type(node) is not _Inner:
-        if rank < len(node) >> 1:
-            yield node, rank
-        return
-    index, inner = _locate(node, rank)
-    if index < len(node.children):
-        yield from _leaves(node.children[index], inner)
-    for child in islice(node.children, index + 1, None):
-        yield from _leaves(child, 0)
-
-
-def _leaves_down(node: Any, rank: int) -> Iterator[tuple[tuple[Any, ...], int]]:
-    """Each leaf from the one holding position ``rank`` down to the first, with where to stop
-    (inclusive) in it; ``rank`` is less than the size."""
-    if type(node) is not _Inner:
-        yield node, rank
-        return
-    index, inner = _locate(node, rank)
-    yield from _leaves_down(node.children[index], inner)
-    for child in reversed(node.children[:index]):
-        yield from _leaves_down(child, _size(child) - 1)
-
-
-def _root_of(parts: tuple[Any, ...]) -> Any:
-    """The root over what an insert returned: the node itself, or a new level over two."""
-    if len(parts) == 1:
-        return parts[0]
-    return _Inner(tuple(map(_greatest, parts)), tuple(map(_size, parts)), parts)
-
-
 def _build(keys: tuple[Any, ...], values: tuple[Any, ...]) -> Any:
     """A tree over sorted, distinct ``keys`` and their ``values``, bottom up in O(n)."""
-    level: tuple[Any, ...] = tuple(
-        keys[start : start + CAPACITY] + values[start : start + CAPACITY]
-        for start in range(0, len(keys), CAPACITY)
+    return build(
+        tuple(
+            keys[start : start + CAPACITY] + values[start : start + CAPACITY]
+            for start in range(0, len(keys), CAPACITY)
+        ),
+        CAPACITY,
+        MAP,
     )
-    if not level:
-        return ()
-    while len(level) > 1:
-        level = tuple(
-            _Inner(tuple(map(_greatest, group)), tuple(map(_size, group)), group)
-            for group in (level[i : i + CAPACITY] for i in range(0, len(level), CAPACITY))
-        )
-    return level[0]

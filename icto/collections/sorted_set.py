@@ -1,205 +1,40 @@
 """``SortedSet``: a persistent sorted set with ranks, for indexes kept in canister state.
 
-It is a B-tree whose nodes are tuples: a leaf is a tuple of keys, an inner node an ``_Inner`` of
-per-child greatest keys, per-child sizes and children. An operation copies one root-to-leaf path
-of at most ``capacity`` entries per level, so ``add``, ``discard``, ``in``, ``index`` and
-``at`` cost O(log n) (depth 3 for a million keys at the default capacity) and every older version
-stays valid and unchanged: keeping a reference is a snapshot. ``len`` is O(1); a page costs
-O(log n + page).
+It is the B-tree of ``icto.collections.btree`` with leaves that are tuples of keys. An operation
+copies one root-to-leaf path of at most ``capacity`` entries per level, so ``add``, ``discard``,
+``in``, ``index`` and ``at`` cost O(log n) (depth 3 for a million keys at the default capacity)
+and every older version stays valid and unchanged: keeping a reference is a snapshot. ``len`` is
+O(1); a page costs O(log n + page).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from itertools import accumulate, islice
-from typing import Any, Final, Generic, NamedTuple, TypeVar
+from itertools import chain, islice
+from typing import Any, Final, Generic, TypeVar
+
+from icto.collections.btree import (
+    SET,
+    build,
+    insert,
+    leaf_for,
+    leaves_down,
+    leaves_from,
+    rank,
+    remove,
+    root_of,
+    shrunk,
+)
+
+# Files saved before the tree had a module of its own name its inner nodes
+# ``icto.collections.sorted_set._Inner``: the alias keeps them loadable.
+from icto.collections.btree import Inner as _Inner
 
 K = TypeVar("K")
 
 DEFAULT_CAPACITY: Final = 64
 """Most keys in a leaf and most children of an inner node."""
-
-
-class _Inner(NamedTuple):
-    maxes: tuple[Any, ...]
-    """The greatest key under each child."""
-    sizes: tuple[int, ...]
-    """How many keys are under each child."""
-    children: tuple[Any, ...]
-
-
-def _is_inner(node: Any) -> bool:
-    return type(node) is _Inner
-
-
-def _size(node: Any) -> int:
-    return sum(node.sizes) if type(node) is _Inner else len(node)
-
-
-def _width(node: Any) -> int:
-    return len(node.children) if type(node) is _Inner else len(node)
-
-
-def _greatest(node: Any) -> Any:
-    return node.maxes[-1] if type(node) is _Inner else node[-1]
-
-
-def _split(node: Any, capacity: int) -> tuple[Any, ...]:
-    """``node`` as one node, or two halves when it holds more than ``capacity`` entries."""
-    width = _width(node)
-    if width <= capacity:
-        return (node,)
-    half = width // 2
-    if type(node) is _Inner:
-        return (
-            _Inner(node.maxes[:half], node.sizes[:half], node.children[:half]),
-            _Inner(node.maxes[half:], node.sizes[half:], node.children[half:]),
-        )
-    return (node[:half], node[half:])
-
-
-def _concat(left: Any, right: Any) -> Any:
-    if type(left) is _Inner:
-        return _Inner(
-            left.maxes + right.maxes, left.sizes + right.sizes, left.children + right.children
-        )
-    return left + right
-
-
-def _replace(
-    node: _Inner, start: int, stop: int, parts: tuple[Any, ...], capacity: int
-) -> tuple[Any, ...]:
-    """``node`` with ``children[start:stop]`` replaced by ``parts``, split if it overflows."""
-    new = _Inner(
-        node.maxes[:start] + tuple(_greatest(part) for part in parts) + node.maxes[stop:],
-        node.sizes[:start] + tuple(_size(part) for part in parts) + node.sizes[stop:],
-        node.children[:start] + parts + node.children[stop:],
-    )
-    return _split(new, capacity)
-
-
-def _child_for(node: _Inner, key: Any) -> int:
-    index = bisect_left(node.maxes, key)
-    return index if index < len(node.maxes) else index - 1
-
-
-def _insert(node: Any, key: Any, capacity: int) -> tuple[Any, ...] | None:
-    """The node(s) replacing ``node`` once ``key`` is in; ``None`` if it already was."""
-    if type(node) is not _Inner:
-        index = bisect_left(node, key)
-        if index < len(node) and node[index] == key:
-            return None
-        return _split((*node[:index], key, *node[index:]), capacity)
-    index = _child_for(node, key)
-    parts = _insert(node.children[index], key, capacity)
-    if parts is None:
-        return None
-    if len(parts) == 1:
-        after = index + 1
-        maxes = node.maxes
-        if key > maxes[index]:
-            maxes = (*maxes[:index], key, *maxes[after:])
-        sizes = node.sizes
-        return (
-            _Inner(
-                maxes,
-                (*sizes[:index], sizes[index] + 1, *sizes[after:]),
-                node.children[:index] + parts + node.children[after:],
-            ),
-        )
-    return _replace(node, index, index + 1, parts, capacity)
-
-
-def _remove(node: Any, key: Any, capacity: int) -> tuple[Any, ...] | None:
-    """The node(s) replacing ``node`` once ``key`` is out (maybe none); ``None`` if absent.
-
-    A child left with fewer than a quarter of ``capacity`` entries is merged with a neighbour
-    (and split again if that overflows), so the tree stays shallow under any mix of operations.
-    """
-    if type(node) is not _Inner:
-        index = bisect_left(node, key)
-        if index == len(node) or node[index] != key:
-            return None
-        rest = node[:index] + node[index + 1 :]
-        return (rest,) if rest else ()
-    index = bisect_left(node.maxes, key)
-    if index == len(node.maxes):
-        return None
-    parts = _remove(node.children[index], key, capacity)
-    if parts is None:
-        return None
-    start, stop = index, index + 1
-    if len(parts) == 1 and _width(parts[0]) >= capacity // 4:
-        sizes, children = node.sizes, node.children
-        return (
-            _Inner(
-                (*node.maxes[:start], _greatest(parts[0]), *node.maxes[stop:]),
-                (*sizes[:start], sizes[start] - 1, *sizes[stop:]),
-                children[:start] + parts + children[stop:],
-            ),
-        )
-    if len(parts) == 1 and len(node.children) > 1:
-        if index + 1 < len(node.children):
-            parts, stop = _split(_concat(parts[0], node.children[index + 1]), capacity), stop + 1
-        else:
-            parts, start = _split(_concat(node.children[index - 1], parts[0]), capacity), start - 1
-    if not parts and len(node.children) == 1:
-        return ()
-    return _replace(node, start, stop, parts, capacity)
-
-
-def _contains(node: Any, key: Any) -> bool:
-    while type(node) is _Inner:
-        index = bisect_left(node.maxes, key)
-        if index == len(node.maxes):
-            return False
-        node = node.children[index]
-    index = bisect_left(node, key)
-    return index < len(node) and node[index] == key
-
-
-def _rank(node: Any, key: Any) -> int:
-    """How many keys are less than ``key``."""
-    before = 0
-    while type(node) is _Inner:
-        index = bisect_left(node.maxes, key)
-        if index == len(node.maxes):
-            return before + sum(node.sizes)
-        before += sum(node.sizes[:index])
-        node = node.children[index]
-    return before + bisect_left(node, key)
-
-
-def _locate(node: Any, rank: int) -> tuple[Any, int]:
-    """The child that holds position ``rank`` and the position inside it."""
-    cumulative = tuple(accumulate(node.sizes))
-    index = bisect_right(cumulative, rank)
-    return index, rank - (cumulative[index - 1] if index else 0)
-
-
-def _iter_from(node: Any, rank: int) -> Iterator[Any]:
-    """Keys in ascending order, starting at position ``rank``."""
-    if type(node) is not _Inner:
-        yield from islice(node, rank, None)
-        return
-    index, inner = _locate(node, rank)
-    if index < len(node.children):
-        yield from _iter_from(node.children[index], inner)
-    for child in islice(node.children, index + 1, None):
-        yield from _iter_from(child, 0)
-
-
-def _iter_down_from(node: Any, rank: int) -> Iterator[Any]:
-    """Keys in descending order, starting at position ``rank`` (inclusive, < the size)."""
-    if type(node) is not _Inner:
-        for index in range(min(rank, len(node) - 1), -1, -1):
-            yield node[index]
-        return
-    index, inner = _locate(node, rank)
-    yield from _iter_down_from(node.children[index], inner)
-    for child in reversed(node.children[:index]):
-        yield from _iter_down_from(child, _size(child) - 1)
 
 
 class SortedSet(Generic[K]):
@@ -259,10 +94,10 @@ class SortedSet(Generic[K]):
                 return self
             if len(root) < capacity:
                 return self._make((*root[:index], key, *root[index:]), self._len + 1, capacity)
-        parts = _insert(root, key, capacity)
-        if parts is None:
+        done = insert(root, key, None, capacity, SET)
+        if done is None:
             return self
-        return self._make(_root_of(parts), self._len + 1, capacity)
+        return self._make(root_of(done[0], SET), self._len + 1, capacity)
 
     def discard(self, key: K) -> SortedSet[K]:
         """This set without ``key``; the same object if it was not there. O(log n)."""
@@ -272,13 +107,10 @@ class SortedSet(Generic[K]):
             if index == len(root) or root[index] != key:
                 return self
             return self._make(root[:index] + root[index + 1 :], self._len - 1, self._capacity)
-        parts = _remove(root, key, self._capacity)
+        parts = remove(root, key, self._capacity, SET)
         if parts is None:
             return self
-        root = parts[0] if parts else ()
-        while type(root) is _Inner and len(root.children) == 1:
-            root = root.children[0]
-        return self._make(root, self._len - 1, self._capacity)
+        return self._make(shrunk(parts), self._len - 1, self._capacity)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -292,7 +124,11 @@ class SortedSet(Generic[K]):
         if not self._len:
             return False
         try:
-            return _contains(self._root, key)
+            leaf = leaf_for(self._root, key)
+            if leaf is None:
+                return False
+            index = bisect_left(leaf, key)
+            return index < len(leaf) and leaf[index] == key
         except TypeError:
             return False
 
@@ -304,7 +140,7 @@ class SortedSet(Generic[K]):
 
     def index(self, key: K) -> int:
         """How many keys are less than ``key`` (its position if present). O(log n)."""
-        return _rank(self._root, key) if self._len else 0
+        return rank(self._root, key, SET) if self._len else 0
 
     def at(self, position: int) -> K:
         """The key at ``position`` (negative counts from the end). O(log n)."""
@@ -376,26 +212,27 @@ def _take_while_le(keys: Iterator[Any], high: Any) -> Iterator[Any]:
         yield key
 
 
-def _root_of(parts: tuple[Any, ...]) -> Any:
-    """The root over what an insert returned: the node itself, or a new level over two."""
-    if len(parts) == 1:
-        return parts[0]
-    return _Inner(tuple(map(_greatest, parts)), tuple(map(_size, parts)), parts)
-
-
 def _build(keys: tuple[Any, ...], capacity: int) -> Any:
     """A tree over sorted, distinct ``keys``, bottom up in O(n): full leaves, full levels."""
-    level: tuple[Any, ...] = tuple(
-        keys[start : start + capacity] for start in range(0, len(keys), capacity)
+    return build(
+        tuple(keys[start : start + capacity] for start in range(0, len(keys), capacity)),
+        capacity,
+        SET,
     )
-    if not level:
-        return ()
-    while len(level) > 1:
-        level = tuple(
-            _Inner(tuple(map(_greatest, group)), tuple(map(_size, group)), group)
-            for group in (level[i : i + capacity] for i in range(0, len(level), capacity))
-        )
-    return level[0]
+
+
+def _iter_from(root: Any, position: int) -> Iterator[Any]:
+    """Keys in ascending order, starting at ``position``."""
+    return chain.from_iterable(
+        islice(leaf, start, None) for leaf, start in leaves_from(root, position, SET)
+    )
+
+
+def _iter_down_from(root: Any, position: int) -> Iterator[Any]:
+    """Keys in descending order, starting at ``position`` (inclusive, less than the size)."""
+    return chain.from_iterable(
+        reversed(leaf[: stop + 1]) for leaf, stop in leaves_down(root, position, SET)
+    )
 
 
 def _rebuild(keys: tuple[Any, ...], capacity: int) -> SortedSet[Any]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icto.collections import SortedMap
+from icto.ic.codec import Decoder, encode
 
 KEYS = st.integers(0, 400)
 OPS = st.lists(st.tuples(st.booleans(), KEYS, st.integers()), max_size=300)
@@ -51,3 +54,39 @@ def test_ranks_and_pages_are_the_sorted_keys(keys: set[int], offset: int, limit:
         ordered[::-1][offset : offset + limit]
     )
     assert mapping == SortedMap({k: -k for k in keys})
+
+
+def test_a_map_grown_to_three_levels_and_emptied_reads_as_a_dict_throughout() -> None:
+    """Enough entries for leaves, inner nodes and a root above them to split, then removals in
+    another order until nothing is left, so that every level merges again."""
+    count = 5_000
+    order = [(i * 7_919) % count for i in range(count)]
+    mapping: SortedMap[int, str] = SortedMap()
+    model: dict[int, str] = {}
+    for step, key in enumerate(order):
+        mapping, model[key] = mapping.set(key, str(key)), str(key)
+        if step % 997 == 0:
+            assert list(mapping.items()) == sorted(model.items())
+    assert list(mapping.items()) == sorted(model.items())
+    assert mapping.page_items(2_500, 3) == ((2_500, 2_501, 2_502), ("2500", "2501", "2502"))
+    for step, key in enumerate(reversed(order[::2] + order[1::2])):
+        mapping = mapping.discard(key)
+        del model[key]
+        if step % 499 == 0:
+            ordered = sorted(model)
+            assert list(mapping) == ordered
+            assert list(mapping.values()) == [model[k] for k in ordered]
+            assert all(mapping.index(k) == i for i, k in enumerate(ordered) if i % 50 == 0)
+    assert len(mapping) == 0 and list(mapping) == [] and mapping == SortedMap()
+
+
+def test_a_deep_map_saves_and_loads_also_under_its_nodes_former_class_name() -> None:
+    """Files saved before the tree moved to ``icto.collections.btree`` name the inner nodes
+    ``icto.collections.sorted_set:_Inner``; both names load the same map."""
+    mapping = SortedMap((k, -k) for k in range(1_000))
+    text = json.dumps(encode(mapping))
+    assert "icto.collections.btree:Inner" in text
+    former = text.replace("icto.collections.btree:Inner", "icto.collections.sorted_set:_Inner")
+    for saved in (text, former):
+        loaded = json.loads(saved, object_hook=Decoder().hook)
+        assert loaded == mapping and list(loaded.items()) == list(mapping.items())
