@@ -3,11 +3,12 @@
 ``python benchmarks/instructions.py [SCENARIO ...]`` runs each scenario twice under ``valgrind
 --tool=callgrind`` (once with no operations, once with ``OPERATIONS[scenario]``) and prints the
 difference per operation, so the cost of starting Python and building the world cancels out
-(with ``PYTHONHASHSEED=0``, so that maps take the same shape in every run).
-Timings on a shared machine move by 30 % between runs; these counts move by well under 1 %, so
-two trees can be compared exactly (run the script from each tree's root). Instructions are not
-time (a cache miss costs more than an addition), but the same code path doing fewer instructions
-is doing less work. Needs ``valgrind`` on the PATH; slow (a minute or two for all scenarios).
+(with ``PYTHONHASHSEED=0``; principals, accounts and collections hash by their contents, never
+by an object's address, so maps take the same shape in every run). Timings on a shared machine
+move by 30 % between runs; these counts repeat to the instruction for one tree, so two trees can
+be compared exactly (run the script from each tree's root). Instructions are not time (a cache
+miss costs more than an addition), but the same code path doing fewer instructions is doing less
+work. Needs ``valgrind`` on the PATH; slow (a minute or two for all scenarios).
 """
 
 from __future__ import annotations

@@ -218,7 +218,7 @@ class SortedMap(Generic[K, V]):
         )
 
     def __hash__(self) -> int:
-        return hash((SortedMap, tuple(self.items())))
+        return hash(("icto.SortedMap", tuple(self.items())))
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k!r}: {v!r}" for k, v in islice(self.items(), 10))

@@ -182,7 +182,7 @@ class SortedSet(Generic[K]):
         return self._len == other._len and all(a == b for a, b in zip(self, other, strict=True))
 
     def __hash__(self) -> int:
-        return hash((SortedSet, tuple(self)))
+        return hash(("icto.SortedSet", tuple(self)))
 
     def __repr__(self) -> str:
         shown = list(islice(self, 10))

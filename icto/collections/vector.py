@@ -88,7 +88,7 @@ class Vector(Generic[T]):
         return self._len == other._len and self._items == other._items
 
     def __hash__(self) -> int:
-        return hash((Vector, tuple(self)))
+        return hash(("icto.Vector", tuple(self)))
 
     def __repr__(self) -> str:
         shown = ", ".join(repr(item) for item in self[:10])

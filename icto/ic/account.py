@@ -23,6 +23,9 @@ from icto.ic.principal import (
 SUBACCOUNT_LENGTH: Final = 32
 DEFAULT_SUBACCOUNT: Final = bytes(SUBACCOUNT_LENGTH)
 _HEX_DIGITS: Final = frozenset("0123456789abcdef")
+_HASH_TAG: Final = "icto.Account"
+"""Mixed into an account's hash: a text, not the class, whose hash is its address, so that with
+``PYTHONHASHSEED`` set the maps keyed by accounts take the same shape in every run."""
 
 
 class InvalidAccount(ValueError):
@@ -53,7 +56,7 @@ class Account:
         if subaccount is None:
             _set_owner(self, owner)
             _set_subaccount(self, None)
-            _set_hash(self, hash((Account, owner, DEFAULT_SUBACCOUNT)))
+            _set_hash(self, hash((_HASH_TAG, owner, DEFAULT_SUBACCOUNT)))
             return
         if subaccount is not None:
             if not isinstance(subaccount, bytes):
@@ -66,7 +69,7 @@ class Account:
                 )
         _set_owner(self, owner)
         _set_subaccount(self, subaccount)
-        _set_hash(self, hash((Account, owner, subaccount)))
+        _set_hash(self, hash((_HASH_TAG, owner, subaccount)))
 
     @property
     def effective_subaccount(self) -> bytes:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import copy
+import os
 import pickle
+import subprocess
+import sys
 import zlib
 
 import pytest
@@ -314,3 +317,21 @@ class TestProperties:
         assert a == b
         assert hash(a) == hash(b)
         assert (a == Account(owner)) == (sub == bytes(32))
+
+
+def test_with_a_fixed_hash_seed_an_account_hashes_alike_in_every_process() -> None:
+    """No part of the hash depends on where an object lands in memory, so maps keyed by
+    accounts take the same shape in every run (what makes instruction counts repeatable)."""
+    code = (
+        "from icto.ic.account import Account; from icto.ic.principal import Principal; "
+        "print(hash(Account(Principal.from_name('a'))), "
+        "hash(Account(Principal.from_name('a'), bytes(31) + b'\\x01')))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1] and len(runs[0].split()) == 2
