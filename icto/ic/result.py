@@ -6,6 +6,8 @@ from typing import Any, Generic, NoReturn, TypeAlias, TypeVar
 
 import attrs
 
+from icto.collections.records import slot_setters
+
 T = TypeVar("T")
 E = TypeVar("E")
 
@@ -18,11 +20,16 @@ class UnwrapError(Exception):
         self.payload = payload
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, init=False)
 class Ok(Generic[T]):
-    """A successful result; ``match res: case Ok(v): ...``."""
+    """A successful result; ``match res: case Ok(v): ...``.
+
+    Built by most replies, so ``__init__`` stores the value straight into its slot."""
 
     value: T
+
+    def __init__(self, value: T) -> None:
+        _set_ok_value(self, value)
 
     @property
     def is_ok(self) -> bool:
@@ -45,11 +52,14 @@ class Ok(Generic[T]):
         return _result_html("Ok", self.value)
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, init=False)
 class Err(Generic[E]):
     """A failed result carrying a typed error record; ``match res: case Err(e): ...``."""
 
     error: E
+
+    def __init__(self, error: E) -> None:
+        _set_err_error(self, error)
 
     @property
     def is_ok(self) -> bool:
@@ -70,6 +80,10 @@ class Err(Generic[E]):
 
     def _repr_html_(self) -> str:
         return _result_html("Err", self.error)
+
+
+(_set_ok_value,) = slot_setters(Ok)
+(_set_err_error,) = slot_setters(Err)
 
 
 def _result_html(side: str, payload: Any) -> str:
