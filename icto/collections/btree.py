@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from itertools import accumulate, islice
+from itertools import accumulate, chain, islice
 from typing import Any, Final, NamedTuple
 
 
@@ -270,3 +270,18 @@ def leaves_down(node: Any, position: int, shift: int) -> Iterator[tuple[Any, int
     yield from leaves_down(node.children[index], inner, shift)
     for child in reversed(node.children[:index]):
         yield from leaves_down(child, size(child, shift) - 1, shift)
+
+
+def keys_from(node: Any, position: int, shift: int) -> Iterator[Any]:
+    """The keys from ``position`` on, ascending."""
+    return chain.from_iterable(
+        islice(leaf, start, len(leaf) >> shift)
+        for leaf, start in leaves_from(node, position, shift)
+    )
+
+
+def keys_down(node: Any, position: int, shift: int) -> Iterator[Any]:
+    """The keys from ``position`` (less than the size) down to the first."""
+    return chain.from_iterable(
+        reversed(leaf[: stop + 1]) for leaf, stop in leaves_down(node, position, shift)
+    )

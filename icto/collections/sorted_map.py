@@ -24,8 +24,9 @@ from icto.collections.btree import (
     Inner,
     build,
     insert,
+    keys_down,
+    keys_from,
     leaf_for,
-    leaves_down,
     leaves_from,
     rank,
     remove,
@@ -171,12 +172,8 @@ class SortedMap(Generic[K, V]):
         if position < 0 or not self._len:
             return iter(())
         if descending:
-            return chain.from_iterable(
-                reversed(leaf[: stop + 1])
-                for leaf, stop in leaves_down(self._root, min(position, self._len - 1), MAP)
-            )
-        leaves = leaves_from(self._root, position, MAP)
-        return chain.from_iterable(islice(leaf, start, len(leaf) >> 1) for leaf, start in leaves)
+            return keys_down(self._root, min(position, self._len - 1), MAP)
+        return keys_from(self._root, position, MAP)
 
     def page(self, offset: int, limit: int, *, descending: bool = False) -> tuple[K, ...]:
         """Up to ``limit`` keys starting ``offset`` places from the first (or, ``descending``,

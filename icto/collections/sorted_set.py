@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from itertools import chain, islice
+from itertools import islice
 from typing import Any, Final, Generic, TypeVar
 
 from icto.collections.btree import (
     SET,
     build,
     insert,
+    keys_down,
+    keys_from,
     leaf_for,
-    leaves_down,
-    leaves_from,
     rank,
     remove,
     root_of,
@@ -133,10 +133,10 @@ class SortedSet(Generic[K]):
             return False
 
     def __iter__(self) -> Iterator[K]:
-        return _iter_from(self._root, 0) if self._len else iter(())
+        return keys_from(self._root, 0, SET) if self._len else iter(())
 
     def __reversed__(self) -> Iterator[K]:
-        return _iter_down_from(self._root, self._len - 1) if self._len else iter(())
+        return keys_down(self._root, self._len - 1, SET) if self._len else iter(())
 
     def index(self, key: K) -> int:
         """How many keys are less than ``key`` (its position if present). O(log n)."""
@@ -148,15 +148,15 @@ class SortedSet(Generic[K]):
             position += self._len
         if not 0 <= position < self._len:
             raise IndexError(f"position {position} out of range for {self._len} keys")
-        return next(_iter_from(self._root, position))  # type: ignore[no-any-return]
+        return next(keys_from(self._root, position, SET))  # type: ignore[no-any-return]
 
     def iter_from(self, position: int = 0, *, descending: bool = False) -> Iterator[K]:
         """Keys from ``position`` on, ascending, or (``descending``) from it down to the first."""
         if position < 0 or not self._len:
             return iter(())
         if descending:
-            return _iter_down_from(self._root, min(position, self._len - 1))
-        return _iter_from(self._root, position) if position < self._len else iter(())
+            return keys_down(self._root, min(position, self._len - 1), SET)
+        return keys_from(self._root, position, SET) if position < self._len else iter(())
 
     def page(self, offset: int, limit: int, *, descending: bool = False) -> tuple[K, ...]:
         """Up to ``limit`` keys starting ``offset`` places from the first (or, ``descending``,
@@ -218,20 +218,6 @@ def _build(keys: tuple[Any, ...], capacity: int) -> Any:
         tuple(keys[start : start + capacity] for start in range(0, len(keys), capacity)),
         capacity,
         SET,
-    )
-
-
-def _iter_from(root: Any, position: int) -> Iterator[Any]:
-    """Keys in ascending order, starting at ``position``."""
-    return chain.from_iterable(
-        islice(leaf, start, None) for leaf, start in leaves_from(root, position, SET)
-    )
-
-
-def _iter_down_from(root: Any, position: int) -> Iterator[Any]:
-    """Keys in descending order, starting at ``position`` (inclusive, less than the size)."""
-    return chain.from_iterable(
-        reversed(leaf[: stop + 1]) for leaf, stop in leaves_down(root, position, SET)
     )
 
 
