@@ -12,7 +12,7 @@ ordinary collected objects, so a collection visits only the new ones.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Final, Generic, TypeVar, overload
 
 import immutables
 
@@ -35,14 +35,14 @@ class Vector(Generic[T]):
             for item in items:
                 building[length] = item
                 length += 1
-            object.__setattr__(self, "_items", building.finish())
-        object.__setattr__(self, "_len", length)
+            _set_items(self, building.finish())
+        _set_len(self, length)
 
     @classmethod
     def _make(cls, items: immutables.Map[int, T], length: int) -> Vector[T]:
-        new = object.__new__(cls)
-        object.__setattr__(new, "_items", items)
-        object.__setattr__(new, "_len", length)
+        new = _new_object(cls)
+        _set_items(new, items)
+        _set_len(new, length)
         return new
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -52,7 +52,11 @@ class Vector(Generic[T]):
         raise AttributeError("Vector is immutable: append() and set() return a new vector")
 
     def append(self, item: T) -> Vector[T]:
-        return self._make(self._items.set(self._len, item), self._len + 1)
+        length = self._len
+        new = _new_object(self.__class__)
+        _set_items(new, self._items.set(length, item))
+        _set_len(new, length + 1)
+        return new
 
     def set(self, position: int, item: T) -> Vector[T]:
         """This vector with ``item`` at ``position`` (which must exist)."""
@@ -96,6 +100,14 @@ class Vector(Generic[T]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Vector, (tuple(self),))
+
+
+_new_object: Final = object.__new__
+_set_items: Final = vars(Vector)["_items"].__set__
+_set_len: Final = vars(Vector)["_len"].__set__
+"""The slots' own setters: a vector is made on every append (a block, an audit entry), and
+storing into the slots directly skips the ``object.__setattr__`` dispatch (the class refuses
+``setattr``)."""
 
 
 def newest_first(total: int, offset: int, limit: int) -> range:

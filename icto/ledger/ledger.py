@@ -127,6 +127,7 @@ class LedgerState:
 
 
 _LEDGER_STATE_SLOTS: Final = slot_setters(LedgerState)
+_same_bytes: Final = bytes.__eq__
 
 
 Holders: TypeAlias = immutables.Map[Principal, int]
@@ -451,7 +452,8 @@ class Ledger(Canister):
         """transfer / transfer_from / mint / burn, with the production ledger's order of checks.
 
         Accounts are compared with the minting account by owner first: most are not the minter's,
-        and principals compare in one Python call where accounts take two.
+        and owners (always principals) compare as bytes without a Python-level call, where
+        accounts take one.
         """
         state = self.state
         config = state.config
@@ -460,7 +462,7 @@ class Ledger(Canister):
         minting = config.minting_account
         minter = minting.owner
         balance = 0
-        if to.owner == minter and to == minting:
+        if _same_bytes(to.owner, minter) and to == minting:
             if fee is not None and fee != 0:
                 return Err(BadFee(0))
             balance = state.balances.get(source, 0)
@@ -470,7 +472,7 @@ class Ledger(Canister):
             if amount == 0:
                 return Err(BadBurn(config.fee))
             operation, charged = BURN, 0
-        elif source.owner == minter and source == minting:
+        elif _same_bytes(source.owner, minter) and source == minting:
             if kind == TRANSFER_FROM:
                 raise Trap("the minter account cannot delegate mints")
             if fee is not None and fee != 0:
