@@ -18,6 +18,7 @@ from icto.ic.principal import (
     base32_lower,
     crc32_be,
     decode_base32,
+    same_principal,
 )
 
 SUBACCOUNT_LENGTH: Final = 32
@@ -35,10 +36,6 @@ class InvalidAccount(ValueError):
 def _account_checksum(owner: Principal, subaccount: bytes) -> str:
     return base32_lower(crc32_be(owner.bytes + subaccount))
 
-
-_same_bytes: Final = bytes.__eq__
-"""Owners are always principals (checked when an account is made), so comparing their bytes
-directly is their equality, without a second Python-level call."""
 
 
 class Account:
@@ -142,7 +139,7 @@ class Account:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not Account:
             return NotImplemented
-        return _same_bytes(self.owner, other.owner) and (
+        return same_principal(self.owner, other.owner) and (
             self.subaccount == other.subaccount
             or self.effective_subaccount == other.effective_subaccount
         )

@@ -16,7 +16,7 @@ from icto.collections.records import evolve, slot_setters
 from icto.collections.vector import Vector
 from icto.ic.account import Account
 from icto.ic.canister import Canister, Trap, query, update
-from icto.ic.principal import Principal
+from icto.ic.principal import Principal, same_principal
 from icto.ic.result import Err, Ok
 from icto.ledger.types import (
     PERMITTED_DRIFT_NS,
@@ -127,7 +127,6 @@ class LedgerState:
 
 
 _LEDGER_STATE_SLOTS: Final = slot_setters(LedgerState)
-_same_bytes: Final = bytes.__eq__
 
 
 Holders: TypeAlias = immutables.Map[Principal, int]
@@ -462,7 +461,7 @@ class Ledger(Canister):
         minting = config.minting_account
         minter = minting.owner
         balance = 0
-        if _same_bytes(to.owner, minter) and to == minting:
+        if same_principal(to.owner, minter) and to == minting:
             if fee is not None and fee != 0:
                 return Err(BadFee(0))
             balance = state.balances.get(source, 0)
@@ -472,7 +471,7 @@ class Ledger(Canister):
             if amount == 0:
                 return Err(BadBurn(config.fee))
             operation, charged = BURN, 0
-        elif _same_bytes(source.owner, minter) and source == minting:
+        elif same_principal(source.owner, minter) and source == minting:
             if kind == TRANSFER_FROM:
                 raise Trap("the minter account cannot delegate mints")
             if fee is not None and fee != 0:
