@@ -37,7 +37,6 @@ def _account_checksum(owner: Principal, subaccount: bytes) -> str:
     return base32_lower(crc32_be(owner.bytes + subaccount))
 
 
-
 class Account:
     """An ICRC-1 account ``{owner, subaccount}``; immutable and hashable."""
 

@@ -39,7 +39,7 @@ def base32_lower(data: bytes) -> str:
 _plain: Final = bytes.__bytes__
 """A principal's bytes as an exact ``bytes`` value."""
 _bytes_eq: Final = bytes.__eq__
-same_principal: Final = bytes.__eq__
+same_principal: Final = _bytes_eq
 """``a == b`` for two values known to be principals (an account's owner, a config's minter):
 their bytes compared in C, without the Python-level ``Principal.__eq__`` call, for hot paths."""
 _bytes_ne: Final = bytes.__ne__
