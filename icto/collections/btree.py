@@ -285,3 +285,22 @@ def keys_down(node: Any, position: int, shift: int) -> Iterator[Any]:
     return chain.from_iterable(
         reversed(leaf[: stop + 1]) for leaf, stop in leaves_down(node, position, shift)
     )
+
+
+def key_at(node: Any, count: int, position: int, shift: int) -> Any:
+    """The key at ``position`` of a tree of ``count`` keys (negative counts from the end)."""
+    if position < 0:
+        position += count
+    if not 0 <= position < count:
+        raise IndexError(f"position {position} out of range for {count} keys")
+    return next(keys_from(node, position, shift))
+
+
+def keys_at(node: Any, count: int, position: int, descending: bool, shift: int) -> Iterator[Any]:
+    """The keys of a tree of ``count`` keys from ``position`` on, ascending, or (``descending``)
+    from it down to the first; none for a negative position."""
+    if position < 0 or not count:
+        return iter(())
+    if descending:
+        return keys_down(node, min(position, count - 1), shift)
+    return keys_from(node, position, shift) if position < count else iter(())

@@ -24,8 +24,8 @@ from icto.collections.btree import (
     Inner,
     build,
     insert,
-    keys_down,
-    keys_from,
+    key_at,
+    keys_at,
     leaf_for,
     leaves_from,
     rank,
@@ -161,19 +161,11 @@ class SortedMap(Generic[K, V]):
 
     def at(self, position: int) -> K:
         """The key at ``position`` (negative counts from the end). O(log n)."""
-        if position < 0:
-            position += self._len
-        if not 0 <= position < self._len:
-            raise IndexError(f"position {position} out of range for {self._len} keys")
-        return next(self.iter_from(position))
+        return key_at(self._root, self._len, position, MAP)  # type: ignore[no-any-return]
 
     def iter_from(self, position: int = 0, *, descending: bool = False) -> Iterator[K]:
         """Keys from ``position`` on, ascending, or (``descending``) from it down to the first."""
-        if position < 0 or not self._len:
-            return iter(())
-        if descending:
-            return keys_down(self._root, min(position, self._len - 1), MAP)
-        return keys_from(self._root, position, MAP)
+        return keys_at(self._root, self._len, position, descending, MAP)
 
     def page(self, offset: int, limit: int, *, descending: bool = False) -> tuple[K, ...]:
         """Up to ``limit`` keys starting ``offset`` places from the first (or, ``descending``,

@@ -18,6 +18,8 @@ from icto.collections.btree import (
     SET,
     build,
     insert,
+    key_at,
+    keys_at,
     keys_down,
     keys_from,
     leaf_for,
@@ -144,19 +146,11 @@ class SortedSet(Generic[K]):
 
     def at(self, position: int) -> K:
         """The key at ``position`` (negative counts from the end). O(log n)."""
-        if position < 0:
-            position += self._len
-        if not 0 <= position < self._len:
-            raise IndexError(f"position {position} out of range for {self._len} keys")
-        return next(keys_from(self._root, position, SET))  # type: ignore[no-any-return]
+        return key_at(self._root, self._len, position, SET)  # type: ignore[no-any-return]
 
     def iter_from(self, position: int = 0, *, descending: bool = False) -> Iterator[K]:
         """Keys from ``position`` on, ascending, or (``descending``) from it down to the first."""
-        if position < 0 or not self._len:
-            return iter(())
-        if descending:
-            return keys_down(self._root, min(position, self._len - 1), SET)
-        return keys_from(self._root, position, SET) if position < self._len else iter(())
+        return keys_at(self._root, self._len, position, descending, SET)
 
     def page(self, offset: int, limit: int, *, descending: bool = False) -> tuple[K, ...]:
         """Up to ``limit`` keys starting ``offset`` places from the first (or, ``descending``,
