@@ -7,8 +7,8 @@ validators and converters run exactly as they do under ``attrs.evolve``. A class
 ``__init__`` is not the one attrs generated, or does not take every field positionally
 (``init=False``, ``kw_only``), is left to ``attrs.evolve``, and so is a change that names no field.
 
-``slot_setters(cls)`` gives the setters of a slotted record's fields, for the few hand-written
-constructors of records built on every transaction.
+``slot_setters(cls)`` gives the setters of a slotted record's fields (or of the named slots of any
+slotted class), for the few hand-written constructors of values built on every transaction.
 """
 
 from __future__ import annotations
@@ -66,13 +66,16 @@ def evolve(record: R, **changes: Any) -> R:
     return built
 
 
-def slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
-    """The setters of a slotted attrs record's fields, in field order: storing into the slots
-    directly skips the ``object.__setattr__`` dispatch attrs' generated ``__init__`` pays per
-    field (about a third of the cost of building the record)."""
-    slots = [cls.__dict__.get(field.name) for field in attrs.fields(cls)]
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of ``cls``'s slots ``names``, in that order; with no names, of a slotted attrs
+    record's fields, in field order. Storing into a slot through its own setter skips the
+    ``object.__setattr__`` dispatch that attrs' generated ``__init__`` pays per field (about a
+    third of the cost of building the record) and that an immutable class refuses."""
+    wanted = names or tuple(field.name for field in attrs.fields(cls))
+    slots = [cls.__dict__.get(name) for name in wanted]
     if not all(isinstance(slot, MemberDescriptorType) for slot in slots):
-        raise TypeError(f"{cls.__qualname__} is not a slotted attrs record")
+        problem = f"has no slots named {names}" if names else "is not a slotted attrs record"
+        raise TypeError(f"{cls.__qualname__} {problem}")
     return tuple(slot.__set__ for slot in slots)  # type: ignore[union-attr]
 
 

@@ -33,6 +33,7 @@ from icto.collections.btree import (
     root_of,
     shrunk,
 )
+from icto.collections.records import slot_setters
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -216,8 +217,7 @@ class SortedMap(Generic[K, V]):
 
 
 _new = object.__new__
-_set_root = SortedMap.__dict__["_root"].__set__
-_set_len = SortedMap.__dict__["_len"].__set__
+_set_root, _set_len = slot_setters(SortedMap)
 
 
 def _made(root: Any, length: int) -> SortedMap[Any, Any]:

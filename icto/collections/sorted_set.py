@@ -32,6 +32,7 @@ from icto.collections.btree import (
 # Files saved before the tree had a module of its own name its inner nodes
 # ``icto.collections.sorted_set._Inner``: the alias keeps them loadable.
 from icto.collections.btree import Inner as _Inner
+from icto.collections.records import slot_setters
 
 K = TypeVar("K")
 
@@ -187,9 +188,7 @@ class SortedSet(Generic[K]):
         return (_rebuild, (tuple(self), self._capacity))
 
 
-_set_root: Final = vars(SortedSet)["_root"].__set__
-_set_len: Final = vars(SortedSet)["_len"].__set__
-_set_capacity: Final = vars(SortedSet)["_capacity"].__set__
+_set_root, _set_len, _set_capacity = slot_setters(SortedSet, "_root", "_len", "_capacity")
 """The slots' own setters: a set is made on every index change, and storing into the slots
 directly skips the ``object.__setattr__`` dispatch (the class refuses ``setattr``)."""
 

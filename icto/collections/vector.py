@@ -16,6 +16,8 @@ from typing import Any, Final, Generic, TypeVar, overload
 
 import immutables
 
+from icto.collections.records import slot_setters
+
 T = TypeVar("T")
 
 _EMPTY: immutables.Map[int, Any] = immutables.Map()
@@ -106,8 +108,7 @@ class Vector(Generic[T]):
 
 
 _new_object: Final = object.__new__
-_set_items: Final = vars(Vector)["_items"].__set__
-_set_len: Final = vars(Vector)["_len"].__set__
+_set_items, _set_len = slot_setters(Vector, "_items", "_len")
 """The slots' own setters: a vector is made on every append (a block, an audit entry), and
 storing into the slots directly skips the ``object.__setattr__`` dispatch (the class refuses
 ``setattr``)."""

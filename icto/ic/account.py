@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import binascii
 import html
-from collections.abc import Mapping
 from typing import Any, Final
 
+from icto.collections.records import slot_setters
 from icto.ic.principal import (
     InvalidPrincipal,
     Principal,
@@ -156,10 +156,7 @@ class Account:
         return f'<code title="Account">{html.escape(self.to_text())}</code>'
 
 
-_slots: Final[Mapping[str, Any]] = vars(Account)
-_set_owner: Final = _slots["owner"].__set__
-_set_subaccount: Final = _slots["subaccount"].__set__
-_set_hash: Final = _slots["_hash"].__set__
+_set_owner, _set_subaccount, _set_hash = slot_setters(Account, "owner", "subaccount", "_hash")
 """The slots' own setters: an account is built on every ledger call, and storing into the slots
 directly skips the ``object.__setattr__`` dispatch (the class refuses ``setattr``)."""
 

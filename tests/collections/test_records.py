@@ -122,3 +122,20 @@ def test_slot_setters_refuse_a_record_without_slots() -> None:
 
     with pytest.raises(TypeError, match="not a slotted attrs record"):
         slot_setters(Loose)
+
+
+class _Pair:
+    __slots__ = ("left", "right")
+
+
+def test_slot_setters_by_name_fill_the_named_slots_of_any_slotted_class() -> None:
+    pair = object.__new__(_Pair)
+    set_right, set_left = slot_setters(_Pair, "right", "left")
+    set_right(pair, "r")
+    set_left(pair, "l")
+    assert (pair.left, pair.right) == ("l", "r")
+
+
+def test_slot_setters_refuse_a_name_that_is_not_a_slot() -> None:
+    with pytest.raises(TypeError, match="has no slots named"):
+        slot_setters(_Pair, "left", "middle")
