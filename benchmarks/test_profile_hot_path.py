@@ -1,0 +1,32 @@
+"""The message timer of ``profile_hot_path.py`` counts what the trace records, and leaves the
+router as it found it."""
+
+from __future__ import annotations
+
+import collections
+
+from benchmarks.profile_hot_path import timed_messages
+from benchmarks.test_backend_flow import CONFIG, USER
+from icto import E8S, IC, Ok
+from icto.ic.router import Router
+from icto.system import deploy_system
+
+
+def test_the_timer_sees_every_message_of_a_deployment_once() -> None:
+    system = deploy_system(IC())
+    system.faucet(USER, 100 * E8S)
+    system.approve_backend(USER, 100 * E8S)
+    backend = system.backend.as_caller(USER)
+    seen = len(system.ic.trace)
+    deliver = Router.deliver
+
+    with timed_messages() as (own, count):
+        result = backend.deploy_token(CONFIG)
+
+    assert isinstance(result, Ok), result
+    traced = collections.Counter(entry.method for entry in list(system.ic.trace)[seen:])
+    assert count == traced
+    assert sum(count.values()) == 17
+    assert own.keys() == count.keys()
+    assert all(nanoseconds > 0 for nanoseconds in own.values())
+    assert Router.deliver is deliver
