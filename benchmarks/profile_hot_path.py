@@ -95,6 +95,19 @@ def timed_messages() -> Iterator[tuple[collections.Counter[str], collections.Cou
         Router.deliver = deliver  # type: ignore[method-assign]
 
 
+def deployer(deployments: int) -> Callable[[], None]:
+    """A run of ``deployments`` paid token deployments in a funded system, each rolled back."""
+    system = _funded_system()
+    backend = system.backend.as_caller(USER)
+
+    def deploy_many() -> None:
+        for _ in range(deployments):
+            with system.ic.anchor():
+                backend.deploy_token(CONFIG)
+
+    return deploy_many
+
+
 def per_operation(run: Callable[[], object], operations: int, rounds: int = 5) -> float:
     """Microseconds per operation: the fastest of ``rounds`` runs of ``operations``."""
     best = min(_seconds(run) for _ in range(rounds))
@@ -123,14 +136,7 @@ def message_by_message(deployments: int = 1_000, rounds: int = 5) -> None:
     bare_call = per_operation(call_many, CALLS, 4 * rounds)
     bare_ingress = per_operation(ingress_many, CALLS, 4 * rounds)
 
-    system = _funded_system()
-    backend = system.backend.as_caller(USER)
-
-    def deploy_many() -> None:
-        for _ in range(deployments):
-            with system.ic.anchor():
-                backend.deploy_token(CONFIG)
-
+    deploy_many = deployer(deployments)
     whole = per_operation(deploy_many, deployments, rounds)
     fastest: tuple[float, collections.Counter[str], collections.Counter[str]] | None = None
     for _ in range(rounds):
@@ -164,15 +170,7 @@ def main() -> None:
     idle, pinger = ic.deploy(Idle), ic.deploy(Pinger)
     profile(lambda: pinger.ping_many(idle.id, CALLS), CALLS, "one bare inter-canister call")
 
-    system = _funded_system()
-    backend = system.backend.as_caller(USER)
-
-    def deploy_many() -> None:
-        for _ in range(DEPLOYMENTS):
-            with system.ic.anchor():
-                backend.deploy_token(CONFIG)
-
-    profile(deploy_many, DEPLOYMENTS, "one paid token deployment")
+    profile(deployer(DEPLOYMENTS), DEPLOYMENTS, "one paid token deployment")
     message_by_message()
 
 
