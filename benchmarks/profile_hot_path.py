@@ -26,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.scaling import seconds as wall_seconds
 from benchmarks.test_backend_flow import CONFIG, USER, Idle, Pinger, _funded_system
 from icto import IC
 from icto.ic.router import Router
@@ -110,14 +111,8 @@ def deployer(deployments: int) -> Callable[[], None]:
 
 def per_operation(run: Callable[[], object], operations: int, rounds: int = 5) -> float:
     """Microseconds per operation: the fastest of ``rounds`` runs of ``operations``."""
-    best = min(_seconds(run) for _ in range(rounds))
+    best = min(wall_seconds(run) for _ in range(rounds))
     return best * 1e6 / operations
-
-
-def _seconds(run: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
 
 
 def message_by_message(deployments: int = 1_000, rounds: int = 5) -> None:

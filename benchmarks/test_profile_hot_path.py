@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import collections
 
+import pytest
+
 from benchmarks.profile_hot_path import timed_messages
 from benchmarks.test_backend_flow import CONFIG, USER
 from icto import E8S, IC, Ok
@@ -29,4 +31,14 @@ def test_the_timer_sees_every_message_of_a_deployment_once() -> None:
     assert sum(count.values()) == 17
     assert own.keys() == count.keys()
     assert all(nanoseconds > 0 for nanoseconds in own.values())
+    assert Router.deliver is deliver
+
+
+def test_the_router_is_put_back_when_the_timed_block_raises() -> None:
+    deliver = Router.deliver
+
+    with pytest.raises(RuntimeError, match="stop"), timed_messages():
+        assert Router.deliver is not deliver
+        raise RuntimeError("stop")
+
     assert Router.deliver is deliver
