@@ -193,15 +193,18 @@ def remove(node: Any, key: Any, capacity: int, shift: int) -> tuple[Any, ...] | 
     return replace(node, start, stop, parts, capacity, shift)
 
 
+def parent(children: tuple[Any, ...], shift: int) -> Inner:
+    """A new node over ``children``, neighbours of one level in key order."""
+    return Inner(
+        tuple(greatest(child, shift) for child in children),
+        tuple(size(child, shift) for child in children),
+        children,
+    )
+
+
 def root_of(parts: tuple[Any, ...], shift: int) -> Any:
     """The root over what an insert returned: the node itself, or a new level over two."""
-    if len(parts) == 1:
-        return parts[0]
-    return Inner(
-        tuple(greatest(part, shift) for part in parts),
-        tuple(size(part, shift) for part in parts),
-        parts,
-    )
+    return parts[0] if len(parts) == 1 else parent(parts, shift)
 
 
 def shrunk(parts: tuple[Any, ...]) -> Any:
@@ -218,12 +221,7 @@ def build(level: tuple[Any, ...], capacity: int, shift: int) -> Any:
         return ()
     while len(level) > 1:
         level = tuple(
-            Inner(
-                tuple(greatest(child, shift) for child in group),
-                tuple(size(child, shift) for child in group),
-                group,
-            )
-            for group in (level[i : i + capacity] for i in range(0, len(level), capacity))
+            parent(level[i : i + capacity], shift) for i in range(0, len(level), capacity)
         )
     return level[0]
 

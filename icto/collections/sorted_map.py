@@ -62,8 +62,8 @@ class SortedMap(Generic[K, V]):
         pairs = sorted(dict(items).items(), key=_first)
         keys = tuple(key for key, _ in pairs)
         values = tuple(value for _, value in pairs)
-        object.__setattr__(self, "_root", _build(keys, values))
-        object.__setattr__(self, "_len", len(keys))
+        _set_root(self, _build(keys, values))
+        _set_len(self, len(keys))
 
     # -- changes ------------------------------------------------------------------------------
 
