@@ -70,8 +70,9 @@ class Pinger(Canister):
             self.call(target, "nothing")
 
 
-def _funded_system() -> System:
-    system = deploy_system(IC(trace=False))
+def _funded_system(trace: bool = False) -> System:
+    """The system with ``USER`` funded and the backend approved for a million tokens."""
+    system = deploy_system(IC(trace=trace))
     system.faucet(USER, 1_000_000 * E8S)
     system.approve_backend(USER, 1_000_000 * E8S)
     return system

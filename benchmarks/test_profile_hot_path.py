@@ -8,16 +8,13 @@ import collections
 import pytest
 
 from benchmarks.profile_hot_path import timed_messages
-from benchmarks.test_backend_flow import CONFIG, USER
-from icto import E8S, IC, Ok
+from benchmarks.test_backend_flow import CONFIG, USER, _funded_system
+from icto import Ok
 from icto.ic.router import Router
-from icto.system import deploy_system
 
 
 def test_the_timer_sees_every_message_of_a_deployment_once() -> None:
-    system = deploy_system(IC())
-    system.faucet(USER, 100 * E8S)
-    system.approve_backend(USER, 100 * E8S)
+    system = _funded_system(trace=True)
     backend = system.backend.as_caller(USER)
     seen = len(system.ic.trace)
     deliver = Router.deliver
