@@ -294,6 +294,14 @@ def key_at(node: Any, count: int, position: int, shift: int) -> Any:
     return next(keys_from(node, position, shift))
 
 
+def page_start(count: int, offset: int, limit: int, descending: bool) -> int:
+    """Where a page of ``limit`` keys ``offset`` places from the first (or, ``descending``, from
+    the last) of ``count`` keys starts; a ``ValueError`` for a negative offset or limit."""
+    if offset < 0 or limit < 0:
+        raise ValueError(f"offset and limit must be non-negative, got {offset}, {limit}")
+    return count - 1 - offset if descending else offset
+
+
 def keys_at(node: Any, count: int, position: int, descending: bool, shift: int) -> Iterator[Any]:
     """The keys of a tree of ``count`` keys from ``position`` on, ascending, or (``descending``)
     from it down to the first; none for a negative position."""

@@ -28,6 +28,7 @@ from icto.collections.btree import (
     keys_at,
     leaf_for,
     leaves_from,
+    page_start,
     rank,
     remove,
     root_of,
@@ -171,11 +172,10 @@ class SortedMap(Generic[K, V]):
     def page(self, offset: int, limit: int, *, descending: bool = False) -> tuple[K, ...]:
         """Up to ``limit`` keys starting ``offset`` places from the first (or, ``descending``,
         from the last). O(log n + limit)."""
-        if offset < 0 or limit < 0:
-            raise ValueError(f"offset and limit must be non-negative, got {offset}, {limit}")
+        start = page_start(self._len, offset, limit, descending)
         if descending:
-            return tuple(islice(self.iter_from(self._len - 1 - offset, descending=True), limit))
-        return self.page_items(offset, limit)[0]
+            return tuple(islice(self.iter_from(start, descending=True), limit))
+        return self.page_items(start, limit)[0]
 
     def page_items(self, offset: int, limit: int) -> tuple[tuple[K, ...], tuple[V, ...]]:
         """Up to ``limit`` keys starting ``offset`` places from the first, and their values.

@@ -23,6 +23,7 @@ from icto.collections.btree import (
     keys_down,
     keys_from,
     leaf_for,
+    page_start,
     rank,
     remove,
     root_of,
@@ -156,9 +157,7 @@ class SortedSet(Generic[K]):
     def page(self, offset: int, limit: int, *, descending: bool = False) -> tuple[K, ...]:
         """Up to ``limit`` keys starting ``offset`` places from the first (or, ``descending``,
         from the last). O(log n + limit)."""
-        if offset < 0 or limit < 0:
-            raise ValueError(f"offset and limit must be non-negative, got {offset}, {limit}")
-        start = self._len - 1 - offset if descending else offset
+        start = page_start(self._len, offset, limit, descending)
         return tuple(islice(self.iter_from(start, descending=descending), limit))
 
     def irange(self, low: K | None = None, high: K | None = None) -> Iterator[K]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,3 +91,15 @@ def test_a_deep_map_saves_and_loads_also_under_its_nodes_former_class_name() -> 
     for saved in (text, former):
         loaded = json.loads(saved, object_hook=Decoder().hook)
         assert loaded == mapping and list(loaded.items()) == list(mapping.items())
+
+
+@pytest.mark.parametrize(("offset", "limit"), [(-1, 3), (0, -1), (-2, -2)])
+@pytest.mark.parametrize("size", [10, 1_000])
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_negative_offset_or_limit_is_refused(
+    offset: int, limit: int, size: int, descending: bool
+) -> None:
+    mapping = SortedMap((k, -k) for k in range(size))
+    with pytest.raises(ValueError, match="non-negative"):
+        mapping.page(offset, limit, descending=descending)
+    assert list(mapping.items()) == [(k, -k) for k in range(size)]
