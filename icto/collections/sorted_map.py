@@ -172,14 +172,16 @@ class SortedMap(Generic[K, V]):
     def page(self, offset: int, limit: int, *, descending: bool = False) -> tuple[K, ...]:
         """Up to ``limit`` keys starting ``offset`` places from the first (or, ``descending``,
         from the last). O(log n + limit)."""
+        if not descending:
+            return self.page_items(offset, limit)[0]
         start = page_start(self._len, offset, limit, descending)
-        if descending:
-            return tuple(islice(self.iter_from(start, descending=True), limit))
-        return self.page_items(start, limit)[0]
+        return tuple(islice(self.iter_from(start, descending=True), limit))
 
     def page_items(self, offset: int, limit: int) -> tuple[tuple[K, ...], tuple[V, ...]]:
-        """Up to ``limit`` keys starting ``offset`` places from the first, and their values.
-        Two slices when the map is one leaf; O(log n + limit) in general."""
+        """Up to ``limit`` keys starting ``offset`` places from the first, and their values
+        (a ``ValueError`` for a negative offset or limit, like ``page``). Two slices when the
+        map is one leaf; O(log n + limit) in general."""
+        page_start(self._len, offset, limit, False)
         root = self._root
         if type(root) is not Inner:
             width = len(root) >> 1

@@ -103,3 +103,15 @@ def test_a_negative_offset_or_limit_is_refused(
     with pytest.raises(ValueError, match="non-negative"):
         mapping.page(offset, limit, descending=descending)
     assert list(mapping.items()) == [(k, -k) for k in range(size)]
+
+
+@pytest.mark.parametrize(("offset", "limit"), [(-1, 3), (0, -1), (-2, -2)])
+@pytest.mark.parametrize("size", [0, 10, 1_000])
+def test_a_page_of_items_refuses_a_negative_offset_or_limit(
+    offset: int, limit: int, size: int
+) -> None:
+    """Unchecked, a negative offset slices from the end and puts keys among the values."""
+    mapping = SortedMap((k, -k) for k in range(size))
+    with pytest.raises(ValueError, match="non-negative"):
+        mapping.page_items(offset, limit)
+    assert list(mapping.items()) == [(k, -k) for k in range(size)]
