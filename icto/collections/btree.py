@@ -296,7 +296,10 @@ def key_at(node: Any, count: int, position: int, shift: int) -> Any:
 
 def page_start(count: int, offset: int, limit: int, descending: bool) -> int:
     """Where a page of ``limit`` keys ``offset`` places from the first (or, ``descending``, from
-    the last) of ``count`` keys starts; a ``ValueError`` for a negative offset or limit."""
+    the last) of ``count`` keys starts; a ``TypeError`` for an offset or limit that is not an
+    int, a ``ValueError`` for a negative one."""
+    if not (isinstance(offset, int) and isinstance(limit, int)):
+        raise TypeError(f"offset and limit must be ints, got {offset!r}, {limit!r}")
     if offset < 0 or limit < 0:
         raise ValueError(f"offset and limit must be non-negative, got {offset}, {limit}")
     return count - 1 - offset if descending else offset

@@ -175,12 +175,12 @@ class SortedMap(Generic[K, V]):
         if not descending:
             return self.page_items(offset, limit)[0]
         start = page_start(self._len, offset, limit, descending)
-        return tuple(islice(self.iter_from(start, descending=True), limit))
+        return tuple(islice(self.iter_from(start, descending=True), min(limit, self._len)))
 
     def page_items(self, offset: int, limit: int) -> tuple[tuple[K, ...], tuple[V, ...]]:
         """Up to ``limit`` keys starting ``offset`` places from the first, and their values
-        (a ``ValueError`` for a negative offset or limit, like ``page``). Two slices when the
-        map is one leaf; O(log n + limit) in general."""
+        (checked like ``page``'s). Two slices when the map is one leaf; O(log n + limit) in
+        general."""
         page_start(self._len, offset, limit, False)
         root = self._root
         if type(root) is not Inner:

@@ -158,7 +158,7 @@ class SortedSet(Generic[K]):
         """Up to ``limit`` keys starting ``offset`` places from the first (or, ``descending``,
         from the last). O(log n + limit)."""
         start = page_start(self._len, offset, limit, descending)
-        return tuple(islice(self.iter_from(start, descending=descending), limit))
+        return tuple(islice(self.iter_from(start, descending=descending), min(limit, self._len)))
 
     def irange(self, low: K | None = None, high: K | None = None) -> Iterator[K]:
         """Keys ``k`` with ``low <= k <= high`` (``None`` is unbounded), ascending."""

@@ -12,10 +12,12 @@ ordinary collected objects, so a collection visits only the new ones.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from operator import index
 from typing import Any, Final, Generic, TypeVar, overload
 
 import immutables
 
+from icto.collections.btree import page_start
 from icto.collections.records import slot_setters
 
 T = TypeVar("T")
@@ -68,6 +70,9 @@ class Vector(Generic[T]):
         return self._make(self._items.set(self._position(position), item), self._len)
 
     def _position(self, position: int) -> int:
+        """``position`` from the start; a ``TypeError`` for a non-integer, as a list gives, and
+        an ``IndexError`` outside the vector."""
+        position = index(position)
         if position < 0:
             position += self._len
         if not 0 <= position < self._len:
@@ -115,5 +120,7 @@ storing into the slots directly skips the ``object.__setattr__`` dispatch (the c
 
 
 def newest_first(total: int, offset: int, limit: int) -> range:
-    """Positions of one page of an append-only sequence of ``total`` items, newest first."""
-    return range(total - 1 - offset, max(-1, total - 1 - offset - limit), -1)
+    """Positions of one page of an append-only sequence of ``total`` items, newest first: up to
+    ``limit`` of them, skipping the ``offset`` newest. Checked like ``SortedSet.page``."""
+    start = page_start(total, offset, limit, True)
+    return range(start, max(-1, start - limit), -1)

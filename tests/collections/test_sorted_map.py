@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -115,3 +116,26 @@ def test_a_page_of_items_refuses_a_negative_offset_or_limit(
     with pytest.raises(ValueError, match="non-negative"):
         mapping.page_items(offset, limit)
     assert list(mapping.items()) == [(k, -k) for k in range(size)]
+
+
+@pytest.mark.parametrize(("offset", "limit"), [(1.5, 2), (0, 2.0), ("1", 2), (0, None)])
+@pytest.mark.parametrize("size", [10, 1_000])
+def test_a_non_integer_offset_or_limit_is_refused(offset: Any, limit: Any, size: int) -> None:
+    mapping = SortedMap((k, -k) for k in range(size))
+    for read in (
+        lambda: mapping.page(offset, limit),
+        lambda: mapping.page(offset, limit, descending=True),
+        lambda: mapping.page_items(offset, limit),
+    ):
+        with pytest.raises(TypeError, match="must be ints"):
+            read()
+    assert list(mapping.items()) == [(k, -k) for k in range(size)]
+
+
+@pytest.mark.parametrize("size", [0, 10, 1_000])
+def test_a_limit_beyond_any_size_gives_every_entry_from_the_offset(size: int) -> None:
+    mapping = SortedMap((k, -k) for k in range(size))
+    keys = list(range(size))
+    assert mapping.page(1, 2**63) == tuple(keys[1:])
+    assert mapping.page(1, 2**63, descending=True) == tuple(keys[::-1][1:])
+    assert mapping.page_items(1, 2**63) == (tuple(keys[1:]), tuple(-k for k in keys[1:]))

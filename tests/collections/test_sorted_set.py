@@ -351,6 +351,28 @@ def test_a_negative_offset_or_limit_is_refused(offset: int, limit: int, descendi
     assert list(s) == list(range(20))
 
 
+@pytest.mark.parametrize(("offset", "limit"), [(1.5, 2), (0, 2.0), ("1", 2), (0, None)])
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_non_integer_offset_or_limit_is_refused(
+    offset: Any, limit: Any, descending: bool
+) -> None:
+    s = SortedSet(range(20), capacity=4)
+    with pytest.raises(TypeError, match="must be ints"):
+        s.page(offset, limit, descending=descending)
+    assert list(s) == list(range(20))
+
+
+@pytest.mark.parametrize("size", [0, 5, 200])
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_limit_beyond_any_size_gives_every_key_from_the_offset(
+    size: int, descending: bool
+) -> None:
+    keys = list(range(size))
+    s = SortedSet(keys, capacity=4)
+    expected = keys[::-1] if descending else keys
+    assert s.page(1, 2**63, descending=descending) == tuple(expected[1:])
+
+
 @pytest.mark.parametrize("position", [5, 6, 100, -6, -100])
 def test_at_out_of_range_raises_index_error(position: int) -> None:
     s = SortedSet([10, 20, 30, 40, 50], capacity=4)

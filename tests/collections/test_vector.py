@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from icto.collections import Vector
+from icto.collections.vector import newest_first
 
 operations = st.lists(
     st.one_of(
@@ -50,6 +51,36 @@ def test_out_of_range_positions_raise_index_error_and_change_nothing() -> None:
         with pytest.raises(IndexError):
             vector.set(position, 0)
     assert list(vector) == [1, 2]
+
+
+@pytest.mark.parametrize("position", [0.5, -0.5, 1.0, "1", None])
+def test_a_non_integer_position_raises_type_error_and_changes_nothing(position: object) -> None:
+    """As for a list: a fraction is no position (it used to be stored as a hidden key)."""
+    vector = Vector([1, 2, 3])
+    with pytest.raises(TypeError):
+        vector[position]  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        vector.set(position, 0)  # type: ignore[arg-type]
+    assert list(vector) == [1, 2, 3] and vector == Vector([1, 2, 3])
+
+
+@given(total=st.integers(0, 50), offset=st.integers(0, 60), limit=st.integers(0, 60))
+def test_newest_first_is_a_page_of_the_positions_reversed(
+    total: int, offset: int, limit: int
+) -> None:
+    expected = list(reversed(range(total)))[offset : offset + limit]
+    assert list(newest_first(total, offset, limit)) == expected
+
+
+@pytest.mark.parametrize(
+    ("offset", "limit", "error"),
+    [(-1, 3, ValueError), (0, -1, ValueError), (0.5, 3, TypeError), (0, None, TypeError)],
+)
+def test_newest_first_refuses_a_negative_or_non_integer_offset_or_limit(
+    offset: object, limit: object, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        newest_first(5, offset, limit)  # type: ignore[arg-type]
 
 
 def test_a_vector_is_an_immutable_value() -> None:
