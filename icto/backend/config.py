@@ -25,6 +25,7 @@ from icto.ic.account import Account
 from icto.ic.principal import Principal
 from icto.ledger.presets import ICP
 from icto.ledger.types import E8S, U64_MAX
+from icto.validation import identified_problem
 
 DEFAULT_FEES: Final = immutables.Map(
     {
@@ -78,9 +79,11 @@ def _principal(value: object) -> str | None:
 
 
 def _recipient(value: object) -> str | None:
-    if value is None or isinstance(value, Account):
+    if value is None:
         return None
-    return f"expects an Account or None, got {value!r}"
+    if not isinstance(value, Account):
+        return f"expects an Account or None, got {value!r}"
+    return identified_problem(value.owner, "fee recipient")
 
 
 def _daily_limit(value: object) -> str | None:

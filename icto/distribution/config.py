@@ -159,7 +159,9 @@ def validate_distribution_config(
     if not is_nat(config.penalty_bp) or config.penalty_bp > BP:
         reasons.append(f"penalty_bp must be an int from 0 to {BP}")
     penalty_to: object = config.penalty_to
-    if penalty_to is not None and not isinstance(penalty_to, Account):
+    if isinstance(penalty_to, Account):
+        reasons.extend(filter(None, (identified_problem(penalty_to.owner, "penalty recipient"),)))
+    elif penalty_to is not None:
         reasons.append("penalty_to must be an Account or None (burned)")
     low, high = CLAIMS_COVERED
     if not is_nat(config.claims_covered) or not low <= config.claims_covered <= high:

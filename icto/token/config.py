@@ -106,10 +106,14 @@ def _problems(config: object, owner: Principal | None) -> tuple[str, ...]:
     is_public: object = config.is_public
     if not isinstance(is_public, bool):
         reasons.append("is_public must be a bool")
-    for field in ("minting_account", "fee_collector"):
+    for field, role in (("minting_account", "minter"), ("fee_collector", "fee collector")):
         value = getattr(config, field)
-        if value is not None and not isinstance(value, Account):
+        if value is None:
+            continue
+        if not isinstance(value, Account):
             reasons.append(f"{field} must be an Account or None")
+        elif problem := identified_problem(value.owner, role):
+            reasons.append(problem)
     reasons.extend(_balance_problems(config, owner))
     return tuple(reasons)
 
@@ -123,6 +127,10 @@ def _balance_problems(config: TokenConfig, owner: Principal | None) -> list[str]
     ):  # fmt: skip
         return ["initial_balances must be (Account, amount >= 0) pairs"]
     problems = []
+    holders = (identified_problem(account.owner, "initial holder") for account, _ in balances)
+    unheld = next((problem for problem in holders if problem), None)
+    if unheld:
+        problems.append(unheld)
     if len(balances) > MAX_INITIAL_BALANCES:
         problems.append(f"at most {MAX_INITIAL_BALANCES} initial balances, got {len(balances)}")
     accounts = [account.normalized() for account, _ in balances]

@@ -78,6 +78,8 @@ INVALID: list[tuple[str, Any]] = [
     ("payment.fee_recipient", TREASURY),
     ("payment.fee_recipient", "treasury"),
     ("payment.fee_recipient", 5),
+    ("payment.fee_recipient", Account(Principal.anonymous())),
+    ("payment.fee_recipient", Account(Principal.management_canister(), b"\x05" * 32)),
     *(
         ("user.max_deployments_per_day", value)
         for value in (0, -1, MAX_DEPLOYMENTS_PER_DAY + 1, True, 10.0, "10", None)

@@ -352,6 +352,14 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], DistributionConfig], str]] = {
         lambda: attrs.evolve(CONFIG, penalty_bp=1, penalty_to=ALICE),  # type: ignore[arg-type]
         "penalty_to must be an Account or None",
     ),
+    "penalty_to the anonymous principal's account": (
+        lambda: attrs.evolve(CONFIG, penalty_bp=1, penalty_to=Account(ANONYMOUS)),
+        "the anonymous principal cannot be a penalty recipient",
+    ),
+    "penalty_to the management canister's account": (
+        lambda: attrs.evolve(CONFIG, penalty_bp=1, penalty_to=Account(MANAGEMENT, b"\x01" * 32)),
+        "the management canister cannot be a penalty recipient",
+    ),
     "claims_covered 0": (
         lambda: attrs.evolve(CONFIG, claims_covered=0),
         "claims_covered must be an int from 1 to 100",

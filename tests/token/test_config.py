@@ -234,6 +234,32 @@ def test_an_anonymous_or_malformed_owner_is_refused(owner: Any, reason: str) -> 
     assert reasons_for(owner) == (reason,)
 
 
+NOBODY = [
+    (Principal.anonymous(), "the anonymous principal cannot be"),
+    (Principal.management_canister(), "the management canister cannot be"),
+]
+
+
+@pytest.mark.parametrize(("nobody", "reason"), NOBODY, ids=["anonymous", "management"])
+@pytest.mark.parametrize(
+    ("field", "role"),
+    [("minting_account", "a minter"), ("fee_collector", "a fee collector")],
+)
+@pytest.mark.parametrize("subaccount", [None, SUB1], ids=["default", "sub"])
+def test_nobody_can_mint_or_collect_the_fees(
+    nobody: Principal, reason: str, field: str, role: str, subaccount: bytes | None
+) -> None:
+    """Anyone may sign as the anonymous principal, and nobody as the management canister: a
+    minter or fee collector of theirs would let anyone mint, or lose the fees."""
+    assert reasons_for(**{field: Account(nobody, subaccount)}) == (f"{reason} {role}",)
+
+
+@pytest.mark.parametrize(("nobody", "reason"), NOBODY, ids=["anonymous", "management"])
+def test_nobody_can_hold_an_initial_balance(nobody: Principal, reason: str) -> None:
+    balances = ((Account(HOLDER), 5), (Account(nobody), 7), (Account(nobody, SUB1), 9))
+    assert reasons_for(initial_balances=balances) == (f"{reason} an initial holder",)
+
+
 @pytest.mark.parametrize(
     "config",
     [None, {"name": "Test Token", "symbol": "TST"}, ("Test Token", "TST"), "TST"],
@@ -343,10 +369,16 @@ BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
             ((Account(HOLDER), 1), (Account(HOLDER, ZEROS), 1)),
             ((Account(OWNER), 1),),
             ((Account(HOLDER), U64_MAX), (Account(OTHER), 1)),
+            ((Account(Principal.anonymous()), 1),),
             "x",
         ]
     ),
-    "fee_collector": st.sampled_from([Account(OWNER), Account(OWNER, ZEROS), "x"]),
+    "fee_collector": st.sampled_from(
+        [Account(OWNER), Account(OWNER, ZEROS), Account(Principal.anonymous()), "x"]
+    ),
+    "minting_account": st.sampled_from(
+        [Account(Principal.anonymous()), Account(Principal.management_canister(), SUB1), "x"]
+    ),
     "logo": st.sampled_from(["x" * (30 * 1024 + 1), b"png"]),
     "max_memo_length": st.sampled_from([-1, 257, False]),
     "is_public": st.sampled_from([0, "yes", None]),
@@ -443,9 +475,13 @@ def test_the_factory_refuses_what_is_not_a_token_config(
         (OWNER, token_config(initial_balances=((Account(OWNER), 1),))),
         (OWNER, token_config(name="ab", decimals=19)),
         (Principal.anonymous(), token_config()),
+        (OWNER, token_config(minting_account=Account(Principal.anonymous()))),
         (OWNER, {"name": "Test Token", "symbol": "TST"}),
     ],
-    ids=["bad symbol", "minting account funded", "two reasons", "anonymous owner", "a dict"],
+    ids=[
+        "bad symbol", "minting account funded", "two reasons", "anonymous owner",
+        "anonymous minter", "a dict",
+    ],
 )
 def test_token_init_refuses_an_invalid_config(ic: IC, owner: Principal, config: Any) -> None:
     """Installed directly (not through the factory), a token traps in init with the same
