@@ -315,7 +315,7 @@ class Distribution(FactoryContract):
         penalty = unvested * config.penalty_bp // BP
         wanted = participant.allocation - participant.claimed - penalty
         fee = self.state.fee
-        needed = 2 * fee if config.penalty_to is not None else fee
+        needed = 2 * fee if penalty and config.penalty_to is not None else fee
         from_reserve = self.state.reserve >= needed
         sent = wanted if from_reserve else wanted - needed
         if sent <= 0:

@@ -643,6 +643,30 @@ def test_b11_an_early_unlock_pays_vested_plus_unvested_less_the_penalty_exactly_
         world.ic.set_time(world.start + VESTING)
 
 
+def test_b11_an_early_unlock_with_nothing_forfeited_costs_one_fee_not_two(funded: World) -> None:
+    """Bob's category has fully vested while carol's keeps the distribution active: his early
+    unlock forfeits nothing, so no penalty transfer is made and the reserve pays one fee. Each
+    payout is then covered, and the contract ends empty."""
+    world = funded
+    two_speeds = world.deploy(world.config(
+        "Two speeds",
+        Category("short", 60 * E8S, Fixed(((BOB, 60 * E8S),)), Linear(days(1))),
+        Category("long", 40 * E8S, Fixed(((CAROL, 40 * E8S),)), Linear(VESTING)),
+        penalty_bp=PENALTY_BP, penalty_to=Account(FRANK), claims_covered=1,
+    ))  # fmt: skip
+    world.fund(two_speeds)
+    world.ic.set_time(world.start + days(2))
+    held, bob, frank = world.balance(two_speeds), world.balance(BOB), world.balance(FRANK)
+    claim = world.as_(two_speeds, BOB).early_unlock().unwrap()
+    assert (claim.amount, claim.fee_from_reserve) == (60 * E8S, True)
+    assert world.balance(BOB) == bob + 60 * E8S and world.balance(FRANK) == frank
+    assert world.balance(two_speeds) == held - 60 * E8S - FEE
+    world.ic.set_time(world.start + VESTING)
+    claim = world.as_(two_speeds, CAROL).claim().unwrap()
+    assert (claim.amount, claim.fee_from_reserve) == (40 * E8S, True)
+    assert world.balance(two_speeds) == 0
+
+
 def test_b11_early_unlock_is_offered_only_where_the_config_sets_a_penalty(active: World) -> None:
     world = active
     with world.unchanged():
