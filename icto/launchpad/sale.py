@@ -316,8 +316,8 @@ class LaunchpadSale(FinalizePipeline):
     ) -> Ok[int] | Err[LaunchpadError]:
         """Put ``amount`` of the purchase token into the sale (approve it plus one ledger fee):
         pulled by ``icrc2_transfer_from`` into escrow once every rule holds. Only what fits under
-        the hard cap is taken; the amount taken. ``affiliate`` (not the caller) earns the
-        commission on it."""
+        the hard cap is taken; the amount taken. ``affiliate`` (not the caller, not the sale)
+        earns the commission on it. The minimum applies until a first contribution has landed."""
         user = self.caller
         refused = require_identified(user, PARTICIPANT)
         if refused is not None:
@@ -330,6 +330,9 @@ class LaunchpadSale(FinalizePipeline):
                 return Err(problem.error)
             if affiliate == user:
                 return Err(InvalidRequest(("a participant cannot be its own affiliate",)))
+            if affiliate == self.id:
+                return Err(InvalidRequest(("the sale cannot be an affiliate: its commission "
+                                           "would never leave the escrow",)))
         fee = self._purchase_fee()
         if isinstance(fee, str):
             return Err(TransferFailed(fee))
@@ -363,9 +366,10 @@ class LaunchpadSale(FinalizePipeline):
         if room <= 0:
             return WrongState(state, "room under the hard cap (it is reached)")
         take = min(amount, room)
-        if before == 0 and take < config.min_contribution and take < amount:
+        first = held is None or held.contribution == 0  # one in flight may still fail
+        if first and take < config.min_contribution and take < amount:
             pass  # the last room under the hard cap: the minimum does not apply
-        elif before == 0 and take < config.min_contribution:
+        elif first and take < config.min_contribution:
             return BelowMinimum(config.min_contribution, take)
         if before + take <= fee:
             return InvalidRequest((f"a contribution must be above the ledger fee ({fee})",))

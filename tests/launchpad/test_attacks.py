@@ -487,6 +487,16 @@ def test_b9_a_participant_cannot_be_its_own_affiliate(active: World) -> None:
         )
 
 
+def test_b9_the_sale_cannot_be_an_affiliate(active: World) -> None:
+    """Its commission would be paid from the escrow to the escrow, and stay there."""
+    world = active
+    with world.unchanged():
+        assert world.as_(world.sale, BOB).contribute(5 * E8S, world.sale) == Err(
+            InvalidRequest(("the sale cannot be an affiliate: its commission would never leave "
+                            "the escrow",))
+        )  # fmt: skip
+
+
 def test_b9_the_affiliate_is_recorded(active: World) -> None:
     world = active
     sale = world.as_(world.sale, MALLORY)
@@ -1044,6 +1054,22 @@ def test_two_first_contributions_in_flight_at_once_are_both_counted_and_refunded
     assert sale.get_state() is SaleState.REFUNDED
     assert world.balance(world.sale) == 0
     assert world.balance(relay) == before - FEE - 2 * FEE - FEE
+
+
+def test_the_minimum_holds_until_a_first_contribution_has_landed(race: RaceWorld) -> None:
+    """A small contribution sent while the first is in flight is a first contribution too: the
+    first may still fail (here: its allowance covers only the small one)."""
+    world = race
+    relay = world.relay.id
+    small = E8S // 2
+    approval = ApproveArgs(spender=Account(world.sale), amount=small + FEE)
+    world.relayed(world.pay.id, "icrc2_approve", approval).unwrap()
+    HOOK["during_pull"] = ((world.sale, "contribute", (small,)),)
+    first = world.relayed(world.sale, "contribute", 5 * E8S)
+    assert isinstance(first, Err) and isinstance(first.error, TransferFailed), first
+    assert HOOK["answers"] == [Err(BelowMinimum(E8S, small))]
+    assert world.balance(world.sale) == 0
+    assert world.ic.actor(world.sale, relay).get_participants().items == ()
 
 
 def test_a_refund_never_pays_an_amount_still_in_flight(race: RaceWorld) -> None:
