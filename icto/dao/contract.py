@@ -298,7 +298,10 @@ class DAO(FactoryContract):
     def submit_proposal(self, action: Action) -> Ok[int] | Err[DAOError]:
         """Propose ``action``. Needs voting power (own + delegated now) ≥ the proposal threshold
         and pays the deposit by ``icrc2_transfer_from`` (approve deposit + one ledger fee).
-        The voting power is snapshotted now; the proposal's id."""
+        The voting power is snapshotted when the threshold is checked, before the deposit is
+        pulled: power moved while the pull is in flight does not count. A pause landing then
+        does not undo the submission: the proposal is like any other open when the DAO was
+        paused. The proposal's id."""
         user = self.caller
         if self._blocked(action):
             return Err(Paused())
@@ -306,7 +309,8 @@ class DAO(FactoryContract):
         if problems:
             return Err(InvalidRequest(problems))
         config = self.config
-        have = self.state.power.subtree(user)
+        snapshot = self.state.power
+        have = snapshot.subtree(user)
         if have < config.proposal_threshold:
             return Err(InsufficientVotingPower(have, config.proposal_threshold))
         deposit = config.proposal_deposit
@@ -323,7 +327,7 @@ class DAO(FactoryContract):
             id=proposal_id, proposer=user, action=action, submitted_at=now,
             ends_at=now + config.voting_period, quorum_bp=config.quorum_bp,
             approval_bp=config.approval_bp, timelock=config.timelock, deposit=deposit,
-            snapshot=state.power, timer=timer,
+            snapshot=snapshot, timer=timer,
             deposit_status=DepositStatus.HELD if deposit else DepositStatus.NONE,
         )  # fmt: skip
         self.state = evolve(

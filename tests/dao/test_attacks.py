@@ -62,7 +62,7 @@ from icto.factory import CREATOR
 from icto.ic.proxy import CanisterProxy
 from icto.ledger.ledger import Ledger
 from icto.ledger.presets import ICP, deploy_ledger
-from icto.ledger.types import ApproveArgs, StandardRecord, TransferArgs
+from icto.ledger.types import ApproveArgs, StandardRecord, TransferArgs, TransferFromArgs
 from icto.system import System, deploy_system
 from icto.validation import NotIdentified
 from tests.helpers import live_canisters, rejected
@@ -122,6 +122,17 @@ class ReenteringLedger(Ledger):
         return super().icrc1_transfer(args)
 
     icrc1_transfer.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+
+    def icrc2_transfer_from(self, args: TransferFromArgs) -> Any:
+        if args.from_.owner == REENTRY.get("relay"):
+            for target, method, call_args in REENTRY.pop("during_pull", ()):
+                answer = self.call(REENTRY["relay"], "relay", target, method, call_args)
+                REENTRY["answers"].append(answer)
+        return super().icrc2_transfer_from(args)
+
+    icrc2_transfer_from.__icto_kind__ = (  # type: ignore[attr-defined]
+        Ledger.icrc2_transfer_from.__icto_kind__  # type: ignore[attr-defined]
+    )
 
 
 class FeelessToken(Canister):
@@ -835,6 +846,25 @@ def test_b6_an_unstake_arriving_while_a_failing_payout_is_in_flight_leaves_one_w
     assert world.relayed_call(world.dao, "unstake", stake_id) == Err(UnknownStake(stake_id))
     assert world.gov_balance(Account(world.relay.id)) == relay + 20 * E8S - FEE
     assert world.gov_balance(Account(world.dao, STAKING_SUBACCOUNT)) == 210 * E8S
+
+
+def test_b6_a_proposal_counts_the_power_it_was_admitted_with_if_its_proposer_unstakes_meanwhile(
+    relay_staked: tuple[World, int],
+) -> None:
+    """The threshold check and the snapshot are one moment, before the deposit is pulled: an
+    unstake landing while the deposit is in flight changes neither (as for a Governor, power
+    moved after the snapshot does not count), and the tally is not measured against nothing."""
+    world, stake_id = relay_staked
+    relay = world.relay.id
+    before = world.ic.state_of(world.dao).power
+    REENTRY["during_pull"] = [(world.dao, "unstake", (stake_id,))]
+    proposal_id = world.relayed_call(world.dao, "submit_proposal", Motion("Mid-flight")).unwrap()
+    assert REENTRY["answers"] == [Ok(20 * E8S - FEE)]
+    assert world.ic.state_of(world.dao).power.subtree(relay) == 0
+    snapshot = world.ic.state_of(world.dao).proposals[proposal_id].snapshot
+    assert snapshot == before and snapshot.subtree(relay) >= THRESHOLD
+    tally = world.as_(ALICE).get_tally(proposal_id)
+    assert tally.snapshot_total == TOTAL_POWER + snapshot.subtree(relay)
 
 
 # -- B6 (g, h): the creator is the payer; the minimum stake is not the deposit ---------------------
