@@ -69,7 +69,7 @@ from icto.storage.types import (
     status_name,
     with_audit,
 )
-from icto.validation import is_nat
+from icto.validation import identified_problem, is_nat
 
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
@@ -175,6 +175,7 @@ def _plainly_valid_draft(draft: PaymentDraft) -> bool:
         type(id_) is str and 1 <= len(id_) <= MAX_ID
         and type(service) is str and 1 <= len(service) <= MAX_TEXT
         and type(draft.user) is Principal and type(draft.token) is Principal
+        and draft.token.is_canister and identified_problem(draft.user, "payer") is None
         and type(amount) is int and amount >= 0
         and (audit_id is None or (type(audit_id) is int and audit_id >= 0))
         and is_clean_text(f"{id_}\n{service}")
@@ -184,9 +185,11 @@ def _plainly_valid_draft(draft: PaymentDraft) -> bool:
 def _every_draft_problem(draft: PaymentDraft) -> tuple[str, ...]:
     fields: dict[str, object] = attrs.asdict(draft, recurse=False)
     problems = _id_problem("id", draft.id)
-    for name in ("user", "token"):
-        if not isinstance(fields[name], Principal):
-            problems.append(f"{name} must be a Principal")
+    user, token = fields["user"], fields["token"]
+    if (payer := identified_problem(user, "payer")) is not None:
+        problems.append(payer)
+    if not (isinstance(token, Principal) and token.is_canister):
+        problems.append(f"token must be a ledger canister id, got {token!r}")
     if not is_text(draft.service, MAX_TEXT):
         problems.append(f"service must be text of 1 to {MAX_TEXT} characters")
     if not is_nat(draft.amount):
@@ -304,6 +307,11 @@ class InvoiceStorage(StorageBase):
         if _redelivered(status, record.history, audit_id):
             return record
         self._check_move(PAYMENT_TRANSITIONS, "payment", payment_id, record.status, status)
+        if isinstance(status, Completed) and status.block is None and record.amount > 0:
+            raise InvalidRecord(
+                f"payment {payment_id!r} charged {record.amount}: it completes with the ledger "
+                f"block that took it"
+            )
         return self._move_payment(seq, record, status, audit_id)
 
     @update
@@ -314,6 +322,8 @@ class InvoiceStorage(StorageBase):
         contract again answers the record unchanged; to another one is rejected."""
         self._require_writer("link payments to contracts")
         self._check_change(None, audit_id)
+        if not contract_id.is_canister:
+            raise InvalidRecord(f"a contract is a canister id, got {contract_id!r}")
         seq, record = self._payment(payment_id)
         if record.contract_id == contract_id:
             return record
@@ -349,6 +359,11 @@ class InvoiceStorage(StorageBase):
         payment_seq, payment = self._payment(draft.payment_id)
         if payment.refund_id is not None:
             raise InvalidRecord(f"payment {payment.id!r} already has refund {payment.refund_id!r}")
+        if payment.contract_id is not None:
+            raise InvalidRecord(
+                f"payment {payment.id!r} paid for contract {payment.contract_id}: it is not "
+                f"refunded"
+            )
         if not isinstance(payment.status, Completed):
             raise InvalidRecord(
                 f"only a Completed payment is refunded; {payment.id!r} is "

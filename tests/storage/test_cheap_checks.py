@@ -30,7 +30,9 @@ EVENTS = (
                details=(("k", "v"),), occurred_at=5),
     AuditEvent(action=AuditAction.CUSTOM, custom="my action"),
 )  # fmt: skip
-DRAFT = PaymentDraft(id="pay-1", user=USER, service="token_factory", amount=1, token=USER)
+DRAFT = PaymentDraft(
+    id="pay-1", user=USER, service="token_factory", amount=1, token=Principal.from_canister_index(9)
+)
 
 
 def _with(record: Any, name: str, value: Any) -> Any:

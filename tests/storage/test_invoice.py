@@ -44,9 +44,9 @@ from icto.storage import (
 )
 from tests.helpers import rejected
 
-TOKEN = Principal.from_name("icp-ledger")
-CONTRACT = Principal.from_name("contract-1")
-OTHER_CONTRACT = Principal.from_name("contract-2")
+TOKEN = Principal.from_canister_index(900)
+CONTRACT = Principal.from_canister_index(901)
+OTHER_CONTRACT = Principal.from_canister_index(902)
 ALICE = Principal.from_name("alice")
 
 
@@ -109,9 +109,12 @@ class TestPayments:
         assert record.audit_ids == ()
         assert record.history[0].audit_id is None
 
-    @pytest.mark.parametrize("status", [Completed(7), Completed(None), Failed("no funds")])
-    def test_a_pending_payment_is_charged_or_fails(self, ic, invoice, status):
-        invoice.create_payment(draft())
+    @pytest.mark.parametrize(
+        ("amount", "status"),
+        [(100_000_000, Completed(7)), (0, Completed(None)), (100_000_000, Failed("no funds"))],
+    )
+    def test_a_pending_payment_is_charged_or_fails(self, ic, invoice, amount, status):
+        invoice.create_payment(draft(amount=amount))
         created = ic.time
         ic.advance_time(seconds=30)
         record = invoice.set_payment_status("pay-1", status, 3)
@@ -164,11 +167,20 @@ class TestPayments:
             ic, invoice, lambda: invoice.set_payment_status("nope", Completed(1)), "no payment"
         )
 
+    def test_a_charged_payment_completes_with_the_block_that_took_it(self, ic, invoice):
+        invoice.create_payment(draft())
+        unchanged(
+            ic, invoice, lambda: invoice.set_payment_status("pay-1", Completed(None)),
+            "completes with the ledger block",
+        )  # fmt: skip
+
     @pytest.mark.parametrize(
         "fields",
         [{"id": ""}, {"id": "x" * 129}, {"id": 5}, {"amount": -1}, {"amount": True},
          {"amount": 1.0}, {"service": ""}, {"service": "s" * (MAX_TEXT + 1)}, {"user": "alice"},
-         {"token": None}, {"audit_id": -2}, {"service": "a\u2066b"}, {"id": "p\x00"}],
+         {"token": None}, {"audit_id": -2}, {"service": "a\u2066b"}, {"id": "p\x00"},
+         {"user": Principal.anonymous()}, {"user": Principal.management_canister()},
+         {"token": ALICE}, {"token": Principal.anonymous()}],
     )  # fmt: skip
     def test_a_malformed_draft_is_rejected(self, ic, invoice, fields):
         unchanged(ic, invoice, lambda: invoice.create_payment(draft(**fields)), "invalid payment")
@@ -188,7 +200,7 @@ class TestRedelivery:
 
     @pytest.mark.parametrize(
         "fields", [{"amount": 1}, {"user": Principal.from_name("bob")}, {"audit_id": None},
-                   {"service": "dao_factory"}, {"token": Principal.from_name("other")}],
+                   {"service": "dao_factory"}, {"token": Principal.from_canister_index(904)}],
     )  # fmt: skip
     def test_another_payment_under_a_known_id_is_rejected(self, ic, invoice, fields):
         invoice.create_payment(draft())
@@ -250,6 +262,23 @@ class TestLinking:
 
     def test_an_unknown_payment_is_not_linked(self, ic, invoice):
         unchanged(ic, invoice, lambda: invoice.link_contract("nope", CONTRACT), "no payment")
+
+    @pytest.mark.parametrize(
+        "contract",
+        [ALICE, Principal.anonymous(), Principal.management_canister()],
+        ids=["a user", "anonymous", "management"],
+    )
+    def test_a_payment_is_linked_to_a_canister_only(self, ic, completed, contract):
+        unchanged(
+            ic, completed, lambda: completed.link_contract("pay-1", contract), "a canister id"
+        )
+
+    def test_a_payment_that_paid_for_a_contract_is_not_refunded(self, ic, completed):
+        completed.link_contract("pay-1", CONTRACT)
+        unchanged(
+            ic, completed, lambda: completed.create_refund(refund_draft()),
+            "paid for contract",
+        )  # fmt: skip
 
 
 class TestRefunds:
@@ -444,9 +473,9 @@ class TestReadsAndListings:
         assert as_admin.get_payment("nope") is None
 
     def test_stats_count_statuses_and_sum_money_per_service_and_token(self, books):
-        other = Principal.from_name("ckusdc")
+        other = Principal.from_canister_index(903)
         books.create_payment(draft(id="pay-5", service="dao_factory", token=other, amount=3))
-        books.set_payment_status("pay-5", Completed(None))
+        books.set_payment_status("pay-5", Completed(12))
         books.set_refund_status("refund-2", RefundCompleted(11))
         stats = books.get_stats()
         assert (stats.payments, stats.refunds) == (6, 1)

@@ -50,9 +50,9 @@ from icto.storage import (
 )
 
 USERS = tuple(Principal.from_name(f"user-{n}") for n in range(3))
-TOKENS = tuple(Principal.from_name(f"token-{n}") for n in range(2))
+TOKENS = tuple(Principal.from_canister_index(900 + n) for n in range(2))
 SERVICES = ("token_factory", "dao_factory")
-CONTRACTS = tuple(Principal.from_name(f"contract-{n}") for n in range(2))
+CONTRACTS = tuple(Principal.from_canister_index(910 + n) for n in range(2))
 WRITER = Principal.from_name("backend")
 ADMIN = Principal.from_name("storage-admin")
 MAX_PAYMENTS = 10
@@ -198,7 +198,9 @@ class InvoiceAgainstModel(RuleBasedStateMachine):
         call = lambda: self.storage.set_payment_status(  # noqa: E731
             model.draft.id, status, next(self.audit_ids)
         )
-        if isinstance(model.status, Pending) and isinstance(status, Completed | Failed):
+        if isinstance(model.status, Pending) and isinstance(status, Completed | Failed) and not (
+            status == Completed(None) and model.draft.amount > 0
+        ):
             call()
             model.history.append(status)
         else:
@@ -210,7 +212,13 @@ class InvoiceAgainstModel(RuleBasedStateMachine):
     def charge_a_pending_payment(self, data: st.DataObject, block: int | None) -> None:
         pending = sorted(k for k, p in self.payments.items() if isinstance(p.status, Pending))
         model = self.payments[data.draw(st.sampled_from(pending))]
-        self.storage.set_payment_status(model.draft.id, Completed(block), next(self.audit_ids))
+        call = lambda: self.storage.set_payment_status(  # noqa: E731
+            model.draft.id, Completed(block), next(self.audit_ids)
+        )
+        if block is None and model.draft.amount > 0:
+            self.refused(call)  # a charge is completed by the block that took it
+            return
+        call()
         model.history.append(Completed(block))
         self.check_payment(model.draft.id)
 
@@ -254,7 +262,10 @@ class InvoiceAgainstModel(RuleBasedStateMachine):
             audit_id=next(self.audit_ids),
         )  # fmt: skip
         call = lambda: self.storage.create_refund(draft)  # noqa: E731
-        if isinstance(model.status, Completed) and model.refund is None and not short:
+        if (
+            isinstance(model.status, Completed) and model.refund is None
+            and model.contract is None and not short
+        ):  # fmt: skip
             call()
             self.refunds[refund_id] = ModelRefund(
                 len(self.refunds), payment_id, model.draft.user, [RefundWaiting()]

@@ -31,7 +31,7 @@ from icto.storage import (
 )
 from tests.helpers import rejected
 
-TOKEN = Principal.from_name("icp-ledger")
+TOKEN = Principal.from_canister_index(900)
 
 
 def write_audit(storage: CanisterProxy, user: Principal) -> object:
