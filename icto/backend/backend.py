@@ -148,7 +148,11 @@ class Backend(PaidDeployments):
 
     @update
     def remove_admin(self, admin: Principal) -> None:
+        """Take ``admin`` off the admin list (a controller stays an admin). Removing somebody
+        who is not on it changes nothing and writes no audit entry."""
         self._require_admin("remove an admin")
+        if admin not in self.state.admins:
+            return
         self.state = evolve(self.state, admins=self.state.admins - {admin})
         self._audit(AuditAction.ADMIN_ACTION, user=self.caller,
                     details=(("action", "remove_admin"), ("admin", str(admin))))  # fmt: skip
@@ -243,13 +247,21 @@ class Backend(PaidDeployments):
         return self.state.profiles.get(user)
 
     @update
-    def admin_set_user_status(self, user: Principal, status: UserStatus) -> None:
-        """Suspend, ban or reactivate a user; suspended and banned users cannot deploy."""
+    def admin_set_user_status(
+        self, user: Principal, status: UserStatus
+    ) -> Ok[None] | Err[NotIdentified]:
+        """Suspend, ban or reactivate a user; suspended and banned users cannot deploy. The
+        anonymous principal and the management canister are nobody's profile (and cannot
+        deploy anyway)."""
         self._require_admin("change a user's status")
+        refused = require_identified(user, "user")
+        if refused is not None:
+            return refused
         self._store_profile(self._profile(user).with_status(UserStatus(status)))
         self._audit(AuditAction.ADMIN_ACTION, user=user,
                     details=(("action", "set_user_status"), ("status", str(status)),
                              ("by", str(self.caller))))  # fmt: skip
+        return Ok(None)
 
     # -- refunds --------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import pytest
 from icto import E8S, IC, Account, Err, Ok, Principal
 from icto.backend import TOKEN_FACTORY, Backend, BackendInit, DeploymentFailed, SetupArgs
 from icto.backend.base import MAINTENANCE_DELAY_NS, MAX_BACKOFF_NS
-from icto.backend.types import RefundInProgress, ServiceUnavailable
+from icto.backend.types import RefundInProgress, ServiceUnavailable, UserStatus
 from icto.factory.base import (
     DEFAULT_CYCLES_PER_CONTRACT,
     DEPLOYMENT_MESSAGES_RESERVE,
@@ -219,6 +219,7 @@ def test_no_admin_backend_or_writer_can_be_anonymous_or_the_management_canister(
         system.invoice_storage.add_to_whitelist(nobody),
         system.audit_storage.set_admins((nobody,)),
         system.invoice_storage.set_admins((system.backend.id, nobody)),
+        system.backend.admin_set_user_status(nobody, UserStatus.SUSPENDED),
     ]
     for attempt in attempts:
         assert isinstance(attempt, Err) and isinstance(attempt.error, NotIdentified)

@@ -506,6 +506,13 @@ def test_a_removed_admin_is_refused_again(scene: Scene) -> None:
     )  # fmt: skip
 
 
+def test_removing_somebody_who_is_not_an_admin_changes_nothing(scene: Scene) -> None:
+    system = scene.system
+    before = system.ic.state_of(system.backend.id), system.audit_storage.count()
+    system.backend.remove_admin(Principal.from_name("not-an-admin"))
+    assert (system.ic.state_of(system.backend.id), system.audit_storage.count()) == before
+
+
 def test_the_maintenance_timer_is_not_a_public_method(scene: Scene) -> None:
     backend = scene.system.backend.id
     before = states(scene)
