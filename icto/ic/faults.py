@@ -3,15 +3,20 @@
 ``ic.faults.reject(...)`` rejects matching calls before the callee runs; ``ic.faults.trap(...)``
 lets the callee run and then traps it, so its changes are rolled back. Rules match by callee and
 method (``None`` matches all), skip the first ``after`` matches and fire ``times`` times
-(``None``: every time). Each rule is also a context manager that removes itself on exit. Faults are
-test settings, not world state: anchors do not restore them.
+(``None``: every time). A trap counts as fired when it is injected, at the end of the callee's
+method: a call refused before the callee runs (bad arguments, no cycles, a stopped canister, no
+such method) or one that traps by itself does not use it up.
+Each rule is also a context manager that removes itself on exit. Faults are test settings, not
+world state: anchors do not restore them.
 """
 
 from __future__ import annotations
 
+import re
 from types import TracebackType
-from typing import Literal
+from typing import Final, Literal
 
+from icto.ic.context import InjectedTrap
 from icto.ic.errors import DEFAULT_ERROR_CODES, RejectCode
 from icto.ic.principal import Principal
 
@@ -47,6 +52,18 @@ class FaultRule:
     def exhausted(self) -> bool:
         return self.times is not None and self.fired >= self.times
 
+    def _count(self) -> None:
+        self.matched += 1
+        self.fired += 1
+        if self.exhausted:
+            self.remove()
+
+    def inject(self) -> InjectedTrap:
+        """Count this trap rule as fired, now that the callee has run, and give the trap to
+        raise at the end of its method."""
+        self._count()
+        return InjectedTrap(self.message)
+
     def remove(self) -> None:
         self._faults.remove(self)
 
@@ -69,17 +86,27 @@ class FaultRule:
         )
 
 
+_ERROR_CODE: Final = re.compile(r"IC\d{4}")
+
+
 def _validate(
-    canister: Principal | None, method: str | None, times: int | None, after: int
+    canister: Principal | None, method: str | None, times: int | None, after: int, message: str
 ) -> None:
+    """Refuse a rule that could not make the typed reject it promises (bools are not counts)."""
     if canister is not None and not isinstance(canister, Principal):
         raise TypeError(f"canister must be a Principal or None, not {type(canister).__name__}")
     if method is not None and not isinstance(method, str):
         raise TypeError(f"method must be str or None, not {type(method).__name__}")
-    if times is not None and (not isinstance(times, int) or times < 1):
+    if times is not None and (not _is_int(times) or times < 1):
         raise ValueError(f"times must be a positive int or None, got {times!r}")
-    if not isinstance(after, int) or after < 0:
+    if not _is_int(after) or after < 0:
         raise ValueError(f"after must be a non-negative int, got {after!r}")
+    if not isinstance(message, str):
+        raise TypeError(f"message must be str, not {type(message).__name__}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class Faults:
@@ -98,9 +125,16 @@ class Faults:
         after: int = 0,
         error_code: str | None = None,
     ) -> FaultRule:
-        """Reject matching calls with ``code`` before the callee runs."""
-        _validate(canister, method, times, after)
+        """Reject matching calls with ``code`` (and ``error_code``, an ``"IC0000"``-style text;
+        by default the code's usual one) before the callee runs."""
+        _validate(canister, method, times, after, message)
+        if not _is_int(code) or code not in set(RejectCode):
+            raise ValueError(f"code must be a RejectCode, got {code!r}")
         code = RejectCode(code)
+        if error_code is not None and not (
+            isinstance(error_code, str) and _ERROR_CODE.fullmatch(error_code)
+        ):
+            raise ValueError(f"error_code must be None or like 'IC0503', got {error_code!r}")
         rule = FaultRule(
             self, "reject", canister, method, code,
             error_code or DEFAULT_ERROR_CODES[code], message, times, after,
@@ -117,7 +151,7 @@ class Faults:
         after: int = 0,
     ) -> FaultRule:
         """Let matching calls run, then trap them (their changes are rolled back)."""
-        _validate(canister, method, times, after)
+        _validate(canister, method, times, after, message)
         code = RejectCode.CANISTER_ERROR
         rule = FaultRule(
             self, "trap", canister, method, code, DEFAULT_ERROR_CODES[code], message, times, after
@@ -136,17 +170,18 @@ class Faults:
         return len(self.rules)
 
     def match(self, canister: Principal, method: str) -> FaultRule | None:
-        """The rule that fires for this call, if any (counting the match)."""
+        """The rule that fires for this call, if any. A skipped match (one of a rule's first
+        ``after``) and a reject are counted here; a trap is counted by ``inject``, when the
+        callee has run."""
         for rule in self.rules:
             if (rule.canister is None or rule.canister == canister) and (
                 rule.method is None or rule.method == method
             ):
-                rule.matched += 1
-                if rule.matched <= rule.after:
+                if rule.matched < rule.after:
+                    rule.matched += 1
                     continue
-                rule.fired += 1
-                if rule.exhausted:
-                    self.rules.remove(rule)
+                if rule.kind == "reject":
+                    rule._count()
                 return rule
         return None
 

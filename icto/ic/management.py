@@ -218,7 +218,7 @@ class ManagementCanister:
         try:
             result = getattr(self, method)(*args, **kwargs)
             if fault is not None:
-                raise InjectedTrap(fault.message)
+                raise fault.inject()
         except InjectedTrap as trap:
             kernel.set_world(start)
             if entry is not None:

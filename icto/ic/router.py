@@ -418,7 +418,7 @@ class Router:
             except Reject as raised:  # keeps the segment's changes, then rejects
                 reject, result = raised, None
             if fault is not None:
-                raise InjectedTrap(fault.message)
+                raise fault.inject()
             # The segment's end: its state and the pending charge in the world (one write, none
             # when neither changed). While nothing was written, the record is the one it began with.
             state = instance.state
@@ -516,7 +516,7 @@ class Router:
                 if fault is None:
                     raise
             if fault is not None:
-                raise InjectedTrap(fault.message)
+                raise fault.inject()
         except Reject as reject:
             raise _reject(
                 RC.CANISTER_REJECT, ErrorCode.CANISTER_REJECTED_MESSAGE, reject.message,

@@ -432,6 +432,10 @@ def test_restoring_a_snapshot_keeps_faults(ic: IC, counter: CanisterProxy) -> No
         ({"canister": "lxzze-o7777-77777-aaaaa-cai"}, TypeError),
         ({"canister": b"\x01"}, TypeError),
         ({"method": 3}, TypeError),
+        ({"times": True}, ValueError),
+        ({"after": True}, ValueError),
+        ({"message": None}, TypeError),
+        ({"message": 7}, TypeError),
     ],
 )
 @pytest.mark.parametrize("kind", ["reject", "trap"])
@@ -444,10 +448,26 @@ def test_invalid_rule_arguments_raise_at_once_and_install_nothing(
     assert counter.inc(1) == 1
 
 
-def test_an_unknown_reject_code_raises_and_installs_nothing(ic: IC) -> None:
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"code": 9}, {"code": True}, {"code": "5"}, {"error_code": 123}, {"error_code": ""},
+     {"error_code": "IC05"}, {"error_code": "ic0503"}],
+    ids=repr,
+)  # fmt: skip
+def test_an_unknown_reject_code_or_error_code_raises_and_installs_nothing(
+    ic: IC, kwargs: dict[str, Any]
+) -> None:
+    """A rule must make the typed reject it promises: a ``RejectCode`` (not a bool, which would
+    read as SYS_FATAL) and an ``IC0000``-style error code."""
     with pytest.raises(ValueError):
-        ic.faults.reject(code=9)  # type: ignore[arg-type]
+        ic.faults.reject(**kwargs)
     assert len(ic.faults) == 0
+
+
+def test_a_custom_error_code_reaches_the_caller(ic: IC, counter: CanisterProxy) -> None:
+    ic.faults.reject(counter.id, code=RejectCode.CANISTER_ERROR, error_code="IC0504")
+    err = rejected(counter.inc, 1)
+    assert (err.reject_code, err.error_code) == (RejectCode.CANISTER_ERROR, "IC0504")
 
 
 # -- the management canister -----------------------------------------------------------------------
@@ -472,6 +492,62 @@ def test_a_trap_fault_on_install_code_leaves_the_canister_empty(ic: IC) -> None:
     assert ic.trace.last()[0].injected is True
     ic.install_code(canister_id, Counter, 7)
     assert ic.query_call(canister_id, "get") == 7
+
+
+def _bad_arguments(ic: IC, counter: CanisterProxy) -> tuple[CanisterProxy, Any]:
+    return counter, lambda: counter.inc("five")
+
+
+def _stopped(ic: IC, counter: CanisterProxy) -> tuple[CanisterProxy, Any]:
+    ic.stop_canister(counter.id)
+    return counter, lambda: counter.inc(1)
+
+
+def _no_such_method(ic: IC, counter: CanisterProxy) -> tuple[CanisterProxy, Any]:
+    return counter, lambda: ic.update_call(counter.id, "no_such_method")
+
+
+def _too_few_cycles(ic: IC, counter: CanisterProxy) -> tuple[CanisterProxy, Any]:
+    poor = ic.deploy(Counter, 0, cycles=costs.UPDATE_MESSAGE - 1)
+    return poor, lambda: poor.inc(1)
+
+
+@pytest.mark.parametrize("refusal", [_bad_arguments, _stopped, _no_such_method, _too_few_cycles])
+def test_a_trap_fault_is_not_used_up_by_a_call_refused_before_the_callee_runs(
+    ic: IC, counter: CanisterProxy, refusal: Any
+) -> None:
+    target, refused_call = refusal(ic, counter)
+    rule = ic.faults.trap(target.id, message="the injected one")
+    err = rejected(refused_call)
+    assert "the injected one" not in err.message
+    assert (rule.matched, rule.fired, len(ic.faults)) == (0, 0, 1)
+    assert ic.trace.last()[0].injected is False
+    if ic.is_stopped(target.id):
+        ic.start_canister(target.id)
+    ic.add_cycles(target.id, 10 * costs.UPDATE_MESSAGE)
+    err = rejected(target.inc, 1)
+    assert "the injected one" in err.message and ic.trace.last()[0].injected is True
+    assert (rule.matched, rule.fired, len(ic.faults)) == (1, 1, 0)
+    assert target.get() == 0
+
+
+def test_a_trap_fault_is_not_used_up_by_a_callee_that_traps_by_itself(
+    ic: IC, counter: CanisterProxy
+) -> None:
+    rule = ic.faults.trap(counter.id, message="the injected one")
+    assert "trapped on purpose" in rejected(counter.inc_then_trap, 1).message
+    assert (rule.fired, len(ic.faults)) == (0, 1)
+    assert "the injected one" in rejected(counter.inc, 1).message
+    assert (rule.fired, len(ic.faults)) == (1, 0)
+
+
+def test_a_trap_fault_on_the_management_canister_waits_for_a_well_formed_call(ic: IC) -> None:
+    canister_id = ic.create_canister()
+    rule = ic.faults.trap(MANAGEMENT_ID, "install_code")
+    err = rejected(ic.update_call, MANAGEMENT_ID, "install_code", "not install args")
+    assert err.error_code != "IC0503" and rule.fired == 0
+    assert rejected(ic.install_code, canister_id, Counter, 7).error_code == "IC0503"
+    assert (rule.fired, len(ic.faults)) == (1, 0)
 
 
 def test_a_fault_on_install_makes_deploy_leave_nothing_behind(ic: IC) -> None:
