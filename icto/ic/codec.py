@@ -181,10 +181,11 @@ def _may_name(cls: type) -> bool:
 
 class Decoder:
     """Rebuilds values from tagged JSON objects; ``allow`` lists the trusted module prefixes
-    besides ``icto`` (``"mypackage.contracts"`` allows that module and its submodules)."""
+    besides ``icto`` (``"mypackage.contracts"`` allows that module and its submodules; a single
+    name is one prefix, not its letters)."""
 
-    def __init__(self, allow: Iterable[str] = ()) -> None:
-        prefixes = tuple(allow)
+    def __init__(self, allow: Iterable[str] | str = ()) -> None:
+        prefixes = (allow,) if isinstance(allow, str) else tuple(allow)
         for prefix in prefixes:
             if not isinstance(prefix, str) or not prefix or prefix.startswith("."):
                 raise TypeError(f"allow takes module names such as 'mypackage', got {prefix!r}")

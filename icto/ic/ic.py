@@ -299,8 +299,10 @@ class IC:
         record = self._router.world.canisters.get(_as_principal(canister_id, "canister_id"))
         return record is not None and record.status != DELETED
 
-    def code_of(self, canister_id: Principal) -> type[Canister] | None:
+    def code_of(self, canister_id: Principal | CanisterProxy | str) -> type[Canister] | None:
         """The class the canister runs, ``None`` if it is empty or does not exist."""
+        if type(canister_id) is not Principal:  # proxies ask with a Principal on every call
+            canister_id = _as_principal(canister_id, "canister_id")
         return self._router.code_of(canister_id)
 
     def state_of(self, canister_id: Principal | CanisterProxy | str) -> Any:

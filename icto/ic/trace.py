@@ -14,6 +14,25 @@ from typing import Any
 from icto.ic.errors import RejectCode
 from icto.ic.principal import Principal
 
+OUTCOMES = ("reply", "reject", "trap", "pending")
+"""What became of a message (``TraceEntry.outcome``)."""
+KINDS = ("ingress", "query", "call", "timer", "hook")
+"""How a message was sent (``TraceEntry.kind``): the kinds ``icto.ic.context`` names (the
+context module imports this one, so they are written out here)."""
+
+
+def _principal_or_none(value: object, what: str) -> Principal | None:
+    """A filter's principal from a principal, its text or a canister proxy (``.id``)."""
+    if value is None or isinstance(value, Principal):
+        return value
+    if isinstance(value, str):
+        return Principal.from_text(value)
+    found = getattr(value, "id", None)
+    if isinstance(found, Principal):
+        return found
+    raise TypeError(f"{what} must be a Principal, its text or a canister proxy, got {value!r}")
+
+
 _ARGS_REPR_LIMIT = 120
 
 
@@ -28,8 +47,9 @@ def _short(value: Any, limit: int = _ARGS_REPR_LIMIT) -> str:
 class TraceEntry:
     """One delivered message. ``outcome`` is ``"reply"``, ``"reject"``, ``"trap"`` or ``"pending"``.
 
-    ``kind`` is ``"ingress"``, ``"query"`` (ingress query), ``"call"`` (inter-canister) or
-    ``"timer"``. ``injected`` marks outcomes produced by ``ic.faults``.
+    ``kind`` is ``"ingress"``, ``"query"`` (ingress query), ``"call"`` (inter-canister),
+    ``"timer"`` or ``"hook"`` (an install or upgrade hook). ``injected`` marks outcomes produced
+    by ``ic.faults``.
     """
 
     __slots__ = (
@@ -218,6 +238,8 @@ class Trace:
 
     def last(self, n: int = 1) -> list[TraceEntry]:
         """The ``n`` most recent entries, oldest first."""
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"n must be an int, got {n!r}")
         if n <= 0:
             return []
         return list(self._entries)[-n:]
@@ -225,12 +247,22 @@ class Trace:
     def calls(
         self,
         method: str | None = None,
-        canister: Principal | None = None,
-        caller: Principal | None = None,
+        canister: Principal | Any | None = None,
+        caller: Principal | Any | None = None,
         outcome: str | None = None,
         kind: str | None = None,
     ) -> list[TraceEntry]:
-        """Entries matching every given filter, oldest first."""
+        """Entries matching every given filter, oldest first. ``canister`` and ``caller`` take
+        a principal, its text or a canister proxy; an unknown ``outcome`` or ``kind`` is a
+        ``ValueError``, not an empty list."""
+        if method is not None and not isinstance(method, str):
+            raise TypeError(f"method must be str or None, got {method!r}")
+        canister = _principal_or_none(canister, "canister")
+        caller = _principal_or_none(caller, "caller")
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         return [
             e
             for e in self._entries

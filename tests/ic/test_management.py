@@ -417,6 +417,15 @@ class TestInstallModes:
         assert ic.code_of(cid) is Notes
         assert [r.content for r in ic.canister_logs(cid)] == ["init v1"]
 
+    def test_code_of_takes_a_proxy_or_principal_text_like_every_inspection(self, ic):
+        counter = ic.deploy(Counter, 0)
+        for handle in (counter.id, counter, str(counter.id)):
+            assert ic.code_of(handle) is Counter
+            assert ic.canister_exists(handle)
+        assert ic.code_of(ic.create_canister()) is None
+        with pytest.raises(TypeError):
+            ic.code_of(5)
+
     def test_hooks_run_as_the_installer_and_may_set_timers(self, ic, alice, bob):
         cid = ic.create_canister(controllers=[alice, bob], caller=alice)
         ic.install_code(cid, WhoInstalled, caller=alice)

@@ -279,6 +279,14 @@ def test_a_toy_class_needs_its_module_allowed(saved: Path) -> None:
     assert record.code is Keeper
 
 
+def test_a_single_module_name_is_one_prefix_not_its_letters(saved: Path) -> None:
+    """``tuple("tests")`` would trust the one-letter modules t, e and s."""
+    (record,) = IC.load(saved, allow="tests").snapshot().canisters.values()
+    assert record.code is Keeper
+    with pytest.raises(ForbiddenClass):
+        IC.load(saved, allow="t")
+
+
 def test_an_allowed_module_may_still_not_name_a_plain_function(saved: Path) -> None:
     payload = payload_of(saved)
     payload["settings"]["seed"] = {"$class": "icto.ic.persistence:save_ic"}

@@ -25,6 +25,8 @@ from icto import (
     update,
 )
 from icto.ic import cycles as costs
+from icto.ic.context import CALL, HOOK, INGRESS, INGRESS_QUERY, TIMER
+from icto.ic.trace import KINDS, OUTCOMES
 from icto.ic.world import LOG_CAPACITY
 from tests.ic.toys import Counter, Relay, Tally
 
@@ -273,6 +275,43 @@ def test_calls_filters_by_method_canister_caller_outcome_and_kind(
     assert [e.args for e in ic.trace.calls(method="inc", kind="ingress")] == [(1,)]
     assert ic.trace.calls(method="inc", outcome="trap") == []
     assert len(ic.trace.calls()) == len(ic.trace) == 5
+
+
+def test_calls_takes_a_proxy_or_principal_text_for_a_principal(
+    ic: IC, counter: CanisterProxy, relay: CanisterProxy
+) -> None:
+    relay.relay(counter.id, "inc", (2,))
+    by_id = ic.trace.calls(canister=counter.id)
+    assert by_id and ic.trace.calls(canister=counter) == by_id
+    assert ic.trace.calls(canister=str(counter.id)) == by_id
+    assert ic.trace.calls(caller=relay) == ic.trace.calls(caller=relay.id) != []
+
+
+@pytest.mark.parametrize(
+    ("filters", "error"),
+    [({"outcome": "ok"}, ValueError), ({"kind": "update"}, ValueError),
+     ({"canister": 5}, TypeError), ({"caller": b"\x01"}, TypeError), ({"method": 3}, TypeError)],
+    ids=repr,
+)  # fmt: skip
+def test_calls_refuses_a_filter_that_could_match_nothing(
+    ic: IC, counter: CanisterProxy, filters: dict[str, Any], error: type[Exception]
+) -> None:
+    """A mistyped filter would otherwise answer an empty list, which reads as "no such call"."""
+    counter.inc(1)
+    with pytest.raises(error):
+        ic.trace.calls(**filters)
+
+
+def test_the_filters_kinds_are_the_kinds_messages_have() -> None:
+    assert set(KINDS) == {INGRESS, INGRESS_QUERY, CALL, TIMER, HOOK}
+    assert set(OUTCOMES) == {"reply", "reject", "trap", "pending"}
+
+
+@pytest.mark.parametrize("n", [True, 1.5, "2"], ids=repr)
+def test_last_refuses_what_is_not_a_count(ic: IC, counter: CanisterProxy, n: Any) -> None:
+    counter.inc(1)
+    with pytest.raises(TypeError):
+        ic.trace.last(n)
 
 
 def test_tree_renders_the_last_ingress_message_as_an_indented_call_tree(ic: IC) -> None:
