@@ -647,6 +647,10 @@ class DistributionMachine(RuleBasedStateMachine):
         model.status, model.cancelled_at = Phase.CANCELLED, now
         model.reserve = claimers * LEDGER_FEE
         if back <= 0:
+            # Nothing goes back: what is left above the amounts owed covers claim fees, up to
+            # one per claimer (it may be less than that).
+            spare = max(0, model.balance - sum(lefts) - model.pending_penalty)
+            model.reserve = min(model.reserve, spare)
             return Ok(0), False
         model.balance -= back + LEDGER_FEE
         model.refunded += back
