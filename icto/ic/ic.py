@@ -38,6 +38,16 @@ GENESIS_TIME: Final = (
 )
 """2026-01-01T00:00:00Z in nanoseconds since the Unix epoch."""
 
+MAX_TIME: Final = 2**64 - 1
+"""The last instant IC time can name: it is a nat64 of nanoseconds (in the year 2554)."""
+
+SEED_BITS: Final = 128
+"""``raw_rand`` mixes the seed in as a signed 128-bit number."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
 _NS: Final = {
     "days": 86_400 * 10**9,
     "hours": 3_600 * 10**9,
@@ -75,10 +85,16 @@ class IC:
         seed: int = 0,
         trace: bool = True,
     ) -> None:
-        if not isinstance(genesis_time, int) or genesis_time < 0:
-            raise TypeError(f"genesis_time must be a non-negative int of ns, got {genesis_time!r}")
-        if not isinstance(seed, int):
+        if not _is_int(genesis_time) or not 0 <= genesis_time <= MAX_TIME:
+            raise TypeError(
+                f"genesis_time must be an int of ns from 0 to 2**64 - 1, got {genesis_time!r}"
+            )
+        if not _is_int(seed):
             raise TypeError(f"seed must be an int, got {seed!r}")
+        if not -(2 ** (SEED_BITS - 1)) <= seed < 2 ** (SEED_BITS - 1):
+            raise ValueError(f"seed must fit in {SEED_BITS} signed bits, got {seed}")
+        if not isinstance(trace, bool):
+            raise TypeError(f"trace must be True or False, got {trace!r}")
         world = World(immutables.Map(), TimerQueue(), genesis_time, FIRST_CANISTER_INDEX, 0)
         self._router = Router(world, max_call_depth, trace)
         self._router.add_builtin(MANAGEMENT_ID, ManagementCanister(self._router, seed))
@@ -341,6 +357,8 @@ class IC:
             raise TypeError(f"time must be an int of nanoseconds, not {type(ns).__name__}")
         if ns < self._router.world.time:
             raise BadUse(f"time cannot go backwards: now {self._router.world.time}, asked {ns}")
+        if ns > MAX_TIME:
+            raise BadUse(f"IC time is a nat64 of nanoseconds: {ns} is past its end")
         self._run_timers_until(ns)
 
     def advance_time(
@@ -353,6 +371,8 @@ class IC:
             if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
                 raise BadUse(f"advance_time({unit}=...) takes a non-negative int, got {amount!r}")
             delta += amount * _NS[unit]
+        if self._router.world.time + delta > MAX_TIME:
+            raise BadUse("IC time is a nat64 of nanoseconds: that moves it past its end")
         self._run_timers_until(self._router.world.time + delta)
 
     def tick(self) -> None:
@@ -410,7 +430,7 @@ class IC:
                 genesis_time=world.time,
                 max_call_depth=settings["max_call_depth"],
                 seed=settings["seed"],
-                trace=bool(settings["trace"]),
+                trace=settings["trace"],
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidPayload(f"invalid settings: {exc}") from exc

@@ -148,7 +148,9 @@ class Router:
     """
 
     def __init__(self, world: World, max_call_depth: int, trace: bool) -> None:
-        if not isinstance(max_call_depth, int) or max_call_depth < 1:
+        if not isinstance(max_call_depth, int) or isinstance(max_call_depth, bool) or (
+            max_call_depth < 1
+        ):
             raise ValueError(f"max_call_depth must be a positive int, got {max_call_depth!r}")
         self._assembled: World = world
         self.set_world(world)

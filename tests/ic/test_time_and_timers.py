@@ -27,9 +27,10 @@ from icto import (
     query,
     update,
 )
+from icto.ic.ic import MAX_TIME
 from icto.ic.timers import TimerQueue
 
-from .toys import Counter
+from .toys import Counter, Relay
 
 SECOND = 10**9
 
@@ -253,6 +254,48 @@ class TestAdvanceTime:
         with pytest.raises(BadUse):
             ic.advance_time(days=1, nanos=-1)
         assert ic.time == GENESIS_TIME
+
+    def test_time_ends_where_a_nat64_of_nanoseconds_does(self, ic: IC, alarm: Any) -> None:
+        """Past 2**64 - 1 ns the IC has no time to give; moving there is refused, whole."""
+        alarm.schedule(0, "due now")
+        before = ic.snapshot()
+        with pytest.raises(BadUse, match="nat64"):
+            ic.advance_time(days=10**7)
+        with pytest.raises(BadUse, match="nat64"):
+            ic.set_time(MAX_TIME + 1)
+        assert ic.snapshot() is before and ic.time == GENESIS_TIME
+        ic.set_time(MAX_TIME)
+        assert ic.time == MAX_TIME and tags(ic, alarm.id) == ["due now"]
+        assert "2554" in repr(ic)
+
+
+@pytest.mark.parametrize(
+    ("settings_", "error"),
+    [
+        ({"genesis_time": True}, TypeError), ({"genesis_time": -1}, TypeError),
+        ({"genesis_time": MAX_TIME + 1}, TypeError), ({"genesis_time": 1.0}, TypeError),
+        ({"seed": True}, TypeError), ({"seed": "7"}, TypeError), ({"seed": 2**127}, ValueError),
+        ({"seed": -(2**127) - 1}, ValueError), ({"max_call_depth": True}, ValueError),
+        ({"max_call_depth": 0}, ValueError), ({"trace": "no"}, TypeError),
+        ({"trace": 0}, TypeError),
+    ],
+    ids=repr,
+)  # fmt: skip
+def test_an_ic_refuses_settings_it_could_not_honour(
+    settings_: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        IC(**settings_)
+
+
+def test_the_widest_seeds_still_draw_randomness() -> None:
+    draws = set()
+    for seed in (2**127 - 1, -(2**127)):
+        ic = IC(seed=seed)
+        randomness = ic.deploy(Relay).relay(MANAGEMENT_ID, "raw_rand")
+        assert isinstance(randomness, bytes) and len(randomness) == 32
+        draws.add(randomness)
+    assert len(draws) == 2
 
 
 # =============================================================================================
