@@ -457,8 +457,9 @@ class Distribution(FactoryContract):
 
     @update
     def withdraw_unallocated(self) -> Ok[int] | Err[DistributionError]:
-        """Owner, once a category's registration window has closed: take back what nobody
-        registered for (less the transfer's fee). The amount returned."""
+        """Owner: take back what nobody can be allocated any more (less the transfer's fee): a
+        category's unregistered amount once its registration window has closed, and what fixed
+        recipients removed before the start held, once it has come. The amount returned."""
         if self.caller != self.meta.owner:
             return Err(NotOwner(self.caller))
         if not self.state.funded or self.state.status is Phase.CANCELLED:
@@ -466,9 +467,8 @@ class Distribution(FactoryContract):
         now, state = self.time, self.state
         closed = {}
         for index, category in enumerate(self.config.categories):
-            window: Window | None = getattr(category.recipients, "window", None)
             left = category.amount - state.registered.get(index, 0)
-            if window is not None and now >= window.closes and left > 0:
+            if left > 0 and self._allocation_closed(category, now):
                 closed[index] = left
         back = sum(closed.values()) - state.fee
         if back <= 0:
@@ -485,6 +485,16 @@ class Distribution(FactoryContract):
             self.state = evolve(self.state, registered=current)
             return Err(TransferFailed(outcome))
         return Ok(back)
+
+    def _allocation_closed(self, category: Category, now: int) -> bool:
+        """Whether nobody can be given more of ``category``: its registration window has
+        closed, or its recipients are fixed and the distribution has started (the owner adds
+        recipients only before)."""
+        mode = category.recipients
+        if isinstance(mode, Fixed):
+            return now >= self.config.start
+        window: Window | None = getattr(mode, "window", None)
+        return window is not None and now >= window.closes
 
     @update
     def add_recipient(

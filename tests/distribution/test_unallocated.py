@@ -7,7 +7,9 @@ from icto import E8S, IC, Account, ApproveArgs, Err, Ok, Principal
 from icto.distribution import (
     Category,
     DistributionConfig,
+    Fixed,
     InvalidRequest,
+    Linear,
     NotOwner,
     Open,
     Window,
@@ -15,7 +17,9 @@ from icto.distribution import (
 )
 from icto.system import deploy_system
 
-OWNER, BOB, MALLORY = (Principal.from_name(n) for n in ("owner", "bob", "mallory"))
+OWNER, BOB, CAROL, MALLORY = (
+    Principal.from_name(n) for n in ("owner", "bob", "carol", "mallory")
+)
 SHARE = 10 * E8S
 FEE = 10_000
 
@@ -50,3 +54,37 @@ def test_unregistered_shares_return_to_the_owner_after_the_window_and_only_once(
     assert ic.state_of(dist_id).participants == before.participants
     assert dist.as_caller(BOB).claim().unwrap().amount == SHARE
     assert system.icp_balance(dist_id) == reserve - FEE  # the withdrawal paid its own fee
+
+
+def test_a_removed_fixed_recipients_share_returns_to_the_owner_once_the_start_has_come() -> None:
+    """Fixed recipients have no window: what one removed before the start held can be given to
+    nobody once the start has come (the owner adds recipients only before it), so it goes back
+    then, and never at the remaining recipient's expense."""
+    ic = IC()
+    system = deploy_system(ic)
+    start = ic.time + days(1)
+    config = DistributionConfig(
+        title="Team", token=system.icp_ledger.id, start=start, cancellable=False,
+        categories=(Category("team", 2 * SHARE, Fixed(((BOB, SHARE), (CAROL, SHARE))),
+                             Linear(days(10))),),
+    )  # fmt: skip
+    dist_id = system.distribution_factory.as_caller(system.backend.id).create_contract(
+        OWNER, config
+    ).unwrap()  # fmt: skip
+    reserve = config.claims_covered * 2 * FEE
+    system.faucet(OWNER, 2 * SHARE + reserve + 2 * FEE)
+    system.icp_ledger.as_caller(OWNER).icrc2_approve(
+        ApproveArgs(spender=Account(dist_id), amount=2 * SHARE + reserve + FEE)
+    ).unwrap()  # fmt: skip
+    dist = ic.actor(dist_id, OWNER)
+    dist.fund().unwrap()
+    dist.remove_recipient(CAROL).unwrap()
+    nothing_yet = Err(InvalidRequest(("nothing unallocated in a closed window",)))
+    assert dist.withdraw_unallocated() == nothing_yet
+    ic.set_time(start)
+    assert dist.withdraw_unallocated() == Ok(SHARE - FEE)
+    assert system.icp_balance(OWNER) == SHARE - FEE
+    assert dist.withdraw_unallocated() == nothing_yet
+    ic.set_time(start + days(10))
+    assert dist.as_caller(BOB).claim().unwrap().amount == SHARE
+    assert system.icp_balance(dist_id) == reserve - FEE
