@@ -657,16 +657,18 @@ class DistributionMachine(RuleBasedStateMachine):
         return Ok(back), True
 
     def _withdraw(self, fault: str | None) -> tuple[Any, bool]:
-        """The owner takes back the airdrop's unregistered shares once its window has closed:
-        the answer and whether it pays."""
-        model = self.model
-        left = model.room(AIRDROP) if self.ic.time >= WINDOW.closes else 0
-        back = left - model.fee
+        """The owner takes back the airdrop's unregistered shares once its window has closed,
+        and the team's removed ones once the start has come: the answer and whether it pays."""
+        model, now = self.model, self.ic.time
+        closed = {AIRDROP: model.room(AIRDROP) if now >= WINDOW.closes else 0,
+                  TEAM: model.room(TEAM) if now >= START else 0}  # fmt: skip
+        back = sum(closed.values()) - model.fee
         if back <= 0:
             return refused(InvalidRequest), False
         if fault is not None:
             return refused(TransferFailed), True
-        model.registered[AIRDROP] += left
+        for category, left in closed.items():
+            model.registered[category] += left
         model.balance -= back + LEDGER_FEE
         model.refunded += back
         return Ok(back), True
