@@ -201,10 +201,14 @@ def _recipients_problems(category: Category) -> list[str]:
     mode: object = category.recipients
     if isinstance(mode, Fixed | Whitelist):
         problems = _listed_problems(mode.recipients)
-        if isinstance(mode, Fixed) and not problems:
-            total = sum(amount for _, amount in mode.recipients)
-            if total != category.amount:
-                problems.append(f"Fixed amounts sum to {total}, not the amount {category.amount}")
+        total = 0 if problems else sum(amount for _, amount in mode.recipients)
+        if isinstance(mode, Fixed) and not problems and total != category.amount:
+            problems.append(f"Fixed amounts sum to {total}, not the amount {category.amount}")
+        if isinstance(mode, Whitelist) and total > category.amount:
+            problems.append(
+                f"Whitelist amounts sum to {total}, more than the amount {category.amount}: "
+                f"not everyone listed could register"
+            )
         if isinstance(mode, Whitelist):
             problems.extend(_window_problems(mode.window))
         return problems

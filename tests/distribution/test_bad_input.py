@@ -246,6 +246,10 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], DistributionConfig], str]] = {
         lambda: with_team(recipients=Fixed(((BOB, 60 * E8S), (CAROL, 40 * E8S - 1)))),
         f"Fixed amounts sum to {100 * E8S - 1}, not the amount {100 * E8S}",
     ),
+    "Whitelist amounts above the category's": (
+        lambda: one_category(10 * E8S, Whitelist(((BOB, 8 * E8S), (CAROL, 8 * E8S)), WINDOW)),
+        f"Whitelist amounts sum to {16 * E8S}, more than the amount {10 * E8S}",
+    ),
     "no Fixed recipients": (
         lambda: with_team(recipients=Fixed(())), "recipients are 1 to 100000 (Principal, amount)",
     ),
