@@ -101,6 +101,10 @@ def validate_multisig_config(config: object, owner: Principal | None = None) -> 
         reasons.append("timelock must be an int of nanoseconds >= 0")
     if not is_nat(config.lifetime) or not 0 < config.lifetime <= MAX_LIFETIME_NS:
         reasons.append(f"lifetime must be an int of nanoseconds from 1 to {MAX_LIFETIME_NS}")
+    elif is_nat(config.timelock) and config.timelock >= config.lifetime:
+        reasons.append(
+            "timelock must be shorter than lifetime: a proposal expires before its timelock ends"
+        )
     reasons.extend(policy_problems(config.policies, voters))
     reasons.extend(limit_problems(config.daily_limits))
     is_public: object = config.is_public

@@ -52,6 +52,8 @@ def test_configs_within_every_bound_are_valid(changes: dict[str, Any]) -> None:
         ({"threshold": True}, "threshold must be an int"),
         ({"timelock": -1}, "timelock must be"),
         ({"lifetime": 0}, "lifetime must be"),
+        ({"timelock": 5, "lifetime": 5}, "timelock must be shorter than lifetime"),
+        ({"timelock": MAX_LIFETIME_NS + 1}, "timelock must be shorter than lifetime"),
         ({"lifetime": MAX_LIFETIME_NS + 1}, "lifetime must be"),
         ({"members": ()}, "a wallet has 1 to 50 members"),
         ({"members": tuple((Principal.from_name(f"m{i}"), Role.OWNER) for i in range(51))},
