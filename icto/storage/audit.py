@@ -31,10 +31,11 @@ from icto.storage.base import (
     InvalidRecord,
     StorageBase,
     StorageState,
+    are_clean_lines,
     check_page,
     ids_between,
     is_clean_text,
-    is_text,
+    is_line,
     take_page,
 )
 from icto.storage.types import (
@@ -107,11 +108,12 @@ def _plainly_valid(event: AuditEvent, entries: int) -> bool:
     action, custom = event.action, event.custom
     if type(action) is not AuditAction or type(event.severity) is not Severity:
         return False
+    lines: list[str] = []
     texts: list[str] = []
     if action is AuditAction.CUSTOM:
         if type(custom) is not str or not 1 <= len(custom) <= MAX_TEXT:
             return False
-        texts.append(custom)
+        lines.append(custom)
     elif custom is not None:
         return False
     user, contract = event.user, event.contract_id
@@ -123,7 +125,7 @@ def _plainly_valid(event: AuditEvent, entries: int) -> bool:
         if text is not None:
             if type(text) is not str or not 1 <= len(text) <= MAX_TEXT:
                 return False
-            texts.append(text)
+            lines.append(text)
     ref_id, occurred_at = event.ref_id, event.occurred_at
     if ref_id is not None and not (type(ref_id) is int and 0 <= ref_id < entries):
         return False
@@ -143,9 +145,9 @@ def _plainly_valid(event: AuditEvent, entries: int) -> bool:
         ):  # fmt: skip
             return False
         keys.add(key)
-        texts.append(key)
+        lines.append(key)
         texts.append(value)
-    return not texts or is_clean_text("\n".join(texts))
+    return (not lines or are_clean_lines(lines)) and (not texts or is_clean_text("\n".join(texts)))
 
 
 def _every_event_problem(event: AuditEvent, entries: int) -> tuple[str, ...]:
@@ -156,7 +158,7 @@ def _every_event_problem(event: AuditEvent, entries: int) -> tuple[str, ...]:
     if not isinstance(action, AuditAction):
         problems.append(f"action must be an AuditAction, got {action!r}")
     elif action is AuditAction.CUSTOM:
-        if not is_text(custom, MAX_TEXT):
+        if not is_line(custom, MAX_TEXT):
             problems.append(f"a Custom action needs custom text of 1 to {MAX_TEXT} characters")
     elif custom is not None:
         problems.append("custom text is only for the Custom action")
@@ -164,8 +166,8 @@ def _every_event_problem(event: AuditEvent, entries: int) -> tuple[str, ...]:
         if fields[name] is not None and not isinstance(fields[name], Principal):
             problems.append(f"{name} must be a Principal or None, got {fields[name]!r}")
     for name in ("service", "payment_id"):
-        if fields[name] is not None and not is_text(fields[name], MAX_TEXT):
-            problems.append(f"{name} must be None or text of 1 to {MAX_TEXT} characters")
+        if fields[name] is not None and not is_line(fields[name], MAX_TEXT):
+            problems.append(f"{name} must be None or one line of 1 to {MAX_TEXT} characters")
     ref_id = fields["ref_id"]
     if ref_id is not None and not (is_nat(ref_id) and ref_id < entries):  # type: ignore[operator]
         problems.append(f"ref_id must be the id of an existing entry, got {ref_id!r}")
@@ -190,8 +192,8 @@ def _details_problems(details: object) -> list[str]:
             problems.append(f"a detail is a (key, value) pair, got {pair!r}")
             continue
         key, value = pair
-        if not is_text(key, MAX_DETAIL_KEY):
-            problems.append(f"a detail key is text of 1 to {MAX_DETAIL_KEY} characters")
+        if not is_line(key, MAX_DETAIL_KEY):
+            problems.append(f"a detail key is one line of 1 to {MAX_DETAIL_KEY} characters")
         elif key in seen:
             problems.append(f"detail key {key!r} appears twice")
         else:

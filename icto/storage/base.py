@@ -57,6 +57,22 @@ def is_text(value: object, longest: int) -> bool:
     return text_problem("text", value, 1, longest, multiline=True) is None
 
 
+def is_line(value: object, longest: int) -> bool:
+    """``value`` is 1 to ``longest`` characters of one-line text, as the text rule wants short
+    fields (ids, names, keys): no newline or tab, no whitespace at either end."""
+    return text_problem("text", value, 1, longest) is None
+
+
+def are_clean_lines(texts: list[str]) -> bool:
+    """Each of ``texts`` passes the one-line rule (their lengths are not checked), with one scan
+    of them joined by spaces, which the rule allows inside a line."""
+    for text in texts:
+        if text != text.strip():
+            return False
+    joined = " ".join(texts)
+    return text_problem("text", joined, 0, len(joined)) is None
+
+
 def is_clean_text(text: str) -> bool:
     """``text`` holds no character the text rule forbids in free text (its length is not
     checked). Texts joined with newlines pass together exactly when each passes alone, so one

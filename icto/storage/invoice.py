@@ -35,9 +35,10 @@ from icto.storage.base import (
     InvalidRecord,
     StorageBase,
     StorageState,
+    are_clean_lines,
     check_page,
     ids_between,
-    is_clean_text,
+    is_line,
     is_text,
     take_page,
 )
@@ -152,7 +153,9 @@ def _moved(
 
 
 def _id_problem(what: str, value: object) -> list[str]:
-    return [] if is_text(value, MAX_ID) else [f"{what} must be text of 1 to {MAX_ID} characters"]
+    if is_line(value, MAX_ID):
+        return []
+    return [f"{what} must be one line of 1 to {MAX_ID} characters, without spaces at its ends"]
 
 
 def _audit_id_problem(value: object) -> list[str]:
@@ -178,7 +181,7 @@ def _plainly_valid_draft(draft: PaymentDraft) -> bool:
         and draft.token.is_canister and identified_problem(draft.user, "payer") is None
         and type(amount) is int and amount >= 0
         and (audit_id is None or (type(audit_id) is int and audit_id >= 0))
-        and is_clean_text(f"{id_}\n{service}")
+        and are_clean_lines([id_, service])
     )  # fmt: skip
 
 
@@ -190,8 +193,8 @@ def _every_draft_problem(draft: PaymentDraft) -> tuple[str, ...]:
         problems.append(payer)
     if not (isinstance(token, Principal) and token.is_canister):
         problems.append(f"token must be a ledger canister id, got {token!r}")
-    if not is_text(draft.service, MAX_TEXT):
-        problems.append(f"service must be text of 1 to {MAX_TEXT} characters")
+    if not is_line(draft.service, MAX_TEXT):
+        problems.append(f"service must be one line of 1 to {MAX_TEXT} characters")
     if not is_nat(draft.amount):
         problems.append(f"amount must be a non-negative int, got {draft.amount!r}")
     return (*problems, *_audit_id_problem(draft.audit_id))

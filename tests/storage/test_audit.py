@@ -91,8 +91,12 @@ class TestAppending:
             {"action": AuditAction.CUSTOM, "custom": "c" * MAX_TEXT},
             {"service": "s" * MAX_TEXT, "payment_id": "p" * MAX_TEXT},
             {"ref_id": 0},
+            {"details": (("reason", "line one\n\tline two"),), "service": "token factory"},
         ],
-        ids=["most-details", "longest-detail", "longest-custom", "longest-texts", "ref-to-0"],
+        ids=[
+            "most-details", "longest-detail", "longest-custom", "longest-texts", "ref-to-0",
+            "free-text-value",
+        ],
     )
     def test_events_at_the_limits_are_taken(self, audit, fields):
         audit.log_event(event())
@@ -126,6 +130,12 @@ INVALID_EVENTS = {
     "detail-value-bidi": event(details=(("k", "a\u202eb"),)),
     "service-surrogate": event(service="s\ud800"),
     "detail-key-twice": event(details=(("k", "1"), ("k", "2"))),
+    "service-newline": event(service="token\nfactory"),
+    "service-tab": event(service="a\tb"),
+    "payment-id-padded": event(payment_id=" pay-1 "),
+    "detail-key-newline": event(details=(("k\n", "v"),)),
+    "detail-key-padded": event(details=((" k ", "v"),)),
+    "custom-newline": event(action=AuditAction.CUSTOM, custom="Kyc\nPassed"),
 }
 
 

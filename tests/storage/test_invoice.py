@@ -180,7 +180,8 @@ class TestPayments:
          {"amount": 1.0}, {"service": ""}, {"service": "s" * (MAX_TEXT + 1)}, {"user": "alice"},
          {"token": None}, {"audit_id": -2}, {"service": "a\u2066b"}, {"id": "p\x00"},
          {"user": Principal.anonymous()}, {"user": Principal.management_canister()},
-         {"token": ALICE}, {"token": Principal.anonymous()}],
+         {"token": ALICE}, {"token": Principal.anonymous()}, {"id": "a\nb"}, {"id": " p "},
+         {"id": "a\tb"}, {"service": "token\nfactory"}, {"service": "token_factory "}],
     )  # fmt: skip
     def test_a_malformed_draft_is_rejected(self, ic, invoice, fields):
         unchanged(ic, invoice, lambda: invoice.create_payment(draft(**fields)), "invalid payment")
