@@ -31,15 +31,12 @@ from icto.ic.proxy import CanisterProxy
 from icto.ic.router import Router
 from icto.ic.timers import TimerQueue
 from icto.ic.trace import Trace
-from icto.ic.world import DELETED, STOPPED, CanisterRecord, LogRecord, World
+from icto.ic.world import DELETED, MAX_TIME, STOPPED, CanisterRecord, LogRecord, World
 
 GENESIS_TIME: Final = (
     int(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC).timestamp()) * 1_000_000_000
 )
 """2026-01-01T00:00:00Z in nanoseconds since the Unix epoch."""
-
-MAX_TIME: Final = 2**64 - 1
-"""The last instant IC time can name: it is a nat64 of nanoseconds (in the year 2554)."""
 
 SEED_BITS: Final = 128
 """``raw_rand`` mixes the seed in as a signed 128-bit number."""

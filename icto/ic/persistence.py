@@ -27,6 +27,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+import immutables
+
+from icto.ic.canister import Canister
 from icto.ic.codec import (
     Decoder,
     ForbiddenClass,
@@ -36,7 +39,17 @@ from icto.ic.codec import (
     Unserializable,
     encode,
 )
-from icto.ic.world import World
+from icto.ic.principal import Principal
+from icto.ic.timers import Timer, TimerQueue
+from icto.ic.world import (
+    DELETED,
+    MAX_TIME,
+    RUNNING,
+    STOPPED,
+    CanisterLog,
+    CanisterRecord,
+    World,
+)
 
 FORMAT: Final = "icto-world"
 VERSION: Final = 1
@@ -162,7 +175,71 @@ def load_world(
     world, settings = payload.get("world"), payload.get("settings")
     if not isinstance(world, World) or not isinstance(settings, dict):
         raise InvalidPayload("the payload holds no world and settings")
+    problem = world_problem(world)
+    if problem is not None:
+        raise InvalidPayload(f"not a valid world: {problem}")
     return world, settings
+
+
+def _is_nat(value: object, top: int | None = None) -> bool:
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        and (top is None or value <= top)
+    )  # fmt: skip
+
+
+_MUTABLE: Final = (list, dict, set, bytearray)
+
+
+def world_problem(world: World) -> str | None:
+    """What makes ``world`` something no IC could be in (``None`` if nothing): a file edited
+    to pass its checksum is refused here, before anything is built. O(canisters + timers)."""
+    canisters: object = world.canisters
+    if not isinstance(canisters, immutables.Map):
+        return "its canisters are not a map"
+    for key, record in canisters.items():
+        problem = _record_problem(key, record)
+        if problem is not None:
+            return f"canister {key!r}: {problem}"
+    timers: object = world.timers
+    if not isinstance(timers, TimerQueue) or not isinstance(timers.live, immutables.Map):
+        return "its timers are not a timer queue"
+    for timer in timers.live.values():
+        if not isinstance(timer, Timer) or timer.canister_id not in canisters:
+            return f"timer {timer!r} belongs to no canister"
+        if not _is_nat(timer.deadline) or not isinstance(timer.method, str):
+            return f"timer {timer!r} has no deadline or method"
+    if not _is_nat(world.time, MAX_TIME):
+        return f"time {world.time!r} is not a nat64 of nanoseconds"
+    if not (_is_nat(world.next_canister_index) and _is_nat(world.rand_counter)):
+        return "its counters are not non-negative ints"
+    return None
+
+
+def _record_problem(key: object, record: object) -> str | None:
+    if not isinstance(record, CanisterRecord) or record.canister_id != key:
+        return "its record is not the canister's"
+    code = record.code
+    if code is not None and not (isinstance(code, type) and issubclass(code, Canister)):
+        return f"its code {code!r} is not a Canister class"
+    if record.status not in (RUNNING, STOPPED, DELETED):
+        return f"its status {record.status!r} is none of running, stopped, deleted"
+    if not _is_nat(record.cycles):
+        return f"its cycles {record.cycles!r} are not a non-negative int"
+    controllers: object = record.controllers
+    if not isinstance(controllers, tuple) or not all(
+        isinstance(controller, Principal) for controller in controllers
+    ):  # fmt: skip
+        return f"its controllers {controllers!r} are not a tuple of principals"
+    if isinstance(record.state, _MUTABLE):
+        return f"its state is a mutable {type(record.state).__name__}"
+    timer_ids: object = record.timer_ids
+    log: object = record.log
+    if not isinstance(timer_ids, immutables.Map) or not isinstance(log, CanisterLog):
+        return "its timers or log are malformed"
+    if not _is_nat(record.generation):
+        return f"its generation {record.generation!r} is not a non-negative int"
+    return None
 
 
 def _checked_body(data: bytes) -> bytes:

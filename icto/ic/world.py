@@ -97,4 +97,7 @@ class World(NamedTuple):
         return world
 
 
+MAX_TIME: Final = 2**64 - 1
+"""The last instant IC time can name: it is a nat64 of nanoseconds (in the year 2554)."""
+
 _new_tuple: Final[Any] = tuple.__new__

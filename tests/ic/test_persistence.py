@@ -25,6 +25,7 @@ from icto.ic import persistence
 from icto.ic.persistence import (
     CorruptFile,
     ForbiddenClass,
+    InvalidPayload,
     MissingClass,
     PersistenceError,
     Unserializable,
@@ -254,6 +255,53 @@ def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(CorruptFile, match="not an icto-world file"):
         IC.load(path)
+
+
+def _with_record(world: Any, **changes: Any) -> Any:
+    """``world`` with its one canister's record changed."""
+    ((cid, record),) = world.canisters.items()
+    return world._replace(canisters=world.canisters.set(cid, record._replace(**changes)))
+
+
+def _elsewhere(world: Any) -> Any:
+    """``world`` with its one canister filed under another id than its own."""
+    ((cid, record),) = world.canisters.items()
+    other = Principal.from_canister_index(99)
+    return world._replace(canisters=world.canisters.delete(cid).set(other, record))
+
+
+def _orphan_timer(world: Any) -> Any:
+    """``world`` with a timer of a canister that is not in it."""
+    (cid,) = world.canisters
+    return world._replace(canisters=world.canisters.delete(cid))
+
+
+EDITED_WORLDS: dict[str, Any] = {
+    "cycles as text": lambda w: _with_record(w, cycles="lots"),
+    "negative cycles": lambda w: _with_record(w, cycles=-5),
+    "controllers as an int": lambda w: _with_record(w, controllers=5),
+    "a status of no kind": lambda w: _with_record(w, status="zombie"),
+    "code that is not a canister": lambda w: _with_record(w, code=Box),
+    "a mutable state": lambda w: _with_record(w, state=[1, 2]),
+    "a record under another id": _elsewhere,
+    "a timer of a missing canister": _orphan_timer,
+    "time past a nat64": lambda w: w._replace(time=2**64),
+    "a negative canister counter": lambda w: w._replace(next_canister_index=-1),
+}
+
+
+@pytest.mark.parametrize("edit", EDITED_WORLDS.values(), ids=EDITED_WORLDS)
+def test_a_world_no_ic_could_be_in_is_refused_at_load(tmp_path: Path, edit: Any) -> None:
+    """A file edited to pass its checksum fails later, in the middle of a call, unless the
+    world is checked when it is read: it is, and nothing is built."""
+    ic = IC()
+    keeper = ic.deploy(Keeper, Box(1, (Colour.RED, b"")))
+    keeper.schedule(10**9, "later")
+    ic.restore(edit(ic.snapshot()))
+    path = tmp_path / "edited.icto"
+    ic.save(path)
+    with pytest.raises(InvalidPayload, match="not a valid world"):
+        IC.load(path, allow=ALLOW)
 
 
 @pytest.mark.parametrize("name", ["os:system", "subprocess:Popen", "builtins:eval"])
