@@ -174,6 +174,8 @@ _TOKEN_BREAKERS: Final[list[Callable[[TokenConfig], st.SearchStrategy[TokenConfi
     _evolved(transfer_fee=U64_MAX + 1), _evolved(max_memo_length=MAX_MEMO_LENGTH + 1),
     _evolved(logo="two\nlines"), _evolved(description="\x00"), _evolved(is_public="yes"),
     _minting_holds_balance, _collector_is_minting, _repeated_holder,
+    _evolved(minting_account=Account(Principal.anonymous())),
+    _evolved(fee_collector=Account(Principal.management_canister())),
 ]  # fmt: skip
 
 
@@ -192,17 +194,22 @@ def _valid_multisig(draw: st.DrawFn, owner: Principal) -> MultisigConfig:
     voters = sum(1 for _, role in members if role.votes)
     kinds = draw(st.lists(st.sampled_from(Kind), max_size=3, unique=True))
     ledgers = draw(st.lists(canister_ids(), max_size=3, unique=True))
+    lifetime = draw(st.integers(1, MAX_LIFETIME_NS))
     return MultisigConfig(
         name=draw(text(1, 30)),
         members=members,
         threshold=draw(st.integers(1, voters)),
-        timelock=draw(st.integers(0, _NS_YEAR)),
-        lifetime=draw(st.integers(1, MAX_LIFETIME_NS)),
+        timelock=draw(st.integers(0, min(_NS_YEAR, lifetime - 1))),
+        lifetime=lifetime,
         policies=tuple((kind, draw(st.integers(1, voters))) for kind in kinds),
         daily_limits=tuple((ledger, draw(amounts(min_value=1))) for ledger in ledgers),
         is_public=draw(st.booleans()),
         description=draw(text(0, 40, multiline=True)),
     )
+
+
+def _timelock_outlives_proposals(config: MultisigConfig) -> st.SearchStrategy[MultisigConfig]:
+    return st.just(evolve(config, timelock=config.lifetime))
 
 
 def _demoted_owner(config: MultisigConfig) -> st.SearchStrategy[MultisigConfig]:
@@ -229,6 +236,7 @@ _MULTISIG_BREAKERS: Final[list[Callable[[MultisigConfig], st.SearchStrategy[Mult
     _evolved(daily_limits=((Principal.from_name("not a ledger"), 1),)),
     _evolved(daily_limits=((Principal.from_canister_index(1), 0),)),
     _demoted_owner, _repeated_member, _threshold_above_voters, _policy_above_voters,
+    _timelock_outlives_proposals,
 ]  # fmt: skip
 
 
@@ -288,7 +296,9 @@ def _category(draw: st.DrawFn) -> Category:
         listed = draw(_listed())
         recipients, amount = Fixed(tuple(listed)), sum(value for _, value in listed)
     elif kind == "whitelist":
-        recipients = Whitelist(tuple(draw(_listed())), draw(windows()))
+        listed = draw(_listed())
+        recipients = Whitelist(tuple(listed), draw(windows()))
+        amount = max(amount, sum(value for _, value in listed))
     elif kind == "open":
         seats = draw(st.integers(1, 1000))
         recipients, amount = Open(seats, draw(windows())), seats * draw(st.integers(1, 2**40))
@@ -340,6 +350,13 @@ def _fixed_mismatch(config: DistributionConfig) -> st.SearchStrategy[Distributio
     return _first_category(amount=6, recipients=Fixed(listed))(config)
 
 
+def _oversubscribed_whitelist(
+    config: DistributionConfig,
+) -> st.SearchStrategy[DistributionConfig]:
+    listed = ((Principal.from_name("first"), 4), (Principal.from_name("second"), 4))
+    return _first_category(amount=7, recipients=Whitelist(listed, Window(0, 1)))(config)
+
+
 _DISTRIBUTION_BREAKERS: Final[
     list[Callable[[DistributionConfig], st.SearchStrategy[DistributionConfig]]]
 ] = [
@@ -351,6 +368,7 @@ _DISTRIBUTION_BREAKERS: Final[
     _first_category(schedule=Linear(0)), _first_category(start_offset=-1),
     _first_category(recipients=Whitelist(((Principal.anonymous(), 1),), Window(0, 1))),
     _first_category(recipients=Open(1, Window(5, 5))), _uneven_open, _fixed_mismatch,
+    _oversubscribed_whitelist, _evolved(penalty_to=Account(Principal.anonymous())),
 ]  # fmt: skip
 
 
