@@ -109,25 +109,26 @@ class Relay(Canister):
 
 
 class ReenteringLedger(Ledger):
-    """A ledger that, while a payout to the relay canister is in flight, lets the relay call the
-    DAO again (as an interleaved message would on the IC)."""
+    """A ledger that, while a payout to the relay canister (or a pull from it) is in flight,
+    lets the relay call the DAO again (as an interleaved message would on the IC)."""
 
     VERSION = "1.0.1"
 
-    def icrc1_transfer(self, args: TransferArgs) -> Any:
-        if args.to.owner == REENTRY.get("relay"):
-            for target, method, call_args in REENTRY.pop("during_payout", ()):
+    def _reenter(self, moment: str, party: Principal) -> None:
+        """Run the relay's calls queued for ``moment`` when ``party`` is the relay."""
+        if party == REENTRY.get("relay"):
+            for target, method, call_args in REENTRY.pop(moment, ()):
                 answer = self.call(REENTRY["relay"], "relay", target, method, call_args)
                 REENTRY["answers"].append(answer)
+
+    def icrc1_transfer(self, args: TransferArgs) -> Any:
+        self._reenter("during_payout", args.to.owner)
         return super().icrc1_transfer(args)
 
     icrc1_transfer.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
 
     def icrc2_transfer_from(self, args: TransferFromArgs) -> Any:
-        if args.from_.owner == REENTRY.get("relay"):
-            for target, method, call_args in REENTRY.pop("during_pull", ()):
-                answer = self.call(REENTRY["relay"], "relay", target, method, call_args)
-                REENTRY["answers"].append(answer)
+        self._reenter("during_pull", args.from_.owner)
         return super().icrc2_transfer_from(args)
 
     icrc2_transfer_from.__icto_kind__ = (  # type: ignore[attr-defined]
