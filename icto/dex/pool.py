@@ -172,6 +172,8 @@ class Pool(Canister):
         fee = self._fee(ledger)
         if isinstance(fee, str) or amount <= fee:
             return
+        if self.state.owed.get((user, ledger), 0) < amount:
+            return  # ``withdraw_owed`` ran while the fee was asked, and paid it
         self._owe(user, ledger, -amount)
         nonce = self._nonce()
         args = TransferArgs(
@@ -207,8 +209,10 @@ class Pool(Canister):
         self, amount0: int, amount1: int, min_shares: int = 0, to: Principal | None = None
     ) -> Ok[Liquidity] | Err[PoolError]:
         """Add up to ``amount0`` of token0 and ``amount1`` of token1 at the pool's ratio (all of
-        both into an empty pool); the shares go to ``to`` (default: the caller). Refused if
-        fewer than ``min_shares`` would be minted."""
+        both into an empty pool); the shares go to ``to`` (default: the caller, never the pool).
+        Refused if fewer than ``min_shares`` would be minted, before anything moves or, if the
+        reserves moved while the pulls were in flight, after them: what arrived then stays in the
+        caller's pool balance."""
         user = self.caller
         self._settle_mine(user)
         beneficiary = user if to is None else to
@@ -223,6 +227,8 @@ class Pool(Canister):
             problem = identified_problem(principal, role)
             if problem:
                 problems.append(problem)
+        if beneficiary == self.id:
+            problems.append("the pool cannot hold shares: nothing could ever burn them")
         if problems:
             return Err(InvalidRequest(tuple(problems)))
         state = self.state
@@ -247,6 +253,8 @@ class Pool(Canister):
         ):  # fmt: skip
             return Err(InvalidRequest(("your pool balance was spent meanwhile; try again",)))
         minted = shares_for(take0, take1, state.reserve0, state.reserve1, state.supply)
+        if minted < min_shares:  # the reserves moved while the pulls were in flight
+            return Err(Slippage(min_shares, minted))
         self._owe(user, state.token0, -take0)
         self._owe(user, state.token1, -take1)
         state = self.state

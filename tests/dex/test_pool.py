@@ -69,7 +69,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from icto import IC, Account, CallRejected, Err, InvalidArguments, Ok, Principal
+from icto import IC, Account, CallRejected, Canister, Err, InvalidArguments, Ok, Principal
 from icto.dex import (
     InvalidRequest,
     Liquidity,
@@ -1078,6 +1078,8 @@ BAD = [
                  id="add: anonymous beneficiary"),
     pytest.param(ANON, "add_liquidity", (R0, R1), InvalidRequest,
                  "the anonymous principal cannot be a liquidity provider", id="add: anonymous"),
+    pytest.param(BOB, "add_liquidity", (R0, R1, 0, "pool"), InvalidRequest,
+                 "the pool cannot hold shares", id="add: the pool as beneficiary"),
     # 1 of token0 matches 4 of token1; 1 of token1 matches 0 of token0
     pytest.param(BOB, "add_liquidity", (1, 1), InvalidRequest, "too little to mint a share",
                  id="add: too little for a share"),
@@ -1117,6 +1119,104 @@ def test_bad_input_gets_a_typed_error_and_changes_nothing(
             assert any(says in reason for reason in result.error.reasons), result.error
     assert world.states() == before
     assert world.blocks() == blocks
+    world.reconcile()
+
+
+# -- messages interleaved at the pool's awaits ---------------------------------------------------
+
+HOOKS: dict[str, Any] = {}
+"""What the hooking ledger runs, through the relay, while the pool awaits it."""
+
+
+class Relay(Canister):
+    """A user that is a canister, so that its calls can run while the pool awaits a ledger."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = None
+
+    @update
+    def relay(self, target: Principal, method: str, args: tuple[Any, ...]) -> Any:
+        return self.call(target, method, *args)
+
+
+class Hooking(Ledger):
+    """An honest ledger that, while the pool awaits its ``icrc1_fee`` or one of its pulls, runs
+    the relay's queued calls first (as any message may run at an await on the IC)."""
+
+    VERSION = "1.0.1"
+
+    def _interleave(self, moment: str) -> None:
+        for target, method, args in HOOKS.pop(moment, ()):
+            HOOKS["answers"].append(self.call(HOOKS["relay"], "relay", target, method, args))
+
+    @update
+    def icrc1_fee(self) -> int:
+        self._interleave("during_fee")
+        return int(self.state.config.fee)
+
+    def icrc2_transfer_from(self, args: TransferFromArgs) -> Any:
+        self._interleave("during_pull")
+        return super().icrc2_transfer_from(args)
+
+    icrc2_transfer_from.__icto_kind__ = (  # type: ignore[attr-defined]
+        Ledger.icrc2_transfer_from.__icto_kind__  # type: ignore[attr-defined]
+    )
+
+
+def interleaving(world: World) -> CanisterProxy:
+    """``world`` seeded by alice, token0 on the hooking ledger, and a relay canister holding
+    10**12 of each token with the pool approved: the relay, to act through."""
+    seeded(world)
+    relay = world.ic.deploy(Relay)
+    for ledger in world.ledgers:
+        ledger.as_caller(CAROL).icrc1_transfer(
+            TransferArgs(to=Account(relay.id), amount=10**12)
+        ).unwrap()  # fmt: skip
+        approval = ApproveArgs(spender=Account(world.pool_id), amount=2**64 - 1)
+        relay.relay(ledger.id, "icrc2_approve", (approval,)).unwrap()
+    world.ic.upgrade_canister(world.t0.id, Hooking)
+    HOOKS.clear()
+    HOOKS.update(relay=relay.id, answers=[])
+    return relay
+
+
+def test_a_payout_is_not_paid_again_by_a_withdrawal_run_while_its_fee_is_asked(
+    world: World,
+) -> None:
+    """The payout is owed while the pool asks the ledger for its fee; a ``withdraw_owed`` that
+    runs then pays it, and the payout must not pay it a second time."""
+    relay = interleaving(world)
+    assert relay.relay(world.pool_id, "add_liquidity", (R0, R1)).is_ok
+    shares = world.pool.get_shares(relay.id)
+    held0 = world.balance(world.t0, relay.id)
+    HOOKS["during_fee"] = [(world.pool_id, "withdraw_owed", (world.t0.id,))]
+    removed = relay.relay(world.pool_id, "remove_liquidity", (shares,)).unwrap()
+    assert HOOKS["answers"] == [Ok(removed.amount0)]
+    assert world.balance(world.t0, relay.id) == held0 + removed.amount0 - FEE
+    assert world.pool.get_owed(relay.id, world.t0.id) == 0
+    reserve0 = world.pool.get_reserves().reserve0
+    assert world.balance(world.t0, world.pool_id) >= reserve0 == R0
+    world.reconcile()
+
+
+def test_min_shares_holds_after_the_pulls_when_a_swap_moved_the_reserves_meanwhile(
+    world: World,
+) -> None:
+    """Bob's deposit is priced before its pulls; a swap runs during the first and halves what
+    his amounts are worth in shares. Fewer than his minimum are not minted: what arrived stays
+    in his pool balance, to withdraw."""
+    interleaving(world)
+    HOOKS["during_pull"] = [(world.pool_id, "swap", (world.t0.id, 4 * R0, 0))]
+    supply = world.pool.get_reserves().supply
+    result = world.by(BOB).add_liquidity(R0, R1, SHARES)
+    assert HOOKS["answers"][0].is_ok
+    assert isinstance(result, Err) and isinstance(result.error, Slippage), result
+    assert result.error.minimum == SHARES and result.error.got < SHARES
+    assert world.pool.get_shares(BOB) == 0 and world.pool.get_reserves().supply == supply
+    assert (world.owed(BOB, world.t0), world.owed(BOB, world.t1)) == (R0, R1)
+    assert world.by(BOB).withdraw_owed(world.t1.id) == Ok(R1)
     world.reconcile()
 
 
