@@ -139,6 +139,27 @@ def _raw(account: Account | None) -> tuple[Principal, bytes | None] | None:
     return None if account is None else (account.owner, account.subaccount)
 
 
+def _identity(
+    operation: str,
+    kind: str,
+    source: Account,
+    to: Account,
+    spender: Account | None,
+    amount: int,
+    fee: int | None,
+    memo: bytes | None,
+    created_at_time: int,
+) -> tuple[Any, ...]:
+    """The dedup identity: the transaction as the production ledger records it, fields as
+    given. A mint records no source and no fee, a burn no destination and no fee, so a retry
+    that spells the minting account another way, or names a zero fee, is the same one."""
+    if operation == MINT:
+        return (MINT, _raw(to), amount, memo, created_at_time)
+    if operation == BURN:
+        return (BURN, _raw(source), _raw(spender), amount, memo, created_at_time)
+    return (kind, _raw(source), _raw(to), _raw(spender), amount, fee, memo, created_at_time)
+
+
 def _key(account: Account) -> Account:
     """The account as a balances / allowances key (a default subaccount spelled ``None``)."""
     return account if account.subaccount is None else account.normalized()
@@ -262,7 +283,6 @@ class Ledger(Canister):
             arg.max_memo_length, arg.metadata,
         )  # fmt: skip
         now = self.time
-        minter = _raw(minting)
         balances, dedup = _NO_ENTRIES.mutate(), _NO_ENTRIES.mutate()
         blocks: list[Block] = []
         queue: list[tuple[int, tuple[Any, ...]]] = []
@@ -274,7 +294,7 @@ class Ledger(Canister):
                 key = _key(account)
                 balances[key] = balances.get(key, 0) + amount
                 supply += amount
-            identity = (TRANSFER, minter, _raw(account), None, amount, None, None, now)
+            identity = _identity(MINT, TRANSFER, minting, account, None, amount, None, None, now)
             dedup[identity] = index
             queue.append((now, identity))
             blocks.append(Block(MINT, now, amount, None, account, None, None, None, now))
@@ -485,16 +505,8 @@ class Ledger(Canister):
         now = self.time
         identity = None
         if created_at_time is not None:
-            identity = (
-                kind,
-                _raw(source),
-                _raw(to),
-                _raw(spender),
-                amount,
-                fee,
-                memo,
-                created_at_time,
-            )
+            identity = _identity(operation, kind, source, to, spender, amount, fee, memo,
+                                 created_at_time)  # fmt: skip
             failure = self._check_time_and_dedup(now, created_at_time, identity)
             if failure is not None:
                 return failure
@@ -503,10 +515,9 @@ class Ledger(Canister):
         if spender is not None and spender != source:
             needed = amount + charged
             entry = self._active_allowance(source, spender, now)
-            allowed = 0 if entry is None else entry.amount
-            if allowed < needed:
-                return Err(InsufficientAllowance(allowed))
-            assert entry is not None
+            if entry is None or entry.amount < needed:  # no allowance covers even 0
+                return Err(InsufficientAllowance(0 if entry is None else entry.amount))
+            allowed = entry.amount
             key = (_key(source), _key(spender))
             left = allowed - needed
             allowances = (
@@ -526,7 +537,7 @@ class Ledger(Canister):
             if operation != BURN:
                 balance = state.balances.get(source, 0)
             debit = amount + charged
-            if balance < debit:
+            if balance < debit or not balance:  # an empty account pays nothing, not even 0
                 return Err(InsufficientFunds(balance))
             books = state.balances.mutate()
             if debit:

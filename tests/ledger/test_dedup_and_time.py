@@ -551,6 +551,62 @@ def test_dedup_stays_correct_and_bounded_across_queue_compaction(
     assert ledger.icrc1_balance_of(Account(alice)) == ALICE_START - n * (1 + FEE)
 
 
+ZEROS = bytes(32)
+
+
+@pytest.mark.parametrize(
+    "retry",
+    [{"from_subaccount": ZEROS}, {"fee": 0}, {"from_subaccount": ZEROS, "fee": 0}],
+    ids=["minter's zero subaccount", "fee 0", "both"],
+)
+def test_a_mint_retried_with_another_spelling_of_the_minter_or_fee_0_is_a_duplicate(
+    ic: IC, ledger: CanisterProxy, minter: Principal, bob: Principal, retry: dict[str, Any]
+) -> None:
+    """The production ledger records a mint as (to, amount, memo, created_at_time): no source,
+    no fee, so neither can make a retry a second mint."""
+    mint = TransferArgs(to=Account(bob), amount=7, created_at_time=ic.time)
+    first = ledger.as_caller(minter).icrc1_transfer(mint).unwrap()
+    supply = ledger.icrc1_total_supply()
+    again = TransferArgs(to=Account(bob), amount=7, created_at_time=ic.time, **retry)
+    assert ledger.as_caller(minter).icrc1_transfer(again) == Err(Duplicate(first))
+    assert ledger.icrc1_total_supply() == supply
+
+
+@pytest.mark.parametrize(
+    "retry",
+    [{"to": "minter, zero subaccount"}, {"fee": 0}], ids=["minter's zero subaccount", "fee 0"],
+)
+def test_a_burn_retried_with_another_spelling_of_the_minter_or_fee_0_is_a_duplicate(
+    ic: IC, ledger: CanisterProxy, minter: Principal, alice: Principal, retry: dict[str, Any]
+) -> None:
+    """A burn is recorded as (from, spender, amount, memo, created_at_time): no destination and
+    no fee."""
+    burn = TransferArgs(to=Account(minter), amount=E8S, created_at_time=ic.time)
+    first = ledger.as_caller(alice).icrc1_transfer(burn).unwrap()
+    supply = ledger.icrc1_total_supply()
+    fields: dict[str, Any] = {"to": Account(minter), "amount": E8S, "created_at_time": ic.time}
+    if "to" in retry:
+        fields["to"] = Account(minter, ZEROS)
+    else:
+        fields.update(retry)
+    assert ledger.as_caller(alice).icrc1_transfer(TransferArgs(**fields)) == Err(Duplicate(first))
+    assert ledger.icrc1_total_supply() == supply
+
+
+def test_a_mint_and_a_transfer_with_the_same_fields_stay_distinct(
+    ic: IC, ledger: CanisterProxy, minter: Principal, alice: Principal, bob: Principal
+) -> None:
+    """A mint's identity names no source, so a transfer of the same amount to the same account
+    at the same time is another transaction."""
+    at = ic.time
+    ledger.as_caller(minter).icrc1_transfer(
+        TransferArgs(to=Account(bob), amount=7, created_at_time=at)
+    ).unwrap()  # fmt: skip
+    assert ledger.as_caller(alice).icrc1_transfer(
+        TransferArgs(to=Account(bob), amount=7, created_at_time=at)
+    ).is_ok  # fmt: skip
+
+
 def test_dedup_entries_expire_on_an_erroring_request_too(
     ic: IC, ledger: CanisterProxy, alice: Principal, bob: Principal
 ) -> None:

@@ -13,10 +13,12 @@ from icto import (
     E8S,
     IC,
     Account,
+    ApproveArgs,
     BadFee,
     Block,
     CallRejected,
     Err,
+    InsufficientAllowance,
     InsufficientFunds,
     InvalidArguments,
     LedgerInit,
@@ -25,6 +27,7 @@ from icto import (
     RejectCode,
     TooOld,
     TransferArgs,
+    TransferFromArgs,
     deploy_ledger,
 )
 from icto.ic.proxy import CanisterProxy
@@ -644,3 +647,28 @@ def test_a_block_without_memo_or_created_at_time_records_none(
     assert transfer(ledger, alice, to=Account(bob), amount=7) == Ok(2)
     block = only_block(ledger, 2)
     assert (block.memo, block.created_at_time, block.spender) == (None, None, None)
+
+
+def test_on_a_fee_0_ledger_an_empty_account_cannot_move_even_0(
+    ic: IC, minter: Principal, alice: Principal, bob: Principal, carol: Principal
+) -> None:
+    """The production ledger debits only an account it has a balance for: a 0-amount transfer
+    (or transfer_from) out of an empty account, free on a fee-0 ledger, is
+    ``InsufficientFunds(0)`` and records nothing; one out of a funded account goes through. A
+    transfer_from of 0 with no approval at all is ``InsufficientAllowance(0)`` (it trapped)."""
+    init = LedgerInit(
+        name="Free", symbol="FRE", transfer_fee=0, minting_account=Account(minter),
+        initial_balances=((Account(alice), 5),),
+    )  # fmt: skip
+    free = deploy_ledger(ic, init, caller=minter)
+    before = ic.state_of(free.id)
+    nothing = TransferArgs(to=Account(bob), amount=0)
+    assert free.as_caller(carol).icrc1_transfer(nothing) == Err(InsufficientFunds(0))
+    pulled = TransferFromArgs(from_=Account(carol), to=Account(bob), amount=0)
+    assert free.as_caller(bob).icrc2_transfer_from(pulled) == Err(InsufficientAllowance(0))
+    assert ic.state_of(free.id) == before
+    free.as_caller(carol).icrc2_approve(ApproveArgs(spender=Account(bob), amount=5)).unwrap()
+    approved = ic.state_of(free.id)
+    assert free.as_caller(bob).icrc2_transfer_from(pulled) == Err(InsufficientFunds(0))
+    assert ic.state_of(free.id) == approved
+    assert free.as_caller(alice).icrc1_transfer(nothing).is_ok
