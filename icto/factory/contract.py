@@ -161,16 +161,23 @@ class FactoryContract(Canister):
     # -- notifications ----------------------------------------------------------------------------
 
     def notify_role(self, user: Principal, role: str) -> None:
-        """Tell the factory whether ``user`` holds ``role`` now; queue it if the factory does not
-        answer. The contract's own change is committed either way (the call commits it)."""
-        method = "notify_participant_added" if self.has_role(user, role) else (
-            "notify_participant_removed"
-        )  # fmt: skip
+        """Tell the factory whether ``user`` holds ``role`` now. The notification waits in the
+        outbox from before the call (which commits the contract's change with it) until the
+        factory has taken it, so a trap later in the message cannot lose it: the retry timer,
+        armed when the factory refuses, or ``sync_roles`` sends it."""
+        holds = self.has_role(user, role)
+        method = "notify_participant_added" if holds else "notify_participant_removed"
+        self._set_meta(outbox=self.meta.outbox.set((user, role), None))
         try:
             self.call(self.meta.factory, method, user, role)
         except CallRejected as rejected:
             self.log(f"{method}({user}, {role}) was not taken: {rejected.message}")
-            self._queue(user, role)
+            self._set_meta(retry_timer=self._retry_timer())
+            return
+        if self.has_role(user, role) == holds:
+            self._set_meta(outbox=self.meta.outbox.delete((user, role)))
+        elif (user, role) in self.meta.outbox:  # it changed meanwhile: resend the truth
+            self._set_meta(retry_timer=self._retry_timer())
 
     def notify_visibility(self, is_public: bool) -> None:
         """Record the contract's visibility and tell the factory; if the factory does not
@@ -200,10 +207,6 @@ class FactoryContract(Canister):
     def _retry_timer(self) -> int:
         timer = self.meta.retry_timer
         return self.set_timer(RETRY_DELAY_NS, "_retry_outbox") if timer is None else timer
-
-    def _queue(self, user: Principal, role: str) -> None:
-        timer = self._retry_timer()
-        self._set_meta(outbox=self.meta.outbox.set((user, role), None), retry_timer=timer)
 
     def _retry_outbox(self) -> None:
         self._set_meta(retry_timer=None)

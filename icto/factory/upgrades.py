@@ -14,6 +14,7 @@ from icto.collections.vector import Vector
 from icto.factory.base import (
     FactoryBase,
 )
+from icto.factory.contract import FactoryContract
 from icto.factory.types import (
     ContractDetached,
     ContractInfo,
@@ -73,8 +74,8 @@ class VersionManagement(FactoryBase):
             return str(error)
         if version in self.state.versions:
             return f"version {version} is already uploaded"
-        if not (isinstance(code, type) and issubclass(code, Canister)):
-            return f"code must be a Canister class, got {code!r}"
+        if not (isinstance(code, type) and issubclass(code, FactoryContract)):
+            return f"code must be a factory contract class (FactoryContract), got {code!r}"
         if version != code.VERSION:
             return f"{code.__qualname__}.VERSION is {code.VERSION}, not {version}"
         return None

@@ -40,12 +40,13 @@ QUERY: Final = "query"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+_SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+"""ASCII digits only, matched whole (``fullmatch``: no trailing newline slips through)."""
 
 
 def parse_semver(text: object) -> tuple[int, int, int]:
     """``"1.2.3"`` → ``(1, 2, 3)``, the order versions compare in; ``ValueError`` otherwise."""
-    match = _SEMVER.match(text) if isinstance(text, str) else None
+    match = _SEMVER.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(f"a version is semver text 'major.minor.patch', got {text!r}")
     major, minor, patch = match.groups()
@@ -240,7 +241,7 @@ class Canister(metaclass=_CanisterType):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not isinstance(cls.VERSION, str) or not _SEMVER.match(cls.VERSION):
+        if not isinstance(cls.VERSION, str) or not _SEMVER.fullmatch(cls.VERSION):
             raise TypeError(f"{cls.__qualname__}.VERSION must be semver text like '1.0.0'")
         for name, value in vars(cls).items():
             if isinstance(value, _MUTABLE_TYPES) and not name.startswith("__"):

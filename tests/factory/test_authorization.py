@@ -660,6 +660,26 @@ def test_owner_or_admin_may_set_visibility(
     assert factory.get_contract_info(member_club.id).is_public is True
 
 
+@pytest.mark.parametrize("fault", ["trap the factory after the call", "reject the call"])
+def test_a_visibility_change_leaves_the_index_and_the_contract_agreeing_after_a_fault(
+    ic: IC, factory: CanisterProxy, member_club: CanisterProxy, alice: Principal, fault: str
+) -> None:
+    """A trap in the factory after the contract took the change keeps both changed (the call
+    committed them together); a refused call changes neither."""
+    change = lambda: factory.as_caller(alice).set_contract_visibility(  # noqa: E731
+        member_club.id, False
+    )
+    if fault.startswith("trap"):
+        with ic.faults.trap(factory.id, "set_contract_visibility") as rule:
+            rejected(change)
+    else:
+        with ic.faults.reject(member_club.id, "on_visibility_changed") as rule:
+            assert isinstance(change(), Err)
+    assert rule.fired == 1
+    indexed = factory.as_caller(alice).get_contract_info(member_club.id).is_public
+    assert indexed is member_club.get_contract_meta().is_public is fault.startswith("reject")
+
+
 @pytest.mark.parametrize("who", INTRUDERS)
 def test_others_may_not_set_visibility(
     ic: IC, factory: CanisterProxy, member_club: CanisterProxy, bob: Principal, dave: Principal,

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from icto import (
     IC,
     MANAGEMENT_ID,
+    Canister,
     CanisterSettings,
     Err,
     Ok,
@@ -135,6 +136,12 @@ def test_an_admin_uploads_a_stable_version_which_becomes_the_latest(
     assert newest.stable and newest.accepts_rollback and newest.min_upgrade_from is None
 
 
+class NotAContract(Canister):
+    """A canister without the factory contract's hooks (``on_deployed``, the notifications)."""
+
+    VERSION = "1.3.0"
+
+
 @pytest.mark.parametrize(
     ("version", "code", "min_upgrade_from"),
     [
@@ -145,6 +152,7 @@ def test_an_admin_uploads_a_stable_version_which_becomes_the_latest(
         ("1.1.0", ClubV2, "1.0"),  # min_upgrade_from not semver
         ("1.1.0", ClubV2, "latest"),
         ("1.0.0", Club, None),  # already uploaded (the initial version)
+        ("1.3.0", NotAContract, None),  # a canister, but none a factory can deploy
     ],
 )
 def test_an_invalid_upload_is_not_eligible_and_changes_nothing(

@@ -189,7 +189,9 @@ def test_mutable_class_attributes_are_refused_at_class_creation(value: Any) -> N
         type("Leaky", (Canister,), {"shared": value})
 
 
-@pytest.mark.parametrize("version", ["1", "1.0", "v1.0.0", "01.0.0", "1.0.0-beta", 1])
+@pytest.mark.parametrize(
+    "version", ["1", "1.0", "v1.0.0", "01.0.0", "1.0.0-beta", 1, "1.0.0\n", "1\u0661.0.0"]
+)
 def test_version_must_be_semver_text(version: Any) -> None:
     with pytest.raises(TypeError, match="semver"):
         type("Odd", (Canister,), {"VERSION": version})

@@ -172,6 +172,25 @@ def test_a_refused_added_notification_waits_while_removals_still_arrive(
     assert holder_count(factory, admin, token) == 2
 
 
+def test_a_trap_after_a_refused_notification_does_not_lose_it(
+    ic: IC, factory: CanisterProxy, token: CanisterProxy, alice: Principal, bob: Principal,
+    dave: Principal,
+) -> None:  # fmt: skip
+    """The factory refuses the notification that dave now holds tokens, and the transfer's
+    message then traps after it. The call committed the transfer; the notification was in the
+    outbox before the call, so it is committed with it (the retry timer armed after the refusal
+    is not), and ``sync_roles``, which anyone may call, delivers it."""
+    with (
+        ic.faults.reject(factory.id, "notify_participant_added"),
+        ic.faults.trap(token.id, "icrc1_transfer"),
+    ):
+        rejected(lambda: send(token, Account(bob), Account(dave), 20_000))
+    assert token.icrc1_balance_of(Account(dave)) == 20_000, "the call committed the transfer"
+    assert token.get_contract_meta().pending_notifications == 1
+    assert token.as_caller(alice).sync_roles() == 0
+    assert dave in indexed_holders(factory, token, (alice, bob, dave))
+
+
 def test_a_user_who_came_and_went_during_the_outage_is_never_indexed(
     ic: IC, factory: CanisterProxy, token: CanisterProxy, admin: Principal, alice: Principal,
     bob: Principal, dave: Principal,
