@@ -26,7 +26,7 @@ from icto.factory.base import (
     cycles_problem,
 )
 from icto.factory.reads import FactoryReads
-from icto.factory.tickets import Ticket, config_digest
+from icto.factory.tickets import MAX_TICKET, Ticket, config_digest
 from icto.factory.types import (
     ACTIVE,
     ContractInit,
@@ -69,6 +69,8 @@ class Factory(VersionManagement, FactoryReads):
         ``get_deployment(ticket)`` tells a deployer that lost the reply what happened."""
         if self.caller not in self.state.backends:
             raise self._deny(UNAUTHORIZED_DEPLOY)
+        if ticket is not None and (problem := text_problem("ticket", ticket, 1, MAX_TICKET)):
+            return Err(InvalidConfig((problem,)))
         digest = b""
         if ticket is not None:
             digest = config_digest(config)

@@ -22,6 +22,10 @@ from icto.ic.account import Account
 from icto.ic.principal import Principal
 from icto.validation import IdentityMemo
 
+MAX_TICKET: Final = 200
+"""The longest ticket a factory keeps (the backend's are a principal, ``/`` and up to 64
+characters of request)."""
+
 
 @attrs.frozen
 class Ticket:

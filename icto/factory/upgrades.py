@@ -32,6 +32,10 @@ from icto.ic.management import InstallMode
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
+from icto.validation import text_problem
+
+MAX_RELEASE_NOTES = 10_000
+"""The longest release notes a version keeps, in characters."""
 
 
 class VersionManagement(FactoryBase):
@@ -52,7 +56,9 @@ class VersionManagement(FactoryBase):
         """Admin: register contract code under a new version. If it is stable and becomes the
         latest stable version, contracts that opted in are upgraded (``get_upgrade_report``)."""
         self._require_admin("upload a version")
-        problem = self._version_problem(version, code, min_upgrade_from)
+        problem = self._version_problem(version, code, min_upgrade_from) or text_problem(
+            "release_notes", release_notes, 0, MAX_RELEASE_NOTES, multiline=True
+        )
         if problem is not None:
             return Err(NotEligible(problem))
         info = VersionInfo(
@@ -67,9 +73,9 @@ class VersionManagement(FactoryBase):
         self, version: object, code: object, min_upgrade_from: object
     ) -> str | None:
         try:
-            parse_semver(version)
-            if min_upgrade_from is not None:
-                parse_semver(min_upgrade_from)
+            parsed = parse_semver(version)
+            if min_upgrade_from is not None and parse_semver(min_upgrade_from) >= parsed:
+                return f"min_upgrade_from {min_upgrade_from} must be below the version {version}"
         except ValueError as error:
             return str(error)
         if version in self.state.versions:

@@ -10,10 +10,12 @@ a ``TicketMismatch`` and nothing changes.
 
 from __future__ import annotations
 
+import pytest
+
 from icto import IC, MANAGEMENT_ID, Err, Ok, Principal
 from icto.factory import DeploymentFailed
-from icto.factory.tickets import config_digest
-from icto.factory.types import TicketMismatch
+from icto.factory.tickets import MAX_TICKET, config_digest
+from icto.factory.types import InvalidConfig, TicketMismatch
 from icto.ic.proxy import CanisterProxy
 from tests.factory.toys import ClubConfig
 from tests.helpers import live_canisters, rejected
@@ -128,3 +130,19 @@ def test_a_config_digest_is_equal_for_equal_configs_and_differs_for_any_field() 
         ClubConfig(name="C", members=(Principal.from_name("n"),)),
     ]  # fmt: skip
     assert len({config_digest(config) for config in variants}) == len(variants)
+
+
+@pytest.mark.parametrize(
+    "ticket",
+    ["", "t\n1", " t-1", "t" * (MAX_TICKET + 1)],
+    ids=["empty", "newline", "padded", "long"],
+)
+def test_a_ticket_is_one_line_of_text_or_nothing_is_deployed(
+    ic: IC, factory: CanisterProxy, backend: Principal, alice: Principal, ticket: str
+) -> None:
+    """A factory keeps its tickets for good: it takes only what the text rule takes."""
+    canisters, before = live_canisters(ic), ic.state_of(factory.id)
+    result = factory.as_caller(backend).create_contract(alice, CONFIG, ticket=ticket)
+    assert isinstance(result, Err) and isinstance(result.error, InvalidConfig), result
+    assert "ticket" in result.error.reasons[0]
+    assert live_canisters(ic) == canisters and ic.state_of(factory.id) == before

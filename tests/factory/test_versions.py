@@ -153,6 +153,8 @@ class NotAContract(Canister):
         ("1.1.0", ClubV2, "latest"),
         ("1.0.0", Club, None),  # already uploaded (the initial version)
         ("1.3.0", NotAContract, None),  # a canister, but none a factory can deploy
+        ("1.1.0", ClubV2, "1.1.0"),  # min_upgrade_from not below the version
+        ("1.1.0", ClubV2, "9.0.0"),  # no contract could ever be upgraded to it
     ],
 )
 def test_an_invalid_upload_is_not_eligible_and_changes_nothing(
@@ -168,6 +170,19 @@ def test_an_invalid_upload_is_not_eligible_and_changes_nothing(
         version, code, min_upgrade_from=min_upgrade_from
     )
     assert isinstance(result, Err) and isinstance(result.error, NotEligible)
+    assert ic.state_of(factory.id) == before
+
+
+@pytest.mark.parametrize(
+    "notes", ["\x00", "a\u202eb", "n" * 10_001], ids=["NUL", "bidi override", "too long"]
+)
+def test_release_notes_follow_the_text_rule(
+    ic: IC, factory: CanisterProxy, admin: Principal, notes: str
+) -> None:
+    before = ic.state_of(factory.id)
+    result = as_admin(factory, admin).upload_version("1.1.0", ClubV2, notes)
+    assert isinstance(result, Err) and isinstance(result.error, NotEligible), result
+    assert "release_notes" in result.error.reason
     assert ic.state_of(factory.id) == before
 
 
