@@ -365,8 +365,11 @@ def _cross_field_problems(config: LaunchpadConfig) -> list[str]:
         if config.soft_cap * 10**config.sale_decimals // config.sale_type.price == 0:
             problems.append("the soft cap buys no sale token at this price")
     spent = config.platform_fee_bp + config.affiliate_bp + config.liquidity_bp
-    if spent > BP:
-        problems.append(f"platform fee, affiliate and liquidity shares take {spent} bp > {BP}")
+    if spent >= BP:
+        problems.append(
+            f"platform fee, affiliate and liquidity shares take {spent} bp of {BP}: the raised-"
+            f"funds recipients need a share, and it pays the transfers' ledger fees"
+        )
     supply = sale_tokens_needed(config)
     if isinstance(config.sale_token, TokenConfig):
         supply += config.sale_token.total_supply

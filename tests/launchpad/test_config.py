@@ -8,7 +8,7 @@ preflight is refunded in full.
   hard cap, min ≤ max contribution ≤ hard cap, start < end, a whitelist opens before the sale
   starts and names identified principals once each; an allocation group's recipients sum to its
   amount; the raised funds are shared by 1 or more accounts summing to exactly 10_000 bp; the
-  platform fee is at most 1_000 bp and fee + affiliate + liquidity at most 10_000 bp; at the fixed
+  platform fee is at most 1_000 bp and fee + affiliate + liquidity below 10_000 bp; at the fixed
   price the hard cap buys no more than the tokens for sale and the soft cap buys at least one; a
   treasury multisig lists the creator as an Owner and a treasury DAO config is valid (its token
   left ``None`` means the sale token); ``is_public`` is a bool. Every bound itself is valid.
@@ -237,7 +237,15 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], LaunchpadConfig], str]] = {
     ),
     "liquidity + fee + affiliate = 10_001 bp": (
         base(liquidity_bp=9_000, platform_fee_bp=1_000, affiliate_bp=1),
-        "platform fee, affiliate and liquidity shares take 10001 bp > 10000",
+        "platform fee, affiliate and liquidity shares take 10001 bp of 10000",
+    ),
+    "liquidity + fee = 10_000 bp: nothing left to pay the transfers' fees": (
+        base(liquidity_bp=9_000, platform_fee_bp=1_000, affiliate_bp=0),
+        "platform fee, affiliate and liquidity shares take 10000 bp of 10000",
+    ),
+    "liquidity alone 10_000 bp": (
+        base(liquidity_bp=10_000, platform_fee_bp=0, affiliate_bp=0),
+        "platform fee, affiliate and liquidity shares take 10000 bp of 10000",
     ),
     "the hard cap buys 1 unit more than for sale": (
         base(tokens_for_sale=5 * 10**12 - 1),
@@ -384,8 +392,8 @@ GOOD_CONFIGS: dict[str, Callable[[], LaunchpadConfig]] = {
         whitelist=Whitelist((ALICE,), opens=START - 1)
     ),
     "platform_fee_bp 1_000": base(platform_fee_bp=1_000),
-    "liquidity + fee + affiliate = 10_000 bp": base(
-        liquidity_bp=8_500, platform_fee_bp=1_000, affiliate_bp=500
+    "liquidity + fee + affiliate = 9_999 bp": base(
+        liquidity_bp=8_499, platform_fee_bp=1_000, affiliate_bp=500
     ),
     "all raised funds to one account": base(raised_allocation=((Account(CREATOR), 10_000),)),
     "private": base(is_public=False),
