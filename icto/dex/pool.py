@@ -58,7 +58,13 @@ class Pool(Canister):
             raise Trap("a pool's two tokens must be different ledgers")
         if not is_nat(arg.fee_bp) or arg.fee_bp > MAX_FEE_BP:
             raise Trap(f"fee_bp must be an int from 0 to {MAX_FEE_BP}")
-        self.state = PoolState(token0=arg.token0, token1=arg.token1, fee_bp=arg.fee_bp)
+        first: object = arg.first_provider
+        if first is not None and not isinstance(first, Principal):
+            raise Trap(f"first_provider is a Principal or None, got {first!r}")
+        self.state = PoolState(
+            token0=arg.token0, token1=arg.token1, fee_bp=arg.fee_bp,
+            first_provider=arg.first_provider,
+        )  # fmt: skip
 
     # -- ledgers --------------------------------------------------------------------------------
 
@@ -232,6 +238,11 @@ class Pool(Canister):
         if problems:
             return Err(InvalidRequest(tuple(problems)))
         state = self.state
+        first = state.first_provider
+        if first is not None and user != first:
+            return Err(InvalidRequest(
+                (f"only {first} may add the first liquidity: it sets the opening price",)
+            ))  # fmt: skip
         take0, take1 = optimal_amounts(amount0, amount1, state.reserve0, state.reserve1)
         expected = shares_for(take0, take1, state.reserve0, state.reserve1, state.supply)
         if take0 == 0 or take1 == 0 or expected == 0:
@@ -262,6 +273,7 @@ class Pool(Canister):
             state, reserve0=state.reserve0 + take0, reserve1=state.reserve1 + take1,
             supply=state.supply + minted,
             shares=state.shares.set(beneficiary, state.shares.get(beneficiary, 0) + minted),
+            first_provider=None,
         )  # fmt: skip
         return Ok(Liquidity(minted, take0, take1))
 

@@ -12,11 +12,14 @@ from icto.ic.principal import Principal
 
 @attrs.frozen
 class PoolInit:
-    """Two different ICRC-1/2 ledgers and the swap fee (bp of each input, kept by the pool)."""
+    """Two different ICRC-1/2 ledgers and the swap fee (bp of each input, kept by the pool).
+    ``first_provider``, if set, is the only one who may add the first liquidity (it sets the
+    opening price): a launchpad's pool opens at the sale's price, not at a front-runner's."""
 
     token0: Principal
     token1: Principal
     fee_bp: int = 30
+    first_provider: Principal | None = None
 
 
 @attrs.frozen
@@ -52,6 +55,8 @@ class PoolState:
     """Requests sent and not settled yet, by nonce: recorded before each call, removed once its
     outcome is known; a message that fails halfway leaves its request here for
     ``settle_requests``."""
+    first_provider: Principal | None = None
+    """Who alone may add the first liquidity; ``None`` once it has (or if anyone may)."""
 
 
 @attrs.frozen

@@ -457,7 +457,7 @@ class FinalizePipeline(FactoryContract):
             self._set_pipeline(pool=created)
         pool = self._pipeline.pool
         if not self._pipeline.pool_installed:
-            init = PoolInit(sale_ledger, purchase_ledger, POOL_FEE_BP)
+            init = PoolInit(sale_ledger, purchase_ledger, POOL_FEE_BP, first_provider=self.id)
             installed = self._ask(
                 MANAGEMENT_ID, "install_code", pool, Pool, init, InstallMode.INSTALL
             )

@@ -1122,6 +1122,29 @@ def test_bad_input_gets_a_typed_error_and_changes_nothing(
     world.reconcile()
 
 
+def test_a_pool_with_a_first_provider_takes_its_first_liquidity_from_it_alone(
+    world: World,
+) -> None:
+    """Whoever adds the first liquidity sets the opening price; a pool created for a sale names
+    the sale as its first provider, so nobody can open it at another price first."""
+    pool = world.ic.deploy(Pool, PoolInit(world.t0.id, world.t1.id, 30, first_provider=ALICE))
+    for ledger in world.ledgers:
+        approval = ApproveArgs(spender=Account(pool.id), amount=2**64 - 1)
+        for user in (ALICE, BOB):
+            ledger.as_caller(user).icrc2_approve(approval).unwrap()
+    before = world.ic.state_of(pool.id), world.blocks()
+    refused = pool.as_caller(BOB).add_liquidity(R0, R1)
+    assert isinstance(refused, Err) and "first liquidity" in refused.error.reasons[0]
+    assert (world.ic.state_of(pool.id), world.blocks()) == before
+    assert pool.as_caller(ALICE).add_liquidity(R0, R1) == Ok(Liquidity(SHARES, R0, R1))
+    assert pool.as_caller(BOB).add_liquidity(R0, R1).is_ok, "then anyone may"
+
+
+def test_a_first_provider_is_a_principal_or_none(world: World) -> None:
+    with pytest.raises(CallRejected, match="first_provider"):
+        world.ic.deploy(Pool, PoolInit(world.t0.id, world.t1.id, 30, first_provider="alice"))
+
+
 # -- messages interleaved at the pool's awaits ---------------------------------------------------
 
 HOOKS: dict[str, Any] = {}

@@ -593,6 +593,32 @@ def test_finalize_twice_is_refused_and_changes_nothing(done: Finalized, name: st
     assert (_books(platform), platform.ic.state_of(launch.sale)) == (books, state)
 
 
+def test_nobody_can_seed_the_sale_pool_before_the_pipeline(platform: Platform) -> None:
+    """The seeding step fails and leaves the pool created but empty. A stranger who then adds
+    liquidity first would set the opening price and leave the sale's tokens unpaired in its
+    account: the pool takes its first liquidity from the pipeline only."""
+    launch = platform.old
+    ic, icp = platform.ic, platform.system.icp_ledger
+    old = ic.actor(platform.old_ledger)
+    with ic.faults.reject(method="add_liquidity", times=2):
+        assert platform.sale(launch).finalize() == Ok(SaleState.FINALIZING)
+    pool = platform.pipeline(launch).pool
+    assert pool is not None
+    platform.system.faucet(STRANGER, 1_000 * E8S)
+    old.as_caller(OLD_MINTER).icrc1_transfer(
+        TransferArgs(to=Account(STRANGER), amount=10 * E8S)
+    ).unwrap()  # fmt: skip
+    for ledger in (icp, old):
+        approval = ApproveArgs(spender=Account(pool), amount=10**15)
+        ledger.as_caller(STRANGER).icrc2_approve(approval).unwrap()
+    seeded = ic.actor(pool, STRANGER).add_liquidity(E8S, 100 * E8S)
+    assert isinstance(seeded, Err) and "first liquidity" in seeded.error.reasons[0], seeded
+    assert platform.sale(launch).retry_pipeline() == Ok(SaleState.FINALIZED)
+    assert platform.icp(launch.sale) == 0
+    assert platform.balance(platform.old_ledger, launch.sale) == 0
+    assert ic.actor(pool, STRANGER).add_liquidity(E8S, 100 * E8S).is_ok, "then anyone may"
+
+
 class Relay(Canister):
     """A canister outside the platform that forwards whatever its caller asks."""
 
