@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 
-from icto import IC, CallRejected, Principal
+from icto import IC, CallRejected, Canister, Principal, update
 
 
 def rejected(call: Callable[[], object]) -> CallRejected:
@@ -53,3 +54,17 @@ def parse_html(html: str) -> Tags:
     parser.close()
     assert parser.open == [], f"unclosed: {parser.open}"
     return parser
+
+
+class Relay(Canister):
+    """A canister outside the platform that forwards whatever its caller asks: a user that is
+    a canister, so its calls can interleave with a message awaiting a ledger."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = None
+
+    @update
+    def relay(self, target: Principal, method: str, args: tuple[Any, ...] = ()) -> Any:
+        return self.call(target, method, *args)

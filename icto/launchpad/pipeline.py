@@ -30,6 +30,7 @@ from it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
@@ -50,8 +51,8 @@ from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
 from icto.launchpad.allocation import BP, commission
 from icto.launchpad.config import ExistingToken, FixedPrice, LaunchpadConfig, treasury_dao_config
-from icto.ledger.client import LedgerFailure, fee_of, memo_of, settle
-from icto.ledger.types import ApproveArgs, TransferArgs
+from icto.ledger.client import LedgerFailure, fee_of, find_block, memo_of, settle
+from icto.ledger.types import ApproveArgs, Block, TransferArgs
 from icto.multisig.config import MultisigConfig
 from icto.token.config import TokenConfig
 from icto.validation import foreign_text
@@ -244,17 +245,48 @@ class FinalizePipeline(FactoryContract):
         return None
 
     def _send(self, name: str) -> str | None:
-        """Send the planned payout ``name``; ``None`` once the ledger has it (a retry of a
-        transfer whose reply was lost is the ledger's duplicate), or why not yet."""
+        """Send the planned payout ``name``; ``None`` once the ledger has it, or why not yet."""
+
+        def transfer(planned: Payout) -> TransferArgs:
+            return TransferArgs(
+                to=planned.to, amount=planned.amount, memo=memo_of(f"pipeline {name}"),
+                from_subaccount=MINTING_SUBACCOUNT if planned.mint else None,
+                created_at_time=planned.created_at,
+            )  # fmt: skip
+
+        return self._request(name, "icrc1_transfer", transfer)
+
+    def _request(self, name: str, method: str, args_of: Callable[[Payout], Any]) -> str | None:
+        """Send the planned request ``name`` (a transfer or an approval) and record its block;
+        ``None`` once the ledger has it, or why not yet. A retry of one whose reply was lost is
+        the ledger's duplicate. Past the ledger's deduplication window, its log says whether the
+        request ran; if it did not, it is planned again now and sent."""
         planned = self._pipeline.payouts[name]
         if planned.block is not None:
             return None
-        args = TransferArgs(
-            to=planned.to, amount=planned.amount, memo=memo_of(f"pipeline {name}"),
-            from_subaccount=MINTING_SUBACCOUNT if planned.mint else None,
-            created_at_time=planned.created_at,
-        )  # fmt: skip
-        sent = settle(self, planned.ledger, "icrc1_transfer", args)
+        sent = settle(self, planned.ledger, method, args_of(planned))
+        if isinstance(sent, LedgerFailure) and sent.expired:
+            args = args_of(planned)
+
+            def ours(block: Block) -> bool:
+                """The block of this very request: its memo, from this sale's account (a mint
+                names none), to its recipient (an approval names it as the spender)."""
+                source = block.from_
+                return (
+                    block.memo == args.memo and block.created_at_time == planned.created_at
+                    and (source is None or source.owner == self.id)
+                    and planned.to in (block.to, block.spender)
+                )  # fmt: skip
+
+            found = find_block(self, planned.ledger, planned.created_at, ours)
+            if isinstance(found, str):
+                return f"{name}: the ledger's log could not be read: {found}"
+            if found is None:
+                planned = evolve(planned, created_at=self.time)
+                self._set_pipeline(payouts=self._pipeline.payouts.set(name, planned))
+                sent = settle(self, planned.ledger, method, args_of(planned))
+            else:
+                sent = found
         if isinstance(sent, LedgerFailure):
             return f"{name}: {sent.reason}"
         done = evolve(self._pipeline.payouts[name], block=sent)
@@ -481,19 +513,14 @@ class FinalizePipeline(FactoryContract):
             pipeline = self._pipeline
             self._set_pipeline(payouts=pipeline.payouts.set(name, record),
                                payout_order=(*pipeline.payout_order, name))  # fmt: skip
-        planned = self._pipeline.payouts[name]
-        if planned.block is not None:
-            return None
-        approval = ApproveArgs(
-            spender=planned.to, amount=planned.amount, memo=memo_of(f"pipeline {name}"),
-            created_at_time=planned.created_at,
-        )  # fmt: skip
-        approved = settle(self, ledger, "icrc2_approve", approval)
-        if isinstance(approved, LedgerFailure):
-            return f"{name}: {approved.reason}"
-        done = evolve(planned, block=approved)
-        self._set_pipeline(payouts=self._pipeline.payouts.set(name, done))
-        return None
+
+        def approval(planned: Payout) -> ApproveArgs:
+            return ApproveArgs(
+                spender=planned.to, amount=planned.amount, memo=memo_of(f"pipeline {name}"),
+                created_at_time=planned.created_at,
+            )  # fmt: skip
+
+        return self._request(name, "icrc2_approve", approval)
 
     # -- 6. raised funds ------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ had not happened) or answers ``Duplicate`` with the block of the first.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 import attrs
 
@@ -18,7 +19,7 @@ from icto.ic.canister import Canister
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err
-from icto.ledger.types import Duplicate, TooOld
+from icto.ledger.types import PERMITTED_DRIFT_NS, TX_WINDOW_NS, Block, Duplicate, TooOld
 from icto.validation import foreign_text
 
 
@@ -26,10 +27,12 @@ from icto.validation import foreign_text
 class LedgerFailure:
     """Why a ledger request failed; ``in_doubt``: whether it happened is unknown (the ledger
     rejected it twice: sending the identical request again within the ledger's deduplication
-    window settles it; or it is past that window, and only the ledger's blocks can tell)."""
+    window settles it; or, ``expired``, it is past that window, and only the ledger's blocks
+    can tell: ``find_block``)."""
 
     reason: str
     in_doubt: bool = False
+    expired: bool = False
 
 
 def ledger_error(error: object) -> str:
@@ -66,8 +69,45 @@ def settle(canister: Canister, ledger: Principal, method: str, args: Any) -> int
             return int(result.error.duplicate_of)
         if isinstance(result, Err) and isinstance(result.error, TooOld):
             reason = "too old for the ledger to say whether it happened (past its window)"
-            return LedgerFailure(reason, in_doubt=True)
+            return LedgerFailure(reason, in_doubt=True, expired=True)
         if isinstance(result, Err):
             return LedgerFailure(ledger_error(result.error))
         return int(result.value)
     return LedgerFailure(foreign_text(f"the ledger rejected the request twice: {last}", 1024), True)
+
+
+LOOKUP_PAGE: Final = 100
+"""Blocks read per ``get_blocks`` call by ``find_block``."""
+
+
+def find_block(
+    canister: Canister, ledger: Principal, created_at: int, ours: Callable[[Block], bool]
+) -> int | str | None:
+    """The index of the block for which ``ours`` holds among those a request created at
+    ``created_at`` could have made; ``None`` if there is none (the request never ran, so a new
+    one may be sent); or why the ledger's log could not be read. Only those blocks are read:
+    from ``created_at`` less the permitted drift (found by a binary search over the log, whose
+    timestamps never decrease) to the end of the deduplication window."""
+    try:
+        count: int = canister.call(ledger, "get_transaction_count")
+        low, high = 0, count
+        while low < high:
+            middle = (low + high) // 2
+            (block,) = canister.call(ledger, "get_blocks", middle, 1)
+            if block.timestamp < created_at - PERMITTED_DRIFT_NS:
+                low = middle + 1
+            else:
+                high = middle
+        while low < count:
+            page = canister.call(ledger, "get_blocks", low, LOOKUP_PAGE)
+            for offset, block in enumerate(page):
+                if block.timestamp > created_at + TX_WINDOW_NS:
+                    return None
+                if ours(block):
+                    return low + offset
+            if not page:
+                break
+            low += len(page)
+    except CallRejected as rejected:
+        return ledger_error(rejected.message)
+    return None

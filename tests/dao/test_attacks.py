@@ -29,7 +29,6 @@ from hypothesis import strategies as st
 
 from icto import E8S, IC, Account, Canister, Err, InvalidArguments, Ok, Principal
 from icto import query as query_method
-from icto import update as update_method
 from icto.backend import DAO_FACTORY, DEFAULT_FEES
 from icto.backend.types import DeploymentFailed
 from icto.dao import (
@@ -65,7 +64,7 @@ from icto.ledger.presets import ICP, deploy_ledger
 from icto.ledger.types import ApproveArgs, StandardRecord, TransferArgs, TransferFromArgs
 from icto.system import System, deploy_system
 from icto.validation import NotIdentified
-from tests.helpers import live_canisters, rejected
+from tests.helpers import Relay, live_canisters, rejected
 
 ALICE, BOB, CAROL, DAVE, ERIN, FRANK, MALLORY = (
     Principal.from_name(name)
@@ -93,19 +92,6 @@ TOTAL_POWER: Final = sum(POWER.values())
 YES, NO, ABSTAIN = Choice.YES, Choice.NO, Choice.ABSTAIN
 REENTRY: dict[str, Any] = {}
 """What the reentering ledger does during its next payout to the relay canister."""
-
-
-class Relay(Canister):
-    """A canister outside the platform that forwards whatever its caller asks."""
-
-    VERSION = "1.0.0"
-
-    def init(self, arg: Any) -> None:
-        self.state = None
-
-    @update_method
-    def relay(self, target: Principal, method: str, args: tuple[Any, ...]) -> Any:
-        return self.call(target, method, *args)
 
 
 class ReenteringLedger(Ledger):

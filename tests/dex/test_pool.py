@@ -69,7 +69,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from icto import IC, Account, CallRejected, Canister, Err, InvalidArguments, Ok, Principal
+from icto import IC, Account, CallRejected, Err, InvalidArguments, Ok, Principal
 from icto.dex import (
     InvalidRequest,
     Liquidity,
@@ -97,6 +97,7 @@ from icto.ledger.types import (
     TransferArgs,
     TransferFromArgs,
 )
+from tests.helpers import Relay
 
 MINTER = Principal.from_name("dex-minter")
 ALICE, BOB, CAROL = (Principal.from_name(name) for name in ("alice", "bob", "carol"))
@@ -1149,19 +1150,6 @@ def test_a_first_provider_is_a_principal_or_none(world: World) -> None:
 
 HOOKS: dict[str, Any] = {}
 """What the hooking ledger runs, through the relay, while the pool awaits it."""
-
-
-class Relay(Canister):
-    """A user that is a canister, so that its calls can run while the pool awaits a ledger."""
-
-    VERSION = "1.0.0"
-
-    def init(self, arg: Any) -> None:
-        self.state = None
-
-    @update
-    def relay(self, target: Principal, method: str, args: tuple[Any, ...]) -> Any:
-        return self.call(target, method, *args)
 
 
 class Hooking(Ledger):

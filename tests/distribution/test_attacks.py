@@ -24,8 +24,7 @@ from typing import Any, Final
 
 import pytest
 
-from icto import E8S, IC, Account, Canister, Err, InvalidArguments, Ok, Principal
-from icto import update as update_method
+from icto import E8S, IC, Account, Err, InvalidArguments, Ok, Principal
 from icto.distribution import (
     RECIPIENT,
     Category,
@@ -54,7 +53,7 @@ from icto.ledger.ledger import Ledger
 from icto.ledger.presets import deploy_ledger
 from icto.ledger.types import ApproveArgs, LedgerInit, TransferArgs
 from icto.system import System, deploy_system
-from tests.helpers import live_canisters, rejected
+from tests.helpers import Relay, live_canisters, rejected
 
 ALICE, BOB, CAROL, DAVE, ERIN, FRANK, MALLORY = (
     Principal.from_name(name)
@@ -72,19 +71,6 @@ HALFWAY = days(5)
 PENALTY_BP = 5_000
 REENTRY: dict[str, Any] = {}
 """What the reentering ledger does during its next payout to the relay canister."""
-
-
-class Relay(Canister):
-    """A canister outside the platform that forwards whatever its caller asks."""
-
-    VERSION = "1.0.0"
-
-    def init(self, arg: Any) -> None:
-        self.state = None
-
-    @update_method
-    def relay(self, target: Principal, method: str, args: tuple[Any, ...]) -> Any:
-        return self.call(target, method, *args)
 
 
 class ReenteringLedger(Ledger):

@@ -28,8 +28,7 @@ from typing import Any, Final
 
 import pytest
 
-from icto import E8S, IC, Account, CallRejected, Canister, Err, InvalidArguments, Ok, Principal
-from icto import update as update_method
+from icto import E8S, IC, Account, CallRejected, Err, InvalidArguments, Ok, Principal
 from icto.backend import DEFAULT_FEES, LAUNCHPAD_FACTORY, Unauthorized
 from icto.dao import DAOConfig
 from icto.distribution import Category, DistributionConfig, Fixed
@@ -60,7 +59,7 @@ from icto.multisig import MultisigConfig, Role
 from icto.system import System, deploy_system
 from icto.token import TokenConfig
 from icto.validation import NotIdentified
-from tests.helpers import live_canisters, rejected
+from tests.helpers import Relay, live_canisters, rejected
 
 ALICE, BOB, CAROL, DAVE, ERIN, FRANK, MALLORY = (
     Principal.from_name(name)
@@ -88,19 +87,6 @@ OPEN_NEEDS: Final = "WhitelistOpen or SaleActive"
 CANCEL_NEEDS: Final = "Upcoming, WhitelistOpen or SaleActive"
 HOOK: dict[str, Any] = {}
 """What the interleaving ledger does while its next ``icrc2_transfer_from`` is in flight."""
-
-
-class Relay(Canister):
-    """A canister outside the platform that forwards whatever its caller asks."""
-
-    VERSION = "1.0.0"
-
-    def init(self, arg: Any) -> None:
-        self.state = None
-
-    @update_method
-    def relay(self, target: Principal, method: str, args: tuple[Any, ...]) -> Any:
-        return self.call(target, method, *args)
 
 
 class InterleavingLedger(Ledger):

@@ -24,8 +24,7 @@ from typing import Any, Final
 import attrs
 import pytest
 
-from icto import E8S, IC, Account, Canister, Err, Ok, Principal, World
-from icto import update as update_method
+from icto import E8S, IC, MANAGEMENT_ID, Account, Err, Ok, Principal, Trap, World
 from icto.backend import DEFAULT_FEES, LAUNCHPAD_FACTORY, Unauthorized
 from icto.dao import DAOConfig
 from icto.dex.pool import Pool
@@ -48,11 +47,13 @@ from icto.launchpad import (
     fixed_allocation,
 )
 from icto.launchpad.pipeline import MINTING_SUBACCOUNT, PipelineState, StepStatus
+from icto.ledger.ledger import Ledger
 from icto.ledger.presets import ICP, deploy_ledger
 from icto.ledger.types import ApproveArgs, TransferArgs
 from icto.multisig import MultisigConfig, Role
 from icto.system import System, deploy_system
 from icto.token import TokenConfig
+from tests.helpers import Relay
 
 DAY: Final = 86_400 * 10**9
 FEE: Final = ICP.fee
@@ -593,6 +594,75 @@ def test_finalize_twice_is_refused_and_changes_nothing(done: Finalized, name: st
     assert (_books(platform), platform.ic.state_of(launch.sale)) == (books, state)
 
 
+def test_a_payout_that_never_ran_is_sent_anew_after_the_ledgers_window(
+    platform: Platform,
+) -> None:
+    """The ledger rejects the first raised-funds transfer twice (so it is in doubt), and nobody
+    retries for two days: the identical request is then ``TooOld``, and the ledger's own log
+    (its blocks around the planned time) shows no block with the request's memo. It never ran,
+    so it is planned again now and paid once; the escrow still ends empty."""
+    launch = platform.new
+    ic, icp = platform.ic, platform.system.icp_ledger.id
+    with ic.faults.reject(canister=icp, method="icrc1_transfer", times=2):
+        assert platform.sale(launch).finalize() == Ok(SaleState.FINALIZING)
+    failed = [record for record in platform.pipeline(launch).steps if record.error]
+    assert "rejected the request twice" in failed[0].error
+    ic.advance_time(days=2)
+    blocks = platform.system.icp_ledger.get_transaction_count()
+    assert platform.sale(launch).retry_pipeline() == Ok(SaleState.FINALIZED)
+    assert platform.icp(launch.sale) == 0
+    sent = platform.system.icp_ledger.get_blocks(blocks, 100)
+    memos = [block.memo for block in sent if block.from_ == Account(launch.sale)]
+    assert len(memos) == len(set(memos)), "no payout was made twice"
+
+
+LOSSY: dict[str, Any] = {}
+"""Set ``LOSSY["from"]`` to a principal: its next transfer commits and then its reply is lost."""
+
+
+class LossyLedger(Ledger):
+    """The ICP ledger, except that a transfer out of ``LOSSY["from"]`` commits (at an await)
+    and then traps, once: the transfer happened, and its caller gets a reject."""
+
+    VERSION = "1.0.1"
+
+    def icrc1_transfer(self, args: TransferArgs) -> Any:
+        result = super().icrc1_transfer(args)
+        if LOSSY.get("from") == self.caller:
+            del LOSSY["from"]
+            self.call(MANAGEMENT_ID, "raw_rand")
+            raise Trap("the reply is lost after the transfer committed")
+        return result
+
+    icrc1_transfer.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+
+
+def test_a_payout_that_ran_is_found_in_the_ledgers_log_after_its_window(
+    platform: Platform,
+) -> None:
+    """The first raised-funds transfer commits but its reply is lost, and the identical retry
+    is rejected: in doubt. Two days later the request is ``TooOld``; the ledger's log holds its
+    block, which is recorded: nothing is paid twice and the escrow ends empty."""
+    launch = platform.new
+    ic, icp = platform.ic, platform.system.icp_ledger
+    ic.upgrade_canister(icp.id, LossyLedger, caller=platform.system.operator)
+    LOSSY["from"] = launch.sale
+    try:
+        with ic.faults.reject(canister=icp.id, method="icrc1_transfer", after=1, times=1):
+            assert platform.sale(launch).finalize() == Ok(SaleState.FINALIZING)
+    finally:
+        LOSSY.clear()
+    pipeline = platform.pipeline(launch)
+    lost = next(name for name in pipeline.payout_order if pipeline.payouts[name].block is None)
+    assert lost == "platform fee" and pipeline.payouts[lost].ledger == icp.id
+    ic.advance_time(days=2)
+    blocks = icp.get_transaction_count()
+    assert platform.sale(launch).retry_pipeline() == Ok(SaleState.FINALIZED)
+    recorded = platform.pipeline(launch).payouts[lost].block
+    assert recorded is not None and recorded < blocks, "the block it made two days ago"
+    assert platform.icp(launch.sale) == 0
+
+
 def test_nobody_can_seed_the_sale_pool_before_the_pipeline(platform: Platform) -> None:
     """The seeding step fails and leaves the pool created but empty. A stranger who then adds
     liquidity first would set the opening price and leave the sale's tokens unpaired in its
@@ -617,19 +687,6 @@ def test_nobody_can_seed_the_sale_pool_before_the_pipeline(platform: Platform) -
     assert platform.icp(launch.sale) == 0
     assert platform.balance(platform.old_ledger, launch.sale) == 0
     assert ic.actor(pool, STRANGER).add_liquidity(E8S, 100 * E8S).is_ok, "then anyone may"
-
-
-class Relay(Canister):
-    """A canister outside the platform that forwards whatever its caller asks."""
-
-    VERSION = "1.0.0"
-
-    def init(self, arg: Any) -> None:
-        self.state = None
-
-    @update_method
-    def relay(self, target: Principal, method: str, args: tuple[Any, ...]) -> Any:
-        return self.call(target, method, *args)
 
 
 FREE_TOKEN: Final = TokenConfig(name="Free", symbol="FREE")

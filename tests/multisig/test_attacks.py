@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from icto import E8S, IC, Account, CallRejected, Canister, Err, Ok, Principal, update
+from icto import E8S, IC, Account, CallRejected, Err, Ok, Principal
 from icto.factory import CREATOR, Page
 from icto.ic.proxy import CanisterProxy
 from icto.multisig import (
@@ -55,7 +55,7 @@ from icto.multisig import (
 )
 from icto.multisig.rules import DAY_NS
 from icto.system import System, deploy_system
-from tests.helpers import rejected
+from tests.helpers import Relay, rejected
 
 ALICE, BOB, CAROL, DAVE, ERIN, MALLORY = (
     Principal.from_name(name) for name in ("alice", "bob", "carol", "dave", "erin", "mallory")
@@ -67,19 +67,6 @@ TIMELOCK = HOUR
 FUNDS = 100 * E8S
 LEDGER_FEE = 10_000
 AMOUNT = 3 * E8S
-
-
-class Relay(Canister):
-    """A canister outside the platform that forwards whatever its caller asks."""
-
-    VERSION = "1.0.0"
-
-    def init(self, arg: Any) -> None:
-        self.state = None
-
-    @update
-    def relay(self, target: Principal, method: str, args: tuple[Any, ...]) -> Any:
-        return self.call(target, method, *args)
 
 
 class World:
