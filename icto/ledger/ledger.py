@@ -139,25 +139,11 @@ def _raw(account: Account | None) -> tuple[Principal, bytes | None] | None:
     return None if account is None else (account.owner, account.subaccount)
 
 
-def _identity(
-    operation: str,
-    kind: str,
-    source: Account,
-    to: Account,
-    spender: Account | None,
-    amount: int,
-    fee: int | None,
-    memo: bytes | None,
-    created_at_time: int,
-) -> tuple[Any, ...]:
-    """The dedup identity: the transaction as the production ledger records it, fields as
-    given. A mint records no source and no fee, a burn no destination and no fee, so a retry
-    that spells the minting account another way, or names a zero fee, is the same one."""
-    if operation == MINT:
-        return (MINT, _raw(to), amount, memo, created_at_time)
-    if operation == BURN:
-        return (BURN, _raw(source), _raw(spender), amount, memo, created_at_time)
-    return (kind, _raw(source), _raw(to), _raw(spender), amount, fee, memo, created_at_time)
+def _mint_identity(to: Account, amount: int, memo: bytes | None, at: int) -> tuple[Any, ...]:
+    """A mint's dedup identity: what the production ledger records of it, fields as given. It
+    names no source and no fee, so a retry that spells the minting account another way, or
+    names a zero fee, is the same mint."""
+    return (MINT, _raw(to), amount, memo, at)
 
 
 def _key(account: Account) -> Account:
@@ -294,7 +280,7 @@ class Ledger(Canister):
                 key = _key(account)
                 balances[key] = balances.get(key, 0) + amount
                 supply += amount
-            identity = _identity(MINT, TRANSFER, minting, account, None, amount, None, None, now)
+            identity = _mint_identity(account, amount, None, now)
             dedup[identity] = index
             queue.append((now, identity))
             blocks.append(Block(MINT, now, amount, None, account, None, None, None, now))
@@ -505,8 +491,17 @@ class Ledger(Canister):
         now = self.time
         identity = None
         if created_at_time is not None:
-            identity = _identity(operation, kind, source, to, spender, amount, fee, memo,
-                                 created_at_time)  # fmt: skip
+            # The transaction as the production ledger records it: a burn names no
+            # destination and no fee (a mint, see ``_mint_identity``).
+            if operation == MINT:
+                identity = _mint_identity(to, amount, memo, created_at_time)
+            elif operation == BURN:
+                identity = (BURN, _raw(source), _raw(spender), amount, memo, created_at_time)
+            else:
+                identity = (
+                    kind, _raw(source), _raw(to), _raw(spender), amount, fee, memo,
+                    created_at_time,
+                )  # fmt: skip
             failure = self._check_time_and_dedup(now, created_at_time, identity)
             if failure is not None:
                 return failure
