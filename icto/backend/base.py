@@ -162,8 +162,12 @@ class BackendBase(Canister):
                     self._set_aside(item, rejected)
                     return None
                 failed = item.failed(self._reason(rejected))
-                queue = self._queue(storage).pushed(failed)
-                self._set_queue(storage, queue.with_first(failed, self.time + backoff(1)))
+                waiting = self._queue(storage)
+                if len(waiting):  # queued by another message during the call: wait behind it
+                    self._set_queue(storage, waiting.pushed(failed))
+                else:
+                    queue = waiting.pushed(failed)
+                    self._set_queue(storage, queue.with_first(failed, self.time + backoff(1)))
         else:
             item = OutboxItem(storage, method, args, now)
             self._set_queue(storage, self._queue(storage).pushed(item))

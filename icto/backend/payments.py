@@ -107,21 +107,10 @@ class PaidDeployments(BackendBase):
         but the outbox, which it tries to deliver when it is full. ``owner`` is set for a
         launchpad's fee-exempt deployment: no rate limit, and the config is checked for the
         owner."""
+        standing = self._standing(user, service, owner)
+        if standing is not None:
+            return standing
         state = self.state
-        settings = state.config
-        if user.is_anonymous:
-            return Unauthorized("anonymous callers cannot deploy")
-        profile = state.profiles.get(user)
-        if profile is not None and profile.status != UserStatus.ACTIVE:
-            return UserSuspended(profile.status)
-        limit = settings.max_deployments_per_day
-        recent = () if profile is None else profile.recent_since(self.time - DAY_NS)
-        if owner is None and len(recent) >= limit:
-            return RateLimited(limit, recent[-limit] + DAY_NS)
-        if not settings.enabled[service]:
-            return ServiceDisabled(service)
-        if settings.maintenance_mode:
-            return MaintenanceMode()
         missing = [name for name, where in (
             (service, state.factories.get(service)), ("audit_storage", state.audit_storage),
             ("invoice_storage", state.invoice_storage), ("id prefix", state.id_prefix),
@@ -135,6 +124,30 @@ class PaidDeployments(BackendBase):
         reasons = VALIDATORS[service](config, user if owner is None else owner)
         if reasons:
             return InvalidConfig(tuple(reasons))
+        return None
+
+    def _standing(
+        self, user: Principal, service: str, owner: Principal | None
+    ) -> DeployError | None:
+        """The caller's and the service's standing now: identified, active, under the daily
+        limit, the service enabled and out of maintenance. Checked on admission and again
+        after the last await before the attempt is recorded, so a message run meanwhile (an
+        admin's change, the same user's other deployments) is seen before anything is
+        charged."""
+        settings = self.state.config
+        if user.is_anonymous:
+            return Unauthorized("anonymous callers cannot deploy")
+        profile = self.state.profiles.get(user)
+        if profile is not None and profile.status != UserStatus.ACTIVE:
+            return UserSuspended(profile.status)
+        limit = settings.max_deployments_per_day
+        recent = () if profile is None else profile.recent_since(self.time - DAY_NS)
+        if owner is None and len(recent) >= limit:
+            return RateLimited(limit, recent[-limit] + DAY_NS)
+        if not settings.enabled[service]:
+            return ServiceDisabled(service)
+        if settings.maintenance_mode:
+            return MaintenanceMode()
         return None
 
     def _exemption_problem(
@@ -218,6 +231,9 @@ class PaidDeployments(BackendBase):
             refusal = self._check_funds(user, token, fee)
             if refusal is not None:
                 return Err(refusal)
+        refusal = self._standing(user, service, owner)
+        if refusal is not None:
+            return Err(refusal)
         ticket = f"{user}/{request}" if exempt else None
         charge = self._open_payment(user, service, fee, token, owner, ticket)
         paid = self._charge(charge)
@@ -393,7 +409,8 @@ class PaidDeployments(BackendBase):
             charge.service, reason, 0, None, self.time, failed,
         )  # fmt: skip
         self.state = state.changed(
-            next_id=state.next_id + 1, pending_refunds=state.pending_refunds.set(refund_id, owed)
+            next_id=state.next_id + 1, pending_refunds=state.pending_refunds.set(refund_id, owed),
+            in_flight=state.in_flight | {refund_id},  # this message pays it: nobody else yet
         )
         self._invoice(
             "create_refund",
@@ -402,6 +419,7 @@ class PaidDeployments(BackendBase):
                 amount=charge.amount, reason=reason, audit_id=failed,
             ),
         )  # fmt: skip
+        self._release(refund_id)
         if not self.state.config.auto_refund:
             return RefundOutcome(refund_id, charge.amount, "AwaitingApproval")
         return self._pay_refund(refund_id)

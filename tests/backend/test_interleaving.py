@@ -1,0 +1,238 @@
+"""The paid flow when other messages run at its awaits, as they may on the IC.
+
+The ICP ledger and the storages are replaced by honest subclasses that, once, run another
+message while the backend awaits them (the ledger's ``icrc1_fee`` is declared an update for it):
+the same user's next deployment, an admin's change, an admin's refund. The flow re-checks the
+caller's standing after its last await, so nothing it would have refused is charged; the outbox
+keeps every record; a refund being created is not paid by anyone else.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from icto import E8S, IC, Account, Err, Ok, World
+from icto.backend import MaintenanceMode, RateLimited, ServiceDisabled, UserStatus, UserSuspended
+from icto.ic.canister import update
+from icto.ic.errors import Reject
+from icto.ledger import Ledger, TransferFromArgs
+from icto.ledger.types import ApproveArgs
+from icto.storage import AuditAction
+from icto.storage.audit import AuditStorage
+from icto.storage.invoice import InvoiceStorage
+from icto.storage.types import AuditEvent, RefundDraft
+from icto.system import System, deploy_system
+from tests.backend.conftest import token_config
+from tests.backend.invariants import assert_money_never_lost
+from tests.helpers import Relay
+
+HOOKS: dict[str, Callable[[Any], Any]] = {}
+"""What runs, once, while the backend awaits the named method."""
+
+
+DOWN: set[str] = set()
+"""The storages that are down (``"audit"``)."""
+
+
+def _interleave(method: str, canister: Any) -> None:
+    hook = HOOKS.pop(method, None)
+    if hook is not None:
+        hook(canister)
+
+
+class HookingLedger(Ledger):
+    VERSION = "1.0.1"
+
+    @update
+    def icrc1_fee(self) -> int:
+        _interleave("icrc1_fee", self)
+        return int(self.state.config.fee)
+
+    def icrc2_transfer_from(self, args: TransferFromArgs) -> Any:
+        _interleave("icrc2_transfer_from", self)
+        return super().icrc2_transfer_from(args)
+
+    icrc2_transfer_from.__icto_kind__ = (  # type: ignore[attr-defined]
+        Ledger.icrc2_transfer_from.__icto_kind__  # type: ignore[attr-defined]
+    )
+
+
+class FlakyAudit(AuditStorage):
+    """Once a hook has run during ``log_event``, the storage is down until ``DOWN`` clears."""
+
+    VERSION = "1.0.1"
+
+    @update
+    def log_event(self, event: AuditEvent) -> int:
+        if "log_event" in HOOKS:
+            DOWN.add("audit")
+            _interleave("log_event", self)
+        if "audit" in DOWN:
+            raise Reject("the audit storage is unavailable")
+        return super().log_event(event)
+
+
+class HookingInvoices(InvoiceStorage):
+    VERSION = "1.0.1"
+
+    @update
+    def create_refund(self, draft: RefundDraft) -> Any:
+        refund = super().create_refund(draft)
+        _interleave("create_refund", self)
+        return refund
+
+
+class Platform:
+    """The platform with the hooking ledger and storages, a relay canister as a user (funded,
+    the backend approved), and each storage an admin of the backend (so a hook can act as an
+    admin)."""
+
+    def __init__(self) -> None:
+        self.ic = IC()
+        self.system: System = deploy_system(self.ic)
+        system, operator = self.system, self.system.operator
+        self.ic.upgrade_canister(system.icp_ledger.id, HookingLedger, caller=operator)
+        self.ic.upgrade_canister(system.audit_storage.id, FlakyAudit, caller=operator)
+        self.ic.upgrade_canister(system.invoice_storage.id, HookingInvoices, caller=operator)
+        self.user = self.ic.deploy(Relay)
+        system.faucet(self.user.id, 100 * E8S)
+        approval = ApproveArgs(spender=Account(system.backend.id), amount=50 * E8S)
+        self.user.relay(system.icp_ledger.id, "icrc2_approve", (approval,)).unwrap()
+        for storage in (system.audit_storage.id, system.invoice_storage.id):
+            system.backend.add_admin(storage).unwrap()
+        self.ready: World = self.ic.snapshot()
+
+    def deploy(self, symbol: str = "TST") -> Any:
+        """The relay's paid token deployment."""
+        return self.user.relay(self.system.backend.id, "deploy_token", (token_config(symbol),))
+
+    def balance(self) -> int:
+        return self.system.icp_balance(self.user.id)
+
+
+@functools.cache
+def _built() -> Platform:
+    return Platform()
+
+
+@pytest.fixture
+def world() -> Iterator[Platform]:
+    built = _built()
+    built.ic.restore(built.ready)
+    HOOKS.clear()
+    DOWN.clear()
+    yield built
+    HOOKS.clear()
+    DOWN.clear()
+
+
+def test_deployments_started_at_each_others_awaits_keep_to_the_daily_limit(
+    world: Platform,
+) -> None:
+    """Each deployment starts the next while the backend asks the ledger its fee: six in all,
+    nested. With a limit of two a day, two are made and charged; the others are refused
+    before anything is charged."""
+    world.system.backend.admin_set_config("user.max_deployments_per_day", 2).unwrap()
+    answers: list[Any] = []
+    started = [0]
+
+    def another(ledger: Any) -> None:
+        started[0] += 1
+        if started[0] < 5:
+            HOOKS["icrc1_fee"] = another
+        config = token_config(f"N{started[0]}")
+        answers.append(
+            ledger.call(world.user.id, "relay", world.system.backend.id, "deploy_token", (config,))
+        )
+
+    HOOKS["icrc1_fee"] = another
+    before = world.balance()
+    first = world.deploy("FIRST")
+    results = [first, *answers]
+    made = [result for result in results if isinstance(result, Ok)]
+    refused = [result.error for result in results if isinstance(result, Err)]
+    assert len(made) == 2 and len(refused) == 4
+    assert all(isinstance(error, RateLimited) for error in refused), refused
+    fee = world.system.backend.get_service_fee("token_factory")
+    assert world.balance() == before - 2 * (fee + 10_000)
+    assert_money_never_lost(world.system)
+
+
+CHANGES: dict[str, tuple[Callable[[Platform], Any], type]] = {
+    "maintenance": (
+        lambda w: w.system.backend.admin_set_config("system.maintenance_mode", True),
+        MaintenanceMode,
+    ),
+    "service disabled": (
+        lambda w: w.system.backend.admin_set_config("token_factory.enabled", False),
+        ServiceDisabled,
+    ),
+    "user suspended": (
+        lambda w: w.system.backend.admin_set_user_status(w.user.id, UserStatus.SUSPENDED),
+        UserSuspended,
+    ),
+}
+
+
+@pytest.mark.parametrize(("change", "refusal"), CHANGES.values(), ids=CHANGES)
+def test_a_change_landing_while_the_fee_is_asked_refuses_before_charging(
+    world: Platform, change: Callable[[Platform], Any], refusal: type
+) -> None:
+    HOOKS["icrc1_fee"] = lambda ledger: change(world)
+    before = world.balance()
+    result = world.deploy()
+    assert isinstance(result, Err) and isinstance(result.error, refusal), result
+    assert world.balance() == before
+    assert_money_never_lost(world.system)
+
+
+def test_a_record_queued_by_another_message_during_a_failed_write_is_kept(
+    world: Platform,
+) -> None:
+    """While the backend writes ``DeploymentInitiated``, an admin's config change runs and its
+    own audit write fails first (the storage is down); then the backend's fails too. Both
+    records wait in the outbox, each once, and both reach the storage when it is back."""
+    backend = world.system.backend
+    HOOKS["log_event"] = lambda storage: storage.call(
+        backend.id, "admin_set_config", "token_factory.fee", 2 * E8S
+    )
+    assert isinstance(world.deploy(), Ok)
+    DOWN.clear()
+    backend.flush_outbox()
+    assert backend.get_outbox_size() == 0
+    entries = world.ic.state_of(world.system.audit_storage.id).entries
+    actions = [entry.action for entry in entries]
+    assert actions.count(AuditAction.CONFIG_CHANGED) == 1
+    assert actions.count(AuditAction.DEPLOYMENT_INITIATED) == 1
+    assert actions.count(AuditAction.DEPLOYMENT_SUCCEEDED) == 1
+
+
+def test_a_refund_being_recorded_is_not_paid_by_an_admin_meanwhile(world: Platform) -> None:
+    """The factory is paused, so the deployment fails after the fee was taken and a refund is
+    opened. While the backend records it in InvoiceStorage, an admin asks to pay it: the refund
+    is this message's to pay, so the admin is told it is in progress, and the user is refunded
+    once."""
+    backend = world.system.backend
+    world.system.token_factory.pause_factory()
+    retries: list[Any] = []
+    HOOKS["create_refund"] = lambda storage, *_: retries.append(
+        storage.call(backend.id, "admin_retry_refund", storage_refund_id(world))
+    )
+    before = world.balance()
+    result = world.deploy()
+    assert isinstance(result, Err) and result.error.refund is not None, result
+    assert result.error.refund.status == "Completed"
+    assert len(retries) == 1 and isinstance(retries[0], Err), retries
+    assert world.balance() == before - 10_000  # the fee came back; transfer_from's ledger fee not
+    assert backend.admin_list_pending_refunds() == ()
+    assert_money_never_lost(world.system)
+
+
+def storage_refund_id(world: Platform) -> str:
+    """The refund the backend is recording now (the only one it owes)."""
+    (owed,) = world.ic.state_of(world.system.backend.id).pending_refunds
+    return str(owed)
