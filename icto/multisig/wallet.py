@@ -77,7 +77,7 @@ from icto.multisig.types import (
     WalletInfo,
     WalletState,
 )
-from icto.validation import foreign_text, text_problem
+from icto.validation import foreign_text, is_nat, text_problem
 
 MAX_PROPOSAL_DESCRIPTION = 1000
 MAX_BALANCES = 20
@@ -263,7 +263,9 @@ class MultisigWallet(FactoryContract):
 
     def _pay(self, proposal: Proposal, executor: Principal) -> Proposal:
         """Close the proposal and count the spending first, then make each ledger call; a
-        transfer the ledger refuses gives its spending back and fails the proposal."""
+        transfer the ledger refuses gives its spending back and fails the proposal. An answer
+        that is neither a block nor an error (any canister can be named as a ledger) fails the
+        proposal too, but keeps its spending: whether it moved is unknown."""
         now = self.time
         transfers = transfers_of(proposal.action)
         closed = evolve(proposal, status=Status.EXECUTED, finished_at=now,
@@ -278,11 +280,14 @@ class MultisigWallet(FactoryContract):
                 result = self.call(transfer.ledger, "icrc1_transfer", args)
             except CallRejected as rejected:
                 result = Err(foreign_text(rejected.message, 1024))
-            if isinstance(result, Ok):
+            if isinstance(result, Ok) and is_nat(result.value):
                 outcomes.append(TransferOutcome(transfer, result.value))
-            else:
+            elif isinstance(result, Err):
                 self._spend(transfer.ledger, -transfer.amount)
                 outcomes.append(TransferOutcome(transfer, None, result.error))
+            else:
+                unknown = f"the ledger answered {result!r}, neither a block nor an error"
+                outcomes.append(TransferOutcome(transfer, None, foreign_text(unknown, 1024)))
         failed = [i for i, outcome in enumerate(outcomes) if outcome.block is None]
         reason = None
         if failed:

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from icto import E8S, IC, Account, CallRejected, Err, Ok, Principal
+from icto import E8S, IC, Account, CallRejected, Canister, Err, Ok, Principal, update
 from icto.factory import CREATOR, Page
 from icto.ic.proxy import CanisterProxy
 from icto.multisig import (
@@ -489,6 +489,43 @@ def test_b4_the_daily_limit_is_spent_at_execution_and_resets_with_the_day(world:
     assert spent_today() == 0
     assert world.as_(ALICE).execute(third).unwrap().status is Status.EXECUTED
     assert spent_today() == amount
+
+
+class OddLedger(Canister):
+    """A canister a proposal names as a ledger, answering transfers with neither a block nor
+    an error (any canister can be named)."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = None
+
+    @update
+    def icrc1_transfer(self, args: Any) -> str:
+        return "garbage"
+
+
+def test_b4_a_ledger_answering_neither_block_nor_error_fails_the_batch_and_keeps_its_spending(
+    world: World,
+) -> None:
+    """The batch does not trap halfway: every transfer gets an outcome, the proposal is
+    Failed with an event, and the odd ledger's spending stays counted (whether it moved is
+    unknown), while the real transfer before it is paid once."""
+    odd = world.ic.deploy(OddLedger).id
+    assert world.enact(SetDailyLimit(odd, 5)).status is Status.EXECUTED
+    batch = BatchTransfer((world.transfer(), Transfer(odd, Account(RECIPIENT), 3)))
+    proposal_id = world.approved(batch)
+    world.ic.advance_time(nanos=TIMELOCK)
+    recipient = world.system.icp_balance(RECIPIENT)
+    done = world.as_(ALICE).execute(proposal_id).unwrap()
+    assert done.status is Status.FAILED and "transfer 1 of 2" in (done.failure or "")
+    paid, unknown = done.outcomes
+    assert paid.block is not None and unknown.block is None
+    assert "neither a block nor an error" in str(unknown.error)
+    assert world.system.icp_balance(RECIPIENT) == recipient + AMOUNT
+    limits = {entry[0]: entry[2] for entry in world.as_(ALICE).get_wallet_info().daily_limits}
+    assert limits[odd] == 3
+    assert world.as_(ALICE).get_events(0, 1).items[0].kind == "Failed"
 
 
 def test_b4_there_is_no_hidden_cap_on_what_a_wallet_may_send(world: World) -> None:
