@@ -262,12 +262,16 @@ class Decoder:
         if not attrs.has(cls):
             raise ForbiddenClass(f"{obj['$attrs']} is not an attrs class")
         fields = obj["f"]
-        names = [field.name for field in attrs.fields(cls)]
-        if not isinstance(fields, dict) or sorted(fields) != sorted(names):
+        known = attrs.fields(cls)
+        if not isinstance(fields, dict) or not set(fields) <= {field.name for field in known}:
             raise InvalidPayload(f"fields of {obj['$attrs']} do not match the class")
         record = object.__new__(cls)
-        for field_name in names:
-            object.__setattr__(record, field_name, fields[field_name])
+        for field in known:
+            if field.name in fields:
+                value = fields[field.name]
+            else:  # a field added since the file was saved takes its default
+                value = _default_of(field, obj["$attrs"])
+            object.__setattr__(record, field.name, value)
         if _cache_hash(cls):
             object.__setattr__(record, _HASH_CACHE, None)
         return record
@@ -335,3 +339,14 @@ def _decode_timers(obj: dict[str, Any]) -> TimerQueue:
         raise TypeError("a timer queue holds Timer records and an int next id")
     live = immutables.Map({timer.timer_id: timer for timer in timers})
     return TimerQueue(live, None, 0, next_id)._rebuilt()
+
+
+def _default_of(field: attrs.Attribute[Any], name: str) -> Any:
+    """The value a field missing from a saved record takes: its default (a plain value, or a
+    factory's new one); a field without a default cannot be missing."""
+    default: Any = field.default
+    if default is attrs.NOTHING or (isinstance(default, attrs.Factory) and default.takes_self):  # type: ignore[arg-type]
+        raise InvalidPayload(f"fields of {name} do not match the class: {field.name} is missing")
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        return default.factory()
+    return default
