@@ -127,11 +127,12 @@ class PaidDeployments(BackendBase):
         return None
 
     def _standing(
-        self, user: Principal, service: str, owner: Principal | None
+        self, user: Principal, service: str, owner: Principal | None, *, attempted: bool = False
     ) -> DeployError | None:
         """The caller's and the service's standing now: identified, active, under the daily
-        limit, the service enabled and out of maintenance. Checked on admission and again
-        after the last await before the attempt is recorded, so a message run meanwhile (an
+        limit (unless this attempt is already counted: ``attempted``), the service enabled and
+        out of maintenance. Checked on admission, again after the awaits before the attempt is
+        recorded, and once more right before the fee is taken, so a message run meanwhile (an
         admin's change, the same user's other deployments) is seen before anything is
         charged."""
         settings = self.state.config
@@ -142,7 +143,7 @@ class PaidDeployments(BackendBase):
             return UserSuspended(profile.status)
         limit = settings.max_deployments_per_day
         recent = () if profile is None else profile.recent_since(self.time - DAY_NS)
-        if owner is None and len(recent) >= limit:
+        if owner is None and not attempted and len(recent) >= limit:
             return RateLimited(limit, recent[-limit] + DAY_NS)
         if not settings.enabled[service]:
             return ServiceDisabled(service)
@@ -277,6 +278,9 @@ class PaidDeployments(BackendBase):
         """Steps 6-7: take the fee with ``icrc2_transfer_from``; the charge with its block, or
         why it failed (then nothing was taken)."""
         block: int | None = None
+        standing = self._standing(charge.user, charge.service, charge.owner, attempted=True)
+        if standing is not None:  # it changed while the trail was written
+            return self._payment_failed(charge, describe(standing))
         if charge.amount > 0:
             recipient = fee_recipient_or(self.state.config.fee_recipient, self.id)
             args = TransferFromArgs(

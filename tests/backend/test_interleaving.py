@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 
 from icto import E8S, IC, Account, Err, Ok, World
-from icto.backend import MaintenanceMode, RateLimited, ServiceDisabled, UserStatus, UserSuspended
+from icto.backend import (
+    MaintenanceMode,
+    PaymentFailed,
+    RateLimited,
+    ServiceDisabled,
+    UserStatus,
+    UserSuspended,
+)
 from icto.ic.canister import update
 from icto.ic.errors import Reject
 from icto.ledger import Ledger, TransferFromArgs
@@ -68,6 +75,7 @@ class FlakyAudit(AuditStorage):
 
     @update
     def log_event(self, event: AuditEvent) -> int:
+        _interleave("during_log_event", self)
         if "log_event" in HOOKS:
             DOWN.add("audit")
             _interleave("log_event", self)
@@ -187,6 +195,26 @@ def test_a_change_landing_while_the_fee_is_asked_refuses_before_charging(
     result = world.deploy()
     assert isinstance(result, Err) and isinstance(result.error, refusal), result
     assert world.balance() == before
+    assert_money_never_lost(world.system)
+
+
+def test_a_suspension_landing_while_the_trail_is_written_fails_the_payment_uncharged(
+    world: Platform,
+) -> None:
+    """The attempt is recorded and the trail opened (two storage writes, two awaits) before
+    the fee is taken; a suspension landing during them is seen right before the transfer: the
+    payment is recorded as failed, and nothing is charged."""
+    backend = world.system.backend
+    HOOKS["during_log_event"] = lambda storage: storage.call(
+        backend.id, "admin_set_user_status", world.user.id, UserStatus.SUSPENDED
+    )
+    before = world.balance()
+    result = world.deploy()
+    assert isinstance(result, Err) and isinstance(result.error, PaymentFailed), result
+    assert "UserSuspended" in result.error.reason
+    assert world.balance() == before
+    payment = world.system.invoice_storage.get_payment(result.error.payment_id)
+    assert type(payment.status).__name__ == "Failed"
     assert_money_never_lost(world.system)
 
 
