@@ -5,7 +5,8 @@ lets the callee run and then traps it, so its changes are rolled back. Rules mat
 method (``None`` matches all), skip the first ``after`` matches and fire ``times`` times
 (``None``: every time). A trap counts as fired when it is injected, at the end of the callee's
 method: a call refused before the callee runs (bad arguments, no cycles, a stopped canister, no
-such method) or one that traps by itself does not use it up.
+such method) or one that traps by itself does not use it up, and calls nested inside one it
+matched never take more than its ``times``.
 Each rule is also a context manager that removes itself on exit. Faults are test settings, not
 world state: anchors do not restore them.
 """
@@ -47,6 +48,9 @@ class FaultRule:
         self.after = after
         self.matched = 0
         self.fired = 0
+        self.armed = 0
+        """Calls running now that this trap rule matched and has not injected into yet (a call
+        they make may match it too: it is spoken for, up to ``times``)."""
 
     @property
     def exhausted(self) -> bool:
@@ -86,7 +90,7 @@ class FaultRule:
         )
 
 
-_ERROR_CODE: Final = re.compile(r"IC\d{4}")
+_ERROR_CODE: Final = re.compile(r"IC[0-9]{4}")
 
 
 def _validate(
@@ -182,8 +186,18 @@ class Faults:
                     continue
                 if rule.kind == "reject":
                     rule._count()
+                    return rule
+                if rule.times is not None and rule.fired + rule.armed >= rule.times:
+                    continue  # every trap it has left is spoken for by a call still running
+                rule.armed += 1
                 return rule
         return None
+
+    @staticmethod
+    def finished(rule: FaultRule) -> None:
+        """The call a trap rule matched has ended, injected into or not."""
+        if rule.kind == "trap":
+            rule.armed -= 1
 
     def __repr__(self) -> str:
         return f"<Faults {self.rules!r}>"

@@ -281,7 +281,11 @@ class Router:
                 )
             if cycles > rejected.cycles_accepted:
                 self._refund(caller, cycles - rejected.cycles_accepted)
+            if fault is not None:
+                self.faults.finished(fault)
             raise
+        if fault is not None:
+            self.faults.finished(fault)
         if entry is not None:
             entry.outcome = "reply"
             entry.result = result

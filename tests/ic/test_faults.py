@@ -451,7 +451,8 @@ def test_invalid_rule_arguments_raise_at_once_and_install_nothing(
 @pytest.mark.parametrize(
     "kwargs",
     [{"code": 9}, {"code": True}, {"code": "5"}, {"error_code": 123}, {"error_code": ""},
-     {"error_code": "IC05"}, {"error_code": "ic0503"}],
+     {"error_code": "IC05"}, {"error_code": "ic0503"},
+     {"error_code": "IC\u0665\u0660\u0660\u0663"}],
     ids=repr,
 )  # fmt: skip
 def test_an_unknown_reject_code_or_error_code_raises_and_installs_nothing(
@@ -539,6 +540,19 @@ def test_a_trap_fault_is_not_used_up_by_a_callee_that_traps_by_itself(
     assert (rule.fired, len(ic.faults)) == (0, 1)
     assert "the injected one" in rejected(counter.inc, 1).message
     assert (rule.fired, len(ic.faults)) == (1, 0)
+
+
+def test_a_trap_fault_traps_no_more_calls_than_its_times_when_the_calls_nest(
+    ic: IC, counter: CanisterProxy
+) -> None:
+    """The outer relay matches the rule first; the inner relay it calls matches it too, but
+    the one trap is spoken for: the inner call runs (and its call commits), the outer traps."""
+    outer, inner = ic.deploy(Relay), ic.deploy(Relay)
+    rule = ic.faults.trap(method="relay", times=1)
+    err = rejected(outer.relay, inner.id, "relay", (counter.id, "inc", (1,)))
+    assert "injected trap" in err.message
+    assert (rule.fired, rule.armed, len(ic.faults)) == (1, 0, 0)
+    assert counter.get() == 1
 
 
 def test_a_trap_fault_on_the_management_canister_waits_for_a_well_formed_call(ic: IC) -> None:
