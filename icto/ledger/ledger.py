@@ -493,16 +493,19 @@ class Ledger(Canister):
         if created_at_time is not None:
             # The transaction as the production ledger records it: a burn names no
             # destination and no fee (a mint, see ``_mint_identity``).
-            if operation == MINT:
-                identity = _mint_identity(to, amount, memo, created_at_time)
-            elif operation == BURN:
-                identity = (BURN, _raw(source), _raw(spender), amount, memo, created_at_time)
-            else:
+            identity = (
+                kind, _raw(source), _raw(to), _raw(spender), amount, fee, memo, created_at_time,
+            )  # fmt: skip
+            earlier = None
+            if operation in (MINT, BURN):
+                # A world saved before mints and burns had identities of their own remembers
+                # them in the general form: that one still names the same transaction.
+                earlier = identity
                 identity = (
-                    kind, _raw(source), _raw(to), _raw(spender), amount, fee, memo,
-                    created_at_time,
+                    _mint_identity(to, amount, memo, created_at_time) if operation == MINT
+                    else (BURN, _raw(source), _raw(spender), amount, memo, created_at_time)
                 )  # fmt: skip
-            failure = self._check_time_and_dedup(now, created_at_time, identity)
+            failure = self._check_time_and_dedup(now, created_at_time, identity, earlier)
             if failure is not None:
                 return failure
             state = self.state
@@ -594,7 +597,11 @@ class Ledger(Canister):
             raise Trap(f"the memo field size of {len(memo)} bytes is above the limit of {limit}")
 
     def _check_time_and_dedup(
-        self, now: int, created_at_time: int, identity: tuple[Any, ...]
+        self,
+        now: int,
+        created_at_time: int,
+        identity: tuple[Any, ...],
+        earlier: tuple[Any, ...] | None = None,
     ) -> Err[Any] | None:
         self._expire_dedup(now)
         if created_at_time + TX_WINDOW_NS < now:
@@ -602,6 +609,8 @@ class Ledger(Canister):
         if created_at_time > now + PERMITTED_DRIFT_NS:
             return Err(CreatedInFuture(now))
         duplicate_of = self.state.dedup.get(identity)
+        if duplicate_of is None and earlier is not None:
+            duplicate_of = self.state.dedup.get(earlier)
         if duplicate_of is not None:
             return Err(Duplicate(duplicate_of))
         return None

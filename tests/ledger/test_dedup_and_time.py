@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+import immutables
 import pytest
 
 import icto
@@ -590,6 +592,25 @@ def test_a_burn_retried_with_another_spelling_of_the_minter_or_fee_0_is_a_duplic
     else:
         fields.update(retry)
     assert ledger.as_caller(alice).icrc1_transfer(TransferArgs(**fields)) == Err(Duplicate(first))
+    assert ledger.icrc1_total_supply() == supply
+
+
+def test_a_mint_remembered_in_the_general_form_by_an_older_world_is_still_a_duplicate(
+    ic: IC, ledger: CanisterProxy, minter: Principal, bob: Principal
+) -> None:
+    """Worlds saved before mints had an identity of their own remember a mint as (kind, source,
+    to, spender, amount, fee, memo, time); a retry after loading one is still its duplicate."""
+    at = ic.time
+    mint = TransferArgs(to=Account(bob), amount=7, created_at_time=at)
+    first = ledger.as_caller(minter).icrc1_transfer(mint).unwrap()
+    state = ic.state_of(ledger.id)
+    general = ("transfer", (minter, None), (bob, None), None, 7, None, None, at)
+    older = attrs.evolve(state, dedup=immutables.Map({general: first}))
+    world = ic.snapshot()
+    record = world.canisters[ledger.id]._replace(state=older)
+    ic.restore(world._replace(canisters=world.canisters.set(ledger.id, record)))
+    supply = ledger.icrc1_total_supply()
+    assert ledger.as_caller(minter).icrc1_transfer(mint) == Err(Duplicate(first))
     assert ledger.icrc1_total_supply() == supply
 
 
