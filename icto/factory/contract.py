@@ -14,6 +14,7 @@ from typing import Any, Final
 import attrs
 import immutables
 
+from icto.collections.maps import without
 from icto.collections.records import evolve
 from icto.factory.types import ContractInit
 from icto.ic.canister import Canister, Trap, query, update
@@ -175,7 +176,7 @@ class FactoryContract(Canister):
             self._set_meta(retry_timer=self._retry_timer())
             return
         if self.has_role(user, role) == holds:
-            self._set_meta(outbox=self.meta.outbox.delete((user, role)))
+            self._set_meta(outbox=without(self.meta.outbox, (user, role)))
         elif (user, role) in self.meta.outbox:  # it changed meanwhile: resend the truth
             self._set_meta(retry_timer=self._retry_timer())
 

@@ -93,21 +93,35 @@ def find_block(
         low, high = 0, count
         while low < high:
             middle = (low + high) // 2
-            (block,) = canister.call(ledger, "get_blocks", middle, 1)
+            (block,) = _blocks(canister.call(ledger, "get_blocks", middle, 1), 1)
             if block.timestamp < created_at - PERMITTED_DRIFT_NS:
                 low = middle + 1
             else:
                 high = middle
         while low < count:
-            page = canister.call(ledger, "get_blocks", low, LOOKUP_PAGE)
+            page = _blocks(canister.call(ledger, "get_blocks", low, LOOKUP_PAGE), LOOKUP_PAGE)
             for offset, block in enumerate(page):
                 if block.timestamp > created_at + TX_WINDOW_NS:
                     return None
                 if ours(block):
                     return low + offset
-            if not page:
-                break
             low += len(page)
     except CallRejected as rejected:
         return ledger_error(rejected.message)
+    except _Unreadable as unreadable:
+        return str(unreadable)
     return None
+
+
+class _Unreadable(Exception):
+    """A ledger answered ``get_blocks`` with something that is not its blocks."""
+
+
+def _blocks(answer: object, most: int) -> tuple[Block, ...]:
+    """``answer`` as the blocks asked for (at least one, at most ``most``)."""
+    if not (
+        isinstance(answer, tuple) and 0 < len(answer) <= most
+        and all(isinstance(block, Block) for block in answer)
+    ):  # fmt: skip
+        raise _Unreadable(f"get_blocks answered {answer!r:.200}, not blocks")
+    return answer

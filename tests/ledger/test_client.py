@@ -1,0 +1,83 @@
+"""``icto.ledger.client.find_block``: finding a request's block in a ledger's log once the
+request is past the ledger's deduplication window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from icto import IC, PERMITTED_DRIFT_NS, TX_WINDOW_NS, Account, Canister, Principal, update
+from icto.ic.proxy import CanisterProxy
+from icto.ledger.client import find_block
+from icto.ledger.types import TransferArgs
+
+
+class Finder(Canister):
+    """Asks a ledger, as canisters do, for the block of a memo (the predicate ``find_block``
+    takes is built here from the memo)."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = None
+
+    @update
+    def find(self, ledger: Principal, memo: bytes, created_at: int) -> int | str | None:
+        return find_block(self, ledger, created_at, lambda block: block.memo == memo)
+
+
+class Garbled(Canister):
+    """Says it has three blocks, and answers ``get_blocks`` with something else."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = None
+
+    @update
+    def get_transaction_count(self) -> int:
+        return 3
+
+    @update
+    def get_blocks(self, start: int, length: int) -> Any:
+        return "not blocks"
+
+
+@pytest.fixture
+def finder(ic: IC) -> CanisterProxy:
+    return ic.deploy(Finder)
+
+
+def _send(ledger: CanisterProxy, sender: Principal, to: Principal, memo: bytes, at: int) -> int:
+    args = TransferArgs(to=Account(to), amount=1, memo=memo, created_at_time=at)
+    index: int = ledger.as_caller(sender).icrc1_transfer(args).unwrap()
+    return index
+
+
+def test_the_block_of_a_request_is_found_among_many_and_only_in_its_window(
+    ic: IC, ledger: CanisterProxy, finder: CanisterProxy, alice: Principal, bob: Principal
+) -> None:
+    """Blocks before and after the request, over three days; the request's block is found,
+    and a memo used again outside the request's possible window is not mistaken for it."""
+    for n in range(250):
+        _send(ledger, alice, bob, f"early {n}".encode(), ic.time)
+    ic.advance_time(days=1)
+    at = ic.time
+    wanted = _send(ledger, alice, bob, b"the request", at)
+    for n in range(250):
+        _send(ledger, alice, bob, f"later {n}".encode(), ic.time)
+    ic.advance_time(days=2)
+    _send(ledger, alice, bob, b"the request", ic.time)  # the same memo, long after
+    assert finder.find(ledger.id, b"the request", at) == wanted
+    assert finder.find(ledger.id, b"never sent", at) is None
+    later = at + 2 * (TX_WINDOW_NS + PERMITTED_DRIFT_NS)  # after the memo's reuse
+    assert finder.find(ledger.id, b"the request", later) is None
+
+
+def test_a_log_that_does_not_read_as_blocks_is_a_reason_not_a_trap(
+    ic: IC, finder: CanisterProxy
+) -> None:
+    garbled = ic.deploy(Garbled)
+    answer = finder.find(garbled.id, b"memo", ic.time)
+    assert isinstance(answer, str) and "not blocks" in answer
