@@ -18,7 +18,8 @@ from typing import Any, Literal
 Predicate = Callable[[Any], bool]
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An int and not a bool (a bool is an int to Python, never to Candid)."""
     return value.__class__ is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
@@ -38,7 +39,7 @@ def predicate_for(annotation: Any) -> Predicate | None:
     if annotation is None or annotation is type(None):
         return lambda value: value is None
     if annotation is int:
-        return _is_int
+        return is_int
     if annotation is float:
         return _is_float
     if annotation is bytes:

@@ -52,7 +52,9 @@ def parse_semver(text: object) -> tuple[int, int, int]:
     major, minor, patch = match.groups()
     return int(major), int(minor), int(patch)
 
-_MUTABLE_TYPES: Final = (list, dict, set, bytearray, deque)
+MUTABLE_TYPES: Final = (list, dict, set, bytearray, deque)
+"""Containers a canister may not keep in its state or in class attributes: they change in
+place, so no snapshot or rollback could hold them."""
 
 
 class Trap(RuntimeError):
@@ -145,7 +147,7 @@ def check_state(value: Any) -> None:
     cls = type(value)
     ok = known_state_types.get(cls)
     if ok is None:
-        ok = not issubclass(cls, _MUTABLE_TYPES) and _is_frozen_record(cls)
+        ok = not issubclass(cls, MUTABLE_TYPES) and _is_frozen_record(cls)
         known_state_types[cls] = ok
         if ok:
             immutable_state_types.add(cls)
@@ -244,7 +246,7 @@ class Canister(metaclass=_CanisterType):
         if not isinstance(cls.VERSION, str) or not _SEMVER.fullmatch(cls.VERSION):
             raise TypeError(f"{cls.__qualname__}.VERSION must be semver text like '1.0.0'")
         for name, value in vars(cls).items():
-            if isinstance(value, _MUTABLE_TYPES) and not name.startswith("__"):
+            if isinstance(value, MUTABLE_TYPES) and not name.startswith("__"):
                 raise TypeError(
                     f"{cls.__qualname__}.{name} is a mutable {type(value).__name__} class "
                     f"attribute: canister data must live in self.state"

@@ -17,6 +17,7 @@ import re
 from types import TracebackType
 from typing import Final, Literal
 
+from icto.ic.argcheck import is_int
 from icto.ic.context import InjectedTrap
 from icto.ic.errors import DEFAULT_ERROR_CODES, RejectCode
 from icto.ic.principal import Principal
@@ -101,16 +102,12 @@ def _validate(
         raise TypeError(f"canister must be a Principal or None, not {type(canister).__name__}")
     if method is not None and not isinstance(method, str):
         raise TypeError(f"method must be str or None, not {type(method).__name__}")
-    if times is not None and (not _is_int(times) or times < 1):
+    if times is not None and (not is_int(times) or times < 1):
         raise ValueError(f"times must be a positive int or None, got {times!r}")
-    if not _is_int(after) or after < 0:
+    if not is_int(after) or after < 0:
         raise ValueError(f"after must be a non-negative int, got {after!r}")
     if not isinstance(message, str):
         raise TypeError(f"message must be str, not {type(message).__name__}")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class Faults:
@@ -132,7 +129,7 @@ class Faults:
         """Reject matching calls with ``code`` (and ``error_code``, an ``"IC0000"``-style text;
         by default the code's usual one) before the callee runs."""
         _validate(canister, method, times, after, message)
-        if not _is_int(code) or code not in set(RejectCode):
+        if not is_int(code) or code not in set(RejectCode):
             raise ValueError(f"code must be a RejectCode, got {code!r}")
         code = RejectCode(code)
         if error_code is not None and not (

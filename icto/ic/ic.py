@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import immutables
 
+from icto.ic.argcheck import is_int
 from icto.ic.canister import Canister
 from icto.ic.context import INGRESS, INGRESS_QUERY, MANAGEMENT_ID
 from icto.ic.errors import BadUse
@@ -40,10 +41,6 @@ GENESIS_TIME: Final = (
 
 SEED_BITS: Final = 128
 """``raw_rand`` mixes the seed in as a signed 128-bit number."""
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 _NS: Final = {
     "days": 86_400 * 10**9,
@@ -82,11 +79,11 @@ class IC:
         seed: int = 0,
         trace: bool = True,
     ) -> None:
-        if not _is_int(genesis_time) or not 0 <= genesis_time <= MAX_TIME:
+        if not is_int(genesis_time) or not 0 <= genesis_time <= MAX_TIME:
             raise TypeError(
                 f"genesis_time must be an int of ns from 0 to 2**64 - 1, got {genesis_time!r}"
             )
-        if not _is_int(seed):
+        if not is_int(seed):
             raise TypeError(f"seed must be an int, got {seed!r}")
         if not -(2 ** (SEED_BITS - 1)) <= seed < 2 ** (SEED_BITS - 1):
             raise ValueError(f"seed must fit in {SEED_BITS} signed bits, got {seed}")

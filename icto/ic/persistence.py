@@ -29,7 +29,8 @@ from typing import Any, Final, Protocol
 
 import immutables
 
-from icto.ic.canister import Canister
+from icto.ic.argcheck import is_int
+from icto.ic.canister import MUTABLE_TYPES, Canister
 from icto.ic.codec import (
     Decoder,
     ForbiddenClass,
@@ -182,13 +183,7 @@ def load_world(
 
 
 def _is_nat(value: object, top: int | None = None) -> bool:
-    return (
-        isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        and (top is None or value <= top)
-    )  # fmt: skip
-
-
-_MUTABLE: Final = (list, dict, set, bytearray)
+    return is_int(value) and value >= 0 and (top is None or value <= top)  # type: ignore[operator]
 
 
 def world_problem(world: World) -> str | None:
@@ -231,7 +226,7 @@ def _record_problem(key: object, record: object) -> str | None:
         isinstance(controller, Principal) for controller in controllers
     ):  # fmt: skip
         return f"its controllers {controllers!r} are not a tuple of principals"
-    if isinstance(record.state, _MUTABLE):
+    if isinstance(record.state, MUTABLE_TYPES):
         return f"its state is a mutable {type(record.state).__name__}"
     timer_ids: object = record.timer_ids
     log: object = record.log

@@ -24,6 +24,7 @@ import traceback
 from typing import Any, Final, Protocol
 
 from icto.ic import cycles as costs
+from icto.ic.argcheck import is_int
 from icto.ic.canister import (
     QUERY,
     RESERVED_NAMES,
@@ -148,9 +149,7 @@ class Router:
     """
 
     def __init__(self, world: World, max_call_depth: int, trace: bool) -> None:
-        if not isinstance(max_call_depth, int) or isinstance(max_call_depth, bool) or (
-            max_call_depth < 1
-        ):
+        if not is_int(max_call_depth) or max_call_depth < 1:
             raise ValueError(f"max_call_depth must be a positive int, got {max_call_depth!r}")
         self._assembled: World = world
         self.set_world(world)

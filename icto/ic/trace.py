@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from icto.ic.argcheck import is_int
 from icto.ic.errors import RejectCode
 from icto.ic.principal import Principal
 
@@ -238,7 +239,7 @@ class Trace:
 
     def last(self, n: int = 1) -> list[TraceEntry]:
         """The ``n`` most recent entries, oldest first."""
-        if not isinstance(n, int) or isinstance(n, bool):
+        if not is_int(n):
             raise TypeError(f"n must be an int, got {n!r}")
         if n <= 0:
             return []
