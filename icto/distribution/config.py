@@ -160,7 +160,8 @@ def validate_distribution_config(
         reasons.append(f"penalty_bp must be an int from 0 to {BP}")
     penalty_to: object = config.penalty_to
     if isinstance(penalty_to, Account):
-        reasons.extend(filter(None, (identified_problem(penalty_to.owner, "penalty recipient"),)))
+        if problem := identified_problem(penalty_to.owner, "penalty recipient"):
+            reasons.append(problem)
     elif penalty_to is not None:
         reasons.append("penalty_to must be an Account or None (burned)")
     low, high = CLAIMS_COVERED
