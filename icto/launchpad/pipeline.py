@@ -264,9 +264,9 @@ class FinalizePipeline(FactoryContract):
         planned = self._pipeline.payouts[name]
         if planned.block is not None:
             return None
-        sent = settle(self, planned.ledger, method, args_of(planned))
+        args = args_of(planned)
+        sent = settle(self, planned.ledger, method, args)
         if isinstance(sent, LedgerFailure) and sent.expired:
-            args = args_of(planned)
 
             def ours(block: Block) -> bool:
                 """The block of this very request: its memo, from this sale's account (a mint
