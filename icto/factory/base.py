@@ -18,6 +18,7 @@ from icto.factory.tickets import Ticket
 from icto.factory.types import (
     MAX_PAGE,
     ContractInfo,
+    UnknownContract,
     UpgradeRecord,
     UpgradeReport,
     VersionInfo,
@@ -26,6 +27,7 @@ from icto.ic import cycles as costs
 from icto.ic.canister import Canister
 from icto.ic.errors import Reject
 from icto.ic.principal import Principal
+from icto.ic.result import Err
 from icto.validation import identified_problem
 
 DEFAULT_CYCLES_PER_CONTRACT = 2_000_000_000_000
@@ -57,11 +59,11 @@ class Counters:
     upgrades: int = 0
     failed_upgrades: int = 0
 
-    def bumped(self, counter: str) -> Counters:
-        """These counters with ``counter`` one higher (built directly: no ``evolve``)."""
+    def bumped(self, counter: str, by: int = 1) -> Counters:
+        """These counters with ``counter`` ``by`` higher (built directly: no ``evolve``)."""
         if counter not in _COUNTERS:
             raise AttributeError(f"{type(self).__name__!r} has no counter {counter!r}")
-        return Counters(*[getattr(self, name) + (name == counter) for name in _COUNTERS])
+        return Counters(*[getattr(self, name) + by * (name == counter) for name in _COUNTERS])
 
 
 _COUNTERS: Final = tuple(field.name for field in attrs.fields(Counters))
@@ -211,9 +213,16 @@ class FactoryBase(Canister):
             raise self._deny(f"Unauthorized: only a contract of this factory may call {what}")
         return info
 
-    def _managed_contract(self, contract: Principal, what: str) -> ContractInfo:
-        """A contract the caller may manage: its owner, or an admin."""
+    def _managed_contract(
+        self, contract: Principal, what: str
+    ) -> ContractInfo | Err[UnknownContract]:
+        """A contract the caller may manage: its owner, or an admin. An admin naming a contract
+        the factory does not know is told so (``UnknownContract``, no security event); anyone
+        else is refused the same way whether it exists or not, so private contracts stay
+        hidden."""
         info = self.state.index.info(contract)
+        if info is None and self._is_admin(self.caller):
+            return Err(UnknownContract(contract))
         if info is None or not (self.caller == info.owner or self._is_admin(self.caller)):
             raise self._deny(f"Unauthorized: only the owner or an admin may {what} {contract}")
         return info

@@ -354,6 +354,8 @@ class Factory(VersionManagement, FactoryReads):
         told (the call commits both, so a trap after it cannot part them); if the contract
         refuses, the index is put back and nothing changes."""
         info = self._managed_contract(contract, "change the visibility of")
+        if isinstance(info, Err):
+            return info
         self._with_index(self.state.index.with_visibility(info.id, is_public))
         try:
             self.call(contract, "on_visibility_changed", is_public)

@@ -14,7 +14,6 @@ from icto.collections.vector import Vector
 from icto.factory.base import (
     FactoryBase,
 )
-from icto.factory.contract import FactoryContract
 from icto.factory.types import (
     ContractDetached,
     ContractInfo,
@@ -40,6 +39,13 @@ MAX_RELEASE_NOTES = 10_000
 
 class VersionManagement(FactoryBase):
     """The version book of a factory and the upgrades of its contracts."""
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Keep the state; an upgrade clears timers, so schedule the contract-requested upgrades
+        still pending again (in principal order, which does not depend on hashing)."""
+        super().post_upgrade(stable, arg)
+        for contract in sorted(self.state.upgrade_requests.keys()):
+            self.set_timer(0, "_run_requested_upgrade", contract)
 
     # -- versions -----------------------------------------------------------------------------
 
@@ -80,8 +86,11 @@ class VersionManagement(FactoryBase):
             return str(error)
         if version in self.state.versions:
             return f"version {version} is already uploaded"
-        if not (isinstance(code, type) and issubclass(code, FactoryContract)):
-            return f"code must be a factory contract class (FactoryContract), got {code!r}"
+        if not (isinstance(code, type) and issubclass(code, self.CONTRACT)):
+            return (
+                f"code must be a version of this factory's contract (a subclass of "
+                f"{self.CONTRACT.__qualname__}), got {code!r}"
+            )
         if version != code.VERSION:
             return f"{code.__qualname__}.VERSION is {code.VERSION}, not {version}"
         return None
@@ -89,17 +98,20 @@ class VersionManagement(FactoryBase):
     @update
     def publish_version(self, version: str, canary: int = 0) -> Ok[UpgradeReport] | Err[Any]:
         """Admin: mark a version stable. If it is then the latest stable version, upgrade the
-        contracts that opted in, one management call each; with ``canary`` = n the first n go
-        first and the rest are skipped if any of those fails."""
+        contracts that opted in, one management call each; with ``canary`` = n the first n tried
+        go first and the rest are skipped if any of those fails (a contract skipped without a
+        try, detached or not eligible, takes no canary place). A version published once keeps
+        its report: publishing it again is refused."""
         self._require_admin("publish a version")
         info = self.state.versions.get(version)
         if info is None:
             return Err(UnknownVersion(version))
         if canary < 0:
             return Err(NotEligible(f"canary must be non-negative, got {canary}"))
-        if not info.stable:
-            versions = self.state.versions.set(version, evolve(info, stable=True))
-            self.state = evolve(self.state, versions=versions)
+        if info.stable:
+            return Err(NotEligible(f"version {version} is already published"))
+        versions = self.state.versions.set(version, evolve(info, stable=True))
+        self.state = evolve(self.state, versions=versions)
         return Ok(self._publish(version, canary))
 
     def _publish(self, version: str, canary: int) -> UpgradeReport:
@@ -110,10 +122,11 @@ class VersionManagement(FactoryBase):
         failed: list[tuple[Principal, str]] = []
         skipped: list[tuple[Principal, str]] = []
         halted = False
+        tried = 0
         if latest == version:
             target = self.state.versions[version]
             opted_in = tuple(self.state.index.auto_update)
-            for position, seq in enumerate(opted_in):
+            for seq in opted_in:
                 info = self.state.index.at(seq)
                 if halted:
                     skipped.append((info.id, "halted: a canary failed"))
@@ -125,6 +138,7 @@ class VersionManagement(FactoryBase):
                 if refusal is not None:
                     skipped.append((info.id, refusal.reason))
                     continue
+                tried += 1
                 result = self._change_code(info, target, "auto")
                 if isinstance(result, Ok):
                     upgraded.append(info.id)
@@ -132,7 +146,7 @@ class VersionManagement(FactoryBase):
                     skipped.append((info.id, "detached"))
                 else:
                     failed.append((info.id, _reason(result.error)))
-                    halted = position < canary
+                    halted = tried <= canary
         report = UpgradeReport(
             version, self.time, canary, tuple(upgraded), tuple(failed), tuple(skipped), halted
         )
@@ -162,6 +176,8 @@ class VersionManagement(FactoryBase):
     ) -> Ok[str] | Err[Any]:
         """Owner or admin: install ``version`` over the contract unless ``refusal_of`` says no."""
         info = self._managed_contract(contract, "roll back" if kind == "rollback" else kind)
+        if isinstance(info, Err):
+            return info
         target = self._target(info, version)
         if isinstance(target, Err):
             return target
@@ -220,37 +236,52 @@ class VersionManagement(FactoryBase):
     def _change_code(
         self, info: ContractInfo, target: VersionInfo, kind: str
     ) -> Ok[str] | Err[Any]:
-        """Install ``target`` over the contract (mode upgrade) and record the attempt."""
+        """Install ``target`` over the contract (mode upgrade) and record the attempt.
+
+        The success is recorded before the call: an install commits on the IC even if this
+        message traps after it, and ``ContractInfo.version`` must say what runs. A refused
+        install turns the record into the failure and puts the version back."""
+        state = self.state
+        current = state.index.contracts[info.id]
+        history = state.history.get(info.id, Vector())
+        position = len(history)
+        record = UpgradeRecord(
+            self.time, kind, current.version, target.version, True, self.caller, None
+        )
+        self.state = evolve(
+            state,
+            index=state.index.with_fields(info.id, version=target.version, detached=False),
+            history=state.history.set(info.id, history.append(record)),
+            counters=state.counters.bumped("upgrades"),
+        )
         try:
             self.call(
                 MANAGEMENT_ID, "install_code", info.id, target.code, None, InstallMode.UPGRADE
             )
         except CallRejected as rejected:
             detached = rejected.error_code == ErrorCode.CANISTER_INVALID_CONTROLLER
-            self._record_attempt(info, target.version, kind, rejected.message, detached)
+            self._record_failure(info.id, current, position, rejected.message, detached)
             if detached:
                 return Err(ContractDetached(info.id))
             return Err(UpgradeFailed(rejected.message))
-        self._record_attempt(info, target.version, kind, None, False)
         return Ok(target.version)
 
-    def _record_attempt(
-        self, info: ContractInfo, to_version: str, kind: str, failure: str | None, detached: bool
+    def _record_failure(
+        self, contract: Principal, before: ContractInfo, position: int, reason: str,
+        detached: bool,
     ) -> None:
+        """Undo the success ``_change_code`` recorded: the version and detached flag of
+        ``before``, the history entry at ``position`` a failure, the count moved."""
         state = self.state
-        current = state.index.contracts[info.id]
-        record = UpgradeRecord(
-            self.time, kind, current.version, to_version, failure is None, self.caller, failure
+        history = state.history[contract]
+        record = evolve(history[position], ok=False, reason=reason)
+        index = state.index.with_fields(
+            contract, version=before.version, detached=before.detached or detached
         )
-        history = state.history.get(info.id, Vector()).append(record)
-        index = state.index
-        if failure is None:
-            index = index.with_fields(info.id, version=to_version, detached=False)
-        elif detached:
-            index = index.with_fields(info.id, detached=True)
-        counters = state.counters.bumped("upgrades" if failure is None else "failed_upgrades")
+        counters = state.counters.bumped("upgrades", -1).bumped("failed_upgrades")
         self.state = evolve(
-            state, index=index, history=state.history.set(info.id, history), counters=counters
+            state, index=index, history=state.history.set(contract, history.set(position, record)),
+            counters=counters,
         )
 
     @update
@@ -258,6 +289,8 @@ class VersionManagement(FactoryBase):
         """Owner or admin: ask the IC whether the factory still controls the contract, and
         record the answer (``ContractInfo.detached``). Returns ``True`` if it is detached."""
         info = self._managed_contract(contract, "check")
+        if isinstance(info, Err):
+            raise Reject(f"UnknownContract: {contract} is not a contract of this factory")
         try:
             self.call(MANAGEMENT_ID, "canister_status", contract)
             detached = False

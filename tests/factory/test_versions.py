@@ -32,9 +32,11 @@ from icto import (
     Trap,
 )
 from icto.factory import deploy_factory
+from icto.factory.contract import FactoryContract
 from icto.factory.types import (
     ContractDetached,
     NotEligible,
+    UnknownContract,
     UnknownVersion,
     UpgradeFailed,
     UpgradeRecord,
@@ -142,6 +144,13 @@ class NotAContract(Canister):
     VERSION = "1.3.0"
 
 
+class AnotherFactorysContract(FactoryContract):
+    """A factory contract, but not a version of the club: a club moved onto it would lose its
+    methods."""
+
+    VERSION = "1.4.0"
+
+
 @pytest.mark.parametrize(
     ("version", "code", "min_upgrade_from"),
     [
@@ -153,6 +162,8 @@ class NotAContract(Canister):
         ("1.1.0", ClubV2, "latest"),
         ("1.0.0", Club, None),  # already uploaded (the initial version)
         ("1.3.0", NotAContract, None),  # a canister, but none a factory can deploy
+        ("0.0.0", FactoryContract, None),  # the contracts' common base, not a club
+        ("1.4.0", AnotherFactorysContract, None),  # another kind of contract
         ("1.1.0", ClubV2, "1.1.0"),  # min_upgrade_from not below the version
         ("1.1.0", ClubV2, "9.0.0"),  # no contract could ever be upgraded to it
     ],
@@ -451,6 +462,36 @@ def test_a_trapping_upgrade_leaves_the_contract_exactly_as_it_was(
     assert without_version_book(factory_after) == without_version_book(factory_before)
 
 
+@pytest.mark.parametrize("kind", ["upgrade", "rollback"])
+def test_a_trap_after_the_install_leaves_the_registry_saying_what_runs(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal,
+    kind: str,
+) -> None:  # fmt: skip
+    """The install commits at the factory's call to the management canister; a trap later in
+    the factory's message cannot undo it, so the registry must already say the new version."""
+    club = create_club(alice)
+    owner = factory.as_caller(alice)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2, stable=False)
+    if kind == "rollback":
+        owner.upgrade_contract(club.id, "1.1.0").unwrap()
+    method, target, code = (
+        ("upgrade_contract", "1.1.0", ClubV2) if kind == "upgrade"
+        else ("rollback_contract", "1.0.0", Club)
+    )  # fmt: skip
+    before = stats(factory).upgrades
+    with ic.faults.trap(canister=factory.id, method=method):
+        rejected(lambda: getattr(owner, method)(club.id, target))
+    assert ic.code_of(club.id) is code
+    assert owner.get_contract_version(club.id) == target
+    last = owner.get_upgrade_history(club.id)[-1]
+    assert (last.kind, last.to_version, last.ok) == (kind, target, True)
+    assert stats(factory).upgrades == before + 1
+    # The version checks now start from what runs: going back needs a rollback.
+    if kind == "upgrade":
+        refused = owner.upgrade_contract(club.id, "1.0.0")
+        assert isinstance(refused, Err) and isinstance(refused.error, NotEligible)
+
+
 def test_a_failed_upgrade_keeps_the_contracts_pending_timers(
     ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
     alice: Principal, bob: Principal,
@@ -508,6 +549,34 @@ def test_a_notification_that_fails_after_an_upgrade_is_still_retried(
 
 
 # -- rollback_contract ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method", ["upgrade_contract", "rollback_contract", "set_contract_visibility"]
+)
+def test_an_admin_naming_an_unknown_contract_is_told_so_without_a_security_event(
+    ic: IC, factory: CanisterProxy, admin: Principal, alice: Principal, method: str
+) -> None:
+    stranger_canister = ic.create_canister(caller=alice)
+    argument = {"upgrade_contract": None, "rollback_contract": "1.0.0"}.get(method, False)
+    before = ic.state_of(factory.id)
+    result = getattr(as_admin(factory, admin), method)(stranger_canister, argument)
+    assert result == Err(UnknownContract(stranger_canister))
+    assert ic.state_of(factory.id) == before
+    # Anyone else is refused as before, whether the contract exists or not.
+    error = rejected(lambda: getattr(factory.as_caller(alice), method)(stranger_canister, argument))
+    assert "Unauthorized" in error.message
+    assert stats(factory).access_denied == before.counters.access_denied + 1
+
+
+def test_an_admin_checking_the_controller_of_an_unknown_contract_is_told_so(
+    ic: IC, factory: CanisterProxy, admin: Principal, alice: Principal
+) -> None:
+    stranger_canister = ic.create_canister(caller=alice)
+    before = ic.state_of(factory.id)
+    error = rejected(lambda: as_admin(factory, admin).check_controller(stranger_canister))
+    assert "UnknownContract" in error.message
+    assert ic.state_of(factory.id) == before
 
 
 def test_rollback_goes_back_to_an_older_version_keeping_state(
@@ -734,6 +803,46 @@ def test_a_failure_after_the_canaries_does_not_halt_the_rollout(
     assert report.skipped == ()
 
 
+def test_a_contract_skipped_without_a_try_takes_no_canary_place(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, principal: Any
+) -> None:
+    owners = [principal(f"owner-{i}") for i in range(3)]
+    free, odd, even = (create_club(owner, f"club {i}") for i, owner in enumerate(owners))
+    for club, owner in zip((free, odd, even), owners, strict=True):
+        factory.as_caller(owner).set_auto_update(club.id, True)
+    detach(ic, free, owners[0])
+    assert factory.as_caller(owners[0]).check_controller(free.id) is True
+    bump(odd, 1)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.3.0", ClubOddTrap, stable=False)
+    report = admin_factory.publish_version("1.3.0", canary=1).unwrap()
+    # The detached club is not tried, so the odd one is the canary: its failure halts.
+    assert report.halted is True
+    assert [contract for contract, _ in report.failed] == [odd.id]
+    assert report.skipped == ((free.id, "detached"), (even.id, "halted: a canary failed"))
+    assert report.upgraded == ()
+    assert ic.code_of(even.id) is Club
+
+
+def test_a_published_version_cannot_be_published_again_and_keeps_its_report(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
+    alice: Principal, bob: Principal,
+) -> None:  # fmt: skip
+    clubs = [create_club(alice, "a"), create_club(bob, "b")]
+    for club, owner in zip(clubs, (alice, bob), strict=True):
+        factory.as_caller(owner).set_auto_update(club.id, True)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.1.0", ClubV2)
+    report = admin_factory.get_upgrade_report("1.1.0")
+    assert report.upgraded == tuple(club.id for club in clubs)
+    before = ic.state_of(factory.id)
+    for version in ("1.1.0", "1.0.0"):
+        again = admin_factory.publish_version(version)
+        assert again == Err(NotEligible(f"version {version} is already published"))
+    assert ic.state_of(factory.id) == before
+    assert admin_factory.get_upgrade_report("1.1.0") == report
+
+
 def test_a_detached_contract_is_skipped_and_reported_detached(
     ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
     alice: Principal, bob: Principal,
@@ -872,6 +981,26 @@ def test_a_request_for_a_version_the_contract_cannot_take_is_refused_at_once(
     assert isinstance(result, Err) and isinstance(result.error, error_type)
     assert (ic.state_of(club.id), ic.state_of(factory.id)) == before
     assert ic.pending_timers() == 0
+
+
+def test_a_pending_request_survives_an_upgrade_of_the_factory(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    """An upgrade clears the factory's timers; its ``post_upgrade`` schedules the requests
+    still pending again, so none is stranded (and none could be asked for again)."""
+    clubs = [create_club(alice, f"club {i}") for i in range(3)]
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2, stable=False)
+    for club in clubs:
+        assert club.request_upgrade("1.1.0") == Ok("1.1.0")
+
+    class ClubFactoryNext(ClubFactory):
+        VERSION = "1.0.1"
+
+    ic.upgrade_canister(factory.id, ClubFactoryNext, caller=admin)
+    ic.tick()
+    assert [ic.code_of(club.id) for club in clubs] == [ClubV2] * 3
+    assert [club.get_contract_meta().last_upgrade for club in clubs] == [("1.1.0", None)] * 3
+    assert len(ic.state_of(factory.id).upgrade_requests) == 0
 
 
 def test_a_user_cannot_call_the_factorys_request_upgrade(
