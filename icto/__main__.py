@@ -34,6 +34,16 @@ def _counts(text: str) -> tuple[int, ...]:
     return counts
 
 
+def _png(text: str) -> Path:
+    """A file the plot can be written to: checked before the measurements, not after them."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
+    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise argparse.ArgumentTypeError(f"no directory {str(path.parent)!r} to write {text!r} in")
+    return path
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="python -m icto",
@@ -61,10 +71,10 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--quick", action="store_true",
         help=f"small sizes only ({QUICK_SIZES} contracts; users with {QUICK_PER_USER}): "
-        "about a minute",
+        "a few seconds",
     )  # fmt: skip
     bench.add_argument(
-        "--png", type=Path, default=Path("bench.png"), metavar="PATH",
+        "--png", type=_png, default=Path("bench.png"), metavar="PATH",
         help="where to write the plot (default: bench.png)",
     )  # fmt: skip
     bench.add_argument("--no-png", action="store_true", help="do not write the plot")

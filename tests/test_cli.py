@@ -46,6 +46,16 @@ def test_bad_sizes_are_refused() -> None:
     assert "--sizes" in done.stderr
 
 
+@pytest.mark.parametrize("where", ["missing/plot.png", "."])
+def test_a_png_path_that_cannot_be_written_is_refused_before_measuring(
+    tmp_path: Path, where: str
+) -> None:
+    done = icto("bench", "--sizes", "100", "--per-user", "1", "--png", where, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--png" in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""  # nothing was measured
+
+
 def test_bench_prints_both_tables(tmp_path: Path) -> None:
     done = icto("bench", "--quick", "--no-png", *SMALL, cwd=tmp_path)
     assert done.returncode == 0, done.stderr

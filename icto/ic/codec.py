@@ -21,7 +21,9 @@ that turns the tagged dicts back. Every JSON object in the output is tagged by i
 ``{"$ntuple": "mod:Qual", "v": [...]}``   a ``NamedTuple`` instance
 ``{"$attrs": "mod:Qual", "f": {...}}``    an attrs instance, one entry per field
 ``{"$enum": "mod:Qual", "v": "NAME"}``    an enum member, by name
-``{"$class": "mod:Qual"}``                a class (canister code, attrs class, enum)
+``{"$class": "mod:Qual"}``                a class (attrs class, enum); canister code also
+                                          carries ``"version"``, its ``VERSION``, checked
+                                          against the class found when loading
 ========================================  =================================================
 
 Decoding never calls a named class. An attrs record is rebuilt with ``object.__new__(cls)`` and
@@ -79,6 +81,12 @@ class InvalidPayload(PersistenceError):
     """The payload is well-formed JSON with a valid checksum but not a valid world."""
 
 
+class VersionChanged(PersistenceError):
+    """A canister class the file names says another ``VERSION`` now than when the world was
+    saved: its code changed, and the saved state may mean something else to it (nothing is
+    loaded; load with the saved version's code, then upgrade through the IC)."""
+
+
 # -- encoding -----------------------------------------------------------------------------------
 
 
@@ -114,6 +122,8 @@ def _timers(value: TimerQueue) -> Any:
 
 
 def _class(value: type) -> Any:
+    if issubclass(value, Canister):
+        return {"$class": class_name(value), "version": value.VERSION}
     return {"$class": class_name(value)}
 
 
@@ -209,7 +219,7 @@ class Decoder:
             "$ntuple": self._ntuple,
             "$attrs": self._attrs,
             "$enum": self._enum,
-            "$class": lambda d: self.resolve(d["$class"]),
+            "$class": self._class,
         }
 
     def hook(self, obj: dict[str, Any]) -> Any:
@@ -256,6 +266,16 @@ class Decoder:
             )
         self._classes[name] = target
         return target
+
+    def _class(self, obj: dict[str, Any]) -> type:
+        cls = self.resolve(obj["$class"])
+        saved = obj.get("version")
+        if saved is not None and saved != getattr(cls, "VERSION", None):
+            raise VersionChanged(
+                f"the world was saved with {obj['$class']} version {saved!r:.40}; that class is "
+                f"version {getattr(cls, 'VERSION', None)!r} now"
+            )
+        return cls
 
     def _attrs(self, obj: dict[str, Any]) -> Any:
         cls = self.resolve(obj["$attrs"])

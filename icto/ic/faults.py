@@ -110,6 +110,10 @@ def _validate(
         raise TypeError(f"message must be str, not {type(message).__name__}")
 
 
+FaultsMark = tuple[tuple[FaultRule, int, int], ...]
+"""What ``Faults.mark`` returns: each rule with its ``matched`` and ``fired`` counts."""
+
+
 class Faults:
     """The installed fault rules of one IC, checked in installation order."""
 
@@ -163,6 +167,18 @@ class Faults:
     def remove(self, rule: FaultRule) -> None:
         if rule in self.rules:
             self.rules.remove(rule)
+
+    def mark(self) -> FaultsMark:
+        """The rules installed now and how far each has counted, for ``rewind``."""
+        return tuple((rule, rule.matched, rule.fired) for rule in self.rules)
+
+    def rewind(self, mark: FaultsMark) -> None:
+        """Put back the rules of ``mark`` with the counts they had then: rules installed since
+        are removed, rules used up since are back. Only between messages (nothing is armed)."""
+        self.rules = []
+        for rule, matched, fired in mark:
+            rule.matched, rule.fired, rule.armed = matched, fired, 0
+            self.rules.append(rule)
 
     def clear(self) -> None:
         self.rules.clear()

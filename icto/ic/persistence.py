@@ -29,6 +29,7 @@ from typing import Any, Final, Protocol
 
 import immutables
 
+from icto.collections.vector import Vector
 from icto.ic.argcheck import is_int
 from icto.ic.canister import MUTABLE_TYPES, Canister
 from icto.ic.codec import (
@@ -38,6 +39,7 @@ from icto.ic.codec import (
     MissingClass,
     PersistenceError,
     Unserializable,
+    VersionChanged,
     encode,
 )
 from icto.ic.principal import Principal
@@ -65,6 +67,7 @@ __all__ = [
     "PersistenceError",
     "Unserializable",
     "UnsupportedVersion",
+    "VersionChanged",
     "load_world",
     "save_ic",
     "save_world",
@@ -131,9 +134,12 @@ def save_world(world: World, settings: dict[str, Any], path: str | os.PathLike[s
 
 
 def _write_atomically(target: Path, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` to a temporary file beside ``target`` and rename it over ``target``;
+    the file gets the permissions a new file would (``mkstemp`` makes it owner-only)."""
     directory = target.parent if str(target.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
+        os.chmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
                 out.write(chunk)
@@ -152,6 +158,13 @@ def _write_atomically(target: Path, chunks: Iterable[bytes]) -> None:
             os.close(dir_fd)
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def load_world(
     path: str | os.PathLike[str], allow: Iterable[str] = ()
 ) -> tuple[World, dict[str, Any]]:
@@ -159,8 +172,8 @@ def load_world(
 
     ``allow`` names the module prefixes (besides ``icto``) whose classes the file may name,
     typically the modules defining your own canisters and records. Raises ``CorruptFile``,
-    ``UnsupportedVersion``, ``ForbiddenClass``, ``MissingClass`` or ``InvalidPayload``; nothing
-    is built when it does.
+    ``UnsupportedVersion``, ``ForbiddenClass``, ``MissingClass``, ``VersionChanged`` or
+    ``InvalidPayload``; nothing is built when it does.
     """
     decoder = Decoder(allow)
     body = _checked_body(Path(path).read_bytes())
@@ -199,11 +212,19 @@ def world_problem(world: World) -> str | None:
     timers: object = world.timers
     if not isinstance(timers, TimerQueue) or not isinstance(timers.live, immutables.Map):
         return "its timers are not a timer queue"
-    for timer in timers.live.values():
+    if not _is_nat(timers.next_id):
+        return f"its next timer id {timers.next_id!r} is not a non-negative int"
+    for timer_id, timer in timers.live.items():
         if not isinstance(timer, Timer) or timer.canister_id not in canisters:
             return f"timer {timer!r} belongs to no canister"
         if not _is_nat(timer.deadline) or not isinstance(timer.method, str):
             return f"timer {timer!r} has no deadline or method"
+        if timer_id != timer.timer_id or not _is_nat(timer_id) or timer_id >= timers.next_id:
+            return f"timer {timer!r} does not have an id the queue gave out"
+        if timer_id not in canisters[timer.canister_id].timer_ids:
+            return f"timer {timer_id} is not among its canister's timers"
+    if sum(len(record.timer_ids) for record in canisters.values()) != len(timers.live):
+        return "its canisters list timers the queue does not hold"
     if not _is_nat(world.time, MAX_TIME):
         return f"time {world.time!r} is not a nat64 of nanoseconds"
     if not (_is_nat(world.next_canister_index) and _is_nat(world.rand_counter)):
@@ -232,6 +253,8 @@ def _record_problem(key: object, record: object) -> str | None:
     log: object = record.log
     if not isinstance(timer_ids, immutables.Map) or not isinstance(log, CanisterLog):
         return "its timers or log are malformed"
+    if not isinstance(log.records, Vector) or not _is_nat(log.next_idx):
+        return "its log's records or next index are malformed"
     if not _is_nat(record.generation):
         return f"its generation {record.generation!r} is not a non-negative int"
     return None

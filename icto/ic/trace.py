@@ -231,6 +231,21 @@ class Trace:
     def clear(self) -> None:
         self._entries.clear()
 
+    def mark(self) -> tuple[int, bool]:
+        """Where the trace is now (the next entry's id, and whether it records), for
+        ``rewind``."""
+        return self._next_id, self.enabled
+
+    def rewind(self, mark: tuple[int, bool]) -> None:
+        """Forget the entries recorded since ``mark``, number the next ones from where it was,
+        and record or not as then. O(entries forgotten)."""
+        next_id, enabled = mark
+        entries = self._entries
+        while entries and entries[-1].entry_id >= next_id:
+            entries.pop()
+        self._next_id = next_id
+        self.enabled = enabled
+
     def __len__(self) -> int:
         return len(self._entries)
 

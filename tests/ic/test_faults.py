@@ -577,3 +577,22 @@ def test_a_fault_on_the_management_canister_hits_canister_calls_too(
     ic.faults.reject(MANAGEMENT_ID, "raw_rand", code=RejectCode.SYS_FATAL)
     assert relay.bump_call_catch(MANAGEMENT_ID, "raw_rand") == "SYS_FATAL IC0101"
     assert relay.get() == 101
+
+
+# -- mark and rewind: what the pytest plugin restores between examples ---------------------------
+
+
+def test_rewinding_puts_back_the_rules_of_the_mark_with_their_counts(
+    ic: IC, counter: CanisterProxy
+) -> None:
+    kept = ic.faults.reject(counter.id, "inc", times=2)
+    rejected(counter.inc)
+    mark = ic.faults.mark()
+    rejected(counter.inc)  # the rule is used up and removed
+    ic.faults.trap(counter.id, "get")  # a rule installed after the mark
+    assert ic.faults.rules != [kept]
+    ic.faults.rewind(mark)
+    assert ic.faults.rules == [kept]
+    assert (kept.matched, kept.fired, kept.armed) == (1, 1, 0)
+    rejected(counter.inc)  # one left, as at the mark
+    assert counter.inc() == 1

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import immutables
 import pyrsistent
 import pytest
@@ -32,6 +33,7 @@ from icto.ic.persistence import (
     PersistenceError,
     Unserializable,
     UnsupportedVersion,
+    VersionChanged,
 )
 from icto.ledger.presets import ICP, deploy_ledger
 from icto.system import deploy_system
@@ -290,6 +292,13 @@ EDITED_WORLDS: dict[str, Any] = {
     "a timer of a missing canister": _orphan_timer,
     "time past a nat64": lambda w: w._replace(time=2**64),
     "a negative canister counter": lambda w: w._replace(next_canister_index=-1),
+    "a timer id the queue never gave out": lambda w: w._replace(
+        timers=attrs.evolve(w.timers, next_id=1)
+    ),
+    "a timer its canister does not list": lambda w: _with_record(w, timer_ids=immutables.Map()),
+    "a log with a negative next index": lambda w: _with_record(
+        w, log=attrs.evolve(w.canisters[next(iter(w.canisters))].log, next_idx=-1)
+    ),
 }
 
 
@@ -392,8 +401,43 @@ def test_a_missing_allowed_module_or_class_is_a_clear_error(saved: Path) -> None
             IC.load(saved, allow=ALLOW)
 
 
+def _with_saved_version(node: Any, version: str | None) -> Any:
+    """A payload with every saved canister class's version replaced (``None``: removed, as in
+    a file written before versions were saved)."""
+    if isinstance(node, list):
+        return [_with_saved_version(value, version) for value in node]
+    if not isinstance(node, dict):
+        return node
+    changed = {key: _with_saved_version(value, version) for key, value in node.items()}
+    if "$class" in changed and "version" in changed:
+        if version is None:
+            del changed["version"]
+        else:
+            changed["version"] = version
+    return changed
+
+
+def test_canister_code_is_saved_with_its_version_and_a_changed_class_is_refused(
+    saved: Path,
+) -> None:
+    payload = payload_of(saved)
+    saved_class = {"$class": "tests.ic.persistence_toys:Keeper", "version": Keeper.VERSION}
+    assert json.dumps(saved_class)[1:-1] in json.dumps(payload)
+    rewrite(saved, {"format": "icto-world", "version": 1}, _with_saved_version(payload, "9.9.9"))
+    with pytest.raises(VersionChanged, match=f"version '9.9.9'.*version '{Keeper.VERSION}' now"):
+        IC.load(saved, allow=ALLOW)
+    # A file from before versions were saved still loads.
+    rewrite(saved, {"format": "icto-world", "version": 1}, _with_saved_version(payload, None))
+    loaded = IC.load(saved, allow=ALLOW)
+    assert [loaded.code_of(canister) for canister in loaded.world.canisters] == [Keeper]
+
+
 def test_every_refusal_is_a_persistence_error() -> None:
-    for error in (CorruptFile, UnsupportedVersion, ForbiddenClass, MissingClass, Unserializable):
+    errors = (
+        CorruptFile, UnsupportedVersion, ForbiddenClass, MissingClass, Unserializable,
+        VersionChanged, InvalidPayload,
+    )  # fmt: skip
+    for error in errors:
         assert issubclass(error, PersistenceError)
 
 
@@ -426,6 +470,22 @@ def test_a_write_failing_midway_leaves_the_target_untouched_and_no_temporary(
         ic.save(saved)
     assert saved.read_bytes() == before
     assert os.listdir(saved.parent) == [saved.name]
+
+
+def test_a_saved_file_has_the_permissions_of_a_new_file(ic: IC, tmp_path: Path) -> None:
+    """The temporary file it is written to is owner-only; the saved file is not."""
+    ic.deploy(Keeper, "state")
+    shared = tmp_path / "shared.icto"
+    shared.write_bytes(b"")
+    os.chmod(shared, 0o644)
+    old_mask = os.umask(0o027)
+    try:
+        ic.save(tmp_path / "new.icto")
+        ic.save(shared)
+    finally:
+        os.umask(old_mask)
+    assert (tmp_path / "new.icto").stat().st_mode & 0o777 == 0o640
+    assert shared.stat().st_mode & 0o777 == 0o640
 
 
 def test_the_file_is_a_header_a_json_payload_and_a_checksum(saved: Path) -> None:

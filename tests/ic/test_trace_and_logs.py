@@ -538,3 +538,19 @@ def test_logs_of_a_deleted_canister_are_bad_use(ic: IC, logger: CanisterProxy) -
     ic.delete_canister(logger.id)
     with pytest.raises(BadUse):
         ic.canister_logs(logger.id)
+
+
+def test_rewinding_the_trace_forgets_later_entries_and_numbers_on_from_the_mark(
+    ic: IC, counter: CanisterProxy
+) -> None:
+    counter.inc()
+    mark = ic.trace.mark()
+    counter.inc()
+    ids_after_mark = [entry.entry_id for entry in ic.trace]
+    ic.trace.enabled = False
+    counter.inc()
+    ic.trace.rewind(mark)
+    assert ic.trace.enabled
+    assert len(ic.trace) == len(ids_after_mark) - 1
+    counter.inc()
+    assert [entry.entry_id for entry in ic.trace] == ids_after_mark

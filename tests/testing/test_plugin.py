@@ -109,6 +109,81 @@ def test_without_the_marker_the_same_examples_do_not_share_state(
     unmarked.assert_outcomes(failed=1)
 
 
+TRACE_SETTINGS = """
+from tests_support import seen
+
+def _first_transfer_id(icto_system):
+    icto_system.faucet(Principal.from_name("bob"), 5)
+    return icto_system.ic.trace.last()[0].entry_id
+
+def test_turns_the_trace_off(icto_system):
+    seen.append(_first_transfer_id(icto_system))
+    icto_system.ic.trace.enabled = False
+    icto_system.faucet(Principal.from_name("bob"), 5)
+
+def test_records_and_numbers_as_the_first_test_did(icto_system):
+    assert icto_system.ic.trace.enabled
+    assert len(icto_system.ic.trace) == 0
+    assert _first_transfer_id(icto_system) == seen[0]
+"""
+
+
+def test_a_test_gets_the_trace_recording_and_numbered_whatever_the_test_before_did(
+    pytester: pytest.Pytester,
+) -> None:
+    run(pytester, TRACE_SETTINGS).assert_outcomes(passed=2)
+
+
+EXAMPLES_START_WITH_THE_TESTS_FAULTS_AND_TRACE = """
+@settings(max_examples=15, database=None)
+@given(st.integers(1, 10**8))
+def test_examples(icto_system, amount):
+    ic = icto_system.ic
+    assert len(ic.faults) == 0 and len(ic.trace) == 0
+    ic.faults.reject(method="never_called")  # armed, never used, not removed
+    icto_system.faucet(Principal.from_name("bob"), amount)
+"""
+
+
+def test_each_example_starts_with_the_tests_fault_rules_and_trace(
+    pytester: pytest.Pytester,
+) -> None:
+    run(pytester, EXAMPLES_START_WITH_THE_TESTS_FAULTS_AND_TRACE).assert_outcomes(passed=1)
+
+
+PARAMETRIZED_EXAMPLES = """
+@pytest.mark.parametrize("factor", [1, 2])
+@settings(max_examples=10, database=None)
+@given(st.integers(1, 10**8))
+def test_examples(icto_system, factor, amount):
+    bob = Principal.from_name("bob")
+    assert icto_system.icp_balance(bob) == 0
+    icto_system.faucet(bob, amount * factor)
+"""
+
+
+def test_a_parametrized_given_test_on_the_system_is_not_refused_by_the_health_check(
+    pytester: pytest.Pytester,
+) -> None:
+    run(pytester, PARAMETRIZED_EXAMPLES).assert_outcomes(passed=2)
+
+
+EXAMPLES_ON_A_FRESH_IC = """
+@settings(max_examples=10, database=None)
+@given(st.integers(0, 10**12))
+def test_examples(ic, delay):
+    assert not ic.world.canisters and len(ic.trace) == 0
+    ic.create_canister()
+    ic.advance_time(nanos=delay)
+"""
+
+
+def test_each_example_of_a_test_on_the_ic_fixture_starts_from_the_same_ic(
+    pytester: pytest.Pytester,
+) -> None:
+    run(pytester, EXAMPLES_ON_A_FRESH_IC).assert_outcomes(passed=1)
+
+
 def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_nothing="def test_nothing(): pass\n")
     result = pytester.runpytest("--markers")
