@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import attrs
+
 from icto.collections import SortedSet
 from icto.collections.records import evolve
 from icto.collections.vector import Vector, newest_first
@@ -90,7 +92,7 @@ from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ledger.client import fee_of, ledger_error
 from icto.ledger.types import TransferArgs, TransferFromArgs
-from icto.validation import is_nat, require_identified, text_problem
+from icto.validation import identified_problem, is_nat, require_identified, text_problem
 
 MAX_MOTION: Final = 10_000
 _NONE: SortedSet[int] = SortedSet()
@@ -143,9 +145,10 @@ class DAO(FactoryContract):
     def _send(
         self, ledger: Principal, from_subaccount: bytes | None, to: Account, amount: int,
         fee: int, memo: bytes | None = None,
-    ) -> int | str:  # fmt: skip
-        """One transfer out of one of the DAO's accounts, paying exactly ``fee``: its block, or
-        why the ledger refused."""
+    ) -> int | str | InDoubt:  # fmt: skip
+        """One transfer out of one of the DAO's accounts, paying exactly ``fee``: its block, why
+        the ledger refused, or ``InDoubt`` when it answered neither (any canister can be named
+        as a treasury transfer's ledger): the caller then keeps the transfer counted."""
         args = TransferArgs(
             to=to, amount=amount, from_subaccount=from_subaccount, fee=fee, memo=memo
         )
@@ -155,7 +158,10 @@ class DAO(FactoryContract):
             return ledger_error(rejected.message)
         if isinstance(result, Err):
             return ledger_error(result.error)
-        return int(result.value)
+        if isinstance(result, Ok) and is_nat(result.value):
+            return int(result.value)
+        unknown = f"the ledger answered {result!r}, neither a block nor an error"
+        return InDoubt(ledger_error(unknown))
 
     def _pull(self, user: Principal, subaccount: bytes, amount: int) -> int | str:
         """``icrc2_transfer_from`` of ``amount`` from ``user`` into one of the DAO's
@@ -224,7 +230,10 @@ class DAO(FactoryContract):
     @update
     def unstake(self, stake_id: int) -> Ok[int] | Err[DAOError]:
         """Withdraw a stake of the caller's once unlocked (``now ≥ unlocks_at``): they receive
-        amount - one ledger fee. The amount sent."""
+        amount - one ledger fee. The amount sent. The caller's last stake paid out, they leave:
+        their own delegation ends (delegations to them stay) and the factory is told. A transfer
+        the ledger refuses puts the stake back (and tells the factory if that makes the caller
+        a member again: another unstake may have seen them leave meanwhile)."""
         user = self.caller
         fee = self._fee(self._token)
         if isinstance(fee, str):
@@ -241,10 +250,17 @@ class DAO(FactoryContract):
             self._token, STAKING_SUBACCOUNT, Account(user), stake.amount - fee, fee
         )
         if isinstance(sent, str):
+            rejoins = user not in self.state.stakes_by_owner
             self._withdraw(stake, +1)
+            if rejoins:
+                self.notify_role(user, MEMBER)
             return Err(TransferFailed(sent))
         if user not in self.state.stakes_by_owner:
+            if user in self.state.power.delegates:
+                self.state = evolve(self.state, power=undelegated(self.state.power, user))
             self.notify_role(user, MEMBER)
+        if isinstance(sent, InDoubt):
+            return Err(TransferFailed(f"{sent.reason}; the stake is closed"))
         return Ok(stake.amount - fee)
 
     def _withdraw(self, stake: Stake, sign: int) -> None:
@@ -266,12 +282,14 @@ class DAO(FactoryContract):
     @update
     def delegate(self, to: Principal) -> Ok[None] | Err[DAOError]:
         """Let ``to`` vote with the caller's power (and what is delegated to the caller) on
-        proposals submitted from now on; replaces any earlier delegation. No cycles; chains of at
-        most five links."""
+        proposals submitted from now on; replaces any earlier delegation. Only a member (with a
+        stake) delegates; no cycles; chains of at most five links."""
         for principal, role in ((self.caller, "delegator"), (to, "delegate")):
             refused = require_identified(principal, role)
             if refused is not None:
                 return Err(refused.error)
+        if self.caller not in self.state.stakes_by_owner:
+            return Err(InvalidRequest(("only a member (with a stake) may delegate",)))
         problem = delegation_problem(self.state.power, self.caller, to)
         if problem is not None:
             return Err(InvalidRequest((problem,)))
@@ -340,16 +358,17 @@ class DAO(FactoryContract):
     def _action_problems(self, action: object) -> tuple[str, ...]:
         if isinstance(action, Motion):
             problem = text_problem("motion text", action.text, 1, MAX_MOTION, multiline=True)
+            if problem is None and not action.text.strip():
+                problem = "motion text must not be blank"
             return () if problem is None else (problem,)
         if isinstance(action, TreasuryTransfer):
             problems = _transfer_problems(action)
             to: object = action.to
-            own = (Account(self.id, STAKING_SUBACCOUNT), Account(self.id, DEPOSITS_SUBACCOUNT))
-            # Only an Account can be one of the DAO's own: anything else (a list, a dict) is
-            # already refused above and may not even hash, so it is not looked up.
-            if isinstance(to, Account) and to in own:
-                problems += ("the treasury cannot pay into the DAO's staking or deposits "
-                             "subaccount (nothing could take it out)",)  # fmt: skip
+            if isinstance(to, Account) and to.owner == self.id:
+                problems += (
+                    "the treasury cannot pay into the DAO's own accounts (only the treasury "
+                    "pays out, and it would pay a fee to itself)",
+                )
             return problems
         if isinstance(action, UpdateParams):
             changes = action.changes()
@@ -549,6 +568,8 @@ class DAO(FactoryContract):
         if isinstance(sent, str):
             self._count_paid(action.ledger, -debit)
             return False, sent
+        if isinstance(sent, InDoubt):
+            return False, f"{sent.reason}; the transfer stays counted as paid"
         return True, f"sent {action.amount} to {action.to} (block {sent})"
 
     def _count_paid(self, ledger: Principal, debit: int) -> None:
@@ -751,6 +772,14 @@ def _moved(by_status: Any, proposal_id: int, before: ProposalStatus | None,
     return by_status.set(after, by_status.get(after, _NONE).add(proposal_id))
 
 
+@attrs.frozen
+class InDoubt:
+    """A ledger answered a transfer with neither a block nor an error: whether it moved the
+    tokens is unknown, so it is kept counted (never put back, which could pay twice)."""
+
+    reason: str
+
+
 def _transfer_problems(action: TreasuryTransfer) -> tuple[str, ...]:
     problems = []
     ledger: object = action.ledger
@@ -759,6 +788,8 @@ def _transfer_problems(action: TreasuryTransfer) -> tuple[str, ...]:
     to: object = action.to
     if not isinstance(to, Account):
         problems.append("to must be an Account")
+    elif (problem := identified_problem(to.owner, "recipient")) is not None:
+        problems.append(problem)
     if not is_nat(action.amount) or not 0 < action.amount <= MAX_AMOUNT:
         problems.append("amount must be an int from 1 to 2**128 - 1")
     memo: object = action.memo

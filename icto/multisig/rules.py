@@ -94,6 +94,8 @@ def _transfer(_: WalletState, transfer: Transfer) -> list[str]:
     to: object = transfer.to
     if not isinstance(to, Account):
         problems.append(f"a transfer goes to an Account, got {type(to).__name__}")
+    elif (problem := identified_problem(to.owner, "recipient")) is not None:
+        problems.append(problem)
     if not is_nat(transfer.amount) or not 0 < transfer.amount <= MAX_AMOUNT:
         problems.append("a transfer amount is an int from 1 to 2**128 - 1")
     memo: object = transfer.memo

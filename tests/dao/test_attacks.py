@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from icto import E8S, IC, Account, Canister, Err, InvalidArguments, Ok, Principal
 from icto import query as query_method
+from icto import update as update_method
 from icto.backend import DAO_FACTORY, DEFAULT_FEES
 from icto.backend.types import DeploymentFailed
 from icto.dao import (
@@ -746,6 +747,69 @@ def test_b6_a_transfer_larger_than_the_treasury_fails_even_with_stakes_in_the_da
         )
 
 
+@pytest.mark.parametrize("subaccount", [None, STAKING_SUBACCOUNT, bytes(31) + b"\x03"])
+def test_the_treasury_cannot_pay_into_any_account_of_the_dao(
+    staked: World, subaccount: bytes | None
+) -> None:
+    """Only the treasury (the default account) pays out: tokens sent to another subaccount of
+    the DAO could never leave it, and the treasury paying itself only burns a fee."""
+    world = staked
+    into_itself = TreasuryTransfer(world.gov.id, Account(world.dao, subaccount), E8S)
+    with world.unchanged():
+        assert _invalid("the DAO's own accounts")(world.as_(BOB).submit_proposal(into_itself))
+
+
+class OddLedger(Canister):
+    """Answers every transfer with ``Ok`` of something that is not a block index."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = None
+
+    @query_method
+    def icrc1_fee(self) -> int:
+        return 10
+
+    @update_method
+    def icrc1_transfer(self, args: Any) -> Any:
+        return Ok("block-1")
+
+
+def test_a_transfer_answered_with_neither_a_block_nor_an_error_fails_and_stays_counted(
+    proposed: World,
+) -> None:
+    """Whether the tokens moved is unknown: the proposal is Failed (final, with the answer as
+    its outcome) and the debit stays counted, so nothing can pay it a second time."""
+    world = proposed
+    odd = world.ic.deploy(OddLedger, None, caller=MALLORY)
+    proposal_id = world.accepted(TreasuryTransfer(odd.id, Account(RECIPIENT), 5))
+    assert world.as_(MALLORY).execute(proposal_id) == Ok(ProposalStatus.FAILED)
+    failed = world.proposal(proposal_id)
+    assert failed.outcome is not None and "neither a block nor an error" in failed.outcome
+    assert world.ic.state_of(world.dao).treasury_paid[odd.id] == 5 + 10
+    with world.unchanged():
+        assert world.as_(MALLORY).execute(proposal_id) == Err(
+            WrongStatus(ProposalStatus.FAILED, "Accepted")
+        )
+
+
+def test_a_member_who_leaves_ends_its_own_delegation_and_keeps_those_made_to_it(
+    staked: World,
+) -> None:
+    """Bob (unlocked) delegates to Carol and Frank to Bob; Bob unstakes his only stake and
+    leaves: his delegation ends (no zero-power link stays in anyone's chain), Frank's stays."""
+    world = staked
+    world.as_(FRANK).stake(MIN_STAKE, 0).unwrap()
+    assert world.as_(BOB).delegate(CAROL) == Ok(None)
+    assert world.as_(FRANK).delegate(BOB) == Ok(None)
+    assert world.as_(BOB).unstake(0) == Ok(100 * E8S - FEE)
+    delegates = world.ic.state_of(world.dao).power.delegates
+    assert BOB not in delegates and delegates[FRANK] == BOB
+    assert world.as_(BOB).undelegate() == Err(InvalidRequest(("not delegating",)))
+    assert world.indexed_roles(BOB) == world.true_roles(BOB) == {}
+
+
 def test_b6_the_treasury_pays_its_transfers_fee_and_the_recipient_gets_the_amount(
     proposed: World,
 ) -> None:
@@ -833,6 +897,24 @@ def test_b6_an_unstake_arriving_while_a_failing_payout_is_in_flight_leaves_one_w
     assert world.relayed_call(world.dao, "unstake", stake_id) == Err(UnknownStake(stake_id))
     assert world.gov_balance(Account(world.relay.id)) == relay + 20 * E8S - FEE
     assert world.gov_balance(Account(world.dao, STAKING_SUBACCOUNT)) == 210 * E8S
+
+
+def test_a_failed_payout_that_makes_the_user_a_member_again_tells_the_factory(
+    relay_staked: tuple[World, int],
+) -> None:
+    """While the payout of the relay's first stake is in flight, it unstakes its second one,
+    leaves, and the factory is told; then the first payout fails and puts that stake back: the
+    relay is a member again, and the factory must hear it too."""
+    world, first = relay_staked
+    second = world.relayed_call(world.dao, "stake", 20 * E8S, 0).unwrap().id
+    REENTRY["during_payout"] = [(world.dao, "unstake", (second,))]
+    world.ic.faults.trap(canister=world.gov.id, method="icrc1_transfer", times=1)
+    result = world.relayed_call(world.dao, "unstake", first)
+    assert isinstance(result, Err) and isinstance(result.error, TransferFailed)
+    assert REENTRY["answers"] == [Ok(20 * E8S - FEE)]
+    assert set(world.ic.state_of(world.dao).stakes_by_owner[world.relay.id]) == {first}
+    assert world.indexed_roles(world.relay.id) == world.true_roles(world.relay.id)
+    assert world.indexed_roles(world.relay.id) == {world.dao: {"member"}}
 
 
 def test_b6_a_proposal_counts_the_power_it_was_admitted_with_if_its_proposer_unstakes_meanwhile(
@@ -1097,6 +1179,18 @@ BAD_VALUES: dict[str, tuple[Principal, str, tuple[Any, ...], Callable[[object], 
     "vote on an unknown proposal": (BOB, "vote", (99, Choice.YES), _is(Err(UnknownProposal(99)))),
     "vote on a negative id": (BOB, "vote", (-1, Choice.YES), _is(Err(UnknownProposal(-1)))),
     "an empty motion": (BOB, "submit_proposal", (Motion(""),), _invalid("motion text")),
+    "a blank motion": (BOB, "submit_proposal", (Motion(" \n\t\u3000"),), _invalid("blank")),
+    "a delegation by a non-member": (FRANK, "delegate", (BOB,), _invalid("only a member")),
+    "a transfer to the anonymous principal": (
+        BOB, "submit_proposal",
+        (TreasuryTransfer(ICP.canister_id, Account(Principal.anonymous()), E8S),),
+        _invalid("anonymous principal cannot be a recipient"),
+    ),
+    "a transfer to the management canister": (
+        BOB, "submit_proposal",
+        (TreasuryTransfer(ICP.canister_id, Account(Principal.management_canister()), E8S),),
+        _invalid("management canister cannot be a recipient"),
+    ),
     "a motion with a NUL": (BOB, "submit_proposal", (Motion("a\x00b"),), _invalid("U+0000")),
     "a motion with a bell": (BOB, "submit_proposal", (Motion("ring\x07"),), _invalid("U+0007")),
     "a motion with a bidi override": (
@@ -1167,7 +1261,7 @@ def test_a_bad_value_is_a_typed_error_that_changes_nothing(
     assert check(result), result
 
 
-def test_a_second_vote_and_a_delegation_cycle_or_overlong_chain_are_refused(
+def test_a_second_vote_a_delegation_by_a_non_member_a_cycle_or_an_overlong_chain_are_refused(
     proposed: World,
 ) -> None:
     world = proposed
@@ -1175,6 +1269,13 @@ def test_a_second_vote_and_a_delegation_cycle_or_overlong_chain_are_refused(
     with world.unchanged():
         assert world.as_(BOB).vote(0, NO) == Err(AlreadyVoted(BOB, YES))
     chain = (BOB, CAROL, DAVE, FRANK, MALLORY, ERIN)
+    with world.unchanged():  # Erin has no stake yet: only members delegate
+        assert _invalid("only a member")(world.as_(ERIN).delegate(BOB))
+    world.mint(Account(ERIN), MIN_STAKE + E8S)
+    approval = ApproveArgs(spender=Account(world.dao), amount=MIN_STAKE + E8S)
+    world.gov.as_caller(ERIN).icrc2_approve(approval).unwrap()
+    for member in (FRANK, MALLORY, ERIN):
+        world.as_(member).stake(MIN_STAKE, 0).unwrap()
     for delegator, delegate in itertools.pairwise(chain):
         assert world.as_(delegator).delegate(delegate) == Ok(None)
     with world.unchanged():

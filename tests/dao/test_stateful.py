@@ -277,6 +277,10 @@ class Model:
             power[stake.owner] = power.get(stake.owner, 0) + stake.power
         return power
 
+    def is_member(self, user: Principal) -> bool:
+        """Whether ``user`` has a stake (only members delegate)."""
+        return any(stake.owner == user for stake in self.stakes.values())
+
     def stakes_of(self, user: Principal) -> list[Stake]:
         return [stake for _, stake in sorted(self.stakes.items()) if stake.owner == user]
 
@@ -473,10 +477,16 @@ class DAOMachine(RuleBasedStateMachine):
     # -- setup ----------------------------------------------------------------------------------
 
     @initialize(
-        stakes=st.lists(st.tuples(holders, good_amounts, good_locks), min_size=3, max_size=8)
+        stakes=st.lists(st.tuples(holders, good_amounts, good_locks), min_size=3, max_size=8),
+        everyone=st.booleans(),
     )
-    def some_holders_have_staked(self, stakes: list[tuple[Principal, int, int]]) -> None:
-        """Examples start with three to eight stakes, so proposals and votes come early."""
+    def some_holders_have_staked(
+        self, stakes: list[tuple[Principal, int, int]], everyone: bool
+    ) -> None:
+        """Examples start with three to eight stakes, so proposals and votes come early; in
+        half of them every holder has one, so that lines of delegating members can be long."""
+        if everyone:
+            stakes = [(who, 100_000, 0) for who in HOLDERS] + stakes[:2]
         for who, amount, lock in stakes:
             self._stake(who, amount, lock, None)
 
@@ -545,6 +555,8 @@ class DAOMachine(RuleBasedStateMachine):
                 expected = Ok(stake.amount - FEE)
                 del model.stakes[stake_id]
                 model.balances[who] += stake.amount - FEE
+                if not model.is_member(who) and model.delegates.pop(who, None) is not None:
+                    self._saw("a delegator left: its delegation ended")
         fires = fault == "fee" or sends
         self._call(lambda: self._as(who).unstake(stake_id), expected, fault, fires=fires)
         self._saw(f"unstake: {outcome(expected)}{faulted(fault, fires)}")
@@ -553,7 +565,8 @@ class DAOMachine(RuleBasedStateMachine):
 
     @rule(who=principals, to=principals)
     def a_principal_delegates(self, who: Principal, to: Principal) -> None:
-        """Refused to itself, to its delegate again, into a cycle or past five links."""
+        """Refused from a non-member, to itself, to its delegate again, into a cycle or past
+        five links."""
         self._delegate(who, to)
 
     @rule(
@@ -573,7 +586,10 @@ class DAOMachine(RuleBasedStateMachine):
     def _delegate(self, who: Principal, to: Principal) -> None:
         model = self.model
         links = longest_chain({**model.delegates, who: to})
-        if to == who or model.delegates.get(who) == to or links is None or links > MAX_CHAIN:
+        if not model.is_member(who):
+            expected: Any = refused(InvalidRequest)
+            self._saw("delegation refused: not a member")
+        elif to == who or model.delegates.get(who) == to or links is None or links > MAX_CHAIN:
             expected: Any = refused(InvalidRequest)
             why = "itself" if to == who else "again" if model.delegates.get(who) == to else (
                 "cycle" if links is None else "too long"

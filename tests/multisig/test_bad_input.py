@@ -207,6 +207,8 @@ BAD_ACTIONS: dict[str, Callable[[World], object]] = {
     "ledger the management canister": lambda w: Transfer(MANAGEMENT, Account(RECIPIENT), 1),
     "ledger as text": lambda w: Transfer(str(w.icp), Account(RECIPIENT), 1),
     "to a principal": lambda w: Transfer(w.icp, RECIPIENT, 1),
+    "to the anonymous principal": lambda w: Transfer(w.icp, Account(Principal.anonymous()), 1),
+    "to the management canister": lambda w: Transfer(w.icp, Account(MANAGEMENT), 1),
     "memo of 33 bytes": lambda w: w.transfer(1, memo=b"m" * 33),
     "memo as text": lambda w: w.transfer(1, memo="memo"),
     "batch of 10,000": lambda w: BatchTransfer(tuple([w.transfer(1)] * 10_000)),
