@@ -238,6 +238,9 @@ class ManagementCanister:
                 RC.CANISTER_REJECT, ErrorCode.INVALID_MANAGEMENT_PAYLOAD.value, str(exc),
                 self._id, method,
             ) from exc  # fmt: skip
+        except BaseException:  # an interrupt (Ctrl-C) inside a hook: the call is undone whole
+            kernel.set_world(start)
+            raise
         return result, self._accepted
 
     def _checker(self, method: str) -> Any:

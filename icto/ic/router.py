@@ -67,6 +67,7 @@ from icto.ic.errors import CallRejected, CallsNotAllowed, ErrorCode, InvalidArgu
 from icto.ic.errors import RejectCode as RC
 from icto.ic.faults import FaultRule, Faults
 from icto.ic.principal import Principal
+from icto.ic.timers import Timer
 from icto.ic.trace import Trace, TraceEntry
 from icto.ic.world import DELETED, RUNNING, STOPPED, CanisterRecord, World
 
@@ -306,6 +307,11 @@ class Router:
                 RC.DESTINATION_INVALID, ErrorCode.CANISTER_NOT_FOUND,
                 f"Canister {callee} not found", callee, method,
             )  # fmt: skip
+        if record.status != RUNNING:  # refused before any method is looked up, as on the IC
+            raise _reject(
+                RC.CANISTER_ERROR, ErrorCode.CANISTER_STOPPED,
+                f"Canister {callee} is stopped", callee, method,
+            )  # fmt: skip
         code = record.code
         if code is None:
             raise _reject(
@@ -319,11 +325,6 @@ class Router:
                 RC.CANISTER_ERROR, ErrorCode.CANISTER_METHOD_NOT_FOUND,
                 f"Canister {callee} ({code.__name__}) has no {kind} method {method!r}",
                 callee, method,
-            )  # fmt: skip
-        if record.status != RUNNING:
-            raise _reject(
-                RC.CANISTER_ERROR, ErrorCode.CANISTER_STOPPED,
-                f"Canister {callee} is stopped", callee, method,
             )  # fmt: skip
         return spec
 
@@ -346,6 +347,11 @@ class Router:
         """Every message but the two common ones (an update called as an update, an ingress
         query): built-in canisters, queries called by canisters, and the destination errors."""
         if record is None and callee in self._builtins:
+            if query_only:  # a query's call or a query_call: the IC's built-ins have no queries
+                raise _reject(
+                    RC.CANISTER_ERROR, ErrorCode.CANISTER_METHOD_NOT_FOUND,
+                    f"Canister {callee} has no query method {method!r}", callee, method,
+                )  # fmt: skip
             return self._builtins[callee].handle(
                 caller, method, args, kwargs, cycles, kind, entry, fault
             )
@@ -364,7 +370,7 @@ class Router:
         )
         if spec.composite and not non_replicated:
             raise _reject(
-                RC.CANISTER_ERROR, ErrorCode.CANISTER_CONTRACT_VIOLATION,
+                RC.CANISTER_ERROR, ErrorCode.COMPOSITE_QUERY_CALLED_IN_REPLICATED_MODE,
                 f"Composite query {method!r} cannot be called in replicated mode", callee, method,
             )  # fmt: skip
         if non_replicated:
@@ -452,6 +458,10 @@ class Router:
             raise rejected from None
         except Exception as exc:
             raise self._trap(ctx, exc, method, fault) from exc
+        except BaseException:  # an interrupt (Ctrl-C): this segment is undone, as by a trap
+            self._canisters = segment[START]
+            self._timers = segment[START_TIMERS]
+            raise
         if reject is not None:
             if entry is not None:
                 entry.outcome = "reject"
@@ -636,6 +646,15 @@ class Router:
             or (spec is not None and spec.kind == QUERY)
         ):
             raise ValueError(f"{code.__name__} has no update or private method {method!r}")
+        for arg in args:
+            if arg.__class__ not in _IMMUTABLE:
+                try:
+                    check_state(arg)
+                except TypeError:
+                    raise TypeError(
+                        f"timer arguments live in the world's snapshots and must be immutable, "
+                        f"got a mutable {type(arg).__name__}"
+                    ) from None
         self._timers, timer_id = self._timers.add(
             ctx[CANISTER_ID], ctx[TIME] + delay_ns, method, args
         )
@@ -746,13 +765,32 @@ class Router:
     def run_timers_until(self, target: int) -> None:
         """Move the clock to ``target``, delivering every timer due by then at its deadline.
 
-        A stopped canister's timers wait (they are put back) until it runs again.
+        A stopped canister's timers wait (they are put back) until it runs again: in this
+        advance if a later timer starts it, else in a later one. A waiting timer whose canister
+        is upgraded, reinstalled, uninstalled or deleted meanwhile is gone, as its others are.
         """
-        deferred = []
+        while True:
+            deferred = self._fire_due(target)
+            timers = self._timers
+            resumed = False
+            for timer in deferred:
+                record = self._canisters[timer.canister_id]
+                if timer.timer_id in record.timer_ids:
+                    timers = timers.requeue(timer)
+                    resumed = resumed or record.status == RUNNING
+            self._timers = timers
+            if not resumed:
+                break
+        self._time = max(self._time, target)
+
+    def _fire_due(self, target: int) -> list[Timer]:
+        """Deliver the timers due by ``target`` in order; return those of stopped canisters,
+        taken off the queue."""
+        deferred: list[Timer] = []
         while True:
             timer = self._timers.peek()
             if timer is None or timer.deadline > target:
-                break
+                return deferred
             self._timers, _ = self._timers.pop()
             record = self._canisters[timer.canister_id]
             if record.status == STOPPED:
@@ -761,11 +799,6 @@ class Router:
             self.put(record._replace(timer_ids=record.timer_ids.delete(timer.timer_id)))
             self._time = max(self._time, timer.deadline)
             self.fire_timer(timer.canister_id, timer.method, timer.args)
-        timers = self._timers
-        for timer in deferred:
-            timers = timers.requeue(timer)
-        self._timers = timers
-        self._time = max(self._time, target)
 
 
 __all__ = [
