@@ -140,7 +140,10 @@ class PipelineState:
 
 
 def _title(project: str, what: str) -> str:
-    return f"{project[:60]}: {what[:38]}"
+    """A distribution's title from the project's and the group's names, each cut to fit; a cut
+    can end on a space, which a title may not (the backend would refuse the config on every
+    retry)."""
+    return f"{project[:60].rstrip()}: {what[:38].rstrip()}"
 
 
 class FinalizePipeline(FactoryContract):

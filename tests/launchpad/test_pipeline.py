@@ -23,12 +23,14 @@ from typing import Any, Final
 
 import attrs
 import pytest
+from hypothesis import example, given
 
 from icto import E8S, IC, MANAGEMENT_ID, Account, Err, Ok, Principal, Trap, World
 from icto.backend import DEFAULT_FEES, LAUNCHPAD_FACTORY, Unauthorized
 from icto.dao import DAOConfig
 from icto.dex.pool import Pool
 from icto.distribution import Linear
+from icto.distribution.config import TITLE_LENGTH
 from icto.distribution.types import InvalidRequest as NotCancellable
 from icto.distribution.types import Phase, WrongPhase
 from icto.factory.deploy import deploy_factory
@@ -46,13 +48,15 @@ from icto.launchpad import (
     fair_allocation,
     fixed_allocation,
 )
-from icto.launchpad.pipeline import MINTING_SUBACCOUNT, PipelineState, StepStatus
+from icto.launchpad.pipeline import MINTING_SUBACCOUNT, PipelineState, StepStatus, _title
 from icto.ledger.ledger import Ledger
 from icto.ledger.presets import ICP, deploy_ledger
 from icto.ledger.types import ApproveArgs, TransferArgs
 from icto.multisig import MultisigConfig, Role
 from icto.system import System, deploy_system
+from icto.testing.strategies import text
 from icto.token import TokenConfig
+from icto.validation import text_problem
 from tests.helpers import Relay
 
 DAY: Final = 86_400 * 10**9
@@ -901,3 +905,17 @@ def test_fees_never_overdraw_the_escrow(platform: Platform, case: str) -> None:
     assert system.icp_balance(sale_id) == raised - sum(_spent(b) for b in escrow_out)
     assert sale.retry_pipeline() == Ok(SaleState.FINALIZING)
     assert system.icp_balance(sale_id) == raised - sum(_spent(b) for b in escrow_out)
+
+
+# -- titles of the pipeline's distributions --------------------------------------------------------
+
+
+@given(project=text(1, 100), group=text(1, 100))
+@example(project="Tiny", group="Liquidity mining incentives for early users")  # cut on a space
+@example(project="P" * 59 + " x", group="buyers")
+def test_a_title_built_from_valid_names_is_a_valid_distribution_title(
+    project: str, group: str
+) -> None:
+    """Each name is cut to fit; a cut that ended on a space made a title the backend refused on
+    every retry, and the sale stayed Finalizing with its raise in escrow."""
+    assert text_problem("title", _title(project, group), *TITLE_LENGTH) is None
