@@ -419,9 +419,11 @@ class Distribution(FactoryContract):
         if not self.config.cancellable:
             return Err(InvalidRequest(("this distribution is not cancellable",)))
         token = self.config.token
-        outflow = self.state.outflow
         try:
             fee: int = self.call(token, "icrc1_fee")
+            # Payouts sent before the balance is asked are in it; those sent while it is asked
+            # are not (the ledger answers in order), so only they are taken off below.
+            outflow = self.state.outflow
             balance: int = self.call(token, "icrc1_balance_of", Account(self.id))
         except CallRejected as rejected:
             return Err(TransferFailed(ledger_error(rejected.message)))
@@ -450,8 +452,13 @@ class Distribution(FactoryContract):
         self.state = evolve(self.state, owner_refund=back, reserve=claimers * fee)
         outcome = self._pay(Account(self.meta.owner), back)
         if isinstance(outcome, str):
-            self.state = evolve(self.state, status=before.status, cancelled_at=None,
-                                      owner_refund=None, reserve=before.reserve)  # fmt: skip
+            # Claims may have run meanwhile and taken their fees from the reserve set above:
+            # what they took is taken from the reserve put back too.
+            used = claimers * fee - self.state.reserve
+            self.state = evolve(
+                self.state, status=before.status, cancelled_at=None, owner_refund=None,
+                reserve=max(0, before.reserve - used),
+            )
             return Err(TransferFailed(outcome))
         return Ok(back)
 
@@ -613,6 +620,12 @@ class Distribution(FactoryContract):
         gate = self._gate(user)
         if gate is not None:
             return Err(NotEligible(gate))
+        phase = self._phase()  # asking the gate awaited: the owner may have cancelled meanwhile
+        if phase is Phase.CANCELLED:
+            return Err(WrongPhase(phase, "not cancelled"))
+        share = self._share(user, category, chosen, amount, proof)
+        if isinstance(share, str):
+            return Err(NotEligible(share))
         mode = chosen.recipients
         full = isinstance(mode, Open | MerkleRoot) and (
             self.state.counts.get(category, 0) >= mode.max_recipients

@@ -50,7 +50,6 @@ from icto.distribution import (
 from icto.factory import CREATOR, Page
 from icto.ic.proxy import CanisterProxy
 from icto.ledger.ledger import Ledger
-from icto.ledger.presets import deploy_ledger
 from icto.ledger.types import ApproveArgs, LedgerInit, TransferArgs
 from icto.system import System, deploy_system
 from tests.helpers import Relay, live_canisters, rejected
@@ -75,21 +74,29 @@ REENTRY: dict[str, Any] = {}
 
 class ReenteringLedger(Ledger):
     """A ledger that lets the relay canister call a distribution again where the IC interleaves
-    messages: while a payout to the relay is in flight (``during_payout``), and after the ledger
+    messages: while a payout to the relay (or to ``payout_to``) is in flight
+    (``during_payout``), while a distribution asks the fee (``during_fee``), after the ledger
     answered a distribution's own balance query but before the distribution reads the answer
-    (``after_balance``)."""
+    (``after_balance``), and while it asks someone else's balance (``other_balance``: an
+    eligibility gate)."""
 
     VERSION = "1.0.1"
 
     def icrc1_transfer(self, args: TransferArgs) -> Any:
-        if args.to.owner == REENTRY.get("relay"):
+        if args.to.owner == REENTRY.get("payout_to", REENTRY.get("relay")):
             self._reenter(REENTRY.pop("during_payout", ()))
         return super().icrc1_transfer(args)
+
+    def icrc1_fee(self) -> int:
+        self._reenter(REENTRY.pop("during_fee", ()))
+        return super().icrc1_fee()
 
     def icrc1_balance_of(self, account: Account) -> int:
         balance = super().icrc1_balance_of(account)
         if account.owner == self.caller:
             self._reenter(REENTRY.pop("after_balance", ()))
+        else:
+            self._reenter(REENTRY.pop("other_balance", ()))
         return balance
 
     def _reenter(self, calls: Any) -> None:
@@ -99,6 +106,7 @@ class ReenteringLedger(Ledger):
 
     icrc1_transfer.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
     icrc1_balance_of.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+    icrc1_fee.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
 
 
 class World:
@@ -110,8 +118,9 @@ class World:
     - ``vest``: "team" 300 ICP to bob 200 and carol 100, and "reserve" 100 ICP on a whitelist
       (dave 40), both linear over 10 days; early unlock at a 50 % penalty, burned.
     - ``airdrop``: 30 ICP open to the first 3 (10 each); ``gated``: 10 ICP open to 10 holders
-      of at least 100 GATE; ``merkle``: 22 ICP by proof (bob 5, carol 7, dave 9, erin 1) for at
-      most 3; ``private``: 100 ICP to bob and carol (50 each), linear, not public.
+      of at least 100 GATE (a reentering ledger); ``merkle``: 22 ICP by proof (bob 5, carol 7,
+      dave 9, erin 1) for at most 3; ``private``: 100 ICP to bob and carol (50 each), linear,
+      not public.
     - ``relayed``: 200 TOK (on the reentering ledger) to the relay canister and bob (100
       each), linear, early unlock at 50 %.
     """
@@ -125,8 +134,8 @@ class World:
         self.start = self.t0 + DAY
         self.window = Window(self.t0, self.start)
         self.relay = self.ic.deploy(Relay, None, caller=MALLORY)
-        self.gate = deploy_ledger(
-            self.ic,
+        self.gate = self.ic.deploy(
+            ReenteringLedger,
             LedgerInit(name="Gate", symbol="GATE", transfer_fee=FEE,
                        minting_account=Account(GATE_MINTER),
                        initial_balances=((Account(DAVE), 99), (Account(ERIN), 100))),
@@ -715,6 +724,71 @@ def test_b11_a_claim_interleaved_with_cancel_is_not_refunded_to_the_owner_too(
     bob = world.balance(BOB, world.token)
     assert world.as_(world.relayed, BOB).claim().unwrap().amount == 50 * E8S
     assert world.balance(BOB, world.token) == bob + 50 * E8S
+
+
+def test_b11_a_claim_made_while_cancel_asks_the_fee_is_taken_off_once(active: World) -> None:
+    """The claim is paid before cancel asks the balance, so the balance already lacks it: it
+    must not be taken off a second time (the owner would get less, and the rest be stranded)."""
+    world = active
+    relay = world.relay.id
+    REENTRY.update(relay=relay, during_fee=[(world.relayed, "claim", ())], answers=[])
+    held, alice = world.balance(world.relayed, world.token), world.balance(ALICE, world.token)
+    back = world.as_(world.relayed, ALICE).cancel().unwrap()
+    (interleaved,) = REENTRY["answers"]
+    assert interleaved.unwrap().amount == 50 * E8S
+    assert back == held - (50 * E8S + FEE) - (50 * E8S + FEE) - FEE
+    assert world.balance(ALICE, world.token) == alice + back
+    assert world.as_(world.relayed, BOB).claim().unwrap().amount == 50 * E8S
+    assert world.balance(world.relayed, world.token) == 0
+
+
+def test_b11_a_cancel_the_ledger_refuses_keeps_the_fees_claims_took_meanwhile(
+    active: World,
+) -> None:
+    """While the owner's refund is in flight the relay claims (the distribution is Cancelled
+    then), its fee coming from the reserve cancel set; the refund fails and cancel is undone:
+    the reserve put back is less what that claim took, so it is what the balance holds above
+    what is owed, and every later claim is paid in full."""
+    world = active
+    relay = world.relay.id
+    REENTRY.update(relay=relay, payout_to=ALICE, during_payout=[(world.relayed, "claim", ())],
+                   answers=[])  # fmt: skip
+    world.ic.faults.trap(canister=world.token.id, method="icrc1_transfer", times=1)
+    assert isinstance(world.as_(world.relayed, ALICE).cancel().error, TransferFailed)
+    (interleaved,) = REENTRY["answers"]
+    assert interleaved.unwrap().fee_from_reserve
+    state = world.ic.state_of(world.relayed)
+    assert state.status is not Phase.CANCELLED and state.owner_refund is None
+    owed = sum(p.allocation - p.claimed for p in state.participants.values())
+    assert state.reserve == world.balance(world.relayed, world.token) - owed
+    world.ic.set_time(world.start + VESTING)
+    for user in (BOB,):
+        assert world.as_(world.relayed, user).claim().unwrap().amount == 100 * E8S
+
+
+def test_b11_a_registration_is_refused_if_the_owner_cancelled_while_the_gate_was_asked(
+    funded: World,
+) -> None:
+    """The relay owns a gated airdrop; while it asks the gate ledger whether erin holds enough,
+    the relay cancels: erin's registration must see the cancellation (the category's amount
+    went back to the owner)."""
+    world = funded
+    relay, backend, system = world.relay.id, world.system.backend.id, world.system
+    system.faucet(relay, 100 * E8S)
+    approve = ApproveArgs(spender=Account(backend), amount=10 * E8S)
+    world.relayed_call(world.icp, "icrc2_approve", approve).unwrap()
+    config = world.config("Relay holders", Category("holders", 10 * E8S, Open(10, world.window)),
+                          eligibility=HoldsToken(world.gate.id, 100))  # fmt: skip
+    gated = world.relayed_call(backend, "deploy_distribution", config).unwrap().canister_id
+    approve = ApproveArgs(spender=Account(gated), amount=20 * E8S)
+    world.relayed_call(world.icp, "icrc2_approve", approve).unwrap()
+    world.relayed_call(gated, "fund").unwrap()
+    REENTRY.update(relay=relay, other_balance=[(gated, "cancel", ())], answers=[])
+    result = world.as_(gated, ERIN).register(0)
+    (cancelled,) = REENTRY["answers"]
+    assert isinstance(cancelled, Ok)
+    assert result == Err(WrongPhase(Phase.CANCELLED, "not cancelled"))
+    assert ERIN not in world.ic.state_of(gated).participants
 
 
 def test_b11_a_penalty_the_ledger_has_not_taken_yet_is_not_refunded_to_the_owner(
