@@ -301,12 +301,19 @@ class Distribution(FactoryContract):
         the penalty (``penalty_bp`` of it), which goes to the penalty account or is burned.
         Offered only when the config sets a penalty; later claims are refused."""
         user = self.caller
-        participant = self.state.participants.get(user)
-        if participant is None:
+        if user not in self.state.participants:
             return Err(NotRecipient(user))
         config = self.config
         if config.penalty_bp == 0:
             return Err(InvalidRequest(("this distribution offers no early unlock",)))
+        # Where a burn goes is asked first: between recording the unlock and counting its
+        # payout there must be no await (a cancel meanwhile would refund it to the owner).
+        penalty_to = config.penalty_to
+        if penalty_to is None:
+            penalty_to = self._minting_account()
+        participant = self.state.participants.get(user)
+        if participant is None:
+            return Err(NotRecipient(user))
         phase = self._phase()
         if phase is not Phase.ACTIVE or participant.early_unlocked:
             return Err(WrongPhase(phase, "Active, and not unlocked early before"))
@@ -329,9 +336,6 @@ class Distribution(FactoryContract):
             total_penalties=before.total_penalties + penalty,
             reserve=before.reserve - (needed if from_reserve else 0),
         )  # fmt: skip
-        penalty_to = config.penalty_to
-        if penalty and penalty_to is None:
-            penalty_to = self._minting_account()
         outcome = self._pay(Account(user), sent)
         if isinstance(outcome, str):
             self._restore_early(user, participant, wanted, penalty, needed if from_reserve else 0)
@@ -343,8 +347,13 @@ class Distribution(FactoryContract):
 
     def _send_penalty(self, penalty: int, to: Account | None) -> None:
         """Send a forfeited amount on; if the ledger does not take it, it waits in
-        ``pending_penalty`` for ``send_penalties()``."""
+        ``pending_penalty`` for ``send_penalties()``. One too small to burn (ICRC-1 ledgers
+        refuse a burn below the fee) joins the fee reserve instead of waiting for ever."""
         burn = self.config.penalty_to is None
+        if burn and penalty < self.state.fee:
+            self.log(f"penalty of {penalty} is below the fee: kept in the fee reserve")
+            self.state = evolve(self.state, reserve=self.state.reserve + penalty)
+            return
         paid = "no minting account to burn to" if to is None else self._pay(to, penalty, burn)
         if isinstance(paid, str):
             self.log(f"penalty of {penalty} not sent yet: {paid}")
@@ -356,11 +365,12 @@ class Distribution(FactoryContract):
     def send_penalties(self) -> int:
         """Anyone: retry sending forfeited amounts the ledger did not take; what is still
         pending."""
-        pending = self.state.pending_penalty
-        if pending:
-            self.state = evolve(self.state, pending_penalty=0)
+        if self.state.pending_penalty:
             to = self.config.penalty_to or self._minting_account()
-            self._send_penalty(pending, to)
+            pending = self.state.pending_penalty  # read after the await, and sent at once
+            if pending:
+                self.state = evolve(self.state, pending_penalty=0)
+                self._send_penalty(pending, to)
         return self.state.pending_penalty
 
     def _restore_early(

@@ -77,8 +77,8 @@ class ReenteringLedger(Ledger):
     messages: while a payout to the relay (or to ``payout_to``) is in flight
     (``during_payout``), while a distribution asks the fee (``during_fee``), after the ledger
     answered a distribution's own balance query but before the distribution reads the answer
-    (``after_balance``), and while it asks someone else's balance (``other_balance``: an
-    eligibility gate)."""
+    (``after_balance``), while it asks someone else's balance (``other_balance``: an
+    eligibility gate), and while it asks where burns go (``during_minting_account``)."""
 
     VERSION = "1.0.1"
 
@@ -90,6 +90,10 @@ class ReenteringLedger(Ledger):
     def icrc1_fee(self) -> int:
         self._reenter(REENTRY.pop("during_fee", ()))
         return super().icrc1_fee()
+
+    def icrc1_minting_account(self) -> Any:
+        self._reenter(REENTRY.pop("during_minting_account", ()))
+        return super().icrc1_minting_account()
 
     def icrc1_balance_of(self, account: Account) -> int:
         balance = super().icrc1_balance_of(account)
@@ -107,6 +111,9 @@ class ReenteringLedger(Ledger):
     icrc1_transfer.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
     icrc1_balance_of.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
     icrc1_fee.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+    icrc1_minting_account.__icto_kind__ = (  # type: ignore[attr-defined]
+        Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+    )
 
 
 class World:
@@ -789,6 +796,80 @@ def test_b11_a_registration_is_refused_if_the_owner_cancelled_while_the_gate_was
     assert isinstance(cancelled, Ok)
     assert result == Err(WrongPhase(Phase.CANCELLED, "not cancelled"))
     assert ERIN not in world.ic.state_of(gated).participants
+
+
+def relay_owned(world: World, *categories: Category, **changes: Any) -> Principal:
+    """A funded distribution of TOK (the reentering ledger) owned by the relay canister, so
+    that the owner's calls can run inside another message's await."""
+    relay, backend = world.relay.id, world.system.backend.id
+    world.system.faucet(relay, 10 * E8S)
+    approve = ApproveArgs(spender=Account(backend), amount=10 * E8S)
+    world.relayed_call(world.icp, "icrc2_approve", approve).unwrap()
+    config = world.config("Relay owned", *categories, token=world.token.id, **changes)
+    deployed = world.relayed_call(backend, "deploy_distribution", config).unwrap()
+    dist: Principal = deployed.canister_id
+    world.token.as_caller(ALICE).icrc1_transfer(
+        TransferArgs(to=Account(relay), amount=400 * E8S)
+    ).unwrap()
+    approve = ApproveArgs(spender=Account(dist), amount=400 * E8S)
+    world.relayed_call(world.token.id, "icrc2_approve", approve).unwrap()
+    world.relayed_call(dist, "fund").unwrap()
+    return dist
+
+
+def _team(world: World) -> Category:
+    return Category("team", 200 * E8S, Fixed(((BOB, 100 * E8S), (CAROL, 100 * E8S))),
+                    Linear(VESTING))  # fmt: skip
+
+
+def test_b11_an_owner_cancelling_while_an_early_unlock_asks_where_burns_go_refunds_no_one_twice(
+    funded: World,
+) -> None:
+    """The early unlock asks the ledger's minting account before it records anything: the
+    cancel that runs meanwhile sees bob still owed his vested half, and the unlock, finding
+    the distribution cancelled, is refused; bob and carol then claim their vested halves."""
+    world = funded
+    dist = relay_owned(world, _team(world), penalty_bp=PENALTY_BP)
+    world.ic.set_time(world.start + HALFWAY)
+    REENTRY.update(relay=world.relay.id, during_minting_account=[(dist, "cancel", ())],
+                   answers=[])  # fmt: skip
+    unlocked = world.as_(dist, BOB).early_unlock()
+    assert isinstance(REENTRY["answers"][0], Ok)
+    assert isinstance(unlocked, Err) and isinstance(unlocked.error, WrongPhase)
+    for user in (BOB, CAROL):
+        assert world.as_(dist, user).claim().unwrap().amount == 50 * E8S
+
+
+def test_b11_an_owner_cancelling_while_penalties_are_sent_keeps_them_aside(
+    funded: World,
+) -> None:
+    world = funded
+    dist = relay_owned(world, _team(world), penalty_bp=PENALTY_BP)
+    world.ic.set_time(world.start + HALFWAY)
+    burn = world.ic.faults.reject(canister=world.token.id, method="icrc1_transfer", after=1)
+    assert world.as_(dist, BOB).early_unlock().unwrap().amount == 100 * E8S - 25 * E8S
+    assert burn.fired == 1
+    assert world.ic.state_of(dist).pending_penalty == 25 * E8S
+    REENTRY.update(relay=world.relay.id, during_minting_account=[(dist, "cancel", ())],
+                   answers=[])  # fmt: skip
+    assert world.as_(dist, MALLORY).send_penalties() == 0
+    assert isinstance(REENTRY["answers"][0], Ok)
+    assert world.as_(dist, CAROL).claim().unwrap().amount == 50 * E8S
+
+
+def test_b11_a_penalty_too_small_to_burn_joins_the_fee_reserve(funded: World) -> None:
+    """ICRC-1 ledgers refuse a burn below the fee: such a penalty does not wait for ever."""
+    world = funded
+    tiny = Category("tiny", 30_000, Fixed(((BOB, 30_000),)), Linear(VESTING))
+    dist = relay_owned(world, tiny, penalty_bp=PENALTY_BP)
+    world.ic.set_time(world.start + HALFWAY)
+    reserve = world.ic.state_of(dist).reserve
+    penalty = 15_000 * PENALTY_BP // 10_000
+    assert penalty < FEE
+    world.as_(dist, BOB).early_unlock().unwrap()
+    state = world.ic.state_of(dist)
+    assert (state.pending_penalty, state.reserve) == (0, reserve - FEE + penalty)
+    assert world.as_(dist, MALLORY).send_penalties() == 0
 
 
 def test_b11_a_penalty_the_ledger_has_not_taken_yet_is_not_refunded_to_the_owner(
