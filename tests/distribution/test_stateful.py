@@ -568,11 +568,12 @@ class DistributionMachine(RuleBasedStateMachine):
                               self._blocks(), "early_unlock")
                     )  # fmt: skip
                     model.balance -= sent + LEDGER_FEE
-                    burns = penalty > 0 and penalty >= min(LEDGER_FEE, model.balance)
+                    # A penalty below the fee cannot be burned: it joins the fee reserve.
+                    burns = penalty >= model.fee
                     if burns:
                         model.balance -= penalty
                     else:
-                        model.pending_penalty += penalty
+                        model.reserve += penalty
                     share.claimed, share.early_unlocked = share.allocation, True
                     share.penalty, share.received = penalty, share.received + sent
                     model.reserve -= model.fee if from_reserve else 0
