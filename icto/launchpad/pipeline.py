@@ -51,8 +51,8 @@ from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
 from icto.launchpad.allocation import BP, commission
 from icto.launchpad.config import ExistingToken, FixedPrice, LaunchpadConfig, treasury_dao_config
-from icto.ledger.client import LedgerFailure, fee_of, find_block, memo_of, settle
-from icto.ledger.types import ApproveArgs, Block, TransferArgs
+from icto.ledger.client import LedgerFailure, fee_of, memo_of, settle_or_find
+from icto.ledger.types import ApproveArgs, TransferArgs
 from icto.multisig.config import MultisigConfig
 from icto.token.config import TokenConfig
 from icto.validation import foreign_text
@@ -267,29 +267,15 @@ class FinalizePipeline(FactoryContract):
         planned = self._pipeline.payouts[name]
         if planned.block is not None:
             return None
-        args = args_of(planned)
-        sent = settle(self, planned.ledger, method, args)
-        if isinstance(sent, LedgerFailure) and sent.expired:
 
-            def ours(block: Block) -> bool:
-                """The block of this very request: its memo, from this sale's account (a mint
-                names none), to its recipient (an approval names it as the spender)."""
-                source = block.from_
-                return (
-                    block.memo == args.memo and block.created_at_time == planned.created_at
-                    and (source is None or source.owner == self.id)
-                    and planned.to in (block.to, block.spender)
-                )  # fmt: skip
+        def replan() -> Any:
+            fresh = evolve(self._pipeline.payouts[name], created_at=self.time)
+            self._set_pipeline(payouts=self._pipeline.payouts.set(name, fresh))
+            return args_of(fresh)
 
-            found = find_block(self, planned.ledger, planned.created_at, ours)
-            if isinstance(found, str):
-                return f"{name}: the ledger's log could not be read: {found}"
-            if found is None:
-                planned = evolve(planned, created_at=self.time)
-                self._set_pipeline(payouts=self._pipeline.payouts.set(name, planned))
-                sent = settle(self, planned.ledger, method, args_of(planned))
-            else:
-                sent = found
+        sent = settle_or_find(
+            self, planned.ledger, method, args_of(planned), planned.to, replan
+        )
         if isinstance(sent, LedgerFailure):
             return f"{name}: {sent.reason}"
         done = evolve(self._pipeline.payouts[name], block=sent)

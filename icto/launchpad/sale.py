@@ -65,7 +65,14 @@ from icto.launchpad.types import (
     TransferFailed,
     WrongState,
 )
-from icto.ledger.client import LedgerFailure, fee_of, ledger_error, memo_of, settle
+from icto.ledger.client import (
+    LedgerFailure,
+    fee_of,
+    ledger_error,
+    memo_of,
+    settle,
+    settle_or_find,
+)
 from icto.ledger.types import TransferArgs, TransferFromArgs
 from icto.validation import is_nat, require_identified
 
@@ -447,13 +454,7 @@ class LaunchpadSale(FinalizePipeline):
             refunded_count=self.state.refunded_count - was_refunded,
         )  # fmt: skip
         if status is SaleState.REFUNDED:
-            state = self.state
-            self.state = evolve(
-                state, status=SaleState.REFUNDING,
-                history=(*state.history, (SaleState.REFUNDING, self.time)),
-            )  # fmt: skip
-            self._arm_refunds()
-            self.notify_status(str(SaleState.REFUNDING))
+            self._reopen_refunds(arm=True)
 
     # -- finalize -------------------------------------------------------------------------------
 
@@ -557,7 +558,7 @@ class LaunchpadSale(FinalizePipeline):
                 return
             problem = self._refund(index, fee)
             if problem is not None:
-                self.state = evolve(self.state, refund_error=problem)
+                self._stopped_refunding(problem)
                 return
         if self._next_owed() is None:
             self._finish_refunds()
@@ -579,49 +580,82 @@ class LaunchpadSale(FinalizePipeline):
         """Refund one contributor what the sale took from them and has not given back, less
         one fee: recorded first, undone if the ledger refuses. Every try of the same refund is
         the same request (amount, memo, ``created_at_time``), so a refund whose reply was lost
-        is the ledger's duplicate, never paid twice."""
-        state = self.state
-        user = state.order[index]
-        held = state.participants[user]
-        planned = held.refund_planned or (held.contribution - held.refund_paid - fee, self.time)
-        trying = evolve(held, refund_paid=held.contribution, refund_planned=planned)
-        if planned[0] <= 0:
-            self.log(f"{user}'s last {held.contribution - held.refund_paid} do not cover a fee")
-            self.state = evolve(
-                state, refunded_count=state.refunded_count + 1,
-                participants=state.participants.set(
-                    user, evolve(trying, refund_planned=None)
-                ),
-            )  # fmt: skip
+        is the ledger's duplicate, never paid twice; past the ledger's window its log says
+        whether it ran, and one that never did is planned anew. A plan covers what was owed
+        when it was made: a late contribution meanwhile is refunded by the next plan."""
+        user = self.state.order[index]
+        held = self.state.participants[user]
+        plan = held.refund_planned
+        if plan is None:
+            covers = held.contribution - held.refund_paid
+            plan = (covers - fee, self.time, covers)
+        amount, at, covers = plan
+        if amount <= 0:
+            self.log(f"{user}'s last {covers} do not cover a fee")
+            self._put_participant(
+                user, evolve(held, refund_paid=held.refund_paid + covers, refund_planned=None)
+            )
             return None
-        self.state = evolve(
-            state, participants=state.participants.set(user, trying),
-            refunded_count=state.refunded_count + 1,
-            refunded_amount=state.refunded_amount + held.contribution - held.refund_paid,
-        )  # fmt: skip
-        amount, at = planned
+        self._put_participant(
+            user, evolve(held, refund_paid=held.refund_paid + covers, refund_planned=plan)
+        )
         memo = memo_of(f"sale refund {user} {held.refund_paid}")
-        args = TransferArgs(to=Account(user), amount=amount, memo=memo, created_at_time=at)
-        sent = settle(self, self.config.purchase_token, "icrc1_transfer", args)
-        now = self.state
+        ledger = self.config.purchase_token
+
+        def request(created_at: int) -> TransferArgs:
+            return TransferArgs(
+                to=Account(user), amount=amount, memo=memo, created_at_time=created_at
+            )
+
+        def replan() -> TransferArgs:
+            now = self.state.participants[user]
+            self._put_participant(user, evolve(now, refund_planned=(amount, self.time, covers)))
+            return request(self.time)
+
+        sent = settle_or_find(self, ledger, "icrc1_transfer", request(at), Account(user), replan)
+        now = self.state.participants[user]
         if isinstance(sent, LedgerFailure):
             # A refused request (it did not happen) may be planned anew; one whose outcome is
-            # unknown keeps its plan, so a retry is the ledger's duplicate. Past the ledger's
-            # deduplication window the outcome cannot be learnt that way: the refund waits,
-            # visible, rather than risk paying twice.
-            known = not sent.in_doubt
-            self.state = evolve(
-                now, refunded_count=now.refunded_count - 1,
-                participants=now.participants.set(
-                    user, evolve(held, refund_planned=None if known else planned)
-                ),
-                refunded_amount=now.refunded_amount - (held.contribution - held.refund_paid),
-                refund_cursor=min(now.refund_cursor, index),
-            )  # fmt: skip
+            # unknown keeps its plan, so a retry is the ledger's duplicate (or, past the
+            # ledger's window, is looked up in its log).
+            keep = now.refund_planned if sent.in_doubt else None
+            self._put_participant(
+                user, evolve(now, refund_paid=now.refund_paid - covers, refund_planned=keep)
+            )
+            self.state = evolve(self.state, refund_cursor=min(self.state.refund_cursor, index))
             return f"refund to {user}: {sent.reason}"
-        done = evolve(now.participants[user], refund_block=sent, refund_planned=None)
-        self.state = evolve(now, participants=now.participants.set(user, done))
+        self._put_participant(user, evolve(now, refund_block=sent, refund_planned=None))
         return None
+
+    def _put_participant(self, user: Principal, participant: Participant) -> None:
+        """Store ``participant`` with the refund totals following the change: the amount
+        refunded, and the count of contributors refunded in full."""
+        state = self.state
+        old = state.participants[user]
+        self.state = evolve(
+            state, participants=state.participants.set(user, participant),
+            refunded_amount=state.refunded_amount + participant.refund_paid - old.refund_paid,
+            refunded_count=state.refunded_count + _refunded(participant) - _refunded(old),
+        )  # fmt: skip
+
+    def _stopped_refunding(self, problem: str) -> None:
+        """A refund (or the deposit's return) failed: the batch stops here, with the reason
+        for ``retry_refunds``. If another message finished the refunds meanwhile (it saw this
+        contributor as paid while the transfer was in flight), they are open again."""
+        self.state = evolve(self.state, refund_error=problem)
+        if self.state.status is SaleState.REFUNDED:
+            self._reopen_refunds()
+
+    def _reopen_refunds(self, arm: bool = False) -> None:
+        """Refunded → Refunding again (the next batch armed at once if ``arm``)."""
+        state = self.state
+        self.state = evolve(
+            state, status=SaleState.REFUNDING,
+            history=(*state.history, (SaleState.REFUNDING, self.time)),
+        )  # fmt: skip
+        if arm:
+            self._arm_refunds()
+        self.notify_status(str(SaleState.REFUNDING))
 
     def _finish_refunds(self) -> None:
         """Everyone is refunded: give an existing token's deposit back; Refunded."""
@@ -632,7 +666,7 @@ class LaunchpadSale(FinalizePipeline):
         ):  # fmt: skip
             problem = self._return_tokens(sale_token.ledger)
             if problem is not None:
-                self.state = evolve(self.state, refund_error=problem)
+                self._stopped_refunding(problem)
                 return
         self.state = evolve(
             self.state, status=SaleState.REFUNDED, refund_error=None,
@@ -779,3 +813,8 @@ class LaunchpadSale(FinalizePipeline):
         """Each affiliate and the contributions that named it (its commission is
         ``referred x affiliate_bp // 10,000``)."""
         return tuple(sorted(self.state.referrals.items())) if self._may_read() else ()
+
+
+def _refunded(participant: Participant) -> bool:
+    """Whether ``participant`` counts as refunded: something was refunded and nothing is owed."""
+    return participant.refund_paid > 0 and not participant.owed

@@ -63,9 +63,10 @@ class Participant:
     refund_paid: int = 0
     """How much of their contribution has been refunded (each refund less one fee)."""
     refund_block: int | None = None
-    refund_planned: tuple[int, int] | None = None
-    """(amount, ``created_at_time``) of the refund once first tried: every retry sends the same
-    request, so the ledger deduplicates one whose reply was lost."""
+    refund_planned: tuple[int, int, int] | None = None
+    """(amount, ``created_at_time``, what it covers) of the refund once first tried: every retry
+    sends the same request, so the ledger deduplicates one whose reply was lost; it covers what
+    was owed when it was planned (the amount is that less one fee)."""
 
     @property
     def owed(self) -> bool:

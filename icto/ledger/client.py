@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import attrs
 
+from icto.ic.account import Account
 from icto.ic.canister import Canister
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
@@ -74,6 +75,38 @@ def settle(canister: Canister, ledger: Principal, method: str, args: Any) -> int
             return LedgerFailure(ledger_error(result.error))
         return int(result.value)
     return LedgerFailure(foreign_text(f"the ledger rejected the request twice: {last}", 1024), True)
+
+
+def settle_or_find(
+    canister: Canister, ledger: Principal, method: str, args: Any, recipient: Account,
+    replan: Callable[[], Any],
+) -> int | LedgerFailure:
+    """``settle`` a deduplicated request (a transfer or an approval whose ``recipient`` is the
+    account paid or the spender approved); and when the ledger calls it too old to say whether
+    it ran, read its log: the request's block if it ran, or, if it never did, the block of the
+    new request ``replan()`` records and returns the arguments of (sent and settled now)."""
+    sent = settle(canister, ledger, method, args)
+    if not (isinstance(sent, LedgerFailure) and sent.expired):
+        return sent
+    memo, created_at = args.memo, args.created_at_time
+
+    def ours(block: Block) -> bool:
+        """The block of this very request: its memo and time, from this canister's account (a
+        mint names none), to its recipient (an approval names it as the spender)."""
+        source = block.from_
+        return (
+            block.memo == memo and block.created_at_time == created_at
+            and (source is None or source.owner == canister.id)
+            and recipient in (block.to, block.spender)
+        )  # fmt: skip
+
+    found = find_block(canister, ledger, created_at, ours)
+    if isinstance(found, str):
+        reason = f"the ledger's log could not be read: {found}"
+        return LedgerFailure(reason, in_doubt=True, expired=True)
+    if found is not None:
+        return found
+    return settle(canister, ledger, method, replan())
 
 
 LOOKUP_PAGE: Final = 100

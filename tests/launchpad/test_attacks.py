@@ -90,15 +90,25 @@ HOOK: dict[str, Any] = {}
 
 
 class InterleavingLedger(Ledger):
-    """A ledger during whose ``icrc2_transfer_from`` the relay canister sends other messages,
-    as any message may run on the IC while a sale awaits its pull."""
+    """A ledger during whose ``icrc2_transfer_from`` (``during_pull``) or ``icrc1_transfer``
+    (``during_payout``) the relay canister sends other messages, as any message may run on the
+    IC while a sale awaits its pull or its payout."""
 
     VERSION = "1.0.1"
 
-    def icrc2_transfer_from(self, args: TransferFromArgs) -> Any:
-        for target, method, call_args in HOOK.pop("during_pull", ()):
+    def _interleave(self, moment: str) -> None:
+        for target, method, call_args in HOOK.pop(moment, ()):
             HOOK["answers"].append(self.call(HOOK["relay"], "relay", target, method, call_args))
+
+    def icrc2_transfer_from(self, args: TransferFromArgs) -> Any:
+        self._interleave("during_pull")
         return super().icrc2_transfer_from(args)
+
+    def icrc1_transfer(self, args: TransferArgs) -> Any:
+        self._interleave("during_payout")
+        return super().icrc1_transfer(args)
+
+    icrc1_transfer.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
 
     icrc2_transfer_from.__icto_kind__ = (  # type: ignore[attr-defined]
         Ledger.icrc2_transfer_from.__icto_kind__  # type: ignore[attr-defined]
@@ -1117,3 +1127,54 @@ def test_the_refund_progress_counts_a_late_contribution_as_owed(race: RaceWorld)
     assert sale.get_participant(relay).refund is RefundStatus.OWED
     progress = sale.get_refund_progress()
     assert (progress.state, progress.owed) == (SaleState.REFUNDING, 1)
+
+
+def test_a_retry_while_the_last_refund_is_in_flight_does_not_end_the_refunds_early(
+    race: RaceWorld,
+) -> None:
+    """While the relay's refund is in flight it is recorded as paid, so a retry meanwhile
+    finds nobody owed and ends the refunds; the transfer then fails: the refunds are open
+    again, and the next retry pays it."""
+    world = race
+    relay = world.relay.id
+    approval = ApproveArgs(spender=Account(world.sale), amount=100 * E8S)
+    world.relayed(world.pay.id, "icrc2_approve", approval).unwrap()
+    assert world.relayed(world.sale, "contribute", 10 * E8S) == Ok(10 * E8S)
+    before = world.balance(relay)
+    HOOK["during_payout"] = ((world.sale, "retry_refunds", ()),)
+    with world.ic.faults.trap(canister=world.pay.id, method="icrc1_transfer", times=2):
+        world.ic.set_time(world.end)
+    (inner,) = HOOK["answers"]
+    assert inner.unwrap().state is SaleState.REFUNDED  # it saw the refund as done
+    sale = world.ic.actor(world.sale, BOB)
+    progress = sale.get_refund_progress()
+    assert (progress.state, progress.owed) == (SaleState.REFUNDING, 1)
+    assert progress.last_error is not None
+    assert sale.retry_refunds().unwrap().state is SaleState.REFUNDED
+    assert world.balance(relay) == before + 10 * E8S - FEE
+    assert world.balance(world.sale) == 0
+    info = world.system.launchpad_factory.as_caller(BOB).get_contract_info(world.sale)
+    assert info.status == "Refunded"
+
+
+def test_a_late_contribution_after_a_refund_left_in_doubt_is_refunded_too(
+    race: RaceWorld,
+) -> None:
+    """The refund of the relay's 10 is left in doubt while its 30 are still being pulled; the
+    30 land late. The retry sends the refund planned for the 10 (the same request) and then
+    refunds the 30: every token comes back, less one fee per refund."""
+    world = race
+    relay = world.relay.id
+    approval = ApproveArgs(spender=Account(world.sale), amount=100 * E8S)
+    world.relayed(world.pay.id, "icrc2_approve", approval).unwrap()
+    assert world.relayed(world.sale, "contribute", 10 * E8S) == Ok(10 * E8S)
+    before = world.balance(relay)
+    HOOK["during_pull"] = ((world.sale, "cancel", ()), (world.sale, "retry_refunds", ()))
+    with world.ic.faults.reject(canister=world.pay.id, method="icrc1_transfer", times=2):
+        assert world.relayed(world.sale, "contribute", 30 * E8S) == Ok(30 * E8S)
+    sale = world.ic.actor(world.sale, relay)
+    assert sale.retry_refunds().unwrap().state is SaleState.REFUNDED
+    assert world.balance(world.sale) == 0
+    assert world.balance(relay) == before - 30 * E8S - FEE + (10 * E8S - FEE) + (30 * E8S - FEE)
+    progress = sale.get_refund_progress()
+    assert (progress.refunded, progress.amount_refunded) == (1, 40 * E8S)

@@ -214,6 +214,23 @@ def test_the_timers_go_on_after_a_retry(world: World, kind: str) -> None:
     world.assert_all_refunded_once()
 
 
+def test_a_refund_left_in_doubt_past_the_ledgers_window_is_looked_up_and_sent_anew(
+    world: World,
+) -> None:
+    """The ledger refuses the first refund twice (it never ran, but the sale cannot know) and
+    nobody retries for a day: the ledger then calls the same request too old. Its log shows
+    no such block, so the refund is planned anew and paid; the batch goes on behind it."""
+    with _fault(world, "reject", after=0, times=2):
+        world.ic.set_time(world.end)
+    assert world.refunded_users() == set()
+    assert world.progress().last_error is not None
+    world.ic.advance_time(hours=25)
+    progress = world.ic.actor(world.sale, MALLORY).retry_refunds().unwrap()
+    assert (progress.refunded, progress.last_error) == (REFUND_BATCH, None)
+    world.ic.tick()
+    world.assert_all_refunded_once()
+
+
 def test_repeated_faults_pay_no_one_twice(world: World) -> None:
     """A fault in each of the first batches, at different places, retried each time."""
     faults = iter(((10, "reject"), (70, "trap"), (30, "reject"), (5, "trap")))

@@ -22,8 +22,8 @@ it) or twice (refused, nothing recorded); moves time (by hours, or to the nanose
 whitelist opening, the public start and the end); calls ``check_status()`` as anyone; cancels as
 the creator or as someone else; lets the refund timers run and calls ``retry_refunds()`` as
 anyone, sometimes while the ledger rejects or traps a refund's ``icrc1_transfer`` once or twice (a
-failed refund is sent again as the same request; a day later the ledger calls it too old and it
-waits, never paid twice).
+failed refund is sent again as the same request; a day later the ledger calls it too old, its log
+shows it never ran, and it is planned anew: never paid twice, never stuck).
 A plain model predicts every answer (``Ok`` with its exact value, or which typed ``Err``; a bool
 amount does not even decode) and the sale's history at every moment; a refused call changes
 nothing: neither the sale's state (but for the number of a ledger request left in doubt), nor the
@@ -284,8 +284,8 @@ class Model:
 
     def refund_batch(self, at: int, ledger: Faulting) -> None:
         """One batch at ``at``: each contributor owed, in order, until a refund fails (the
-        ledger rejects it twice, or it was first tried more than the ledger's deduplication
-        window ago)."""
+        ledger rejects it twice; one first tried more than the ledger's deduplication window
+        ago is looked up in its log, not found, and planned anew)."""
         for user in [user for user in self.order if user not in self.refunded]:
             planned = self.plans.get(user, at)
             if not ledger.settles():
@@ -293,10 +293,13 @@ class Model:
                 self.refund_error = True
                 return
             if planned + TX_WINDOW_NS < at:
-                event("a refund first tried a day before: TooOld, it waits (never paid twice)")
-                self.plans[user] = planned
-                self.refund_error = True
-                return
+                # TooOld: the ledger's log shows it never ran (each try was refused), so it is
+                # planned anew now and sent.
+                event("a refund first tried a day before: not in the ledger's log, sent anew")
+                if not ledger.settles():
+                    self.plans[user] = at
+                    self.refund_error = True
+                    return
             self.plans.pop(user, None)
             self.refunded.append(user)
             self.balances[user] += self.contributions[user] - FEE
