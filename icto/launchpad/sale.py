@@ -67,6 +67,7 @@ from icto.launchpad.types import (
 )
 from icto.ledger.client import (
     LedgerFailure,
+    block_of_request,
     fee_of,
     ledger_error,
     memo_of,
@@ -298,7 +299,8 @@ class LaunchpadSale(FinalizePipeline):
     def _pull(self, ledger: Principal, user: Principal, amount: int) -> int | str:
         """``icrc2_transfer_from`` of ``amount`` from ``user`` into the sale's account, under a
         memo numbered by the sale (retried as a duplicate, see ``icto.ledger.client.settle``);
-        a request the ledger refused gives its number back."""
+        one rejected twice is looked up in the ledger's log (a ledger can commit a pull and then
+        fail); a request that did not run gives its number back."""
         nonce = self.state.nonce
         self.state = evolve(self.state, nonce=nonce + 1)
         args = TransferFromArgs(
@@ -306,10 +308,17 @@ class LaunchpadSale(FinalizePipeline):
             memo=memo_of(f"sale pull {nonce}"), created_at_time=self.time,
         )  # fmt: skip
         pulled = settle(self, ledger, "icrc2_transfer_from", args)
-        if isinstance(pulled, LedgerFailure):
-            if pulled.in_doubt:
+        if isinstance(pulled, LedgerFailure) and pulled.in_doubt:
+            # Whether it ran is unknown (a ledger can commit and then fail): its log tells.
+            found = block_of_request(self, ledger, args, Account(user), Account(self.id))
+            if isinstance(found, int):
+                return found
+            if isinstance(found, str):
                 self.log(f"a pull of {amount} from {user} may have happened: {pulled.reason}")
-            elif self.state.nonce == nonce + 1:
+                return f"{pulled.reason}; the ledger's log could not be read: {found}"
+            pulled = LedgerFailure(pulled.reason)
+        if isinstance(pulled, LedgerFailure):
+            if self.state.nonce == nonce + 1:
                 self.state = evolve(self.state, nonce=nonce)
             return pulled.reason
         return pulled

@@ -81,32 +81,43 @@ def settle_or_find(
     canister: Canister, ledger: Principal, method: str, args: Any, recipient: Account,
     replan: Callable[[], Any],
 ) -> int | LedgerFailure:
-    """``settle`` a deduplicated request (a transfer or an approval whose ``recipient`` is the
-    account paid or the spender approved); and when the ledger calls it too old to say whether
-    it ran, read its log: the request's block if it ran, or, if it never did, the block of the
-    new request ``replan()`` records and returns the arguments of (sent and settled now)."""
+    """``settle`` a deduplicated request of ``canister``'s own (a transfer or an approval whose
+    ``recipient`` is the account paid or the spender approved); and when the ledger calls it too
+    old to say whether it ran, read its log: the request's block if it ran, or, if it never
+    did, the block of the new request ``replan()`` records and returns the arguments of (sent
+    and settled now)."""
     sent = settle(canister, ledger, method, args)
     if not (isinstance(sent, LedgerFailure) and sent.expired):
         return sent
-    memo, created_at = args.memo, args.created_at_time
-
-    def ours(block: Block) -> bool:
-        """The block of this very request: its memo and time, from this canister's account (a
-        mint names none), to its recipient (an approval names it as the spender)."""
-        source = block.from_
-        return (
-            block.memo == memo and block.created_at_time == created_at
-            and (source is None or source.owner == canister.id)
-            and recipient in (block.to, block.spender)
-        )  # fmt: skip
-
-    found = find_block(canister, ledger, created_at, ours)
+    found = block_of_request(canister, ledger, args, None, recipient)
     if isinstance(found, str):
         reason = f"the ledger's log could not be read: {found}"
         return LedgerFailure(reason, in_doubt=True, expired=True)
     if found is not None:
         return found
     return settle(canister, ledger, method, replan())
+
+
+def block_of_request(
+    canister: Canister, ledger: Principal, args: Any, payer: Account | None, recipient: Account
+) -> int | str | None:
+    """The block a deduplicated request (``args`` with its memo and ``created_at_time``) made
+    in ``ledger``'s log, ``None`` if it never ran, or why the log could not be read. ``payer``:
+    the account it debits (``None``: one of ``canister``'s own, or none for a mint);
+    ``recipient``: the account paid or the spender approved."""
+    memo, created_at = args.memo, args.created_at_time
+
+    def ours(block: Block) -> bool:
+        source = block.from_
+        paid_by = (source is None or source.owner == canister.id) if payer is None else (
+            source == payer
+        )  # fmt: skip
+        return (
+            block.memo == memo and block.created_at_time == created_at and paid_by
+            and recipient in (block.to, block.spender)
+        )  # fmt: skip
+
+    return find_block(canister, ledger, created_at, ours)
 
 
 LOOKUP_PAGE: Final = 100

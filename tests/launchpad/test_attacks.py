@@ -1178,3 +1178,29 @@ def test_a_late_contribution_after_a_refund_left_in_doubt_is_refunded_too(
     assert world.balance(relay) == before - 30 * E8S - FEE + (10 * E8S - FEE) + (30 * E8S - FEE)
     progress = sale.get_refund_progress()
     assert (progress.refunded, progress.amount_refunded) == (1, 40 * E8S)
+
+
+def test_a_contribution_whose_pull_ran_but_whose_replies_were_lost_is_counted(
+    created: World,
+) -> None:
+    """A platform token's ``icrc2_transfer_from`` commits the transfer before it tells its
+    factory about the new holder; if it then traps, and the sale's identical retry is rejected,
+    the sale cannot know from the replies: it reads the ledger's log, finds the pull, and
+    counts the contribution (it was in the escrow with no record, never refunded)."""
+    world = created
+    system = world.system
+    system.approve_backend(ALICE, 2 * SERVICE_FEE + 2 * FEE)
+    token = TokenConfig(name="Pay Token", symbol="PAY",
+                        initial_balances=((Account(BOB), 1_000 * E8S),))  # fmt: skip
+    pay = system.backend.as_caller(ALICE).deploy_token(token).unwrap().canister_id
+    sale = world.deploy(world.config("Paid in PAY", purchase_token=pay, whitelist=None))
+    approval = ApproveArgs(spender=Account(sale), amount=100 * E8S)
+    world.ic.actor(pay, BOB).icrc2_approve(approval).unwrap()
+    world.ic.set_time(world.start)
+    world.ic.faults.trap(canister=pay, method="icrc2_transfer_from", times=1)
+    world.ic.faults.reject(canister=pay, method="icrc2_transfer_from", times=1)
+    assert world.as_(sale, BOB).contribute(10 * E8S) == Ok(10 * E8S)
+    state = world.ic.state_of(sale)
+    assert (state.raised, state.reserved) == (10 * E8S, 0)
+    assert state.participants[BOB].contribution == 10 * E8S
+    assert int(world.ic.actor(pay, BOB).icrc1_balance_of(Account(sale))) == 10 * E8S
