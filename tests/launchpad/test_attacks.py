@@ -1129,6 +1129,14 @@ def test_the_refund_progress_counts_a_late_contribution_as_owed(race: RaceWorld)
     assert (progress.state, progress.owed) == (SaleState.REFUNDING, 1)
 
 
+def _relay_contributes_ten(world: RaceWorld) -> int:
+    """The relay approves the sale for 100 and contributes 10; its balance then."""
+    approval = ApproveArgs(spender=Account(world.sale), amount=100 * E8S)
+    world.relayed(world.pay.id, "icrc2_approve", approval).unwrap()
+    assert world.relayed(world.sale, "contribute", 10 * E8S) == Ok(10 * E8S)
+    return world.balance(world.relay.id)
+
+
 def test_a_retry_while_the_last_refund_is_in_flight_does_not_end_the_refunds_early(
     race: RaceWorld,
 ) -> None:
@@ -1137,10 +1145,7 @@ def test_a_retry_while_the_last_refund_is_in_flight_does_not_end_the_refunds_ear
     again, and the next retry pays it."""
     world = race
     relay = world.relay.id
-    approval = ApproveArgs(spender=Account(world.sale), amount=100 * E8S)
-    world.relayed(world.pay.id, "icrc2_approve", approval).unwrap()
-    assert world.relayed(world.sale, "contribute", 10 * E8S) == Ok(10 * E8S)
-    before = world.balance(relay)
+    before = _relay_contributes_ten(world)
     HOOK["during_payout"] = ((world.sale, "retry_refunds", ()),)
     with world.ic.faults.trap(canister=world.pay.id, method="icrc1_transfer", times=2):
         world.ic.set_time(world.end)
@@ -1165,10 +1170,7 @@ def test_a_late_contribution_after_a_refund_left_in_doubt_is_refunded_too(
     refunds the 30: every token comes back, less one fee per refund."""
     world = race
     relay = world.relay.id
-    approval = ApproveArgs(spender=Account(world.sale), amount=100 * E8S)
-    world.relayed(world.pay.id, "icrc2_approve", approval).unwrap()
-    assert world.relayed(world.sale, "contribute", 10 * E8S) == Ok(10 * E8S)
-    before = world.balance(relay)
+    before = _relay_contributes_ten(world)
     HOOK["during_pull"] = ((world.sale, "cancel", ()), (world.sale, "retry_refunds", ()))
     with world.ic.faults.reject(canister=world.pay.id, method="icrc1_transfer", times=2):
         assert world.relayed(world.sale, "contribute", 30 * E8S) == Ok(30 * E8S)
