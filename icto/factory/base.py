@@ -100,6 +100,10 @@ class FactoryState:
     """(deploying backend, its ticket) of each registered contract (``create_contract(...,
     ticket=)``), so a deployer that did not see the reply can ask what became of its request."""
     counters: Counters = Counters()
+    changing: immutables.Map[Principal, tuple[str, str, int]] = immutables.Map()
+    """Code changes recorded before their ``install_code`` whose outcome is not recorded yet
+    (contract → from version, to version, place in its history): one stays only if the
+    factory's message trapped after the install, and is settled by asking the IC."""
 
 
 def cycles_problem(cycles: object) -> str | None:

@@ -30,8 +30,10 @@ RETRY_DELAY_NS: Final = 60 * 1_000_000_000
 class ContractMeta:
     """A contract's link to its factory.
 
-    ``outbox`` holds (user, role) pairs whose notification failed; they are resent with the
-    contract's current truth, so order does not matter.
+    ``outbox`` holds (user, role) pairs whose notification is in flight or failed, each under
+    the number of its latest notification; they are resent with the contract's current truth,
+    so order does not matter. Numbers (``notifications`` counts them) tell a notification that
+    completes after a later one for the same thing was sent that it is no longer the latest.
     """
 
     factory: Principal
@@ -39,10 +41,13 @@ class ContractMeta:
     is_public: bool = True
     upgrade_requested: str | None = None
     last_upgrade: tuple[str, str | None] | None = None
-    outbox: immutables.Map[tuple[Principal, str], None] = immutables.Map()
+    outbox: immutables.Map[tuple[Principal, str], int] = immutables.Map()
     retry_timer: int | None = None
     visibility_pending: bool = False
     """The factory has not taken the latest visibility yet (``notify_visibility``)."""
+    notifications: int = 0
+    visibility_sent: int = 0
+    """The number of the latest visibility notification."""
     status_pending: str | None = None
     """A status the factory has not taken yet (``notify_status``)."""
 
@@ -168,29 +173,38 @@ class FactoryContract(Canister):
         armed when the factory refuses, or ``sync_roles`` sends it."""
         holds = self.has_role(user, role)
         method = "notify_participant_added" if holds else "notify_participant_removed"
-        self._set_meta(outbox=self.meta.outbox.set((user, role), None))
+        meta = self.meta
+        number = meta.notifications + 1
+        self._set_meta(notifications=number, outbox=meta.outbox.set((user, role), number))
         try:
             self.call(self.meta.factory, method, user, role)
         except CallRejected as rejected:
             self.log(f"{method}({user}, {role}) was not taken: {rejected.message}")
             self._set_meta(retry_timer=self._retry_timer())
             return
+        if self.meta.outbox.get((user, role)) != number:
+            return  # a later notification of the pair was sent meanwhile: it is the one that counts
         if self.has_role(user, role) == holds:
             self._set_meta(outbox=without(self.meta.outbox, (user, role)))
-        elif (user, role) in self.meta.outbox:  # it changed meanwhile: resend the truth
+        else:  # it changed meanwhile: resend the truth
             self._set_meta(retry_timer=self._retry_timer())
 
     def notify_visibility(self, is_public: bool) -> None:
         """Record the contract's visibility and tell the factory; if the factory does not
         answer, the contract's outbox resends the visibility it has then."""
-        self._set_meta(is_public=is_public, visibility_pending=True)
+        number = self.meta.notifications + 1
+        self._set_meta(
+            is_public=is_public, visibility_pending=True, notifications=number,
+            visibility_sent=number,
+        )  # fmt: skip
         try:
             self.call(self.meta.factory, "notify_visibility_changed", is_public)
         except CallRejected as rejected:
             self.log(f"notify_visibility_changed({is_public}) was not taken: {rejected.message}")
             self._set_meta(retry_timer=self._retry_timer())
             return
-        self._set_meta(visibility_pending=False)
+        if self.meta.visibility_sent == number:  # else a later one was sent: it counts
+            self._set_meta(visibility_pending=False)
 
     def notify_status(self, status: str) -> None:
         """Tell the factory the contract's status (its registry and status indexes follow);

@@ -25,7 +25,7 @@ from icto.factory.types import (
     VersionInfo,
 )
 from icto.factory.versions import highest_stable, rollback_refusal, upgrade_refusal
-from icto.ic.canister import Canister, parse_semver, query, update
+from icto.ic.canister import Canister, module_hash, parse_semver, query, update
 from icto.ic.errors import CallRejected, ErrorCode, Reject
 from icto.ic.management import InstallMode
 from icto.ic.principal import Principal
@@ -127,7 +127,7 @@ class VersionManagement(FactoryBase):
             target = self.state.versions[version]
             opted_in = tuple(self.state.index.auto_update)
             for seq in opted_in:
-                info = self.state.index.at(seq)
+                info = self._settled(self.state.index.at(seq))
                 if halted:
                     skipped.append((info.id, "halted: a canary failed"))
                     continue
@@ -178,6 +178,7 @@ class VersionManagement(FactoryBase):
         info = self._managed_contract(contract, "roll back" if kind == "rollback" else kind)
         if isinstance(info, Err):
             return info
+        info = self._settled(info)
         target = self._target(info, version)
         if isinstance(target, Err):
             return target
@@ -219,6 +220,7 @@ class VersionManagement(FactoryBase):
         )
         if version is None or info is None:
             return
+        info = self._settled(info)
         error = None
         target = self._target(info, version)
         if isinstance(target, Err):
@@ -253,6 +255,7 @@ class VersionManagement(FactoryBase):
             index=state.index.with_fields(info.id, version=target.version, detached=False),
             history=state.history.set(info.id, history.append(record)),
             counters=state.counters.bumped("upgrades"),
+            changing=state.changing.set(info.id, (current.version, target.version, position)),
         )
         try:
             self.call(
@@ -264,7 +267,31 @@ class VersionManagement(FactoryBase):
             if detached:
                 return Err(ContractDetached(info.id))
             return Err(UpgradeFailed(rejected.message))
+        self.state = evolve(self.state, changing=self.state.changing.delete(info.id))
         return Ok(target.version)
+
+    def _settled(self, info: ContractInfo) -> ContractInfo:
+        """``info`` once any code change of the contract whose outcome was never recorded (the
+        factory's message trapped after ``install_code``) is settled: the IC's module hash says
+        whether the new code runs; if it does not, the change is recorded as failed."""
+        change = self.state.changing.get(info.id)
+        if change is None:
+            return info
+        from_version, to_version, position = change
+        try:
+            status = self.call(MANAGEMENT_ID, "canister_status", info.id)
+        except CallRejected:
+            return info  # cannot tell now; asked again next time
+        if info.id not in self.state.changing:
+            return self.state.index.contracts[info.id]  # settled meanwhile
+        target = self.state.versions.get(to_version)
+        if target is not None and status.module_hash == module_hash(target.code):
+            self.state = evolve(self.state, changing=self.state.changing.delete(info.id))
+        else:
+            before = evolve(self.state.index.contracts[info.id], version=from_version)
+            reason = "the factory's message failed after install_code; the old code runs"
+            self._record_failure(info.id, before, position, reason, False)
+        return self.state.index.contracts[info.id]
 
     def _record_failure(
         self, contract: Principal, before: ContractInfo, position: int, reason: str,
@@ -281,7 +308,7 @@ class VersionManagement(FactoryBase):
         counters = state.counters.bumped("upgrades", -1).bumped("failed_upgrades")
         self.state = evolve(
             state, index=index, history=state.history.set(contract, history.set(position, record)),
-            counters=counters,
+            counters=counters, changing=state.changing.delete(contract),
         )
 
     @update
@@ -291,6 +318,7 @@ class VersionManagement(FactoryBase):
         info = self._managed_contract(contract, "check")
         if isinstance(info, Err):
             raise Reject(f"UnknownContract: {contract} is not a contract of this factory")
+        info = self._settled(info)
         try:
             self.call(MANAGEMENT_ID, "canister_status", contract)
             detached = False

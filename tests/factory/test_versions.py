@@ -492,6 +492,50 @@ def test_a_trap_after_the_install_leaves_the_registry_saying_what_runs(
         assert isinstance(refused, Err) and isinstance(refused.error, NotEligible)
 
 
+def test_a_trap_after_a_refused_install_is_settled_by_asking_the_ic_what_runs(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    """The install is refused (its migration traps) and then the factory's own message traps,
+    undoing the failure it had just recorded: the success recorded before the install is left.
+    The next time the factory touches the contract (here ``check_controller``), it asks the IC
+    for the module that runs and records the change as failed."""
+    club = create_club(alice)
+    owner = factory.as_caller(alice)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("2.0.0", ClubBrokenUpgrade, stable=False)
+    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
+    with ic.faults.trap(canister=factory.id, method="upgrade_contract"):
+        rejected(lambda: owner.upgrade_contract(club.id, "2.0.0"))
+    assert ic.code_of(club.id) is Club
+    assert owner.check_controller(club.id) is False
+    assert owner.get_contract_version(club.id) == "1.0.0"
+    last = owner.get_upgrade_history(club.id)[-1]
+    assert (last.to_version, last.ok) == ("2.0.0", False)
+    assert (stats(factory).upgrades, stats(factory).failed_upgrades) == (0, 1)
+    assert len(ic.state_of(factory.id).changing) == 0
+    assert owner.upgrade_contract(club.id, "1.1.0") == Ok("1.1.0")
+
+
+def test_a_change_whose_outcome_was_not_recorded_is_settled_before_the_next_one(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    """The same, settled by the owner's next upgrade rather than a check: the refused 2.0.0
+    is recorded as failed first, and 1.1.0 is an upgrade from the 1.0.0 that runs."""
+    club = create_club(alice)
+    owner = factory.as_caller(alice)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("2.0.0", ClubBrokenUpgrade, stable=False)
+    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
+    with ic.faults.trap(canister=factory.id, method="upgrade_contract"):
+        rejected(lambda: owner.upgrade_contract(club.id, "2.0.0"))
+    assert owner.upgrade_contract(club.id, "1.1.0") == Ok("1.1.0")
+    history = owner.get_upgrade_history(club.id)
+    assert [(r.from_version, r.to_version, r.ok) for r in history] == [
+        ("1.0.0", "2.0.0", False), ("1.0.0", "1.1.0", True),
+    ]  # fmt: skip
+    assert ic.code_of(club.id) is ClubV2
+
+
 def test_a_failed_upgrade_keeps_the_contracts_pending_timers(
     ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub,
     alice: Principal, bob: Principal,

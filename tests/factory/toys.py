@@ -82,6 +82,12 @@ class Club(FactoryContract):
         self.call(self.meta.factory, "notify_visibility_changed", is_public)
 
     @update
+    def publish(self, is_public: bool) -> None:
+        """List or unlist the club through the contract's own notification (with its outbox)."""
+        self._owner_only()
+        self.notify_visibility(is_public)
+
+    @update
     def set_status(self, status: str) -> None:
         self._owner_only()
         self.call(self.meta.factory, "notify_status_changed", status)
