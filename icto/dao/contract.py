@@ -233,7 +233,7 @@ class DAO(FactoryContract):
         amount - one ledger fee. The amount sent. The caller's last stake paid out, they leave:
         their own delegation ends (delegations to them stay) and the factory is told. A transfer
         the ledger refuses puts the stake back (and tells the factory if that makes the caller
-        a member again: another unstake may have seen them leave meanwhile)."""
+        a member again after another unstake reported them gone meanwhile)."""
         user = self.caller
         fee = self._fee(self._token)
         if isinstance(fee, str):
@@ -246,13 +246,16 @@ class DAO(FactoryContract):
         if stake.amount <= fee:
             return Err(InvalidRequest((f"the stake does not cover the ledger fee ({fee})",)))
         self._withdraw(stake, -1)
+        notified = self.meta.notifications
         sent = self._send(
             self._token, STAKING_SUBACCOUNT, Account(user), stake.amount - fee, fee
         )
         if isinstance(sent, str):
+            # Put back, the stake makes the user a member again; if a notification went out
+            # meanwhile (another unstake may have reported the exit), the factory hears it.
             rejoins = user not in self.state.stakes_by_owner
             self._withdraw(stake, +1)
-            if rejoins:
+            if rejoins and self.meta.notifications != notified:
                 self.notify_role(user, MEMBER)
             return Err(TransferFailed(sent))
         if user not in self.state.stakes_by_owner:
