@@ -335,12 +335,14 @@ class Distribution(FactoryContract):
             total_claimed=before.total_claimed + wanted + penalty,
             total_penalties=before.total_penalties + penalty,
             reserve=before.reserve - (needed if from_reserve else 0),
+            penalty_held=before.penalty_held + penalty,
         )  # fmt: skip
         outcome = self._pay(Account(user), sent)
         if isinstance(outcome, str):
             self._restore_early(user, participant, wanted, penalty, needed if from_reserve else 0)
             return Err(TransferFailed(outcome))
         record = self._record(user, sent, fee, from_reserve, outcome, "early_unlock")
+        self.state = evolve(self.state, penalty_held=self.state.penalty_held - penalty)
         if penalty:
             self._send_penalty(penalty, penalty_to)
         return Ok(record)
@@ -381,6 +383,7 @@ class Distribution(FactoryContract):
             state, participants=state.participants.set(user, participant),
             total_claimed=state.total_claimed - wanted - penalty,
             total_penalties=state.total_penalties - penalty, reserve=state.reserve + used,
+            penalty_held=state.penalty_held - penalty,
         )  # fmt: skip
 
     def _minting_account(self) -> Account | None:
@@ -450,7 +453,7 @@ class Distribution(FactoryContract):
                 if left > 0:
                     owed += left
                     claimers += 1
-        pending = before.pending_penalty
+        pending = before.pending_penalty + before.penalty_held
         penalty = pending + (fee if pending and self.config.penalty_to is not None else 0)
         back = balance - owed - claimers * fee - penalty - fee
         if back <= 0:
@@ -459,17 +462,18 @@ class Distribution(FactoryContract):
                 self.state, owner_refund=0, reserve=min(claimers * fee, spare)
             )
             return Ok(0)
-        self.state = evolve(self.state, owner_refund=back, reserve=claimers * fee)
+        # The reserve stays as it is while the refund is in flight: claims meanwhile pay their
+        # fees from it as they would have, so a refused refund has nothing to put back.
+        self.state = evolve(self.state, owner_refund=back)
+        reserve = self.state.reserve
         outcome = self._pay(Account(self.meta.owner), back)
         if isinstance(outcome, str):
-            # Claims may have run meanwhile and taken their fees from the reserve set above:
-            # what they took is taken from the reserve put back too.
-            used = claimers * fee - self.state.reserve
             self.state = evolve(
-                self.state, status=before.status, cancelled_at=None, owner_refund=None,
-                reserve=max(0, before.reserve - used),
+                self.state, status=before.status, cancelled_at=None, owner_refund=None
             )
             return Err(TransferFailed(outcome))
+        used = reserve - self.state.reserve  # fees claims took meanwhile
+        self.state = evolve(self.state, reserve=max(0, claimers * fee - used))
         return Ok(back)
 
     @update

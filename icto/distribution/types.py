@@ -84,6 +84,9 @@ class DistributionState:
     total_penalties: int = 0
     pending_penalty: int = 0
     """Forfeited amounts the ledger has not taken yet (``send_penalties``)."""
+    penalty_held: int = 0
+    """Penalties of early unlocks whose payout is in flight: sent once it is paid, put back
+    if it fails, and kept from the owner by a cancel meanwhile."""
     paused_at: int | None = None
     cancelled_at: int | None = None
     owner_refund: int | None = None

@@ -74,18 +74,23 @@ REENTRY: dict[str, Any] = {}
 
 class ReenteringLedger(Ledger):
     """A ledger that lets the relay canister call a distribution again where the IC interleaves
-    messages: while a payout to the relay (or to ``payout_to``) is in flight
-    (``during_payout``), while a distribution asks the fee (``during_fee``), after the ledger
-    answered a distribution's own balance query but before the distribution reads the answer
-    (``after_balance``), while it asks someone else's balance (``other_balance``: an
-    eligibility gate), and while it asks where burns go (``during_minting_account``)."""
+    messages: while a payout to the relay (or to ``payout_to``) is in flight, before the
+    ledger made it (``during_payout``) or after (``after_payout``); while a distribution asks
+    the fee (``during_fee``); after the ledger answered a distribution's own balance query but
+    before the distribution reads the answer (``after_balance``); while it asks someone else's
+    balance (``other_balance``: an eligibility gate); and while it asks where burns go
+    (``during_minting_account``)."""
 
     VERSION = "1.0.1"
 
     def icrc1_transfer(self, args: TransferArgs) -> Any:
-        if args.to.owner == REENTRY.get("payout_to", REENTRY.get("relay")):
+        paid_to = REENTRY.get("payout_to", REENTRY.get("relay"))
+        if args.to.owner == paid_to:
             self._reenter(REENTRY.pop("during_payout", ()))
-        return super().icrc1_transfer(args)
+        result = super().icrc1_transfer(args)
+        if args.to.owner == paid_to:
+            self._reenter(REENTRY.pop("after_payout", ()))
+        return result
 
     def icrc1_fee(self) -> int:
         self._reenter(REENTRY.pop("during_fee", ()))
@@ -826,6 +831,54 @@ def test_b11_an_owner_cancelling_while_an_early_unlock_asks_where_burns_go_refun
     assert isinstance(unlocked, Err) and isinstance(unlocked.error, WrongPhase)
     for user in (BOB, CAROL):
         assert world.as_(dist, user).claim().unwrap().amount == 50 * E8S
+
+
+def test_b11_an_owner_cancelling_while_an_early_unlock_is_paid_keeps_its_penalty_aside(
+    funded: World,
+) -> None:
+    """Bob's early unlock is paid (the ledger has made the transfer) and the owner cancels
+    before the unlock burns the penalty: the penalty is held, not refunded, so the burn takes
+    nobody's tokens and carol still claims her vested half."""
+    world = funded
+    dist = relay_owned(world, _team(world), penalty_bp=PENALTY_BP)
+    world.ic.set_time(world.start + HALFWAY)
+    REENTRY.update(relay=world.relay.id, payout_to=BOB, after_payout=[(dist, "cancel", ())],
+                   answers=[])  # fmt: skip
+    assert world.as_(dist, BOB).early_unlock().unwrap().amount == 75 * E8S
+    assert isinstance(REENTRY["answers"][0], Ok)
+    assert world.as_(dist, CAROL).claim().unwrap().amount == 50 * E8S
+    state = world.ic.state_of(dist)
+    assert (state.penalty_held, state.pending_penalty) == (0, 0)
+    assert world.balance(dist, world.token) == state.reserve  # nothing owed, nothing short
+
+
+def test_b11_a_refused_cancel_leaves_the_reserve_as_claims_meanwhile_left_it(
+    created: World,
+) -> None:
+    """The fee reserve has run out when the owner cancels; the relay claims while the owner's
+    refund is in flight, and the refund fails. The claim paid its own fee (there was no
+    reserve to take it from), so everyone can still be paid in full."""
+    world = created
+    relay = world.relay.id
+    team = Category("relay", 200 * E8S, Fixed(((relay, 100 * E8S), (BOB, 100 * E8S))),
+                    Linear(VESTING))  # fmt: skip
+    dist = world.deploy(world.config("Thin", team, token=world.token.id, claims_covered=1))
+    approve = ApproveArgs(spender=Account(dist), amount=1_000 * E8S)
+    world.token.as_caller(ALICE).icrc2_approve(approve).unwrap()
+    world.as_(dist, ALICE).fund().unwrap()
+    world.ic.set_time(world.start + HALFWAY // 2)
+    world.relayed_call(dist, "claim").unwrap()
+    world.as_(dist, BOB).claim().unwrap()
+    assert world.ic.state_of(dist).reserve == 0
+    world.ic.set_time(world.start + HALFWAY)
+    REENTRY.update(relay=relay, payout_to=ALICE, during_payout=[(dist, "claim", ())],
+                   answers=[])  # fmt: skip
+    world.ic.faults.trap(canister=world.token.id, method="icrc1_transfer", times=1)
+    assert isinstance(world.as_(dist, ALICE).cancel().error, TransferFailed)
+    assert not REENTRY["answers"][0].unwrap().fee_from_reserve
+    state = world.ic.state_of(dist)
+    owed = sum(p.allocation - p.claimed for p in state.participants.values())
+    assert world.balance(dist, world.token) == owed + state.reserve + state.pending_penalty
 
 
 def test_b11_an_owner_cancelling_while_penalties_are_sent_keeps_them_aside(
