@@ -770,27 +770,35 @@ class Router:
         is upgraded, reinstalled, uninstalled or deleted meanwhile is gone, as its others are.
         """
         while True:
-            deferred = self._fire_due(target)
-            timers = self._timers
-            resumed = False
-            for timer in deferred:
-                record = self._canisters[timer.canister_id]
-                if timer.timer_id in record.timer_ids:
-                    timers = timers.requeue(timer)
-                    resumed = resumed or record.status == RUNNING
-            self._timers = timers
+            deferred: list[Timer] = []
+            try:
+                self._fire_due(target, deferred)
+            finally:  # an interrupt included: no waiting timer is lost
+                resumed = self._requeue(deferred)
             if not resumed:
                 break
         self._time = max(self._time, target)
 
-    def _fire_due(self, target: int) -> list[Timer]:
-        """Deliver the timers due by ``target`` in order; return those of stopped canisters,
-        taken off the queue."""
-        deferred: list[Timer] = []
+    def _requeue(self, deferred: list[Timer]) -> bool:
+        """Put back the waiting timers whose canister still has them; whether one of those
+        canisters runs again."""
+        timers = self._timers
+        resumed = False
+        for timer in deferred:
+            record = self._canisters[timer.canister_id]
+            if timer.timer_id in record.timer_ids:
+                timers = timers.requeue(timer)
+                resumed = resumed or record.status == RUNNING
+        self._timers = timers
+        return resumed
+
+    def _fire_due(self, target: int, deferred: list[Timer]) -> None:
+        """Deliver the timers due by ``target`` in order; those of stopped canisters are taken
+        off the queue into ``deferred``."""
         while True:
             timer = self._timers.peek()
             if timer is None or timer.deadline > target:
-                return deferred
+                return
             self._timers, _ = self._timers.pop()
             record = self._canisters[timer.canister_id]
             if record.status == STOPPED:

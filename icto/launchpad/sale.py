@@ -457,7 +457,7 @@ class LaunchpadSale(FinalizePipeline):
             return
         assert participant.seq is not None
         cursor = min(self.state.refund_cursor, participant.seq)
-        was_refunded = before.refund_paid > 0 and not before.owed
+        was_refunded = _refunded(before)
         self.state = evolve(
             self.state, refund_cursor=cursor,
             refunded_count=self.state.refunded_count - was_refunded,

@@ -169,18 +169,19 @@ def _checkpoints(item: pytest.Function) -> list[Checkpoint]:
 
 
 def _only_reset_fixtures(item: pytest.Function) -> bool:
-    """Whether every function-scoped fixture the test takes as an argument is one of
-    ``RESET_PER_EXAMPLE`` (Hypothesis' ``function_scoped_fixture`` health check is then a false
-    alarm: the examples start alike, or share state on purpose under the opt-out marker). The
-    fixtures are looked up as Hypothesis' own check does, so a ``parametrize`` argument (which
-    pytest lists as a function-scoped pseudo-fixture) does not count."""
+    """Whether every function-scoped fixture the test takes as an argument is this plugin's
+    own and one of ``RESET_PER_EXAMPLE`` (Hypothesis' ``function_scoped_fixture`` health check
+    is then a false alarm: the examples start alike, or share state on purpose under the
+    opt-out marker; a project's own fixture of the same name is not restored, so the check
+    stays). The fixtures are looked up as Hypothesis' own check does, so a ``parametrize``
+    argument (which pytest lists as a function-scoped pseudo-fixture) does not count."""
     arguments = inspect.signature(item.function).parameters
     request: Any = item._request
     definitions = request._fixturemanager.getfixtureinfo(
         node=item, func=item.function, cls=None
     ).name2fixturedefs
     return all(
-        name in RESET_PER_EXAMPLE
+        name in RESET_PER_EXAMPLE and _ours(item, name)
         for name in arguments
         if name in definitions and request._get_active_fixturedef(name).scope == "function"
     )

@@ -231,6 +231,42 @@ class Interrupted(Canister):
         return int(self.state)
 
 
+class Alarm(Canister):
+    """Timers that count, or that a user interrupts."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = 0
+
+    @update
+    def arm(self, delay: int, method: str) -> None:
+        self.set_timer(delay, method)
+
+    def _wake(self) -> None:
+        self.state = self.state + 1
+
+    def _interrupt(self) -> None:
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_during_an_advance_loses_no_waiting_timer(ic: IC, tmp_path: Any) -> None:
+    """A stopped canister's due timer waits, off the queue, while the advance goes on; a timer
+    interrupted later in that advance must not lose it."""
+    waiting, interrupted = ic.deploy(Alarm), ic.deploy(Alarm)
+    waiting.arm(1, "_wake")
+    interrupted.arm(2, "_interrupt")
+    ic.stop_canister(waiting.id)
+    with pytest.raises(KeyboardInterrupt):
+        ic.advance_time(nanos=3)
+    assert ic.pending_timers() == 1
+    ic.start_canister(waiting.id)
+    ic.tick()
+    assert ic.state_of(waiting.id) == 1
+    ic.save(tmp_path / "world.icto")
+    IC.load(tmp_path / "world.icto", allow=("tests.ic",))
+
+
 class InterruptedMigration(Interrupted):
     VERSION = "2.0.0"
 

@@ -184,6 +184,34 @@ def test_each_example_of_a_test_on_the_ic_fixture_starts_from_the_same_ic(
     run(pytester, EXAMPLES_ON_A_FRESH_IC).assert_outcomes(passed=1)
 
 
+OWN_IC_FIXTURE = """
+import pytest
+from icto import IC
+
+@pytest.fixture
+def ic():
+    return IC()
+"""
+
+
+WITH_THE_SYSTEM_AND_AN_IC = """
+@settings(max_examples=10, database=None)
+@given(st.integers(0, 10))
+def test_examples(icto_system, ic, n):
+    assert not ic.world.canisters
+    ic.create_canister()
+"""
+
+
+def test_a_projects_own_ic_fixture_keeps_the_health_check(pytester: pytest.Pytester) -> None:
+    """Only the plugin's fixtures are restored between examples, so only they are exempt: a
+    project's own ``ic`` beside ``icto_system`` would silently share its state."""
+    pytester.makeconftest(OWN_IC_FIXTURE)
+    result = run(pytester, WITH_THE_SYSTEM_AND_AN_IC)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*FailedHealthCheck*uses a function-scoped fixture*"])
+
+
 def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_nothing="def test_nothing(): pass\n")
     result = pytester.runpytest("--markers")
