@@ -38,9 +38,27 @@ from icto.validation import identified_problem, is_nat
 DAY_NS: Final = 24 * 3600 * 10**9
 
 
-def required(state: WalletState, kind: Kind) -> int:
-    """Approvals a proposal of ``kind`` needs now: the threshold, raised by the kind's policy."""
-    return max(state.threshold, state.policies.get(kind, 0))
+def required(state: WalletState, action: Action) -> int:
+    """Approvals a proposal of ``action`` needs now: the threshold, raised by the policy of each
+    kind of change it makes (``kinds_of``)."""
+    policies = state.policies
+    return max(state.threshold, *(policies.get(kind, 0) for kind in kinds_of(action)))
+
+
+def kinds_of(action: Action) -> tuple[Kind, ...]:
+    """The kinds of change ``action`` makes: its own, and for a batch the transfers it is, for
+    a role change the signer it adds or removes, for a policy change the kind whose policy it
+    changes (a policy cannot be lowered with fewer approvals than it asks). So no policy can be
+    gone around by another kind of proposal."""
+    kind = action.KIND
+    if kind is Kind.BATCH_TRANSFER:
+        return (kind, Kind.TRANSFER)
+    if kind is Kind.CHANGE_ROLE:
+        return (kind, Kind.ADD_SIGNER, Kind.REMOVE_SIGNER)
+    changed: object = getattr(action, "kind", None)
+    if kind is Kind.SET_POLICY and isinstance(changed, Kind):
+        return (kind, changed)
+    return (kind,)
 
 
 def counted(votes: frozenset[Principal], members: Members) -> int:
@@ -51,7 +69,7 @@ def counted(votes: frozenset[Principal], members: Members) -> int:
 def reachable(state: WalletState, proposal: Proposal) -> bool:
     """Whether enough voters are left who have not rejected to reach the threshold."""
     return state.members.voters - counted(proposal.rejections, state.members) >= required(
-        state, proposal.kind
+        state, proposal.action
     )
 
 

@@ -158,7 +158,7 @@ class MultisigWallet(FactoryContract):
             Proposal(
                 id=len(state.proposals), action=action, proposer=proposer,
                 description=description, created_at=now, expires_at=now + state.lifetime,
-                status=Status.PENDING, threshold=required(state, action.KIND),
+                status=Status.PENDING, threshold=required(state, action),
                 approvals=frozenset({proposer}),
             )
         )  # fmt: skip
@@ -210,7 +210,7 @@ class MultisigWallet(FactoryContract):
         if not reachable(state, proposal):
             return evolve(proposal, status=Status.REJECTED, finished_at=now)
         if proposal.status is Status.PENDING and (
-            counted(proposal.approvals, state.members) >= required(state, proposal.kind)
+            counted(proposal.approvals, state.members) >= required(state, proposal.action)
         ):
             status = Status.EXECUTABLE if state.timelock == 0 else Status.APPROVED
             return evolve(proposal, status=status, approved_at=now)
@@ -256,7 +256,7 @@ class MultisigWallet(FactoryContract):
         if self.state.frozen and not isinstance(proposal.action, Unfreeze):
             return InvalidProposal(("the wallet is frozen: it executes nothing but Unfreeze",))
         have = counted(proposal.approvals, self.state.members)
-        need = required(self.state, proposal.kind)
+        need = required(self.state, proposal.action)
         if have < need:
             return NotEnoughApprovals(proposal.id, have, need)
         return None

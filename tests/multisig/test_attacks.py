@@ -339,6 +339,30 @@ def test_b4_a_policy_raises_the_approvals_its_kind_needs(world: World) -> None:
     assert world.ic.state_of(world.wallet).members.role(ERIN) is Role.SIGNER
 
 
+@pytest.mark.parametrize(
+    "make", [
+        lambda world: BatchTransfer((world.transfer(),)),
+        lambda world: ChangeRole(DAVE, Role.SIGNER),
+        lambda world: ChangeRole(CAROL, Role.OBSERVER),
+        lambda world: SetPolicy(Kind.TRANSFER, None),
+    ],
+    ids=["a one-transfer batch", "an observer made a signer", "a signer made an observer",
+         "the transfer policy removed"],
+)  # fmt: skip
+def test_b4_no_policy_is_gone_around_by_another_kind_of_proposal(
+    world: World, make: Callable[[World], Any]
+) -> None:
+    """Transfers and signer changes take 3 approvals where the threshold is 2: a batch moves
+    funds, a role change adds or removes a signer, and a policy cannot be removed with fewer
+    approvals than it asks. (Erin joins first, so that a signer can be demoted.)"""
+    assert world.enact(AddSigner(ERIN)).status is Status.EXECUTED
+    for kind in (Kind.TRANSFER, Kind.ADD_SIGNER, Kind.REMOVE_SIGNER):
+        assert world.enact(SetPolicy(kind, 3)).status is Status.EXECUTED
+    proposal_id = world.as_(ALICE).propose(make(world)).unwrap()
+    assert world.as_(BOB).approve(proposal_id) == Ok(Status.PENDING)
+    assert world.proposal(proposal_id).threshold == 3
+
+
 def test_b4_execution_applies_the_policy_in_force_then(world: World) -> None:
     add = world.approved(AddSigner(ERIN))
     policy = world.approved(SetPolicy(Kind.ADD_SIGNER, 3))

@@ -218,8 +218,18 @@ class Model:
     def voters(self) -> int:
         return sum(1 for principal in self.roles if self.votes(principal))
 
-    def required(self, kind: Kind) -> int:
-        return max(self.threshold, self.policies.get(kind, 0))
+    def required(self, action: Any) -> int:
+        """The threshold, raised by the policy of every kind of change the action makes: a
+        batch is transfers too, a role change adds or removes a signer, and a policy change
+        must meet the policy it changes."""
+        kinds = [action.KIND]
+        if action.KIND is Kind.BATCH_TRANSFER:
+            kinds.append(Kind.TRANSFER)
+        elif action.KIND is Kind.CHANGE_ROLE:
+            kinds += [Kind.ADD_SIGNER, Kind.REMOVE_SIGNER]
+        elif action.KIND is Kind.SET_POLICY and isinstance(action.kind, Kind):
+            kinds.append(action.kind)
+        return max([self.threshold, *(self.policies.get(kind, 0) for kind in kinds)])
 
     def counted(self, votes: set[Principal]) -> int:
         return sum(1 for principal in votes if self.votes(principal))
@@ -310,7 +320,7 @@ class Model:
         threshold; any is Rejected once the voters who have not rejected it cannot reach it."""
         if ballot.status not in OPEN:
             return
-        required = self.required(ballot.action.KIND)
+        required = self.required(ballot.action)
         if ballot.status is Status.PENDING and self.counted(ballot.approvals) >= required:
             ballot.status, ballot.approved_at = Status.APPROVED, now
         elif self.voters - self.counted(ballot.rejections) < required:
@@ -336,7 +346,7 @@ class Model:
             return InvalidProposal
         ballot = Ballot(
             id=len(self.ballots), action=action, proposer=proposer, created_at=now,
-            threshold=self.required(action.KIND), approvals={proposer},
+            threshold=self.required(action), approvals={proposer},
         )  # fmt: skip
         self.tally(ballot, now)
         self.ballots.append(ballot)
@@ -370,7 +380,7 @@ class Model:
             return NotExecutable(proposal_id, ballot.status, at)
         if self.frozen and not isinstance(ballot.action, Unfreeze):
             return InvalidProposal
-        have, need = self.counted(ballot.approvals), self.required(ballot.action.KIND)
+        have, need = self.counted(ballot.approvals), self.required(ballot.action)
         if have < need:
             return NotEnoughApprovals(proposal_id, have, need)
         return None
@@ -674,7 +684,7 @@ class WalletMachine(RuleBasedStateMachine):
             return 0
         ballot = model.ballots[proposal_id]
         ballot.tally = (
-            model.counted(ballot.approvals), model.required(ballot.action.KIND),
+            model.counted(ballot.approvals), model.required(ballot.action),
             model.votes(executor),
         )  # fmt: skip
         ballot.executed_by, ballot.finished_at = executor, now
