@@ -165,6 +165,8 @@ def _with_members(state: DAOState, count: int, now: int) -> DAOState:
         state, power=power, stakes=immutables.Map((stake.id, stake) for stake in stakes),
         stakes_by_owner=immutables.Map((stake.owner, SortedSet((stake.id,))) for stake in stakes),
         next_stake=count, staked=count * STAKE,
+        # each member's first stake told the factory once (the notifications are numbered)
+        meta=attrs.evolve(state.meta, notifications=state.meta.notifications + count),
     )  # fmt: skip
 
 

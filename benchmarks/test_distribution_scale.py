@@ -228,7 +228,9 @@ def airdrop(count: int) -> Scene:
             state = _with_recipients(
                 ic.state_of(distribution), recipients(count), SHARE, opens, ic.time
             )
-            _install(system, distribution, state)
+            # each registration told the factory once (the notifications are numbered)
+            meta = attrs.evolve(state.meta, notifications=state.meta.notifications + count)
+            _install(system, distribution, attrs.evolve(state, meta=meta))
         return Scene(system, distribution, count)
 
     s = _built(build, "an airdrop")

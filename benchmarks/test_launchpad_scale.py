@@ -156,6 +156,8 @@ def _with_participants(state: LaunchpadState, count: int) -> LaunchpadState:
     return attrs.evolve(
         state, participants=participants, order=Vector(users), raised=sum(amounts), nonce=count,
         allocated=sum(fixed_allocation(amount, price, decimals) for amount in amounts),
+        # each first contribution told the factory once (the notifications are numbered)
+        meta=attrs.evolve(state.meta, notifications=state.meta.notifications + count),
     )  # fmt: skip
 
 
