@@ -492,13 +492,11 @@ def test_a_trap_after_the_install_leaves_the_registry_saying_what_runs(
         assert isinstance(refused, Err) and isinstance(refused.error, NotEligible)
 
 
-def test_a_trap_after_a_refused_install_is_settled_by_asking_the_ic_what_runs(
+def _refused_then_trapped(
     ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
-) -> None:
-    """The install is refused (its migration traps) and then the factory's own message traps,
-    undoing the failure it had just recorded: the success recorded before the install is left.
-    The next time the factory touches the contract (here ``check_controller``), it asks the IC
-    for the module that runs and records the change as failed."""
+) -> tuple[CanisterProxy, CanisterProxy]:
+    """Alice's club, whose upgrade to the broken 2.0.0 was refused by the IC and whose
+    factory message then trapped (1.1.0 is uploaded too); the club and alice's factory."""
     club = create_club(alice)
     owner = factory.as_caller(alice)
     admin_factory = as_admin(factory, admin)
@@ -506,6 +504,17 @@ def test_a_trap_after_a_refused_install_is_settled_by_asking_the_ic_what_runs(
     admin_factory.upload_version("1.1.0", ClubV2, stable=False)
     with ic.faults.trap(canister=factory.id, method="upgrade_contract"):
         rejected(lambda: owner.upgrade_contract(club.id, "2.0.0"))
+    return club, owner
+
+
+def test_a_trap_after_a_refused_install_is_settled_by_asking_the_ic_what_runs(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, alice: Principal
+) -> None:
+    """The install is refused (its migration traps) and then the factory's own message traps,
+    undoing the failure it had just recorded: the success recorded before the install is left.
+    The next time the factory touches the contract (here ``check_controller``), it asks the IC
+    for the module that runs and records the change as failed."""
+    club, owner = _refused_then_trapped(ic, factory, admin, create_club, alice)
     assert ic.code_of(club.id) is Club
     assert owner.check_controller(club.id) is False
     assert owner.get_contract_version(club.id) == "1.0.0"
@@ -521,13 +530,7 @@ def test_a_change_whose_outcome_was_not_recorded_is_settled_before_the_next_one(
 ) -> None:
     """The same, settled by the owner's next upgrade rather than a check: the refused 2.0.0
     is recorded as failed first, and 1.1.0 is an upgrade from the 1.0.0 that runs."""
-    club = create_club(alice)
-    owner = factory.as_caller(alice)
-    admin_factory = as_admin(factory, admin)
-    admin_factory.upload_version("2.0.0", ClubBrokenUpgrade, stable=False)
-    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
-    with ic.faults.trap(canister=factory.id, method="upgrade_contract"):
-        rejected(lambda: owner.upgrade_contract(club.id, "2.0.0"))
+    club, owner = _refused_then_trapped(ic, factory, admin, create_club, alice)
     assert owner.upgrade_contract(club.id, "1.1.0") == Ok("1.1.0")
     history = owner.get_upgrade_history(club.id)
     assert [(r.from_version, r.to_version, r.ok) for r in history] == [
