@@ -185,13 +185,17 @@ class BackendBase(Canister):
         return self.call(target, method, *args)
 
     def _flush(self, storage: str, *, force: bool = False) -> None:
-        """Deliver waiting records in order. A transient failure stops the flush and backs the
-        queue off (a routine flush waits until ``retry_at``; ``force`` does not); a record the
-        storage refuses as invalid is set aside, and the flush goes on."""
+        """Deliver waiting records in order, one flush at a time (another message's flush
+        leaves the queue to the one delivering its head). A transient failure stops the flush
+        and backs the queue off (a routine flush waits until ``retry_at``; ``force`` does not);
+        a record the storage refuses as invalid is set aside, and the flush goes on."""
         while len(queue := self._queue(storage)):
             if not force and self.time < queue.retry_at:
                 return
+            if queue.busy(self.time):
+                return  # another message is delivering the head, and goes on with the rest
             item, head = queue.first(), queue.head
+            self._set_queue(storage, queue.sending(self.time))
             try:
                 self._deliver(item.storage, item.method, item.args)
             except CallRejected as rejected:

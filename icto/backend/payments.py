@@ -326,30 +326,30 @@ class PaidDeployments(BackendBase):
             )  # fmt: skip
         except CallRejected as rejected:
             reason = foreign_text(f"the factory did not answer: {rejected.message}", MAX_TEXT)
-            return self._after_lost_reply(charge, reason)
+            return self._after_lost_reply(charge, reason, factory)
         if isinstance(result, Ok):
             return Ok(self._deployed(charge, result.value))
         return Err(self._failed(charge, describe(result.error)))
 
     def _after_lost_reply(
-        self, charge: Charge, reason: str
+        self, charge: Charge, reason: str, factory: Principal
     ) -> Ok[DeploymentResult] | Err[DeployError]:
-        """The factory's reply is lost: its ticket says whether a contract was registered."""
-        asked, found = self._look_up(charge)
+        """The factory's reply is lost: its ticket says whether a contract was registered (the
+        factory asked is asked again, even if the service is pointed at another one since)."""
+        asked, found = self._look_up(charge, factory)
         if asked and found is None:
             return Err(self._failed(charge, reason))
         if found is not None:
             return Ok(self._deployed(charge, found))
-        pending = Unconfirmed(charge, self.time)
+        pending = Unconfirmed(charge, self.time, factory)
         self.state = self.state.changed(
             unconfirmed=self.state.unconfirmed.set(charge.payment_id, pending)
         )
         self._arm_maintenance()
         return Err(DeploymentFailed(reason, charge.payment_id, None, pending=True))
 
-    def _look_up(self, charge: Charge) -> tuple[bool, Principal | None]:
-        """Whether the factory answered about the charge's ticket, and the contract it names."""
-        factory = self.state.factories[charge.service]
+    def _look_up(self, charge: Charge, factory: Principal) -> tuple[bool, Principal | None]:
+        """Whether ``factory`` answered about the charge's ticket, and the contract it names."""
         for _ in range(LOOKUP_TRIES):
             try:
                 found: Principal | None = self.query_call(
@@ -390,8 +390,9 @@ class PaidDeployments(BackendBase):
             if pending is None or payment_id in self.state.in_flight:
                 continue
             charge = pending.charge
+            factory = pending.factory or self.state.factories[charge.service]
             self._hold(payment_id)
-            asked, found = self._look_up(charge)
+            asked, found = self._look_up(charge, factory)
             self._release(payment_id)
             if not asked:
                 continue

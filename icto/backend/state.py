@@ -51,12 +51,15 @@ class Undelivered:
 @attrs.frozen
 class Queue:
     """A persistent FIFO: items at positions ``head`` … ``tail - 1``. ``retry_at``: after a
-    transient failure, the time before which a routine flush leaves the queue alone (backoff)."""
+    transient failure, the time before which a routine flush leaves the queue alone (backoff).
+    ``sending_since``: when a flush began delivering the head; until it is done (popped or
+    backed off), other flushes leave the queue to it, so no record is delivered twice."""
 
     items: immutables.Map[int, OutboxItem] = immutables.Map()
     head: int = 0
     tail: int = 0
     retry_at: int = 0
+    sending_since: int | None = None
 
     def __len__(self) -> int:
         return self.tail - self.head
@@ -65,7 +68,20 @@ class Queue:
         return self.items[self.head]
 
     def pushed(self, item: OutboxItem) -> Queue:
-        return Queue(self.items.set(self.tail, item), self.head, self.tail + 1, self.retry_at)
+        return Queue(
+            self.items.set(self.tail, item), self.head, self.tail + 1, self.retry_at,
+            self.sending_since,
+        )  # fmt: skip
+
+    def sending(self, since: int) -> Queue:
+        """This queue with its head being delivered from ``since``."""
+        return Queue(self.items, self.head, self.tail, self.retry_at, since)
+
+    def busy(self, now: int) -> bool:
+        """Whether another flush is delivering the head. One whose reply never came back (its
+        message trapped after the call) is given up after ``SENDING_GIVEN_UP_NS``."""
+        since = self.sending_since
+        return since is not None and now < since + SENDING_GIVEN_UP_NS
 
     def popped(self) -> Queue:
         return Queue(self.items.delete(self.head), self.head + 1, self.tail)
@@ -73,6 +89,10 @@ class Queue:
     def with_first(self, item: OutboxItem, retry_at: int) -> Queue:
         return Queue(self.items.set(self.head, item), self.head, self.tail, retry_at)
 
+
+SENDING_GIVEN_UP_NS: Final = 10 * 60 * 10**9
+"""How long a flush's delivery of a record may stay unanswered before another flush sends it
+again (only a trap after the call leaves one unanswered; the storage may then get it twice)."""
 
 EMPTY_QUEUE: Final = Queue()
 """The queue of a storage nothing waits for (shared: a ``Queue`` never changes)."""

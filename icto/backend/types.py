@@ -357,10 +357,12 @@ class Charge:
 @attrs.frozen
 class Unconfirmed:
     """A paid deployment whose factory reply was lost and whose ticket could not be looked up
-    yet: resolved by the backend's timer (linked if the contract exists, refunded if not)."""
+    yet: resolved by the backend's timer (linked if the contract exists, refunded if not), by
+    asking the factory it was sent to (``None``: the service's factory now)."""
 
     charge: Charge
     since: int
+    factory: Principal | None = None
 
 
 def fee_recipient_or(recipient: Account | None, backend: Principal) -> Account:

@@ -239,6 +239,20 @@ def test_a_record_queued_by_another_message_during_a_failed_write_is_kept(
     assert actions.count(AuditAction.DEPLOYMENT_SUCCEEDED) == 1
 
 
+def test_a_flush_meanwhile_does_not_deliver_a_record_a_second_time(world: Platform) -> None:
+    """An admin's config change waits in the outbox (the audit storage refused it once). While
+    the backend delivers it, another flush runs (here the storage, an admin, asks for one): it
+    leaves the queue to the flush delivering its head, so the trail holds the change once."""
+    backend = world.system.backend
+    world.ic.faults.reject(canister=world.system.audit_storage.id, method="log_event", times=1)
+    backend.admin_set_config("token_factory.fee", 2 * E8S).unwrap()
+    assert backend.get_outbox_size() == 1
+    HOOKS["during_log_event"] = lambda storage: storage.call(backend.id, "flush_outbox")
+    assert backend.flush_outbox() == 0
+    entries = world.ic.state_of(world.system.audit_storage.id).entries
+    assert [entry.event.action for entry in entries].count(AuditAction.CONFIG_CHANGED) == 1
+
+
 def test_a_refund_being_recorded_is_not_paid_by_an_admin_meanwhile(world: Platform) -> None:
     """The factory is paused, so the deployment fails after the fee was taken and a refund is
     opened. While the backend records it in InvoiceStorage, an admin asks to pay it: the refund

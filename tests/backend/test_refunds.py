@@ -13,6 +13,8 @@ import pytest
 
 from icto import E8S, IC, Account, Err, Ok, Principal
 from icto.backend import DeploymentFailed, RefundOutcome, UnknownRefund
+from icto.backend.types import SetupArgs
+from icto.factory.deploy import deploy_factory
 from icto.ic.router import MANAGEMENT_ID
 from icto.storage import (
     AuditAction,
@@ -25,6 +27,7 @@ from icto.storage import (
     RefundWaiting,
 )
 from icto.system import System, deploy_system
+from icto.token.factory import TokenFactory
 from tests.backend.conftest import FEE, LEDGER_FEE, token_config
 from tests.backend.invariants import (
     all_blocks,
@@ -360,3 +363,29 @@ def test_a_trap_whose_ticket_cannot_be_looked_up_is_settled_by_the_timer(
     expected = "refunded" if paused else "deployed"
     assert exactly_one_outcome(system, payment_id) == expected
     assert_trail_complete(system, assert_money_never_lost(system))
+
+
+def test_an_unconfirmed_deployment_is_settled_with_the_factory_it_was_sent_to(ic: IC) -> None:
+    """The factory registers the contract but its reply is lost and its ticket cannot be looked
+    up; meanwhile the token service is pointed at a new factory. The timer asks the factory the
+    deployment went to, finds the contract, and refunds nothing (the new factory knows nothing
+    of it, so asking it would have refunded a deployed contract)."""
+    system = platform(ic, paused=False)
+    ic.faults.trap(canister=system.token_factory.id, method="create_contract")
+    ic.faults.reject(canister=system.token_factory.id, method="get_deployment", times=3)
+    result = system.backend.as_caller(ALICE).deploy_token(token_config())
+    assert isinstance(result, Err) and result.error.pending, result
+    new = deploy_factory(
+        ic, TokenFactory, admins=(system.backend.id,), controllers=(system.operator,),
+        caller=system.operator,
+    )  # fmt: skip
+    state = ic.state_of(system.backend.id)
+    system.backend.setup_microservices(
+        SetupArgs(
+            audit_storage=state.audit_storage, invoice_storage=state.invoice_storage,
+            factories=(("token_factory", new.id),),
+        )
+    ).unwrap()
+    ic.advance_time(seconds=61)
+    assert exactly_one_outcome(system, result.error.payment_id) == "deployed"
+    assert refunds_to_alice(system) == []
