@@ -15,6 +15,8 @@ plus its users' balances.
 
 from __future__ import annotations
 
+from typing import Any
+
 from icto.collections.records import evolve
 from icto.dex.math import amount_out, amounts_for, optimal_amounts, shares_for
 from icto.dex.types import (
@@ -34,7 +36,14 @@ from icto.ic.canister import Canister, Trap, query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
-from icto.ledger.client import LedgerFailure, fee_of, ledger_error, memo_of, settle
+from icto.ledger.client import (
+    LedgerFailure,
+    block_of_request,
+    fee_of,
+    ledger_error,
+    memo_of,
+    settle,
+)
 from icto.ledger.types import TX_WINDOW_NS, AllowanceArgs, TransferArgs, TransferFromArgs
 from icto.validation import identified_problem, is_nat
 
@@ -119,8 +128,8 @@ class Pool(Canister):
     def settle_requests(self) -> int:
         """Anyone: settle up to 20 requests a failed message left unsettled (each sent again,
         identical: the ledger runs it or says it already did), those the ledger can still
-        recognise first (one past its deduplication window cannot be settled this way, so it
-        never holds the others up). How many remain."""
+        recognise first; one past its deduplication window is looked up in the ledger's log.
+        How many remain."""
         horizon = self.time - TX_WINDOW_NS
         fresh = [n for n, r in self.state.in_flight.items() if _created_at(r) >= horizon]
         stale = [n for n, r in self.state.in_flight.items() if _created_at(r) < horizon]
@@ -134,8 +143,25 @@ class Pool(Canister):
                 continue
             method = "icrc2_transfer_from" if request.kind == "pull" else "icrc1_transfer"
             outcome = settle(self, request.ledger, method, request.args)
+            if isinstance(outcome, LedgerFailure) and outcome.expired:
+                outcome = self._looked_up(request)
             if not (isinstance(outcome, LedgerFailure) and outcome.in_doubt):
                 self._settled(nonce, outcome)
+
+    def _looked_up(self, request: InFlight) -> int | LedgerFailure:
+        """The outcome of a request past the ledger's deduplication window, from its log: its
+        block if it ran, a known failure if it never did (a payout then goes back to its user's
+        pool balance), still in doubt if the log cannot be read."""
+        args: Any = request.args
+        pull = request.kind == "pull"
+        payer = Account(request.user) if pull else None
+        recipient = Account(self.id) if pull else args.to
+        found = block_of_request(self, request.ledger, args, payer, recipient)
+        if isinstance(found, int):
+            return found
+        if found is None:
+            return LedgerFailure("the ledger's log shows it never ran")
+        return LedgerFailure(f"the ledger's log could not be read: {found}", in_doubt=True)
 
     def _settle_mine(self, user: Principal) -> None:
         """Before a user's operation: settle what their earlier failed messages left in flight,

@@ -45,12 +45,12 @@ again from that snapshot, with no fault installed.
   pool balance, and what is in flight for them) are exactly what they started with, less what
   they put into the reserves, plus what the reserves paid them, less one fee per ledger block of
   theirs, and each ledger's supply fell by exactly the fees of its new blocks.
-- A request settled after the ledger's deduplication window (24 h) is answered ``TooOld``: its
-  outcome stays unknown and it stays in flight, so a pull that arrived is never dropped and a
-  payout that happened is never paid again (one that did not happen stays too, neither paid
-  nor owed). ``settle_requests`` goes through the requests the ledger can still recognise first
-  (so those past the window never hold them up), then the rest, each group in the order sent;
-  the model follows that order, which shows when the call traps after settling some of them.
+- A request settled after the ledger's deduplication window (24 h) is answered ``TooOld``; the
+  pool then reads the ledger's log: a pull that arrived is credited, a payout that happened is
+  not paid again, and one that never ran is settled as refused (a payout goes back to its
+  user's pool balance). ``settle_requests`` goes through the requests the ledger can still
+  recognise first, then the rest, each group in the order sent; the model follows that order,
+  which shows when the call traps after settling some of them.
 """
 
 from __future__ import annotations
@@ -599,9 +599,10 @@ def test_settle_requests_settles_up_to_20_requests_of_anyone_a_call(world: World
 def test_requests_past_the_ledgers_window_never_hold_up_one_that_can_be_settled(
     world: World,
 ) -> None:
-    """25 of carol's payouts stay in flight past the ledger's window (it can no longer tell
-    whether they happened); bob's fresh one is settled by anyone's ``settle_requests`` all the
-    same."""
+    """25 of carol's payouts go past the ledger's window in flight (it can no longer tell
+    whether they happened); bob's fresh one is settled first by anyone's ``settle_requests``,
+    and carol's are then looked up in the ledger's log, 20 in all per call: they never ran, so
+    each goes back to her pool balance."""
     seeded(world)
     with world.ic.faults.reject(canister=world.t1.id, method=PAYOUT, times=None):
         for i in range(25):
@@ -611,21 +612,25 @@ def test_requests_past_the_ledgers_window_never_hold_up_one_that_can_be_settled(
         world.by(BOB).swap(world.t0.id, SWAP_IN, 0)
     assert len(world.in_flight()) == 26
     (bobs,) = [request for request in world.in_flight() if request[1] == BOB]
+    carols = sum(amount for _, user, _, amount in world.in_flight() if user == CAROL)
     before = world.balance(world.t1, BOB)
-    assert world.by(ALICE).settle_requests() == 25
+    assert world.by(ALICE).settle_requests() == 6
     assert world.balance(world.t1, BOB) == before + bobs[3] - FEE
     assert all(user == CAROL for _, user, *_ in world.in_flight())
+    assert world.by(ALICE).settle_requests() == 0
+    assert world.pool_balances() == {(CAROL, world.t1): carols}
+    world.reconcile()
 
 
-def test_a_trapped_settle_requests_keeps_what_it_settled_before_a_request_past_the_window(
+def test_a_trapped_settle_requests_keeps_what_it_settled_before_its_last_ledger_call(
     world: World,
 ) -> None:
     """Alice's pull of 1 token0 is rejected twice (it never ran; in flight) and goes past the
-    ledger's window. Her next deposit of 1 and 1 pulls both, but traps at its end: the token0
-    pull is credited, the token1 pull ran and stays in flight. A ``settle_requests`` that traps
-    at its end settles the fresh token1 pull first (``Duplicate``: credited, no new block), then
-    asks about the stale one (``TooOld``): that last ledger call commits the credit, so it stays
-    after the trap and only the stale pull is left in flight."""
+    ledger's window. Her next deposit of 1 and 1 first settles hers: the ledger's log shows the
+    stale pull never ran, so it is dropped. It pulls both, but traps at its end: the token0 pull
+    is credited, the token1 pull ran and stays in flight. A ``settle_requests`` that traps at
+    its end settles that pull (``Duplicate``: no new block) after its last ledger call, so the
+    trap rolls the settling back and the pull stays in flight; a plain call then credits it."""
     with world.ic.faults.reject(canister=world.t0.id, method=PULL, times=None):
         added = world.by(ALICE).add_liquidity(1, 1)
     assert isinstance(added, Err) and isinstance(added.error, TransferFailed), added
@@ -635,12 +640,14 @@ def test_a_trapped_settle_requests_keeps_what_it_settled_before_a_request_past_t
     trapped(world, "add_liquidity", lambda: world.by(ALICE).add_liquidity(1, 1))
     assert world.blocks() == (blocks[0] + 1, blocks[1] + 1)
     assert world.pool_balances() == {(ALICE, world.t0): 1}
-    world.reconcile(("pull", ALICE, world.t0, 1), ("pull", ALICE, world.t1, 1))
+    world.reconcile(("pull", ALICE, world.t1, 1))
     trapped(world, "settle_requests", lambda: world.by(ALICE).settle_requests())
+    world.reconcile(("pull", ALICE, world.t1, 1))
+    assert world.by(ALICE).settle_requests() == 0
     assert world.blocks() == (blocks[0] + 1, blocks[1] + 1)
     assert world.pool_balances() == {(ALICE, world.t0): 1, (ALICE, world.t1): 1}
     assert world.reserves() == (0, 0, 0)
-    world.reconcile(("pull", ALICE, world.t0, 1))
+    world.reconcile()
 
 
 def test_a_payout_the_ledger_refuses_is_credited_back_and_withdraw_owed_pays_it(
@@ -970,20 +977,22 @@ def test_a_trap_after_a_payout_rejected_twice_loses_nothing(world: World) -> Non
 
 
 def test_a_pull_that_arrived_and_is_settled_after_a_day_is_not_lost(world: World) -> None:
-    """A day later the ledger answers ``TooOld``: it cannot say whether the pull happened (it
-    did), so the request stays in flight, though alice's own operations go on."""
+    """A day later the ledger answers ``TooOld``; its log shows the pull arrived, so alice is
+    credited and withdraws it with the rest."""
     blocks = world.blocks()
     trapped(world, "add_liquidity", lambda: world.by(ALICE).add_liquidity(R0, R1))
     world.reconcile(("pull", ALICE, world.t1, R1))
     world.ic.advance_time(**DAY_AND_DRIFT)
-    assert world.by(CAROL).settle_requests() == 1
-    assert world.by(ALICE).withdraw_owed(world.t0.id) == Ok(R0)  # it tries hers again first
-    assert world.blocks() == (blocks[0] + 2, blocks[1] + 1)
+    assert world.by(CAROL).settle_requests() == 0
+    assert world.pool_balances() == {(ALICE, world.t0): R0, (ALICE, world.t1): R1}
+    assert world.by(ALICE).withdraw_owed(world.t0.id) == Ok(R0)
+    assert world.by(ALICE).withdraw_owed(world.t1.id) == Ok(R1)
+    assert world.blocks() == (blocks[0] + 2, blocks[1] + 2)
     assert world.pool_balances() == {}
     assert world.balance(world.t0, ALICE) == HELD - 2 * FEE
-    assert world.balance(world.t1, ALICE) == HELD - R1 - FEE
+    assert world.balance(world.t1, ALICE) == HELD - 2 * FEE
     assert world.reserves() == (0, 0, 0)
-    world.reconcile(("pull", ALICE, world.t1, R1))
+    world.reconcile()
 
 
 def test_a_payout_that_happened_and_is_settled_after_a_day_is_not_paid_twice(
@@ -994,28 +1003,30 @@ def test_a_payout_that_happened_and_is_settled_after_a_day_is_not_paid_twice(
     trapped(world, "swap", lambda: world.by(BOB).swap(world.t0.id, SWAP_IN, 0))
     world.reconcile(("payout", BOB, world.t1, SWAP_OUT))
     world.ic.advance_time(**DAY_AND_DRIFT)
-    assert world.by(CAROL).settle_requests() == 1
+    assert world.by(CAROL).settle_requests() == 0  # the log shows it ran: settled as paid
     assert world.by(BOB).withdraw_owed(world.t1.id) == NOTHING_OWED
     assert world.blocks() == (blocks[0] + 1, blocks[1] + 1)
     assert world.balance(world.t1, BOB) == HELD + SWAP_OUT - FEE
     assert world.pool_balances() == {}
     assert world.reserves() == (R0 + SWAP_IN, R1 - SWAP_OUT, SHARES)
-    world.reconcile(("payout", BOB, world.t1, SWAP_OUT))
+    world.reconcile()
 
 
-def test_a_payout_that_did_not_happen_and_is_settled_after_a_day_stays_in_flight(
+def test_a_payout_that_did_not_happen_and_is_settled_after_a_day_goes_back_to_its_user(
     world: World,
 ) -> None:
-    """Neither paid nor credited back: only the ledger's blocks can tell that it never
-    happened."""
+    """The ledger's log shows it never ran: it is settled as refused, owed to bob again, and
+    ``withdraw_owed`` pays it once."""
     blocks = payout_rejected_twice(world, "reject")
     world.ic.advance_time(**DAY_AND_DRIFT)
-    assert world.by(CAROL).settle_requests() == 1
+    assert world.by(CAROL).settle_requests() == 0
+    assert world.pool_balances() == {(BOB, world.t1): SWAP_OUT}
+    assert world.by(BOB).withdraw_owed(world.t1.id) == Ok(SWAP_OUT)
     assert world.by(BOB).withdraw_owed(world.t1.id) == NOTHING_OWED
-    assert world.blocks() == (blocks[0] + 1, blocks[1])
-    assert world.balance(world.t1, BOB) == HELD
+    assert world.blocks() == (blocks[0] + 1, blocks[1] + 1)
+    assert world.balance(world.t1, BOB) == HELD + SWAP_OUT - FEE
     assert world.pool_balances() == {}
-    world.reconcile(("payout", BOB, world.t1, SWAP_OUT))
+    world.reconcile()
 
 
 # -- bad input ------------------------------------------------------------------------------------
@@ -1304,8 +1315,8 @@ class Model:
     rolled back. A faulted ledger call fails (rejected, or run and rolled back: the same to the
     pool); a ``times=1`` fault fails only the first matching call. A request is sent once more
     after a failure; what the ledger answers is its rule: a request older than its window is
-    ``TooOld`` (the outcome stays unknown), one it ran is a ``Duplicate``, and a pull needs the
-    user's allowance and balance for it and its fee."""
+    ``TooOld``, and the pool then reads the ledger's log (it ran, or it never did), one it ran is
+    a ``Duplicate``, and a pull needs the user's allowance and balance for it and its fee."""
 
     def __init__(
         self, books: Books, ledgers: Ledgers, fault: Any, tokens: tuple[Any, Any], now: int
@@ -1329,15 +1340,17 @@ class Model:
         return False
 
     def _run(self, nonce: int) -> bool | None:
-        """``settle`` the request: whether it happened (now, or before: ``Duplicate``), False if
-        the ledger refuses it, None if both tries failed or it is too old to tell."""
+        """``settle`` the request: whether it happened (now, before: ``Duplicate``, or as the
+        log of a ledger too old to tell says), False if the ledger refuses it, None if both
+        tries failed."""
         request, ledgers = self.books.flight[nonce], self.ledgers
         key, side = (request.user, request.side), request.side
         for _ in range(2):
             if not self._call(side, PULL if request.kind == "pull" else PAYOUT):
                 continue
             if request.created + TX_WINDOW_NS < self.now:
-                return None
+                self._call(side, "get_blocks")  # too old to tell: the ledger's log says
+                return nonce in ledgers.ran
             if nonce in ledgers.ran:
                 return True
             if request.kind == "pull":
@@ -1805,13 +1818,12 @@ INVARIANTS: Final = (
 @settings(max_examples=1, database=None, deadline=None)
 @given(st.none())
 def test_the_model_settles_in_the_pools_order_when_settle_requests_traps(_: None) -> None:
-    """What the state machine found (the model was wrong, not the pool): alice's pull of token0
-    rejected twice stays in flight past the ledger's window; her next deposit traps after its
-    token1 pull ran (in flight too); a ``settle_requests`` that traps at its end. The pool
-    settles the fresh pull first and then asks about the stale one, so the credit stays; the
-    model went through the requests in map order (the stale one first), and so predicted the
-    fresh pull rolled back into flight. Replayed step by step, with every invariant after each
-    (inside ``given``, as the machine records events)."""
+    """What the state machine found once (the model was wrong, not the pool), kept as a replay:
+    alice's pull of token0 rejected twice goes past the ledger's window; her next deposit first
+    settles hers (the ledger's log shows the stale pull never ran: dropped), then traps after
+    its token1 pull ran (in flight); a ``settle_requests`` that traps at its end rolls that
+    pull's settling back, as its last ledger call came before it. Replayed step by step, with
+    every invariant after each (inside ``given``, as the machine records events)."""
     machine = PoolMachine()
     steps: tuple[Callable[[], None], ...] = (
         lambda: machine.maybe_seed(None),
@@ -1824,5 +1836,5 @@ def test_the_model_settles_in_the_pools_order_when_settle_requests_traps(_: None
         step()
         for name in INVARIANTS:
             getattr(machine, name)()
-    assert machine.world.in_flight() == [("pull", ALICE, machine.world.t0, 1)]
+    assert machine.world.in_flight() == [("pull", ALICE, machine.world.t1, 1)]
     machine.teardown()
