@@ -68,8 +68,8 @@ class Pool(Canister):
         if not is_nat(arg.fee_bp) or arg.fee_bp > MAX_FEE_BP:
             raise Trap(f"fee_bp must be an int from 0 to {MAX_FEE_BP}")
         first: object = arg.first_provider
-        if first is not None and not isinstance(first, Principal):
-            raise Trap(f"first_provider is a Principal or None, got {first!r}")
+        if first is not None and (problem := identified_problem(first, "liquidity provider")):
+            raise Trap(f"first_provider: {problem}")
         self.state = PoolState(
             token0=arg.token0, token1=arg.token1, fee_bp=arg.fee_bp,
             first_provider=arg.first_provider,

@@ -1152,9 +1152,15 @@ def test_a_pool_with_a_first_provider_takes_its_first_liquidity_from_it_alone(
     assert pool.as_caller(BOB).add_liquidity(R0, R1).is_ok, "then anyone may"
 
 
-def test_a_first_provider_is_a_principal_or_none(world: World) -> None:
+@pytest.mark.parametrize(
+    "first", ["alice", Principal.anonymous(), Principal.management_canister()],
+    ids=["text", "anonymous", "management"],
+)  # fmt: skip
+def test_a_first_provider_is_an_identified_principal_or_none(world: World, first: Any) -> None:
+    """The anonymous principal and the management canister can never provide liquidity, so a
+    pool waiting for them would never open."""
     with pytest.raises(CallRejected, match="first_provider"):
-        world.ic.deploy(Pool, PoolInit(world.t0.id, world.t1.id, 30, first_provider="alice"))
+        world.ic.deploy(Pool, PoolInit(world.t0.id, world.t1.id, 30, first_provider=first))
 
 
 # -- messages interleaved at the pool's awaits ---------------------------------------------------
