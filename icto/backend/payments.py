@@ -444,12 +444,16 @@ class PaidDeployments(BackendBase):
             result = self.call(owed.token, "icrc1_transfer", args)
         except CallRejected as rejected:
             result = Err(f"the ledger rejected the call: {rejected.message}")
-        self._release(refund_id)
         if isinstance(result, Err) and isinstance(result.error, Duplicate):
             result = Ok(result.error.duplicate_of)
+        # Held until the outcome is in the storages too: a retry meanwhile would write its own
+        # status changes across these, and the storage would refuse them.
         if isinstance(result, Ok):
-            return self._refunded(owed, result.value)
-        return self._refund_failed(owed, describe(result.error))
+            outcome = self._refunded(owed, result.value)
+        else:
+            outcome = self._refund_failed(owed, describe(result.error))
+        self._release(refund_id)
+        return outcome
 
     def _refunded(self, owed: PendingRefund, block: int) -> RefundOutcome:
         self.state = self.state.changed(

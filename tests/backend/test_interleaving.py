@@ -76,6 +76,7 @@ class FlakyAudit(AuditStorage):
     @update
     def log_event(self, event: AuditEvent) -> int:
         _interleave("during_log_event", self)
+        _interleave(f"log_event:{event.action.name}", self)
         if "log_event" in HOOKS:
             DOWN.add("audit")
             _interleave("log_event", self)
@@ -278,3 +279,30 @@ def storage_refund_id(world: Platform) -> str:
     """The refund the backend is recording now (the only one it owes)."""
     (owed,) = world.ic.state_of(world.system.backend.id).pending_refunds
     return str(owed)
+
+
+def test_a_refund_retried_while_its_failed_attempt_is_recorded_waits_its_turn(
+    world: Platform,
+) -> None:
+    """The first refund attempt fails; while the backend records that, an admin asks to pay the
+    refund again: it is still this message's, so the admin is told it is in progress, and
+    InvoiceStorage gets the failed attempt in order (a retry crossing it would have had both
+    status changes refused). A retry afterwards pays it."""
+    backend = world.system.backend
+    world.system.token_factory.pause_factory()
+    world.ic.faults.reject(canister=world.system.icp_ledger.id, method="icrc1_transfer", times=1)
+    retries: list[Any] = []
+    HOOKS["log_event:REFUND_FAILED"] = lambda storage: retries.append(
+        storage.call(backend.id, "admin_retry_refund", storage_refund_id(world))
+    )
+    before = world.balance()
+    result = world.deploy()
+    assert isinstance(result, Err) and result.error.refund.status == "Failed", result
+    assert len(retries) == 1 and isinstance(retries[0], Err), retries
+    assert backend.admin_list_undelivered() == ()
+    refund_id = result.error.refund.refund_id
+    refund = world.system.invoice_storage.get_refund(refund_id)
+    assert (type(refund.status).__name__, refund.attempts) == ("RefundAttemptFailed", 1)
+    assert backend.admin_retry_refund(refund_id).unwrap().status == "Completed"
+    assert world.balance() == before - 10_000
+    assert_money_never_lost(world.system)
