@@ -453,6 +453,7 @@ class PaidDeployments(BackendBase):
         else:
             outcome = self._refund_failed(owed, describe(result.error))
         self._release(refund_id)
+        self._arm_maintenance()  # released, a failed refund is the timer's to retry
         return outcome
 
     def _refunded(self, owed: PendingRefund, block: int) -> RefundOutcome:
