@@ -38,9 +38,9 @@ from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ledger.client import (
     LedgerFailure,
-    block_of_request,
     fee_of,
     ledger_error,
+    logged_outcome,
     memo_of,
     settle,
 )
@@ -156,12 +156,7 @@ class Pool(Canister):
         pull = request.kind == "pull"
         payer = Account(request.user) if pull else None
         recipient = Account(self.id) if pull else args.to
-        found = block_of_request(self, request.ledger, args, payer, recipient)
-        if isinstance(found, int):
-            return found
-        if found is None:
-            return LedgerFailure("the ledger's log shows it never ran")
-        return LedgerFailure(f"the ledger's log could not be read: {found}", in_doubt=True)
+        return logged_outcome(self, request.ledger, args, payer, recipient)
 
     def _settle_mine(self, user: Principal) -> None:
         """Before a user's operation: settle what their earlier failed messages left in flight,

@@ -67,9 +67,9 @@ from icto.launchpad.types import (
 )
 from icto.ledger.client import (
     LedgerFailure,
-    block_of_request,
     fee_of,
     ledger_error,
+    logged_outcome,
     memo_of,
     settle,
     settle_or_find,
@@ -310,12 +310,12 @@ class LaunchpadSale(FinalizePipeline):
         pulled = settle(self, ledger, "icrc2_transfer_from", args)
         if isinstance(pulled, LedgerFailure) and pulled.in_doubt:
             # Whether it ran is unknown (a ledger can commit and then fail): its log tells.
-            found = block_of_request(self, ledger, args, Account(user), Account(self.id))
-            if isinstance(found, int):
-                return found
-            if isinstance(found, str):
+            logged = logged_outcome(self, ledger, args, Account(user), Account(self.id))
+            if not isinstance(logged, LedgerFailure):
+                return logged
+            if logged.in_doubt:
                 self.log(f"a pull of {amount} from {user} may have happened: {pulled.reason}")
-                return f"{pulled.reason}; the ledger's log could not be read: {found}"
+                return f"{pulled.reason}; {logged.reason}"
             pulled = LedgerFailure(pulled.reason)
         if isinstance(pulled, LedgerFailure):
             if self.state.nonce == nonce + 1:

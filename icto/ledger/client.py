@@ -89,13 +89,24 @@ def settle_or_find(
     sent = settle(canister, ledger, method, args)
     if not (isinstance(sent, LedgerFailure) and sent.expired):
         return sent
-    found = block_of_request(canister, ledger, args, None, recipient)
-    if isinstance(found, str):
-        reason = f"the ledger's log could not be read: {found}"
-        return LedgerFailure(reason, in_doubt=True, expired=True)
-    if found is not None:
+    logged = logged_outcome(canister, ledger, args, None, recipient)
+    if isinstance(logged, LedgerFailure) and not logged.in_doubt:
+        return settle(canister, ledger, method, replan())
+    return logged
+
+
+def logged_outcome(
+    canister: Canister, ledger: Principal, args: Any, payer: Account | None, recipient: Account
+) -> int | LedgerFailure:
+    """What ``ledger``'s log says of a deduplicated request (``block_of_request``): its block
+    if it ran; a known failure if it never did; in doubt if the log could not be read."""
+    found = block_of_request(canister, ledger, args, payer, recipient)
+    if isinstance(found, int):
         return found
-    return settle(canister, ledger, method, replan())
+    if found is None:
+        return LedgerFailure("the ledger's log shows it never ran")
+    reason = f"the ledger's log could not be read: {found}"
+    return LedgerFailure(reason, in_doubt=True, expired=True)
 
 
 def block_of_request(
