@@ -280,7 +280,7 @@ class Backend(PaidDeployments):
         self._require_admin("retry a refund")
         if refund_id not in self.state.pending_refunds:
             return Err(UnknownRefund(refund_id))
-        if refund_id in self.state.in_flight:
+        if self.state.holds(refund_id, self.time):
             return Err(RefundInProgress(refund_id))
         return Ok(self._pay_refund(refund_id))
 

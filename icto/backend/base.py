@@ -17,9 +17,11 @@ from icto.backend.types import (
     INVOICE_STORAGE,
     BackendCounters,
     BackendInit,
+    PendingRefund,
     UserProfile,
     UserStatus,
 )
+from icto.collections.maps import without
 from icto.collections.records import evolve
 from icto.ic.canister import Canister
 from icto.ic.errors import CallRejected, ErrorCode, Reject, RejectCode
@@ -241,25 +243,34 @@ class BackendBase(Canister):
 
     def _has_work(self) -> bool:
         state = self.state
-        return state.outbox_size() > 0 or bool(state.unconfirmed) or bool(self._refunds_to_retry())
+        return state.outbox_size() > 0 or bool(state.unconfirmed) or any(
+            self._retried_by_timer(refund) for refund in state.pending_refunds.values()
+        )  # fmt: skip
+
+    def _retried_by_timer(self, refund: PendingRefund) -> bool:
+        """Whether the timer retries ``refund`` by itself: auto-refund is on, attempts are left,
+        and one was made (a failed one, or one whose message trapped before it was counted)."""
+        return (
+            self.state.config.auto_refund and refund.attempts < AUTO_REFUND_ATTEMPTS
+            and (refund.attempts > 0 or refund.request_at is not None)
+        )  # fmt: skip
 
     def _refunds_to_retry(self) -> tuple[str, ...]:
-        """Failed refunds the timer still retries by itself (auto-refund on, attempts left, no
-        other message paying them now)."""
-        if not self.state.config.auto_refund:
-            return ()
-        in_flight = self.state.in_flight
+        """Refunds the timer retries now: those it retries by itself that no message is paying."""
+        state, now = self.state, self.time
         return tuple(
-            refund.refund_id for refund in self.state.pending_refunds.values()
-            if 0 < refund.attempts < AUTO_REFUND_ATTEMPTS and refund.refund_id not in in_flight
+            refund.refund_id for refund in state.pending_refunds.values()
+            if self._retried_by_timer(refund) and not state.holds(refund.refund_id, now)
         )  # fmt: skip
 
     def _hold(self, key: str) -> None:
-        """Mark a refund or payment as being settled by this message (across its awaits)."""
-        self.state = self.state.changed(in_flight=self.state.in_flight | {key})
+        """Mark a refund or payment as being settled by this message (across its awaits), and
+        make sure the timer will look at it again should the message never release it."""
+        self.state = self.state.changed(in_flight=self.state.in_flight.set(key, self.time))
+        self._arm_maintenance()
 
     def _release(self, key: str) -> None:
-        self.state = self.state.changed(in_flight=self.state.in_flight - {key})
+        self.state = self.state.changed(in_flight=without(self.state.in_flight, key))
 
     def _arm_maintenance(self) -> None:
         if self.state.maintenance_timer is None and self._has_work():
@@ -273,7 +284,9 @@ class BackendBase(Canister):
         self._flush_outbox()
         self._settle_unconfirmed()
         for refund_id in self._refunds_to_retry():
-            if refund_id in self.state.pending_refunds and refund_id not in self.state.in_flight:
+            if refund_id in self.state.pending_refunds and not self.state.holds(
+                refund_id, self.time
+            ):
                 self._pay_refund(refund_id)
         self._arm_maintenance()
 

@@ -49,7 +49,8 @@ from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.launchpad.config import validate_launchpad_config
-from icto.ledger.types import AllowanceArgs, Duplicate, TransferArgs, TransferFromArgs
+from icto.ledger.client import settle_or_find
+from icto.ledger.types import AllowanceArgs, TransferArgs, TransferFromArgs
 from icto.multisig.config import validate_multisig_config
 from icto.storage.types import (
     MAX_TEXT,
@@ -83,6 +84,14 @@ LOOKUP_TRIES: Final = 3
 def refund_memo(payment_id: str) -> bytes:
     """The memo of a refund's ledger transfer: it names the payment it gives back."""
     return b"refund:" + payment_id.encode()
+
+
+def _refund_request(owed: PendingRefund) -> TransferArgs:
+    """The one ledger request that pays ``owed`` (sent again, it is deduplicated)."""
+    return TransferArgs(
+        to=Account(owed.user), amount=owed.amount, memo=refund_memo(owed.payment_id),
+        created_at_time=owed.request_at,
+    )  # fmt: skip
 
 
 def describe(error: object) -> str:
@@ -387,7 +396,7 @@ class PaidDeployments(BackendBase):
     def _settle_unconfirmed(self) -> None:
         for payment_id in tuple(self.state.unconfirmed):
             pending = self.state.unconfirmed.get(payment_id)
-            if pending is None or payment_id in self.state.in_flight:
+            if pending is None or self.state.holds(payment_id, self.time):
                 continue
             charge = pending.charge
             factory = pending.factory or self.state.factories[charge.service]
@@ -415,7 +424,7 @@ class PaidDeployments(BackendBase):
         )  # fmt: skip
         self.state = state.changed(
             next_id=state.next_id + 1, pending_refunds=state.pending_refunds.set(refund_id, owed),
-            in_flight=state.in_flight | {refund_id},  # this message pays it: nobody else yet
+            in_flight=state.in_flight.set(refund_id, self.time),  # this message pays it
         )
         self._invoice(
             "create_refund",
@@ -431,30 +440,38 @@ class PaidDeployments(BackendBase):
 
     def _pay_refund(self, refund_id: str) -> RefundOutcome:
         """One attempt at paying a refund owed, from the backend's own account (the backend
-        pays the ledger fee). A failed attempt stays owed and retryable."""
+        pays the ledger fee). A failed attempt stays owed and retryable. Every attempt sends the
+        refund's one deduplicated request (``PendingRefund.request_at``), so an attempt whose
+        transfer happened unseen (a reject after the ledger committed, or a trap here after
+        it) is found, not paid again."""
         owed = self.state.pending_refunds[refund_id]
+        if owed.request_at is None:
+            owed = self._record_request(owed)
         self._hold(refund_id)
         if owed.attempts > 0:
             self._invoice("set_refund_status", refund_id, RefundWaiting())
-        args = TransferArgs(
-            to=Account(owed.user), amount=owed.amount, memo=refund_memo(owed.payment_id),
-            created_at_time=self.time,
+        sent = settle_or_find(
+            self, owed.token, "icrc1_transfer", _refund_request(owed), Account(owed.user),
+            lambda: _refund_request(self._record_request(owed)), sends=1,
         )  # fmt: skip
-        try:
-            result = self.call(owed.token, "icrc1_transfer", args)
-        except CallRejected as rejected:
-            result = Err(f"the ledger rejected the call: {rejected.message}")
-        if isinstance(result, Err) and isinstance(result.error, Duplicate):
-            result = Ok(result.error.duplicate_of)
+        owed = self.state.pending_refunds[refund_id]
         # Held until the outcome is in the storages too: a retry meanwhile would write its own
         # status changes across these, and the storage would refuse them.
-        if isinstance(result, Ok):
-            outcome = self._refunded(owed, result.value)
+        if isinstance(sent, int):
+            outcome = self._refunded(owed, sent)
         else:
-            outcome = self._refund_failed(owed, describe(result.error))
+            outcome = self._refund_failed(owed, foreign_text(sent.reason, MAX_TEXT))
         self._release(refund_id)
         self._arm_maintenance()  # released, a failed refund is the timer's to retry
         return outcome
+
+    def _record_request(self, owed: PendingRefund) -> PendingRefund:
+        """Give the refund a new ledger request created now (kept before it is sent)."""
+        owed = owed.requested_at(self.time)
+        self.state = self.state.changed(
+            pending_refunds=self.state.pending_refunds.set(owed.refund_id, owed)
+        )
+        return owed
 
     def _refunded(self, owed: PendingRefund, block: int) -> RefundOutcome:
         self.state = self.state.changed(

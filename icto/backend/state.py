@@ -92,7 +92,8 @@ class Queue:
 
 SENDING_GIVEN_UP_NS: Final = 10 * 60 * 10**9
 """How long a flush's delivery of a record may stay unanswered before another flush sends it
-again (only a trap after the call leaves one unanswered; the storage may then get it twice)."""
+again (only a trap after the call leaves one unanswered; the storage may then get it twice), and
+how long a message's hold on a refund or payment lasts when it was never released."""
 
 EMPTY_QUEUE: Final = Queue()
 """The queue of a storage nothing waits for (shared: a ``Queue`` never changes)."""
@@ -114,14 +115,22 @@ class BackendState:
     unconfirmed: immutables.Map[str, Unconfirmed] = immutables.Map()
     outbox: immutables.Map[str, Queue] = immutables.Map()
     undelivered: Vector[Undelivered] = Vector()
-    in_flight: frozenset[str] = frozenset()
-    """Refunds and unconfirmed payments a message is settling while it awaits a call; another
-    message leaves them alone."""
+    in_flight: immutables.Map[str, int] = immutables.Map()
+    """Refunds and unconfirmed payments a message is settling while it awaits a call, each with
+    the time its hold began; another message leaves them alone while ``holds`` says so."""
     maintenance_timer: int | None = None
     counters: BackendCounters = BackendCounters()
 
     def outbox_size(self) -> int:
         return sum(len(queue) for queue in self.outbox.values())
+
+    def holds(self, key: str, now: int) -> bool:
+        """Whether a message is settling the refund or payment ``key``. A hold whose message
+        trapped after its last call was never released: it is given up after
+        ``SENDING_GIVEN_UP_NS``, as an unanswered delivery is (the refund's ledger request is
+        deduplicated, so paying it again cannot pay twice)."""
+        since = self.in_flight.get(key)
+        return since is not None and now < since + SENDING_GIVEN_UP_NS
 
     def changed(
         self,
@@ -132,7 +141,7 @@ class BackendState:
         pending_refunds: immutables.Map[str, PendingRefund] | None = None,
         unconfirmed: immutables.Map[str, Unconfirmed] | None = None,
         outbox: immutables.Map[str, Queue] | None = None,
-        in_flight: frozenset[str] | None = None,
+        in_flight: immutables.Map[str, int] | None = None,
     ) -> BackendState:
         """This state with the fields the paid flow and its refunds change replaced where given,
         built in one constructor call: the flow changes its state several times per deployment,

@@ -310,12 +310,25 @@ class PendingRefund:
     created_at: int
     failed_audit_id: int | None = None
     """The ``DeploymentFailed`` entry this refund answers (its audit entries refer to it)."""
+    request_at: int | None = None
+    """The ``created_at_time`` of the refund's ledger request once one was sent. Every attempt
+    sends the same request, so the ledger's deduplication answers ``Duplicate`` if an earlier
+    attempt paid it (its caller saw a reject, or trapped after the transfer)."""
 
     def attempt_failed(self, reason: str) -> PendingRefund:
         """This refund after one more failed attempt."""
         return PendingRefund(
             self.refund_id, self.payment_id, self.user, self.amount, self.token, self.service,
             self.reason, self.attempts + 1, reason, self.created_at, self.failed_audit_id,
+            self.request_at,
+        )  # fmt: skip
+
+    def requested_at(self, at: int) -> PendingRefund:
+        """This refund with its ledger request created at ``at``."""
+        return PendingRefund(
+            self.refund_id, self.payment_id, self.user, self.amount, self.token, self.service,
+            self.reason, self.attempts, self.last_error, self.created_at, self.failed_audit_id,
+            at,
         )  # fmt: skip
 
 

@@ -55,12 +55,15 @@ def memo_of(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()[:16]
 
 
-def settle(canister: Canister, ledger: Principal, method: str, args: Any) -> int | LedgerFailure:
+def settle(
+    canister: Canister, ledger: Principal, method: str, args: Any, sends: int = 2
+) -> int | LedgerFailure:
     """Send a deduplicated ledger request (``args`` carry ``created_at_time`` and a unique memo)
-    and return its block, or why it failed; a reject is followed by the identical request once
-    more, whose answer (its block, or ``Duplicate`` of the first) says what happened."""
+    and return its block, or why it failed; a reject is followed by the identical request, up to
+    ``sends`` in all, whose answer (its block, or ``Duplicate`` of the first) says what
+    happened. A caller that retries later itself sends it once a time."""
     last = ""
-    for _ in range(2):
+    for _ in range(sends):
         try:
             result = canister.call(ledger, method, args)
         except CallRejected as rejected:
@@ -74,24 +77,26 @@ def settle(canister: Canister, ledger: Principal, method: str, args: Any) -> int
         if isinstance(result, Err):
             return LedgerFailure(ledger_error(result.error))
         return int(result.value)
-    return LedgerFailure(foreign_text(f"the ledger rejected the request twice: {last}", 1024), True)
+    times = "twice" if sends == 2 else f"{sends} times" if sends > 1 else "once"
+    reason = f"the ledger rejected the request {times}: {last}"
+    return LedgerFailure(foreign_text(reason, 1024), True)
 
 
 def settle_or_find(
     canister: Canister, ledger: Principal, method: str, args: Any, recipient: Account,
-    replan: Callable[[], Any],
+    replan: Callable[[], Any], sends: int = 2,
 ) -> int | LedgerFailure:
     """``settle`` a deduplicated request of ``canister``'s own (a transfer or an approval whose
     ``recipient`` is the account paid or the spender approved); and when the ledger calls it too
     old to say whether it ran, read its log: the request's block if it ran, or, if it never
     did, the block of the new request ``replan()`` records and returns the arguments of (sent
     and settled now)."""
-    sent = settle(canister, ledger, method, args)
+    sent = settle(canister, ledger, method, args, sends)
     if not (isinstance(sent, LedgerFailure) and sent.expired):
         return sent
     logged = logged_outcome(canister, ledger, args, None, recipient)
     if isinstance(logged, LedgerFailure) and not logged.in_doubt:
-        return settle(canister, ledger, method, replan())
+        return settle(canister, ledger, method, replan(), sends)
     return logged
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from icto import E8S, Account, Err, Ok, Principal
 from icto.backend import TOKEN_FACTORY, DeploymentFailed, DeploymentResult, UserStatus
+from icto.backend.base import MAINTENANCE_DELAY_NS
 from icto.ledger import AllowanceArgs, Block
 from icto.storage import (
     AuditAction,
@@ -381,6 +382,7 @@ def test_the_backend_keeps_no_trail_of_its_own(
         deployed(system, alice if n % 2 else bob, f"OK{n}")
     system.token_factory.pause_factory()
     failed(system, alice, "BAD")
+    system.ic.advance_time(seconds=MAINTENANCE_DELAY_NS // 10**9)  # the refund's watch ends
     after = system.ic.state_of(system.backend.id)
     assert set(after.profiles.keys()) == {alice, bob}
     assert attrs.evolve(

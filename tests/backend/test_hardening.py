@@ -13,6 +13,7 @@ import pytest
 from icto import E8S, IC, Account, Err, Ok, Principal
 from icto.backend import TOKEN_FACTORY, Backend, BackendInit, DeploymentFailed, SetupArgs
 from icto.backend.base import MAINTENANCE_DELAY_NS, MAX_BACKOFF_NS
+from icto.backend.state import SENDING_GIVEN_UP_NS
 from icto.backend.types import RefundInProgress, ServiceUnavailable, UserStatus
 from icto.factory.base import (
     DEFAULT_CYCLES_PER_CONTRACT,
@@ -21,9 +22,11 @@ from icto.factory.base import (
 )
 from icto.factory.deploy import DEFAULT_DEPLOYMENTS
 from icto.factory.types import InsufficientCycles, InvalidConfig
-from icto.ic.errors import RejectCode
+from icto.ic.canister import Trap
+from icto.ic.context import MANAGEMENT_ID
+from icto.ic.errors import CallRejected, RejectCode
 from icto.ledger import ApproveArgs, Ledger, TransferArgs
-from icto.storage import AuditAction, AuditQuery, PaymentDraft
+from icto.storage import AuditAction, AuditQuery, PaymentDraft, RefundCompleted
 from icto.storage.types import MAX_TEXT
 from icto.system import System, deploy_system
 from icto.validation import TRUNCATED, NotIdentified
@@ -276,9 +279,103 @@ def test_an_overlapping_refund_retry_is_told_in_progress_and_the_user_is_refunde
     assert len(refunds) == 1 and refunds[0].amount == FEE
     assert backend.admin_list_pending_refunds() == ()
     assert backend.get_counters().refunds == 1
-    assert system.ic.state_of(backend.id).in_flight == frozenset()
+    assert not system.ic.state_of(backend.id).in_flight
     assert system.icp_balance(ALICE) == 10 * E8S - 2 * LEDGER_FEE
     assert backend.admin_retry_refund(refund_id).error.refund_id == refund_id
+
+
+class CommitsThenTrapsLedger(Ledger):
+    """A ledger whose next refund transfer commits (its method awaits a call after booking
+    it, as a platform token telling its factory about a new holder does) and then traps: the
+    transfer happened, and the backend is told its call was rejected."""
+
+    VERSION = "1.0.1"
+    traps_left = 0
+
+    def icrc1_transfer(self, args: TransferArgs) -> Any:
+        result = super().icrc1_transfer(args)
+        if CommitsThenTrapsLedger.traps_left and args.memo and args.memo.startswith(b"refund:"):
+            CommitsThenTrapsLedger.traps_left -= 1
+            self.call(MANAGEMENT_ID, "raw_rand")
+            raise Trap("the ledger failed after booking the transfer")
+        return result
+
+    icrc1_transfer.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+
+
+def refund_blocks(system: System, payment_id: str) -> dict[int, Any]:
+    """The ledger's refund transfers for ``payment_id``, by block index."""
+    memo = b"refund:" + payment_id.encode()
+    return {index: b for index, b in enumerate(all_blocks(system)) if b.memo == memo}
+
+
+def test_a_refund_paid_unseen_is_found_by_the_retry_and_never_paid_twice(
+    system: System, fund: Fund
+) -> None:
+    """The refund's transfer is booked but the backend hears a reject: the attempt counts as
+    failed and stays owed. The timer's retry sends the same deduplicated request, the ledger
+    answers ``Duplicate`` of the first, and the refund completes with that block: the user is
+    refunded once, and the backend's float is not paid out twice."""
+    fund(ALICE)
+    system.ic.upgrade_canister(system.icp_ledger.id, CommitsThenTrapsLedger, caller=system.operator)
+    CommitsThenTrapsLedger.traps_left = 1
+    system.token_factory.pause_factory()
+    failure = system.backend.as_caller(ALICE).deploy_token(token_config()).error
+    assert isinstance(failure, DeploymentFailed) and failure.refund is not None
+    assert failure.refund.status == "Failed"
+    (paid,) = refund_blocks(system, failure.payment_id)
+    system.ic.advance_time(nanos=MAINTENANCE_DELAY_NS)
+    assert system.backend.admin_list_pending_refunds() == ()
+    assert [b.amount for b in refund_blocks(system, failure.payment_id).values()] == [FEE]
+    status = system.invoice_storage.get_refund(failure.refund.refund_id).status
+    assert status == RefundCompleted(paid)
+    assert system.icp_balance(ALICE) == 10 * E8S - 2 * LEDGER_FEE
+    assert_money_never_lost(system)
+
+
+def test_a_refund_held_by_a_message_that_trapped_is_paid_once_the_hold_lapses(
+    system: System, fund: Fund
+) -> None:
+    """The deployment's message fails its refund and then traps after its last call, so the
+    hold it had on the refund is never released. While the hold is fresh, a retry is told the
+    refund is in progress; once it lapses (``SENDING_GIVEN_UP_NS``), the timer pays it, once."""
+    fund(ALICE)
+    backend = system.backend
+    system.token_factory.pause_factory()
+    system.ic.faults.reject(canister=system.icp_ledger.id, method="icrc1_transfer", times=1)
+    system.ic.faults.trap(canister=backend.id, method="deploy_token", times=1)
+    with pytest.raises(CallRejected):
+        backend.as_caller(ALICE).deploy_token(token_config())
+    (owed,) = backend.admin_list_pending_refunds()
+    assert backend.admin_retry_refund(owed.refund_id) == Err(RefundInProgress(owed.refund_id))
+    system.ic.advance_time(nanos=SENDING_GIVEN_UP_NS + MAINTENANCE_DELAY_NS)
+    assert backend.admin_list_pending_refunds() == ()
+    assert [b.amount for b in refund_blocks(system, owed.payment_id).values()] == [FEE]
+    assert system.icp_balance(ALICE) == 10 * E8S - 2 * LEDGER_FEE
+    assert not system.ic.state_of(backend.id).in_flight
+
+
+def test_a_deployment_held_by_a_message_that_trapped_is_settled_once_the_hold_lapses(
+    system: System, fund: Fund
+) -> None:
+    """An unconfirmed deployment whose settling message traps after its look-up keeps no hold
+    for ever: once it lapses, the timer asks the factory again and refunds the fee."""
+    fund(ALICE)
+    backend, factory = system.backend, system.token_factory.id
+    system.ic.faults.reject(canister=factory, method="create_contract", times=1)
+    system.ic.faults.reject(canister=factory, method="get_deployment", times=3)
+    pending = backend.as_caller(ALICE).deploy_token(token_config()).error
+    assert isinstance(pending, DeploymentFailed) and pending.pending
+    system.ic.faults.reject(canister=factory, method="get_deployment", times=3)
+    system.ic.faults.trap(canister=backend.id, method="flush_outbox", times=1)
+    with pytest.raises(CallRejected):
+        backend.flush_outbox()
+    assert pending.payment_id in system.ic.state_of(backend.id).in_flight
+    system.ic.advance_time(nanos=SENDING_GIVEN_UP_NS + MAINTENANCE_DELAY_NS)
+    state = system.ic.state_of(backend.id)
+    assert not state.unconfirmed and not state.in_flight and not state.pending_refunds
+    assert [b.amount for b in refund_blocks(system, pending.payment_id).values()] == [FEE]
+    assert system.icp_balance(ALICE) == 10 * E8S - 2 * LEDGER_FEE
 
 
 # -- 5. amounts and text are bounded where they enter ----------------------------------------------
