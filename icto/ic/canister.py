@@ -143,18 +143,23 @@ immutable_state_types: set[type] = set()
 
 
 def check_state(value: Any) -> None:
-    """Refuse obviously mutable canister state (top level only; the check is O(1) per type)."""
+    """Refuse obviously mutable canister state (top level only; the check is O(1) per type),
+    and a canister object (a view of one message, not a value)."""
     cls = type(value)
     ok = known_state_types.get(cls)
     if ok is None:
-        ok = not issubclass(cls, MUTABLE_TYPES) and _is_frozen_record(cls)
+        ok = (
+            not issubclass(cls, MUTABLE_TYPES) and not issubclass(cls, Canister)
+            and _is_frozen_record(cls)
+        )  # fmt: skip
         known_state_types[cls] = ok
         if ok:
             immutable_state_types.add(cls)
     if not ok:
+        what = "a canister object" if issubclass(cls, Canister) else "mutable"
         raise TypeError(
             f"canister state must be immutable (frozen attrs record, immutables.Map, Vector, "
-            f"tuple, int, str …), got mutable {cls.__name__}"
+            f"tuple, int, str …), got {what} {cls.__name__}"
         )
 
 

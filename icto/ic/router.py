@@ -158,6 +158,9 @@ class Router:
         self.trace = Trace(enabled=trace)
         self.faults = Faults()
         self._builtins: dict[Principal, BuiltinCanister] = {}
+        self._running: CallContext | None = None
+        """The context of the message executing now: only its view may act (a view handed to
+        another canister, or kept past its message, cannot call, set timers or log)."""
 
     def add_builtin(self, canister_id: Principal, canister: BuiltinCanister) -> None:
         """Serve calls to ``canister_id`` with ``canister`` when no canister has that id."""
@@ -414,6 +417,7 @@ class Router:
         set_context(instance, ctx)
         instance.state = stored
         reject = None
+        running, self._running = self._running, ctx
         try:
             try:
                 # The usual argument counts are passed directly: ``fn(instance, *args)`` builds
@@ -439,8 +443,10 @@ class Router:
                 _, code, stored, controllers, status, balance, timer_ids, log, current = (
                     canisters[callee]
                 )
+            if current != generation:  # its code changed, and it caught CallContextLost
+                raise CallContextLost()
             charge = segment[PENDING_CHARGE]
-            if (state is not stored or charge) and current == generation:
+            if state is not stored or charge:
                 if state is not stored and state.__class__ not in _IMMUTABLE:
                     check_state(state)
                 self._canisters = canisters.set(callee, _new_tuple(CanisterRecord, (
@@ -451,8 +457,8 @@ class Router:
         except CallContextLost:
             rejected = _reject(
                 RC.CANISTER_REJECT, ErrorCode.CANISTER_REJECTED_MESSAGE,
-                f"Canister {callee} was upgraded, reinstalled or uninstalled while awaiting a "
-                f"call; the rest of {method!r} was dropped", callee, method,
+                f"Canister {callee} was upgraded, reinstalled, uninstalled or deleted while "
+                f"awaiting a call; the rest of {method!r} was dropped", callee, method,
             )  # fmt: skip
             rejected.cycles_accepted = segment[CYCLES_ACCEPTED]
             raise rejected from None
@@ -462,6 +468,8 @@ class Router:
             self._canisters = segment[START]
             self._timers = segment[START_TIMERS]
             raise
+        finally:
+            self._running = running
         if reject is not None:
             if entry is not None:
                 entry.outcome = "reject"
@@ -524,6 +532,7 @@ class Router:
         instance = _new_object(code)
         set_context(instance, ctx)
         instance.state = record.state
+        running, self._running = self._running, ctx
         try:
             try:
                 result = spec.fn(instance, *args, **kwargs) if kwargs else spec.fn(instance, *args)
@@ -543,6 +552,8 @@ class Router:
                 RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP, _trap_message(callee, exc, code),
                 callee, spec.name,
             ) from exc  # fmt: skip
+        finally:
+            self._running = running
         return result
 
     # -- what canister code can do (the Host interface) ------------------------------------------
@@ -563,6 +574,7 @@ class Router:
         if (
             is_query
             or not can_call
+            or ctx is not self._running
             or callee.__class__ is not Principal
             or method.__class__ is not str
             or cycles.__class__ is not int
@@ -573,6 +585,8 @@ class Router:
             return self.deliver(me, callee, method, args, kwargs, depth + 1, CALL, 0, ctx, True)
         canisters = self._canisters
         _, code, stored, controllers, status, balance, timer_ids, log, current = canisters[me]
+        if current != generation:  # its code changed: the old code caught CallContextLost
+            raise CallContextLost()
         cost = _CALL_COST + cycles + segment[PENDING_CHARGE]
         if balance < cost:
             raise _reject(
@@ -606,6 +620,7 @@ class Router:
     ) -> None:
         """Raise what is wrong with a call canister code asked for; return if it is a query's
         call to a query (delivered as a query, nothing committed)."""
+        self._require_running(ctx, "call")
         if not ctx[CAN_CALL]:
             where = "a query" if ctx[IS_QUERY] else "init, pre_upgrade or post_upgrade"
             raise CallsNotAllowed(f"canisters cannot make calls from {where} (called {method!r})")
@@ -624,10 +639,28 @@ class Router:
                 callee, method,
             )  # fmt: skip
 
+    def _require_running(self, ctx: CallContext, what: str) -> None:
+        """Refuse a view whose message is not the one executing (one handed to another canister
+        or kept after its message ended): on the IC a canister acts only in its own messages."""
+        if ctx is not self._running:
+            raise CallsNotAllowed(
+                f"a view of canister {ctx[CANISTER_ID]} cannot {what} outside its own message "
+                f"(pass canister ids, not canister objects)"
+            )
+
+    def _own_record(self, ctx: CallContext, what: str) -> CanisterRecord:
+        """The running canister's record, for an action of its message; ``CallContextLost`` if
+        its code changed since the message began (old code that caught it goes no further)."""
+        self._require_running(ctx, what)
+        record = self._canisters[ctx[CANISTER_ID]]
+        if record.generation != ctx[GENERATION]:
+            raise CallContextLost()
+        return record
+
     def _writable(self, ctx: CallContext, what: str) -> CanisterRecord:
         if ctx[IS_QUERY]:
             raise CallsNotAllowed(f"a query cannot {what}")
-        return self._canisters[ctx[CANISTER_ID]]
+        return self._own_record(ctx, what)
 
     def set_timer(
         self, instance: View, delay_ns: int, method: str, args: tuple[Any, ...]
@@ -687,7 +720,7 @@ class Router:
         segment = ctx[SEGMENT]
         amount: int = min(max_amount, ctx[CYCLES_AVAILABLE] - segment[CYCLES_ACCEPTED])
         if amount and not ctx[IS_QUERY]:
-            record = self._canisters[ctx[CANISTER_ID]]
+            record = self._own_record(ctx, "accept cycles")
             self.put(record.with_cycles(record.cycles + amount))
             segment[CYCLES_ACCEPTED] += amount
             return amount
@@ -701,7 +734,7 @@ class Router:
     def append_log(self, ctx: CallContext, text: str) -> None:
         if ctx[IS_QUERY]:
             return
-        record = self._canisters[ctx[CANISTER_ID]]
+        record = self._own_record(ctx, "log")
         self.put(record.with_log(record.log.append(ctx[TIME], str(text))))
 
     # -- lifecycle hooks and timers -------------------------------------------------------------
@@ -720,7 +753,11 @@ class Router:
             0, None, [self._canisters, self._timers, 0, 0, 0],
         )  # fmt: skip
         instance = _view(code, ctx, record.state)
-        returned = getattr(code, hook)(instance, *args)
+        running, self._running = self._running, ctx
+        try:
+            returned = getattr(code, hook)(instance, *args)
+        finally:
+            self._running = running
         check_state(instance.state)
         return instance.state, returned
 
@@ -745,12 +782,17 @@ class Router:
                 entry.error_code = ErrorCode.CANISTER_OUT_OF_CYCLES.value
                 entry.message = f"Canister {timer_canister} is out of cycles"
             return
+        fn = getattr(record.code, method, None)
+        if not callable(fn):  # only a hand-made world can hold one: set_timer checks the name
+            if entry is not None:
+                entry.outcome = "reject"
+                entry.message = f"{record.code.__name__} has no method {method!r}"
+            return
         if entry is not None:
             entry.cycles = cost
         try:
             result, _ = self._run_update(
-                record, getattr(record.code, method), method, timer_canister, args, {}, 1, 0,
-                cost, None, entry,
+                record, fn, method, timer_canister, args, {}, 1, 0, cost, None, entry,
             )  # fmt: skip
         except CallRejected as rejected:
             if entry is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -476,3 +477,98 @@ def test_a_callback_is_dropped_when_the_code_changed_during_the_call(ic: IC) -> 
     assert "upgraded" in err.message
     assert ic.code_of(relay_id) is CounterV2
     assert ic.state_of(relay_id) == Tally(1), "state committed before the call, not after"
+
+
+class Stubborn(Canister):
+    """Old code that carries on after its context is lost: a ``finally`` that calls, logs
+    and sets a timer, and a bare ``except`` that swallows the loss and replies."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: None) -> None:
+        self.state = Tally(0)
+
+    @update
+    def carry_on(self, upgrader: Principal, witness: Principal) -> str:
+        self.state = Tally(1)
+        try:
+            self.call(upgrader, "upgrade_caller")
+        finally:
+            self.state = Tally(99)
+            self.call(witness, "inc")
+        return "carried on"
+
+    @update
+    def swallow(self, upgrader: Principal, what: str) -> str:
+        with contextlib.suppress(BaseException):  # the old code's own mistake, on purpose
+            self.call(upgrader, "upgrade_caller")
+        self.state = Tally(99)
+        with contextlib.suppress(BaseException):
+            if what == "timer":
+                self.set_timer(0, "carry_on")
+            elif what == "log":
+                self.log("old code speaking")
+        return "swallowed"
+
+
+@pytest.mark.parametrize("how", ["finally", "timer", "log", "reply"])
+def test_old_code_that_catches_the_lost_context_can_do_nothing_more(ic: IC, how: str) -> None:
+    """Once its code changed during a call, nothing the old code does after it counts: its
+    calls are refused, its timers and log lines are not taken, its state is not committed, and
+    its message is rejected even if it caught ``CallContextLost`` and returned."""
+    upgrader = ic.deploy(Upgrader)
+    witness = ic.deploy(Counter)
+    stubborn_id = ic.create_canister(controllers=[Principal.anonymous(), upgrader.id])
+    ic.install_code(stubborn_id, Stubborn)
+    stubborn = ic.actor(stubborn_id)
+    if how == "finally":
+        err = rejected(stubborn.carry_on, upgrader.id, witness.id)
+    else:
+        err = rejected(stubborn.swallow, upgrader.id, how)
+    assert err.reject_code is RejectCode.CANISTER_REJECT and "was upgraded" in err.message
+    assert ic.code_of(stubborn_id) is CounterV2
+    assert ic.state_of(stubborn_id) == Tally(1 if how == "finally" else 0)
+    assert ic.state_of(witness.id) == Tally(0)
+    assert ic.pending_timers() == 0
+    assert not any("old code speaking" in str(line) for line in ic.canister_logs(stubborn_id))
+    ic.advance_time(seconds=1)
+    assert ic.state_of(stubborn_id) == Tally(1 if how == "finally" else 0)
+
+
+class Directory(Canister):
+    """Keeps whatever it is given, and later tries to act through it."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: None) -> None:
+        self.state = None
+
+    @update
+    def hold(self, who: Any) -> Any:
+        return who.call(who.id, "inc") if who.__class__ is not Principal else None
+
+
+class Careless(Counter):
+    """Hands its own view to another canister (it should pass ``self.id``)."""
+
+    VERSION = "1.0.0"
+
+    @update
+    def hand_over(self, directory: Principal) -> Any:
+        return self.call(directory, "hold", self)
+
+    @update
+    def keep_in_state(self) -> None:
+        self.state = self
+
+
+def test_a_canister_view_acts_only_in_its_own_message(ic: IC) -> None:
+    """A view handed to another canister cannot call as its canister (on the IC arguments are
+    bytes: a callee never holds its caller), and a view is no canister state."""
+    directory = ic.deploy(Directory)
+    careless = ic.deploy(Careless)
+    err = rejected(careless.hand_over, directory.id)
+    assert "outside its own message" in err.message
+    assert ic.state_of(careless.id) == Tally(0)
+    err = rejected(careless.keep_in_state)
+    assert "immutable" in err.message and ic.state_of(careless.id) == Tally(0)
