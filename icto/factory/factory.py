@@ -254,9 +254,15 @@ class Factory(VersionManagement, FactoryReads):
 
     @update
     def notify_participant_added(self, user: Principal, role: str) -> None:
-        """The calling contract gave ``user`` the ``role`` (idempotent)."""
+        """The calling contract gave ``user`` the ``role`` (idempotent). The anonymous principal
+        and the management canister are never indexed (a token can be sent to them): nobody
+        signs as them, and a role held by the anonymous principal would show a private contract
+        to every unauthenticated caller."""
         info = self._calling_contract("notify_participant_added")
-        self._with_index(self.state.index.with_role(info.id, user, self._known_role(role)))
+        known = self._known_role(role)
+        if user.is_anonymous or user.is_management_canister:
+            return
+        self._with_index(self.state.index.with_role(info.id, user, known))
 
     @update
     def notify_participant_removed(self, user: Principal, role: str) -> None:

@@ -82,9 +82,12 @@ def _validate(record: Any) -> None:
 
     The argument records' ``__init__`` checks the usual plain values inline and comes here only
     when one is not plain, so a valid call pays no validator calls and an invalid one fails alike.
+    They run even while attrs' validators are switched off (``attrs.validators.set_disabled``):
+    these records carry amounts of money, and a ledger must never see a negative one.
     """
-    if not attrs.validators.get_disabled():
-        attrs.validate(record)
+    for field in attrs.fields(type(record)):
+        if field.validator is not None:
+            field.validator(record, field, getattr(record, field.name))
 
 
 # -- arguments ----------------------------------------------------------------------------------

@@ -74,8 +74,9 @@ class TokenFactory(Factory):
         self, symbol: str, offset: int = 0, limit: int = DEFAULT_PAGE
     ) -> Page[ContractInfo]:
         """Tokens with this symbol (case-insensitive), oldest first; private ones only for those
-        who may see them."""
-        tokens = self.state.by_symbol.get(symbol.upper(), _NONE)
+        who may see them. Symbols are ASCII, so other text finds none (``"ß".upper()`` is
+        ``"SS"``)."""
+        tokens = self.state.by_symbol.get(symbol.upper(), _NONE) if symbol.isascii() else _NONE
         return self._page(tokens, offset, limit, lambda info: info, False)
 
     @query

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 
 from icto import (
@@ -553,6 +554,29 @@ def test_malformed_transfer_args_are_refused_at_the_call_site(
     with pytest.raises(error):
         TransferArgs(**args)
     assert state(ledger, accounts) == before
+
+
+@pytest.mark.parametrize(
+    ("record", "fields"),
+    [
+        (TransferArgs, {"amount": -5}),
+        (TransferArgs, {"amount": 1, "fee": -1}),
+        (ApproveArgs, {"amount": -1}),
+        (ApproveArgs, {"amount": 1, "expected_allowance": -1}),
+        (TransferFromArgs, {"amount": -5}),
+    ],
+    ids=lambda value: value.__name__ if isinstance(value, type) else repr(value),
+)
+def test_amounts_are_checked_even_with_attrs_validators_switched_off(
+    bob: Principal, carol: Principal, record: Any, fields: dict[str, Any]
+) -> None:
+    """``attrs.validators.set_disabled(True)`` is a global switch a benchmark may flip; the
+    ledger's argument records carry money, so they refuse a negative amount regardless."""
+    parties = {"spender": Account(carol)} if record is ApproveArgs else {"to": Account(carol)}
+    if record is TransferFromArgs:
+        parties["from_"] = Account(bob)
+    with attrs.validators.disabled(), pytest.raises(ValueError):
+        record(**parties, **fields)
 
 
 def test_to_must_be_an_account_not_a_principal(

@@ -264,6 +264,27 @@ def test_a_tokens_notifications_touch_only_that_token(
     assert holder_count(factory, admin, second) == 1
 
 
+@pytest.mark.parametrize(
+    "nobody",
+    [Principal.anonymous(), Principal.management_canister()],
+    ids=["anonymous", "aaaaa-aa"],
+)
+def test_tokens_sent_to_nobody_make_no_indexed_holder(
+    ic: IC, factory: CanisterProxy, create_token: CreateToken, admin: Principal,
+    alice: Principal, bob: Principal, nobody: Principal,
+) -> None:  # fmt: skip
+    """The ledger takes a transfer to the anonymous principal or the management canister, but
+    the factory indexes neither as a holder (the rule ``identified_problem`` states for initial
+    holders): a private token stays hidden from unauthenticated callers, and the token's
+    notification is taken, so nothing waits to be resent."""
+    token = create_token(alice, is_public=False, initial_balances=((Account(bob), 100_000),))
+    assert send(token, Account(bob), Account(nobody), 1_000) == Ok(1)
+    assert factory.as_caller(nobody).get_contract_info(token.id) is None
+    assert factory.as_caller(admin).get_my_contracts(nobody).total == 0
+    assert holder_count(factory, admin, token) == 1
+    assert not ic.state_of(token.id).meta.outbox
+
+
 # -- random traffic: the index equals the balances after every step -------------------------------
 
 ADMIN = Principal.from_name("factory-admin")

@@ -269,6 +269,22 @@ def test_tokens_by_symbol_ignore_case_and_come_oldest_first(
     assert page.next_offset is None
 
 
+@pytest.mark.parametrize(
+    ("query", "looks_like"),
+    [("\u00df", "SS"), ("\u0131cp", "ICP"), ("\ufb00", "FF")],
+    ids=["sharp-s", "dotless-i", "ff-ligature"],
+)
+def test_text_that_upper_cases_into_a_symbol_finds_no_token(
+    factory: CanisterProxy, create_token: CreateToken, alice: Principal, admin: Principal,
+    query: str, looks_like: str,
+) -> None:  # fmt: skip
+    """Symbols are ASCII letters and digits; text outside ASCII that ``str.upper`` turns into a
+    symbol is no symbol, and finds nothing."""
+    create_token(alice, name="Looks like", symbol=looks_like)
+    assert len(factory.as_caller(admin).get_tokens_by_symbol(looks_like).items) == 1
+    assert factory.as_caller(admin).get_tokens_by_symbol(query).items == ()
+
+
 def test_tokens_by_symbol_hide_private_tokens_from_strangers(
     factory: CanisterProxy, tokens_abc: list[CanisterProxy]
 ) -> None:
