@@ -313,21 +313,40 @@ class VersionManagement(FactoryBase):
 
     @update
     def check_controller(self, contract: Principal) -> bool:
-        """Owner or admin: ask the IC whether the factory still controls the contract, and
-        record the answer (``ContractInfo.detached``). Returns ``True`` if it is detached."""
+        """Owner or admin: ask the IC whether the factory still controls the contract and
+        whether it runs one of the factory's versions, and record the answer. Returns ``True``
+        if it is detached: the factory no longer controls it, or its owner (also a controller)
+        installed code the factory never uploaded, whose reports (roles, visibility) the index
+        cannot vouch for. Code of an uploaded version is recorded as ``ContractInfo.version``
+        (an owner may install one directly)."""
         info = self._managed_contract(contract, "check")
         if isinstance(info, Err):
             raise Reject(f"UnknownContract: {contract} is not a contract of this factory")
         info = self._settled(info)
         try:
-            self.call(MANAGEMENT_ID, "canister_status", contract)
-            detached = False
+            status = self.call(MANAGEMENT_ID, "canister_status", contract)
         except CallRejected as rejected:
             if rejected.error_code != ErrorCode.CANISTER_INVALID_CONTROLLER:
                 raise Reject(f"canister_status failed: {rejected.message}") from None
-            detached = True
-        self._with_index(self.state.index.with_fields(info.id, detached=detached))
-        return detached
+            self._with_index(self.state.index.with_fields(info.id, detached=True))
+            return True
+        info = self.state.index.contracts[info.id]
+        running = self._version_with_hash(status.module_hash, info.version)
+        version = info.version if running is None else running
+        self._with_index(
+            self.state.index.with_fields(info.id, detached=running is None, version=version)
+        )
+        return running is None
+
+    def _version_with_hash(self, hash_: bytes | None, likely: str) -> str | None:
+        """The uploaded version whose code has the module hash ``hash_`` (``likely`` is tried
+        first), or ``None`` if no version of this factory has it."""
+        versions = self.state.versions
+        candidates = [versions[likely]] if likely in versions else []
+        for found in (*candidates, *versions.values()):
+            if hash_ == module_hash(found.code):
+                return found.version
+        return None
 
     @query
     def list_versions(self) -> tuple[VersionInfo, ...]:

@@ -928,6 +928,33 @@ def test_upgrading_a_detached_contract_says_so(
     assert factory.as_caller(bob).check_controller(club.id) is True
 
 
+class ClubForgery(Club):
+    """Code the factory never uploaded, installed by the contract's owner (a controller)."""
+
+    VERSION = "9.9.9"
+
+
+def test_check_controller_finds_what_code_the_contract_really_runs(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, bob: Principal
+) -> None:
+    """The owner controls the contract too. Code the factory uploaded, installed directly, is
+    recorded as the version that runs; code it never uploaded makes the contract detached (the
+    factory cannot vouch for what it reports), until factory code runs there again."""
+    club = create_club(bob)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2, stable=False)
+    ic.install_code(club.id, ClubV2, mode="upgrade", caller=bob)
+    assert factory.as_caller(bob).check_controller(club.id) is False
+    assert info_of(factory, admin, club).version == "1.1.0"
+    ic.install_code(club.id, ClubForgery, mode="upgrade", caller=bob)
+    assert factory.as_caller(bob).check_controller(club.id) is True
+    info = info_of(factory, admin, club)
+    assert (info.detached, info.version) == (True, "1.1.0")
+    assert factory.as_caller(bob).upgrade_contract(club.id) == Err(ContractDetached(club.id))
+    ic.install_code(club.id, ClubV2, mode="upgrade", caller=bob)
+    assert factory.as_caller(bob).check_controller(club.id) is False
+    assert info_of(factory, admin, club).detached is False
+
+
 # -- contract-initiated upgrades --------------------------------------------------------------
 
 
