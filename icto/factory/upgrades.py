@@ -345,7 +345,7 @@ class VersionManagement(FactoryBase):
         candidates = [versions[likely]] if likely in versions else []
         for found in (*candidates, *versions.values()):
             if hash_ == module_hash(found.code):
-                return found.version
+                return str(found.version)
         return None
 
     @query
