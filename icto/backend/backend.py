@@ -40,15 +40,15 @@ from icto.dao.config import DAOConfig
 from icto.distribution.config import DistributionConfig
 from icto.ic.account import Account
 from icto.ic.canister import query, update
-from icto.ic.errors import CallRejected, Reject
+from icto.ic.errors import CallRejected, ErrorCode, Reject
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
 from icto.launchpad.config import LaunchpadConfig
 from icto.multisig.config import MultisigConfig
-from icto.storage.types import AuditAction
+from icto.storage.types import MAX_TEXT, AuditAction
 from icto.token.config import TokenConfig
-from icto.validation import NotIdentified, require_identified
+from icto.validation import NotIdentified, foreign_text, require_identified
 
 ID_PREFIX_BYTES = 6
 """Random bytes in a payment id's installation part (12 hex digits)."""
@@ -175,18 +175,41 @@ class Backend(PaidDeployments):
         (the backend must be their controller or admin). The report says, per service, whether
         the counterpart now confirms the whitelist."""
         self._require_admin("set up the microservices")
-        problem = _setup_problem(args) or self._draw_id_prefix()
+        problem = _setup_problem(args) or self._kinds_problem(args) or self._draw_id_prefix()
         if problem is not None:
             return Err(problem)
+        state = self.state
+        before = (state.audit_storage, state.invoice_storage, dict(state.factories))
         self.state = evolve(
-            self.state, audit_storage=args.audit_storage, invoice_storage=args.invoice_storage,
-            factories=self.state.factories.update(dict(args.factories)),
+            state, audit_storage=args.audit_storage, invoice_storage=args.invoice_storage,
+            factories=state.factories.update(dict(args.factories)),
         )  # fmt: skip
         for storage in (args.audit_storage, args.invoice_storage):
             self._ask(storage, "add_to_whitelist", self.id)
         for _, factory in args.factories:
             self._ask(factory, "add_backend", self.id)
+        after = (args.audit_storage, args.invoice_storage, dict(self.state.factories))
+        self._audit(
+            AuditAction.ADMIN_ACTION, user=self.caller,
+            details=(("action", "setup_microservices"), *_setup_changes(before, after)),
+        )  # fmt: skip
         return Ok(self._setup_report())
+
+    def _kinds_problem(self, args: SetupArgs) -> ConfigError | None:
+        """A counterpart that answers ``health()`` as another kind of service (the storages
+        swapped, a multisig factory named as the token factory) is refused before anything is
+        recorded; one that does not answer is set up, and the report says so."""
+        for service, canister in _setup_services(args):
+            try:
+                report = self.query_call(canister, "health")
+            except CallRejected as rejected:
+                if rejected.error_code != ErrorCode.CANISTER_METHOD_NOT_FOUND:
+                    continue
+                report = None
+            problem = _kind_problem(service, canister, report)
+            if problem is not None:
+                return ConfigError(service, problem)
+        return None
 
     def _draw_id_prefix(self) -> ConfigError | None:
         """Draw this installation's id prefix from ``raw_rand`` once (kept across upgrades; a
@@ -228,11 +251,12 @@ class Backend(PaidDeployments):
                 report.append(ServiceSetup(service, None, None, "not set"))
                 continue
             try:
+                problem = _kind_problem(service, canister, self.query_call(canister, "health"))
                 confirmed = bool(self.query_call(canister, method, self.id))
             except CallRejected as rejected:
                 report.append(ServiceSetup(service, canister, None, self._reason(rejected)))
                 continue
-            report.append(ServiceSetup(service, canister, confirmed))
+            report.append(ServiceSetup(service, canister, confirmed and problem is None, problem))
         return tuple(report)
 
     # -- users ----------------------------------------------------------------------------------
@@ -339,11 +363,46 @@ class Backend(PaidDeployments):
             report = self.query_call(canister, "health")
         except CallRejected as rejected:
             return ServiceHealth(service, canister, False, error=self._reason(rejected))
-        return ServiceHealth(service, canister, bool(getattr(report, "healthy", True)), report)
+        problem = _kind_problem(service, canister, report)
+        healthy = bool(getattr(report, "healthy", True)) and problem is None
+        return ServiceHealth(service, canister, healthy, report, problem)
 
     @query
     def get_counters(self) -> BackendCounters:
         return self.state.counters
+
+
+def _setup_services(args: SetupArgs) -> tuple[tuple[str, Principal], ...]:
+    """Every service a ``SetupArgs`` names, with its canister."""
+    return (
+        (AUDIT_STORAGE, args.audit_storage), (INVOICE_STORAGE, args.invoice_storage),
+        *args.factories,
+    )  # fmt: skip
+
+
+def _kind_problem(service: str, canister: Principal, report: object) -> str | None:
+    """Why a ``health()`` answer shows ``canister`` is not the ``service`` (its ``kind`` is
+    another's); ``None`` when it is."""
+    expected = {AUDIT_STORAGE: "audit", INVOICE_STORAGE: "invoice"}.get(service)
+    expected = expected or service.removesuffix("_factory")
+    kind = getattr(report, "kind", None)
+    if kind == expected:
+        return None
+    what = f"of kind {kind!r}" if isinstance(kind, str) else "no ICTO service"
+    return foreign_text(f"{canister} is {what}, not the {service}", MAX_TEXT)
+
+
+def _setup_changes(
+    before: tuple[Principal | None, Principal | None, dict[str, Principal]],
+    after: tuple[Principal | None, Principal | None, dict[str, Principal]],
+) -> tuple[tuple[str, str], ...]:
+    """The audit details of a setup: each service whose canister changed, ``old -> new``."""
+    olds = {AUDIT_STORAGE: before[0], INVOICE_STORAGE: before[1], **before[2]}
+    news = {AUDIT_STORAGE: after[0], INVOICE_STORAGE: after[1], **after[2]}
+    return tuple(
+        (service, f"{olds.get(service)} -> {canister}")
+        for service, canister in news.items() if olds.get(service) != canister
+    )  # fmt: skip
 
 
 def _setup_problem(args: object) -> ConfigError | None:
@@ -352,11 +411,11 @@ def _setup_problem(args: object) -> ConfigError | None:
     for name, _ in args.factories:
         if name not in SERVICES:
             return ConfigError(name, f"unknown service; services are {', '.join(SERVICES)}")
-    for name, canister in (
-        (AUDIT_STORAGE, args.audit_storage), (INVOICE_STORAGE, args.invoice_storage),
-        *args.factories,
-    ):  # fmt: skip
+    named: dict[Principal, str] = {}
+    for name, canister in _setup_services(args):
         if not isinstance(canister, Principal) or not canister.is_canister:
             return ConfigError(name, f"expects a canister id, got {canister!r}")
+        if named.setdefault(canister, name) != name:
+            return ConfigError(name, f"{canister} is already named as the {named[canister]}")
     return None
 

@@ -156,6 +156,7 @@ class FactoryReads(FactoryBase):
             backends=len(state.backends),
             issues=tuple(issues),
             deployments_left=left,
+            kind=self.KIND,
         )
 
 

@@ -148,6 +148,9 @@ class FactoryHealth:
     issues: tuple[str, ...]
     deployments_left: int = 0
     """How many more contracts the factory's cycles pay for."""
+    kind: str = "contract"
+    """What the factory deploys (``"token"``, ``"multisig"`` …): a backend checks it serves the
+    service it is registered for."""
 
 
 # -- versions -----------------------------------------------------------------------------------

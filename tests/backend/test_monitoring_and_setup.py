@@ -26,6 +26,7 @@ from icto import E8S, IC, Account, Principal, RejectCode
 from icto.backend import (
     AUDIT_STORAGE,
     INVOICE_STORAGE,
+    MULTISIG_FACTORY,
     SERVICES,
     TOKEN_FACTORY,
     Backend,
@@ -41,6 +42,7 @@ from icto.backend.base import MAINTENANCE_DELAY_NS, MAX_BACKOFF_NS, OUTBOX_RESER
 from icto.factory import deploy_factory
 from icto.ic.proxy import CanisterProxy
 from icto.ledger import AllowanceArgs
+from icto.multisig import MultisigFactory
 from icto.storage import AuditAction, AuditEntry, AuditQuery, AuditStorage, InvoiceStorage
 from icto.storage.deploy import deploy_storage
 from icto.system import System
@@ -167,6 +169,79 @@ def test_setup_is_validated_before_anything_changes(ic: IC, system: System, case
     assert confirmed(system) == all_set_up()
 
 
+WRONG_KIND_SETUPS: dict[str, tuple[Callable[[System], dict[str, Any]], str, str]] = {
+    "the storages swapped": (
+        lambda s: {"audit_storage": s.invoice_storage.id, "invoice_storage": s.audit_storage.id},
+        AUDIT_STORAGE, "is of kind 'invoice'",
+    ),
+    "a multisig factory as the token factory": (
+        lambda s: {"factories": {TOKEN_FACTORY: s.multisig_factory.id}},
+        TOKEN_FACTORY, "is of kind 'multisig'",
+    ),
+    "a factory as a storage": (
+        lambda s: {"invoice_storage": s.dao_factory.id}, INVOICE_STORAGE, "is of kind 'dao'",
+    ),
+    "a ledger as the audit storage": (
+        lambda s: {"audit_storage": s.icp_ledger.id}, AUDIT_STORAGE, "is no ICTO service",
+    ),
+    "one canister named twice": (
+        lambda s: {
+            "factories": {TOKEN_FACTORY: s.token_factory.id, MULTISIG_FACTORY: s.token_factory.id}
+        },
+        MULTISIG_FACTORY, "already named as the token_factory",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_KIND_SETUPS))
+def test_setup_refuses_a_service_of_the_wrong_kind_and_changes_nothing(
+    ic: IC, system: System, case: str
+) -> None:
+    """Each counterpart is asked what it is (``health().kind``) before anything is recorded:
+    a swapped or wrong service would take every fee and then refund it, and its trail would
+    never be delivered."""
+    changes, key, reason = WRONG_KIND_SETUPS[case]
+    world = {canister: ic.state_of(canister) for canister in live_canisters(ic)}
+    result = system.backend.setup_microservices(setup_args(system, **changes(system)))
+    assert isinstance(result.error, ConfigError) and result.error.key == key
+    assert reason in result.error.reason
+    assert {canister: ic.state_of(canister) for canister in live_canisters(ic)} == world
+
+
+def test_a_service_of_the_wrong_kind_set_up_while_it_was_silent_is_reported(
+    ic: IC, system: System
+) -> None:
+    """A counterpart that did not answer at setup is taken; once it answers as another kind of
+    service, the setup report and the system status say so."""
+    swapped = {
+        "audit_storage": system.invoice_storage.id, "invoice_storage": system.audit_storage.id
+    }
+    with ic.faults.reject(method="health", times=None):
+        system.backend.setup_microservices(setup_args(system, **swapped)).unwrap()
+    setup = report(system)
+    assert (setup[AUDIT_STORAGE].whitelisted, setup[INVOICE_STORAGE].whitelisted) == (False, False)
+    assert "is of kind 'invoice', not the audit_storage" in str(setup[AUDIT_STORAGE].error)
+    audit, invoice = system.backend.get_system_status().storages
+    assert (audit.healthy, invoice.healthy) == (False, False)
+    assert "is of kind 'audit', not the invoice_storage" in str(invoice.error)
+
+
+def test_setup_is_in_the_audit_trail_with_what_it_changed(ic: IC, system: System) -> None:
+    other = deploy_factory(
+        ic, TokenFactory, admins=(system.backend.id,), caller=system.operator
+    )
+    before = system.audit_storage.count()
+    system.backend.setup_microservices(
+        setup_args(system, factories={TOKEN_FACTORY: other.id})
+    ).unwrap()
+    (entry,) = all_entries(system.audit_storage)[before:]
+    assert (entry.action, entry.user) == (AuditAction.ADMIN_ACTION, system.operator)
+    assert dict(entry.event.details) == {
+        "action": "setup_microservices",
+        TOKEN_FACTORY: f"{system.token_factory.id} -> {other.id}",
+    }
+
+
 def test_setup_takes_only_setup_args(ic: IC, system: System) -> None:
     before = ic.state_of(system.backend.id)
     refusal = rejected(lambda: system.backend.setup_microservices({"audit_storage": ALICE}))
@@ -212,7 +287,11 @@ def test_a_backend_set_up_by_hand_is_whitelisted_by_its_services(system: System)
     assert not system.token_factory.is_backend(mine.backend.id)
     assert confirmed(system) == all_set_up()
     mine.backend.as_caller(ALICE).deploy_token(token_config()).unwrap()
-    assert len(all_entries(mine.audit_storage)) == 3 and mine.backend.get_outbox_size() == 0
+    assert trail_of(mine) == [
+        AuditAction.ADMIN_ACTION, AuditAction.DEPLOYMENT_INITIATED,
+        AuditAction.PAYMENT_PROCESSED, AuditAction.DEPLOYMENT_SUCCEEDED,
+    ]  # fmt: skip
+    assert mine.backend.get_outbox_size() == 0
 
 
 def test_a_storage_that_refuses_the_backend_delays_records_and_loses_no_money(
@@ -223,7 +302,7 @@ def test_a_storage_that_refuses_the_backend_delays_records_and_loses_no_money(
     assert {entry.service: entry.whitelisted for entry in setup} == all_set_up(
         (TOKEN_FACTORY,)
     ) | {AUDIT_STORAGE: False}
-    assert mine.audit_storage.get_stats().access_denied == 1
+    assert mine.audit_storage.get_stats().access_denied == 2  # the whitelisting, the setup's entry
     for user in (ALICE, BOB):
         mine.faucet(user, 10 * E8S)
         mine.approve_backend(user, 5 * E8S)
@@ -232,13 +311,13 @@ def test_a_storage_that_refuses_the_backend_delays_records_and_loses_no_money(
     failed = mine.backend.as_caller(BOB).deploy_token(token_config("BOB", "bob")).error
     assert isinstance(failed, DeploymentFailed) and failed.refund is not None
     assert failed.refund.status == "Completed"
-    assert mine.backend.get_outbox_size() == 7
+    assert mine.backend.get_outbox_size() == 8
     assert all_entries(mine.audit_storage) == ()
     assert_money_never_lost(mine)
     mine.audit_storage.add_to_whitelist(mine.backend.id)
     assert mine.backend.flush_outbox() == 0
     assert trail_of(mine) == [
-        AuditAction.DEPLOYMENT_INITIATED, AuditAction.PAYMENT_PROCESSED,
+        AuditAction.ADMIN_ACTION, AuditAction.DEPLOYMENT_INITIATED, AuditAction.PAYMENT_PROCESSED,
         AuditAction.DEPLOYMENT_SUCCEEDED, AuditAction.DEPLOYMENT_INITIATED,
         AuditAction.PAYMENT_PROCESSED, AuditAction.DEPLOYMENT_FAILED, AuditAction.REFUND_ISSUED,
     ]  # fmt: skip
@@ -261,7 +340,7 @@ def test_factory_health_is_the_factory_s_own_answer(system: System, paused: bool
 def second_factory(system: System) -> CanisterProxy:
     """A second factory registered (as the multisig factory) next to the token factory."""
     other = deploy_factory(
-        system.ic, TokenFactory, admins=(system.backend.id,), caller=system.operator
+        system.ic, MultisigFactory, admins=(system.backend.id,), caller=system.operator
     )
     factories = {TOKEN_FACTORY: system.token_factory.id, "multisig_factory": other.id}
     system.backend.setup_microservices(setup_args(system, factories=factories)).unwrap()
@@ -315,7 +394,7 @@ def test_system_status_reports_what_the_backend_knows_and_measures(
             INVOICE_STORAGE, system.invoice_storage.id, True, system.invoice_storage.health()
         ),
     )
-    assert status.storages[0].report.records == 4
+    assert status.storages[0].report.records == 1 + 1 + 3  # the setup, a config change, Alice's
     assert status.factories == (
         ServiceHealth(TOKEN_FACTORY, system.token_factory.id, False, system.token_factory.health()),
         *(ServiceHealth(service, factory.id, True, factory.health())
@@ -378,10 +457,11 @@ def test_a_storage_that_is_down_delays_records_in_order_and_loses_none(
     down.remove()
     drain_by(way, system, fund)
     assert system.backend.get_outbox_size() == 0
-    entries = all_entries(system.audit_storage)
+    setup, *entries = all_entries(system.audit_storage)
+    assert setup.action is AuditAction.ADMIN_ACTION
     assert [entry.action for entry in entries[:7]] == expected
     assert [entry.event for entry in entries[:7]] == [item.args[0] for item in kept]
-    assert [entry.id for entry in entries] == list(range(len(entries)))
+    assert [entry.id for entry in entries] == list(range(1, len(entries) + 1))
     occurred = [entry.event.occurred_at for entry in entries]
     assert occurred == sorted(occurred) and occurred[0] < occurred[3]
     assert all(entry.event.occurred_at <= entry.timestamp for entry in entries)
