@@ -21,17 +21,20 @@ that turns the tagged dicts back. Every JSON object in the output is tagged by i
 ``{"$ntuple": "mod:Qual", "v": [...]}``   a ``NamedTuple`` instance
 ``{"$attrs": "mod:Qual", "f": {...}}``    an attrs instance, one entry per field
 ``{"$enum": "mod:Qual", "v": "NAME"}``    an enum member, by name
+``{"$enum": "mod:Qual", "v": n}``         an ``enum.Flag`` value, by its int value (a
+                                          composite or empty one has no name)
 ``{"$class": "mod:Qual"}``                a class (attrs class, enum); canister code also
                                           carries ``"version"``, its ``VERSION``, checked
                                           against the class found when loading
 ========================================  =================================================
 
-Decoding never calls a named class. An attrs record is rebuilt with ``object.__new__(cls)`` and
-``object.__setattr__`` per field, so converters, validators and ``__attrs_post_init__`` do not
+Decoding never constructs a named class. An attrs record is rebuilt with ``object.__new__(cls)``
+and ``object.__setattr__`` per field, so converters, validators and ``__attrs_post_init__`` do not
 run and the record is exactly the one saved; a ``NamedTuple`` with ``tuple.__new__``; an enum
-member is looked up by name. Classes may come only from ``icto`` and the module prefixes in
-``allow``, and must be attrs classes, enums, ``NamedTuple`` classes or ``Canister`` subclasses;
-a module outside those prefixes is refused before it is imported.
+member is looked up by name, and a flag value by its int with ``cls(n)``, the enum's own lookup
+(it combines the members whose bits are set). Classes may come only from ``icto`` and the module
+prefixes in ``allow``, and must be attrs classes, enums, ``NamedTuple`` classes or ``Canister``
+subclasses; a module outside those prefixes is refused before it is imported.
 """
 
 from __future__ import annotations
@@ -161,6 +164,8 @@ def encode(value: Any) -> Any:
     cls = type(value)
     if isinstance(value, PMap):
         return {"$pmap": [[encode(k), encode(v)] for k, v in value.items()]}
+    if isinstance(value, enum.Flag):
+        return {"$enum": class_name(cls), "v": _int(value.value)}
     if isinstance(value, enum.Enum):
         return {"$enum": class_name(cls), "v": value.name}
     if attrs.has(cls):
@@ -307,7 +312,10 @@ class Decoder:
         cls = self.resolve(obj["$enum"])
         if not issubclass(cls, enum.Enum):
             raise ForbiddenClass(f"{obj['$enum']} is not an enum")
-        member = cls.__members__.get(_str(obj["v"]))
+        value = obj["v"]
+        if type(value) is int and issubclass(cls, enum.Flag):
+            return cls(value)  # composite and empty flags are no members: only a value names them
+        member = cls.__members__.get(_str(value))
         if member is None:
             raise InvalidPayload(f"{obj['$enum']} has no member {obj['v']!r}")
         return member

@@ -15,6 +15,13 @@ class Colour(enum.Enum):
     BLUE = 2
 
 
+class Access(enum.Flag):
+    """A flag: ``READ | WRITE`` and ``Access(0)`` are values without a member name."""
+
+    READ = 1
+    WRITE = 2
+
+
 def _doubled(n: int) -> int:
     return n * 2
 

@@ -39,7 +39,7 @@ from icto.ledger.presets import ICP, deploy_ledger
 from icto.system import deploy_system
 from icto.token import TokenConfig
 
-from .persistence_toys import Box, Cached, Colour, Keeper
+from .persistence_toys import Access, Box, Cached, Colour, Keeper
 
 ALLOW = ("tests.ic",)
 ALICE = Principal.from_name("alice")
@@ -153,6 +153,33 @@ def test_ints_too_long_for_decimal_json_round_trip(tmp_path: Path) -> None:
     assert saved_and_loaded(ic, tmp_path).state_of(keeper.id) == huge
 
 
+def test_flag_values_round_trip_whether_or_not_a_member_names_them(tmp_path: Path) -> None:
+    ic = IC()
+    flags = (Access.READ, Access.READ | Access.WRITE, Access(0))
+    keeper = ic.deploy(Keeper, flags)
+
+    state = saved_and_loaded(ic, tmp_path).state_of(keeper.id)
+
+    assert state == flags
+    assert all(type(value) is Access for value in state)
+
+
+def test_a_flag_member_saved_by_name_still_loads(tmp_path: Path) -> None:
+    """Files written before flags were saved by value name a flag member as any enum's."""
+    ic = IC()
+    keeper = ic.deploy(Keeper, Access.WRITE)
+    path = tmp_path / "world.icto"
+    ic.save(path)
+    by_value = b'{"$enum":"tests.ic.persistence_toys:Access","v":2}'
+    by_name = b'{"$enum":"tests.ic.persistence_toys:Access","v":"WRITE"}'
+    saved_payload = path.read_bytes().split(b"\n")[1]
+    assert by_value in saved_payload
+    payload = json.loads(saved_payload.replace(by_value, by_name))
+    rewrite(path, {"format": "icto-world", "version": 1}, payload)
+
+    assert IC.load(path, allow=ALLOW).state_of(keeper.id) is Access.WRITE
+
+
 def test_records_that_cache_their_hash_hash_as_before(tmp_path: Path) -> None:
     ic = IC()
     keeper = ic.deploy(Keeper, immutables.Map({Cached("k"): Cached(b"v")}))
@@ -168,7 +195,7 @@ KEYS = st.one_of(
 )  # fmt: skip
 LEAVES = st.one_of(
     st.none(), st.booleans(), KEYS, st.integers(min_value=-(2**200), max_value=2**200),
-    st.sampled_from(Colour),
+    st.sampled_from(Colour), st.builds(Access, st.integers(0, 3)),
 )  # fmt: skip
 
 
