@@ -12,6 +12,7 @@ import abc
 import dataclasses
 import hashlib
 import importlib
+import inspect
 import re
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -118,6 +119,17 @@ def query(fn: F | None = None, /, *, composite: bool = False) -> F | Callable[[F
         return f
 
     return mark(fn) if fn is not None else mark
+
+
+def unstarted_kind(fn: object) -> str | None:
+    """``"an async"`` or ``"a generator"`` for a function whose call returns an object that
+    has not run its body yet (``None`` for any other): a message runs to completion at once, so
+    it would reply with that object and never run the body."""
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        return "an async"
+    if inspect.isgeneratorfunction(fn):
+        return "a generator"
+    return None
 
 
 _ATTRS_FROZEN_SETATTR: Final = getattr(
@@ -271,6 +283,13 @@ class Canister(metaclass=_CanisterType):
                     if name.startswith("_") or name in RESERVED_NAMES:
                         raise TypeError(
                             f"{klass.__qualname__}.{name} cannot be a public canister method"
+                        )
+                    unstarted = unstarted_kind(value)
+                    if unstarted is not None:
+                        raise TypeError(
+                            f"{klass.__qualname__}.{name} is {unstarted} function: a canister "
+                            f"method runs to completion in its message (self.call returns the "
+                            f"reply, nothing is awaited), so its body would never run"
                         )
                     composite = bool(getattr(value, "__icto_composite__", False))
                     methods[name] = MethodSpec(klass.__qualname__, name, kind, composite, value)

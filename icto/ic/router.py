@@ -35,6 +35,7 @@ from icto.ic.canister import (
     describe_error,
     immutable_state_types,
     set_context,
+    unstarted_kind,
 )
 from icto.ic.context import (
     ACCEPTED_AT_START,
@@ -679,6 +680,12 @@ class Router:
             or (spec is not None and spec.kind == QUERY)
         ):
             raise ValueError(f"{code.__name__} has no update or private method {method!r}")
+        unstarted = unstarted_kind(target)
+        if unstarted is not None:
+            raise ValueError(
+                f"{code.__name__}.{method} is {unstarted} function: a timer would never run "
+                f"its body"
+            )
         for arg in args:
             if arg.__class__ not in _IMMUTABLE:
                 try:

@@ -206,6 +206,33 @@ def test_reserved_or_private_names_cannot_be_public_methods(name: str) -> None:
         type("Clash", (Canister,), {name: update(method)})
 
 
+async def _awaiting(self: Canister) -> int:
+    return 1
+
+
+def _generating(self: Canister) -> Any:
+    yield 1
+
+
+async def _async_generating(self: Canister) -> Any:
+    yield 1
+
+
+@pytest.mark.parametrize("mark", [update, query], ids=["update", "query"])
+@pytest.mark.parametrize(
+    ("method", "kind"),
+    [(_awaiting, "an async"), (_generating, "a generator"), (_async_generating, "an async")],
+    ids=["async", "generator", "async generator"],
+)
+def test_a_public_method_whose_body_would_not_run_is_refused_at_class_creation(
+    mark: Any, method: Any, kind: str
+) -> None:
+    """Calling it only makes a coroutine or generator: the message would reply with that object
+    and never run the body."""
+    with pytest.raises(TypeError, match=rf"Lazy\.later is {kind} function"):
+        type("Lazy", (Canister,), {"later": mark(method)})
+
+
 def test_public_methods_are_inherited_and_can_be_withdrawn() -> None:
     class Extended(Counter):
         VERSION = "1.1.0"

@@ -95,6 +95,13 @@ class Alarm(Canister):
     def _private_ring(self, tag: Any) -> None:
         self._record(("private", tag))
 
+    async def _async_ring(self, tag: Any) -> None:
+        self._record(("async", tag))
+
+    def _generator_ring(self, tag: Any) -> Any:
+        self._record(("generator", tag))
+        yield tag
+
     @update
     def ring_and_rearm(self, tag: Any, delay: int, remaining: int) -> None:
         self._record(tag)
@@ -565,6 +572,8 @@ class TestInvalidTimers:
             (0, "init"),
             (0, "state"),
             (0, 42),
+            (0, "_async_ring"),  # its call would return a coroutine, never run
+            (0, "_generator_ring"),
         ],
     )
     def test_an_invalid_timer_traps_the_message_and_schedules_nothing(
