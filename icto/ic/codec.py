@@ -33,8 +33,10 @@ and ``object.__setattr__`` per field, so converters, validators and ``__attrs_po
 run and the record is exactly the one saved; a ``NamedTuple`` with ``tuple.__new__``; an enum
 member is looked up by name, and a flag value by its int with ``cls(n)``, the enum's own lookup
 (it combines the members whose bits are set). Classes may come only from ``icto`` and the module
-prefixes in ``allow``, and must be attrs classes, enums, ``NamedTuple`` classes or ``Canister``
-subclasses; a module outside those prefixes is refused before it is imported.
+prefixes in ``allow`` (named there and defined there: ``icto.x:enum.Enum`` reaches a class
+through a module's imports and is refused), and must be attrs classes, enums, ``NamedTuple``
+classes or ``Canister`` subclasses; a module outside those prefixes is refused before it is
+imported.
 """
 
 from __future__ import annotations
@@ -252,7 +254,7 @@ class Decoder:
         if not isinstance(name, str) or name.count(":") != 1:
             raise InvalidPayload(f"a class is named 'module:QualName', got {name!r:.80}")
         module_name, qualname = name.split(":")
-        if not any(module_name == p or module_name.startswith(p + ".") for p in self.allow):
+        if not self._allows(module_name):
             raise ForbiddenClass(
                 f"the file names {name}, outside the allowed modules {self.allow}; "
                 f"pass allow=({module_name.split('.')[0]!r},) if you trust it"
@@ -265,12 +267,22 @@ class Decoder:
             if part.startswith("__") or not hasattr(target, part):
                 raise MissingClass(f"no class {qualname} in module {module_name}")
             target = getattr(target, part)
+        home = getattr(target, "__module__", None)
+        if not isinstance(home, str) or not self._allows(home):
+            raise ForbiddenClass(
+                f"{name} is {home}.{getattr(target, '__qualname__', '?')}, defined outside the "
+                f"allowed modules {self.allow} (reached through an allowed module's imports)"
+            )
         if not isinstance(target, type) or not _may_name(target):
             raise ForbiddenClass(
                 f"{name} is not an attrs class, enum, NamedTuple or canister class"
             )
         self._classes[name] = target
         return target
+
+    def _allows(self, module_name: str) -> bool:
+        """Whether ``module_name`` is ``icto``, an ``allow`` prefix, or one of their submodules."""
+        return any(module_name == p or module_name.startswith(p + ".") for p in self.allow)
 
     def _class(self, obj: dict[str, Any]) -> type:
         cls = self.resolve(obj["$class"])

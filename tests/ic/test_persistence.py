@@ -395,6 +395,25 @@ def test_a_class_outside_icto_and_allow_is_refused_and_nothing_runs(
     assert ran == []
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "icto.ic.codec:enum.Enum", "icto.ic.canister:re.RegexFlag",
+        "icto.ic.codec:attrs.Factory", "tests.ic.persistence_toys:enum.IntFlag",
+    ],
+)  # fmt: skip
+def test_a_class_reached_through_an_allowed_modules_imports_is_refused(
+    saved: Path, name: str
+) -> None:
+    """An allowed module's imports are not allowed modules: the class must be defined in one."""
+    payload = payload_of(saved)
+    payload["settings"]["seed"] = {"$class": name}
+    rewrite(saved, {"format": "icto-world", "version": 1}, payload)
+
+    with pytest.raises(ForbiddenClass, match="defined outside the allowed modules"):
+        IC.load(saved, allow=ALLOW)
+
+
 def test_a_toy_class_needs_its_module_allowed(saved: Path) -> None:
     with pytest.raises(ForbiddenClass, match=r"tests\.ic\.persistence_toys"):
         IC.load(saved)
