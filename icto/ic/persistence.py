@@ -233,6 +233,8 @@ def world_problem(world: World) -> str | None:
 
 
 def _record_problem(key: object, record: object) -> str | None:
+    if not isinstance(key, Principal) or not key.is_canister:
+        return "it is not a canister id (u64 big-endian followed by 01 01)"
     if not isinstance(record, CanisterRecord) or record.canister_id != key:
         return "its record is not the canister's"
     code = record.code

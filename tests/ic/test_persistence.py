@@ -343,6 +343,26 @@ def test_a_world_no_ic_could_be_in_is_refused_at_load(tmp_path: Path, edit: Any)
         IC.load(path, allow=ALLOW)
 
 
+@pytest.mark.parametrize(
+    "other_id", [Principal.management_canister(), ALICE], ids=["aaaaa-aa", "a user's id"]
+)
+def test_a_canister_record_under_an_id_no_canister_can_have_is_refused_at_load(
+    tmp_path: Path, other_id: Principal
+) -> None:
+    """A record filed at ``aaaaa-aa`` would shadow the management canister: every call to it
+    would reach that canister's code instead."""
+    ic = IC()
+    keeper = ic.deploy(Keeper, "impostor")
+    world = ic.snapshot()
+    record = world.canisters[keeper.id]._replace(canister_id=other_id)
+    ic.restore(world._replace(canisters=immutables.Map({other_id: record})))
+    path = tmp_path / "edited.icto"
+    ic.save(path)
+
+    with pytest.raises(InvalidPayload, match="not a canister id"):
+        IC.load(path, allow=ALLOW)
+
+
 def _records_of(node: Any, name: str) -> Iterator[dict[str, Any]]:
     """Every saved attrs record of class ``name`` in a payload."""
     if isinstance(node, dict):
