@@ -11,5 +11,10 @@ UPDATE_MESSAGE: Final = 5_000_000
 INTER_CANISTER_CALL: Final = 260_000
 INGRESS_MESSAGE: Final = 1_200_000
 
+MAX_CYCLES: Final = 2**128 - 1
+"""Cycle amounts and balances are u128 on the IC: a larger amount is refused where cycles enter
+(top-ups, new canisters, cycles attached to a call), and a balance that would grow past it
+saturates here."""
+
 DEFAULT_CANISTER_CYCLES: Final = 100_000_000_000_000
 """What ``ic.create_canister`` gives a canister (like PocketIC's provisional top-up)."""

@@ -137,6 +137,12 @@ class Kernel(Protocol):
     ) -> tuple[Any, Any]: ...  # fmt: skip
 
 
+def _check_amount(amount: int) -> None:
+    """Refuse a cycles amount that is not a u128."""
+    if not 0 <= amount <= costs.MAX_CYCLES:
+        raise ValueError(f"amount must be a u128 of cycles (0 to 2**128 - 1), got {amount}")
+
+
 class ManagementCanister:
     """Serves calls addressed to ``aaaaa-aa``: a built-in the router reaches by that id.
 
@@ -339,16 +345,16 @@ class ManagementCanister:
         specified_id: Principal | None = None,
     ) -> Principal:
         """Create a canister with free cycles (test networks only; callable by ingress)."""
-        if amount is not None and amount < 0:
-            raise ValueError(f"amount must be non-negative, got {amount}")
+        if amount is not None:
+            _check_amount(amount)
         cycles = costs.DEFAULT_CANISTER_CYCLES if amount is None else amount
         return self._new_canister(settings, cycles, specified_id)
 
     def provisional_top_up_canister(self, canister_id: Principal, amount: int) -> None:
-        if amount < 0:
-            raise ValueError(f"amount must be non-negative, got {amount}")
+        """Add free cycles to a canister (test networks only); its balance saturates at u128."""
+        _check_amount(amount)
         record = self._target(canister_id, "provisional_top_up_canister")
-        self._put(record.with_cycles(record.cycles + amount))
+        self._put(record.with_cycles(min(record.cycles + amount, costs.MAX_CYCLES)))
 
     def install_code(
         self,
@@ -470,10 +476,11 @@ class ManagementCanister:
         )  # fmt: skip
 
     def deposit_cycles(self, canister_id: Principal) -> None:
-        """Move every cycle attached to the call into ``canister_id``."""
+        """Move every cycle attached to the call into ``canister_id`` (its balance saturates at
+        u128)."""
         record = self._target(canister_id, "deposit_cycles")
         self._accepted = self._cycles
-        self._put(record.with_cycles(record.cycles + self._cycles))
+        self._put(record.with_cycles(min(record.cycles + self._cycles, costs.MAX_CYCLES)))
 
     def raw_rand(self) -> bytes:
         """32 pseudo-random bytes, deterministic for a given IC seed and call order."""

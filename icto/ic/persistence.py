@@ -42,6 +42,7 @@ from icto.ic.codec import (
     VersionChanged,
     encode,
 )
+from icto.ic.cycles import MAX_CYCLES
 from icto.ic.principal import Principal
 from icto.ic.timers import Timer, TimerQueue
 from icto.ic.world import (
@@ -242,8 +243,8 @@ def _record_problem(key: object, record: object) -> str | None:
         return f"its code {code!r} is not a Canister class"
     if record.status not in (RUNNING, STOPPED, DELETED):
         return f"its status {record.status!r} is none of running, stopped, deleted"
-    if not _is_nat(record.cycles):
-        return f"its cycles {record.cycles!r} are not a non-negative int"
+    if not _is_nat(record.cycles, MAX_CYCLES):
+        return f"its cycles {record.cycles!r} are not a u128"
     controllers: object = record.controllers
     if not isinstance(controllers, tuple) or not all(
         isinstance(controller, Principal) for controller in controllers

@@ -78,6 +78,7 @@ _IMMUTABLE: Final = immutable_state_types
 _UPDATE_COST: Final = costs.UPDATE_MESSAGE
 _CALL_COST: Final = costs.INTER_CANISTER_CALL
 _INGRESS_COST: Final = costs.UPDATE_MESSAGE + costs.INGRESS_MESSAGE
+_MAX_CYCLES: Final = costs.MAX_CYCLES
 
 
 class BuiltinCanister(Protocol):
@@ -300,7 +301,7 @@ class Router:
     def _refund(self, caller: Principal, amount: int) -> None:
         record = self._canisters.get(caller)
         if record is not None and record.status != DELETED:
-            self.put(record.with_cycles(record.cycles + amount))
+            self.put(record.with_cycles(min(record.cycles + amount, _MAX_CYCLES)))
 
     def _resolve(
         self, record: CanisterRecord | None, callee: Principal, method: str, query_only: bool
@@ -590,6 +591,8 @@ class Router:
             raise CallContextLost()
         cost = _CALL_COST + cycles + segment[PENDING_CHARGE]
         if balance < cost:
+            if cycles > _MAX_CYCLES:  # no balance is larger: such an amount always lands here
+                raise ValueError(f"cycles must be a u128 (at most 2**128 - 1), got {cycles}")
             raise _reject(
                 RC.SYS_TRANSIENT, ErrorCode.CANISTER_OUT_OF_CYCLES,
                 f"Canister {me} cannot pay {cost} cycles to call {method!r} (balance {balance})",
@@ -728,7 +731,10 @@ class Router:
         amount: int = min(max_amount, ctx[CYCLES_AVAILABLE] - segment[CYCLES_ACCEPTED])
         if amount and not ctx[IS_QUERY]:
             record = self._own_record(ctx, "accept cycles")
-            self.put(record.with_cycles(record.cycles + amount))
+            # The balance saturates at u128 once the execution fee is paid (the IC reserves the
+            # fee first; here it is taken at the segment's end).
+            top = _MAX_CYCLES + segment[PENDING_CHARGE]
+            self.put(record.with_cycles(min(record.cycles + amount, top)))
             segment[CYCLES_ACCEPTED] += amount
             return amount
         return 0

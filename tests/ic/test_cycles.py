@@ -26,6 +26,7 @@ from icto.ic.cycles import (
     DEFAULT_CANISTER_CYCLES,
     INGRESS_MESSAGE,
     INTER_CANISTER_CALL,
+    MAX_CYCLES,
     UPDATE_MESSAGE,
 )
 from tests.ic.toys import Counter, Relay, Tally
@@ -466,6 +467,60 @@ def test_a_negative_cycles_amount_traps_the_caller(
     err = rejected(wallet.send, bank.id, "accept", -1, (1,))
     assert err.error_code == "IC0503"
     assert ic.cycles_balance(wallet.id) == WALLET_FUNDS - INGRESS_UPDATE
+
+
+# -- u128 -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "enter",
+    [
+        lambda ic, wallet: ic.add_cycles(wallet.id, MAX_CYCLES + 1),
+        lambda ic, wallet: ic.create_canister(cycles=MAX_CYCLES + 1),
+        lambda ic, wallet: ic.deploy(Counter, 0, cycles=2**130),
+    ],
+    ids=["add_cycles", "create_canister", "deploy"],
+)
+def test_cycles_beyond_a_u128_are_refused_where_they_enter_and_change_nothing(
+    ic: IC, wallet: CanisterProxy, enter: Any
+) -> None:
+    before = ic.snapshot()
+    err = rejected(enter, ic, wallet)
+    assert (err.reject_code, err.error_code) == (RejectCode.CANISTER_REJECT, "IC0408")
+    assert "u128" in err.message
+    assert ic.snapshot() is before
+
+
+def test_attaching_more_than_a_u128_of_cycles_traps_the_caller(
+    ic: IC, wallet: CanisterProxy, bank: CanisterProxy
+) -> None:
+    ic.add_cycles(wallet.id, MAX_CYCLES)
+    bank_before = ic.cycles_balance(bank.id)
+    err = rejected(wallet.send, bank.id, "accept", MAX_CYCLES + 1, (MAX_CYCLES + 1,))
+    assert err.error_code == "IC0503" and "u128" in err.message
+    assert ic.cycles_balance(wallet.id) == MAX_CYCLES - INGRESS_UPDATE
+    assert ic.cycles_balance(bank.id) == bank_before
+    assert ic.trace.calls(canister=bank.id) == [], "the call was never sent"
+
+
+def test_a_balance_saturates_at_u128_wherever_cycles_arrive(
+    ic: IC, wallet: CanisterProxy, bank: CanisterProxy
+) -> None:
+    """A top-up, a deposit, a refund and cycles a callee accepts never take a balance past
+    2**128 - 1 (the execution fee is paid before accepted cycles count against the cap)."""
+    assert ic.add_cycles(wallet.id, MAX_CYCLES) == MAX_CYCLES
+    ic.add_cycles(bank.id, MAX_CYCLES)
+    # The callee deposits into the waiting wallet, which is full again when its 1000 come back.
+    payer = ic.deploy(Wallet)
+    deposit = (MANAGEMENT_ID, "deposit_cycles", 10**9, (wallet.id,))
+    wallet.send(payer.id, "send", 1_000, deposit)
+    assert ic.cycles_balance(wallet.id) == MAX_CYCLES
+    payer.send(MANAGEMENT_ID, "deposit_cycles", 10**9, (bank.id,))
+    assert ic.cycles_balance(bank.id) == MAX_CYCLES
+    assert wallet.send_catch(bank.id, "accept", 10**9, (10**9,)) == (
+        f"reply ({10**9}, {10**9}, 0)"
+    )
+    assert ic.cycles_balance(bank.id) == MAX_CYCLES
 
 
 @settings(max_examples=80, deadline=None)

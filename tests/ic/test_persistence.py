@@ -311,6 +311,7 @@ def _orphan_timer(world: Any) -> Any:
 EDITED_WORLDS: dict[str, Any] = {
     "cycles as text": lambda w: _with_record(w, cycles="lots"),
     "negative cycles": lambda w: _with_record(w, cycles=-5),
+    "cycles beyond a u128": lambda w: _with_record(w, cycles=2**128),
     "controllers as an int": lambda w: _with_record(w, controllers=5),
     "a status of no kind": lambda w: _with_record(w, status="zombie"),
     "code that is not a canister": lambda w: _with_record(w, code=Box),
