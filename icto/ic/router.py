@@ -70,7 +70,7 @@ from icto.ic.faults import FaultRule, Faults
 from icto.ic.principal import Principal
 from icto.ic.timers import Timer
 from icto.ic.trace import Trace, TraceEntry
-from icto.ic.world import DELETED, RUNNING, STOPPED, CanisterRecord, World
+from icto.ic.world import DELETED, MAX_TIME, RUNNING, STOPPED, CanisterRecord, World
 
 _new_tuple: Final[Any] = tuple.__new__
 _new_object: Final = object.__new__
@@ -674,6 +674,11 @@ class Router:
         record = self._writable(ctx, "set timers")
         if not isinstance(delay_ns, int) or isinstance(delay_ns, bool) or delay_ns < 0:
             raise ValueError(f"timer delay must be a non-negative int of nanoseconds: {delay_ns!r}")
+        if ctx[TIME] + delay_ns > MAX_TIME:
+            raise ValueError(
+                f"timer delay {delay_ns!r} puts its deadline past the last instant IC time can "
+                f"name (2**64 - 1 ns): it could never fire"
+            )
         target = getattr(code, method, None) if isinstance(method, str) else None
         spec = code.__icto_methods__.get(method)
         if (

@@ -559,6 +559,11 @@ class TestInvalidTimers:
         assert caught.value.error_code == "IC0503"
         assert ic.pending_timers() == 0
 
+    def test_a_timer_may_fall_due_at_the_clocks_last_instant(self, ic: IC, alarm: Any) -> None:
+        alarm.schedule(MAX_TIME - ic.time, "at the end of time")
+        ic.set_time(MAX_TIME)
+        assert tags(ic, alarm.id) == ["at the end of time"]
+
     @pytest.mark.parametrize(
         ("delay", "method"),
         [
@@ -573,6 +578,8 @@ class TestInvalidTimers:
             (0, "state"),
             (0, 42),
             (0, "_async_ring"),  # its call would return a coroutine, never run
+            (2**70, "ring"),  # past the nat64 clock: it could never fire
+            (MAX_TIME - GENESIS_TIME + 1, "ring"),
             (0, "_generator_ring"),
         ],
     )
