@@ -65,10 +65,12 @@ def _as_principal(value: Principal | CanisterProxy | str, what: str) -> Principa
 class IC:
     """A simulated IC subnet.
 
-    ``IC(genesis_time=..., max_call_depth=64, seed=0, trace=True)``. Nothing happens unless the
-    test drives it: time moves only with ``set_time`` / ``advance_time``, and ids, times and
-    ``raw_rand`` are the same in every run. Message delivery is the router's (``icto.ic.router``);
-    this class is the surface a test or notebook holds.
+    ``IC(genesis_time=..., max_call_depth=64, seed=0, trace=True)``; ``max_call_depth`` is at
+    most ``MAX_CALL_DEPTH`` (100), the depth Python's default recursion limit leaves room for.
+    Nothing happens unless the test drives it: time moves only with ``set_time`` /
+    ``advance_time``, and ids, times and ``raw_rand`` are the same in every run. Message
+    delivery is the router's (``icto.ic.router``); this class is the surface a test or notebook
+    holds.
     """
 
     def __init__(

@@ -80,6 +80,13 @@ _CALL_COST: Final = costs.INTER_CANISTER_CALL
 _INGRESS_COST: Final = costs.UPDATE_MESSAGE + costs.INGRESS_MESSAGE
 _MAX_CYCLES: Final = costs.MAX_CYCLES
 
+MAX_CALL_DEPTH: Final = 100
+"""The largest ``max_call_depth`` an IC accepts. Each hop of a call chain is about 5 Python
+frames (the method, ``self.call``, the router's call, delivery and run), so Python's default
+recursion limit of 1,000 ends the simplest chain near depth 195, in a ``RecursionError`` trap
+instead of the depth reject; 100 leaves room for the test's own frames and for helpers canister
+code calls between hops."""
+
 
 class BuiltinCanister(Protocol):
     """A canister the router serves itself, reached by its id (the management canister).
@@ -152,8 +159,11 @@ class Router:
     """
 
     def __init__(self, world: World, max_call_depth: int, trace: bool) -> None:
-        if not is_int(max_call_depth) or max_call_depth < 1:
-            raise ValueError(f"max_call_depth must be a positive int, got {max_call_depth!r}")
+        if not is_int(max_call_depth) or not 1 <= max_call_depth <= MAX_CALL_DEPTH:
+            raise ValueError(
+                f"max_call_depth must be an int from 1 to {MAX_CALL_DEPTH} (deeper chains would "
+                f"hit Python's recursion limit first), got {max_call_depth!r}"
+            )
         self._assembled: World = world
         self.set_world(world)
         self.max_call_depth = max_call_depth
@@ -875,6 +885,7 @@ __all__ = [
     "INGRESS",
     "INGRESS_QUERY",
     "MANAGEMENT_ID",
+    "MAX_CALL_DEPTH",
     "TIMER",
     "BuiltinCanister",
     "CallContextLost",

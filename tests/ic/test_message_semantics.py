@@ -21,6 +21,7 @@ from icto import (
     update,
 )
 from icto.ic.context import CALLER
+from icto.ic.router import MAX_CALL_DEPTH
 from tests.ic.toys import Counter, Relay, Tally
 
 
@@ -373,6 +374,24 @@ def test_the_depth_limit_is_configurable() -> None:
     rejected(relays[0].chain, (relays[1].id, relays[2].id, relays[3].id))
     with pytest.raises(ValueError, match="max_call_depth"):
         IC(max_call_depth=0)
+
+
+def test_the_depth_limit_goes_no_higher_than_python_can_reach() -> None:
+    """At the highest limit a chain one call too deep still gets the depth reject, not a
+    RecursionError trap, within Python's default recursion limit; a higher limit is refused."""
+    with pytest.raises(ValueError, match="max_call_depth"):
+        IC(max_call_depth=MAX_CALL_DEPTH + 1)
+    ic = IC(max_call_depth=MAX_CALL_DEPTH)
+    relay = ic.deploy(Relay)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        assert relay.chain((relay.id,) * (MAX_CALL_DEPTH - 1)) == MAX_CALL_DEPTH
+        err = rejected(relay.chain, (relay.id,) * MAX_CALL_DEPTH)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert "IC0525" in err.message
+    assert all(entry.outcome != "pending" for entry in ic.trace)
 
 
 # -- rule 9: CallRejected fields --------------------------------------------------------------
