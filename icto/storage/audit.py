@@ -118,7 +118,7 @@ def _plainly_valid(event: AuditEvent, entries: int) -> bool:
         return False
     user, contract = event.user, event.contract_id
     if (user is not None and type(user) is not Principal) or (
-        contract is not None and type(contract) is not Principal
+        contract is not None and (type(contract) is not Principal or not contract.is_canister)
     ):
         return False
     for text in (event.service, event.payment_id):
@@ -165,6 +165,9 @@ def _every_event_problem(event: AuditEvent, entries: int) -> tuple[str, ...]:
     for name in ("user", "contract_id"):
         if fields[name] is not None and not isinstance(fields[name], Principal):
             problems.append(f"{name} must be a Principal or None, got {fields[name]!r}")
+    contract = fields["contract_id"]
+    if isinstance(contract, Principal) and not contract.is_canister:
+        problems.append(f"contract_id must be a canister id, got {contract}")
     for name in ("service", "payment_id"):
         if fields[name] is not None and not is_line(fields[name], MAX_TEXT):
             problems.append(f"{name} must be None or one line of 1 to {MAX_TEXT} characters")

@@ -182,11 +182,14 @@ class StorageBase(Canister):
 
     def _require_reader_of(self, user: Principal | None, what: str) -> None:
         """Writers and admins read anything; anyone else only records about themselves."""
-        if not (self._is_privileged(self.caller) or user == self.caller):
+        if not self._may_read(user):
             raise self._deny(f"{UNAUTHORIZED_READ} {what}")
 
     def _may_read(self, user: Principal | None) -> bool:
-        return user == self.caller or self._is_privileged(self.caller)
+        """Whether the caller may read a record about ``user``. The anonymous principal is
+        nobody in particular: records about it (a refused anonymous call) are not its own."""
+        caller = self.caller
+        return (user == caller and not caller.is_anonymous) or self._is_privileged(caller)
 
     # -- the whitelist and the admin list -----------------------------------------------------
 

@@ -33,7 +33,7 @@ from icto.storage import (
 )
 from tests.helpers import rejected
 
-CONTRACT = Principal.from_name("contract-1")
+CONTRACT = Principal.from_canister_index(901)
 
 
 def event(**fields: Any) -> AuditEvent:
@@ -111,6 +111,8 @@ INVALID_EVENTS = {
     "custom-text-on-other-action": event(custom="Oops"),
     "user-not-principal": event(user="alice"),
     "contract-not-principal": event(contract_id=b"\x01"),
+    "contract-a-user": event(contract_id=Principal.from_name("alice")),
+    "contract-anonymous": event(contract_id=Principal.anonymous()),
     "service-empty": event(service=""),
     "service-too-long": event(service="s" * (MAX_TEXT + 1)),
     "payment-id-not-text": event(payment_id=5),
@@ -202,6 +204,16 @@ class TestReading:
     def test_a_user_reads_their_own_entries(self, trail, alice):
         assert [e.id for e in all_entries(trail.as_caller(alice), user=alice)] == [0, 2]
         assert trail.as_caller(alice).get_entry(2).user == alice
+
+    def test_the_anonymous_principal_reads_no_entry_about_it(self, audit):
+        """An entry about the anonymous principal (a refused anonymous call) is nobody's own:
+        anyone can call as the anonymous principal."""
+        anonymous = Principal.anonymous()
+        entry = audit.log_event(event(user=anonymous, details=(("ip", "private"),)))
+        as_anonymous = audit.as_caller(anonymous)
+        assert as_anonymous.get_entry(entry) is None
+        refusal = rejected(lambda: as_anonymous.query(AuditQuery(user=anonymous)))
+        assert refusal.message.startswith("Unauthorized")
 
     def test_a_user_reads_nothing_about_others(self, trail, alice):
         as_alice = trail.as_caller(alice)

@@ -29,7 +29,7 @@ from icto.storage import (
 )
 
 USERS = tuple(Principal.from_name(f"user-{n}") for n in range(3))
-CONTRACTS = tuple(Principal.from_name(f"contract-{n}") for n in range(2))
+CONTRACTS = tuple(Principal.from_canister_index(900 + n) for n in range(2))
 ACTIONS = (
     AuditAction.PAYMENT_PROCESSED,
     AuditAction.DEPLOYMENT_SUCCEEDED,

@@ -26,7 +26,8 @@ HOSTILE = st.one_of(
 )
 EVENTS = (
     AuditEvent(action=AuditAction.PAYMENT_PROCESSED, user=USER, service="token_factory",
-               contract_id=USER, payment_id="pay-1", ref_id=0, severity=Severity.INFO,
+               contract_id=Principal.from_canister_index(9), payment_id="pay-1", ref_id=0,
+               severity=Severity.INFO,
                details=(("k", "v"),), occurred_at=5),
     AuditEvent(action=AuditAction.CUSTOM, custom="my action"),
 )  # fmt: skip
