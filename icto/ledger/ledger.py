@@ -139,6 +139,14 @@ def _raw(account: Account | None) -> tuple[Principal, bytes | None] | None:
     return None if account is None else (account.owner, account.subaccount)
 
 
+def _check_amount(amount: object) -> None:
+    """Trap unless ``amount`` is a nat. The argument records check it when built, but a record
+    can be built around its validators and sent through the router, as a canister's arguments
+    are never trusted on the IC: a negative amount would create money."""
+    if amount.__class__ is not int or amount < 0:
+        raise Trap(f"amount must be a nat, got {amount!r}")
+
+
 def _mint_identity(to: Account, amount: int, memo: bytes | None, at: int) -> tuple[Any, ...]:
     """A mint's dedup identity: what the production ledger records of it, fields as given. It
     names no source and no fee, so a retry that spells the minting account another way, or
@@ -386,6 +394,7 @@ class Ledger(Canister):
         now = self.time
         approver = Account(caller, args.from_subaccount)
         spender = args.spender
+        _check_amount(args.amount)
         if spender.owner == caller:
             raise Trap("self approval is not allowed")
         minting = config.minting_account
@@ -460,6 +469,8 @@ class Ledger(Canister):
         and owners (always principals) compare as bytes without a Python-level call, where
         accounts take one.
         """
+        if amount.__class__ is not int or amount < 0:  # a record built around its validators
+            _check_amount(amount)
         state = self.state
         config = state.config
         if memo is not None:

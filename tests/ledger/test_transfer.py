@@ -579,6 +579,44 @@ def test_amounts_are_checked_even_with_attrs_validators_switched_off(
         record(**parties, **fields)
 
 
+def built_around_validators(record: Any, **fields: Any) -> Any:
+    """A ``record`` instance with ``fields`` stored as given, no validator run (a hostile caller
+    can send such a record through the router: only its class is checked there)."""
+    built = object.__new__(record)
+    for field in attrs.fields(record):
+        object.__setattr__(built, field.name, fields.get(field.name, field.default))
+    return built
+
+
+@pytest.mark.parametrize(
+    ("method", "record", "fields"),
+    [
+        ("icrc1_transfer", TransferArgs, {"amount": -5_000_000}),
+        ("icrc1_transfer", TransferArgs, {"amount": 2.5}),
+        ("icrc2_transfer_from", TransferFromArgs, {"amount": -5}),
+        ("icrc2_approve", ApproveArgs, {"amount": -1}),
+    ],
+    ids=["transfer-negative", "transfer-float", "transfer-from-negative", "approve-negative"],
+)
+def test_an_amount_that_is_no_nat_traps_in_the_ledger_and_changes_nothing(
+    ic: IC, ledger: CanisterProxy, alice: Principal, bob: Principal, accounts: list[Account],
+    method: str, record: Any, fields: dict[str, Any],
+) -> None:  # fmt: skip
+    """The ledger checks amounts itself: a negative amount would move money the wrong way and
+    leave a negative balance."""
+    parties: dict[str, Any] = {"to": Account(alice)}
+    if record is TransferFromArgs:
+        parties["from_"] = Account(bob)
+    if record is ApproveArgs:
+        parties = {"spender": Account(alice)}
+    args = built_around_validators(record, **parties, **fields)
+    before = (state(ledger, accounts), ic.state_of(ledger.id))
+    with pytest.raises(CallRejected) as refusal:
+        getattr(ledger.as_caller(bob), method)(args)
+    assert refusal.value.error_code == "IC0503" and "amount must be a nat" in refusal.value.message
+    assert (state(ledger, accounts), ic.state_of(ledger.id)) == before
+
+
 def test_to_must_be_an_account_not_a_principal(
     ledger: CanisterProxy, bob: Principal, accounts: list[Account]
 ) -> None:
