@@ -225,6 +225,8 @@ class PaidDeployments(BackendBase):
         again returns the same contract): it is charged nothing, and a zero payment records the
         deployment under the sale."""
         user = self.caller
+        if owner == user and request is None:
+            owner = None  # naming oneself as the owner is what every deployment does
         exempt = owner is not None or request is not None
         refusal = self._exemption_problem(user, owner, request) if exempt else None
         refusal = (

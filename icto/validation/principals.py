@@ -21,7 +21,7 @@ def identified_problem(principal: object, role: str) -> str | None:
 
 
 def _a(noun: str) -> str:
-    return "an" if noun[:1] in set("aeiou") else "a"
+    return "an" if noun[:1] in set("aeio") else "a"  # "a user", "an owner"
 
 
 def require_identified(principal: object, role: str) -> Err[NotIdentified] | None:

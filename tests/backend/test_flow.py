@@ -92,6 +92,17 @@ def test_the_result_names_the_contract_the_service_the_payment_and_the_fee(
     assert system.invoice_storage.get_payment(result.payment_id) is not None
 
 
+def test_a_user_naming_themselves_as_owner_deploys_as_any_user_does(
+    system: System, fund: Fund, alice: Principal
+) -> None:
+    """Only a launchpad sale may name another owner; naming oneself is the ordinary paid flow."""
+    fund(alice)
+    result = system.backend.as_caller(alice).deploy_token(token_config(), alice).unwrap()
+    assert result.fee_paid == FEE
+    info = system.token_factory.as_caller(alice).get_contract_info(result.canister_id)
+    assert info.owner == alice
+
+
 def test_the_user_pays_fee_and_ledger_fee_and_the_recipient_receives_the_fee(
     system: System, fund: Fund, alice: Principal
 ) -> None:

@@ -40,3 +40,9 @@ def test_the_article_follows_the_role() -> None:
     assert identified_problem(Principal.anonymous(), "backend") == (
         "the anonymous principal cannot be a backend"
     )
+    assert identified_problem(Principal.anonymous(), "user") == (
+        "the anonymous principal cannot be a user"
+    )
+    assert identified_problem(Principal.anonymous(), "owner") == (
+        "the anonymous principal cannot be an owner"
+    )
