@@ -563,6 +563,7 @@ def launch_scene(system: System, users: dict[str, Principal], out: TextIO) -> Pr
     sale.finalize().unwrap()
     pipeline = sale.get_pipeline()
     created = dict(pipeline.distributions)
+    payouts = [(name, pipeline.payouts[name]) for name in pipeline.payout_order]
     made = {
         "DeployToken": f"NOVA {short(pipeline.sale_token)}",
         "DeployDistributions": ", ".join(f"{n} {short(c)}" for n, c in created.items()),
@@ -570,7 +571,7 @@ def launch_scene(system: System, users: dict[str, Principal], out: TextIO) -> Pr
         "SeedLiquidity": f"pool {short(pipeline.pool)}, {pipeline.lp_shares:,} shares",
         "SendRaisedFunds": ", ".join(
             f"{name.split()[0]} {short(p.to.owner)} {icp(p.amount)}"
-            for name, p in pipeline.payouts.items()
+            for name, p in payouts
             if p.ledger == system.icp_ledger.id and p.amount
         ),
     }  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -281,11 +282,21 @@ def test_the_demo_is_deterministic(demo: Run) -> None:
     assert again.getvalue() == demo.text
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+def run_cli(*args: str, hash_seed: str | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = None if hash_seed is None else {**os.environ, "PYTHONHASHSEED": hash_seed}
     return subprocess.run(
         [sys.executable, "-m", "icto", *args], cwd=ROOT, capture_output=True, timeout=120,
-        check=False,
+        check=False, env=env,
     )  # fmt: skip
+
+
+def test_the_demo_prints_the_same_text_whatever_the_string_hash_seed() -> None:
+    """Each process hashes strings with its own seed: nothing printed may follow hash order."""
+    first, *others = (
+        run_cli("demo", hash_seed=seed).stdout.decode(errors="replace") for seed in ("0", "1", "2")
+    )
+    assert "Launch pipeline" in first
+    assert others == [first] * len(others)
 
 
 def test_python_m_icto_demo_exits_0() -> None:
