@@ -38,6 +38,7 @@ from icto.storage.audit import AuditStorage
 from icto.storage.invoice import InvoiceStorage
 from icto.storage.types import StorageInit
 from icto.token.factory import TokenFactory
+from icto.validation import identified_problem
 
 OPERATOR: Final = Principal.from_name("icto-operator")
 """Controller of every platform canister ``deploy_system`` creates (unless told otherwise)."""
@@ -107,7 +108,43 @@ def deploy_system(
     factory_cycles: int = DEFAULT_FACTORY_CYCLES,
 ) -> System:
     """Deploy and wire the platform on ``ic``; ``operator`` controls every canister. Each
-    factory starts with ``factory_cycles`` (by default a million deployments' worth)."""
+    factory starts with ``factory_cycles`` (by default a million deployments' worth).
+
+    All or nothing: bad arguments are refused (``TypeError`` / ``ValueError``) before anything
+    is deployed, and a deployment that fails part way leaves ``ic`` as it was, so a retry
+    starts clean (a half-built platform would hold the ICP ledger's id).
+    """
+    _check_arguments(ic, operator, refund_float, factory_cycles)
+    before = ic.snapshot()
+    try:
+        return _deploy(ic, operator, refund_float, factory_cycles)
+    except BaseException:
+        ic.restore(before)
+        raise
+
+
+def _check_arguments(
+    ic: object, operator: object, refund_float: object, factory_cycles: object
+) -> None:
+    if not isinstance(ic, IC):
+        raise TypeError(f"deploy_system deploys on an IC, got {type(ic).__name__}")
+    if not isinstance(operator, Principal):
+        raise TypeError(f"operator must be a Principal, got {type(operator).__name__}")
+    if (problem := identified_problem(operator, "operator")) is not None:
+        raise ValueError(problem)
+    for name, value in (("refund_float", refund_float), ("factory_cycles", factory_cycles)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value}")
+    if ICP.canister_id in ic.world.canisters:
+        raise ValueError(
+            f"the ICP ledger's id {ICP.canister_id} is taken on this IC "
+            "(is the platform deployed on it already?)"
+        )
+
+
+def _deploy(ic: IC, operator: Principal, refund_float: int, factory_cycles: int) -> System:
     icp = deploy_ledger(
         ic, ICP.init(Account(ICP_MINTER)), ICP.canister_id, controllers=(operator,), caller=operator
     )

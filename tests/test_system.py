@@ -3,14 +3,18 @@
 The ICP ledger is at its mainnet id; the operator controls every canister; the backend is the
 one whitelisted writer of both storages and the one backend of the Token Factory (each asked
 directly); the backend holds a float of ICP for refunds' ledger fees; the test helpers move
-ICP the way they say; and the same calls give the same platform on any IC.
+ICP the way they say; and the same calls give the same platform on any IC. It is all or
+nothing: bad arguments are refused before anything is deployed, and a deployment that fails part
+way leaves the IC as it was.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from icto import E8S, IC, Account, Principal
+from icto import E8S, IC, Account, CallRejected, Principal
 from icto.backend import (
     DAO_FACTORY,
     DISTRIBUTION_FACTORY,
@@ -156,3 +160,59 @@ def test_two_deployments_on_two_ics_are_the_same() -> None:
     for canister in canisters(one).values():
         assert first.state_of(canister) == second.state_of(canister)
     assert first.time == second.time
+
+
+@pytest.mark.parametrize(
+    ("operator", "reason"),
+    [
+        (Principal.anonymous(), "the anonymous principal cannot be an operator"),
+        (Principal.management_canister(), "the management canister cannot be an operator"),
+    ],
+    ids=["anonymous", "management canister"],
+)
+def test_an_unidentified_operator_is_refused_before_anything_is_deployed(
+    ic: IC, operator: Principal, reason: str
+) -> None:
+    with pytest.raises(ValueError, match=reason):
+        deploy_system(ic, operator=operator)
+    assert len(ic.world.canisters) == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "reason"),
+    [
+        ({"operator": "alice"}, TypeError, "operator must be a Principal, got str"),
+        ({"refund_float": -1}, ValueError, "refund_float must be an int >= 0, got -1"),
+        ({"refund_float": 0.5}, TypeError, "refund_float must be an int, got float"),
+        ({"refund_float": True}, TypeError, "refund_float must be an int, got bool"),
+        ({"factory_cycles": -5}, ValueError, "factory_cycles must be an int >= 0, got -5"),
+        ({"factory_cycles": None}, TypeError, "factory_cycles must be an int, got NoneType"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_deployed_and_a_retry_works(
+    ic: IC, arguments: dict[str, Any], error: type[Exception], reason: str
+) -> None:
+    with pytest.raises(error, match=reason):
+        deploy_system(ic, **arguments)
+    assert len(ic.world.canisters) == 0
+    assert deploy_system(ic).icp_balance(OPERATOR) == 0
+
+
+def test_deploy_system_needs_an_ic() -> None:
+    with pytest.raises(TypeError, match="deploy_system deploys on an IC, got NoneType"):
+        deploy_system(None)  # type: ignore[arg-type]
+
+
+def test_a_second_platform_on_the_same_ic_is_refused_and_changes_nothing(system: System) -> None:
+    before = system.ic.snapshot()
+    with pytest.raises(ValueError, match="ICP ledger's id ryjl3-tyaaa-aaaaa-aaaba-cai is taken"):
+        deploy_system(system.ic)
+    assert system.ic.snapshot() is before
+
+
+def test_a_deployment_that_fails_part_way_leaves_the_ic_as_it_was(ic: IC) -> None:
+    before = ic.snapshot()
+    with ic.faults.reject(method="setup_microservices"), pytest.raises(CallRejected):
+        deploy_system(ic)
+    assert ic.snapshot() is before
+    assert deploy_system(ic).backend.get_admins() == ()
