@@ -13,8 +13,10 @@ import pytest
 from icto import E8S, IC, Account, Principal
 from icto.distribution import Cliff, Linear, days, unlock_curve
 from icto.factory.types import Page
-from icto.ic.html import escape, items_table, table
+from icto.ic.html import escape, items_table, table, timestamp
 from icto.ic.result import Err, Ok
+from icto.ic.world import MAX_TIME
+from icto.launchpad import SaleInfo, SaleState
 from icto.storage.types import AuditQuery, CursorPage
 from icto.system import System
 from icto.token import TokenConfig
@@ -55,6 +57,18 @@ def test_the_table_helper_escapes_everything() -> None:
     assert "<caption & co>" in text and "1,000" in text
     assert escape("a<b") == "a&lt;b"
     assert "(none)" in "".join(parse(items_table("nothing", [])).text)
+
+
+def test_a_time_no_date_can_show_is_shown_in_nanoseconds() -> None:
+    assert timestamp(MAX_TIME) == "2554-07-21T23:34:33Z"
+    far = 10**21
+    sale = SaleInfo(
+        id=Principal.from_canister_index(7), name="Far", state=SaleState.UPCOMING,
+        sale_type="FairLaunch", raised=0, soft_cap=1, hard_cap=2, participants=0,
+        tokens_for_sale=10, allocated=0, sale_start=0, sale_end=far,
+        history=((SaleState.UPCOMING, far),),
+    )  # fmt: skip
+    assert "1970-01-01T00:00:00Z to 1,000,000,000,000,000,000,000 ns" in shown(sale)
 
 
 # -- the simulated IC ----------------------------------------------------------------------------

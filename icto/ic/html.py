@@ -34,8 +34,12 @@ def clip(text: str, limit: int = _CELL_LIMIT) -> str:
 
 
 def timestamp(ns: int) -> str:
-    """IC time (ns since the epoch) as UTC ISO 8601 text."""
-    moment = datetime.datetime.fromtimestamp(ns // 10**9, datetime.UTC)
+    """IC time (ns since the epoch) as UTC ISO 8601 text; a time no date can show (past year
+    9999) as its nanoseconds, so a view never fails on a value it is handed."""
+    try:
+        moment = datetime.datetime.fromtimestamp(ns // 10**9, datetime.UTC)
+    except (ValueError, OverflowError, OSError):
+        return f"{ns:,} ns"
     return moment.isoformat().replace("+00:00", "Z")
 
 

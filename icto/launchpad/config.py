@@ -19,6 +19,7 @@ from icto.dao.config import DAOConfig, validate_dao_config
 from icto.distribution.schedule import BP, Instant, Schedule, schedule_problems
 from icto.ic.account import Account
 from icto.ic.principal import Principal
+from icto.ic.world import MAX_TIME
 from icto.multisig.config import MultisigConfig, validate_multisig_config
 from icto.token.config import TokenConfig, validate_token_config
 from icto.validation import as_tuple, identified_problem, is_nat, pairs, text_problem
@@ -169,8 +170,8 @@ def validate_launchpad_config(
             reasons.append(f"{field} must be an int from 1 to 2**128 - 1")
     times = ("sale_start", "sale_end")
     for field in times:
-        if not is_nat(getattr(config, field)):
-            reasons.append(f"{field} must be an int of ns >= 0")
+        if not _in(getattr(config, field), 0, MAX_TIME):
+            reasons.append(f"{field} must be an int of ns from 0 to 2**64 - 1 (IC time)")
     if not _in(config.min_participants, 0, MAX_PARTICIPANTS):
         reasons.append(f"min_participants must be an int from 0 to {MAX_PARTICIPANTS}")
     limits = (("buyer_initial_bp", BP), ("liquidity_bp", BP),
@@ -255,8 +256,8 @@ def _whitelist_problems(whitelist: object) -> list[str]:
             return [problem]
     if len(set(members)) != len(members):
         return ["the whitelist names a principal more than once"]
-    if not is_nat(whitelist.opens):
-        return ["the whitelist's opens must be an int of ns >= 0"]
+    if not _in(whitelist.opens, 0, MAX_TIME):
+        return ["the whitelist's opens must be an int of ns from 0 to 2**64 - 1 (IC time)"]
     return []
 
 

@@ -1,17 +1,17 @@
 """A launchpad config is valid or refused for named reasons; a refusal costs nothing, a failed
 preflight is refunded in full.
 
-- ``validate_launchpad_config`` gives a config with one rule broken exactly one reason, naming
-  the problem: the project name follows the platform's text rule; the purchase token is a
-  canister; an existing sale token is another ledger than the purchase token, with 0 to 18
-  decimals; a new sale token is a valid ``TokenConfig``; a fixed price is at least 1; soft cap ≤
-  hard cap, min ≤ max contribution ≤ hard cap, start < end, a whitelist opens before the sale
-  starts and names identified principals once each; an allocation group's recipients sum to its
-  amount; the raised funds are shared by 1 or more accounts summing to exactly 10_000 bp; the
-  platform fee is at most 1_000 bp and fee + affiliate + liquidity below 10_000 bp; at the fixed
+- ``validate_launchpad_config`` gives a config with one rule broken exactly one reason, naming the
+  problem: the project name follows the platform's text rule; the purchase token is a canister; an
+  existing sale token is another ledger than the purchase token, with 0 to 18 decimals; a new sale
+  token is a valid ``TokenConfig``; a fixed price is at least 1; soft cap ≤ hard cap, min ≤ max
+  contribution ≤ hard cap, start < end, times fit the IC clock (a nat64 of ns), a whitelist opens
+  before the sale starts and names identified principals once each; an allocation group's recipients
+  sum to its amount; the raised funds are shared by 1 or more accounts summing to exactly 10_000 bp;
+  the platform fee is at most 1_000 bp and fee + affiliate + liquidity below 10_000 bp; at the fixed
   price the hard cap buys no more than the tokens for sale and the soft cap buys at least one; a
-  treasury multisig lists the creator as an Owner and a treasury DAO config is valid (its token
-  left ``None`` means the sale token); ``is_public`` is a bool. Every bound itself is valid.
+  treasury multisig lists the creator as an Owner and a treasury DAO config is valid (its token left
+  ``None`` means the sale token); ``is_public`` is a bool. Every bound itself is valid.
 - Deploying a refused config through the paid flow costs nothing: ``Err(InvalidConfig)`` with the
   same reasons, the creator's ICP balance and the Launchpad Factory's contract count unchanged,
   no canister created.
@@ -35,6 +35,7 @@ from icto.backend.types import DeploymentFailed, RefundOutcome
 from icto.dao import DAOConfig
 from icto.distribution import days
 from icto.factory import InvalidConfig
+from icto.ic.world import MAX_TIME
 from icto.launchpad import (
     AllocationGroup,
     ExistingToken,
@@ -183,7 +184,13 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], LaunchpadConfig], str]] = {
     ),
     "start == end": (base(sale_start=END), "the sale must start before it ends"),
     "start after end": (base(sale_start=END + 1), "the sale must start before it ends"),
-    "negative end": (base(sale_end=-1), "sale_end must be an int of ns >= 0"),
+    "negative end": (base(sale_end=-1), "sale_end must be an int of ns from 0 to 2**64 - 1"),
+    "start past the IC clock's last ns": (
+        base(sale_start=MAX_TIME + 1), "sale_start must be an int of ns from 0 to 2**64 - 1",
+    ),
+    "end past the IC clock's last ns": (
+        base(sale_end=MAX_TIME + 1), "sale_end must be an int of ns from 0 to 2**64 - 1",
+    ),
     "whitelist opening at the sale's start": (
         base(whitelist=Whitelist((ALICE,), opens=START)),
         "the whitelist must open before the public sale starts",
@@ -300,7 +307,11 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], LaunchpadConfig], str]] = {
     ),
     "a whitelist opening at -1": (
         base(whitelist=Whitelist((ALICE,), opens=-1)),
-        "the whitelist's opens must be an int of ns >= 0",
+        "the whitelist's opens must be an int of ns from 0 to 2**64 - 1",
+    ),
+    "a whitelist opening past the IC clock's last ns": (
+        base(whitelist=Whitelist((ALICE,), opens=MAX_TIME + 1)),
+        "the whitelist's opens must be an int of ns from 0 to 2**64 - 1",
     ),
     "11 allocation groups": (
         base(allocations=(GROUP,) * 11), "allocations are at most 10 AllocationGroup records",
@@ -397,6 +408,7 @@ GOOD_CONFIGS: dict[str, Callable[[], LaunchpadConfig]] = {
     ),
     "all raised funds to one account": base(raised_allocation=((Account(CREATOR), 10_000),)),
     "private": base(is_public=False),
+    "a sale ending at the IC clock's last ns": base(sale_end=MAX_TIME),
     "empty description and website": base(project=ProjectInfo("Sale project")),
     "a whitelist of 10_000": base(whitelist=Whitelist(MANY[:10_000], opens=T0)),
     "10 allocation groups": base(allocations=(GROUP,) * 10),
