@@ -94,6 +94,29 @@ def test_the_ic_is_a_table_of_its_canisters(deployed: tuple[System, Principal, A
     assert str(system.backend.id) in text
 
 
+def test_the_ic_counts_and_lists_only_its_live_canisters(ic: IC) -> None:
+    kept, gone = ic.create_canister(), ic.create_canister()
+    ic.stop_canister(gone)
+    ic.delete_canister(gone)
+    assert repr(ic).startswith("<IC 1 canisters at ")
+    text = shown(ic)
+    assert "IC 1 canisters" in text and str(kept) in text and str(gone) not in text
+
+
+@pytest.mark.parametrize(
+    ("ns", "moment"),
+    [
+        (999_999_999, "1970-01-01T00:00:00.999999+00:00"),
+        (1_767_225_600_123_456_789, "2026-01-01T00:00:00.123456+00:00"),
+        (2**64 - 1, "2554-07-21T23:34:33.709551+00:00"),
+    ],
+)
+def test_the_ic_shows_its_time_cut_to_the_microsecond_never_rounded_up(
+    ns: int, moment: str
+) -> None:
+    assert repr(IC(genesis_time=ns)) == f"<IC 0 canisters at {moment} ({ns} ns)>"
+
+
 def test_a_proxy_names_its_code_and_methods(deployed: tuple[System, Principal, Any]) -> None:
     system, _, _ = deployed
     text = shown(system.backend)

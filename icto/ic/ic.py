@@ -436,9 +436,15 @@ class IC:
     # -- display ------------------------------------------------------------------------------
 
     def __repr__(self) -> str:
-        live = len(self._router.world.canisters)
-        moment = datetime.datetime.fromtimestamp(self._router.world.time / 1e9, datetime.UTC)
-        return f"<IC {live} canisters at {moment.isoformat()} ({self._router.world.time} ns)>"
+        """The live canisters (deleted ones are not counted) and the time, to the microsecond
+        below it (integer arithmetic: a float would round 999_999_999 ns up to a second)."""
+        world = self._router.world
+        live = sum(record.status != DELETED for record in world.canisters.values())
+        seconds, ns = divmod(world.time, 10**9)
+        moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(
+            microsecond=ns // 1_000
+        )
+        return f"<IC {live} canisters at {moment.isoformat()} ({world.time} ns)>"
 
     def _repr_html_(self) -> str:
         from icto.ic.html import table

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from icto.ic.canister import QUERY
 from icto.ic.context import INGRESS, INGRESS_QUERY
 from icto.ic.principal import Principal
+from icto.ic.world import DELETED, STOPPED, World
 
 
 class Agent(Protocol):
@@ -15,6 +16,9 @@ class Agent(Protocol):
 
     @property
     def default_caller(self) -> Principal: ...
+
+    @property
+    def world(self) -> World: ...
 
     def code_of(self, canister_id: Principal) -> type[Any] | None: ...
 
@@ -115,12 +119,19 @@ class CanisterProxy:
         return hash((self.id, self._caller))
 
     def __repr__(self) -> str:
+        """Says what the canister is now: its code and version, empty, stopped, deleted, or no
+        such canister (an id that was never created)."""
         if self.id.is_management_canister:
             return f"<Canister management {self.id}>"
-        code = self._ic.code_of(self.id)
+        record = self._ic.world.canisters.get(self.id)
+        if record is None:
+            return f"<Canister (no such canister) {self.id}>"
+        if record.status == DELETED:
+            return f"<Canister (deleted) {self.id}>"
+        code, stopped = record.code, " stopped" if record.status == STOPPED else ""
         if code is None:
-            return f"<Canister (empty) {self.id}>"
-        return f"<Canister {code.__name__} {self.id} v{code.VERSION}>"
+            return f"<Canister (empty) {self.id}{stopped}>"
+        return f"<Canister {code.__name__} {self.id} v{code.VERSION}{stopped}>"
 
     def _repr_html_(self) -> str:
         from icto.ic.html import Markup, code, fields_table

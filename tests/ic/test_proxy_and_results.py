@@ -228,6 +228,21 @@ def test_a_proxy_of_an_empty_canister_says_so(ic: IC) -> None:
         empty.get  # noqa: B018
 
 
+def test_a_proxy_says_when_its_canister_is_stopped_deleted_or_never_was(
+    ic: IC, counter: CanisterProxy
+) -> None:
+    ic.stop_canister(counter.id)
+    assert repr(counter) == f"<Canister Counter {counter.id} v1.0.0 stopped>"
+    empty = ic.actor(ic.create_canister())
+    ic.stop_canister(empty.id)
+    assert repr(empty) == f"<Canister (empty) {empty.id} stopped>"
+    ic.delete_canister(counter.id)
+    assert repr(counter) == f"<Canister (deleted) {counter.id}>"
+    never = ic.actor(Principal.from_canister_index(999))
+    assert repr(never) == f"<Canister (no such canister) {never.id}>"
+    assert "(no such canister)" in never._repr_html_()
+
+
 def test_an_unknown_attribute_raises_attribute_error_naming_it(counter: CanisterProxy) -> None:
     with pytest.raises(AttributeError, match="no_such_method"):
         counter.no_such_method  # noqa: B018
