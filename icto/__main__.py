@@ -2,6 +2,7 @@
 
 An unknown command, or none, prints the usage and exits with status 2. ``bench`` needs the
 repository checkout: its V1 model and scenarios live in ``benchmarks/``, not in the library.
+Output read only in part (``python -m icto demo | head``) ends the command quietly, with status 1.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,28 +21,48 @@ QUICK_SIZES = "1000,10000"
 FULL_SIZES = "1000,10000,100000,1000000"
 QUICK_PER_USER = "1,100"
 FULL_PER_USER = "1,100,10000"
+MAX_COUNT = 1_000_000
+"""The most contracts ``--sizes`` and ``--per-user`` may ask for: the full run's largest world
+(each is built in memory, V1's relationship list beside it)."""
 
 
 def _counts(text: str) -> tuple[int, ...]:
-    """``"1000,10_000"`` -> ``(1000, 10000)``: positive integers, comma-separated."""
+    """``"1000,10_000"`` -> ``(1000, 10000)``: integers from 1 to ``MAX_COUNT``, comma-separated."""
     try:
         counts = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not a comma-separated list of integers: {text!r}"
         ) from None
-    if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    if not counts or min(counts) < 1 or max(counts) > MAX_COUNT:
+        raise argparse.ArgumentTypeError(
+            f"expected integers from 1 to {MAX_COUNT:,}, got {text!r}"
+        )
     return counts
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the plot cannot be written to ``path`` (tried by creating the file, which is removed
+    again if it was not there), or None when it can."""
+    try:
+        if path.is_dir():
+            return f"{str(path)!r} is a directory, not a file"
+        existed = path.exists()
+        with path.open("ab"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as exc:
+        return f"cannot write {str(path)!r}: {exc.strerror or exc}"
+    return None
 
 
 def _png(text: str) -> Path:
     """A file the plot can be written to: checked before the measurements, not after them."""
     path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
-    if not (path.parent if str(path.parent) else Path(".")).is_dir():
-        raise argparse.ArgumentTypeError(f"no directory {str(path.parent)!r} to write {text!r} in")
+    problem = _unwritable(path)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return path
 
 
@@ -80,12 +102,13 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-png", action="store_true", help="do not write the plot")
     bench.add_argument(
         "--sizes", type=_counts, metavar="N,N,...",
-        help=f"advanced: factory sizes to measure (default {FULL_SIZES}; --quick {QUICK_SIZES})",
+        help=f"advanced: factory sizes to measure, each at most {MAX_COUNT:,} "
+        f"(default {FULL_SIZES}; --quick {QUICK_SIZES})",
     )  # fmt: skip
     bench.add_argument(
         "--per-user", type=_counts, metavar="K,K,...",
-        help="advanced: contracts held by the user in the per-user table "
-        f"(default {FULL_PER_USER}; --quick {QUICK_PER_USER})",
+        help=f"advanced: contracts held by the user in the per-user table, each at most "
+        f"{MAX_COUNT:,} (default {FULL_PER_USER}; --quick {QUICK_PER_USER})",
     )  # fmt: skip
     return top
 
@@ -111,7 +134,22 @@ def bench(args: argparse.Namespace) -> int:
     sizes = args.sizes or _counts(QUICK_SIZES if args.quick else FULL_SIZES)
     per_user = args.per_user or _counts(QUICK_PER_USER if args.quick else FULL_PER_USER)
     png = None if args.no_png else args.png
+    if png is not None and (problem := _unwritable(png)) is not None:
+        sys.stderr.write(f"python -m icto bench: {problem}; pass --png PATH or --no-png\n")
+        return 2
     return int(scaling.run(sizes, per_user, png))
+
+
+def _silence_stdout() -> None:
+    """Send what is left for stdout to the null device: its reader has gone, and Python's own
+    flush at exit would otherwise report the broken pipe."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,6 +161,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         # Principals are shortened with "…": never fail on a terminal that cannot show it.
         sys.stdout.reconfigure(errors="replace")
+    try:
+        status = _run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "bench":
         return bench(args)
     from icto.demo import run_demo

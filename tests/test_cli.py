@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,11 @@ SMALL = ["--sizes", "100,1000", "--per-user", "1,10"]
 
 
 def icto(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``python -m icto`` of this checkout, whatever the working directory."""
+    path = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
     return subprocess.run(
         [sys.executable, "-m", "icto", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=120, check=False,
+        timeout=120, check=False, env={**os.environ, "PYTHONPATH": path},
     )  # fmt: skip
 
 
@@ -26,7 +29,8 @@ def icto(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     [
         ((), ["demo", "bench"]),
         (("demo",), ["paid flow", "audit trail"]),
-        (("bench",), ["V1", "get_my_contracts", "--quick", "--png", "--no-png", "--sizes"]),
+        (("bench",), ["V1", "get_my_contracts", "--quick", "--png", "--no-png", "--sizes",
+                      "at most 1,000,000"]),
     ],
 )
 def test_every_command_has_help(args: tuple[str, ...], words: list[str]) -> None:
@@ -46,7 +50,19 @@ def test_bad_sizes_are_refused() -> None:
     assert "--sizes" in done.stderr
 
 
-@pytest.mark.parametrize("where", ["missing/plot.png", "."])
+@pytest.mark.parametrize("option", ["--sizes", "--per-user"])
+@pytest.mark.parametrize("counts", ["0", "100,1000001"])
+def test_counts_outside_1_to_a_million_are_refused_before_measuring(
+    option: str, counts: str
+) -> None:
+    done = icto("bench", "--no-png", option, counts)
+    assert done.returncode == 2
+    assert option in done.stderr and "from 1 to 1,000,000" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("where", ["missing/plot.png", ".", "p" * 300 + ".png"])
 def test_a_png_path_that_cannot_be_written_is_refused_before_measuring(
     tmp_path: Path, where: str
 ) -> None:
@@ -54,6 +70,38 @@ def test_a_png_path_that_cannot_be_written_is_refused_before_measuring(
     assert done.returncode == 2
     assert "--png" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""  # nothing was measured
+
+
+def test_the_default_png_path_is_checked_before_measuring_too(tmp_path: Path) -> None:
+    (tmp_path / "bench.png").mkdir()
+    done = icto("bench", "--sizes", "100", "--per-user", "1", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--png PATH or --no-png" in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_checking_the_png_path_leaves_no_file_and_keeps_an_existing_one(tmp_path: Path) -> None:
+    kept = tmp_path / "kept.png"
+    kept.write_bytes(b"old plot")
+    for png in ("new.png", "kept.png"):
+        assert icto("bench", "--png", png, "--sizes", "0", cwd=tmp_path).returncode == 2
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["kept.png"]
+    assert kept.read_bytes() == b"old plot"
+
+
+def test_output_read_in_part_ends_the_command_quietly() -> None:
+    """As with ``python -m icto demo | head -1``: the reader is gone before the demo writes."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "icto", "demo"], cwd=ROOT, stdout=write,
+            stderr=subprocess.PIPE, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert done.stderr == ""
+    assert done.returncode == 1
 
 
 def test_bench_prints_both_tables(tmp_path: Path) -> None:
