@@ -8,12 +8,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import immutables
 import pytest
 
 from icto import E8S, IC, Account, Principal
 from icto.distribution import Cliff, Linear, days, unlock_curve
-from icto.factory.types import Page
-from icto.ic.html import escape, items_table, table, timestamp
+from icto.factory.types import ContractInfo, Page
+from icto.ic.html import clip, escape, items_table, table, timestamp, value_html
 from icto.ic.result import Err, Ok
 from icto.ic.world import MAX_TIME
 from icto.launchpad import SaleInfo, SaleState
@@ -136,6 +137,20 @@ def test_ok_and_err(deployed: tuple[System, Principal, Any]) -> None:
     text = shown(err)
     assert text.startswith("Err") and type(err.error).__name__ in text
     assert shown(Ok(1)) == "Ok1" and "<x>" in shown(Err("<x>"))
+
+
+def test_a_contracts_role_counts_read_in_role_order() -> None:
+    """A map of strings iterates in hash order, which changes from one process to the next."""
+    counts = immutables.Map({f"role-{letter}": 1 for letter in "jihgfedcba"})
+    info = ContractInfo(
+        id=Principal.from_canister_index(7), kind="multisig", owner=Principal.from_name("alice"),
+        name="Team", created_at=0, version="1.0.0", seq=0, role_counts=counts,
+    )  # fmt: skip
+    in_order = ", ".join(f"'role-{letter}': 1" for letter in "abcdefghij")
+    assert f"role_counts=immutables.Map({{{in_order}}})" in repr(info)
+    cell = clip(f"immutables.Map({{{in_order}}})")
+    assert cell in "".join(parse(value_html(info)).text)
+    assert cell in "".join(parse(Page((info,), 1, 0)._repr_html_()).text)
 
 
 def test_pages_are_tables_of_their_items(deployed: tuple[System, Principal, Any]) -> None:

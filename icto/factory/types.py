@@ -28,6 +28,16 @@ MAX_PAGE: Final = 1000
 # -- what a factory installs and what it records ------------------------------------------------
 
 
+def _counts_text(counts: immutables.Map[str, int]) -> str:
+    """``role_counts`` as its repr with the roles in order: a map of strings iterates in hash
+    order, which differs from one process to the next."""
+    try:
+        items = sorted(counts.items())
+    except TypeError:
+        return repr(counts)
+    return "immutables.Map({" + ", ".join(f"{role!r}: {n!r}" for role, n in items) + "})"
+
+
 @attrs.frozen
 class ContractInit:
     """The argument a factory installs a contract with. The factory itself is the installer
@@ -59,10 +69,20 @@ class ContractInfo:
     seq: int
     status: str = DEPLOYING
     is_public: bool = True
-    role_counts: immutables.Map[str, int] = immutables.Map()
+    role_counts: immutables.Map[str, int] = attrs.field(
+        default=immutables.Map(), repr=_counts_text
+    )
     details: Any = None
     auto_update: bool = False
     detached: bool = False
+
+    def _html_columns_(self) -> tuple[tuple[str, Any], ...]:
+        """Every field, ``role_counts`` in role order (as in the repr)."""
+        return tuple(
+            (field.name, _counts_text(self.role_counts) if field.name == "role_counts"
+             else getattr(self, field.name))
+            for field in attrs.fields(ContractInfo)
+        )  # fmt: skip
 
 
 @attrs.frozen(weakref_slot=False)
