@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from icto.distribution.schedule import SCHEDULES, unlock_curve
 from icto.ic.account import Account
+from icto.ic.argcheck import is_int
+from icto.ic.ic import IC
+from icto.ledger.ledger import Ledger
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from icto.ic.ic import IC
     from icto.ic.principal import Principal
     from icto.ic.proxy import CanisterProxy
 
@@ -63,10 +65,20 @@ def _short(text: str, keep: int = 5) -> str:
 
 def holder_distribution(ic: IC, token_id: Principal | CanisterProxy | str, top: int = 10) -> Figure:
     """A bar chart of the ``top`` largest balances of the ledger ``token_id`` (with the rest of
-    the supply summed as one bar, if any)."""
+    the supply summed as one bar, if any). Wrong arguments are refused before anything is
+    drawn: ``TypeError`` for another kind of value, ``ValueError`` for a ``top`` below 1 or a
+    canister that is no ledger, ``BadUse`` for no such canister."""
+    if not isinstance(ic, IC):
+        raise TypeError(f"ic must be an IC, got {type(ic).__name__}")
+    if not is_int(top):
+        raise TypeError(f"top must be an int, got {type(top).__name__}")
     if top < 1:
         raise ValueError("top must be at least 1")
     state = ic.state_of(token_id)
+    code = ic.code_of(token_id)
+    if code is None or not issubclass(code, Ledger):
+        runs = "it is empty" if code is None else f"it runs {code.__name__}"
+        raise ValueError(f"{getattr(token_id, 'id', token_id)} is not a ledger: {runs}")
     balances: dict[Account, int] = dict(state.balances.items())
     ranked = sorted(balances.items(), key=lambda item: (-item[1], item[0].to_text()))
     shown, rest = ranked[:top], ranked[top:]

@@ -229,6 +229,32 @@ def test_plots_return_figures_with_data(deployed: tuple[System, Principal, Any])
     assert scaling.get_xscale() == "log" and scaling.get_yscale() == "log"
 
 
+@pytest.mark.parametrize(
+    ("canister", "top", "error", "reason"),
+    [
+        ("backend", 10, ValueError, "is not a ledger: it runs Backend"),
+        ("icp_ledger", 2.5, TypeError, "top must be an int, got float"),
+        ("icp_ledger", "3", TypeError, "top must be an int, got str"),
+        ("icp_ledger", True, TypeError, "top must be an int, got bool"),
+        ("icp_ledger", 0, ValueError, "top must be at least 1"),
+    ],
+)
+def test_holder_distribution_refuses_wrong_arguments_before_drawing(
+    icto_system: System, canister: str, top: Any, error: type[Exception], reason: str
+) -> None:
+    from icto import plot
+
+    with pytest.raises(error, match=reason):
+        plot.holder_distribution(icto_system.ic, getattr(icto_system, canister), top)
+
+
+def test_holder_distribution_needs_an_ic(icto_system: System) -> None:
+    from icto import plot
+
+    with pytest.raises(TypeError, match="ic must be an IC, got NoneType"):
+        plot.holder_distribution(None, icto_system.icp_ledger)  # type: ignore[arg-type]
+
+
 def test_plots_say_how_to_install_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
     from icto import plot
 
