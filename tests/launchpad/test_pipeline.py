@@ -700,7 +700,7 @@ FREE_TOKEN: Final = TokenConfig(name="Free", symbol="FREE")
     ("caller", "owner", "request_name"),
     [
         ("stranger", STRANGER, "x"), ("stranger", CREATOR, "token"),
-        ("stranger", STRANGER, None), ("stranger", None, "x"),
+        ("stranger", CREATOR, None), ("stranger", None, "x"),
         ("creator", CREATOR, "token"), ("relay canister", STRANGER, "x"),
         ("relay canister", CREATOR, "token"), ("pipeline distribution", CREATOR, "x"),
     ],
@@ -709,7 +709,8 @@ def test_only_a_launchpad_sale_may_deploy_fee_exempt(
     done: Finalized, caller: str, owner: Principal | None, request_name: str | None
 ) -> None:
     """``deploy_token(config, owner, request)`` from anyone but a sale of the real Launchpad
-    Factory: ``Err(Unauthorized)``, nothing charged, nothing deployed."""
+    Factory: ``Err(Unauthorized)``, nothing charged, nothing deployed. (Naming oneself as the
+    owner, without a request, is the ordinary paid flow.)"""
     platform = done.platform
     ic, system = platform.ic, platform.system
     system.faucet(STRANGER, 20 * E8S)
