@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import immutables
+
 from icto.backend.config import BackendConfig
 from icto.backend.state import EMPTY_QUEUE, BackendState, OutboxItem, Queue, Undelivered
 from icto.backend.types import (
@@ -73,7 +75,7 @@ def is_invalid_record(rejected: CallRejected) -> bool:
 
 
 class BackendBase(Canister):
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
 
     state: BackendState
 
@@ -91,8 +93,12 @@ class BackendBase(Canister):
         self.state = BackendState(admins=frozenset(arg.admins), config=config)
 
     def post_upgrade(self, stable: Any, arg: Any) -> None:
-        """Keep the state; timers do not survive an upgrade, so re-arm the maintenance timer."""
-        self.state = evolve(stable, maintenance_timer=None)
+        """Keep the state; timers do not survive an upgrade, so re-arm the maintenance timer.
+        Holds of version 1.0.0 (a set of keys) become holds taken now."""
+        in_flight = stable.in_flight
+        if isinstance(in_flight, frozenset | set):
+            in_flight = immutables.Map(dict.fromkeys(in_flight, self.time))
+        self.state = evolve(stable, maintenance_timer=None, in_flight=in_flight)
         self._arm_maintenance()
 
     # -- who may do what ------------------------------------------------------------------------
@@ -263,14 +269,19 @@ class BackendBase(Canister):
             if self._retried_by_timer(refund) and not state.holds(refund.refund_id, now)
         )  # fmt: skip
 
-    def _hold(self, key: str) -> None:
+    def _hold(self, key: str) -> int:
         """Mark a refund or payment as being settled by this message (across its awaits), and
-        make sure the timer will look at it again should the message never release it."""
-        self.state = self.state.changed(in_flight=self.state.in_flight.set(key, self.time))
+        make sure the timer will look at it again should the message never release it. Returns
+        the hold's time, which names it (a later hold on ``key`` starts after this one lapsed)."""
+        since = self.time
+        self.state = self.state.changed(in_flight=self.state.in_flight.set(key, since))
         self._arm_maintenance()
+        return since
 
-    def _release(self, key: str) -> None:
-        self.state = self.state.changed(in_flight=without(self.state.in_flight, key))
+    def _release(self, key: str, since: int) -> None:
+        """End this message's hold on ``key``; one another message took after it lapsed stays."""
+        if self.state.held_since(key, since):
+            self.state = self.state.changed(in_flight=without(self.state.in_flight, key))
 
     def _arm_maintenance(self) -> None:
         if self.state.maintenance_timer is None and self._has_work():

@@ -402,11 +402,12 @@ class PaidDeployments(BackendBase):
                 continue
             charge = pending.charge
             factory = pending.factory or self.state.factories[charge.service]
-            self._hold(payment_id)
+            held = self._hold(payment_id)
             asked, found = self._look_up(charge, factory)
-            self._release(payment_id)
-            if not asked:
-                continue
+            mine = self.state.held_since(payment_id, held)
+            self._release(payment_id, held)
+            if not asked or not mine or payment_id not in self.state.unconfirmed:
+                continue  # another message settled it, or took it over while this one waited
             self.state = self.state.changed(unconfirmed=self.state.unconfirmed.delete(payment_id))
             if found is None:
                 self._failed(charge, "the factory registered no contract for this payment")
@@ -420,14 +421,16 @@ class PaidDeployments(BackendBase):
         the id of the ``DeploymentFailed`` entry the refund answers."""
         state = self.state
         refund_id = record_id("ref", state)
+        paid_now = self.state.config.auto_refund
         owed = PendingRefund(
             refund_id, charge.payment_id, charge.user, charge.amount, charge.token,
             charge.service, reason, 0, None, self.time, failed,
+            self.time if paid_now else None,  # owed to the timer too, should this message end
         )  # fmt: skip
         self.state = state.changed(
-            next_id=state.next_id + 1, pending_refunds=state.pending_refunds.set(refund_id, owed),
-            in_flight=state.in_flight.set(refund_id, self.time),  # this message pays it
+            next_id=state.next_id + 1, pending_refunds=state.pending_refunds.set(refund_id, owed)
         )
+        held = self._hold(refund_id)  # this message pays it
         self._invoice(
             "create_refund",
             RefundDraft(
@@ -435,8 +438,8 @@ class PaidDeployments(BackendBase):
                 amount=charge.amount, reason=reason, audit_id=failed,
             ),
         )  # fmt: skip
-        self._release(refund_id)
-        if not self.state.config.auto_refund:
+        self._release(refund_id, held)
+        if not paid_now:
             return RefundOutcome(refund_id, charge.amount, "AwaitingApproval")
         return self._pay_refund(refund_id)
 
@@ -449,23 +452,39 @@ class PaidDeployments(BackendBase):
         owed = self.state.pending_refunds[refund_id]
         if owed.request_at is None:
             owed = self._record_request(owed)
-        self._hold(refund_id)
+        held = self._hold(refund_id)
         if owed.attempts > 0:
             self._invoice("set_refund_status", refund_id, RefundWaiting())
         sent = settle_or_find(
             self, owed.token, "icrc1_transfer", _refund_request(owed), Account(owed.user),
-            lambda: _refund_request(self._record_request(owed)), sends=1,
+            lambda: self._replanned(refund_id, owed), sends=1,
         )  # fmt: skip
-        owed = self.state.pending_refunds[refund_id]
+        current = self.state.pending_refunds.get(refund_id)
+        if current is None or not self.state.held_since(refund_id, held):
+            # This message waited past its hold's lapse and another took the refund over: it
+            # sends the same request (or the one it replanned), so it records the outcome.
+            block = sent if isinstance(sent, int) else None
+            status = "Completed" if block is not None else "Failed"
+            reason = None if block is not None else "another attempt took this refund over"
+            return RefundOutcome(refund_id, owed.amount, status, block=block, reason=reason)
         # Held until the outcome is in the storages too: a retry meanwhile would write its own
         # status changes across these, and the storage would refuse them.
         if isinstance(sent, int):
-            outcome = self._refunded(owed, sent)
+            outcome = self._refunded(current, sent)
         else:
-            outcome = self._refund_failed(owed, foreign_text(sent.reason, MAX_TEXT))
-        self._release(refund_id)
+            outcome = self._refund_failed(current, foreign_text(sent.reason, MAX_TEXT))
+        self._release(refund_id, held)
         self._arm_maintenance()  # released, a failed refund is the timer's to retry
         return outcome
+
+    def _replanned(self, refund_id: str, sent: PendingRefund) -> TransferArgs:
+        """The request to send once the ledger's log shows ``sent``'s never ran: a new one
+        created now; or, if another attempt replanned meanwhile (or settled the refund), that
+        attempt's, so that two attempts never send two different requests."""
+        current = self.state.pending_refunds.get(refund_id)
+        if current is None or current.request_at != sent.request_at:
+            return _refund_request(current or sent)
+        return _refund_request(self._record_request(current))
 
     def _record_request(self, owed: PendingRefund) -> PendingRefund:
         """Give the refund a new ledger request created now (kept before it is sent)."""

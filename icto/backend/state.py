@@ -124,6 +124,11 @@ class BackendState:
     def outbox_size(self) -> int:
         return sum(len(queue) for queue in self.outbox.values())
 
+    def held_since(self, key: str, since: int) -> bool:
+        """Whether the hold on ``key`` is still the one taken at ``since`` (a message that
+        awaited past its hold's lapse may find another message holding it now)."""
+        return self.in_flight.get(key) == since
+
     def holds(self, key: str, now: int) -> bool:
         """Whether a message is settling the refund or payment ``key``. A hold whose message
         trapped after its last call was never released: it is given up after

@@ -13,10 +13,12 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
 import pytest
 
 from icto import E8S, IC, Account, Err, Ok, World
 from icto.backend import (
+    Backend,
     MaintenanceMode,
     PaymentFailed,
     RateLimited,
@@ -24,9 +26,11 @@ from icto.backend import (
     UserStatus,
     UserSuspended,
 )
+from icto.backend.state import SENDING_GIVEN_UP_NS
+from icto.backend.types import RefundInProgress
 from icto.ic.canister import update
 from icto.ic.errors import Reject
-from icto.ledger import Ledger, TransferFromArgs
+from icto.ledger import Ledger, TransferArgs, TransferFromArgs
 from icto.ledger.types import ApproveArgs
 from icto.storage import AuditAction
 from icto.storage.audit import AuditStorage
@@ -66,6 +70,19 @@ class HookingLedger(Ledger):
     icrc2_transfer_from.__icto_kind__ = (  # type: ignore[attr-defined]
         Ledger.icrc2_transfer_from.__icto_kind__  # type: ignore[attr-defined]
     )
+
+    def icrc1_transfer(self, args: TransferArgs) -> Any:
+        _interleave("icrc1_transfer", self)
+        return super().icrc1_transfer(args)
+
+    icrc1_transfer.__icto_kind__ = (  # type: ignore[attr-defined]
+        Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+    )
+
+    @update
+    def get_transaction_count(self) -> int:  # an update here, so that its hook may call
+        _interleave("get_transaction_count", self)
+        return super().get_transaction_count()
 
 
 class FlakyAudit(AuditStorage):
@@ -310,3 +327,92 @@ def test_a_refund_retried_while_its_failed_attempt_is_recorded_waits_its_turn(
     )
     assert world.balance() == before - 10_000
     assert_money_never_lost(world.system)
+
+
+# -- a hold that lapses while its message still waits ---------------------------------------------
+
+
+def refund_awaiting_approval(world: Platform) -> str:
+    """A failed deployment's refund, owed and waiting for an admin (auto-refund off); the
+    ledger may call the backend as an admin."""
+    backend = world.system.backend
+    backend.admin_set_config("payment.auto_refund", False).unwrap()
+    backend.add_admin(world.system.icp_ledger.id).unwrap()
+    world.system.token_factory.pause_factory()
+    result = world.deploy()
+    assert isinstance(result, Err) and result.error.refund.status == "AwaitingApproval", result
+    return str(result.error.refund.refund_id)
+
+
+def refund_blocks(world: Platform, refund_id: str) -> list[int]:
+    payment = world.system.invoice_storage.get_refund(refund_id).payment_id
+    ledger = world.system.icp_ledger
+    blocks = ledger.get_blocks(0, ledger.get_transaction_count())
+    return [i for i, block in enumerate(blocks) if block.memo == b"refund:" + payment.encode()]
+
+
+def lapse_then_retry(world: Platform, answers: list[Any], refund_id: str) -> Callable[[Any], None]:
+    """A hook: the waiting message's hold lapses, and an admin retries the refund meanwhile."""
+
+    def hook(ledger: Any) -> None:
+        world.ic.advance_time(nanos=SENDING_GIVEN_UP_NS + 1)
+        answers.append(ledger.call(world.system.backend.id, "admin_retry_refund", refund_id))
+
+    return hook
+
+
+def test_a_retry_that_takes_over_a_lapsed_hold_pays_the_refund_once(world: Platform) -> None:
+    """Retry A waits on the ledger past its hold's lapse; retry B takes the refund up and pays
+    it with the same request. A's request is then a ``Duplicate`` of B's: both report the one
+    block, and the refund is recorded once."""
+    refund_id = refund_awaiting_approval(world)
+    backend = world.system.backend
+    answers: list[Any] = []
+    HOOKS["icrc1_transfer"] = lapse_then_retry(world, answers, refund_id)
+    first = backend.admin_retry_refund(refund_id).unwrap()
+    (second,) = answers
+    (block,) = refund_blocks(world, refund_id)
+    assert (first.status, first.block) == (second.unwrap().status, second.unwrap().block)
+    assert (first.status, first.block) == ("Completed", block)
+    assert backend.admin_list_pending_refunds() == ()
+    assert backend.get_counters().refunds == 1 and backend.admin_list_undelivered() == ()
+    assert not world.ic.state_of(backend.id).in_flight
+    assert_money_never_lost(world.system)
+
+
+def test_two_attempts_past_the_ledgers_window_never_send_two_requests(world: Platform) -> None:
+    """Past the ledger's 24-hour window an attempt reads the ledger's log and, the request never
+    having run, plans a new one. Retry A waits on the log past its hold's lapse while retry B
+    plans and pays; A then finds the refund settled and sends no request of its own."""
+    refund_id = refund_awaiting_approval(world)
+    backend = world.system.backend
+    world.ic.faults.reject(canister=world.system.icp_ledger.id, method="icrc1_transfer")
+    assert backend.admin_retry_refund(refund_id).unwrap().status == "Failed"
+    world.ic.advance_time(hours=25)
+    answers: list[Any] = []
+    HOOKS["get_transaction_count"] = lapse_then_retry(world, answers, refund_id)
+    first = backend.admin_retry_refund(refund_id).unwrap()
+    (second,) = answers
+    (block,) = refund_blocks(world, refund_id)
+    assert (second.unwrap().status, second.unwrap().block) == ("Completed", block)
+    assert first.status == "Failed" and "took this refund over" in str(first.reason)
+    assert backend.admin_list_pending_refunds() == ()
+    assert backend.get_counters().refunds == 1 and backend.admin_list_undelivered() == ()
+    assert_money_never_lost(world.system)
+
+
+def test_holds_of_version_1_0_0_are_kept_through_an_upgrade(world: Platform) -> None:
+    """A backend of 1.0.0 kept its holds as a set of keys; upgraded, they are holds taken at
+    the upgrade, which lapse as any other."""
+    refund_id = refund_awaiting_approval(world)
+    backend, ic = world.system.backend, world.ic
+    world_now = ic.snapshot()
+    record = world_now.canisters[backend.id]
+    old = attrs.evolve(record.state, in_flight=frozenset({refund_id}))
+    canisters = world_now.canisters.set(backend.id, record._replace(state=old))
+    ic.restore(world_now._replace(canisters=canisters))
+    ic.upgrade_canister(backend.id, Backend, caller=world.system.operator)
+    assert dict(ic.state_of(backend.id).in_flight) == {refund_id: ic.time}
+    assert backend.admin_retry_refund(refund_id) == Err(RefundInProgress(refund_id))
+    ic.advance_time(nanos=SENDING_GIVEN_UP_NS)
+    assert backend.admin_retry_refund(refund_id).unwrap().status == "Completed"
