@@ -16,6 +16,7 @@ import attrs
 
 from icto.distribution.schedule import BP, NS_PER_DAY
 from icto.ic.principal import Principal
+from icto.ledger.types import U64_MAX
 from icto.validation import as_tuple, identified_problem, is_nat, pairs, text_problem
 
 NAME_LENGTH: Final = (1, 100)
@@ -86,11 +87,13 @@ def validate_dao_config(config: object, owner: Principal | None = None) -> tuple
     token: object = config.token
     if not isinstance(token, Principal) or not token.is_canister:
         reasons.append(f"token must be a ledger canister id, got {token!r}")
-    for field in ("minimum_stake", "proposal_threshold"):
-        if not _in(getattr(config, field), 1, MAX_AMOUNT):
-            reasons.append(f"{field} must be an int from 1 to 2**128 - 1")
-    if not _in(config.proposal_deposit, 0, MAX_AMOUNT):
-        reasons.append("proposal_deposit must be an int from 0 to 2**128 - 1")
+    # A stake and a deposit are pulled by icrc2_transfer_from: an approval holds at most a u64.
+    if not _in(config.minimum_stake, 1, U64_MAX):
+        reasons.append("minimum_stake must be an int from 1 to 2**64 - 1 (one approval's most)")
+    if not _in(config.proposal_threshold, 1, MAX_AMOUNT):
+        reasons.append("proposal_threshold must be an int from 1 to 2**128 - 1")
+    if not _in(config.proposal_deposit, 0, U64_MAX):
+        reasons.append("proposal_deposit must be an int from 0 to 2**64 - 1 (one approval's most)")
     for field, (low, high) in (("quorum_bp", QUORUM_BP), ("approval_bp", APPROVAL_BP)):
         if not _in(getattr(config, field), low, high):
             reasons.append(f"{field} must be an int from {low} to {high}")

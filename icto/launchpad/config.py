@@ -20,6 +20,7 @@ from icto.distribution.schedule import BP, Instant, Schedule, schedule_problems
 from icto.ic.account import Account
 from icto.ic.principal import Principal
 from icto.ic.world import MAX_TIME
+from icto.ledger.types import U64_MAX
 from icto.multisig.config import MultisigConfig, validate_multisig_config
 from icto.token.config import TokenConfig, validate_token_config
 from icto.validation import as_tuple, identified_problem, is_nat, pairs, text_problem
@@ -371,10 +372,24 @@ def _cross_field_problems(config: LaunchpadConfig) -> list[str]:
             f"platform fee, affiliate and liquidity shares take {spent} bp of {BP}: the raised-"
             f"funds recipients need a share, and it pays the transfers' ledger fees"
         )
+    # What is pulled by icrc2_transfer_from must fit one approval, which holds at most a u64:
+    # an existing token's deposit, the pool's sale tokens and ICP, a contribution.
     supply = sale_tokens_needed(config)
     if isinstance(config.sale_token, TokenConfig):
         supply += config.sale_token.total_supply
     if supply > MAX_AMOUNT:
         problems.append("the sale token cannot cover the sale, allocations and liquidity: "
                         "more than 2**128 - 1 units")  # fmt: skip
+    elif not isinstance(config.sale_token, TokenConfig) and supply > U64_MAX:
+        problems.append("the sale, allocations and liquidity need more than 2**64 - 1 sale "
+                        "tokens: the deposit is pulled by one approval, which holds at most that")
+    if liquidity_tokens(config) > U64_MAX:
+        problems.append("the pool's sale tokens are more than 2**64 - 1: they are pulled by one "
+                        "approval, which holds at most that")
+    if config.hard_cap * config.liquidity_bp // BP > U64_MAX:
+        problems.append("the pool's share of the hard cap is more than 2**64 - 1: it is pulled "
+                        "by one approval, which holds at most that")
+    if config.min_contribution > U64_MAX:
+        problems.append("min_contribution must be at most 2**64 - 1: a contribution is pulled "
+                        "by one approval, which holds at most that")
     return problems

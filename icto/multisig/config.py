@@ -19,6 +19,8 @@ MAX_MEMBERS: Final = 50
 MAX_LIFETIME_NS: Final = 30 * NS_PER_DAY
 DEFAULT_LIFETIME_NS: Final = 7 * NS_PER_DAY
 MAX_AMOUNT: Final = 2**128 - 1
+MAX_DAILY_LIMITS: Final = 20
+"""Ledgers a wallet may cap per day (as many as ``get_balances`` reads at once)."""
 """The largest amount a transfer or a daily limit may name (ICRC amounts are nats; a ledger
 refuses what it cannot hold)."""
 
@@ -160,6 +162,8 @@ def limit_problems(limits: object) -> list[str]:
         isinstance(pair, tuple) and len(pair) == 2 for pair in limits
     ):
         return ["daily_limits must be (ledger, amount) pairs"]
+    if len(limits) > MAX_DAILY_LIMITS:
+        return [f"at most {MAX_DAILY_LIMITS} daily limits (one per ledger)"]
     problems = []
     for ledger, amount in limits:
         if not isinstance(ledger, Principal) or not ledger.is_canister:

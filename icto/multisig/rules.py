@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from icto.ic.account import Account
 from icto.ic.principal import Principal
-from icto.multisig.config import MAX_AMOUNT, MAX_MEMBERS, Kind, Role
+from icto.multisig.config import MAX_AMOUNT, MAX_DAILY_LIMITS, MAX_MEMBERS, Kind, Role
 from icto.multisig.types import (
     MAX_BATCH,
     MAX_MEMO_BYTES,
@@ -241,6 +241,8 @@ def _set_daily_limit(state: WalletState, action: SetDailyLimit) -> list[str]:
         return ["a daily limit is None or an int from 1 to 2**128 - 1"]
     if state.limits.get(action.ledger) == action.amount:
         return [f"the daily limit of {action.ledger} is {action.amount} already"]
+    if amount is not None and ledger not in state.limits and len(state.limits) >= MAX_DAILY_LIMITS:
+        return [f"at most {MAX_DAILY_LIMITS} daily limits (one per ledger)"]
     return []
 
 

@@ -90,13 +90,16 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], DAOConfig], str]] = {
     ),
     "token as text": (base(token=str(GOV)), "token must be a ledger canister id"),
     "minimum_stake 0": (
-        base(minimum_stake=0), "minimum_stake must be an int from 1 to 2**128 - 1",
+        base(minimum_stake=0), "minimum_stake must be an int from 1 to 2**64 - 1",
     ),
     "minimum_stake 2**128": (
-        base(minimum_stake=2**128), "minimum_stake must be an int from 1 to 2**128 - 1",
+        base(minimum_stake=2**128), "minimum_stake must be an int from 1 to 2**64 - 1",
+    ),
+    "minimum_stake 2**64 (more than one approval holds)": (
+        base(minimum_stake=2**64), "minimum_stake must be an int from 1 to 2**64 - 1",
     ),
     "minimum_stake True": (
-        base(minimum_stake=True), "minimum_stake must be an int from 1 to 2**128 - 1",
+        base(minimum_stake=True), "minimum_stake must be an int from 1 to 2**64 - 1",
     ),
     "proposal_threshold 0 (B5)": (
         base(proposal_threshold=0), "proposal_threshold must be an int from 1 to 2**128 - 1",
@@ -108,10 +111,13 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], DAOConfig], str]] = {
         base(proposal_threshold=1.0), "proposal_threshold must be an int from 1 to 2**128 - 1",
     ),
     "negative proposal_deposit": (
-        base(proposal_deposit=-1), "proposal_deposit must be an int from 0 to 2**128 - 1",
+        base(proposal_deposit=-1), "proposal_deposit must be an int from 0 to 2**64 - 1",
     ),
     "proposal_deposit 2**128": (
-        base(proposal_deposit=2**128), "proposal_deposit must be an int from 0 to 2**128 - 1",
+        base(proposal_deposit=2**128), "proposal_deposit must be an int from 0 to 2**64 - 1",
+    ),
+    "proposal_deposit 2**64 (more than one approval holds)": (
+        base(proposal_deposit=2**64), "proposal_deposit must be an int from 0 to 2**64 - 1",
     ),
     "quorum_bp 0": (base(quorum_bp=0), "quorum_bp must be an int from 1 to 10000"),
     "quorum_bp 10_001": (base(quorum_bp=10_001), "quorum_bp must be an int from 1 to 10000"),
@@ -208,7 +214,7 @@ GOOD_CONFIGS: dict[str, Callable[[], DAOConfig]] = {
     "a timelock of exactly 30 days": base(timelock=THIRTY_DAYS),
     "no deposit": base(proposal_deposit=0),
     "the largest amounts": base(
-        minimum_stake=2**128 - 1, proposal_threshold=2**128 - 1, proposal_deposit=2**128 - 1
+        minimum_stake=2**64 - 1, proposal_threshold=2**128 - 1, proposal_deposit=2**64 - 1
     ),
     "10 lock tiers": base(lock_tiers=TEN_TIERS),
     "one tier from 7 days": base(lock_tiers=((days(7), 10_000),)),
@@ -394,11 +400,12 @@ BAD_UPDATES: dict[str, tuple[UpdateParams, tuple[str, ...]]] = {
         ("proposal_threshold must be an int from 1 to 2**128 - 1",),
     ),
     "minimum_stake 0": (
-        UpdateParams(minimum_stake=0), ("minimum_stake must be an int from 1 to 2**128 - 1",),
+        UpdateParams(minimum_stake=0),
+        ("minimum_stake must be an int from 1 to 2**64 - 1 (one approval's most)",),
     ),
     "negative deposit": (
         UpdateParams(proposal_deposit=-1),
-        ("proposal_deposit must be an int from 0 to 2**128 - 1",),
+        ("proposal_deposit must be an int from 0 to 2**64 - 1 (one approval's most)",),
     ),
     "voting period 1 ns short of an hour": (
         UpdateParams(voting_period=HOUR_NS - 1),

@@ -106,10 +106,9 @@ DECIMALS_0 = TokenConfig(name="Whole Token", symbol="WHOLE", decimals=0)
 SALE_18 = attrs.evolve(SALE_TOKEN, decimals=18)
 GROUP = BASE.allocations[0]
 MANY: Final = tuple(Principal.from_name(f"member-{i}") for i in range(10_001))
-AT_MAX: Final = 2**128 - 1 - 1_000_000 - 2 * 10**28
-"""Tokens for sale that bring a sale of an 18-decimal token at price 1 to exactly 2**128 - 1
-units with the 1_000_000 of the team group and the liquidity: 20% of the hard cap (10**11) at
-the price, 2 * 10**10 * 10**18."""
+AT_MAX: Final = 2**128 - 1 - 1_000_000
+"""Tokens for sale that bring a sale of an 18-decimal token at price 1, without a pool, to
+exactly 2**128 - 1 units with the 1_000_000 of the team group."""
 
 # name → (the config, a fragment of its one reason)
 BAD_CONFIGS: dict[str, tuple[Callable[[], LaunchpadConfig], str]] = {
@@ -359,14 +358,34 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], LaunchpadConfig], str]] = {
         base(raised_allocation=tuple((Account(m), 10) for m in MANY[:1_001])),
         "raised_allocation is 1 to 1000 (Account, bp) pairs",
     ),
-    "sale + allocations + liquidity 1 unit beyond 2**128 - 1": (
-        base(sale_token=SALE_18, sale_type=FixedPrice(1), tokens_for_sale=AT_MAX + 1),
+    "sale + allocations 1 unit beyond 2**128 - 1": (
+        base(sale_token=SALE_18, sale_type=FixedPrice(1), tokens_for_sale=AT_MAX + 1,
+             liquidity_bp=0),
         "the sale token cannot cover the sale, allocations and liquidity",
     ),
     "a new token's initial balances take it beyond 2**128 - 1": (
         base(sale_token=attrs.evolve(SALE_18, initial_balances=((Account(TEAM), 1),)),
-             sale_type=FixedPrice(1), tokens_for_sale=AT_MAX),
+             sale_type=FixedPrice(1), tokens_for_sale=AT_MAX, liquidity_bp=0),
         "the sale token cannot cover the sale, allocations and liquidity",
+    ),
+    "a pool of more sale tokens than one approval holds (18 decimals)": (
+        base(sale_token=SALE_18, tokens_for_sale=5 * 10**22),
+        "the pool's sale tokens are more than 2**64 - 1",
+    ),
+    "an existing token's deposit beyond what one approval holds": (
+        base(sale_token=ExistingToken(OTHER, 18), liquidity_bp=0, tokens_for_sale=2**64,
+             sale_type=FairLaunch()),
+        "need more than 2**64 - 1 sale tokens",
+    ),
+    "a pool of more ICP than one approval holds": (
+        base(hard_cap=2**64 * 5, max_contribution=2**64 * 5, min_contribution=10**14,
+             soft_cap=10**14, sale_type=FairLaunch()),
+        "the pool's share of the hard cap is more than 2**64 - 1",
+    ),
+    "a minimum contribution beyond what one approval holds": (
+        base(min_contribution=2**64, max_contribution=2**64, soft_cap=2**64, hard_cap=2**65,
+             sale_type=FairLaunch(), liquidity_bp=0),
+        "min_contribution must be at most 2**64 - 1",
     ),
     "is_public as text": (base(is_public="yes"), "is_public must be a bool"),
     "is_public 1": (base(is_public=1), "is_public must be a bool"),
@@ -389,7 +408,8 @@ GOOD_CONFIGS: dict[str, Callable[[], LaunchpadConfig]] = {
         tokens_for_sale=5_000,
     ),
     "a new sale token of 18 decimals": base(
-        sale_token=attrs.evolve(SALE_TOKEN, decimals=18), tokens_for_sale=5 * 10**22
+        sale_token=attrs.evolve(SALE_TOKEN, decimals=18), tokens_for_sale=5 * 10**22,
+        liquidity_bp=1,
     ),
     "soft cap == hard cap == max contribution == min contribution": base(
         soft_cap=10**11, max_contribution=10**11, min_contribution=10**11
@@ -419,8 +439,8 @@ GOOD_CONFIGS: dict[str, Callable[[], LaunchpadConfig]] = {
     "raised funds shared by 1_000 accounts": base(
         raised_allocation=tuple((Account(m), 10) for m in MANY[:1_000])
     ),
-    "sale + allocations + liquidity of exactly 2**128 - 1 (fixed price)": base(
-        sale_token=SALE_18, sale_type=FixedPrice(1), tokens_for_sale=AT_MAX
+    "sale + allocations of exactly 2**128 - 1 (fixed price)": base(
+        sale_token=SALE_18, sale_type=FixedPrice(1), tokens_for_sale=AT_MAX, liquidity_bp=0
     ),
     "sale + allocations + liquidity of exactly 2**128 - 1 (fair launch)": base(
         sale_type=FairLaunch(), liquidity_bp=0, tokens_for_sale=2**128 - 1 - 1_000_000

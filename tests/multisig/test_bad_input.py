@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import attrs
+import immutables
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -46,6 +47,8 @@ from icto.multisig import (
     UnknownProposal,
     validate_multisig_config,
 )
+from icto.multisig.config import MAX_DAILY_LIMITS
+from icto.multisig.rules import action_problems
 from icto.system import System, deploy_system
 from tests.helpers import live_canisters, rejected
 
@@ -245,6 +248,20 @@ def test_an_action_with_bad_values_is_an_invalid_proposal(
         invalid_proposal(world.as_(ALICE).propose(action))
 
 
+def test_a_wallet_caps_at_most_twenty_ledgers_a_day(world: World) -> None:
+    """Daily limits are bounded like the balances ``get_balances`` reads at once: with twenty,
+    a new ledger's limit is refused, and changing or lifting one of the twenty is not."""
+    state = world.ic.state_of(world.wallet)
+    ledgers = [Principal.from_canister_index(900 + n) for n in range(MAX_DAILY_LIMITS)]
+    full = attrs.evolve(state, limits=immutables.Map(dict.fromkeys(ledgers, E8S)))
+    new_ledger = Principal.from_canister_index(999)
+    assert action_problems(full, SetDailyLimit(new_ledger, E8S)) == (
+        f"at most {MAX_DAILY_LIMITS} daily limits (one per ledger)",
+    )
+    assert action_problems(full, SetDailyLimit(ledgers[0], 2 * E8S)) == ()
+    assert action_problems(full, SetDailyLimit(ledgers[0], None)) == ()
+
+
 def test_a_batch_of_ten_thousand_transfers_is_refused_with_one_reason(world: World) -> None:
     batch = BatchTransfer(tuple(world.transfer(n + 1) for n in range(10_000)))
     with world.refused():
@@ -397,6 +414,9 @@ BAD_CONFIGS: dict[str, dict[str, Any]] = {
     "policy above the voters": {"policies": ((Kind.TRANSFER, 4),)},
     "daily limit 2**128": {"daily_limits": ((ICP_LEDGER, 2**128),)},
     "daily limit of a user": {"daily_limits": ((ALICE, E8S),)},
+    "21 daily limits": {
+        "daily_limits": tuple((Principal.from_canister_index(900 + n), E8S) for n in range(21))
+    },
     "is_public as int": {"is_public": 1},
     "the deploying user not an Owner": {"members": ((BOB, Role.OWNER), (ALICE, Role.SIGNER))},
 }
