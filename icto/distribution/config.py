@@ -15,9 +15,10 @@ from typing import Final, TypeAlias
 
 import attrs
 
-from icto.distribution.schedule import BP, Instant, Schedule, schedule_problems
+from icto.distribution.schedule import BP, Instant, Schedule, end_of, schedule_problems
 from icto.ic.account import Account
 from icto.ic.principal import Principal
+from icto.ic.world import MAX_TIME
 from icto.validation import identified_problem, is_nat, pairs, text_problem
 
 TITLE_LENGTH: Final = (1, 100)
@@ -147,8 +148,8 @@ def validate_distribution_config(
     token: object = config.token
     if not isinstance(token, Principal) or not token.is_canister:
         reasons.append(f"token must be a ledger canister id, got {token!r}")
-    if not is_nat(config.start):
-        reasons.append("start must be an int of ns >= 0")
+    if not _time(config.start):
+        reasons.append("start must be an int of ns from 0 to 2**64 - 1 (IC time)")
     reasons.extend(_categories_problems(config.categories))
     eligibility: object = config.eligibility
     if eligibility is not None and not (
@@ -172,6 +173,10 @@ def validate_distribution_config(
             reasons.append(f"{field} must be a bool")
     if not reasons and config.total_amount > MAX_AMOUNT:
         reasons.append("the total amount must be at most 2**128 - 1")
+    if not reasons and config.start + max(
+        category.start_offset + end_of(category.schedule) for category in config.categories
+    ) > MAX_TIME:
+        reasons.append("the distribution unlocks its last tokens past 2**64 - 1 ns (IC time)")
     return tuple(reasons)
 
 
@@ -190,9 +195,14 @@ def _categories_problems(categories: object) -> list[str]:
             problems.append(f"{where}: amount must be an int from 1 to 2**128 - 1")
         if not is_nat(category.initial_bp) or category.initial_bp > BP:
             problems.append(f"{where}: initial_bp must be an int from 0 to {BP}")
-        if not is_nat(category.start_offset):
-            problems.append(f"{where}: start_offset must be an int of ns >= 0")
-        problems.extend(f"{where}: {p}" for p in schedule_problems(category.schedule))
+        if not _time(category.start_offset):
+            problems.append(f"{where}: start_offset must be an int of ns from 0 to 2**64 - 1")
+        schedule = schedule_problems(category.schedule)
+        problems.extend(f"{where}: {p}" for p in schedule)
+        if not schedule and _time(category.start_offset) and (
+            category.start_offset + end_of(category.schedule) > MAX_TIME
+        ):
+            problems.append(f"{where}: its start_offset and schedule end past 2**64 - 1 ns")
         if is_nat(category.amount):
             problems.extend(f"{where}: {p}" for p in _recipients_problems(category))
     return problems
@@ -255,9 +265,14 @@ def _listed_problems(recipients: object) -> list[str]:
 def _window_problems(window: object) -> list[str]:
     if not isinstance(window, Window):
         return ["a registration window is a Window(opens, closes)"]
-    if not (is_nat(window.opens) and is_nat(window.closes) and window.opens < window.closes):
-        return ["a registration window needs ints 0 <= opens < closes"]
+    if not (_time(window.opens) and _time(window.closes) and window.opens < window.closes):
+        return ["a registration window needs ints 0 <= opens < closes <= 2**64 - 1 (IC time)"]
     return []
+
+
+def _time(value: object) -> bool:
+    """Whether ``value`` is a time (or span) the IC clock can reach: 0 to 2**64 - 1 ns."""
+    return is_nat(value) and value <= MAX_TIME  # type: ignore[operator]
 
 
 def _repeats(keys: Iterable[Principal]) -> bool:

@@ -13,6 +13,7 @@ from typing import Final, TypeAlias
 
 import attrs
 
+from icto.ic.world import MAX_TIME
 from icto.validation import is_nat
 
 BP: Final = 10_000
@@ -224,7 +225,16 @@ def _breaks(schedule: Schedule) -> tuple[int, ...]:
 
 
 def schedule_problems(schedule: object) -> list[str]:
-    """Every reason ``schedule`` is not a valid schedule (empty when it is)."""
+    """Every reason ``schedule`` is not a valid schedule (empty when it is): its fields, and its
+    end within the IC clock's reach (2**64 - 1 ns), so no time it names is one no timer, view
+    or digest can hold."""
+    problems = _field_problems(schedule)
+    if not problems and end_of(schedule) > MAX_TIME:  # type: ignore[arg-type]
+        problems.append("a schedule ends at most 2**64 - 1 ns (IC time) after its start")
+    return problems
+
+
+def _field_problems(schedule: object) -> list[str]:
     if not isinstance(schedule, SCHEDULES):
         return [f"a schedule is Instant, Linear, Cliff, Steps or Lock, got {schedule!r}"]
     if isinstance(schedule, Linear):

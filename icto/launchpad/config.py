@@ -16,7 +16,7 @@ import attrs
 
 from icto.collections.records import evolve
 from icto.dao.config import DAOConfig, validate_dao_config
-from icto.distribution.schedule import BP, Instant, Schedule, schedule_problems
+from icto.distribution.schedule import BP, Instant, Schedule, end_of, schedule_problems
 from icto.ic.account import Account
 from icto.ic.principal import Principal
 from icto.ic.world import MAX_TIME
@@ -389,6 +389,10 @@ def _cross_field_problems(config: LaunchpadConfig) -> list[str]:
     if config.hard_cap * config.liquidity_bp // BP > U64_MAX:
         problems.append("the pool's share of the hard cap is more than 2**64 - 1: it is pulled "
                         "by one approval, which holds at most that")
+    vestings = (config.buyer_vesting, *(group.vesting for group in config.allocations))
+    if config.sale_end + max(end_of(vesting) for vesting in vestings) > MAX_TIME:
+        problems.append("the distributions that start when the sale ends unlock past "
+                        "2**64 - 1 ns (IC time)")
     if config.min_contribution > U64_MAX:
         problems.append("min_contribution must be at most 2**64 - 1: a contribution is pulled "
                         "by one approval, which holds at most that")

@@ -30,6 +30,7 @@ from icto.distribution import (
     HoldsToken,
     InvalidRequest,
     Linear,
+    Lock,
     MerkleRoot,
     MerkleTree,
     NotEligible,
@@ -44,6 +45,7 @@ from icto.distribution import (
 )
 from icto.factory import InvalidConfig
 from icto.ic.proxy import CanisterProxy
+from icto.ic.world import MAX_TIME
 from icto.ledger.presets import ICP
 from icto.ledger.types import ApproveArgs
 from icto.system import System, deploy_system
@@ -205,10 +207,35 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], DistributionConfig], str]] = {
         lambda: attrs.evolve(CONFIG, token=str(ICP_LEDGER)), "token must be a ledger canister id",  # type: ignore[arg-type]
     ),
     "negative start": (
-        lambda: attrs.evolve(CONFIG, start=-1), "start must be an int of ns >= 0",
+        lambda: attrs.evolve(CONFIG, start=-1), "start must be an int of ns from 0 to 2**64 - 1",
     ),
     "start as float": (
-        lambda: attrs.evolve(CONFIG, start=float(START)), "start must be an int of ns >= 0",  # type: ignore[arg-type]
+        lambda: attrs.evolve(CONFIG, start=float(START)),  # type: ignore[arg-type]
+        "start must be an int of ns from 0 to 2**64 - 1",
+    ),
+    "a start past IC time": (
+        lambda: attrs.evolve(CONFIG, start=MAX_TIME + 1),
+        "start must be an int of ns from 0 to 2**64 - 1",
+    ),
+    "a start of 5,000 digits (no digest could print it)": (
+        lambda: attrs.evolve(CONFIG, start=10**5000),
+        "start must be an int of ns from 0 to 2**64 - 1",
+    ),
+    "a schedule ending past IC time": (
+        lambda: with_team(schedule=Lock(MAX_TIME + 1)),
+        "a schedule ends at most 2**64 - 1 ns (IC time) after its start",
+    ),
+    "a start_offset and schedule ending past IC time": (
+        lambda: with_team(start_offset=MAX_TIME, schedule=Linear(1)),
+        "category 0: its start_offset and schedule end past 2**64 - 1 ns",
+    ),
+    "a start and schedule unlocking past IC time": (
+        lambda: attrs.evolve(CONFIG, start=MAX_TIME - 10),
+        "the distribution unlocks its last tokens past 2**64 - 1 ns",
+    ),
+    "a window closing past IC time": (
+        lambda: one_category(100, Open(1, Window(0, MAX_TIME + 1))),
+        "a registration window needs ints 0 <= opens < closes",
     ),
     "no categories": (
         lambda: attrs.evolve(CONFIG, categories=()), "a distribution has 1 to 20 categories",
@@ -335,7 +362,8 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], DistributionConfig], str]] = {
         "category 0: initial_bp must be an int from 0 to 10000",
     ),
     "a negative start_offset": (
-        lambda: with_team(start_offset=-1), "category 0: start_offset must be an int of ns >= 0",
+        lambda: with_team(start_offset=-1),
+        "category 0: start_offset must be an int of ns from 0 to 2**64 - 1",
     ),
     "eligibility on a user's holdings": (
         lambda: attrs.evolve(CONFIG, eligibility=HoldsToken(ALICE, 1)),

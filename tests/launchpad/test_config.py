@@ -33,7 +33,7 @@ import pytest
 from icto import E8S, IC, Account, Err, Principal
 from icto.backend.types import DeploymentFailed, RefundOutcome
 from icto.dao import DAOConfig
-from icto.distribution import days
+from icto.distribution import Lock, days
 from icto.factory import InvalidConfig
 from icto.ic.world import MAX_TIME
 from icto.launchpad import (
@@ -381,6 +381,14 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], LaunchpadConfig], str]] = {
         base(hard_cap=2**64 * 5, max_contribution=2**64 * 5, min_contribution=10**14,
              soft_cap=10**14, sale_type=FairLaunch()),
         "the pool's share of the hard cap is more than 2**64 - 1",
+    ),
+    "buyers' vesting unlocking past IC time": (
+        base(buyer_vesting=Lock(MAX_TIME)),
+        "the distributions that start when the sale ends unlock past 2**64 - 1 ns",
+    ),
+    "a group's vesting unlocking past IC time": (
+        base(allocations=(attrs.evolve(GROUP, vesting=Lock(MAX_TIME - 1)),)),
+        "the distributions that start when the sale ends unlock past 2**64 - 1 ns",
     ),
     "a minimum contribution beyond what one approval holds": (
         base(min_contribution=2**64, max_contribution=2**64, soft_cap=2**64, hard_cap=2**65,
