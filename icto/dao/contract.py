@@ -90,6 +90,7 @@ from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.ic.world import MAX_TIME
 from icto.ledger.client import fee_of, ledger_error
 from icto.ledger.types import TransferArgs, TransferFromArgs
 from icto.validation import identified_problem, is_nat, require_identified, text_problem
@@ -330,6 +331,9 @@ class DAO(FactoryContract):
         if problems:
             return Err(InvalidRequest(problems))
         config = self.config
+        if self.time + config.voting_period + config.timelock > MAX_TIME:
+            return Err(InvalidRequest(("its vote and timelock would end past 2**64 - 1 ns, the "
+                                       "IC clock's reach: no timer could end them",)))  # fmt: skip
         snapshot = self.state.power
         have = snapshot.subtree(user)
         if have < config.proposal_threshold:

@@ -32,6 +32,7 @@ from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected, Reject
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.ic.world import MAX_TIME
 from icto.ledger.types import TransferArgs
 from icto.multisig.config import MultisigConfig, Role, validate_multisig_config
 from icto.multisig.rules import (
@@ -157,7 +158,8 @@ class MultisigWallet(FactoryContract):
         proposal = self._tallied(
             Proposal(
                 id=len(state.proposals), action=action, proposer=proposer,
-                description=description, created_at=now, expires_at=now + state.lifetime,
+                description=description, created_at=now,
+                expires_at=min(now + state.lifetime, MAX_TIME),  # the IC clock's last instant
                 status=Status.PENDING, threshold=required(state, action),
                 approvals=frozenset({proposer}),
             )

@@ -30,7 +30,7 @@ import pytest
 from hypothesis import currently_in_test_context, event, example, given
 from hypothesis import strategies as st
 
-from icto import E8S, IC, Account, Ok, Principal
+from icto import E8S, IC, Account, Err, Ok, Principal
 from icto.dao import (
     MAX_CHAIN,
     Choice,
@@ -57,6 +57,7 @@ from icto.dao.voting import (
 )
 from icto.distribution import days
 from icto.ic.proxy import CanisterProxy
+from icto.ic.world import MAX_TIME
 from icto.ledger.presets import ICP, deploy_ledger
 from icto.ledger.types import ApproveArgs, TransferArgs
 from icto.system import System, deploy_system
@@ -238,6 +239,25 @@ def test_power_is_floored_per_stake_then_summed(world: World) -> None:
     for _ in range(2):
         assert world.dao(ALICE).stake(10_003, days(30)).unwrap().power == 12_503
     assert world.dao(ALICE).get_member(ALICE).own == 25_006
+
+
+def test_a_proposal_whose_vote_would_outlast_ic_time_is_refused_before_its_deposit(
+    world: World,
+) -> None:
+    """Within a voting period of the IC clock's last instant no timer could end the vote: the
+    proposal is refused before the deposit is pulled (it used to trap after the pull, leaving
+    the deposit owed to nobody)."""
+    dao = world.dao(ALICE)
+    assert isinstance(dao.stake(10 * DEPOSIT, 0), Ok)
+    world.ic.set_time(MAX_TIME - VOTING_PERIOD)
+    last_chance = world.ic.snapshot()
+    assert isinstance(dao.submit_proposal(Motion("Just in time")), Ok)
+    world.ic.restore(last_chance)
+    world.ic.advance_time(nanos=1)
+    before = (world.balance(ALICE), world.ic.state_of(world.dao_id))
+    refused = dao.submit_proposal(Motion("Too late"))
+    assert isinstance(refused, Err) and isinstance(refused.error, InvalidRequest), refused
+    assert (world.balance(ALICE), world.ic.state_of(world.dao_id)) == before
 
 
 def test_a_lock_beyond_eight_years_is_refused_and_takes_nothing(world: World) -> None:

@@ -34,6 +34,7 @@ from icto.dao import DAOConfig
 from icto.distribution import Category, DistributionConfig, Fixed
 from icto.factory import CREATOR
 from icto.ic.proxy import CanisterProxy
+from icto.ic.world import MAX_TIME
 from icto.launchpad import (
     PARTICIPANT,
     AboveMaximum,
@@ -1206,3 +1207,33 @@ def test_a_contribution_whose_pull_ran_but_whose_replies_were_lost_is_counted(
     assert (state.raised, state.reserved) == (10 * E8S, 0)
     assert state.participants[BOB].contribution == 10 * E8S
     assert int(world.ic.actor(pay, BOB).icrc1_balance_of(Account(sale))) == 10 * E8S
+
+
+def test_a_sale_that_ends_in_the_last_hour_of_ic_time_still_finalizes() -> None:
+    """The sale's own finalize timer waits an hour; within the last hour of the IC clock it is
+    cut at the clock's last instant (a deadline past it used to trap every message that would
+    record the sale's end, with the raise locked in escrow)."""
+    hour = 3600 * 10**9
+    creator, buyer = Principal.from_name("late-creator"), Principal.from_name("late-buyer")
+    ic = IC()
+    system = deploy_system(ic)
+    system.faucet(creator, 20 * E8S)
+    system.approve_backend(creator, 11 * E8S)
+    config = LaunchpadConfig(
+        project=ProjectInfo("Late"), sale_token=TokenConfig(name="Late", symbol="LATE"),
+        purchase_token=system.icp_ledger.id, sale_type=FixedPrice(E8S // 10),
+        tokens_for_sale=10_000 * E8S, soft_cap=10 * E8S, hard_cap=100 * E8S,
+        min_contribution=E8S, max_contribution=100 * E8S,
+        sale_start=MAX_TIME - 2 * hour, sale_end=MAX_TIME,
+        raised_allocation=((Account(creator), 10_000),),
+    )  # fmt: skip
+    sale_id = system.backend.as_caller(creator).deploy_launchpad(config).unwrap().canister_id
+    system.faucet(buyer, 200 * E8S)
+    approval = ApproveArgs(spender=Account(sale_id), amount=150 * E8S)
+    system.icp_ledger.as_caller(buyer).icrc2_approve(approval).unwrap()
+    ic.set_time(MAX_TIME - hour // 2)
+    sale = ic.actor(sale_id, buyer)
+    assert sale.contribute(100 * E8S) == Ok(100 * E8S)  # the hard cap: the sale succeeds
+    ic.set_time(MAX_TIME)
+    assert sale.get_state() is SaleState.FINALIZED
+    assert system.icp_balance(sale_id) == 0

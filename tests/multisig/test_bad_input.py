@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from icto import E8S, IC, Account, Err, InvalidArguments, Ok, Principal
 from icto.factory import InvalidConfig
 from icto.ic.proxy import CanisterProxy
+from icto.ic.world import MAX_TIME
 from icto.ledger.presets import ICP
 from icto.multisig import (
     AddObserver,
@@ -246,6 +247,16 @@ def test_an_action_with_bad_values_is_an_invalid_proposal(
     action = make(world)
     with world.refused():
         invalid_proposal(world.as_(ALICE).propose(action))
+
+
+def test_a_proposal_made_near_the_end_of_ic_time_expires_at_its_last_instant(
+    world: World,
+) -> None:
+    """A proposal's lifetime is cut at the IC clock's last instant, where its timer can still
+    fire (a deadline past it used to trap ``propose``, so nothing could be proposed)."""
+    world.ic.set_time(MAX_TIME - 3600 * 10**9)
+    proposal_id = world.as_(ALICE).propose(Freeze()).unwrap()
+    assert world.as_(ALICE).get_proposal(proposal_id).expires_at == MAX_TIME
 
 
 def test_a_wallet_caps_at_most_twenty_ledgers_a_day(world: World) -> None:
