@@ -27,6 +27,7 @@ from icto.dao.factory import DAOFactory
 from icto.distribution.factory import DistributionFactory
 from icto.factory.deploy import DEFAULT_FACTORY_CYCLES, deploy_factory
 from icto.ic.account import Account
+from icto.ic.cycles import MAX_CYCLES
 from icto.ic.ic import IC
 from icto.ic.principal import Principal
 from icto.ic.proxy import CanisterProxy
@@ -137,6 +138,8 @@ def _check_arguments(
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
         if value < 0:
             raise ValueError(f"{name} must be an int >= 0, got {value}")
+    if factory_cycles > MAX_CYCLES:  # type: ignore[operator]
+        raise ValueError(f"factory_cycles must be a u128 (at most 2**128 - 1): {factory_cycles}")
     if ICP.canister_id in ic.world.canisters:
         raise ValueError(
             f"the ICP ledger's id {ICP.canister_id} is taken on this IC "

@@ -187,6 +187,7 @@ def test_an_unidentified_operator_is_refused_before_anything_is_deployed(
         ({"refund_float": True}, TypeError, "refund_float must be an int, got bool"),
         ({"factory_cycles": -5}, ValueError, "factory_cycles must be an int >= 0, got -5"),
         ({"factory_cycles": None}, TypeError, "factory_cycles must be an int, got NoneType"),
+        ({"factory_cycles": 2**128}, ValueError, "factory_cycles must be a u128"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_deployed_and_a_retry_works(

@@ -56,7 +56,8 @@ class ContractInfo:
 
     ``version`` is the version of the code actually running. ``role_counts`` summarises the
     indexed roles (``creator`` excluded). ``details`` holds the domain's own fields (e.g.
-    ``TokenDetails``). ``detached`` means the owner removed the factory as a controller.
+    ``TokenDetails``). ``detached`` means the factory cannot vouch for the contract: its owner
+    removed the factory as a controller, or installed code the factory never uploaded.
     A factory keeps one per contract, so it has no weak-reference slot (8 bytes each).
     """
 
