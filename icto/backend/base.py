@@ -28,6 +28,7 @@ from icto.collections.records import evolve
 from icto.ic.canister import Canister
 from icto.ic.errors import CallRejected, ErrorCode, Reject, RejectCode
 from icto.ic.principal import Principal
+from icto.ic.world import within_clock
 from icto.storage.types import INVALID_RECORD, MAX_TEXT, AuditAction, AuditEvent, Severity
 from icto.validation import foreign_text, identified_problem
 
@@ -285,7 +286,7 @@ class BackendBase(Canister):
 
     def _arm_maintenance(self) -> None:
         if self.state.maintenance_timer is None and self._has_work():
-            timer = self.set_timer(MAINTENANCE_DELAY_NS, "_maintain")
+            timer = self.set_timer(within_clock(self.time, MAINTENANCE_DELAY_NS), "_maintain")
             self.state = evolve(self.state, maintenance_timer=timer)
 
     def _maintain(self) -> None:

@@ -49,7 +49,7 @@ from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.launchpad.config import validate_launchpad_config
-from icto.ledger.client import settle_or_find
+from icto.ledger.client import LedgerFailure, settle_or_find
 from icto.ledger.types import AllowanceArgs, TransferArgs, TransferFromArgs
 from icto.multisig.config import validate_multisig_config
 from icto.storage.types import (
@@ -438,7 +438,10 @@ class PaidDeployments(BackendBase):
                 amount=charge.amount, reason=reason, audit_id=failed,
             ),
         )  # fmt: skip
+        taken = self._taken_over(refund_id, held, charge.amount, None)
         self._release(refund_id, held)
+        if taken is not None:
+            return taken
         if not paid_now:
             return RefundOutcome(refund_id, charge.amount, "AwaitingApproval")
         return self._pay_refund(refund_id)
@@ -459,14 +462,14 @@ class PaidDeployments(BackendBase):
             self, owed.token, "icrc1_transfer", _refund_request(owed), Account(owed.user),
             lambda: self._replanned(refund_id, owed), sends=1,
         )  # fmt: skip
-        current = self.state.pending_refunds.get(refund_id)
-        if current is None or not self.state.held_since(refund_id, held):
-            # This message waited past its hold's lapse and another took the refund over: it
-            # sends the same request (or the one it replanned), so it records the outcome.
-            block = sent if isinstance(sent, int) else None
-            status = "Completed" if block is not None else "Failed"
-            reason = None if block is not None else "another attempt took this refund over"
-            return RefundOutcome(refund_id, owed.amount, status, block=block, reason=reason)
+        taken = self._taken_over(refund_id, held, owed.amount, sent)
+        if taken is not None:
+            return taken
+        current = self.state.pending_refunds[refund_id]
+        if not self.state.held_since(refund_id, held):
+            held = self._hold(refund_id)  # it lapsed and nobody took it: this message records
+            if current.attempts > owed.attempts:  # another attempt failed meanwhile: retry it
+                self._invoice("set_refund_status", refund_id, RefundWaiting())
         # Held until the outcome is in the storages too: a retry meanwhile would write its own
         # status changes across these, and the storage would refuse them.
         if isinstance(sent, int):
@@ -476,6 +479,24 @@ class PaidDeployments(BackendBase):
         self._release(refund_id, held)
         self._arm_maintenance()  # released, a failed refund is the timer's to retry
         return outcome
+
+    def _taken_over(
+        self, refund_id: str, held: int, amount: int, sent: int | LedgerFailure | None
+    ) -> RefundOutcome | None:
+        """What this message reports if, while it waited past its hold's lapse, another message
+        settled the refund or is settling it now (that one records the outcome: both send the
+        same request, so the user is paid once); ``None`` if the refund is still this
+        message's to record."""
+        state = self.state
+        if refund_id in state.pending_refunds and (
+            state.held_since(refund_id, held) or not state.holds(refund_id, self.time)
+        ):
+            return None
+        if refund_id not in state.pending_refunds:
+            block = sent if isinstance(sent, int) else None
+            return RefundOutcome(refund_id, amount, "Completed", block=block)
+        reason = "another attempt is paying this refund now"
+        return RefundOutcome(refund_id, amount, "Failed", reason=reason)
 
     def _replanned(self, refund_id: str, sent: PendingRefund) -> TransferArgs:
         """The request to send once the ledger's log shows ``sent``'s never ran: a new one

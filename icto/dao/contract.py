@@ -346,7 +346,8 @@ class DAO(FactoryContract):
         state = self.state
         proposal_id = len(state.proposals)
         now = self.time
-        config = self.config
+        # The config checked before the pull: an UpdateParams run meanwhile applies from the
+        # next proposal (its voting period was not checked against the clock's end).
         timer = self.set_timer(config.voting_period, "_end_voting", proposal_id)
         proposal = Proposal(
             id=proposal_id, proposer=user, action=action, submitted_at=now,

@@ -21,6 +21,7 @@ from icto.ic.canister import Canister, Trap, query, update
 from icto.ic.errors import CallRejected, Reject
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.ic.world import within_clock
 
 RETRY_DELAY_NS: Final = 60 * 1_000_000_000
 """How long the contract waits before resending notifications its factory did not take."""
@@ -102,7 +103,8 @@ class FactoryContract(Canister):
         super().post_upgrade(stable, arg)
         meta = self.meta
         waiting = bool(meta.outbox) or meta.visibility_pending or meta.status_pending is not None
-        timer = self.set_timer(RETRY_DELAY_NS, "_retry_outbox") if waiting else None
+        delay = within_clock(self.time, RETRY_DELAY_NS)
+        timer = self.set_timer(delay, "_retry_outbox") if waiting else None
         self._set_meta(retry_timer=timer)
 
     def has_role(self, user: Principal, role: str) -> bool:
@@ -221,7 +223,9 @@ class FactoryContract(Canister):
 
     def _retry_timer(self) -> int:
         timer = self.meta.retry_timer
-        return self.set_timer(RETRY_DELAY_NS, "_retry_outbox") if timer is None else timer
+        if timer is not None:
+            return timer
+        return self.set_timer(within_clock(self.time, RETRY_DELAY_NS), "_retry_outbox")
 
     def _retry_outbox(self) -> None:
         self._set_meta(retry_timer=None)

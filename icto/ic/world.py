@@ -100,4 +100,11 @@ class World(NamedTuple):
 MAX_TIME: Final = 2**64 - 1
 """The last instant IC time can name: it is a nat64 of nanoseconds (in the year 2554)."""
 
+
+def within_clock(now: int, delay: int) -> int:
+    """``delay`` cut so that ``now + delay`` is at most ``MAX_TIME``: a canister's periodic timer
+    near the clock's end (``set_timer`` refuses a deadline past it, as ``ic-cdk-timers``
+    does)."""
+    return min(delay, MAX_TIME - now)
+
 _new_tuple: Final[Any] = tuple.__new__

@@ -31,7 +31,7 @@ from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
-from icto.ic.world import MAX_TIME
+from icto.ic.world import within_clock
 from icto.launchpad.allocation import fair_allocation, fixed_allocation
 from icto.launchpad.config import (
     ExistingToken,
@@ -470,8 +470,7 @@ class LaunchpadSale(FinalizePipeline):
 
     def _arm_finalize(self) -> None:
         if self.state.finalize_timer is None and self.state.pipeline is None:
-            delay = min(FINALIZE_AFTER_NS, MAX_TIME - self.time)  # the IC clock's last instant
-            timer = self.set_timer(delay, "_auto_finalize")
+            timer = self.set_timer(within_clock(self.time, FINALIZE_AFTER_NS), "_auto_finalize")
             self.state = evolve(self.state, finalize_timer=timer)
 
     def _auto_finalize(self) -> None:

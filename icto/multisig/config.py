@@ -19,10 +19,10 @@ MAX_MEMBERS: Final = 50
 MAX_LIFETIME_NS: Final = 30 * NS_PER_DAY
 DEFAULT_LIFETIME_NS: Final = 7 * NS_PER_DAY
 MAX_AMOUNT: Final = 2**128 - 1
-MAX_DAILY_LIMITS: Final = 20
-"""Ledgers a wallet may cap per day (as many as ``get_balances`` reads at once)."""
 """The largest amount a transfer or a daily limit may name (ICRC amounts are nats; a ledger
 refuses what it cannot hold)."""
+MAX_DAILY_LIMITS: Final = 20
+"""Ledgers a wallet may cap per day (as many as ``get_balances`` reads at once)."""
 
 
 class Role(enum.StrEnum):

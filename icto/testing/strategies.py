@@ -44,6 +44,7 @@ from icto.launchpad.config import (
     FixedPrice,
     LaunchpadConfig,
     ProjectInfo,
+    liquidity_tokens,
 )
 from icto.launchpad.config import Whitelist as SaleWhitelist
 from icto.ledger.types import U64_MAX
@@ -401,9 +402,9 @@ def _valid_dao(draw: st.DrawFn, token: Principal) -> DAOConfig:
     low_period, high_period = VOTING_PERIOD
     return DAOConfig(
         name=draw(text(1, 30)), token=token,
-        minimum_stake=draw(amounts(min_value=1, max_value=2**64)),
+        minimum_stake=draw(amounts(min_value=1, max_value=U64_MAX)),
         proposal_threshold=draw(amounts(min_value=1, max_value=2**64)),
-        proposal_deposit=draw(amounts(max_value=2**64)),
+        proposal_deposit=draw(amounts(max_value=U64_MAX)),
         quorum_bp=draw(st.integers(*QUORUM_BP)), approval_bp=draw(st.integers(*APPROVAL_BP)),
         voting_period=draw(st.integers(low_period, high_period)),
         timelock=draw(st.integers(0, MAX_TIMELOCK)), lock_tiers=draw(_tiers()),
@@ -458,7 +459,7 @@ def _valid_sale(draw: st.DrawFn, purchase_token: Principal) -> LaunchpadConfig:
         st.integers(0, start - 1),
     ))  # fmt: skip
     shares = draw(st.lists(st.integers(0, 2_000), min_size=3, max_size=3))
-    return LaunchpadConfig(
+    config = LaunchpadConfig(
         project=ProjectInfo(draw(text(1, 30)), draw(text(0, 40, multiline=True))),
         sale_token=TokenConfig(name=draw(text(3, 20)), symbol="SALE", decimals=decimals),
         purchase_token=purchase_token, sale_type=sale_type,
@@ -472,6 +473,9 @@ def _valid_sale(draw: st.DrawFn, purchase_token: Principal) -> LaunchpadConfig:
         platform_fee_bp=min(shares[1], MAX_PLATFORM_FEE_BP), affiliate_bp=shares[2],
         is_public=draw(st.booleans()),
     )  # fmt: skip
+    while liquidity_tokens(config) > U64_MAX:  # the pool is pulled by one approval
+        config = evolve(config, liquidity_bp=config.liquidity_bp // 2)
+    return config
 
 
 _SALE_BREAKERS: Final[list[Callable[[LaunchpadConfig], st.SearchStrategy[LaunchpadConfig]]]] = [

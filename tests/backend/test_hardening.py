@@ -25,6 +25,7 @@ from icto.factory.types import InsufficientCycles, InvalidConfig
 from icto.ic.canister import Trap
 from icto.ic.context import MANAGEMENT_ID
 from icto.ic.errors import CallRejected, RejectCode
+from icto.ic.world import MAX_TIME
 from icto.ledger import ApproveArgs, Ledger, TransferArgs
 from icto.storage import AuditAction, AuditQuery, PaymentDraft, RefundCompleted
 from icto.storage.types import MAX_TEXT
@@ -376,6 +377,22 @@ def test_a_deployment_held_by_a_message_that_trapped_is_settled_once_the_hold_la
     assert not state.unconfirmed and not state.in_flight and not state.pending_refunds
     assert [b.amount for b in refund_blocks(system, pending.payment_id).values()] == [FEE]
     assert system.icp_balance(ALICE) == 10 * E8S - 2 * LEDGER_FEE
+
+
+def test_a_deployment_failing_in_the_last_minute_of_ic_time_still_refunds(
+    system: System, fund: Fund
+) -> None:
+    """The backend's timer is cut at the IC clock's last instant: a refund opened in its last
+    minute is recorded and paid (arming the minute's timer used to trap after the fee was
+    taken, rolling the owed refund back)."""
+    fund(ALICE)
+    system.token_factory.pause_factory()
+    system.ic.set_time(MAX_TIME - 30 * 10**9)
+    failure = system.backend.as_caller(ALICE).deploy_token(token_config()).error
+    assert isinstance(failure, DeploymentFailed) and failure.refund is not None
+    assert failure.refund.status == "Completed"
+    assert system.icp_balance(ALICE) == 10 * E8S - 2 * LEDGER_FEE
+    assert_money_never_lost(system)
 
 
 # -- 5. amounts and text are bounded where they enter ----------------------------------------------

@@ -22,7 +22,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import attrs
@@ -40,6 +40,7 @@ from icto.dao import (
     Motion,
     ProposalInfo,
     ProposalStatus,
+    UpdateParams,
     multiplier_for,
     voting_power,
 )
@@ -58,8 +59,9 @@ from icto.dao.voting import (
 from icto.distribution import days
 from icto.ic.proxy import CanisterProxy
 from icto.ic.world import MAX_TIME
+from icto.ledger.ledger import Ledger
 from icto.ledger.presets import ICP, deploy_ledger
-from icto.ledger.types import ApproveArgs, TransferArgs
+from icto.ledger.types import ApproveArgs, TransferArgs, TransferFromArgs
 from icto.system import System, deploy_system
 
 YES, NO, ABSTAIN = Choice.YES, Choice.NO, Choice.ABSTAIN
@@ -258,6 +260,47 @@ def test_a_proposal_whose_vote_would_outlast_ic_time_is_refused_before_its_depos
     refused = dao.submit_proposal(Motion("Too late"))
     assert isinstance(refused, Err) and isinstance(refused.error, InvalidRequest), refused
     assert (world.balance(ALICE), world.ic.state_of(world.dao_id)) == before
+
+
+PULL_HOOK: list[Callable[[Any], Any]] = []
+"""What runs, once, while the governance ledger pulls a deposit (``PullHookLedger``)."""
+
+
+class PullHookLedger(Ledger):
+    VERSION = "1.0.1"
+
+    def icrc2_transfer_from(self, args: TransferFromArgs) -> Any:
+        if PULL_HOOK:
+            PULL_HOOK.pop()(self)
+        return super().icrc2_transfer_from(args)
+
+    icrc2_transfer_from.__icto_kind__ = (  # type: ignore[attr-defined]
+        Ledger.icrc2_transfer_from.__icto_kind__  # type: ignore[attr-defined]
+    )
+
+
+def test_a_proposal_keeps_the_parameters_checked_before_its_deposit_was_pulled(
+    world: World,
+) -> None:
+    """An ``UpdateParams`` executed while a deposit is pulled applies from the next proposal:
+    the one being submitted keeps the voting period it was checked with (near the clock's end,
+    a longer one could no longer be timed, and the pulled deposit was owed to nobody)."""
+    world.ic.upgrade_canister(world.gov.id, PullHookLedger)
+    alice, bob = world.dao(ALICE), world.dao(BOB)
+    alice.stake(10**11, 0).unwrap()
+    bob.stake(10**11, 0).unwrap()
+    longer = alice.submit_proposal(UpdateParams(voting_period=days(30))).unwrap()
+    alice.vote(longer, Choice.YES).unwrap()
+    bob.vote(longer, Choice.YES).unwrap()
+    world.ic.set_time(MAX_TIME - 2 * VOTING_PERIOD)
+    executed: list[Any] = []
+    PULL_HOOK.append(lambda ledger: executed.append(ledger.call(world.dao_id, "execute", longer)))
+    proposal_id = alice.submit_proposal(Motion("Edge of time")).unwrap()
+    assert executed == [Ok(ProposalStatus.EXECUTED)]
+    assert world.ic.state_of(world.dao_id).config.voting_period == days(30)
+    proposal = alice.get_proposal(proposal_id)
+    assert proposal.ends_at == proposal.submitted_at + VOTING_PERIOD
+    assert world.ic.state_of(world.dao_id).deposits_held == DEPOSIT
 
 
 def test_a_lock_beyond_eight_years_is_refused_and_takes_nothing(world: World) -> None:
