@@ -92,7 +92,7 @@ from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.world import MAX_TIME
 from icto.ledger.client import fee_of, ledger_error
-from icto.ledger.types import TransferArgs, TransferFromArgs
+from icto.ledger.types import U64_MAX, TransferArgs, TransferFromArgs
 from icto.validation import identified_problem, is_nat, require_identified, text_problem
 
 MAX_MOTION: Final = 10_000
@@ -191,10 +191,13 @@ class DAO(FactoryContract):
             return Err(Paused())
         config = self.config
         problems = []
-        if not is_nat(amount) or not config.minimum_stake <= amount <= MAX_AMOUNT:
-            problems.append(f"amount must be an int from {config.minimum_stake} to 2**128 - 1")
+        if not is_nat(amount) or not config.minimum_stake <= amount <= U64_MAX:
+            problems.append(f"amount must be an int from {config.minimum_stake} to 2**64 - 1 "
+                            f"(one approval's most)")  # fmt: skip
         if not is_nat(lock_duration) or lock_duration > MAX_LOCK:
             problems.append(f"lock_duration must be an int of ns from 0 to {MAX_LOCK}")
+        elif self.time + lock_duration > MAX_TIME:
+            problems.append("the lock would end past 2**64 - 1 ns, the IC clock's reach")
         multiplier = None if problems else multiplier_for(config.lock_tiers, lock_duration)
         if not problems and multiplier is None:
             problems.append(f"the shortest lock is {config.lock_tiers[0][0]} ns")

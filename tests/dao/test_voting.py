@@ -303,6 +303,16 @@ def test_a_proposal_keeps_the_parameters_checked_before_its_deposit_was_pulled(
     assert world.ic.state_of(world.dao_id).deposits_held == DEPOSIT
 
 
+def test_a_lock_that_would_end_past_ic_time_is_refused_and_takes_nothing(world: World) -> None:
+    """A stake locked past the IC clock's last instant could never be unstaked."""
+    world.ic.set_time(MAX_TIME - days(30) + 1)
+    before = (world.balance(ALICE), world.ic.state_of(world.dao_id))
+    refused = world.dao(ALICE).stake(10 * DEPOSIT, days(30))
+    assert isinstance(refused, Err) and isinstance(refused.error, InvalidRequest), refused
+    assert "past 2**64 - 1 ns" in refused.error.reasons[0]
+    assert (world.balance(ALICE), world.ic.state_of(world.dao_id)) == before
+
+
 def test_a_lock_beyond_eight_years_is_refused_and_takes_nothing(world: World) -> None:
     result = world.dao(ALICE).stake(10**8 + 1, days(4000))
     assert not isinstance(result, Ok)
