@@ -17,7 +17,7 @@ import attrs
 from icto.distribution.schedule import BP, NS_PER_DAY
 from icto.ic.principal import Principal
 from icto.ledger.types import U64_MAX
-from icto.validation import as_tuple, identified_problem, is_nat, pairs, text_problem
+from icto.validation import as_tuple, identified_problem, nat_in, pairs, text_problem
 
 NAME_LENGTH: Final = (1, 100)
 MAX_DESCRIPTION: Final = 1000
@@ -88,19 +88,19 @@ def validate_dao_config(config: object, owner: Principal | None = None) -> tuple
     if not isinstance(token, Principal) or not token.is_canister:
         reasons.append(f"token must be a ledger canister id, got {token!r}")
     # A stake and a deposit are pulled by icrc2_transfer_from: an approval holds at most a u64.
-    if not _in(config.minimum_stake, 1, U64_MAX):
+    if not nat_in(config.minimum_stake, 1, U64_MAX):
         reasons.append("minimum_stake must be an int from 1 to 2**64 - 1 (one approval's most)")
-    if not _in(config.proposal_threshold, 1, MAX_AMOUNT):
+    if not nat_in(config.proposal_threshold, 1, MAX_AMOUNT):
         reasons.append("proposal_threshold must be an int from 1 to 2**128 - 1")
-    if not _in(config.proposal_deposit, 0, U64_MAX):
+    if not nat_in(config.proposal_deposit, 0, U64_MAX):
         reasons.append("proposal_deposit must be an int from 0 to 2**64 - 1 (one approval's most)")
     for field, (low, high) in (("quorum_bp", QUORUM_BP), ("approval_bp", APPROVAL_BP)):
-        if not _in(getattr(config, field), low, high):
+        if not nat_in(getattr(config, field), low, high):
             reasons.append(f"{field} must be an int from {low} to {high}")
     low, high = VOTING_PERIOD
-    if not _in(config.voting_period, low, high):
+    if not nat_in(config.voting_period, low, high):
         reasons.append(f"voting_period must be an int of ns from {low} (1 h) to {high} (30 days)")
-    if not _in(config.timelock, 0, MAX_TIMELOCK):
+    if not nat_in(config.timelock, 0, MAX_TIMELOCK):
         reasons.append(f"timelock must be an int of ns from 0 to {MAX_TIMELOCK} (30 days)")
     reasons.extend(_tiers_problems(config.lock_tiers))
     reasons.extend(_contacts_problems(config.emergency_contacts))
@@ -108,10 +108,6 @@ def validate_dao_config(config: object, owner: Principal | None = None) -> tuple
     if not isinstance(is_public, bool):
         reasons.append("is_public must be a bool")
     return tuple(reasons)
-
-
-def _in(value: object, low: int, high: int) -> bool:
-    return is_nat(value) and low <= value <= high  # type: ignore[operator]
 
 
 def _tiers_problems(tiers: object) -> list[str]:
@@ -122,9 +118,9 @@ def _tiers_problems(tiers: object) -> list[str]:
         return [shape]
     low, high = MULTIPLIER_BP
     for duration, multiplier in tiers:
-        if not _in(duration, 0, MAX_LOCK):
+        if not nat_in(duration, 0, MAX_LOCK):
             return [f"a tier's lock duration is an int of ns from 0 to {MAX_LOCK} (8 years)"]
-        if not _in(multiplier, low, high):
+        if not nat_in(multiplier, low, high):
             return [f"a tier's multiplier_bp is an int from {low} to {high}"]
     durations = [duration for duration, _ in tiers]
     multipliers = [multiplier for _, multiplier in tiers]

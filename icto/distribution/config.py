@@ -19,7 +19,7 @@ from icto.distribution.schedule import BP, Instant, Schedule, end_of, schedule_p
 from icto.ic.account import Account
 from icto.ic.principal import Principal
 from icto.ic.world import MAX_TIME
-from icto.validation import identified_problem, is_nat, pairs, text_problem
+from icto.validation import identified_problem, is_nat, nat_in, pairs, text_problem
 
 TITLE_LENGTH: Final = (1, 100)
 MAX_DESCRIPTION: Final = 1000
@@ -148,7 +148,7 @@ def validate_distribution_config(
     token: object = config.token
     if not isinstance(token, Principal) or not token.is_canister:
         reasons.append(f"token must be a ledger canister id, got {token!r}")
-    if not _time(config.start):
+    if not nat_in(config.start, 0, MAX_TIME):
         reasons.append("start must be an int of ns from 0 to 2**64 - 1 (IC time)")
     reasons.extend(_categories_problems(config.categories))
     eligibility: object = config.eligibility
@@ -195,11 +195,11 @@ def _categories_problems(categories: object) -> list[str]:
             problems.append(f"{where}: amount must be an int from 1 to 2**128 - 1")
         if not is_nat(category.initial_bp) or category.initial_bp > BP:
             problems.append(f"{where}: initial_bp must be an int from 0 to {BP}")
-        if not _time(category.start_offset):
+        if not nat_in(category.start_offset, 0, MAX_TIME):
             problems.append(f"{where}: start_offset must be an int of ns from 0 to 2**64 - 1")
         schedule = schedule_problems(category.schedule)
         problems.extend(f"{where}: {p}" for p in schedule)
-        if not schedule and _time(category.start_offset) and (
+        if not schedule and nat_in(category.start_offset, 0, MAX_TIME) and (
             category.start_offset + end_of(category.schedule) > MAX_TIME
         ):
             problems.append(f"{where}: its start_offset and schedule end past 2**64 - 1 ns")
@@ -265,14 +265,10 @@ def _listed_problems(recipients: object) -> list[str]:
 def _window_problems(window: object) -> list[str]:
     if not isinstance(window, Window):
         return ["a registration window is a Window(opens, closes)"]
-    if not (_time(window.opens) and _time(window.closes) and window.opens < window.closes):
+    opens, closes = window.opens, window.closes
+    if not (nat_in(opens, 0, MAX_TIME) and nat_in(closes, 0, MAX_TIME) and opens < closes):
         return ["a registration window needs ints 0 <= opens < closes <= 2**64 - 1 (IC time)"]
     return []
-
-
-def _time(value: object) -> bool:
-    """Whether ``value`` is a time (or span) the IC clock can reach: 0 to 2**64 - 1 ns."""
-    return is_nat(value) and value <= MAX_TIME  # type: ignore[operator]
 
 
 def _repeats(keys: Iterable[Principal]) -> bool:

@@ -23,7 +23,7 @@ from icto.ic.world import MAX_TIME
 from icto.ledger.types import U64_MAX
 from icto.multisig.config import MultisigConfig, validate_multisig_config
 from icto.token.config import TokenConfig, validate_token_config
-from icto.validation import as_tuple, identified_problem, is_nat, pairs, text_problem
+from icto.validation import as_tuple, identified_problem, nat_in, pairs, text_problem
 
 MAX_AMOUNT: Final = 2**128 - 1
 MAX_DECIMALS: Final = 18
@@ -167,18 +167,18 @@ def validate_launchpad_config(
     reasons.extend(_token_problems(config, owner))
     amounts = ("tokens_for_sale", "soft_cap", "hard_cap", "min_contribution", "max_contribution")
     for field in amounts:
-        if not _in(getattr(config, field), 1, MAX_AMOUNT):
+        if not nat_in(getattr(config, field), 1, MAX_AMOUNT):
             reasons.append(f"{field} must be an int from 1 to 2**128 - 1")
     times = ("sale_start", "sale_end")
     for field in times:
-        if not _in(getattr(config, field), 0, MAX_TIME):
+        if not nat_in(getattr(config, field), 0, MAX_TIME):
             reasons.append(f"{field} must be an int of ns from 0 to 2**64 - 1 (IC time)")
-    if not _in(config.min_participants, 0, MAX_PARTICIPANTS):
+    if not nat_in(config.min_participants, 0, MAX_PARTICIPANTS):
         reasons.append(f"min_participants must be an int from 0 to {MAX_PARTICIPANTS}")
     limits = (("buyer_initial_bp", BP), ("liquidity_bp", BP),
               ("platform_fee_bp", MAX_PLATFORM_FEE_BP), ("affiliate_bp", BP))  # fmt: skip
     for field, high in limits:
-        if not _in(getattr(config, field), 0, high):
+        if not nat_in(getattr(config, field), 0, high):
             reasons.append(f"{field} must be an int from 0 to {high}")
     reasons.extend(f"buyer_vesting: {p}" for p in schedule_problems(config.buyer_vesting))
     reasons.extend(_sale_type_problems(config.sale_type))
@@ -192,10 +192,6 @@ def validate_launchpad_config(
     if not reasons:
         reasons.extend(_cross_field_problems(config))
     return tuple(reasons)
-
-
-def _in(value: object, low: int, high: int) -> bool:
-    return is_nat(value) and low <= value <= high  # type: ignore[operator]
 
 
 def _project_problems(project: object) -> list[str]:
@@ -222,7 +218,7 @@ def _token_problems(config: LaunchpadConfig, owner: Principal | None) -> list[st
             problems.append(f"the sale token's ledger must be a canister id, got {ledger!r}")
         elif ledger == purchase:
             problems.append("the sale token and the purchase token must be different ledgers")
-        if not _in(token.decimals, 0, MAX_DECIMALS):
+        if not nat_in(token.decimals, 0, MAX_DECIMALS):
             problems.append(f"the sale token's decimals must be an int from 0 to {MAX_DECIMALS}")
     elif isinstance(token, TokenConfig):
         problems.extend(f"sale token: {p}" for p in validate_token_config(token, owner))
@@ -237,7 +233,7 @@ def _sale_type_problems(sale_type: object) -> list[str]:
     if isinstance(sale_type, FairLaunch):
         return []
     if isinstance(sale_type, FixedPrice):
-        if not _in(sale_type.price, 1, MAX_AMOUNT):
+        if not nat_in(sale_type.price, 1, MAX_AMOUNT):
             return ["a fixed price must be an int from 1 to 2**128 - 1"]
         return []
     return ["sale_type is FixedPrice(price) or FairLaunch()"]
@@ -257,7 +253,7 @@ def _whitelist_problems(whitelist: object) -> list[str]:
             return [problem]
     if len(set(members)) != len(members):
         return ["the whitelist names a principal more than once"]
-    if not _in(whitelist.opens, 0, MAX_TIME):
+    if not nat_in(whitelist.opens, 0, MAX_TIME):
         return ["the whitelist's opens must be an int of ns from 0 to 2**64 - 1 (IC time)"]
     return []
 
@@ -271,7 +267,7 @@ def _recipients_problems(where: str, recipients: object, total: int) -> list[str
         problem = identified_problem(principal, "recipient")
         if problem:
             return [f"{where}: {problem}"]
-        if not _in(amount, 1, MAX_AMOUNT):
+        if not nat_in(amount, 1, MAX_AMOUNT):
             return [f"{where}: {principal}'s amount must be an int > 0"]
     if len({principal for principal, _ in recipients}) != len(recipients):
         return [f"{where}: recipients name a principal more than once"]
@@ -292,10 +288,10 @@ def _groups_problems(groups: object) -> list[str]:
         problem = text_problem(f"{where} name", group.name, 1, 100)
         if problem:
             problems.append(problem)
-        if not _in(group.amount, 1, MAX_AMOUNT):
+        if not nat_in(group.amount, 1, MAX_AMOUNT):
             problems.append(f"{where}: amount must be an int from 1 to 2**128 - 1")
             continue
-        if not _in(group.initial_bp, 0, BP):
+        if not nat_in(group.initial_bp, 0, BP):
             problems.append(f"{where}: initial_bp must be an int from 0 to {BP}")
         problems.extend(f"{where}: {p}" for p in schedule_problems(group.vesting))
         problems.extend(_recipients_problems(where, group.recipients, group.amount))
@@ -313,7 +309,7 @@ def _raised_problems(shares: object) -> list[str]:
         problem = identified_problem(account.owner, "raised-funds recipient")
         if problem:
             return [problem]
-        if not _in(bp, 1, BP):
+        if not nat_in(bp, 1, BP):
             return [f"{account}'s share must be an int from 1 to {BP} bp"]
     if len({account for account, _ in shares}) != len(shares):
         return ["raised_allocation names an account more than once"]

@@ -5,7 +5,7 @@ from icto.validation.memo import IdentityMemo
 from icto.validation.principals import identified_problem, require_identified
 from icto.validation.text import TRUNCATED, foreign_text, text_problem
 from icto.validation.types import NotIdentified
-from icto.validation.values import as_tuple, is_nat, pairs
+from icto.validation.values import as_tuple, is_nat, nat_in, pairs
 
 __all__ = [
     "TRUNCATED",
@@ -15,6 +15,7 @@ __all__ = [
     "foreign_text",
     "identified_problem",
     "is_nat",
+    "nat_in",
     "pairs",
     "require_identified",
     "text_problem",

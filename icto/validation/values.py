@@ -10,6 +10,11 @@ def is_nat(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def nat_in(value: object, low: int, high: int) -> bool:
+    """``value`` is a nat from ``low`` to ``high``, both included."""
+    return is_nat(value) and low <= value <= high  # type: ignore[operator]
+
+
 def pairs(value: Any) -> Any:
     """A config field of pairs, given as a dict or any iterable of pairs, as a tuple of tuples;
     anything else is kept as it is, for the config's validation to report."""
