@@ -396,9 +396,11 @@ def _setup_changes(
     before: tuple[Principal | None, Principal | None, dict[str, Principal]],
     after: tuple[Principal | None, Principal | None, dict[str, Principal]],
 ) -> tuple[tuple[str, str], ...]:
-    """The audit details of a setup: each service whose canister changed, ``old -> new``."""
+    """The audit details of a setup: each service whose canister changed, ``old -> new``, the
+    storages first, then the factories in service order."""
     olds = {AUDIT_STORAGE: before[0], INVOICE_STORAGE: before[1], **before[2]}
-    news = {AUDIT_STORAGE: after[0], INVOICE_STORAGE: after[1], **after[2]}
+    news = {AUDIT_STORAGE: after[0], INVOICE_STORAGE: after[1]}
+    news.update((service, after[2][service]) for service in SERVICES if service in after[2])
     return tuple(
         (service, f"{olds.get(service)} -> {canister}")
         for service, canister in news.items() if olds.get(service) != canister

@@ -263,12 +263,13 @@ class BackendBase(Canister):
         )  # fmt: skip
 
     def _refunds_to_retry(self) -> tuple[str, ...]:
-        """Refunds the timer retries now: those it retries by itself that no message is paying."""
+        """Refunds the timer retries now, oldest first: those it retries by itself that no
+        message is paying (ids sort by age; a map's own order follows the string hash seed)."""
         state, now = self.state, self.time
-        return tuple(
+        return tuple(sorted(
             refund.refund_id for refund in state.pending_refunds.values()
             if self._retried_by_timer(refund) and not state.holds(refund.refund_id, now)
-        )  # fmt: skip
+        ))  # fmt: skip
 
     def _hold(self, key: str) -> int:
         """Mark a refund or payment as being settled by this message (across its awaits), and

@@ -396,7 +396,7 @@ class PaidDeployments(BackendBase):
     # -- unconfirmed deployments ----------------------------------------------------------------
 
     def _settle_unconfirmed(self) -> None:
-        for payment_id in tuple(self.state.unconfirmed):
+        for payment_id in sorted(self.state.unconfirmed):  # oldest first, whatever the hash seed
             pending = self.state.unconfirmed.get(payment_id)
             if pending is None or self.state.holds(payment_id, self.time):
                 continue

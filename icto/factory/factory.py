@@ -215,7 +215,7 @@ class Factory(VersionManagement, FactoryReads):
         """Admin: delete half-created canisters left by failed deployments (including any a
         trapped deployment left behind); return those deleted."""
         self._require_admin("clean up deployments")
-        leftovers = list(self.state.failed_cleanups) + list(self.state.deploying)
+        leftovers = sorted(self.state.failed_cleanups) + sorted(self.state.deploying)
         self.state = evolve(self.state, deploying=immutables.Map())
         return tuple(contract for contract in leftovers if self._delete_canister(contract))
 
@@ -248,7 +248,9 @@ class Factory(VersionManagement, FactoryReads):
 
     @query
     def get_failed_cleanups(self) -> tuple[tuple[Principal, str], ...]:
-        return tuple(self.state.failed_cleanups.items())
+        """Half-created canisters a failed deployment could not delete, with the refusal, in
+        principal order."""
+        return tuple(sorted(self.state.failed_cleanups.items()))
 
     # -- callbacks from contracts (the contract is the caller) --------------------------------
 

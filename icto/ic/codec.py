@@ -45,6 +45,7 @@ import base64
 import enum
 import functools
 import importlib
+import json
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -113,8 +114,43 @@ def _int(value: int) -> Any:
     return value
 
 
+def _in_order(values: Iterable[Any]) -> list[Any]:
+    """``values`` (a hash-ordered container's members, or a map's keys) in one order whatever
+    the string hash seed, so that a world saves to the same bytes in every process."""
+    return sorted(values, key=_sort_key)
+
+
+def _sort_key(value: Any) -> tuple[Any, ...]:
+    """A key that orders any saveable values among each other: by kind, then by value (texts,
+    ints, bytes and principals natively, tuples member by member, anything else by its
+    encoding)."""
+    kind = type(value)
+    if kind is str:
+        return (0, value)
+    if kind is int:
+        return (1, value)
+    if kind is Principal:
+        return (2, bytes(value))
+    if kind is tuple:
+        return (3, tuple(_sort_key(member) for member in value))
+    if value is None:
+        return (4,)
+    if kind is bytes:
+        return (5, value)
+    return (6, json.dumps(encode(value), separators=(",", ":"), sort_keys=True))
+
+
+def _sorted_pairs(items: Iterable[tuple[Any, Any]]) -> list[Any]:
+    """A map's items as ``[key, value]`` pairs, ordered by key (see ``_in_order``)."""
+    return [[encode(k), encode(v)] for k, v in sorted(items, key=_key_of_item)]
+
+
+def _key_of_item(item: tuple[Any, Any]) -> tuple[Any, ...]:
+    return _sort_key(item[0])
+
+
 def _map(value: immutables.Map[Any, Any]) -> Any:
-    return {"$map": [[encode(k), encode(v)] for k, v in value.items()]}
+    return {"$map": _sorted_pairs(value.items())}
 
 
 def _dict(value: dict[Any, Any]) -> Any:
@@ -145,8 +181,8 @@ _BY_TYPE: Final[dict[type, Callable[[Any], Any]]] = {
     tuple: lambda v: {"$tuple": _items(v)},
     list: lambda v: {"$list": _items(v)},
     dict: _dict,
-    frozenset: lambda v: {"$frozenset": _items(v)},
-    set: lambda v: {"$set": _items(v)},
+    frozenset: lambda v: {"$frozenset": _items(_in_order(v))},
+    set: lambda v: {"$set": _items(_in_order(v))},
     bytes: lambda v: {"$bytes": base64.b64encode(v).decode("ascii")},
     Principal: lambda v: {"$principal": v.bytes.hex()},
     Account: lambda v: {"$account": [encode(v.owner), encode(v.subaccount)]},
@@ -165,7 +201,7 @@ def encode(value: Any) -> Any:
         return handler(value)
     cls = type(value)
     if isinstance(value, PMap):
-        return {"$pmap": [[encode(k), encode(v)] for k, v in value.items()]}
+        return {"$pmap": _sorted_pairs(value.items())}
     if isinstance(value, enum.Flag):
         return {"$enum": class_name(cls), "v": _int(value.value)}
     if isinstance(value, enum.Enum):

@@ -242,6 +242,18 @@ def test_setup_is_in_the_audit_trail_with_what_it_changed(ic: IC, system: System
     }
 
 
+def test_the_first_setup_lists_the_storages_then_the_factories_in_service_order(
+    system: System,
+) -> None:
+    """The same setup writes the same details in every process (a map's own order follows the
+    string hash seed)."""
+    setup = all_entries(system.audit_storage)[0]
+    assert setup.action is AuditAction.ADMIN_ACTION
+    assert [key for key, _ in setup.event.details] == [
+        "action", AUDIT_STORAGE, INVOICE_STORAGE, *SERVICES
+    ]
+
+
 def test_setup_takes_only_setup_args(ic: IC, system: System) -> None:
     before = ic.state_of(system.backend.id)
     refusal = rejected(lambda: system.backend.setup_microservices({"audit_storage": ALICE}))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ from icto.token import TokenConfig
 from .persistence_toys import Access, Box, Cached, Colour, Keeper
 
 ALLOW = ("tests.ic",)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ALICE = Principal.from_name("alice")
 
 
@@ -563,3 +566,59 @@ def test_the_file_is_a_header_a_json_payload_and_a_checksum(saved: Path) -> None
     ).encode()  # fmt: skip
     assert end == b""
     assert b"$attrs" in payload and b"$bytes" in payload and b"$enum" in payload
+
+
+# -- the same world, the same bytes ------------------------------------------------------------
+
+HASH_ORDERED_WORLD = """
+import hashlib, sys
+import immutables, pyrsistent
+from icto import IC, Principal
+from tests.ic.persistence_toys import Colour, Keeper
+
+names = [f"user{i}" for i in range(40)]
+users = [Principal.from_name(name) for name in names]
+ic = IC()
+ic.deploy(Keeper, (
+    immutables.Map({name: i for i, name in enumerate(names)}),
+    immutables.Map({user: (user, Colour.RED) for user in users}),
+    immutables.Map({(user, Colour.BLUE): None for user in users}),
+    immutables.Map({1: "int", "1": "text", b"1": "bytes"}),
+    immutables.Map({(user, None): 0 for user in users}),  # None hashes by address, seed or not
+    pyrsistent.pmap({name: frozenset(names[:i]) for i, name in enumerate(names)}),
+    frozenset(users), {(name, Colour.RED) for name in names},
+))
+ic.save(sys.argv[1])
+with open(sys.argv[1], "rb") as saved:
+    print(hashlib.sha256(saved.read()).hexdigest())
+"""
+
+
+def test_a_world_saves_to_the_same_bytes_whatever_the_string_hash_seed(tmp_path: Path) -> None:
+    """Maps and sets iterate in an order that follows the string hash seed (and, for keys
+    holding ``None``, addresses), which differ between processes; a saved file must not (it is
+    diffed, checked in, compared)."""
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", HASH_ORDERED_WORLD, str(tmp_path / f"world{seed}.icto")],
+            env={**os.environ, "PYTHONHASHSEED": seed}, cwd=PROJECT_ROOT, check=True,
+            capture_output=True,
+        ).stdout
+        for seed in ("0", "1", "2")
+    }  # fmt: skip
+
+    assert len(digests) == 1, digests
+
+
+def test_a_world_keyed_by_mixed_kinds_loads_back_equal(tmp_path: Path) -> None:
+    """Keys that do not compare with each other are ordered by their encoding, and load back
+    as they were."""
+    ic = IC()
+    value = (
+        immutables.Map({1: "int", "1": "text", b"1": "bytes", (ALICE, Colour.RED): "pair"}),
+        frozenset({1, "1", Colour.BLUE, frozenset({2})}),
+        pyrsistent.pmap({Colour.RED: 1, "red": 2}),
+    )
+    keeper = ic.deploy(Keeper, value)
+
+    assert saved_and_loaded(ic, tmp_path).state_of(keeper.id) == value
