@@ -157,6 +157,8 @@ class FactoryReads(FactoryBase):
             issues=tuple(issues),
             deployments_left=left,
             kind=self.KIND,
+            contracts=len(state.index),
+            version=self.VERSION,
         )
 
 

@@ -172,6 +172,10 @@ class FactoryHealth:
     kind: str = "contract"
     """What the factory deploys (``"token"``, ``"multisig"`` …): a backend checks it serves the
     service it is registered for."""
+    contracts: int = 0
+    """How many contracts the factory registers."""
+    version: str = ""
+    """The factory's own code version (``latest_stable`` is its contracts' code)."""
 
 
 # -- versions -----------------------------------------------------------------------------------

@@ -335,6 +335,19 @@ def test_stats_count_contracts_by_status(
     assert factory.get_stats().by_status == (("active", 2),)
 
 
+def test_health_reports_the_contracts_registered_and_the_factory_s_own_version(
+    factory: CanisterProxy, create_club: CreateClub, alice: Principal, bob: Principal
+) -> None:
+    """services.md: a factory's health tells its status, contracts, cycles and version."""
+    assert (factory.health().contracts, factory.health().version) == (0, ClubFactory.VERSION)
+    create_club(alice)
+    create_club(bob, is_public=False)
+
+    health = factory.health()
+    assert health.contracts == factory.get_stats().contracts == 2
+    assert health.version == ClubFactory.VERSION and health.latest_stable == "1.0.0"
+
+
 def test_health_names_each_issue(ic: IC, admin: Principal, backend: Principal) -> None:
     """Healthy with a backend, enough cycles and not paused; each lack is named."""
     factory = deploy_factory(ic, ClubFactory, backends=[backend], caller=admin)
