@@ -14,7 +14,7 @@ from typing import Final, TypeAlias
 import attrs
 
 from icto.ic.world import MAX_TIME
-from icto.validation import is_nat
+from icto.validation import is_nat, pairs
 
 BP: Final = 10_000
 NS_PER_DAY: Final = 24 * 3600 * 10**9
@@ -92,7 +92,8 @@ class Cliff(_Readable):
 class Steps(_Readable):
     """``(offset, bp)`` steps: at each offset, ``bp`` more of the rest (the bps sum to ``BP``)."""
 
-    steps: tuple[tuple[int, int], ...]
+    steps: tuple[tuple[int, int], ...] = attrs.field(converter=pairs)
+    """Given as any list or tuple of pairs; kept as a tuple of tuples."""
 
     def describe(self) -> str:
         return ", ".join(f"{percent(bp)} at {span(offset)}" for offset, bp in self.steps)

@@ -604,6 +604,12 @@ def test_each_schedule_unlocks_the_worked_out_amount_at_each_instant(
     } == points
 
 
+def test_steps_written_as_lists_are_the_same_steps() -> None:
+    written = Steps([[0, 2_500], (3_000, 7_500)])
+    assert written == Steps(((0, 2_500), (3_000, 7_500)))
+    assert schedule_problems(written) == []
+
+
 def test_the_end_of_each_schedule_is_its_last_instant() -> None:
     assert [end_of(schedule) for schedule in (INSTANT, LINEAR, CLIFF, STEPS, LOCK)] == [
         0,
