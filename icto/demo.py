@@ -1,8 +1,9 @@
 """``run_demo``: the main scenario on a fresh in-memory IC, printed as plain-text tables.
 
 The platform is deployed with ``deploy_system``; alice, bob and carol get ICP from the faucet and
-approve the backend; four tokens are deployed through the paid flow; one deployment fails (the
-operator has paused the Token Factory) and its fee is refunded; the factory is resumed. Then the
+approve the backend; four tokens are deployed through the paid flow; one more is refused while
+the operator has paused the Token Factory (before anything is charged), and once the factory is
+resumed it fails at the management canister (an injected fault) and its fee is refunded. Then the
 demo reads everything back from where it lives: contracts per user from the factory, the audit
 trail from AuditStorage, invoices from InvoiceStorage, balances and the books from the ICP ledger.
 
@@ -23,6 +24,7 @@ from icto.ic.account import Account
 from icto.ic.ic import IC
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.ic.router import MANAGEMENT_ID
 from icto.launchpad import AllocationGroup, FixedPrice, LaunchpadConfig, ProjectInfo
 from icto.ledger.presets import ICP
 from icto.ledger.types import E8S, ApproveArgs, TransferArgs
@@ -80,7 +82,8 @@ REFUNDED: Final = (
     "carol",
     TokenConfig(name="Omega", symbol="OMEGA", initial_balances=((_treasury("carol"), 1_000),)),
 )
-"""The deployment attempted while the Token Factory is paused: charged, failed, refunded."""
+"""The deployment attempted twice: refused while the Token Factory is paused (nothing charged),
+then charged, failed at the management canister by an injected fault, and refunded."""
 
 SECTIONS: Final = (
     "Platform", "Deployments", "Contracts per user", "Audit trail", "Invoices", "ICP balances",
@@ -276,14 +279,18 @@ def run_demo(out: TextIO = sys.stdout) -> System:
     ic.advance_time(seconds=STEP_SECONDS)
     system.token_factory.pause_factory()
     deploy(*REFUNDED)
-    ic.advance_time(seconds=STEP_SECONDS)
     system.token_factory.resume_factory()
+    with ic.faults.reject(MANAGEMENT_ID, "create_canister"):
+        deploy(*REFUNDED)
+    ic.advance_time(seconds=STEP_SECONDS)
 
     table(out, "Deployments", ("user", "symbol", "payment", "fee ICP", "outcome"), attempts,
           right=(3,))  # fmt: skip
     failed_owner, failed = REFUNDED
-    out.write(f"(the operator paused the token factory for {failed_owner}'s {failed.symbol}, "
-              "then resumed it)\n")  # fmt: skip
+    out.write(f"({failed_owner}'s first {failed.symbol} came while the operator had paused the "
+              "token factory: refused, nothing charged; once it was resumed, her second failed "
+              "at the management canister (create_canister refused by an injected fault) and "
+              "its fee was refunded)\n")  # fmt: skip
 
     contract_rows = []
     for name, user in users.items():

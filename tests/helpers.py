@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from icto import IC, CallRejected, Canister, Principal, update
+from icto.ic import MANAGEMENT_ID, FaultRule
+from icto.system import System
 
 
 def rejected(call: Callable[[], object]) -> CallRejected:
@@ -21,6 +23,26 @@ def rejected(call: Callable[[], object]) -> CallRejected:
 def live_canisters(ic: IC) -> set[Principal]:
     """The canisters that exist (deleted ones excluded)."""
     return {canister for canister in ic.world.canisters if ic.canister_exists(canister)}
+
+
+CREATE_CANISTER_FAULT = "injected fault"
+"""The reject message of ``failing_deployments``' rule, which the factory's
+``DeploymentFailed`` carries."""
+FAILED_AT_CREATE_CANISTER = (
+    f"DeploymentFailed(step='create_canister', reason='{CREATE_CANISTER_FAULT}')"
+)
+"""The reason the backend records (and refunds under) for a deployment that
+``failing_deployments`` failed."""
+
+
+def failing_deployments(system: System, times: int | None = None) -> FaultRule:
+    """Make the factories' deployments fail after the backend charged the fee, ``times`` times
+    (``None``: until the rule is removed or its ``with`` block ends): the management canister
+    rejects ``create_canister``, so ``create_contract`` answers ``Err(DeploymentFailed)`` and the
+    backend records the failure and refunds. (A paused factory is refused before the charge.)"""
+    return system.ic.faults.reject(
+        MANAGEMENT_ID, "create_canister", message=CREATE_CANISTER_FAULT, times=times
+    )
 
 
 VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "col", "wbr"})

@@ -209,6 +209,28 @@ def test_the_failed_deployment_was_refunded_and_the_books_balance(demo: Run) -> 
     assert system.backend.admin_list_pending_refunds() == ()
 
 
+def test_the_paused_factory_refused_first_and_the_injected_fault_failed_the_paid_attempt(
+    demo: Run,
+) -> None:
+    """carol's first OMEGA, sent while the factory was paused, was refused with nothing recorded
+    or charged: she has one refunded payment (and the balances above count one charged attempt).
+    Her second was charged and failed at ``create_canister``, the one deployment the factory
+    counts as failed."""
+    owner, failed = REFUNDED
+    records = [
+        record for record in demo.system.invoice_storage.get_payments_by_user(user(owner)).items
+        if record.service == TOKEN_FACTORY and record.refund_id is not None
+    ]  # fmt: skip
+    (record,) = records
+    refund = demo.system.invoice_storage.get_refund(record.refund_id)
+    assert refund.reason == "DeploymentFailed(step='create_canister', reason='injected fault')"
+    assert demo.system.token_factory.get_stats().failed_deployments == 1
+    refused = "ServiceUnavailable: the token_factory is paused; an admin must resume it"
+    (line,) = [line for line in demo.text.splitlines() if refused in line]
+    assert line.split()[:4] == [owner, failed.symbol, "-", "-"]
+    assert "injected fault" in demo.text
+
+
 def test_the_audit_trail_records_every_step(demo: Run) -> None:
     system = demo.system
     tokens = deployed_tokens(system)

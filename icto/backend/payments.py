@@ -43,7 +43,7 @@ from icto.backend.types import (
 )
 from icto.dao.config import validate_dao_config
 from icto.distribution.config import validate_distribution_config
-from icto.factory.types import InvalidConfig
+from icto.factory.types import FactoryCapacity, InvalidConfig
 from icto.ic.account import Account
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
@@ -183,13 +183,16 @@ class PaidDeployments(BackendBase):
         return None
 
     def _check_capacity(self, service: str) -> DeployError | None:
-        """The factory must be able to pay for one more contract before anybody is charged."""
+        """The factory must be deploying (not paused) and able to pay for one more contract
+        before anybody is charged."""
         factory = self.state.factories[service]
         try:
-            left: int = self.query_call(factory, "deployments_left")
+            capacity: FactoryCapacity = self.query_call(factory, "capacity")
         except CallRejected as rejected:
             return ServiceUnavailable(f"the {service} did not answer: {self._reason(rejected)}")
-        if left < 1:
+        if capacity.paused:
+            return ServiceUnavailable(f"the {service} is paused; an admin must resume it")
+        if capacity.deployments_left < 1:
             return ServiceUnavailable(
                 f"the {service} has too few cycles for another contract; an operator must top "
                 f"it up"

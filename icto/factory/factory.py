@@ -31,6 +31,7 @@ from icto.factory.types import (
     ACTIVE,
     ContractInit,
     DeploymentFailed,
+    FactoryCapacity,
     FactoryPaused,
     InsufficientCycles,
     InvalidConfig,
@@ -242,9 +243,14 @@ class Factory(VersionManagement, FactoryReads):
 
     @query
     def deployments_left(self) -> int:
-        """How many more contracts this factory's cycles pay for (a backend asks before it
-        charges anybody)."""
+        """How many more contracts this factory's cycles pay for."""
         return self._deployments_left()
+
+    @query
+    def capacity(self) -> FactoryCapacity:
+        """Whether this factory would deploy now: paused or not, and how many more contracts its
+        cycles pay for (a backend asks before it charges anybody)."""
+        return FactoryCapacity(self.state.paused, self._deployments_left())
 
     @query
     def get_failed_cleanups(self) -> tuple[tuple[Principal, str], ...]:

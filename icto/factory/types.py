@@ -160,6 +160,16 @@ class FactoryStats:
 
 
 @attrs.frozen
+class FactoryCapacity:
+    """What a backend asks before it charges anybody: whether the factory would deploy now."""
+
+    paused: bool
+    """A paused factory refuses ``create_contract`` until an admin resumes it."""
+    deployments_left: int
+    """How many more contracts the factory's cycles pay for."""
+
+
+@attrs.frozen
 class FactoryHealth:
     healthy: bool
     paused: bool

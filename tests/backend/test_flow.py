@@ -31,7 +31,7 @@ from icto.storage import (
 from icto.system import System
 from tests.backend.conftest import FEE, LEDGER_FEE, token_config
 from tests.backend.invariants import all_blocks, assert_icp_books_balance
-from tests.helpers import rejected
+from tests.helpers import FAILED_AT_CREATE_CANISTER, failing_deployments, rejected
 
 Fund = Callable[..., Principal]
 
@@ -249,11 +249,11 @@ def test_a_failed_deployment_is_refunded_in_full_the_backend_paying_the_refund_l
 ) -> None:
     start = 10 * E8S
     fund(alice, balance=start)
-    system.token_factory.pause_factory()
+    failing_deployments(system)
     backend_before = system.icp_balance(system.backend.id)
     blocks_before = system.icp_ledger.get_transaction_count()
     failure = failed(system, alice)
-    assert "FactoryPaused" in failure.reason
+    assert failure.reason == FAILED_AT_CREATE_CANISTER
     assert failure.refund is not None and not failure.pending
     assert failure.refund.status == "Completed" and failure.refund.amount == FEE
     # approve fee + transfer_from fee: all the user ever loses on a failed deployment
@@ -278,7 +278,7 @@ def test_a_failed_deployment_leaves_deployment_failed_and_refund_issued_in_the_t
     system: System, fund: Fund, alice: Principal
 ) -> None:
     fund(alice)
-    system.token_factory.pause_factory()
+    failing_deployments(system)
     failure = failed(system, alice)
     entries = trail(system, alice)
     assert [e.action for e in entries] == [
@@ -301,7 +301,7 @@ def test_a_failed_deployment_ends_refunded_in_the_invoice_with_the_reason_kept(
 ) -> None:
     """B15 (refund reasons lost in storage) is absent."""
     fund(alice)
-    system.token_factory.pause_factory()
+    failing_deployments(system)
     failure = failed(system, alice)
     assert failure.refund is not None
     refund_block = failure.refund.block
@@ -337,7 +337,7 @@ def test_a_treasury_receives_the_fees_while_refunds_come_from_the_backend(
     deployed(system, alice)
     assert system.icp_balance(treasury) == FEE
     assert system.icp_balance(system.backend.id) == backend_before
-    system.token_factory.pause_factory()
+    failing_deployments(system)
     alice_before = system.icp_balance(alice)
     failure = failed(system, alice, "BET")
     assert failure.refund is not None and failure.refund.status == "Completed"
@@ -368,7 +368,7 @@ def test_a_free_service_deploys_without_any_ledger_call_or_approval(
 
 def test_a_failed_free_deployment_owes_no_refund(system: System, alice: Principal) -> None:
     system.backend.admin_set_config(f"{TOKEN_FACTORY}.fee", 0).unwrap()
-    system.token_factory.pause_factory()
+    failing_deployments(system)
     blocks_before = system.icp_ledger.get_transaction_count()
     failure = failed(system, alice)
     assert failure.refund is None and not failure.pending
@@ -391,7 +391,7 @@ def test_the_backend_keeps_no_trail_of_its_own(
     before = system.ic.state_of(system.backend.id)
     for n in range(deployments):
         deployed(system, alice if n % 2 else bob, f"OK{n}")
-    system.token_factory.pause_factory()
+    failing_deployments(system)
     failed(system, alice, "BAD")
     system.ic.advance_time(seconds=MAINTENANCE_DELAY_NS // 10**9)  # the refund's watch ends
     after = system.ic.state_of(system.backend.id)

@@ -33,7 +33,7 @@ from icto.system import System, deploy_system
 from icto.validation import TRUNCATED, NotIdentified
 from tests.backend.conftest import FEE, LEDGER_FEE, token_config
 from tests.backend.invariants import all_blocks, assert_money_never_lost
-from tests.helpers import rejected
+from tests.helpers import failing_deployments, rejected
 
 ALICE, BOB, CAROL = (Principal.from_name(name) for name in ("alice", "bob", "carol"))
 Fund = Callable[..., Principal]
@@ -266,7 +266,7 @@ def test_an_overlapping_refund_retry_is_told_in_progress_and_the_user_is_refunde
     fund(ALICE)
     backend = system.backend
     backend.admin_set_config("payment.auto_refund", False).unwrap()
-    system.token_factory.pause_factory()
+    failing_deployments(system)
     failure = backend.as_caller(ALICE).deploy_token(token_config()).error
     assert isinstance(failure, DeploymentFailed) and failure.refund is not None
     refund_id = failure.refund.refund_id
@@ -320,7 +320,7 @@ def test_a_refund_paid_unseen_is_found_by_the_retry_and_never_paid_twice(
     fund(ALICE)
     system.ic.upgrade_canister(system.icp_ledger.id, CommitsThenTrapsLedger, caller=system.operator)
     CommitsThenTrapsLedger.traps_left = 1
-    system.token_factory.pause_factory()
+    failing_deployments(system)
     failure = system.backend.as_caller(ALICE).deploy_token(token_config()).error
     assert isinstance(failure, DeploymentFailed) and failure.refund is not None
     assert failure.refund.status == "Failed"
@@ -342,7 +342,7 @@ def test_a_refund_held_by_a_message_that_trapped_is_paid_once_the_hold_lapses(
     refund is in progress; once it lapses (``SENDING_GIVEN_UP_NS``), the timer pays it, once."""
     fund(ALICE)
     backend = system.backend
-    system.token_factory.pause_factory()
+    failing_deployments(system)
     system.ic.faults.reject(canister=system.icp_ledger.id, method="icrc1_transfer", times=1)
     system.ic.faults.trap(canister=backend.id, method="deploy_token", times=1)
     with pytest.raises(CallRejected):
@@ -386,7 +386,7 @@ def test_a_deployment_failing_in_the_last_minute_of_ic_time_still_refunds(
     minute is recorded and paid (arming the minute's timer used to trap after the fee was
     taken, rolling the owed refund back)."""
     fund(ALICE)
-    system.token_factory.pause_factory()
+    failing_deployments(system)
     system.ic.set_time(MAX_TIME - 30 * 10**9)
     failure = system.backend.as_caller(ALICE).deploy_token(token_config()).error
     assert isinstance(failure, DeploymentFailed) and failure.refund is not None

@@ -19,6 +19,7 @@ import pytest
 from icto import E8S, IC, Account, Err, Ok, World
 from icto.backend import (
     Backend,
+    DeploymentFailed,
     MaintenanceMode,
     PaymentFailed,
     RateLimited,
@@ -37,9 +38,9 @@ from icto.storage.audit import AuditStorage
 from icto.storage.invoice import InvoiceStorage
 from icto.storage.types import AuditEvent, RefundCompleted, RefundDraft
 from icto.system import System, deploy_system
-from tests.backend.conftest import token_config
+from tests.backend.conftest import FEE, LEDGER_FEE, token_config
 from tests.backend.invariants import assert_money_never_lost
-from tests.helpers import Relay
+from tests.helpers import Relay, failing_deployments
 
 HOOKS: dict[str, Callable[[Any], Any]] = {}
 """What runs, once, while the backend awaits the named method."""
@@ -149,9 +150,11 @@ def _built() -> Platform:
 def world() -> Iterator[Platform]:
     built = _built()
     built.ic.restore(built.ready)
+    built.ic.faults.clear()  # faults are test settings, which a restore keeps
     HOOKS.clear()
     DOWN.clear()
     yield built
+    built.ic.faults.clear()
     HOOKS.clear()
     DOWN.clear()
 
@@ -216,6 +219,35 @@ def test_a_change_landing_while_the_fee_is_asked_refuses_before_charging(
     assert_money_never_lost(world.system)
 
 
+@pytest.mark.parametrize("await_", ["icrc1_fee", "icrc2_transfer_from"])
+def test_a_factory_paused_after_the_capacity_check_fails_the_deployment_and_refunds_it(
+    world: Platform, await_: str
+) -> None:
+    """The operator pauses the factory while the backend awaits the ledger, after it found the
+    factory running: ``create_contract`` answers ``FactoryPaused``, and the fee is refunded in
+    full (the user is out only the charge's ledger fee)."""
+    system = world.system
+    HOOKS[await_] = lambda ledger: system.token_factory.pause_factory()
+    before = world.balance()
+    result = world.deploy()
+    assert isinstance(result, Err) and isinstance(result.error, DeploymentFailed), result
+    failure = result.error
+    assert (failure.reason, failure.pending) == ("FactoryPaused()", False)
+    assert failure.refund is not None
+    assert (failure.refund.status, failure.refund.amount) == ("Completed", FEE)
+    assert world.balance() == before - LEDGER_FEE
+    assert system.token_factory.get_stats().paused
+    entries = world.ic.state_of(system.audit_storage.id).entries
+    assert [entry.action for entry in entries if entry.event.payment_id == failure.payment_id] == [
+        AuditAction.DEPLOYMENT_INITIATED, AuditAction.PAYMENT_PROCESSED,
+        AuditAction.DEPLOYMENT_FAILED, AuditAction.REFUND_ISSUED,
+    ]  # fmt: skip
+    refund = system.invoice_storage.get_refund(failure.refund.refund_id)
+    assert (refund.reason, refund.amount) == ("FactoryPaused()", FEE)
+    assert system.backend.admin_list_pending_refunds() == ()
+    assert_money_never_lost(system)
+
+
 def test_a_suspension_landing_while_the_trail_is_written_fails_the_payment_uncharged(
     world: Platform,
 ) -> None:
@@ -272,18 +304,18 @@ def test_a_flush_meanwhile_does_not_deliver_a_record_a_second_time(world: Platfo
 
 
 def test_a_refund_being_recorded_is_not_paid_by_an_admin_meanwhile(world: Platform) -> None:
-    """The factory is paused, so the deployment fails after the fee was taken and a refund is
-    opened. While the backend records it in InvoiceStorage, an admin asks to pay it: the refund
-    is this message's to pay, so the admin is told it is in progress, and the user is refunded
-    once."""
+    """The management canister refuses the contract's canister, so the deployment fails after
+    the fee was taken and a refund is opened. While the backend records it in InvoiceStorage, an
+    admin asks to pay it: the refund is this message's to pay, so the admin is told it is in
+    progress, and the user is refunded once."""
     backend = world.system.backend
-    world.system.token_factory.pause_factory()
     retries: list[Any] = []
     HOOKS["create_refund"] = lambda storage, *_: retries.append(
         storage.call(backend.id, "admin_retry_refund", storage_refund_id(world))
     )
     before = world.balance()
-    result = world.deploy()
+    with failing_deployments(world.system):
+        result = world.deploy()
     assert isinstance(result, Err) and result.error.refund is not None, result
     assert result.error.refund.status == "Completed"
     assert len(retries) == 1 and isinstance(retries[0], Err), retries
@@ -306,14 +338,14 @@ def test_a_refund_retried_while_its_failed_attempt_is_recorded_waits_its_turn(
     InvoiceStorage gets the failed attempt in order (a retry crossing it would have had both
     status changes refused). Released, the refund is the timer's: it pays it a minute later."""
     backend = world.system.backend
-    world.system.token_factory.pause_factory()
     world.ic.faults.reject(canister=world.system.icp_ledger.id, method="icrc1_transfer", times=1)
     retries: list[Any] = []
     HOOKS["log_event:REFUND_FAILED"] = lambda storage: retries.append(
         storage.call(backend.id, "admin_retry_refund", storage_refund_id(world))
     )
     before = world.balance()
-    result = world.deploy()
+    with failing_deployments(world.system):
+        result = world.deploy()
     assert isinstance(result, Err) and result.error.refund.status == "Failed", result
     assert len(retries) == 1 and isinstance(retries[0], Err), retries
     assert backend.admin_list_undelivered() == ()
@@ -338,8 +370,8 @@ def refund_awaiting_approval(world: Platform) -> str:
     backend = world.system.backend
     backend.admin_set_config("payment.auto_refund", False).unwrap()
     backend.add_admin(world.system.icp_ledger.id).unwrap()
-    world.system.token_factory.pause_factory()
-    result = world.deploy()
+    with failing_deployments(world.system):
+        result = world.deploy()
     assert isinstance(result, Err) and result.error.refund.status == "AwaitingApproval", result
     return str(result.error.refund.refund_id)
 

@@ -24,6 +24,7 @@ from tests.backend.invariants import (
     drain_outbox,
     read_books,
 )
+from tests.helpers import failing_deployments
 
 ALICE = Principal.from_name("alice")
 CallPoint = tuple[str, str, int]
@@ -38,19 +39,20 @@ def roles(system: System) -> dict[Principal, str]:
     }  # fmt: skip
 
 
-def prepared(ic: IC, *, factory_paused: bool = False) -> System:
+def prepared(ic: IC) -> System:
     system = deploy_system(ic)
     system.faucet(ALICE, 10 * E8S)
     system.approve_backend(ALICE, 5 * E8S)
-    if factory_paused:
-        system.token_factory.pause_factory()
     return system
 
 
-def call_points(*, factory_paused: bool) -> list[CallPoint]:
-    """Every inter-canister call one deployment makes, in order, from a clean run."""
+def call_points(*, deployment_fails: bool) -> list[CallPoint]:
+    """Every inter-canister call one deployment makes, in order, from a clean run (one that
+    fails at ``create_canister`` and is refunded, if ``deployment_fails``)."""
     ic = IC()
-    system = prepared(ic, factory_paused=factory_paused)
+    system = prepared(ic)
+    if deployment_fails:
+        failing_deployments(system)
     names = roles(system)
     ic.trace.clear()
     system.backend.as_caller(ALICE).deploy_token(token_config())
@@ -72,8 +74,8 @@ def target(system: System, role: str, ic: IC) -> Principal:
     return next(c for c in ic.world.canisters if c not in roles(system))  # pragma: no cover
 
 
-SUCCESS_POINTS = call_points(factory_paused=False)
-REFUND_POINTS = call_points(factory_paused=True)
+SUCCESS_POINTS = call_points(deployment_fails=False)
+REFUND_POINTS = call_points(deployment_fails=True)
 
 
 def inject(ic: IC, system: System, kind: str, point: CallPoint) -> Callable[[], None]:
@@ -125,8 +127,11 @@ def test_a_fault_anywhere_in_a_deployment_loses_no_money(
 @pytest.mark.parametrize("kind", ["reject", "trap"])
 @pytest.mark.parametrize("point", REFUND_POINTS, ids=lambda p: f"{p[0]}.{p[1]}#{p[2]}")
 def test_a_fault_anywhere_in_a_refund_loses_no_money(ic: IC, kind: str, point: CallPoint) -> None:
-    system = prepared(ic, factory_paused=True)
+    """The deployment fails at ``create_canister``; the fault at ``point`` is installed first,
+    so that at ``create_canister`` itself it is the one that fires."""
+    system = prepared(ic)
     fired = inject(ic, system, kind, point)
+    failing_deployments(system)
     result = system.backend.as_caller(ALICE).deploy_token(token_config())
     fired()
     check_outcome(system, result)

@@ -40,6 +40,7 @@ from icto.backend import (
 )
 from icto.backend.base import MAINTENANCE_DELAY_NS, MAX_BACKOFF_NS, OUTBOX_RESERVE
 from icto.factory import deploy_factory
+from icto.ic import FaultRule
 from icto.ic.proxy import CanisterProxy
 from icto.ledger import AllowanceArgs
 from icto.multisig import MultisigFactory
@@ -49,7 +50,7 @@ from icto.system import System
 from icto.token import TokenFactory
 from tests.backend.conftest import token_config
 from tests.backend.invariants import assert_money_never_lost, assert_trail_complete
-from tests.helpers import live_canisters, rejected
+from tests.helpers import failing_deployments, live_canisters, rejected
 
 ALICE = Principal.from_name("alice")
 BOB = Principal.from_name("bob")
@@ -319,7 +320,7 @@ def test_a_storage_that_refuses_the_backend_delays_records_and_loses_no_money(
         mine.faucet(user, 10 * E8S)
         mine.approve_backend(user, 5 * E8S)
     mine.backend.as_caller(ALICE).deploy_token(token_config("ALP", "alice")).unwrap()
-    mine.token_factory.pause_factory()
+    failing_deployments(mine)
     failed = mine.backend.as_caller(BOB).deploy_token(token_config("BOB", "bob")).error
     assert isinstance(failed, DeploymentFailed) and failed.refund is not None
     assert failed.refund.status == "Completed"
@@ -389,10 +390,13 @@ def test_system_status_reports_what_the_backend_knows_and_measures(
     fund(BOB)
     system.backend.admin_set_config("payment.auto_refund", False).unwrap()
     system.backend.as_caller(ALICE).deploy_token(token_config("ALP", "alice")).unwrap()
-    system.token_factory.pause_factory()
-    with ic.faults.reject(canister=system.audit_storage.id, method="log_event", times=None):
+    with (
+        failing_deployments(system),
+        ic.faults.reject(canister=system.audit_storage.id, method="log_event", times=None),
+    ):
         system.backend.as_caller(BOB).deploy_token(token_config("BOB", "bob"))
         system.backend.admin_set_config("system.maintenance_mode", True).unwrap()
+    system.token_factory.pause_factory()  # a factory the status reports unhealthy
     status = system.backend.get_system_status()
     assert status.maintenance_mode is True
     assert status.counters == system.backend.get_counters()
@@ -426,11 +430,15 @@ def test_system_status_reports_a_storage_that_does_not_answer(ic: IC, system: Sy
 # -- the outbox ----------------------------------------------------------------------------------
 
 
-def drain_by(way: str, system: System, fund: Callable[..., Principal]) -> None:
+def drain_by(
+    way: str, system: System, fund: Callable[..., Principal], failing: FaultRule
+) -> None:
+    """Drain the outbox by ``way``; the ``failing`` deployments' rule is removed for the next
+    deployment."""
     if way == "timer":
         system.ic.advance_time(nanos=MAX_BACKOFF_NS + MAINTENANCE_DELAY_NS)
     elif way == "next deployment":
-        system.token_factory.resume_factory()
+        failing.remove()
         fund(CAROL)
         system.backend.as_caller(CAROL).deploy_token(token_config("CAR", "carol")).unwrap()
     else:
@@ -448,7 +456,7 @@ def test_a_storage_that_is_down_delays_records_in_order_and_loses_none(
     system.backend.as_caller(ALICE).deploy_token(token_config("ALP", "alice")).unwrap()
     assert system.backend.get_outbox_size() == 3
     ic.advance_time(seconds=30)
-    system.token_factory.pause_factory()
+    failing = failing_deployments(system)
     failed = system.backend.as_caller(BOB).deploy_token(token_config("BOB", "bob")).error
     assert isinstance(failed, DeploymentFailed) and failed.refund is not None
     assert failed.refund.status == "Completed"
@@ -467,7 +475,7 @@ def test_a_storage_that_is_down_delays_records_in_order_and_loses_none(
     assert system.backend.get_outbox_size() == 7 and ic.pending_timers() >= 1
     assert [item.args[0] for item in queued(ic, system)] == [item.args[0] for item in kept]
     down.remove()
-    drain_by(way, system, fund)
+    drain_by(way, system, fund, failing)
     assert system.backend.get_outbox_size() == 0
     setup, *entries = all_entries(system.audit_storage)
     assert setup.action is AuditAction.ADMIN_ACTION
@@ -533,10 +541,9 @@ def test_an_upgrade_keeps_the_backend_s_state_and_its_timer(
     backend.admin_set_config("token_factory.fee", 2 * E8S).unwrap()
     backend.add_admin(CAROL)
     backend.as_caller(ALICE).deploy_token(token_config("ALP", "alice")).unwrap()
-    system.token_factory.pause_factory()
-    owed = backend.as_caller(BOB).deploy_token(token_config("BOB", "bob")).error
+    with failing_deployments(system):
+        owed = backend.as_caller(BOB).deploy_token(token_config("BOB", "bob")).error
     assert isinstance(owed, DeploymentFailed) and owed.refund is not None
-    system.token_factory.resume_factory()
     down = ic.faults.reject(canister=system.audit_storage.id, method=None, times=None)
     backend.as_caller(CAROL).deploy_token(token_config("CAR", "carol")).unwrap()
     before = ic.state_of(backend.id)

@@ -27,11 +27,13 @@ from icto.backend import (
     MaintenanceMode,
     RateLimited,
     ServiceDisabled,
+    ServiceUnavailable,
     Unauthorized,
     UserStatus,
     UserSuspended,
 )
 from icto.backend.types import DAY_NS
+from icto.ledger import AllowanceArgs
 from icto.system import System, deploy_system
 from icto.token import TokenConfig, validate_token_config
 from tests.backend.conftest import FEE, LEDGER_FEE, token_config
@@ -144,6 +146,40 @@ def test_maintenance_mode_refuses_every_deployment_until_lifted(
     system.backend.admin_set_config("system.maintenance_mode", True).unwrap()
     assert refused(system, alice) == MaintenanceMode()
     system.backend.admin_set_config("system.maintenance_mode", False).unwrap()
+    succeeds(system, alice)
+
+
+def test_a_paused_factory_is_refused_before_payment_until_resumed(
+    system: System, fund: Fund, alice: Principal
+) -> None:
+    """The backend asks the factory's ``capacity()`` before anybody is charged: a paused factory
+    is refused with ``ServiceUnavailable`` naming the pause, and that question is the only call
+    made (the fee used to be taken, refused by ``create_contract`` and refunded, the user losing
+    two ledger fees). Resumed, the same deployment succeeds."""
+    fund(alice)
+    succeeds(system, alice, "FIRST")  # alice has a profile, payments and trail entries to keep
+    system.token_factory.pause_factory()
+    before = Scene.of(system, alice)
+    approved = system.icp_ledger.icrc2_allowance(
+        AllowanceArgs(Account(alice), Account(system.backend.id))
+    )
+    profile = system.backend.as_caller(alice).get_my_profile()
+    counters = system.backend.get_counters()
+    payments = system.invoice_storage.as_caller(alice).get_payments_by_user(alice).items
+    system.ic.trace.clear()
+    result = attempt(system, alice)
+    called = {(entry.callee, entry.method) for entry in system.ic.trace.calls(kind="call")}
+    paused = ServiceUnavailable(f"the {TOKEN_FACTORY} is paused; an admin must resume it")
+    assert result == Err(paused)
+    assert called == {(system.token_factory.id, "capacity")}
+    assert Scene.of(system, alice) == before  # balances, blocks, records and every state
+    assert system.icp_ledger.icrc2_allowance(
+        AllowanceArgs(Account(alice), Account(system.backend.id))
+    ) == approved
+    assert system.backend.as_caller(alice).get_my_profile() == profile
+    assert system.backend.get_counters() == counters
+    assert system.invoice_storage.as_caller(alice).get_payments_by_user(alice).items == payments
+    system.token_factory.resume_factory()
     succeeds(system, alice)
 
 

@@ -35,20 +35,20 @@ from tests.backend.invariants import (
     assert_trail_complete,
     read_books,
 )
-from tests.helpers import rejected
+from tests.helpers import failing_deployments, rejected
 
 ALICE = Principal.from_name("alice")
 START = 10 * E8S
 
 
-def platform(ic: IC, *, refund_float: int | None = None, paused: bool = True) -> System:
-    """The platform with alice funded (10 ICP, 5 approved) and, by default, the factory paused
-    so that her deployment fails after the charge."""
+def platform(ic: IC, *, refund_float: int | None = None, failing: bool = True) -> System:
+    """The platform with alice funded (10 ICP, 5 approved) and, by default, deployments
+    ``failing`` at ``create_canister`` so that hers fails after the charge."""
     system = deploy_system(ic) if refund_float is None else deploy_system(ic, refund_float=0)
     system.faucet(ALICE, START)
     system.approve_backend(ALICE, 5 * E8S)
-    if paused:
-        system.token_factory.pause_factory()
+    if failing:
+        failing_deployments(system)
     return system
 
 
@@ -299,7 +299,7 @@ def exactly_one_outcome(system: System, payment_id: str) -> str:
 
 
 def test_a_trap_after_the_factory_committed_the_contract_yields_that_contract(ic: IC) -> None:
-    system = platform(ic, paused=False)
+    system = platform(ic, failing=False)
     rule = ic.faults.trap(canister=system.token_factory.id, method="create_contract")
     result = system.backend.as_caller(ALICE).deploy_token(token_config())
     assert rule.fired == 1
@@ -315,7 +315,7 @@ def test_a_trap_after_the_factory_committed_the_contract_yields_that_contract(ic
 
 
 def test_a_trap_before_the_factory_committed_anything_yields_a_refund(ic: IC) -> None:
-    system = platform(ic)  # paused: the factory answers without any call, so the trap undoes all
+    system = platform(ic)  # nothing is registered before create_canister fails: the trap undoes all
     rule = ic.faults.trap(canister=system.token_factory.id, method="create_contract")
     failure = failed_deployment(system)
     assert rule.fired == 1
@@ -331,7 +331,7 @@ def test_a_trap_before_the_factory_committed_anything_yields_a_refund(ic: IC) ->
 def test_a_fault_inside_the_factory_deployment_yields_a_refund(
     ic: IC, kind: str, method: str
 ) -> None:
-    system = platform(ic, paused=False)
+    system = platform(ic, failing=False)
     inject = ic.faults.reject if kind == "reject" else ic.faults.trap
     rule = inject(canister=MANAGEMENT_ID, method=method)
     failure = failed_deployment(system)
@@ -341,11 +341,11 @@ def test_a_fault_inside_the_factory_deployment_yields_a_refund(
     assert system.token_factory.as_caller(ALICE).get_my_contracts(ALICE).total == 0
 
 
-@pytest.mark.parametrize("paused", [False, True], ids=["committed", "nothing-committed"])
+@pytest.mark.parametrize("failing", [False, True], ids=["committed", "nothing-committed"])
 def test_a_trap_whose_ticket_cannot_be_looked_up_is_settled_by_the_timer(
-    ic: IC, paused: bool
+    ic: IC, failing: bool
 ) -> None:
-    system = platform(ic, paused=paused)
+    system = platform(ic, failing=failing)
     ic.faults.trap(canister=system.token_factory.id, method="create_contract")
     lookups = ic.faults.reject(canister=system.token_factory.id, method="get_deployment", times=3)
     result = system.backend.as_caller(ALICE).deploy_token(token_config())
@@ -360,7 +360,7 @@ def test_a_trap_whose_ticket_cannot_be_looked_up_is_settled_by_the_timer(
     ic.advance_time(seconds=61)
     books = read_books(system)
     assert not books.unconfirmed
-    expected = "refunded" if paused else "deployed"
+    expected = "refunded" if failing else "deployed"
     assert exactly_one_outcome(system, payment_id) == expected
     assert_trail_complete(system, assert_money_never_lost(system))
 
@@ -370,7 +370,7 @@ def test_an_unconfirmed_deployment_is_settled_with_the_factory_it_was_sent_to(ic
     up; meanwhile the token service is pointed at a new factory. The timer asks the factory the
     deployment went to, finds the contract, and refunds nothing (the new factory knows nothing
     of it, so asking it would have refunded a deployed contract)."""
-    system = platform(ic, paused=False)
+    system = platform(ic, failing=False)
     ic.faults.trap(canister=system.token_factory.id, method="create_contract")
     ic.faults.reject(canister=system.token_factory.id, method="get_deployment", times=3)
     result = system.backend.as_caller(ALICE).deploy_token(token_config())

@@ -44,7 +44,12 @@ from icto.storage import (
 )
 from icto.system import System, deploy_system
 from tests.backend.conftest import token_config
-from tests.helpers import live_canisters, rejected
+from tests.helpers import (
+    FAILED_AT_CREATE_CANISTER,
+    failing_deployments,
+    live_canisters,
+    rejected,
+)
 
 ALICE = Principal.from_name("alice")
 BOB = Principal.from_name("bob")
@@ -91,9 +96,8 @@ def scene(ic: IC) -> Scene:
         system.approve_backend(user, 5 * E8S)
     deployed = system.backend.as_caller(ALICE).deploy_token(token_config("ALP", "alice")).unwrap()
     system.backend.admin_set_config("payment.auto_refund", False).unwrap()
-    system.token_factory.pause_factory()
-    failed = system.backend.as_caller(BOB).deploy_token(token_config("BOB", "bob")).error
-    system.token_factory.resume_factory()
+    with failing_deployments(system):
+        failed = system.backend.as_caller(BOB).deploy_token(token_config("BOB", "bob")).error
     assert isinstance(failed, DeploymentFailed) and failed.refund is not None
     assert failed.refund.status == "AwaitingApproval"
     system.backend.add_admin(CAROL)
@@ -383,7 +387,7 @@ def test_refund_reasons_are_kept_and_a_record_id_cannot_be_overwritten(scene: Sc
     """B15: the real InvoiceStorage drops refund reasons and its creates are upserts."""
     invoices = scene.system.invoice_storage
     refund = invoices.get_refund(scene.bob_refund)
-    assert refund is not None and refund.reason == "FactoryPaused()"
+    assert refund is not None and refund.reason == FAILED_AT_CREATE_CANISTER
     invoices.add_to_whitelist(scene.system.operator)
     record = invoices.get_payment(scene.alice_payment)
     assert record is not None

@@ -4,15 +4,17 @@ A hypothesis state machine drives one platform per example: 3 to 5 users with di
 and approvals (some too low) deploy valid and invalid tokens; faults (a reject or a trap, once,
 after a few matching calls) hit the ledger, the storages, the factory and the management
 canister, at most two at a time, including a lost factory reply that cannot be looked up and a
-refund transfer that fails; the operator changes the fee, auto-refund and the daily limit, closes
-the service for a while (maintenance, or the factory disabled), pauses the factory, suspends
-users and retries refunds; time moves (the backend's timer flushes the outbox, settles
-deployments whose reply was lost and retries failed refunds; the 24 h rate-limit window
-slides).
+refund transfer that fails after a deployment failed at ``create_canister``; the operator changes
+the fee, auto-refund and the daily limit, closes the service for a while (maintenance, or the
+factory disabled), pauses and resumes the factory, suspends users and retries refunds; time
+moves (the backend's timer flushes the outbox, settles deployments whose reply was lost and
+retries failed refunds; the 24 h rate-limit window slides).
 
-A plain model predicts every answer it can: a refusal before payment (and which one), the exact
-balance and allowance change of every attempt, that a deployment only fails for a reason (a
-paused factory or a fault that fired), the refunds still owed and the contracts each user owns.
+A plain model predicts every answer it can: a refusal at admission (and which one; a paused
+factory's among them), which changes nothing on the backend, the ledger or the storages; a
+refusal of the approval or the balance; the exact balance and allowance change of every
+attempt; that a deployment only fails after the charge for a fault that fired; the refunds still
+owed and the contracts each user owns.
 After every step the money guarantee holds (one outcome per fee charged, the ICP books
 balance) and the ledger, the factory and the backend agree with the model. At the end, with the
 faults gone, the outbox delivers the whole trail, every deployment is settled and every refund
@@ -67,7 +69,7 @@ from tests.backend.invariants import (
     assert_trail_complete,
     read_books,
 )
-from tests.helpers import rejected
+from tests.helpers import failing_deployments, rejected
 
 NAMES = ("alice", "bob", "carol", "dave", "erin")
 STORAGES = frozenset({"audit_storage", "invoice_storage"})
@@ -270,12 +272,24 @@ class PaidFlowUnderFaults(RuleBasedStateMachine):
             return MaintenanceMode()
         if shape != "valid":
             return InvalidConfig(())
+        if self.paused:
+            return ServiceUnavailable(f"the {TOKEN_FACTORY} is paused; an admin must resume it")
         return None
+
+    def _platform_states(self) -> tuple[object, ...]:
+        """The states of the canisters a paid deployment writes to: the backend, the ledger and
+        the storages."""
+        names = ("icp_ledger", "audit_storage", "invoice_storage")
+        return (
+            self.ic.state_of(self.system.backend.id),
+            *(self.ic.state_of(self.ids[name]) for name in names),
+        )
 
     def _deploy(self, wallet: Wallet, shape: str, config: TokenConfig) -> None:
         fee = self.config["token_factory.fee"]
         required = fee + LEDGER_FEE
         counts = self._fired_counts()
+        states_before = self._platform_states()
         result = self.system.backend.as_caller(wallet.user).deploy_token(config)
         fired = self._fired_since(counts)
         flow_faults = {target for target in fired if target[0] not in STORAGES}
@@ -288,6 +302,7 @@ class PaidFlowUnderFaults(RuleBasedStateMachine):
             return
         if refusal is not None:
             assert result == Err(refusal)
+            assert self._platform_states() == states_before, f"{refusal} changed something"
             return
         if fee > 0:
             if fired & FUNDS_CHECK:
@@ -315,10 +330,8 @@ class PaidFlowUnderFaults(RuleBasedStateMachine):
             return
         assert isinstance(result, Err) and isinstance(result.error, DeploymentFailed), result
         failure = result.error
-        assert self.paused or flow_faults, f"{failure} with the factory running and no fault"
+        assert flow_faults, f"{failure} with no fault"
         assert (failure.payment_id in books.charged) == (fee > 0)
-        if not flow_faults:
-            assert "FactoryPaused" in failure.reason and not failure.pending
         if failure.pending:
             assert failure.refund is None
             wallet.pending[failure.payment_id] = fee
@@ -384,18 +397,18 @@ class PaidFlowUnderFaults(RuleBasedStateMachine):
         lookups = self.ic.faults.reject(canister=factory, method="get_deployment", times=3)
         self.faults.append((lookups, ("token_factory", "get_deployment")))
 
-    @precondition(lambda self: len(self.ic.faults) == 0)
+    @precondition(lambda self: len(self.ic.faults) == 0 and not self.paused)
     @rule(kind=st.sampled_from(["reject", "trap"]), attempt=an_attempt)
     def a_deployment_fails_and_so_does_its_refund(self, kind: str, attempt: Attempt) -> None:
-        """The factory is paused for one attempt and the ledger fails the refund transfer:
-        the refund is owed, and the backend's timer (or the operator) pays it later."""
-        was_paused = self.paused
-        self._pause_factory(True)
+        """For one attempt the management canister rejects ``create_canister`` (the deployment
+        fails after the charge) and the ledger fails the refund transfer: the refund is owed,
+        and the backend's timer (or the operator) pays it later."""
         install = self.ic.faults.reject if kind == "reject" else self.ic.faults.trap
         self.faults.append((install(canister=self.ids["icp_ledger"], method="icrc1_transfer"),
                             REFUND))  # fmt: skip
-        self._deploy_all([attempt])
-        self._pause_factory(was_paused)
+        with failing_deployments(self.system, times=1) as failing:
+            self.faults.append((failing, ("management", "create_canister")))
+            self._deploy_all([attempt])
 
     # -- the operator -----------------------------------------------------------------------
 
@@ -431,9 +444,7 @@ class PaidFlowUnderFaults(RuleBasedStateMachine):
 
     @rule(paused=st.booleans())
     def the_operator_pauses_or_resumes_the_factory(self, paused: bool) -> None:
-        self._pause_factory(paused)
-
-    def _pause_factory(self, paused: bool) -> None:
+        """A paused factory: every attempt that passes admission is refused before payment."""
         if paused:
             self.system.token_factory.pause_factory()
         else:
@@ -625,7 +636,7 @@ def test_a_failed_refund_is_retried_by_the_timer_once_auto_refund_is_back_on() -
     alice = Principal.from_name("alice")
     system.faucet(alice, 10 * FEE)
     system.approve_backend(alice, 5 * FEE)
-    system.token_factory.pause_factory()
+    failing_deployments(system)
     with ic.faults.reject(canister=system.icp_ledger.id, method="icrc1_transfer"):
         failed = system.backend.as_caller(alice).deploy_token(token_config())
     assert isinstance(failed, Err) and isinstance(failed.error, DeploymentFailed)

@@ -2,8 +2,8 @@
 
 Users ask the factory directly: ``get_my_contracts`` (everything a user created or holds a role
 in, with their roles), ``get_contracts_by_role``, ``get_created_contracts``,
-``get_public_contracts``, ``get_contract_info``, ``get_stats`` and ``health``. Listings are
-oldest first and paged (``offset``/``limit`` at most 1000, ``next_offset``, ``total``).
+``get_public_contracts``, ``get_contract_info``, ``get_stats``, ``health`` and ``capacity``.
+Listings are oldest first and paged (``offset``/``limit`` at most 1000, ``next_offset``, ``total``).
 
 Privacy: a private contract exists only for its owner, its role holders and the factory's admins
 (its controllers and its admin list). To anyone else ``get_contract_info`` answers ``None``,
@@ -18,7 +18,14 @@ from collections.abc import Callable
 import pytest
 
 from icto import IC, Ok, Principal, RejectCode
-from icto.factory import CREATOR, ContractEntry, ContractInfo, Page, deploy_factory
+from icto.factory import (
+    CREATOR,
+    ContractEntry,
+    ContractInfo,
+    FactoryCapacity,
+    Page,
+    deploy_factory,
+)
 from icto.factory.base import MAX_STATUS_LENGTH
 from icto.ic import InvalidArguments
 from icto.ic.proxy import CanisterProxy
@@ -381,6 +388,28 @@ def test_health_reports_low_cycles_until_topped_up(
 
     ic.add_cycles(poor.id, 2 * 10**12)
     assert poor.health().healthy
+
+
+def test_capacity_says_whether_the_factory_is_paused_and_how_many_deployments_are_left(
+    ic: IC, factory: CanisterProxy, admin: Principal, alice: Principal, backend: Principal
+) -> None:
+    """``capacity()``, which a backend asks before it charges anybody: paused or not as the
+    admin pauses and resumes, and ``deployments_left()`` as a deployment spends cycles."""
+    running = factory.capacity()
+    assert running == FactoryCapacity(paused=False, deployments_left=factory.deployments_left())
+    assert running.deployments_left > 1
+    factory.as_caller(admin).pause_factory()
+    assert factory.capacity() == FactoryCapacity(True, factory.deployments_left())
+    factory.as_caller(admin).resume_factory()
+    assert factory.capacity() == FactoryCapacity(False, factory.deployments_left())
+
+    poor = deploy_factory(
+        ic, ClubFactory, backends=[backend], caller=admin, cycles=3 * 10**12,
+        cycles_per_contract=2 * 10**12,
+    )  # fmt: skip
+    assert poor.capacity() == FactoryCapacity(False, 1) and poor.deployments_left() == 1
+    poor.as_caller(backend).create_contract(alice, ClubConfig(name="Last")).unwrap()
+    assert poor.capacity() == FactoryCapacity(False, 0) and poor.deployments_left() == 0
 
 
 def test_health_lists_every_issue_at_once(ic: IC, admin: Principal) -> None:
