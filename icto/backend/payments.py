@@ -183,13 +183,18 @@ class PaidDeployments(BackendBase):
         return None
 
     def _check_capacity(self, service: str) -> DeployError | None:
-        """The factory must be deploying (not paused) and able to pay for one more contract
-        before anybody is charged."""
+        """The factory must take this backend's deployments, be deploying (not paused) and be
+        able to pay for one more contract before anybody is charged."""
         factory = self.state.factories[service]
         try:
             capacity: FactoryCapacity = self.query_call(factory, "capacity")
         except CallRejected as rejected:
             return ServiceUnavailable(f"the {service} did not answer: {self._reason(rejected)}")
+        if not capacity.whitelisted:
+            return ServiceUnavailable(
+                f"the {service} does not whitelist this backend; an admin must set it up again "
+                f"(setup_microservices)"
+            )
         if capacity.paused:
             return ServiceUnavailable(f"the {service} is paused; an admin must resume it")
         if capacity.deployments_left < 1:

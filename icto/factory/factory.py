@@ -222,10 +222,10 @@ class Factory(VersionManagement, FactoryReads):
 
     @query
     def get_deployment(self, ticket: str) -> Principal | None:
-        """Backends: the registered contract their ``create_contract(..., ticket=ticket)``
-        deployed, or ``None`` if that request left no contract."""
-        if self.caller not in self.state.backends:
-            raise Reject("Unauthorized: only a backend may look up a deployment ticket")
+        """The registered contract the caller's own ``create_contract(..., ticket=ticket)``
+        deployed, or ``None`` if that request left none. Tickets are kept per deployer, so a
+        caller sees only its own, and a backend an admin has removed since can still settle the
+        requests it made (a refused one is refunded, not left in doubt)."""
         found = self._ticket(ticket)
         return None if found is None else found.contract
 
@@ -248,9 +248,13 @@ class Factory(VersionManagement, FactoryReads):
 
     @query
     def capacity(self) -> FactoryCapacity:
-        """Whether this factory would deploy now: paused or not, and how many more contracts its
-        cycles pay for (a backend asks before it charges anybody)."""
-        return FactoryCapacity(self.state.paused, self._deployments_left())
+        """Whether this factory would deploy now for the caller: paused or not, how many more
+        contracts its cycles pay for, and whether the caller is a whitelisted backend (a
+        backend asks before it charges anybody)."""
+        state = self.state
+        return FactoryCapacity(
+            state.paused, self._deployments_left(), self.caller in state.backends
+        )
 
     @query
     def get_failed_cleanups(self) -> tuple[tuple[Principal, str], ...]:

@@ -167,6 +167,8 @@ class FactoryCapacity:
     """A paused factory refuses ``create_contract`` until an admin resumes it."""
     deployments_left: int
     """How many more contracts the factory's cycles pay for."""
+    whitelisted: bool
+    """Whether the asking backend may deploy here (an admin may have removed it)."""
 
 
 @attrs.frozen

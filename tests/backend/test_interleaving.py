@@ -248,6 +248,30 @@ def test_a_factory_paused_after_the_capacity_check_fails_the_deployment_and_refu
     assert_money_never_lost(system)
 
 
+def test_a_backend_removed_by_the_factory_during_the_flow_refunds_the_fee_it_took(
+    world: Platform,
+) -> None:
+    """An admin removes the backend from the factory's whitelist while the backend awaits the
+    ledger's ``icrc2_transfer_from``: ``create_contract`` refuses it, and the factory still
+    answers the backend's own ticket ("no contract"), so the fee is refunded at once rather than
+    left unconfirmed for good."""
+    system = world.system
+    HOOKS["icrc2_transfer_from"] = lambda ledger: system.token_factory.remove_backend(
+        system.backend.id
+    )
+    before = world.balance()
+    result = world.deploy()
+    assert isinstance(result, Err) and isinstance(result.error, DeploymentFailed), result
+    failure = result.error
+    assert not failure.pending and failure.refund is not None
+    assert "deploy via the backend" in failure.reason
+    assert (failure.refund.status, failure.refund.amount) == ("Completed", FEE)
+    assert world.balance() == before - LEDGER_FEE
+    status = system.backend.get_system_status()
+    assert (status.unconfirmed_deployments, status.pending_refunds) == (0, 0)
+    assert_money_never_lost(system)
+
+
 def test_a_suspension_landing_while_the_trail_is_written_fails_the_payment_uncharged(
     world: Platform,
 ) -> None:

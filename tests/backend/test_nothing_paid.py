@@ -149,16 +149,34 @@ def test_maintenance_mode_refuses_every_deployment_until_lifted(
     succeeds(system, alice)
 
 
-def test_a_paused_factory_is_refused_before_payment_until_resumed(
-    system: System, fund: Fund, alice: Principal
+FACTORY_REFUSALS: dict[str, tuple[Callable[[System], object], Callable[[System], object], str]] = {
+    "paused": (
+        lambda system: system.token_factory.pause_factory(),
+        lambda system: system.token_factory.resume_factory(),
+        f"the {TOKEN_FACTORY} is paused; an admin must resume it",
+    ),
+    "no longer whitelisting the backend": (
+        lambda system: system.token_factory.remove_backend(system.backend.id),
+        lambda system: system.token_factory.add_backend(system.backend.id),
+        f"the {TOKEN_FACTORY} does not whitelist this backend; an admin must set it up again "
+        f"(setup_microservices)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(FACTORY_REFUSALS))
+def test_a_factory_that_would_refuse_is_refused_before_payment_until_it_is_back(
+    system: System, fund: Fund, alice: Principal, case: str
 ) -> None:
-    """The backend asks the factory's ``capacity()`` before anybody is charged: a paused factory
-    is refused with ``ServiceUnavailable`` naming the pause, and that question is the only call
-    made (the fee used to be taken, refused by ``create_contract`` and refunded, the user losing
-    two ledger fees). Resumed, the same deployment succeeds."""
+    """The backend asks the factory's ``capacity()`` before anybody is charged: a paused
+    factory, or one that no longer whitelists the backend, is refused with
+    ``ServiceUnavailable`` saying so, and that question is the only call made (the fee used to
+    be taken and then refunded, or, for the whitelist, left in doubt for good). Once the factory
+    is back, the same deployment succeeds."""
+    stop, restart, reason = FACTORY_REFUSALS[case]
     fund(alice)
     succeeds(system, alice, "FIRST")  # alice has a profile, payments and trail entries to keep
-    system.token_factory.pause_factory()
+    stop(system)
     before = Scene.of(system, alice)
     approved = system.icp_ledger.icrc2_allowance(
         AllowanceArgs(Account(alice), Account(system.backend.id))
@@ -169,8 +187,7 @@ def test_a_paused_factory_is_refused_before_payment_until_resumed(
     system.ic.trace.clear()
     result = attempt(system, alice)
     called = {(entry.callee, entry.method) for entry in system.ic.trace.calls(kind="call")}
-    paused = ServiceUnavailable(f"the {TOKEN_FACTORY} is paused; an admin must resume it")
-    assert result == Err(paused)
+    assert result == Err(ServiceUnavailable(reason))
     assert called == {(system.token_factory.id, "capacity")}
     assert Scene.of(system, alice) == before  # balances, blocks, records and every state
     assert system.icp_ledger.icrc2_allowance(
@@ -179,7 +196,7 @@ def test_a_paused_factory_is_refused_before_payment_until_resumed(
     assert system.backend.as_caller(alice).get_my_profile() == profile
     assert system.backend.get_counters() == counters
     assert system.invoice_storage.as_caller(alice).get_payments_by_user(alice).items == payments
-    system.token_factory.resume_factory()
+    restart(system)
     succeeds(system, alice)
 
 

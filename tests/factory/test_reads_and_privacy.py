@@ -395,21 +395,32 @@ def test_capacity_says_whether_the_factory_is_paused_and_how_many_deployments_ar
 ) -> None:
     """``capacity()``, which a backend asks before it charges anybody: paused or not as the
     admin pauses and resumes, and ``deployments_left()`` as a deployment spends cycles."""
-    running = factory.capacity()
-    assert running == FactoryCapacity(paused=False, deployments_left=factory.deployments_left())
+    asked = factory.as_caller(backend)
+    running = asked.capacity()
+    assert running == FactoryCapacity(False, factory.deployments_left(), whitelisted=True)
     assert running.deployments_left > 1
     factory.as_caller(admin).pause_factory()
-    assert factory.capacity() == FactoryCapacity(True, factory.deployments_left())
+    assert asked.capacity() == FactoryCapacity(True, factory.deployments_left(), True)
     factory.as_caller(admin).resume_factory()
-    assert factory.capacity() == FactoryCapacity(False, factory.deployments_left())
+    assert asked.capacity() == FactoryCapacity(False, factory.deployments_left(), True)
 
     poor = deploy_factory(
         ic, ClubFactory, backends=[backend], caller=admin, cycles=3 * 10**12,
         cycles_per_contract=2 * 10**12,
     )  # fmt: skip
-    assert poor.capacity() == FactoryCapacity(False, 1) and poor.deployments_left() == 1
+    assert poor.as_caller(backend).capacity() == FactoryCapacity(False, 1, True)
     poor.as_caller(backend).create_contract(alice, ClubConfig(name="Last")).unwrap()
-    assert poor.capacity() == FactoryCapacity(False, 0) and poor.deployments_left() == 0
+    assert poor.as_caller(backend).capacity() == FactoryCapacity(False, 0, True)
+    assert poor.deployments_left() == 0
+
+
+def test_capacity_tells_a_backend_whether_it_is_still_whitelisted(
+    factory: CanisterProxy, admin: Principal, alice: Principal, backend: Principal
+) -> None:
+    assert factory.as_caller(backend).capacity().whitelisted
+    assert not factory.as_caller(alice).capacity().whitelisted
+    factory.as_caller(admin).remove_backend(backend)
+    assert not factory.as_caller(backend).capacity().whitelisted
 
 
 def test_health_lists_every_issue_at_once(ic: IC, admin: Principal) -> None:

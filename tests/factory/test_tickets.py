@@ -77,13 +77,22 @@ def test_a_trap_after_registration_keeps_the_ticket_so_the_deployer_can_find_the
     ]
 
 
-def test_only_backends_may_look_up_tickets(
+def test_a_caller_looks_up_only_its_own_tickets(
     factory: CanisterProxy, backend: Principal, alice: Principal
 ) -> None:
-    factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1").unwrap()
-    refusal = rejected(lambda: factory.as_caller(alice).get_deployment("t-1"))
-    assert refusal.error_code == "IC0406"
-    assert "backend" in refusal.message
+    contract = factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1").unwrap()
+    assert factory.as_caller(alice).get_deployment("t-1") is None
+    assert factory.as_caller(backend).get_deployment("t-1") == contract
+
+
+def test_a_backend_removed_since_still_looks_up_the_requests_it_made(
+    factory: CanisterProxy, admin: Principal, backend: Principal, alice: Principal
+) -> None:
+    """So that it can settle a charged deployment the factory refused once it was removed."""
+    contract = factory.as_caller(backend).create_contract(alice, CONFIG, ticket="t-1").unwrap()
+    factory.as_caller(admin).remove_backend(backend)
+    assert factory.as_caller(backend).get_deployment("t-1") == contract
+    assert factory.as_caller(backend).get_deployment("t-2") is None
 
 
 def test_deployments_without_a_ticket_record_none(
