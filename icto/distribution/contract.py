@@ -9,8 +9,10 @@ unvested remainder and the spare fee reserve go back to the owner.
 
 Every payout is recorded before its ledger transfer and undone if the transfer fails, so a fault
 never pays twice or loses a claim. A recipient receives exactly what they claim while the fee
-reserve lasts. Every recipient added, registered or removed reaches the factory (role
-``recipient``), through the contract's outbox when the factory does not answer.
+reserve lasts; anyone may top it up (``top_up_reserve``). The owner's additions before the start
+keep the promises each category made (its places, whitelisted amounts, equal shares). Every
+recipient added, registered or removed reaches the factory (role ``recipient``), through the
+contract's outbox when the factory does not answer.
 """
 
 from __future__ import annotations
@@ -63,11 +65,12 @@ from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ledger.client import ledger_error
-from icto.ledger.types import TransferArgs, TransferFromArgs
-from icto.validation import identified_problem, is_nat
+from icto.ledger.types import U64_MAX, TransferArgs, TransferFromArgs
+from icto.validation import identified_problem, is_nat, nat_in
 
 _NO_CLAIMS: SortedSet[int] = SortedSet()
 _NOTHING: immutables.Map[int, int] = immutables.Map()
+_TOPPING_UP = "a fee reserve top-up was under way meanwhile: ask again"
 
 
 
@@ -186,23 +189,32 @@ class Distribution(FactoryContract):
         if not self._still(Phase.CREATED):
             return Err(WrongPhase(self._phase(), "Created"))
         required = self._required(fee)
+        # Added to, not set: a top-up credited while this pull is in flight stays counted.
+        reserve = self._reserve_needed(fee)
         self.state = evolve(
             self.state, status=Phase.FUNDED, funded=True, fee=fee,
-            reserve=self._reserve_needed(fee),
+            reserve=self.state.reserve + reserve,
         )  # fmt: skip
-        args = TransferFromArgs(
-            from_=Account(self.meta.owner), to=Account(self.id), amount=required
-        )
+        result = self._pull(Account(self.meta.owner), required)
+        if isinstance(result, str):
+            self.state = evolve(
+                self.state, status=Phase.CREATED, funded=False, fee=0,
+                reserve=self.state.reserve - reserve,
+            )  # fmt: skip
+            return Err(TransferFailed(result))
+        return Ok(result)
+
+    def _pull(self, payer: Account, amount: int) -> int | str:
+        """``amount`` taken from ``payer`` into the distribution's account by
+        ``icrc2_transfer_from``: its block, or why the ledger refused."""
+        args = TransferFromArgs(from_=payer, to=Account(self.id), amount=amount)
         try:
-            result = self.call(token, "icrc2_transfer_from", args)
+            result = self.call(self.config.token, "icrc2_transfer_from", args)
         except CallRejected as rejected:
             result = Err(rejected.message)
         if isinstance(result, Err):
-            self.state = evolve(
-                self.state, status=Phase.CREATED, funded=False, fee=0, reserve=0
-            )
-            return Err(TransferFailed(ledger_error(result.error)))
-        return Ok(int(result.value))
+            return ledger_error(result.error)
+        return int(result.value)
 
     @update
     def activate(self) -> Ok[Phase] | Err[DistributionError]:
@@ -211,6 +223,7 @@ class Distribution(FactoryContract):
         if self.state.status is not Phase.CREATED:
             return Err(WrongPhase(self._phase(), "Created"))
         token = self.config.token
+        topped_up = self.state.topped_up
         try:
             fee: int = self.call(token, "icrc1_fee")
             balance: int = self.call(token, "icrc1_balance_of", Account(self.id))
@@ -218,6 +231,8 @@ class Distribution(FactoryContract):
             return Err(TransferFailed(ledger_error(rejected.message)))
         if not self._still(Phase.CREATED):
             return Err(WrongPhase(self._phase(), "Created"))
+        if self._top_ups_moved(topped_up):
+            return Err(InvalidRequest((_TOPPING_UP,)))
         required = self._required(fee)
         if balance < required:
             return Err(NotFunded(required, balance))
@@ -226,6 +241,52 @@ class Distribution(FactoryContract):
             self.state, status=Phase.FUNDED, funded=True, fee=fee, reserve=reserve
         )
         return Ok(self._phase())
+
+    @update
+    def top_up_reserve(self, amount: int) -> Ok[int] | Err[DistributionError]:
+        """Anyone: add ``amount`` to the fee reserve, pulled from the caller's account by
+        ``icrc2_transfer_from`` (approve the distribution for amount + one ledger fee), while a
+        payout can still happen. Counted once the ledger has taken it; a plain transfer to the
+        distribution is not counted. The new reserve."""
+        payer = self.caller
+        if not nat_in(amount, 1, U64_MAX):
+            return Err(InvalidRequest(("amount must be an int from 1 to 2**64 - 1",)))
+        if not self._payouts_ahead():
+            return Err(WrongPhase(self._phase(), "funded, with payouts still to come"))
+        self.state = evolve(self.state, topping_up=self.state.topping_up + amount)
+        pulled = self._pull(Account(payer), amount)
+        state = self.state
+        landed = 0 if isinstance(pulled, str) else amount
+        self.state = evolve(
+            state, topping_up=state.topping_up - amount, topped_up=state.topped_up + landed,
+            reserve=state.reserve + landed,
+        )  # fmt: skip
+        if isinstance(pulled, str):
+            return Err(TransferFailed(pulled))
+        return Ok(self.state.reserve)
+
+    def _top_ups_moved(self, topped_up: int) -> bool:
+        """Whether a top-up was in flight or credited since ``topped_up`` was read: a balance
+        asked meanwhile may or may not hold it, so it cannot be set against the reserve."""
+        return bool(self.state.topping_up or self.state.topped_up != topped_up)
+
+    def _payouts_ahead(self) -> bool:
+        """Whether the distribution is funded and may still pay someone: a recipient is owed
+        something (after a cancellation, what had vested), or a category may still take a
+        recipient."""
+        state = self.state
+        if not state.funded or state.status is Phase.CREATED:
+            return False
+        if state.status is Phase.CANCELLED:
+            return any(self._claimable(p) > 0 for p in state.participants.values())
+        if any(p.claimed < p.allocation for p in state.participants.values()):
+            return True
+        now = self.time
+        return any(
+            category.amount > state.registered.get(index, 0)
+            and not self._allocation_closed(category, now)
+            for index, category in enumerate(self.config.categories)
+        )
 
     # -- payouts --------------------------------------------------------------------------------
 
@@ -245,7 +306,7 @@ class Distribution(FactoryContract):
         if not is_nat(wanted) or not 0 < wanted <= claimable:
             return Err(NothingToClaim(claimable))
         fee = self.state.fee
-        from_reserve = self.state.reserve >= fee
+        from_reserve = self._reserve_pays(1) == 1
         sent = wanted if from_reserve else wanted - fee
         if sent <= 0:
             return Err(NothingToClaim(claimable))
@@ -255,6 +316,11 @@ class Distribution(FactoryContract):
             self._take(user, -wanted, -fee if from_reserve else 0)
             return Err(TransferFailed(outcome))
         return Ok(self._record(user, sent, fee, from_reserve, outcome, "claim"))
+
+    def _reserve_pays(self, fees: int) -> int:
+        """How many of ``fees`` ledger fees the reserve pays: as many as it holds."""
+        fee = self.state.fee
+        return fees if fee == 0 else min(fees, self.state.reserve // fee)
 
     def _take(self, user: Principal, amount: int, reserve_used: int) -> None:
         """Count ``amount`` as claimed by ``user`` (negative: give it back)."""
@@ -322,9 +388,10 @@ class Distribution(FactoryContract):
         penalty = unvested * config.penalty_bp // BP
         wanted = participant.allocation - participant.claimed - penalty
         fee = self.state.fee
-        needed = 2 * fee if penalty and config.penalty_to is not None else fee
-        from_reserve = self.state.reserve >= needed
-        sent = wanted if from_reserve else wanted - needed
+        fees = 2 if penalty and config.penalty_to is not None else 1
+        reserved = self._reserve_pays(fees)  # the payout's own fee first, then the penalty's
+        used = reserved * fee
+        sent = wanted - (fees - reserved) * fee
         if sent <= 0:
             return Err(NothingToClaim(wanted))
         before = self.state
@@ -334,14 +401,14 @@ class Distribution(FactoryContract):
             before, participants=before.participants.set(user, unlocked_early),
             total_claimed=before.total_claimed + wanted + penalty,
             total_penalties=before.total_penalties + penalty,
-            reserve=before.reserve - (needed if from_reserve else 0),
+            reserve=before.reserve - used,
             penalty_held=before.penalty_held + penalty,
         )  # fmt: skip
         outcome = self._pay(Account(user), sent)
         if isinstance(outcome, str):
-            self._restore_early(user, participant, wanted, penalty, needed if from_reserve else 0)
+            self._restore_early(user, participant, wanted, penalty, used)
             return Err(TransferFailed(outcome))
-        record = self._record(user, sent, fee, from_reserve, outcome, "early_unlock")
+        record = self._record(user, sent, fee, reserved > 0, outcome, "early_unlock")
         self.state = evolve(self.state, penalty_held=self.state.penalty_held - penalty)
         if penalty:
             self._send_penalty(penalty, penalty_to)
@@ -425,13 +492,15 @@ class Distribution(FactoryContract):
     def cancel(self) -> Ok[int] | Err[DistributionError]:
         """Owner, if cancellable: stop vesting now. What had vested stays claimable (with one
         fee kept per recipient who can still claim); the rest of the balance goes back to the
-        owner, less that transfer's fee. The amount returned."""
+        owner, less that transfer's fee. The amount returned. Refused, changing nothing, if a
+        reserve top-up was pulled while the balance was asked (ask again)."""
         refused = self._owner_in(Phase.CREATED, Phase.FUNDED, Phase.ACTIVE, Phase.PAUSED)
         if refused is not None:
             return Err(refused)
         if not self.config.cancellable:
             return Err(InvalidRequest(("this distribution is not cancellable",)))
         token = self.config.token
+        topped_up = self.state.topped_up
         try:
             fee: int = self.call(token, "icrc1_fee")
             # Payouts sent before the balance is asked are in it; those sent while it is asked
@@ -443,6 +512,8 @@ class Distribution(FactoryContract):
         before = self.state
         if before.status is Phase.CANCELLED:
             return Err(WrongPhase(Phase.CANCELLED, "not cancelled"))
+        if self._top_ups_moved(topped_up):
+            return Err(InvalidRequest((_TOPPING_UP,)))
         balance -= before.outflow - outflow  # paid out by messages that ran meanwhile
         now = self.time
         self.state = evolve(before, status=Phase.CANCELLED, cancelled_at=now)
@@ -521,18 +592,24 @@ class Distribution(FactoryContract):
     def add_recipient(
         self, user: Principal, category: int, amount: int
     ) -> Ok[None] | Err[DistributionError]:
-        """Owner, before the start: give ``user`` ``amount`` in ``category`` (within the
-        category's amount)."""
+        """Owner, before the start: give ``user`` ``amount`` in ``category``, keeping the
+        category's promises: no more recipients than its fee reserve was sized for, room and
+        places kept for whitelisted principals who have not registered yet, an ``Open``
+        category's equal share; a ``MerkleRoot`` category takes no additions."""
         refused = self._owner_in(Phase.CREATED, Phase.FUNDED)
         if refused is not None:
             return Err(refused)
-        problem = self._allocation_problem(user, category, amount)
+        problem = self._allocation_problem(user, category, amount, by_owner=True)
         if problem is not None:
             return Err(InvalidRequest((problem,)))
         self._allocate(user, category, amount)
         return Ok(None)
 
-    def _allocation_problem(self, user: object, category: object, amount: object) -> str | None:
+    def _allocation_problem(
+        self, user: object, category: object, amount: object, by_owner: bool = False
+    ) -> str | None:
+        """Why ``user`` cannot be given ``amount`` in ``category`` (by registering, or by the
+        owner's addition, which must also keep the category's promises), or ``None``."""
         problem = identified_problem(user, "recipient")
         if problem is not None:
             return problem
@@ -545,6 +622,9 @@ class Distribution(FactoryContract):
         assert isinstance(user, Principal)
         if user in self.state.blacklist:
             return f"{user} is blacklisted"
+        promise = self._promise_problem(user, category, amount) if by_owner else None
+        if promise is not None:
+            return promise
         room = categories[category].amount - self.state.registered.get(category, 0)
         if amount > room:
             return f"only {room} of the category is left to allocate"
@@ -552,6 +632,34 @@ class Distribution(FactoryContract):
         if held is not None and category in held.allocations:
             return f"{user} already has an allocation in category {category}"
         return None
+
+    def _promise_problem(self, user: Principal, index: int, amount: int) -> str | None:
+        """Which promise of category ``index`` giving ``user`` ``amount`` would break: the
+        recipients its fee reserve was sized for (``max_recipients``), the room and places kept
+        for whitelisted principals who have not registered yet, an ``Open`` category's equal
+        shares, a ``MerkleRoot`` category's places for those who prove them."""
+        category = self.config.categories[index]
+        mode = category.recipients
+        if isinstance(mode, MerkleRoot):
+            return "a Merkle category's recipients prove their place: the owner adds none"
+        if index in self.state.eligible.get(user, _NOTHING):
+            return f"{user} is on category {index}'s whitelist: they register for their amount"
+        if isinstance(mode, Open) and amount != category.amount // mode.max_recipients:
+            return f"an Open category's share is exactly {category.amount // mode.max_recipients}"
+        waiting, kept = self._promised(index)
+        room = category.amount - self.state.registered.get(index, 0) - kept
+        if amount > room:
+            return f"only {max(0, room)} of the category is left to allocate"
+        most = max_recipients(category)
+        if self.state.counts.get(index, 0) + waiting >= most:
+            return f"the category's {most} places are taken or kept for its whitelist"
+        return None
+
+    def _promised(self, index: int) -> tuple[int, int]:
+        """Whitelisted principals of category ``index`` who have not registered yet: how many,
+        and the amount kept for them."""
+        kept = [shares[index] for shares in self.state.eligible.values() if index in shares]
+        return len(kept), sum(kept)
 
     def _allocate(self, user: Principal, category: int, amount: int) -> None:
         """Give ``user`` an allocation (registration or the owner's addition) and tell the

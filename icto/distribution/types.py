@@ -49,6 +49,9 @@ class Claim:
     amount: int
     fee: int
     fee_from_reserve: bool
+    """This payout's own ledger fee came from the fee reserve (else out of the claimed amount,
+    so ``amount`` is that much less). An early unlock's penalty transfer, if it costs a fee,
+    takes it from the reserve only after this one."""
     at: int
     block: int
     kind: str = "claim"
@@ -64,7 +67,8 @@ class DistributionState:
     status: Phase
     fee: int
     reserve: int
-    """Tokens kept for payout fees (the balance above what recipients are owed)."""
+    """Tokens kept for payout fees (the balance above what recipients are owed); anyone adds
+    to it with ``top_up_reserve``."""
     participants: immutables.Map[Principal, Participant]
     eligible: immutables.Map[Principal, immutables.Map[int, int]]
     """Whitelisted principals who have not registered yet: category → amount."""
@@ -87,6 +91,10 @@ class DistributionState:
     penalty_held: int = 0
     """Penalties of early unlocks whose payout is in flight: sent once it is paid, put back
     if it fails, and kept from the owner by a cancel meanwhile."""
+    topping_up: int = 0
+    """Reserve top-ups whose pull is in flight: counted once the ledger has taken them."""
+    topped_up: int = 0
+    """Everything ``top_up_reserve`` has added to the reserve so far."""
     paused_at: int | None = None
     cancelled_at: int | None = None
     owner_refund: int | None = None

@@ -9,10 +9,11 @@ rules those bugs broke hold: deploying costs the fee and only the backend may as
 only the factory plays the factory; payouts are exact, recorded before the transfer and never
 repeated, not by a ledger fault nor by a claim interleaved with its own payout; a paused
 distribution pays nothing; an airdrop never takes more recipients than it has room for; a
-removed recipient is gone; cancelling never takes what had vested; an early unlock pays
-vested + unvested - penalty once; proofs and eligibility are checked for the caller against the
-real ledger; every recipient change reaches the factory's index, even when the factory refuses
-it at first; a private distribution shows outsiders nothing.
+removed recipient is gone; cancelling never takes what had vested; a reserve top-up counts
+once, whatever a cancel or a funding does meanwhile; an early unlock pays vested + unvested -
+penalty once; proofs and eligibility are checked for the caller against the real ledger; every
+recipient change reaches the factory's index, even when the factory refuses it at first; a
+private distribution shows outsiders nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from icto.distribution import (
     DistributionConfig,
     Fixed,
     HoldsToken,
+    InvalidRequest,
     Linear,
     MerkleRoot,
     MerkleTree,
@@ -50,7 +52,7 @@ from icto.distribution import (
 from icto.factory import CREATOR, Page
 from icto.ic.proxy import CanisterProxy
 from icto.ledger.ledger import Ledger
-from icto.ledger.types import ApproveArgs, LedgerInit, TransferArgs
+from icto.ledger.types import ApproveArgs, LedgerInit, TransferArgs, TransferFromArgs
 from icto.system import System, deploy_system
 from tests.helpers import Relay, live_canisters, rejected
 
@@ -78,8 +80,9 @@ class ReenteringLedger(Ledger):
     ledger made it (``during_payout``) or after (``after_payout``); while a distribution asks
     the fee (``during_fee``); after the ledger answered a distribution's own balance query but
     before the distribution reads the answer (``after_balance``); while it asks someone else's
-    balance (``other_balance``: an eligibility gate); and while it asks where burns go
-    (``during_minting_account``)."""
+    balance (``other_balance``: an eligibility gate); while it asks where burns go
+    (``during_minting_account``); and while it pulls tokens in, before the ledger took them
+    (``during_pull``) or after (``after_pull``)."""
 
     VERSION = "1.0.1"
 
@@ -90,6 +93,12 @@ class ReenteringLedger(Ledger):
         result = super().icrc1_transfer(args)
         if args.to.owner == paid_to:
             self._reenter(REENTRY.pop("after_payout", ()))
+        return result
+
+    def icrc2_transfer_from(self, args: TransferFromArgs) -> Any:
+        self._reenter(REENTRY.pop("during_pull", ()))
+        result = super().icrc2_transfer_from(args)
+        self._reenter(REENTRY.pop("after_pull", ()))
         return result
 
     def icrc1_fee(self) -> int:
@@ -116,6 +125,9 @@ class ReenteringLedger(Ledger):
     icrc1_transfer.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
     icrc1_balance_of.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
     icrc1_fee.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+    icrc2_transfer_from.__icto_kind__ = (  # type: ignore[attr-defined]
+        Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+    )
     icrc1_minting_account.__icto_kind__ = (  # type: ignore[attr-defined]
         Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
     )
@@ -898,6 +910,124 @@ def test_b11_an_owner_cancelling_while_penalties_are_sent_keeps_them_aside(
     assert world.as_(dist, CAROL).claim().unwrap().amount == 50 * E8S
 
 
+TOPPING_UP = "a fee reserve top-up was under way meanwhile: ask again"
+
+
+def _top_up_approved(world: World, dist: Principal, user: Principal) -> None:
+    approve = ApproveArgs(spender=Account(dist), amount=E8S)
+    if user == world.relay.id:
+        world.relayed_call(world.token.id, "icrc2_approve", approve).unwrap()
+    else:
+        world.token.as_caller(user).icrc2_approve(approve).unwrap()
+
+
+def _cancelled_and_claimed(world: World, dist: Principal) -> int:
+    """The owner (the relay) cancels halfway; bob and carol claim their vested halves, paid in
+    full. What the owner got back."""
+    back: int = world.relayed_call(dist, "cancel").unwrap()
+    for user in (BOB, CAROL):
+        claim = world.as_(dist, user).claim().unwrap()
+        assert (claim.amount, claim.fee_from_reserve) == (50 * E8S, True)
+    return back
+
+
+@pytest.mark.parametrize("moment", ["during_pull", "after_pull"])
+def test_b11_a_cancel_while_a_top_up_is_pulled_asks_again_and_the_top_up_counts(
+    funded: World, moment: str
+) -> None:
+    """Alice tops the reserve up; while the ledger takes her tokens (before or after) the owner
+    cancels. The cancel cannot tell whether the balance it asks holds them, so it is refused;
+    the top-up counts once, and the next cancel returns it with the unvested half."""
+    world = funded
+    dist = relay_owned(world, _team(world))
+    world.ic.set_time(world.start + HALFWAY)
+    _top_up_approved(world, dist, ALICE)
+    reserve = world.ic.state_of(dist).reserve
+    REENTRY.update({"relay": world.relay.id, moment: [(dist, "cancel", ())], "answers": []})
+    assert world.as_(dist, ALICE).top_up_reserve(5 * FEE) == Ok(reserve + 5 * FEE)
+    assert REENTRY["answers"] == [Err(InvalidRequest((TOPPING_UP,)))]
+    state = world.ic.state_of(dist)
+    assert (state.status, state.topping_up, state.topped_up) == (Phase.FUNDED, 0, 5 * FEE)
+    held = world.balance(dist, world.token)
+    assert held == 200 * E8S + reserve + 5 * FEE
+    assert _cancelled_and_claimed(world, dist) == held - 100 * E8S - 2 * FEE - FEE
+    assert world.balance(dist, world.token) == world.ic.state_of(dist).reserve == 0
+
+
+@pytest.mark.parametrize("moment", ["during_fee", "after_balance"])
+def test_b11_a_top_up_while_cancel_asks_the_ledger_makes_the_cancel_ask_again(
+    funded: World, moment: str
+) -> None:
+    """The owner's top-up lands before the balance cancel asks (``during_fee``) or after it
+    (``after_balance``): either way the cancel is refused and changes nothing, the top-up
+    counts, and the next cancel sets everything right."""
+    world = funded
+    dist = relay_owned(world, _team(world))
+    world.ic.set_time(world.start + HALFWAY)
+    _top_up_approved(world, dist, world.relay.id)
+    reserve = world.ic.state_of(dist).reserve
+    REENTRY.update({"relay": world.relay.id, moment: [(dist, "top_up_reserve", (5 * FEE,))],
+                    "answers": []})  # fmt: skip
+    assert world.relayed_call(dist, "cancel") == Err(InvalidRequest((TOPPING_UP,)))
+    assert REENTRY["answers"] == [Ok(reserve + 5 * FEE)]
+    state = world.ic.state_of(dist)
+    assert (state.status, state.cancelled_at, state.owner_refund) == (Phase.FUNDED, None, None)
+    assert state.reserve == reserve + 5 * FEE
+    held = world.balance(dist, world.token)
+    assert _cancelled_and_claimed(world, dist) == held - 100 * E8S - 2 * FEE - FEE
+    assert world.balance(dist, world.token) == world.ic.state_of(dist).reserve == 0
+
+
+def test_b11_a_top_up_while_the_owners_refund_is_in_flight_stays_in_the_reserve(
+    funded: World,
+) -> None:
+    """The cancel has set what it returns and pays the owner; meanwhile the owner tops the
+    reserve up (recipients can still claim what had vested). The top-up was not in the balance
+    cancel asked, so it stays in the reserve: both claims are paid in full and it is left."""
+    world = funded
+    dist = relay_owned(world, _team(world))
+    world.ic.set_time(world.start + HALFWAY)
+    _top_up_approved(world, dist, world.relay.id)
+    REENTRY.update(relay=world.relay.id, during_payout=[(dist, "top_up_reserve", (5 * FEE,))],
+                   answers=[])  # fmt: skip
+    back = world.relayed_call(dist, "cancel").unwrap()
+    assert isinstance(REENTRY["answers"][0], Ok)
+    assert world.ic.state_of(dist).reserve == 2 * FEE + 5 * FEE
+    for user in (BOB, CAROL):
+        assert world.as_(dist, user).claim().unwrap().amount == 50 * E8S
+    assert world.balance(dist, world.token) == world.ic.state_of(dist).reserve == 5 * FEE
+    assert back > 0
+
+
+def test_b11_a_top_up_while_the_funding_is_pulled_counts_even_if_the_funding_fails(
+    created: World,
+) -> None:
+    """While alice's ``fund()`` pull is at the ledger, the relay tops the reserve up; alice
+    approved too little, so the funding is undone, but the top-up the ledger took stays
+    counted, and the funding that follows adds the reserve it needs to it."""
+    world = created
+    dist = world.deploy(world.config("Thin", _team(world), token=world.token.id))
+    world.token.as_caller(ALICE).icrc1_transfer(
+        TransferArgs(to=Account(world.relay.id), amount=E8S)
+    ).unwrap()
+    _top_up_approved(world, dist, world.relay.id)
+    _top_up_approved(world, dist, ALICE)  # one ICP: too little to fund
+    REENTRY.update(relay=world.relay.id, during_pull=[(dist, "top_up_reserve", (5 * FEE,))],
+                   answers=[])  # fmt: skip
+    result = world.as_(dist, ALICE).fund()
+    assert isinstance(result, Err) and isinstance(result.error, TransferFailed)
+    assert isinstance(REENTRY["answers"][0], Ok)
+    state = world.ic.state_of(dist)
+    assert (state.status, state.funded, state.reserve) == (Phase.CREATED, False, 5 * FEE)
+    assert world.balance(dist, world.token) == 5 * FEE
+    approve = ApproveArgs(spender=Account(dist), amount=1_000 * E8S)
+    world.token.as_caller(ALICE).icrc2_approve(approve).unwrap()
+    world.as_(dist, ALICE).fund().unwrap()
+    needed = 4 * 2 * FEE
+    assert world.ic.state_of(dist).reserve == needed + 5 * FEE
+    assert world.balance(dist, world.token) == 200 * E8S + needed + 5 * FEE
+
+
 def test_b11_a_penalty_too_small_to_burn_joins_the_fee_reserve(funded: World) -> None:
     """ICRC-1 ledgers refuse a burn below the fee: such a penalty does not wait for ever."""
     world = funded
@@ -1097,11 +1227,15 @@ def test_b11_the_holdings_gate_refuses_when_the_ledger_does_not_answer(funded: W
 
 # -- B12: index drift ------------------------------------------------------------------------------
 
+def _frank_takes_daves_place(world: World) -> object:
+    """The owner blacklists dave before he registers, freeing his whitelist place, and gives
+    it to frank (the category's 60 ICP nobody was promised, and dave's 40)."""
+    world.as_(world.vest, ALICE).blacklist(DAVE).unwrap()
+    return world.as_(world.vest, ALICE).add_recipient(FRANK, 1, 100 * E8S)
+
+
 CHANGES: dict[str, tuple[str, Principal, Callable[[World], object]]] = {
-    "owner adds frank": (
-        "notify_participant_added", FRANK,
-        lambda w: w.as_(w.vest, ALICE).add_recipient(FRANK, 1, 60 * E8S),
-    ),
+    "owner adds frank": ("notify_participant_added", FRANK, _frank_takes_daves_place),
     "dave registers on the whitelist": (
         "notify_participant_added", DAVE, lambda w: w.as_(w.vest, DAVE).register(1),
     ),
@@ -1170,8 +1304,8 @@ def test_b12_anyone_may_hurry_a_resend_but_it_carries_only_the_contracts_truth(
 ) -> None:
     world = funded
     with world.ic.faults.reject(canister=world.factory.id, times=None):
-        world.as_(world.vest, ALICE).add_recipient(FRANK, 1, 60 * E8S).unwrap()
         world.as_(world.vest, ALICE).remove_recipient(CAROL).unwrap()
+        world.as_(world.vest, ALICE).add_recipient(FRANK, 0, 100 * E8S).unwrap()
     assert world.as_(world.vest, MALLORY).sync_roles() == 0
     world.assert_index_exact()
     with world.unchanged():

@@ -600,7 +600,7 @@ BAD_ADDITIONS: dict[str, tuple[tuple[Any, ...], str]] = {
     "category 7": ((FRANK, 7, 5), "category must be an index from 0 to 1"),
     "category -1": ((FRANK, -1, 5), "category must be an index from 0 to 1"),
     "more than the category has": (
-        (FRANK, 1, 2**128), f"only {30 * E8S} of the category is left to allocate",
+        (FRANK, 1, 2**128), f"only {20 * E8S} of the category is left to allocate",
     ),
     "into a fully allocated category": (
         (FRANK, 0, 5), "only 0 of the category is left to allocate",
@@ -636,12 +636,43 @@ def test_an_owner_call_that_does_not_fit_the_signature_is_refused(
         assert isinstance(rejected(lambda: call(world.as_(world.dist, ALICE))), InvalidArguments)
 
 
-def test_the_whole_room_of_a_category_may_be_added(before_start: World) -> None:
+def test_the_whole_room_of_a_category_may_be_added_once_its_whitelist_place_is_freed(
+    before_start: World,
+) -> None:
+    """The pool's one place and 10 of its 30 ICP are kept for dave until he registers; once
+    he is blacklisted, all of it may go to frank."""
     world = before_start
-    assert world.as_(world.dist, ALICE).add_recipient(FRANK, 1, 30 * E8S) == Ok(None)
-    assert world.as_(world.dist, DAVE).register(1) == Err(
-        NotEligible("only 0 of the category is left to allocate")
-    )
+    owner = world.as_(world.dist, ALICE)
+    assert owner.blacklist(DAVE) == Ok(None)
+    assert owner.add_recipient(FRANK, 1, 30 * E8S) == Ok(None)
+    assert world.as_(world.dist, DAVE).register(1) == Err(NotEligible("not on the whitelist"))
+
+
+# -- reserve top-ups ------------------------------------------------------------------------------
+
+TOP_UP_AMOUNTS = "amount must be an int from 1 to 2**64 - 1"
+
+
+@pytest.mark.parametrize("amount", [0, -1, 2**64, 10**100], ids=["0", "-1", "2**64", "10**100"])
+def test_a_top_up_of_a_bad_amount_is_an_invalid_request_decided_without_a_call(
+    active: World, amount: int
+) -> None:
+    world = active
+    approval = ApproveArgs(spender=Account(world.dist), amount=10 * E8S)
+    world.system.icp_ledger.as_caller(ALICE).icrc2_approve(approval).unwrap()
+    with world.refused_without_a_call():
+        assert world.as_(world.dist, ALICE).top_up_reserve(amount) == Err(
+            InvalidRequest((TOP_UP_AMOUNTS,))
+        )
+
+
+@pytest.mark.parametrize("amount", ["5", 5.0, True, None], ids=["text", "float", "bool", "None"])
+def test_a_top_up_that_does_not_fit_the_signature_is_refused(active: World, amount: Any) -> None:
+    world = active
+    with world.refused_without_a_call():
+        assert isinstance(
+            rejected(lambda: world.as_(world.dist, BOB).top_up_reserve(amount)), InvalidArguments
+        )
 
 
 # -- hostile titles -------------------------------------------------------------------------------

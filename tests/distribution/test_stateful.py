@@ -14,13 +14,14 @@ straight into its account and activates it (sometimes too little), registers any
 candidates in the airdrop (inside and outside the window, twice, when it is full), claims as
 recipients and strangers (everything, nothing, a part, more than claimable, or everyone in
 turn), unlocks early, pauses, resumes, cancels and takes back the airdrop's unregistered shares
-as the owner or a stranger, adds, removes and blacklists recipients before the start, moves
-time (up to 60 days, or to the nanosecond around the start, the cliff, the window's end, the
-airdrop's end and the end), and makes the ledger reject or trap the one payout of a claim, an
-early unlock, a cancellation or a withdrawal. Each example begins funded (by ``fund`` or a
-deposit) or not, with some airdrop entrants, at a different moment. A plain model predicts every
-answer (Ok with its exact value, or which error) and what the contract keeps; a distribution
-never funded owes nobody anything.
+as the owner or a stranger, adds (within each category's places and room, an airdrop's exact
+share), removes and blacklists recipients before the start, tops the fee reserve up (anyone,
+approved or not, a bad amount), moves time (up to 60 days, or to the nanosecond around the
+start, the cliff, the window's end, the airdrop's end and the end), and makes the ledger reject
+or trap the one payout of a claim, an early unlock, a cancellation or a withdrawal, or the pull
+of a top-up. Each example begins funded (by ``fund`` or a deposit) or not, with some airdrop
+entrants, at a different moment. A plain model predicts every answer (Ok with its exact value,
+or which error) and what the contract keeps; a distribution never funded owes nobody anything.
 
 After every step:
 
@@ -119,6 +120,8 @@ CONFIG = DistributionConfig(
     penalty_bp=PENALTY_BP, penalty_to=None, claims_covered=1,
 )  # fmt: skip
 TOTAL = TEAM_AMOUNT + SEATS * SHARE
+PLACES = {TEAM: len(TEAM_SHARES), AIRDROP: SEATS}
+"""The recipients each category's fee reserve was sized for."""
 RESERVE = 1 * (len(TEAM_SHARES) + SEATS) * LEDGER_FEE
 REQUIRED = TOTAL + RESERVE
 LANDMARKS = (START, CLIFF, WINDOW.closes, AIRDROP_END, END)
@@ -175,6 +178,7 @@ class Model:
     funded: bool = False
     cancelled_at: int | None = None
     pending_penalty: int = 0
+    topped_up: int = 0
     claims: int = 0
     refunded: int = 0
     """What went back to the owner (cancellation, unregistered shares)."""
@@ -216,6 +220,30 @@ class Model:
 
     def room(self, category: int) -> int:
         return CATEGORIES[category].amount - self.registered[category]
+
+    def adds(self, who: Principal, category: int, amount: int) -> bool:
+        """Whether the owner may give ``who`` ``amount`` in ``category``: within its room and
+        the places its fee reserve was sized for, an airdrop's exact share, once."""
+        held = self.recipients.get(who)
+        return (
+            category in self.registered and amount > 0 and who not in self.blacklist
+            and (category != AIRDROP or amount == SHARE) and amount <= self.room(category)
+            and self.counts[category] < PLACES[category]
+            and (held is None or category not in held.allocations)
+        )  # fmt: skip
+
+    def payouts_ahead(self, now: int) -> bool:
+        """Whether the distribution may still pay someone (a top-up is taken only then):
+        someone is owed something, or a category may still take a recipient."""
+        if not self.funded or self.status is Phase.CREATED:
+            return False
+        shares = self.recipients.values()
+        if self.status is Phase.CANCELLED:
+            return any(self.claimable(share, now) > 0 for share in shares)
+        takes = (now < WINDOW.closes and self.room(AIRDROP) > 0) or (
+            now < START and self.room(TEAM) > 0
+        )
+        return takes or any(share.claimed < share.allocation for share in shares)
 
     def allocate(self, user: Principal, category: int, amount: int) -> None:
         share = self.recipients.setdefault(user, Share({}))
@@ -326,13 +354,15 @@ class DistributionMachine(RuleBasedStateMachine):
         participant = self.ic.state_of(self.distribution).participants.get(user)
         return None if participant is None else participant.claimed
 
-    def _with_fault(self, fault: str | None, call: Callable[[], Any]) -> tuple[Any, bool]:
-        """``call()`` while the ICP ledger rejects or traps its next ``icrc1_transfer``; the
-        result and whether the fault fired."""
+    def _with_fault(
+        self, fault: str | None, call: Callable[[], Any], method: str = "icrc1_transfer"
+    ) -> tuple[Any, bool]:
+        """``call()`` while the ICP ledger rejects or traps its next ``method`` call (a payout
+        unless told); the result and whether the fault fired."""
         if fault is None:
             return call(), False
         install = self.ic.faults.reject if fault == "reject" else self.ic.faults.trap
-        with install(canister=ICP_LEDGER, method="icrc1_transfer", times=1) as injected:
+        with install(canister=ICP_LEDGER, method=method, times=1) as injected:
             result = call()
         return result, injected.fired > 0
 
@@ -452,14 +482,11 @@ class DistributionMachine(RuleBasedStateMachine):
         elif phase not in BEFORE_THE_START:
             expected = refused(WrongPhase, phase=phase)
         elif action == "add":
-            if (
-                category not in model.registered or amount == 0 or who in model.blacklist
-                or amount > room or (held is not None and category in held.allocations)
-            ):  # fmt: skip
-                expected = refused(InvalidRequest)
-            else:
+            if model.adds(who, category, amount):
                 model.allocate(who, category, amount)
                 expected = Ok(None)
+            else:
+                expected = refused(InvalidRequest)
         elif action == "remove":
             if held is None:
                 expected = refused(NotRecipient, caller=who)
@@ -480,6 +507,49 @@ class DistributionMachine(RuleBasedStateMachine):
             result = distribution.blacklist(who)
         check(result, expected)
         self._saw(f"{action}: {outcome(expected)}")
+
+    # -- the fee reserve --------------------------------------------------------------------------
+
+    @rule(
+        pick=picks,
+        amount=st.sampled_from([LEDGER_FEE, 3 * LEDGER_FEE, 3 * LEDGER_FEE, 1, 0, 2**64]),
+        approved=st.sampled_from([True, True, True, False]), fault=faults,
+    )  # fmt: skip
+    def top_up_reserve(self, pick: int, amount: int, approved: bool, fault: str | None) -> None:
+        """Anyone tops the fee reserve up, having approved the pull (amount + one fee) or not;
+        the ledger may reject or trap the pull. A refusal changes nothing."""
+        model, now = self.model, self.ic.time
+        payer = self._someone(pick)
+        valid = 0 < amount < 2**64
+        if valid:
+            self.system.faucet(payer, amount + 2 * LEDGER_FEE)
+            allowance = amount + LEDGER_FEE if approved else 0
+            approval = ApproveArgs(spender=self.account, amount=allowance)
+            self.ledger.as_caller(payer).icrc2_approve(approval).unwrap()
+        pulls = valid and model.payouts_ahead(now)
+        if not valid:
+            expected: Any = refused(InvalidRequest)
+        elif not pulls:
+            expected = refused(WrongPhase, phase=model.phase(now))
+        elif not approved or fault is not None:
+            expected = refused(TransferFailed)
+        else:
+            model.reserve += amount
+            model.balance += amount
+            model.topped_up += amount
+            expected = Ok(model.reserve)
+        state, blocks = self.ic.state_of(self.distribution), self._blocks()
+        result, fired = self._with_fault(
+            fault, lambda: self._as(payer).top_up_reserve(amount), "icrc2_transfer_from"
+        )
+        check(result, expected)
+        assert fired == (fault is not None and pulls)
+        self._saw(f"top up: {outcome(expected)}{' (fault)' if fired else ''}")
+        if isinstance(expected, Ok):
+            assert self._blocks() == blocks + 1
+        else:
+            assert self._blocks() == blocks
+            assert self.ic.state_of(self.distribution) == state
 
     # -- payouts ----------------------------------------------------------------------------------
 
@@ -730,8 +800,10 @@ class DistributionMachine(RuleBasedStateMachine):
             info = self._as(user).get_participant(user)
             assert (info.claimed, info.claimable) == (share.claimed, model.claimable(share, now))
         assert self.received[OWNER] == model.refunded
-        kept = (state.status, state.reserve, state.cancelled_at, state.pending_penalty)
-        assert kept == (model.status, model.reserve, model.cancelled_at, model.pending_penalty)
+        kept = (state.status, state.reserve, state.cancelled_at, state.pending_penalty,
+                state.topped_up, state.topping_up)  # fmt: skip
+        assert kept == (model.status, model.reserve, model.cancelled_at, model.pending_penalty,
+                        model.topped_up, 0)  # fmt: skip
         assert len(state.claims) == model.claims
         stats = self._as(DAVE).get_stats()
         assert (stats.phase, stats.funded) == (model.phase(now), model.funded)

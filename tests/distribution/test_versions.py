@@ -265,6 +265,7 @@ def test_a_notification_the_factory_did_not_take_is_resent_after_an_upgrade(
 ) -> None:
     world = built.reset(built.before_start)
     world.factory.upload_version("1.1.0", DistributionV2).unwrap()
+    world.as_(ALICE).blacklist(DAVE).unwrap()  # frees the pool's one whitelist place for frank
     with world.ic.faults.reject(
         canister=world.factory.id, method="notify_participant_added", times=None
     ):
