@@ -578,6 +578,29 @@ class Distribution(FactoryContract):
             return Err(TransferFailed(outcome))
         return Ok(back)
 
+    @update
+    def withdraw_spare_reserve(self) -> Ok[int] | Err[DistributionError]:
+        """Owner: once nobody can be paid any more (every recipient has had everything, and no
+        category can take a recipient), take back the fee reserve left over, less the
+        transfer's fee; otherwise it would stay in the contract for good. The amount
+        returned."""
+        if self.caller != self.meta.owner:
+            return Err(NotOwner(self.caller))
+        state = self.state
+        if not state.funded or self._payouts_ahead():
+            return Err(WrongPhase(self._phase(), "funded, with nobody left to pay"))
+        if state.pending_penalty or state.penalty_held or state.topping_up:
+            return Err(InvalidRequest(("a penalty or a top-up is on its way: ask again later",)))
+        back = state.reserve - state.fee
+        if back <= 0:
+            return Err(InvalidRequest(("the fee reserve holds no more than this transfer's fee",)))
+        self.state = evolve(state, reserve=0)
+        outcome = self._pay(Account(self.meta.owner), back)
+        if isinstance(outcome, str):
+            self.state = evolve(self.state, reserve=self.state.reserve + state.reserve)
+            return Err(TransferFailed(outcome))
+        return Ok(back)
+
     def _allocation_closed(self, category: Category, now: int) -> bool:
         """Whether nobody can be given more of ``category``: its registration window has
         closed, or its recipients are fixed and the distribution has started (the owner adds

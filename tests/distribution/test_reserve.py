@@ -326,3 +326,51 @@ def test_an_early_unlock_pays_what_is_due_less_only_the_fees_the_reserve_lacks(
     state = world.ic.state_of(world.dist)
     assert state.reserve == reserve - covered * FEE
     assert world.balance(world.dist) == state.reserve + state.pending_penalty
+
+
+# -- what is left of the reserve goes back to the owner --------------------------------------------
+
+
+def all_paid(world: World) -> World:
+    """Carol topped the reserve up by five fees; at the end bob claimed everything, the fee
+    from the reserve: nobody can be paid any more, and 50,000 of reserve is left."""
+    world.top_up(5 * FEE).unwrap()
+    world.ic.set_time(world.start + VESTING)
+    claim = world.as_(BOB).claim().unwrap()
+    assert (claim.amount, claim.fee_from_reserve, world.reserve()) == (ALLOCATION, True, 5 * FEE)
+    return world
+
+
+def test_once_nobody_can_be_paid_the_owner_takes_back_the_spare_reserve(funded: World) -> None:
+    world = all_paid(funded)
+    owner = world.balance(OWNER)
+
+    assert world.as_(OWNER).withdraw_spare_reserve() == Ok(4 * FEE)
+
+    assert world.balance(OWNER) == owner + 4 * FEE
+    assert world.balance(world.dist) == 0 and world.reserve() == 0
+    with world.unchanged():
+        assert world.as_(OWNER).withdraw_spare_reserve().is_err
+
+
+def test_the_spare_reserve_is_not_taken_while_someone_can_still_be_paid(funded: World) -> None:
+    world = funded
+    world.ic.set_time(world.start + VESTING - 1)
+    with world.unchanged():
+        refused = world.as_(OWNER).withdraw_spare_reserve()
+    assert refused == Err(WrongPhase(Phase.ACTIVE, "funded, with nobody left to pay"))
+
+
+def test_only_the_owner_takes_the_spare_reserve_back(funded: World) -> None:
+    world = all_paid(funded)
+    with world.unchanged():
+        assert world.as_(CAROL).withdraw_spare_reserve().is_err
+
+
+def test_a_refused_return_of_the_spare_reserve_keeps_it(funded: World) -> None:
+    world = all_paid(funded)
+    ledger = world.system.icp_ledger.id
+    with world.unchanged(), world.ic.faults.reject(ledger, "icrc1_transfer"):
+        refused = world.as_(OWNER).withdraw_spare_reserve()
+    assert isinstance(refused, Err) and isinstance(refused.error, TransferFailed)
+    assert world.as_(OWNER).withdraw_spare_reserve() == Ok(4 * FEE)
