@@ -234,6 +234,12 @@ def describe_error(exc: BaseException, code: type | None) -> str:
     return described
 
 
+def hook_trap_message(canister_id: Principal, hook: str, exc: BaseException, code: type) -> str:
+    """What a trap in ``init`` / ``pre_upgrade`` / ``post_upgrade`` says: the install's reject,
+    the canister's log and the hook's trace entry all say the same."""
+    return f"Canister {canister_id} trapped in {hook}: {describe_error(exc, code)}"
+
+
 class Canister(metaclass=_CanisterType):
     """Base class of canister code.
 

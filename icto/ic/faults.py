@@ -131,7 +131,8 @@ class Faults:
         error_code: str | None = None,
     ) -> FaultRule:
         """Reject matching calls with ``code`` (and ``error_code``, an ``"IC0000"``-style text;
-        by default the code's usual one) before the callee runs."""
+        by default the code's usual one) before the callee runs. The reject carries the error
+        code as a plain ``str``, as every other reject does."""
         _validate(canister, method, times, after, message)
         if not is_int(code) or code not in set(RejectCode):
             raise ValueError(f"code must be a RejectCode, got {code!r}")
@@ -140,10 +141,8 @@ class Faults:
             isinstance(error_code, str) and _ERROR_CODE.fullmatch(error_code)
         ):
             raise ValueError(f"error_code must be None or like 'IC0503', got {error_code!r}")
-        rule = FaultRule(
-            self, "reject", canister, method, code,
-            error_code or DEFAULT_ERROR_CODES[code], message, times, after,
-        )  # fmt: skip
+        text = DEFAULT_ERROR_CODES[code].value if error_code is None else str(error_code)
+        rule = FaultRule(self, "reject", canister, method, code, text, message, times, after)
         self.rules.append(rule)
         return rule
 
@@ -159,8 +158,9 @@ class Faults:
         _validate(canister, method, times, after, message)
         code = RejectCode.CANISTER_ERROR
         rule = FaultRule(
-            self, "trap", canister, method, code, DEFAULT_ERROR_CODES[code], message, times, after
-        )
+            self, "trap", canister, method, code, DEFAULT_ERROR_CODES[code].value, message, times,
+            after,
+        )  # fmt: skip
         self.rules.append(rule)
         return rule
 

@@ -18,9 +18,10 @@ import attrs
 import immutables
 from pyrsistent import PMap
 
+from icto.collections.sorted_set import SortedSet
 from icto.collections.vector import Vector
 from icto.ic import cycles as costs
-from icto.ic.canister import UPDATE, Canister, MethodSpec, describe_error, module_hash
+from icto.ic.canister import UPDATE, Canister, MethodSpec, hook_trap_message, module_hash
 from icto.ic.context import INGRESS, INGRESS_QUERY, MANAGEMENT_ID, InjectedTrap
 from icto.ic.errors import CallRejected, ErrorCode, InvalidArguments
 from icto.ic.errors import RejectCode as RC
@@ -92,29 +93,96 @@ class CanisterStatus:
         )
 
 
+_MAPPINGS: Final = (immutables.Map, PMap, dict)
+_COLLECTIONS: Final = (tuple, list, frozenset, set, Vector, SortedSet)
+_SCALARS: Final = (str, bytes, int, float, Principal, type)
+_MAPPING_ENTRY: Final = 40
+"""Bytes a mapping spends on one entry beyond its key and value (hash-table or trie slot)."""
+_GROWN: Final[dict[type, tuple[int, int]]] = {
+    list: (sys.getsizeof([]), 8),
+    set: (sys.getsizeof(set()), 16),
+    frozenset: (sys.getsizeof(frozenset()), 16),
+    dict: (sys.getsizeof({}), _MAPPING_ENTRY),
+}
+"""Header and per-item bytes of the containers whose ``getsizeof`` depends on how they grew
+(spare capacity), not on what they hold."""
+_WIDE_STR_HEADER: Final = sys.getsizeof("\xe9" * 8) - 9
+"""CPython's header of a string that is not ASCII (its UTF-8 copy, made on demand, excluded)."""
+
+
+def _str_size(text: str) -> int:
+    """A string's bytes from its characters alone: ``getsizeof`` adds a UTF-8 copy CPython
+    keeps only once some code asked for one."""
+    if text.isascii():
+        return sys.getsizeof(text)
+    widest = ord(max(text))
+    kind = 1 if widest < 0x100 else 2 if widest < 0x10000 else 4
+    return _WIDE_STR_HEADER + (len(text) + 1) * kind
+
+
+def _own_size(obj: Any) -> int:
+    """The bytes of ``obj`` itself (its parts excluded), from its value alone."""
+    if isinstance(obj, str):
+        return _str_size(obj)
+    grown = _GROWN.get(type(obj))
+    if grown is not None:
+        header, per_item = grown
+        return header + per_item * len(obj)
+    size = sys.getsizeof(obj)
+    if isinstance(obj, _MAPPINGS):
+        size += _MAPPING_ENTRY * len(obj)
+    return size
+
+
+def _parts(obj: Any) -> list[Any]:
+    """The values ``obj`` holds: a mapping's keys and values, a collection's items, a record's
+    fields; none for a scalar or an object of another kind."""
+    if isinstance(obj, _SCALARS) or obj is None:
+        return []
+    if isinstance(obj, _MAPPINGS):
+        return [part for item in obj.items() for part in item]
+    if isinstance(obj, _COLLECTIONS):
+        return list(obj)
+    if attrs.has(type(obj)):
+        return [getattr(obj, f.name) for f in attrs.fields(type(obj))]
+    return []
+
+
+_LEAVES: Final = frozenset({int, bool, float, type(None), bytes, str})
+"""Types of values that hold nothing: weighed where they are held, never queued."""
+
+
+def _weight_of(part: Any, weights: dict[int, tuple[Any, int]]) -> int:
+    """A part's weight: a leaf's own size, else the weight found for it (0 for a container
+    still being weighed, one that holds itself)."""
+    if part.__class__ in _LEAVES:
+        return _own_size(part)
+    found = weights.get(id(part))
+    return 0 if found is None else found[1]
+
+
 def estimate_memory(value: Any) -> int:
-    """A rough byte count of a state value (shared sub-values counted once). O(size of state)."""
-    total = 0
-    seen: set[int] = set()
-    stack = [value]
+    """A rough byte count of a state value, as if no part were shared: equal values (of the same
+    types) weigh the same however their objects are shared, so a world saved and loaded reports
+    what it did. Each distinct container is weighed once and its weight reused, so the cost is
+    O(objects in the state) even when sharing makes the count far larger."""
+    if value.__class__ in _LEAVES:
+        return _own_size(value)
+    weights: dict[int, tuple[Any, int]] = {}  # each object kept alive, so no id is reused
+    weighing: set[int] = set()
+    stack: list[tuple[Any, list[Any] | None]] = [(value, None)]
     while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        total += sys.getsizeof(obj)
-        if isinstance(obj, str | bytes | int | float | bool | Principal | type) or obj is None:
-            continue
-        if isinstance(obj, immutables.Map | PMap | dict):
-            total += 40 * len(obj)
-            for key, item in obj.items():
-                stack.append(key)
-                stack.append(item)
-        elif isinstance(obj, tuple | list | frozenset | set | Vector):
-            stack.extend(obj)
-        elif attrs.has(type(obj)):
-            stack.extend(getattr(obj, f.name) for f in attrs.fields(type(obj)))
-    return total
+        obj, parts = stack.pop()
+        key = id(obj)
+        if parts is not None:
+            weighing.discard(key)
+            weights[key] = (obj, _own_size(obj) + sum(_weight_of(p, weights) for p in parts))
+        elif key not in weights and key not in weighing:
+            weighing.add(key)
+            parts = _parts(obj)
+            stack.append((obj, parts))
+            stack.extend((p, None) for p in parts if p.__class__ not in _LEAVES)
+    return weights[id(value)][1]
 
 
 class Kernel(Protocol):
@@ -133,7 +201,7 @@ class Kernel(Protocol):
 
     def run_hook(
         self, record: CanisterRecord, code: type[Canister], hook: str, args: tuple[Any, ...],
-        caller: Principal, depth: int,
+        caller: Principal, depth: int, parent: TraceEntry | None,
     ) -> tuple[Any, Any]: ...  # fmt: skip
 
 
@@ -175,6 +243,7 @@ class ManagementCanister:
         self._cycles = 0
         self._accepted = 0
         self._depth = 1
+        self._entry: TraceEntry | None = None
 
     @property
     def _id(self) -> Principal:
@@ -221,6 +290,7 @@ class ManagementCanister:
         start = kernel.world
         self._caller, self._cycles, self._accepted = caller, cycles, 0
         self._depth = entry.depth if entry is not None else 1
+        self._entry = entry
         try:
             result = getattr(self, method)(*args, **kwargs)
             if fault is not None:
@@ -403,14 +473,15 @@ class ManagementCanister:
             self._hook(fresh, code, "init", (arg,))
 
     def _hook(self, record: CanisterRecord, code: type, hook: str, args: tuple[Any, ...]) -> Any:
-        """Run a lifecycle hook; store the resulting state; turn a trap into a reject."""
+        """Run a lifecycle hook; store the resulting state; turn a trap into a reject (the
+        hook's own trace entry, under this call's, keeps the traceback)."""
         kernel = self._kernel
         try:
-            state, returned = kernel.run_hook(record, code, hook, args, self._caller, self._depth)
-        except Exception as exc:
-            message = (
-                f"Canister {record.canister_id} trapped in {hook}: {describe_error(exc, code)}"
+            state, returned = kernel.run_hook(
+                record, code, hook, args, self._caller, self._depth, self._entry
             )
+        except Exception as exc:
+            message = hook_trap_message(record.canister_id, hook, exc, code)
             raise HookTrapped(
                 RC.CANISTER_ERROR, ErrorCode.CANISTER_CALLED_TRAP.value, message, self._id,
                 "install_code", trapped_canister=record.canister_id,

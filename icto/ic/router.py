@@ -33,6 +33,7 @@ from icto.ic.canister import (
     MethodSpec,
     check_state,
     describe_error,
+    hook_trap_message,
     immutable_state_types,
     set_context,
     unstarted_kind,
@@ -145,6 +146,16 @@ def _mark_trap(entry: TraceEntry | None, exc: BaseException, fault: FaultRule | 
         entry.traceback = "".join(traceback.format_exception(exc))
 
 
+def _mark_hook_trap(
+    entry: TraceEntry | None, exc: BaseException, canister_id: Principal, hook: str, code: type
+) -> None:
+    if entry is not None:
+        _mark_trap(entry, exc, None)
+        entry.reject_code = RC.CANISTER_ERROR
+        entry.error_code = ErrorCode.CANISTER_CALLED_TRAP.value
+        entry.message = hook_trap_message(canister_id, hook, exc, code)
+
+
 def _trap_message(callee: Principal, exc: BaseException, code: type | None) -> str:
     if isinstance(exc, CallRejected):
         return f"Canister {callee} trapped: unhandled reject: {exc}"
@@ -173,6 +184,10 @@ class Router:
         self._running: CallContext | None = None
         """The context of the message executing now: only its view may act (a view handed to
         another canister, or kept past its message, cannot call, set timers or log)."""
+        self._replicated_query = False
+        """A query runs in replicated mode now: its log lines are kept. Such a query makes no
+        calls (a plain query cannot, a composite query never runs replicated), so while it runs
+        no other message does."""
 
     def add_builtin(self, canister_id: Principal, canister: BuiltinCanister) -> None:
         """Serve calls to ``canister_id`` with ``canister`` when no canister has that id."""
@@ -397,7 +412,9 @@ class Router:
             entry.cycles = cost
         if spec.kind == QUERY:
             self.put(record.with_cycles(record.cycles - cost))
-            return self._run_query(record, spec, caller, args, kwargs, depth, fault, entry), 0
+            return self._run_replicated_query(
+                record, spec, caller, args, kwargs, depth, fault, entry
+            ), 0  # fmt: skip
         return self._run_update(
             record, spec.fn, method, caller, args, kwargs, depth, cycles, cost, fault, entry
         )
@@ -567,6 +584,34 @@ class Router:
         finally:
             self._running = running
         return result
+
+    def _run_replicated_query(
+        self,
+        record: CanisterRecord,
+        spec: MethodSpec,
+        caller: Principal,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        depth: int,
+        fault: FaultRule | None,
+        entry: TraceEntry | None,
+    ) -> Any:
+        """Run a query called as an update or by a canister's update (replicated mode): nothing
+        it assigns reaches the world, but its log lines and its trap record are kept, as on the
+        IC. A query run by itself (an ingress query, a composite query's call) logs nothing."""
+        replicated, self._replicated_query = self._replicated_query, True
+        try:
+            return self._run_query(record, spec, caller, args, kwargs, depth, fault, entry)
+        except CallRejected as rejected:
+            if rejected.error_code == ErrorCode.CANISTER_CALLED_TRAP.value:
+                self._log_trap(record.canister_id, rejected.message)
+            raise
+        finally:
+            self._replicated_query = replicated
+
+    def _log_trap(self, canister_id: Principal, message: str) -> None:
+        record = self._canisters[canister_id]
+        self.put(record.with_log(record.log.append(self._time, f"[TRAP]: {message}")))
 
     # -- what canister code can do (the Host interface) ------------------------------------------
 
@@ -760,7 +805,8 @@ class Router:
         return self._canisters[ctx[CANISTER_ID]].cycles - charge
 
     def append_log(self, ctx: CallContext, text: str) -> None:
-        if ctx[IS_QUERY]:
+        """Append to the running canister's log; a query's line only in replicated mode."""
+        if ctx[IS_QUERY] and not (self._replicated_query and ctx is self._running):
             return
         record = self._own_record(ctx, "log")
         self.put(record.with_log(record.log.append(ctx[TIME], str(text))))
@@ -769,24 +815,37 @@ class Router:
 
     def run_hook(
         self, record: CanisterRecord, code: type[Canister], hook: str, args: tuple[Any, ...],
-        caller: Principal, depth: int,
+        caller: Principal, depth: int, parent: TraceEntry | None,
     ) -> tuple[Any, Any]:  # fmt: skip
         """Run ``init`` / ``pre_upgrade`` / ``post_upgrade`` on ``record`` (already in the world).
 
         Returns ``(state, return value)``. Exceptions propagate: the caller (install_code) rolls
-        the whole install back.
+        the whole install back. With the trace on, the run is a ``"hook"`` entry under
+        ``parent`` (the install_code message): a reply, or a trap with its traceback.
         """
+        canister_id = record.canister_id
+        entry = None
+        if self.trace.enabled:
+            entry = self.trace.open(
+                parent, depth + 1, HOOK, caller, canister_id, hook, args, {}, self._time
+            )
         ctx: CallContext = (
-            self, record.canister_id, caller, self._time, depth, record.generation, False, False,
-            0, None, [self._canisters, self._timers, 0, 0, 0],
+            self, canister_id, caller, self._time, depth, record.generation, False, False, 0,
+            entry, [self._canisters, self._timers, 0, 0, 0],
         )  # fmt: skip
         instance = _view(code, ctx, record.state)
         running, self._running = self._running, ctx
         try:
             returned = getattr(code, hook)(instance, *args)
+            check_state(instance.state)
+        except Exception as exc:
+            _mark_hook_trap(entry, exc, canister_id, hook, code)
+            raise
         finally:
             self._running = running
-        check_state(instance.state)
+        if entry is not None:
+            entry.outcome = "reply"
+            entry.result = returned
         return instance.state, returned
 
     def fire_timer(self, timer_canister: Principal, method: str, args: tuple[Any, ...]) -> None:

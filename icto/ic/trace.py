@@ -49,8 +49,8 @@ class TraceEntry:
     """One delivered message. ``outcome`` is ``"reply"``, ``"reject"``, ``"trap"`` or ``"pending"``.
 
     ``kind`` is ``"ingress"``, ``"query"`` (ingress query), ``"call"`` (inter-canister),
-    ``"timer"`` or ``"hook"`` (an install or upgrade hook). ``injected`` marks outcomes produced
-    by ``ic.faults``.
+    ``"timer"`` or ``"hook"`` (an install or upgrade hook, under its ``install_code`` message).
+    ``injected`` marks outcomes produced by ``ic.faults``.
     """
 
     __slots__ = (

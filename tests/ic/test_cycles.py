@@ -450,7 +450,7 @@ def test_a_wallet_that_cannot_afford_fee_plus_cycles_gets_a_transient_reject(
     assert ic.state_of(wallet.id) == Tally(1)
     assert ic.cycles_balance(wallet.id) == INTER_CANISTER_CALL + 999
     assert ic.cycles_balance(bank.id) == bank_before
-    assert ic.trace.calls(canister=bank.id) == [], "the call was never sent"
+    assert ic.trace.calls(canister=bank.id, kind="call") == [], "the call was never sent"
 
 
 def test_a_wallet_that_can_afford_exactly_fee_plus_cycles_sends_them(
@@ -500,7 +500,7 @@ def test_attaching_more_than_a_u128_of_cycles_traps_the_caller(
     assert err.error_code == "IC0503" and "u128" in err.message
     assert ic.cycles_balance(wallet.id) == MAX_CYCLES - INGRESS_UPDATE
     assert ic.cycles_balance(bank.id) == bank_before
-    assert ic.trace.calls(canister=bank.id) == [], "the call was never sent"
+    assert ic.trace.calls(canister=bank.id, kind="call") == [], "the call was never sent"
 
 
 def test_a_balance_saturates_at_u128_wherever_cycles_arrive(

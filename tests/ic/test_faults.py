@@ -18,7 +18,7 @@ from icto import (
     RejectCode,
 )
 from icto.ic import cycles as costs
-from icto.ic.errors import DEFAULT_ERROR_CODES
+from icto.ic.errors import DEFAULT_ERROR_CODES, ErrorCode
 from tests.ic.toys import Counter, Relay
 
 
@@ -341,6 +341,24 @@ def test_each_reject_code_reaches_a_calling_canister(
     assert reply == f"{code.name} {DEFAULT_ERROR_CODES[code]}"
 
 
+@pytest.mark.parametrize(
+    "error_code", [None, "IC0504", ErrorCode.CANISTER_CONTRACT_VIOLATION], ids=repr
+)
+def test_an_injected_reject_carries_its_error_code_as_plain_text_like_every_other_reject(
+    ic: IC, counter: CanisterProxy, error_code: str | None
+) -> None:
+    """A ``StrEnum`` member compares equal to its text, but ``type``, ``repr`` and a saved
+    reply tell them apart."""
+    rule = ic.faults.reject(counter.id, code=RejectCode.CANISTER_ERROR, error_code=error_code)
+    err = rejected(counter.inc, 1)
+    (entry,) = ic.trace.last(1)
+    assert type(err.error_code) is type(entry.error_code) is type(rule.error_code) is str
+    assert repr(err.error_code) == repr(str(err.error_code))
+    trapped = ic.faults.trap(counter.id)
+    assert type(trapped.error_code) is str
+    assert type(rejected(ic.update_call, counter.id, "no_such_method").error_code) is str
+
+
 @pytest.mark.parametrize("code", list(RejectCode))
 def test_an_explicit_error_code_overrides_the_default(
     ic: IC, counter: CanisterProxy, code: RejectCode
@@ -490,7 +508,10 @@ def test_a_trap_fault_on_install_code_leaves_the_canister_empty(ic: IC) -> None:
     err = rejected(ic.install_code, canister_id, Counter, 7)
     assert (err.reject_code, err.error_code) == (RejectCode.CANISTER_ERROR, "IC0503")
     assert ic.code_of(canister_id) is None
-    assert ic.trace.last()[0].injected is True
+    (install,) = ic.trace.calls(method="install_code")
+    assert install.injected is True
+    (init,) = ic.trace.calls(kind="hook")
+    assert (init.parent_id, init.outcome) == (install.entry_id, "reply"), "init ran, then the trap"
     ic.install_code(canister_id, Counter, 7)
     assert ic.query_call(canister_id, "get") == 7
 

@@ -32,6 +32,7 @@ from icto import (
     query,
     update,
 )
+from icto.ic.management import estimate_memory
 from tests.ic.toys import Counter, Relay, Tally
 
 FIRST_INDEX = 0xFFFFFFFFFFE00000
@@ -886,6 +887,74 @@ class TestCycles:
     def test_create_canister_convenience_default_funding(self, ic):
         cid = ic.create_canister()
         assert ic.cycles_balance(cid) == costs.DEFAULT_CANISTER_CYCLES
+
+
+# == memory_size ================================================================================
+
+
+def _utf8_kept(text: str) -> str:
+    """``text`` after CPython made and kept its UTF-8 copy (naming a class after it does)."""
+    type(text, (), {})
+    return text
+
+
+def _unshared(value: Any) -> Any:
+    """An equal value in which no part is shared: every tuple and string built anew."""
+    if isinstance(value, tuple):
+        return tuple(_unshared(part) for part in value)
+    if isinstance(value, str):
+        return "".join(list(value))
+    return value
+
+
+def _shrunk_dict() -> dict[int, int]:
+    """Ten entries in the table a hundred more left behind."""
+    grown = {i: i for i in range(110)}
+    for i in range(10, 110):
+        del grown[i]
+    return grown
+
+
+def _held_twice() -> tuple[Any, ...]:
+    part = tuple(range(100))
+    return (part, part)
+
+
+SAME_VALUE_BUILT_TWO_WAYS = {
+    "one tuple held twice": (_held_twice, lambda: (tuple(range(100)), tuple(range(100)))),
+    "interned text held often": (lambda: ("symbol",) * 50, lambda: _unshared(("symbol",) * 50)),
+    "a frozenset grown or copied": (lambda: frozenset(range(5)), lambda: frozenset(set(range(5)))),
+    "text with or without a UTF-8 copy": (
+        lambda: _utf8_kept("".join(["é"] * 40)),
+        lambda: "".join(["é"] * 40),
+    ),
+    "a list with spare room or none": (lambda: [i for i in range(30)], lambda: list(range(30))),
+    "a dict that shrank or a fresh copy": (_shrunk_dict, lambda: dict(_shrunk_dict())),
+}
+
+
+class TestMemorySize:
+    @pytest.mark.parametrize("how", list(SAME_VALUE_BUILT_TWO_WAYS))
+    def test_equal_states_weigh_the_same_however_their_objects_are_shared_or_grown(self, how):
+        one, other = (build() for build in SAME_VALUE_BUILT_TWO_WAYS[how])
+        assert one == other
+        assert estimate_memory(one) == estimate_memory(other) > 0
+
+    def test_a_state_holding_a_part_twice_weighs_more_than_holding_it_once(self):
+        part = tuple(range(100))
+        assert estimate_memory((part, part)) > estimate_memory((part,))
+
+    def test_a_state_of_many_shared_parts_weighs_as_a_tree_at_the_cost_of_its_objects(self):
+        """200 levels, each holding the one below twice: 2**200 parts as a tree (as a loaded
+        world would hold them), 201 objects to visit."""
+        value: Any = (1,)
+        for _ in range(200):
+            value = (value, value)
+        assert estimate_memory(value) > 2**200
+
+    def test_canister_status_weighs_the_state_as_estimate_memory_does(self, ic, notes, alice):
+        status = ic.canister_status(notes.id, caller=alice)
+        assert status.memory_size == estimate_memory(ic.state_of(notes.id))
 
 
 # == raw_rand ===================================================================================

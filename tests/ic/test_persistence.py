@@ -118,6 +118,23 @@ def test_the_platform_continues_after_load_exactly_as_the_original(tmp_path: Pat
     assert_same_world(ic, loaded)
 
 
+def test_the_platform_reports_the_same_memory_sizes_after_load(tmp_path: Path) -> None:
+    """``memory_size`` weighs the state's value: loading rebuilds it without the objects the
+    original shared (interned text, one tuple held twice), and it must not weigh differently."""
+    ic, _ = deployed_platform()
+    loaded = saved_and_loaded(ic, tmp_path, allow=())
+
+    def sizes(world: IC) -> dict[Principal, int]:
+        return {
+            cid: world.canister_status(cid, caller=world.controllers_of(cid)[0]).memory_size
+            for cid in world.snapshot().canisters
+            if world.canister_exists(cid) and world.controllers_of(cid)
+        }
+
+    assert sizes(loaded) == sizes(ic)
+    assert len(sizes(ic)) > 5
+
+
 def test_timers_time_randomness_logs_and_ids_continue_identically(tmp_path: Path) -> None:
     ic = IC(seed=42)
     keeper = ic.deploy(Keeper, Box(3, Vector([1, 2])))

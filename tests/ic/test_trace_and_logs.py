@@ -80,6 +80,34 @@ class Logger(Canister):
         self.log(text)
         return 1
 
+    @query
+    def say_in_query_then_trap(self, text: str) -> int:
+        self.log(text)
+        raise Trap("query trapped")
+
+
+class Asker(Canister):
+    """Runs another canister's query from an update (replicated mode) or from a composite query
+    (non-replicated), reporting a reject instead of trapping."""
+
+    VERSION = "1.0.0"
+
+    @update
+    def ask(self, target: Principal, method: str, text: str, as_query_call: bool) -> Any:
+        try:
+            if as_query_call:
+                return self.query_call(target, method, text)
+            return self.call(target, method, text)
+        except CallRejected as rejected:
+            return rejected.error_code
+
+    @query(composite=True)
+    def ask_composite(self, target: Principal, method: str, text: str) -> Any:
+        try:
+            return self.query_call(target, method, text)
+        except CallRejected as rejected:
+            return rejected.error_code
+
 
 class LoggerV2(Logger):
     VERSION = "2.0.0"
@@ -89,6 +117,13 @@ class BadInit(Canister):
     def init(self, arg: Any) -> None:
         self.log("init started")
         raise Trap("init failed")
+
+
+class BadPostUpgrade(Logger):
+    VERSION = "3.0.0"
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        raise Trap("post_upgrade failed")
 
 
 @pytest.fixture
@@ -243,6 +278,83 @@ def test_long_arguments_are_shown_truncated_but_kept_whole(ic: IC, logger: Canis
     assert len(entry.args_repr) <= 120
     assert entry.args_repr.endswith("…")
     assert len(repr(entry)) < 400
+
+
+# -- trace: install and upgrade hooks --------------------------------------------------------------
+
+
+def test_init_is_recorded_as_a_hook_entry_under_its_install_code_message(ic: IC) -> None:
+    canister_id = ic.create_canister()
+    ic.install_code(canister_id, Logger, "hello")
+    install, init = ic.trace.last(2)
+    assert (install.kind, install.method, install.outcome) == ("ingress", "install_code", "reply")
+    assert (init.kind, init.method, init.outcome) == ("hook", "init", "reply")
+    assert init.args == ("hello",)
+    assert (init.caller, init.callee) == (install.caller, canister_id)
+    assert (init.parent_id, init.depth) == (install.entry_id, install.depth + 1)
+    assert init.traceback is None and init.cycles == 0
+    assert ic.trace.calls(kind="hook") == [init]
+
+
+def test_an_upgrade_records_pre_upgrade_then_post_upgrade_under_install_code(
+    ic: IC, logger: CanisterProxy
+) -> None:
+    ic.install_code(logger.id, LoggerV2, mode="upgrade")
+    install, pre, post = ic.trace.last(3)
+    assert install.method == "install_code"
+    assert [(e.kind, e.method, e.outcome) for e in (pre, post)] == [
+        ("hook", "pre_upgrade", "reply"),
+        ("hook", "post_upgrade", "reply"),
+    ]
+    assert pre.parent_id == post.parent_id == install.entry_id
+    assert post.args == (pre.result, None), "post_upgrade receives what pre_upgrade kept"
+
+
+@pytest.mark.parametrize("how", ["init", "post_upgrade"])
+def test_a_trapping_hook_is_a_trap_entry_with_its_traceback_under_the_rejected_install(
+    ic: IC, logger: CanisterProxy, how: str
+) -> None:
+    """install_code itself is a reject to its caller, as on the IC; the hook's entry keeps the
+    Python traceback."""
+    if how == "init":
+        err = rejected(ic.install_code, ic.create_canister(), BadInit)
+        install, hook = ic.trace.last(2)
+        failure = "Trap: init failed"
+    else:
+        err = rejected(ic.install_code, logger.id, BadPostUpgrade, mode="upgrade")
+        install, _, hook = ic.trace.last(3)
+        failure = "Trap: post_upgrade failed"
+    assert (install.outcome, install.error_code, install.traceback) == ("reject", "IC0503", None)
+    assert (hook.kind, hook.method, hook.parent_id) == ("hook", how, install.entry_id)
+    assert (hook.outcome, hook.reject_code, hook.error_code) == (
+        "trap", RejectCode.CANISTER_ERROR, "IC0503",
+    )  # fmt: skip
+    assert hook.message == install.message == err.message
+    assert hook.traceback is not None
+    assert "Traceback" in hook.traceback and failure in hook.traceback
+    assert f"in {how}" in hook.traceback
+    assert ic.trace.calls(kind="hook", outcome="trap") == [hook]
+    assert how in str(ic.trace.tree()).splitlines()[-1]
+
+
+def test_a_canisters_install_code_call_nests_its_hook_one_level_below(
+    ic: IC, relay: CanisterProxy
+) -> None:
+    canister_id = ic.create_canister(controllers=[relay.id])
+    relay.relay(MANAGEMENT_ID, "install_code", (canister_id, Counter, 3))
+    top, install, init = ic.trace.last(3)
+    assert [e.depth for e in (top, install, init)] == [1, 2, 3]
+    assert (init.parent_id, init.caller, init.kind) == (install.entry_id, relay.id, "hook")
+    lines = str(ic.trace.tree()).splitlines()
+    assert len(lines) == 3 and ".init(3)" in lines[2]
+
+
+def test_hooks_are_not_recorded_with_the_trace_off(ic: IC) -> None:
+    ic.trace.clear()
+    ic.trace.enabled = False
+    ic.deploy(Logger)
+    rejected(ic.deploy, BadInit)
+    assert len(ic.trace) == 0
 
 
 # -- trace: views -------------------------------------------------------------------------------
@@ -427,10 +539,57 @@ def test_a_new_canister_has_an_empty_log(ic: IC, logger: CanisterProxy) -> None:
     assert ic.canister_logs(ic.create_canister()) == ()
 
 
-@pytest.mark.parametrize("via", ["query_call", "update_call"])
-def test_logs_written_in_a_query_are_dropped(ic: IC, logger: CanisterProxy, via: str) -> None:
-    assert getattr(ic, via)(logger.id, "say_in_query", "lost") == 1
+def ask(ic: IC, how: str, logger: CanisterProxy, method: str, text: str) -> Any:
+    """Run ``logger.method(text)`` as ``how`` says: ``"ingress query"``, ``"ingress update"``,
+    or from another canister's ``"update, call"``, ``"update, query_call"`` or ``"composite
+    query"``; a reject is returned as its error code."""
+    if how.startswith("ingress"):
+        run = ic.query_call if how == "ingress query" else ic.update_call
+        try:
+            return run(logger.id, method, text)
+        except CallRejected as rejected:
+            return rejected.error_code
+    asker = ic.deploy(Asker)
+    if how == "composite query":
+        return asker.ask_composite(logger.id, method, text)
+    return asker.ask(logger.id, method, text, how == "update, query_call")
+
+
+REPLICATED = ["ingress update", "update, call", "update, query_call"]
+NON_REPLICATED = ["ingress query", "composite query"]
+
+
+@pytest.mark.parametrize("how", NON_REPLICATED)
+def test_a_query_in_non_replicated_mode_logs_nothing(
+    ic: IC, logger: CanisterProxy, how: str
+) -> None:
+    """The IC keeps no log of a query run by itself (nor of its trap)."""
+    assert ask(ic, how, logger, "say_in_query", "lost") == 1
+    assert ask(ic, how, logger, "say_in_query_then_trap", "lost too") == "IC0503"
     assert ic.canister_logs(logger.id) == ()
+
+
+@pytest.mark.parametrize("how", REPLICATED)
+def test_a_query_in_replicated_mode_keeps_its_log_lines(
+    ic: IC, logger: CanisterProxy, how: str
+) -> None:
+    """A query called as an update or by a canister's update runs replicated: its lines are
+    kept, as an update's are, though nothing it assigns is."""
+    assert ask(ic, how, logger, "say_in_query", "kept") == 1
+    assert contents(ic, logger) == ["kept"]
+    assert ic.canister_logs(logger.id)[0].timestamp == ic.time
+
+
+@pytest.mark.parametrize("how", REPLICATED)
+def test_a_query_trapping_in_replicated_mode_keeps_its_lines_and_a_trap_record(
+    ic: IC, logger: CanisterProxy, how: str
+) -> None:
+    assert ask(ic, how, logger, "say_in_query_then_trap", "about to trap") == "IC0503"
+    lines = contents(ic, logger)
+    assert lines[0] == "about to trap"
+    assert lines[1].startswith("[TRAP]") and "query trapped" in lines[1]
+    assert len(lines) == 2
+    assert ic.state_of(logger.id) == Tally(0)
 
 
 def test_a_trapped_message_keeps_its_log_lines_and_adds_a_trap_record(
