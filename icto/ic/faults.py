@@ -84,7 +84,8 @@ class FaultRule:
         self.remove()
 
     def __repr__(self) -> str:
-        target = f"{self.canister or '*'}.{self.method or '*'}"
+        canister = "*" if self.canister is None else self.canister  # aaaaa-aa is falsy bytes
+        target = f"{canister}.{'*' if self.method is None else self.method}"
         return (
             f"<FaultRule {self.kind} {target} fired {self.fired}/{self.times or '∞'} "
             f"after {self.after}>"

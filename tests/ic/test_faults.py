@@ -617,3 +617,11 @@ def test_rewinding_puts_back_the_rules_of_the_mark_with_their_counts(
     assert (kept.matched, kept.fired, kept.armed) == (1, 1, 0)
     rejected(counter.inc)  # one left, as at the mark
     assert counter.inc() == 1
+
+
+def test_a_rule_names_what_it_matches_the_management_canister_too(ic: IC) -> None:
+    """The management canister's id is the empty principal: it is named, not shown as ``*``."""
+    on_management = ic.faults.reject(MANAGEMENT_ID, "create_canister")
+    anything = ic.faults.trap(times=None)
+    assert repr(on_management).startswith(f"<FaultRule reject {MANAGEMENT_ID}.create_canister ")
+    assert repr(anything).startswith("<FaultRule trap *.* fired 0/∞")
