@@ -70,7 +70,7 @@ from icto.validation import identified_problem, is_nat, nat_in
 
 _NO_CLAIMS: SortedSet[int] = SortedSet()
 _NOTHING: immutables.Map[int, int] = immutables.Map()
-_TOPPING_UP = "a fee reserve top-up was under way meanwhile: ask again"
+_PULLING = "a pull into the distribution (its funding or a reserve top-up) ran meanwhile: ask again"
 
 
 
@@ -208,12 +208,17 @@ class Distribution(FactoryContract):
         """``amount`` taken from ``payer`` into the distribution's account by
         ``icrc2_transfer_from``: its block, or why the ledger refused."""
         args = TransferFromArgs(from_=payer, to=Account(self.id), amount=amount)
+        state = self.state
+        self.state = evolve(state, pulls=state.pulls + 1, pulling=state.pulling + 1)
         try:
             result = self.call(self.config.token, "icrc2_transfer_from", args)
         except CallRejected as rejected:
             result = Err(rejected.message)
-        if isinstance(result, Err):
+        state = self.state
+        if isinstance(result, Err):  # nothing moved: as if the pull had never started
+            self.state = evolve(state, pulls=state.pulls - 1, pulling=state.pulling - 1)
             return ledger_error(result.error)
+        self.state = evolve(state, pulling=state.pulling - 1)
         return int(result.value)
 
     @update
@@ -223,7 +228,7 @@ class Distribution(FactoryContract):
         if self.state.status is not Phase.CREATED:
             return Err(WrongPhase(self._phase(), "Created"))
         token = self.config.token
-        topped_up = self.state.topped_up
+        pulls = self.state.pulls
         try:
             fee: int = self.call(token, "icrc1_fee")
             balance: int = self.call(token, "icrc1_balance_of", Account(self.id))
@@ -231,8 +236,8 @@ class Distribution(FactoryContract):
             return Err(TransferFailed(ledger_error(rejected.message)))
         if not self._still(Phase.CREATED):
             return Err(WrongPhase(self._phase(), "Created"))
-        if self._top_ups_moved(topped_up):
-            return Err(InvalidRequest((_TOPPING_UP,)))
+        if self._pulls_moved(pulls):
+            return Err(InvalidRequest((_PULLING,)))
         required = self._required(fee)
         if balance < required:
             return Err(NotFunded(required, balance))
@@ -265,15 +270,17 @@ class Distribution(FactoryContract):
             return Err(TransferFailed(pulled))
         return Ok(self.state.reserve)
 
-    def _top_ups_moved(self, topped_up: int) -> bool:
-        """Whether a top-up was in flight or credited since ``topped_up`` was read: a balance
-        asked meanwhile may or may not hold it, so it cannot be set against the reserve."""
-        return bool(self.state.topping_up or self.state.topped_up != topped_up)
+    def _pulls_moved(self, pulls: int) -> bool:
+        """Whether a pull into the distribution (a top-up, or ``fund``'s) started or was in
+        flight since ``pulls`` was read: a balance asked meanwhile may or may not hold it, so
+        it cannot be set against what is owed."""
+        return bool(self.state.pulling or self.state.pulls != pulls)
 
     def _payouts_ahead(self) -> bool:
         """Whether the distribution is funded and may still pay someone: a recipient is owed
         something (after a cancellation, what had vested), or a category may still take a
-        recipient."""
+        recipient (by registering while its window is open, or, before the start, by the
+        owner's addition)."""
         state = self.state
         if not state.funded or state.status is Phase.CREATED:
             return False
@@ -282,9 +289,10 @@ class Distribution(FactoryContract):
         if any(p.claimed < p.allocation for p in state.participants.values()):
             return True
         now = self.time
+        owner_may_add = state.status is Phase.FUNDED and now < self.config.start
         return any(
             category.amount > state.registered.get(index, 0)
-            and not self._allocation_closed(category, now)
+            and (owner_may_add or not self._allocation_closed(category, now))
             for index, category in enumerate(self.config.categories)
         )
 
@@ -335,18 +343,21 @@ class Distribution(FactoryContract):
     def _pay(self, to: Account, amount: int, burn: bool = False) -> int | str:
         """One ledger transfer from the distribution (a burn, to the minting account, costs no
         fee): its block, or why it failed. The outflow is counted before the call and given
-        back if it fails."""
+        back if it fails; ``sending`` counts it while it is in flight."""
         debit = amount + (0 if burn else self.state.fee)
-        self.state = evolve(self.state, outflow=self.state.outflow + debit)
+        state = self.state
+        self.state = evolve(state, outflow=state.outflow + debit, sending=state.sending + 1)
         try:
             result = self.call(
                 self.config.token, "icrc1_transfer", TransferArgs(to=to, amount=amount)
             )
         except CallRejected as rejected:
             result = Err(rejected.message)
+        state = self.state
         if isinstance(result, Err):
-            self.state = evolve(self.state, outflow=self.state.outflow - debit)
+            self.state = evolve(state, outflow=state.outflow - debit, sending=state.sending - 1)
             return ledger_error(result.error)
+        self.state = evolve(state, sending=state.sending - 1)
         return int(result.value)
 
     def _record(
@@ -500,7 +511,7 @@ class Distribution(FactoryContract):
         if not self.config.cancellable:
             return Err(InvalidRequest(("this distribution is not cancellable",)))
         token = self.config.token
-        topped_up = self.state.topped_up
+        pulls = self.state.pulls
         try:
             fee: int = self.call(token, "icrc1_fee")
             # Payouts sent before the balance is asked are in it; those sent while it is asked
@@ -512,8 +523,8 @@ class Distribution(FactoryContract):
         before = self.state
         if before.status is Phase.CANCELLED:
             return Err(WrongPhase(Phase.CANCELLED, "not cancelled"))
-        if self._top_ups_moved(topped_up):
-            return Err(InvalidRequest((_TOPPING_UP,)))
+        if self._pulls_moved(pulls):
+            return Err(InvalidRequest((_PULLING,)))
         balance -= before.outflow - outflow  # paid out by messages that ran meanwhile
         now = self.time
         self.state = evolve(before, status=Phase.CANCELLED, cancelled_at=now)
@@ -589,8 +600,8 @@ class Distribution(FactoryContract):
         state = self.state
         if not state.funded or self._payouts_ahead():
             return Err(WrongPhase(self._phase(), "funded, with nobody left to pay"))
-        if state.pending_penalty or state.penalty_held or state.topping_up:
-            return Err(InvalidRequest(("a penalty or a top-up is on its way: ask again later",)))
+        if state.pending_penalty or state.penalty_held or state.pulling or state.sending:
+            return Err(InvalidRequest(("a transfer is on its way: ask again later",)))
         back = state.reserve - state.fee
         if back <= 0:
             return Err(InvalidRequest(("the fee reserve holds no more than this transfer's fee",)))

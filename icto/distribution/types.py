@@ -95,6 +95,13 @@ class DistributionState:
     """Reserve top-ups whose pull is in flight: counted once the ledger has taken them."""
     topped_up: int = 0
     """Everything ``top_up_reserve`` has added to the reserve so far."""
+    pulls: int = 0
+    """Pulls into the distribution started so far (``fund``'s and top-ups'): a balance asked
+    while one started or was in flight may or may not hold it."""
+    pulling: int = 0
+    """Pulls into the distribution in flight now."""
+    sending: int = 0
+    """Payouts from the distribution in flight now (claims, unlocks, penalties, refunds)."""
     paused_at: int | None = None
     cancelled_at: int | None = None
     owner_refund: int | None = None

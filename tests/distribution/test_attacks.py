@@ -910,7 +910,9 @@ def test_b11_an_owner_cancelling_while_penalties_are_sent_keeps_them_aside(
     assert world.as_(dist, CAROL).claim().unwrap().amount == 50 * E8S
 
 
-TOPPING_UP = "a fee reserve top-up was under way meanwhile: ask again"
+TOPPING_UP = (
+    "a pull into the distribution (its funding or a reserve top-up) ran meanwhile: ask again"
+)
 
 
 def _top_up_approved(world: World, dist: Principal, user: Principal) -> None:
@@ -1026,6 +1028,100 @@ def test_b11_a_top_up_while_the_funding_is_pulled_counts_even_if_the_funding_fai
     needed = 4 * 2 * FEE
     assert world.ic.state_of(dist).reserve == needed + 5 * FEE
     assert world.balance(dist, world.token) == 200 * E8S + needed + 5 * FEE
+
+
+def _relay_created(world: World, approved: int) -> Principal:
+    """An unfunded distribution of TOK owned by the relay, which holds 400 TOK and approved
+    ``approved`` of them to it."""
+    relay, backend = world.relay.id, world.system.backend.id
+    world.system.faucet(relay, 10 * E8S)
+    approve = ApproveArgs(spender=Account(backend), amount=10 * E8S)
+    world.relayed_call(world.icp, "icrc2_approve", approve).unwrap()
+    config = world.config("Relay owned", _team(world), token=world.token.id)
+    deployed = world.relayed_call(backend, "deploy_distribution", config).unwrap()
+    dist: Principal = deployed.canister_id
+    world.token.as_caller(ALICE).icrc1_transfer(
+        TransferArgs(to=Account(relay), amount=400 * E8S)
+    ).unwrap()
+    approve = ApproveArgs(spender=Account(dist), amount=approved)
+    world.relayed_call(world.token.id, "icrc2_approve", approve).unwrap()
+    return dist
+
+
+@pytest.mark.parametrize("approved", [E8S, 400 * E8S], ids=["refused", "taken"])
+@pytest.mark.parametrize("moment", ["during_pull", "after_pull"])
+def test_b11_a_cancel_while_the_funding_is_pulled_asks_again(
+    created: World, moment: str, approved: int
+) -> None:
+    """The owner cancels while its own ``fund()`` pull is at the ledger. The cancel cannot tell
+    whether the balance holds the funding, so it is refused and changes nothing; the funding
+    ends as the ledger decided (undone when refused, not cancelled, never a negative reserve),
+    and a cancel afterwards returns everything."""
+    world = created
+    dist = _relay_created(world, approved)
+    REENTRY.update({"relay": world.relay.id, moment: [(dist, "cancel", ())], "answers": []})
+    funding = world.relayed_call(dist, "fund")
+    assert REENTRY["answers"] == [Err(InvalidRequest((TOPPING_UP,)))]
+    state = world.ic.state_of(dist)
+    assert (state.cancelled_at, state.owner_refund, state.pulling) == (None, None, 0)
+    if approved == E8S:
+        assert isinstance(funding, Err) and isinstance(funding.error, TransferFailed)
+        assert (state.status, state.funded, state.reserve) == (Phase.CREATED, False, 0)
+        return
+    held = world.balance(dist, world.token)
+    assert funding.is_ok and (state.status, held) == (Phase.FUNDED, 200 * E8S + state.reserve)
+    assert world.relayed_call(dist, "cancel") == Ok(held - FEE)
+    assert world.balance(dist, world.token) == 0
+
+
+def test_b11_the_spare_reserve_is_not_taken_while_the_owners_refund_is_in_flight(
+    funded: World,
+) -> None:
+    """A cancel before the start owes nobody anything, and pays the owner the balance; while
+    that refund is in flight the owner asks for the spare reserve. It is refused: the refund
+    then fails, the cancel is undone, and the reserve still pays every claim's fee."""
+    world = funded
+    dist = relay_owned(world, _team(world))
+    reserve = world.ic.state_of(dist).reserve
+    REENTRY.update(relay=world.relay.id, during_payout=[(dist, "withdraw_spare_reserve", ())],
+                   answers=[])  # fmt: skip
+    world.ic.faults.trap(canister=world.token.id, method="icrc1_transfer", times=1)
+    cancelled = world.relayed_call(dist, "cancel")
+    assert isinstance(cancelled, Err) and isinstance(cancelled.error, TransferFailed)
+    assert REENTRY["answers"] == [
+        Err(InvalidRequest(("a transfer is on its way: ask again later",)))
+    ]
+    state = world.ic.state_of(dist)
+    assert (state.status, state.reserve, state.sending) == (Phase.FUNDED, reserve, 0)
+    world.ic.set_time(world.start + VESTING)
+    for user in (BOB, CAROL):
+        claim = world.as_(dist, user).claim().unwrap()
+        assert (claim.amount, claim.fee_from_reserve) == (100 * E8S, True)
+
+
+def test_b11_the_spare_reserve_stays_while_the_owner_may_still_add_recipients(
+    created: World,
+) -> None:
+    """An airdrop whose window closed before the start, with nobody registered: the owner may
+    still add recipients until the start, so the reserve that pays their fees is not spare."""
+    world = created
+    window = Window(world.t0, world.t0 + DAY // 2)
+    drop = Category("drop", 30 * E8S, Open(3, window), Linear(VESTING))
+    dist = world.deploy(world.config("Drop", drop))
+    approve = ApproveArgs(spender=Account(dist), amount=100 * E8S)
+    world.system.icp_ledger.as_caller(ALICE).icrc2_approve(approve).unwrap()
+    owner = world.as_(dist, ALICE)
+    owner.fund().unwrap()
+    world.ic.set_time(world.t0 + DAY * 3 // 4)
+    before = world.ic.state_of(dist)
+    assert owner.withdraw_spare_reserve() == Err(
+        WrongPhase(Phase.FUNDED, "funded, with nobody left to pay")
+    )
+    assert world.ic.state_of(dist) == before
+    owner.add_recipient(BOB, 0, 10 * E8S).unwrap()
+    world.ic.set_time(world.start + VESTING)
+    claim = world.as_(dist, BOB).claim().unwrap()
+    assert (claim.amount, claim.fee_from_reserve) == (10 * E8S, True)
 
 
 def test_b11_a_penalty_too_small_to_burn_joins_the_fee_reserve(funded: World) -> None:
