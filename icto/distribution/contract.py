@@ -17,7 +17,7 @@ contract's outbox when the factory does not answer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import immutables
 
@@ -71,6 +71,9 @@ from icto.validation import identified_problem, is_nat, nat_in
 _NO_CLAIMS: SortedSet[int] = SortedSet()
 _NOTHING: immutables.Map[int, int] = immutables.Map()
 _PULLING = "a pull into the distribution (its funding or a reserve top-up) ran meanwhile: ask again"
+IN_FLIGHT_GIVEN_UP_NS: Final = 10 * 60 * 10**9
+"""How long a transfer counted as in flight holds the guards that wait for it: a message that
+trapped after its ledger call leaves its count behind (its last segment rolled back)."""
 
 
 
@@ -110,6 +113,12 @@ class Distribution(FactoryContract):
             registered=immutables.Map(registered), counts=immutables.Map(counts),
             blacklist=immutables.Map(), claims=Vector(), claims_by_user=immutables.Map(),
         )  # fmt: skip
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Keep the state. Messages of the old code that awaited a transfer can do nothing
+        after the upgrade, so no transfer is counted as in flight any more."""
+        super().post_upgrade(stable, arg)
+        self.state = evolve(self.state, pulling=0, sending=0, topping_up=0)
 
     def has_role(self, user: Principal, role: str) -> bool:
         return role == RECIPIENT and user in self.state.participants
@@ -188,20 +197,19 @@ class Distribution(FactoryContract):
             return Err(TransferFailed(ledger_error(rejected.message)))
         if not self._still(Phase.CREATED):
             return Err(WrongPhase(self._phase(), "Created"))
+        if self._in_flight(self.state.pulling):
+            return Err(InvalidRequest((_PULLING,)))  # another fund() is pulling
         required = self._required(fee)
-        # Added to, not set: a top-up credited while this pull is in flight stays counted.
-        reserve = self._reserve_needed(fee)
-        self.state = evolve(
-            self.state, status=Phase.FUNDED, funded=True, fee=fee,
-            reserve=self.state.reserve + reserve,
-        )  # fmt: skip
         result = self._pull(Account(self.meta.owner), required)
         if isinstance(result, str):
-            self.state = evolve(
-                self.state, status=Phase.CREATED, funded=False, fee=0,
-                reserve=self.state.reserve - reserve,
-            )  # fmt: skip
             return Err(TransferFailed(result))
+        # Funded once the ledger took the funding (nothing is paid out of a pull in flight);
+        # the reserve is added to, not set: a top-up cannot land before, but stays counted.
+        state = self.state
+        self.state = evolve(
+            state, status=Phase.FUNDED, funded=True, fee=fee,
+            reserve=state.reserve + self._reserve_needed(fee),
+        )  # fmt: skip
         return Ok(result)
 
     def _pull(self, payer: Account, amount: int) -> int | str:
@@ -209,14 +217,22 @@ class Distribution(FactoryContract):
         ``icrc2_transfer_from``: its block, or why the ledger refused."""
         args = TransferFromArgs(from_=payer, to=Account(self.id), amount=amount)
         state = self.state
-        self.state = evolve(state, pulls=state.pulls + 1, pulling=state.pulling + 1)
+        started = state.transfer_started_at
+        self.state = evolve(
+            state, pulls=state.pulls + 1, pulling=state.pulling + 1,
+            transfer_started_at=self.time,
+        )  # fmt: skip
         try:
             result = self.call(self.config.token, "icrc2_transfer_from", args)
         except CallRejected as rejected:
             result = Err(rejected.message)
         state = self.state
         if isinstance(result, Err):  # nothing moved: as if the pull had never started
-            self.state = evolve(state, pulls=state.pulls - 1, pulling=state.pulling - 1)
+            alone = state.pulling == 1 and not state.sending
+            self.state = evolve(
+                state, pulls=state.pulls - 1, pulling=state.pulling - 1,
+                transfer_started_at=started if alone else state.transfer_started_at,
+            )  # fmt: skip
             return ledger_error(result.error)
         self.state = evolve(state, pulling=state.pulling - 1)
         return int(result.value)
@@ -231,6 +247,7 @@ class Distribution(FactoryContract):
         pulls = self.state.pulls
         try:
             fee: int = self.call(token, "icrc1_fee")
+            outflow = self.state.outflow
             balance: int = self.call(token, "icrc1_balance_of", Account(self.id))
         except CallRejected as rejected:
             return Err(TransferFailed(ledger_error(rejected.message)))
@@ -238,6 +255,7 @@ class Distribution(FactoryContract):
             return Err(WrongPhase(self._phase(), "Created"))
         if self._pulls_moved(pulls):
             return Err(InvalidRequest((_PULLING,)))
+        balance -= self.state.outflow - outflow  # paid out by messages that ran meanwhile
         required = self._required(fee)
         if balance < required:
             return Err(NotFunded(required, balance))
@@ -274,7 +292,14 @@ class Distribution(FactoryContract):
         """Whether a pull into the distribution (a top-up, or ``fund``'s) started or was in
         flight since ``pulls`` was read: a balance asked meanwhile may or may not hold it, so
         it cannot be set against what is owed."""
-        return bool(self.state.pulling or self.state.pulls != pulls)
+        return self._in_flight(self.state.pulling) or self.state.pulls != pulls
+
+    def _in_flight(self, count: int) -> bool:
+        """Whether ``count`` transfers (``pulling`` or ``sending``) are really in flight: a
+        count a trapped message left behind lapses ``IN_FLIGHT_GIVEN_UP_NS`` after the latest
+        transfer was sent."""
+        since = self.state.transfer_started_at
+        return count > 0 and since is not None and self.time < since + IN_FLIGHT_GIVEN_UP_NS
 
     def _payouts_ahead(self) -> bool:
         """Whether the distribution is funded and may still pay someone: a recipient is owed
@@ -292,7 +317,7 @@ class Distribution(FactoryContract):
         owner_may_add = state.status is Phase.FUNDED and now < self.config.start
         return any(
             category.amount > state.registered.get(index, 0)
-            and (owner_may_add or not self._allocation_closed(category, now))
+            and (owner_may_add or not self._allocation_closed(index, now))
             for index, category in enumerate(self.config.categories)
         )
 
@@ -346,7 +371,11 @@ class Distribution(FactoryContract):
         back if it fails; ``sending`` counts it while it is in flight."""
         debit = amount + (0 if burn else self.state.fee)
         state = self.state
-        self.state = evolve(state, outflow=state.outflow + debit, sending=state.sending + 1)
+        started = state.transfer_started_at
+        self.state = evolve(
+            state, outflow=state.outflow + debit, sending=state.sending + 1,
+            transfer_started_at=self.time,
+        )  # fmt: skip
         try:
             result = self.call(
                 self.config.token, "icrc1_transfer", TransferArgs(to=to, amount=amount)
@@ -355,7 +384,11 @@ class Distribution(FactoryContract):
             result = Err(rejected.message)
         state = self.state
         if isinstance(result, Err):
-            self.state = evolve(state, outflow=state.outflow - debit, sending=state.sending - 1)
+            alone = state.sending == 1 and not state.pulling
+            self.state = evolve(
+                state, outflow=state.outflow - debit, sending=state.sending - 1,
+                transfer_started_at=started if alone else state.transfer_started_at,
+            )  # fmt: skip
             return ledger_error(result.error)
         self.state = evolve(state, sending=state.sending - 1)
         return int(result.value)
@@ -544,18 +577,20 @@ class Distribution(FactoryContract):
                 self.state, owner_refund=0, reserve=min(claimers * fee, spare)
             )
             return Ok(0)
-        # The reserve stays as it is while the refund is in flight: claims meanwhile pay their
-        # fees from it as they would have, so a refused refund has nothing to put back.
-        self.state = evolve(self.state, owner_refund=back)
-        reserve = self.state.reserve
+        # While the refund is in flight, claims may take only fees that are both kept (one per
+        # claimer) and in the reserve already, whichever way the refund ends.
+        kept, reserve = claimers * fee, self.state.reserve
+        held = min(kept, reserve)
+        self.state = evolve(self.state, owner_refund=back, reserve=held)
         outcome = self._pay(Account(self.meta.owner), back)
+        used = held - self.state.reserve  # fees claims took meanwhile
         if isinstance(outcome, str):
             self.state = evolve(
-                self.state, status=before.status, cancelled_at=None, owner_refund=None
-            )
+                self.state, status=before.status, cancelled_at=None, owner_refund=None,
+                reserve=reserve - used,
+            )  # fmt: skip
             return Err(TransferFailed(outcome))
-        used = reserve - self.state.reserve  # fees claims took meanwhile
-        self.state = evolve(self.state, reserve=max(0, claimers * fee - used))
+        self.state = evolve(self.state, reserve=kept - used)
         return Ok(back)
 
     @update
@@ -571,7 +606,7 @@ class Distribution(FactoryContract):
         closed = {}
         for index, category in enumerate(self.config.categories):
             left = category.amount - state.registered.get(index, 0)
-            if left > 0 and self._allocation_closed(category, now):
+            if left > 0 and self._allocation_closed(index, now):
                 closed[index] = left
         back = sum(closed.values()) - state.fee
         if back <= 0:
@@ -600,7 +635,10 @@ class Distribution(FactoryContract):
         state = self.state
         if not state.funded or self._payouts_ahead():
             return Err(WrongPhase(self._phase(), "funded, with nobody left to pay"))
-        if state.pending_penalty or state.penalty_held or state.pulling or state.sending:
+        if (
+            state.pending_penalty or state.penalty_held or self._in_flight(state.pulling)
+            or self._in_flight(state.sending)
+        ):  # fmt: skip
             return Err(InvalidRequest(("a transfer is on its way: ask again later",)))
         back = state.reserve - state.fee
         if back <= 0:
@@ -612,15 +650,20 @@ class Distribution(FactoryContract):
             return Err(TransferFailed(outcome))
         return Ok(back)
 
-    def _allocation_closed(self, category: Category, now: int) -> bool:
-        """Whether nobody can be given more of ``category``: its registration window has
-        closed, or its recipients are fixed and the distribution has started (the owner adds
-        recipients only before)."""
+    def _allocation_closed(self, index: int, now: int) -> bool:
+        """Whether nobody can be given more of category ``index``: its registration window
+        has closed; its recipients are fixed and the distribution has started (the owner adds
+        recipients only before); or, once it has started, all its places are taken (nobody
+        can leave one after the start)."""
+        category = self.config.categories[index]
         mode = category.recipients
         if isinstance(mode, Fixed):
             return now >= self.config.start
         window: Window | None = getattr(mode, "window", None)
-        return window is not None and now >= window.closes
+        if window is not None and now >= window.closes:
+            return True
+        full = self.state.counts.get(index, 0) >= max_recipients(category)
+        return full and now >= self.config.start
 
     @update
     def add_recipient(

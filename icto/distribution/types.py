@@ -102,6 +102,9 @@ class DistributionState:
     """Pulls into the distribution in flight now."""
     sending: int = 0
     """Payouts from the distribution in flight now (claims, unlocks, penalties, refunds)."""
+    transfer_started_at: int | None = None
+    """When the latest pull or payout was sent: a count left above 0 by a message that
+    trapped after its call is given up ``IN_FLIGHT_GIVEN_UP_NS`` later."""
     paused_at: int | None = None
     cancelled_at: int | None = None
     owner_refund: int | None = None

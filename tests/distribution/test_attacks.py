@@ -49,6 +49,7 @@ from icto.distribution import (
     days,
     leaf,
 )
+from icto.distribution.contract import IN_FLIGHT_GIVEN_UP_NS, Distribution
 from icto.factory import CREATOR, Page
 from icto.ic.proxy import CanisterProxy
 from icto.ledger.ledger import Ledger
@@ -1001,12 +1002,12 @@ def test_b11_a_top_up_while_the_owners_refund_is_in_flight_stays_in_the_reserve(
     assert back > 0
 
 
-def test_b11_a_top_up_while_the_funding_is_pulled_counts_even_if_the_funding_fails(
+def test_b11_a_top_up_while_the_funding_is_pulled_waits_for_the_funding(
     created: World,
 ) -> None:
-    """While alice's ``fund()`` pull is at the ledger, the relay tops the reserve up; alice
-    approved too little, so the funding is undone, but the top-up the ledger took stays
-    counted, and the funding that follows adds the reserve it needs to it."""
+    """While alice's ``fund()`` pull is at the ledger the distribution is not funded yet, so a
+    top-up is refused and changes nothing; alice approved too little, so the funding fails and
+    changes nothing either. The funding that follows counts alone."""
     world = created
     dist = world.deploy(world.config("Thin", _team(world), token=world.token.id))
     world.token.as_caller(ALICE).icrc1_transfer(
@@ -1014,20 +1015,22 @@ def test_b11_a_top_up_while_the_funding_is_pulled_counts_even_if_the_funding_fai
     ).unwrap()
     _top_up_approved(world, dist, world.relay.id)
     _top_up_approved(world, dist, ALICE)  # one ICP: too little to fund
+    before = world.ic.state_of(dist)
     REENTRY.update(relay=world.relay.id, during_pull=[(dist, "top_up_reserve", (5 * FEE,))],
                    answers=[])  # fmt: skip
     result = world.as_(dist, ALICE).fund()
     assert isinstance(result, Err) and isinstance(result.error, TransferFailed)
-    assert isinstance(REENTRY["answers"][0], Ok)
-    state = world.ic.state_of(dist)
-    assert (state.status, state.funded, state.reserve) == (Phase.CREATED, False, 5 * FEE)
-    assert world.balance(dist, world.token) == 5 * FEE
+    assert REENTRY["answers"] == [
+        Err(WrongPhase(Phase.CREATED, "funded, with payouts still to come"))
+    ]
+    assert world.ic.state_of(dist) == before
+    assert world.balance(dist, world.token) == 0
     approve = ApproveArgs(spender=Account(dist), amount=1_000 * E8S)
     world.token.as_caller(ALICE).icrc2_approve(approve).unwrap()
     world.as_(dist, ALICE).fund().unwrap()
     needed = 4 * 2 * FEE
-    assert world.ic.state_of(dist).reserve == needed + 5 * FEE
-    assert world.balance(dist, world.token) == 200 * E8S + needed + 5 * FEE
+    assert world.ic.state_of(dist).reserve == needed
+    assert world.balance(dist, world.token) == 200 * E8S + needed
 
 
 def _relay_created(world: World, approved: int) -> Principal:
@@ -1122,6 +1125,112 @@ def test_b11_the_spare_reserve_stays_while_the_owner_may_still_add_recipients(
     world.ic.set_time(world.start + VESTING)
     claim = world.as_(dist, BOB).claim().unwrap()
     assert (claim.amount, claim.fee_from_reserve) == (10 * E8S, True)
+
+
+def test_b11_claims_during_the_owners_refund_take_only_the_fees_the_cancel_kept(
+    active: World,
+) -> None:
+    """Halfway, alice cancels; while her refund is at the ledger, the relay claims five times.
+    The cancel kept one fee per recipient who can still claim, so only that many claims are
+    paid from the reserve: bob, claiming last, still gets what had vested to him."""
+    world = active
+    dist = world.relayed
+    REENTRY.update(relay=world.relay.id, payout_to=ALICE,
+                   during_payout=[(dist, "claim", (1,))] * 5, answers=[])  # fmt: skip
+    world.as_(dist, ALICE).cancel().unwrap()
+    from_reserve = [a.unwrap().fee_from_reserve for a in REENTRY["answers"] if a.is_ok]
+    assert from_reserve.count(True) <= 2
+    world.relayed_call(dist, "claim").unwrap()
+    bob = world.as_(dist, BOB).claim().unwrap()
+    assert bob.amount + (0 if bob.fee_from_reserve else FEE) == 50 * E8S
+    assert world.balance(dist, world.token) == world.ic.state_of(dist).reserve
+
+
+def test_b11_a_merkle_airdrop_without_a_window_closes_once_its_places_are_taken(
+    created: World,
+) -> None:
+    """Two places, taken by bob and carol: nobody can register any more, so once both have
+    everything, what nobody was given and the spare reserve go back to the owner."""
+    world = created
+    tree = MerkleTree([leaf(BOB, 5 * E8S, 0), leaf(CAROL, 7 * E8S, 0), leaf(DAVE, 9 * E8S, 0)])
+    proofs = Category("proofs", 22 * E8S, MerkleRoot(tree.root, 2))
+    dist = world.deploy(world.config("Proofs", proofs, cancellable=False))
+    approve = ApproveArgs(spender=Account(dist), amount=100 * E8S)
+    world.system.icp_ledger.as_caller(ALICE).icrc2_approve(approve).unwrap()
+    owner = world.as_(dist, ALICE)
+    owner.fund().unwrap()
+    world.as_(dist, BOB).register(0, 5 * E8S, tree.proof(0)).unwrap()
+    world.as_(dist, CAROL).register(0, 7 * E8S, tree.proof(1)).unwrap()
+    assert world.as_(dist, DAVE).register(0, 9 * E8S, tree.proof(2)).is_err
+    world.ic.set_time(world.start + DAY)
+    for user in (BOB, CAROL):
+        world.as_(dist, user).claim().unwrap()
+    assert owner.withdraw_unallocated() == Ok(10 * E8S - FEE)
+    reserve = world.ic.state_of(dist).reserve
+    assert owner.withdraw_spare_reserve() == Ok(reserve - FEE)
+    assert world.balance(dist) == 0
+
+
+def test_b11_a_count_a_trapped_claim_left_behind_lapses_and_an_upgrade_clears_it(
+    funded: World,
+) -> None:
+    """A claim that traps after its payout leaves ``sending`` at 1 (its last segment rolled
+    back). The guard waits for it only ``IN_FLIGHT_GIVEN_UP_NS``; an upgrade clears it at once,
+    since no message of the old code is in flight after it."""
+    world = funded
+    dist = relay_owned(world, _team(world))
+    world.ic.set_time(world.start + VESTING)
+    world.as_(dist, CAROL).claim().unwrap()
+    with world.ic.faults.trap(canister=dist, method="claim"):
+        rejected(lambda: world.as_(dist, BOB).claim())
+    assert world.ic.state_of(dist).sending == 1
+    waiting = Err(InvalidRequest(("a transfer is on its way: ask again later",)))
+    assert world.relayed_call(dist, "withdraw_spare_reserve") == waiting
+    snapshot = world.ic.snapshot()
+    world.ic.advance_time(nanos=IN_FLIGHT_GIVEN_UP_NS)
+    assert world.relayed_call(dist, "withdraw_spare_reserve").is_ok
+    world.ic.restore(snapshot)
+    factory = world.system.distribution_factory.id
+    world.ic.upgrade_canister(dist, Distribution, caller=factory)
+    assert world.ic.state_of(dist).sending == 0
+    assert world.relayed_call(dist, "withdraw_spare_reserve").is_ok
+
+
+def test_b11_nothing_is_paid_out_of_a_funding_still_at_the_ledger(created: World) -> None:
+    """A distribution whose start has passed, holding a direct deposit: while ``activate()``
+    asks the balance the owner calls ``fund()`` (too little approved), and while that pull is
+    at the ledger the owner claims. The claim is refused (nothing is funded yet), the funding
+    fails and changes nothing, and ``activate`` sets the reserve from the real balance."""
+    world = created
+    relay, backend = world.relay.id, world.system.backend.id
+    world.system.faucet(relay, 10 * E8S)
+    approve = ApproveArgs(spender=Account(backend), amount=10 * E8S)
+    world.relayed_call(world.icp, "icrc2_approve", approve).unwrap()
+    team = Category("relay", 200 * E8S, Fixed(((relay, 100 * E8S), (BOB, 100 * E8S))),
+                    Linear(VESTING))  # fmt: skip
+    config = world.config("Late funded", team, token=world.token.id)
+    dist = world.relayed_call(backend, "deploy_distribution", config).unwrap().canister_id
+    required = 200 * E8S + 4 * 2 * FEE
+    world.token.as_caller(ALICE).icrc1_transfer(
+        TransferArgs(to=Account(relay), amount=E8S)
+    ).unwrap()
+    approve = ApproveArgs(spender=Account(dist), amount=E8S)
+    world.relayed_call(world.token.id, "icrc2_approve", approve).unwrap()
+    world.token.as_caller(ALICE).icrc1_transfer(
+        TransferArgs(to=Account(dist), amount=required)
+    ).unwrap()
+    world.ic.set_time(world.start + HALFWAY)
+    REENTRY.update(relay=relay, after_balance=[(dist, "fund", ())],
+                   during_pull=[(dist, "claim", ())], answers=[])  # fmt: skip
+    assert world.as_(dist, ALICE).activate() == Ok(Phase.ACTIVE)
+    claimed, funding = REENTRY["answers"]
+    assert isinstance(claimed, Err) and isinstance(claimed.error, WrongPhase)
+    assert isinstance(funding, Err) and isinstance(funding.error, TransferFailed)
+    assert world.ic.state_of(dist).reserve == required - 200 * E8S
+    world.ic.set_time(world.start + VESTING)
+    for claim in (world.relayed_call(dist, "claim"), world.as_(dist, BOB).claim()):
+        assert (claim.unwrap().amount, claim.unwrap().fee_from_reserve) == (100 * E8S, True)
+    assert world.balance(dist, world.token) == world.ic.state_of(dist).reserve
 
 
 def test_b11_a_penalty_too_small_to_burn_joins_the_fee_reserve(funded: World) -> None:
