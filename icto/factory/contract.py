@@ -96,6 +96,18 @@ class FactoryContract(Canister):
         """The meta of a contract being installed: its factory is whoever installs it."""
         return ContractMeta(factory=self.caller, owner=owner, is_public=is_public)
 
+    def pre_upgrade(self) -> Any:
+        """Refuse, as the Motoko actor does, while one of this contract's messages awaits a
+        call: the rest of that message could not run after the upgrade, leaving half-done
+        records (a pulled stake unrecorded, a proposal Executing for ever). The factory's
+        upgrade fails and can be tried again once the call is done."""
+        if self.awaiting_calls():
+            raise Trap(
+                "canister_pre_upgrade attempted with outstanding message callbacks (try "
+                "stopping the canister before upgrade)"
+            )
+        return super().pre_upgrade()
+
     def post_upgrade(self, stable: Any, arg: Any) -> None:
         """Keep the state; an upgrade clears timers, so re-arm the outbox retry if needed.
         A subclass that migrates the state passes the migrated value:

@@ -384,6 +384,13 @@ class Canister(metaclass=_CanisterType):
         """Append a line to this canister's log (``ic.canister_logs``)."""
         self.__context[HOST].append_log(self.__context, text)
 
+    def awaiting_calls(self) -> bool:
+        """Whether a message of this canister is suspended at an await now, its call context
+        open. Motoko's ``pre_upgrade`` refuses an upgrade then: the callback could not run on
+        the new code (stop the canister first, or upgrade once the call is done)."""
+        context = self.__context
+        return context[HOST].awaiting(context[CANISTER_ID])
+
     @property
     def controllers(self) -> tuple[Principal, ...]:
         context = self.__context

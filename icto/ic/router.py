@@ -20,7 +20,9 @@ charged for execution and the canister's log survive the rollback, as on the IC.
 
 from __future__ import annotations
 
+import sys
 import traceback
+from types import FrameType
 from typing import Any, Final, Protocol
 
 from icto.ic import cycles as costs
@@ -418,6 +420,20 @@ class Router:
         return self._run_update(
             record, spec.fn, method, caller, args, kwargs, depth, cycles, cost, fault, entry
         )
+
+    def awaiting(self, canister_id: Principal) -> bool:
+        """Whether a message of ``canister_id`` is suspended at an await: its ``_run_update``
+        is on the interpreter's stack below the message running now. Read from the stack, so
+        that no message pays for it; only an upgrade asks."""
+        running = self._running
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code is _RUN_UPDATE:
+                found = frame.f_locals
+                if found.get("callee") == canister_id and found.get("ctx") is not running:
+                    return True
+            frame = frame.f_back
+        return False
 
     def _run_update(
         self,
@@ -951,3 +967,7 @@ __all__ = [
     "InjectedTrap",
     "Router",
 ]
+
+
+_RUN_UPDATE: Final = Router._run_update.__code__
+"""The code of the frame an update message (or timer) runs in, while it awaits."""

@@ -50,7 +50,7 @@ from tests.factory.toys import (
     ClubV2,
     ClubV3,
 )
-from tests.helpers import rejected
+from tests.helpers import Relay, rejected
 
 CreateClub = Callable[..., CanisterProxy]
 
@@ -427,6 +427,27 @@ def test_upgrade_from_below_min_upgrade_from_is_refused(
 
 
 # -- atomicity --------------------------------------------------------------------------------
+
+
+def test_a_contract_is_not_upgraded_while_one_of_its_messages_awaits_a_call(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub
+) -> None:
+    """As a Motoko actor's ``pre_upgrade`` does, a contract refuses an upgrade while one of its
+    messages awaits a call (the rest of that message could not run on the new code): here the
+    club awaits the relay that asks the factory for the upgrade. The upgrade fails, the club's
+    message finishes on the old code, and the same upgrade succeeds once nothing is awaited."""
+    relay = ic.deploy(Relay)
+    club = create_club(relay.id)
+    bump(club, 2)
+    as_admin(factory, admin).upload_version("1.1.0", ClubV2)
+    asked = club.as_caller(relay.id).call_any(
+        relay.id, "relay", factory.id, "upgrade_contract", (club.id,)
+    )
+    assert isinstance(asked, Err) and isinstance(asked.error, UpgradeFailed)
+    assert "outstanding message callbacks" in asked.error.reason
+    assert ic.code_of(club.id) is Club and club.count() == 2
+    assert relay.relay(factory.id, "upgrade_contract", (club.id,)) == Ok("1.1.0")
+    assert ic.code_of(club.id) is ClubV2 and club.count() == 2
 
 
 def test_a_trapping_upgrade_leaves_the_contract_exactly_as_it_was(

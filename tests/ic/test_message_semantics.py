@@ -591,3 +591,23 @@ def test_a_canister_view_acts_only_in_its_own_message(ic: IC) -> None:
     assert ic.state_of(careless.id) == Tally(0)
     err = rejected(careless.keep_in_state)
     assert "immutable" in err.message and ic.state_of(careless.id) == Tally(0)
+
+
+class Watcher(Relay):
+    """A relay that can tell whether one of its own messages is suspended at an await."""
+
+    VERSION = "1.0.0"
+
+    @update
+    def awaiting(self) -> bool:
+        return self.awaiting_calls()
+
+
+def test_a_canister_knows_whether_one_of_its_messages_awaits_a_call(ic: IC) -> None:
+    """``awaiting_calls()`` (what Motoko's upgrade check asks): false for a message on its
+    own, true for one that runs while another message of the same canister awaits."""
+    watcher = ic.deploy(Watcher)
+    other = ic.deploy(Relay)
+    assert watcher.awaiting() is False
+    assert watcher.relay(other.id, "relay", (watcher.id, "awaiting")) is True
+    assert other.relay(watcher.id, "awaiting") is False
