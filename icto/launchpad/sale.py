@@ -136,7 +136,7 @@ class LaunchpadSale(FinalizePipeline):
         status = state.status
         found: list[tuple[SaleState, int, str | None]] = []
         needs_deposit = isinstance(config.sale_token, ExistingToken)
-        deposited = 0 < state.tokens_required <= state.tokens_deposited
+        deposited = 0 < state.tokens_required <= state.tokens_deposited and not state.depositing
         if status is SaleState.UPCOMING and now >= self._opens_at():
             if needs_deposit and not deposited:
                 why = "the sale tokens were not deposited before the sale opened"
@@ -264,12 +264,19 @@ class LaunchpadSale(FinalizePipeline):
         if self.state.tokens_required or self.state.status is not SaleState.UPCOMING:
             return Err(InvalidRequest(("the sale tokens are deposited already",)))
         needed = self._deposit_needed(fee)
-        self.state = evolve(self.state, tokens_deposited=needed, tokens_required=needed)
+        self.state = evolve(
+            self.state, tokens_deposited=needed, tokens_required=needed, depositing=True
+        )
         paid = self._pull(token.ledger, self.caller, needed)
         if isinstance(paid, str):
-            self.state = evolve(self.state, tokens_deposited=0, tokens_required=0)
-            return Err(TransferFailed(paid))
-        return Ok(needed)
+            self.state = evolve(
+                self.state, tokens_deposited=0, tokens_required=0, depositing=False
+            )
+        else:
+            self.state = evolve(self.state, depositing=False)
+        if self.state.status is SaleState.REFUNDING:  # it failed at its opening meanwhile
+            self._arm_refunds()
+        return Err(TransferFailed(paid)) if isinstance(paid, str) else Ok(needed)
 
     @update
     def get_deposit_needed(self) -> Ok[int] | Err[LaunchpadError]:
@@ -668,8 +675,12 @@ class LaunchpadSale(FinalizePipeline):
         self.notify_status(str(SaleState.REFUNDING))
 
     def _finish_refunds(self) -> None:
-        """Everyone is refunded: give an existing token's deposit back; Refunded."""
+        """Everyone is refunded: give an existing token's deposit back; Refunded. A deposit still
+        being pulled is waited for: its message arms the refunds again once the ledger has
+        answered."""
         state = self.state
+        if state.depositing:
+            return
         sale_token = self.config.sale_token
         if isinstance(sale_token, ExistingToken) and state.tokens_deposited and not (
             state.tokens_returned

@@ -99,6 +99,9 @@ class LaunchpadState:
     tokens_required: int = 0
     """What that deposit had to be: the sale tokens needed and the ledger fees the pipeline
     will pay (set when the creator deposits)."""
+    depositing: bool = False
+    """The creator's deposit is being pulled: until the ledger has answered it does not count
+    as made (a sale opening meanwhile fails, and its refunds return a deposit that landed)."""
     deployer: Principal | None = None
     """The backend that deployed the sale: the pipeline deploys through it."""
     pipeline: Any = None

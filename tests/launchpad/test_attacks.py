@@ -1237,3 +1237,56 @@ def test_a_sale_that_ends_in_the_last_hour_of_ic_time_still_finalizes() -> None:
     ic.set_time(MAX_TIME)
     assert sale.get_state() is SaleState.FINALIZED
     assert system.icp_balance(sale_id) == 0
+
+
+# -- a deposit still at the ledger when the sale opens ---------------------------------------------
+
+CLOCK: dict[str, Any] = {}
+"""``{"ic": IC, "to": t}``: the clock moves to ``t`` (and due timers run) during the next pull."""
+
+
+class SlowLedger(Ledger):
+    """A ledger during whose next pull IC time passes: other messages, the sale's timer among
+    them, run at the puller's await."""
+
+    VERSION = "1.0.1"
+
+    def icrc2_transfer_from(self, args: TransferFromArgs) -> Any:
+        to = CLOCK.pop("to", None)
+        if to is not None:
+            CLOCK["ic"].set_time(to)
+        return super().icrc2_transfer_from(args)
+
+    icrc2_transfer_from.__icto_kind__ = (  # type: ignore[attr-defined]
+        Ledger.icrc2_transfer_from.__icto_kind__  # type: ignore[attr-defined]
+    )
+
+
+@pytest.mark.parametrize("approved", [False, True], ids=["refused", "taken"])
+def test_a_deposit_still_being_pulled_when_the_sale_opens_does_not_count(
+    created: World, approved: bool
+) -> None:
+    """The creator's deposit pull is at the ledger when the sale's opening comes and its timer
+    runs. The deposit is not made yet, so the sale fails at its opening (it used to open with
+    no sale tokens when the pull was then refused). A deposit the ledger then takes is given
+    back by the refunds; nothing stays in the sale either way."""
+    world = created
+    ic = world.ic
+    ic.upgrade_canister(world.token.id, SlowLedger, caller=ic.controllers_of(world.token.id)[0])
+    creator = world.as_(world.undeposited, ALICE)
+    if approved:
+        world.token.as_caller(TOKEN_MINTER).icrc1_transfer(
+            TransferArgs(to=Account(ALICE), amount=world.deposit)
+        ).unwrap()
+        approval = ApproveArgs(spender=Account(world.undeposited), amount=world.deposit + FEE)
+        world.token.as_caller(ALICE).icrc2_approve(approval).unwrap()
+    held = world.token_balance(ALICE)
+    CLOCK.update(ic=ic, to=world.start)
+    deposited = creator.deposit_sale_tokens()
+    assert deposited.is_ok is approved
+    ic.advance_time(minutes=1)
+    state = ic.state_of(world.undeposited)
+    assert state.status is SaleState.REFUNDED and not state.depositing
+    assert "not deposited before the sale opened" in (state.outcome or "")
+    assert world.token_balance(world.undeposited) == 0
+    assert world.token_balance(ALICE) == held - (2 * FEE if approved else 0)
