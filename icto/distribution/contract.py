@@ -118,7 +118,7 @@ class Distribution(FactoryContract):
         """Keep the state. Messages of the old code that awaited a transfer can do nothing
         after the upgrade, so no transfer is counted as in flight any more."""
         super().post_upgrade(stable, arg)
-        self.state = evolve(self.state, pulling=0, sending=0, topping_up=0)
+        self.state = evolve(self.state, pulling=0, sending=0)
 
     def has_role(self, user: Principal, role: str) -> bool:
         return role == RECIPIENT and user in self.state.participants
@@ -228,10 +228,9 @@ class Distribution(FactoryContract):
             result = Err(rejected.message)
         state = self.state
         if isinstance(result, Err):  # nothing moved: as if the pull had never started
-            alone = state.pulling == 1 and not state.sending
             self.state = evolve(
                 state, pulls=state.pulls - 1, pulling=state.pulling - 1,
-                transfer_started_at=started if alone else state.transfer_started_at,
+                transfer_started_at=self._started_before(started, state.pulling - 1, state.sending),
             )  # fmt: skip
             return ledger_error(result.error)
         self.state = evolve(state, pulling=state.pulling - 1)
@@ -276,16 +275,13 @@ class Distribution(FactoryContract):
             return Err(InvalidRequest(("amount must be an int from 1 to 2**64 - 1",)))
         if not self._payouts_ahead():
             return Err(WrongPhase(self._phase(), "funded, with payouts still to come"))
-        self.state = evolve(self.state, topping_up=self.state.topping_up + amount)
         pulled = self._pull(Account(payer), amount)
-        state = self.state
-        landed = 0 if isinstance(pulled, str) else amount
-        self.state = evolve(
-            state, topping_up=state.topping_up - amount, topped_up=state.topped_up + landed,
-            reserve=state.reserve + landed,
-        )  # fmt: skip
         if isinstance(pulled, str):
             return Err(TransferFailed(pulled))
+        state = self.state
+        self.state = evolve(
+            state, topped_up=state.topped_up + amount, reserve=state.reserve + amount
+        )
         return Ok(self.state.reserve)
 
     def _pulls_moved(self, pulls: int) -> bool:
@@ -293,6 +289,12 @@ class Distribution(FactoryContract):
         flight since ``pulls`` was read: a balance asked meanwhile may or may not hold it, so
         it cannot be set against what is owed."""
         return self._in_flight(self.state.pulling) or self.state.pulls != pulls
+
+    def _started_before(self, started: int | None, pulling: int, sending: int) -> int | None:
+        """When the latest transfer in flight was sent, once a refused one is undone: the time
+        from before it if no other transfer is in flight (``pulling`` and ``sending`` left),
+        else the latest one's."""
+        return started if not (pulling or sending) else self.state.transfer_started_at
 
     def _in_flight(self, count: int) -> bool:
         """Whether ``count`` transfers (``pulling`` or ``sending``) are really in flight: a
@@ -384,10 +386,9 @@ class Distribution(FactoryContract):
             result = Err(rejected.message)
         state = self.state
         if isinstance(result, Err):
-            alone = state.sending == 1 and not state.pulling
             self.state = evolve(
                 state, outflow=state.outflow - debit, sending=state.sending - 1,
-                transfer_started_at=started if alone else state.transfer_started_at,
+                transfer_started_at=self._started_before(started, state.pulling, state.sending - 1),
             )  # fmt: skip
             return ledger_error(result.error)
         self.state = evolve(state, sending=state.sending - 1)

@@ -91,8 +91,6 @@ class DistributionState:
     penalty_held: int = 0
     """Penalties of early unlocks whose payout is in flight: sent once it is paid, put back
     if it fails, and kept from the owner by a cancel meanwhile."""
-    topping_up: int = 0
-    """Reserve top-ups whose pull is in flight: counted once the ledger has taken them."""
     topped_up: int = 0
     """Everything ``top_up_reserve`` has added to the reserve so far."""
     pulls: int = 0

@@ -950,7 +950,7 @@ def test_b11_a_cancel_while_a_top_up_is_pulled_asks_again_and_the_top_up_counts(
     assert world.as_(dist, ALICE).top_up_reserve(5 * FEE) == Ok(reserve + 5 * FEE)
     assert REENTRY["answers"] == [Err(InvalidRequest((TOPPING_UP,)))]
     state = world.ic.state_of(dist)
-    assert (state.status, state.topping_up, state.topped_up) == (Phase.FUNDED, 0, 5 * FEE)
+    assert (state.status, state.pulling, state.topped_up) == (Phase.FUNDED, 0, 5 * FEE)
     held = world.balance(dist, world.token)
     assert held == 200 * E8S + reserve + 5 * FEE
     assert _cancelled_and_claimed(world, dist) == held - 100 * E8S - 2 * FEE - FEE

@@ -187,7 +187,7 @@ def test_a_top_up_the_ledger_does_not_take_is_not_counted_and_changes_nothing(
     with world.unchanged():
         result = world.as_(payer).top_up_reserve(3 * FEE)
     assert isinstance(result, Err) and isinstance(result.error, TransferFailed)
-    assert world.ic.state_of(world.dist).topping_up == 0
+    assert world.ic.state_of(world.dist).pulling == 0
 
 
 def _claimed_everything(world: World) -> None:

@@ -801,7 +801,7 @@ class DistributionMachine(RuleBasedStateMachine):
             assert (info.claimed, info.claimable) == (share.claimed, model.claimable(share, now))
         assert self.received[OWNER] == model.refunded
         kept = (state.status, state.reserve, state.cancelled_at, state.pending_penalty,
-                state.topped_up, state.topping_up)  # fmt: skip
+                state.topped_up, state.pulling)  # fmt: skip
         assert kept == (model.status, model.reserve, model.cancelled_at, model.pending_penalty,
                         model.topped_up, 0)  # fmt: skip
         assert len(state.claims) == model.claims
