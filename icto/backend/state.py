@@ -18,6 +18,7 @@ from icto.backend.types import (
 )
 from icto.collections.vector import Vector
 from icto.ic.principal import Principal
+from icto.ic.world import AWAIT_GIVEN_UP_NS
 
 
 @attrs.frozen
@@ -90,7 +91,7 @@ class Queue:
         return Queue(self.items.set(self.head, item), self.head, self.tail, retry_at)
 
 
-SENDING_GIVEN_UP_NS: Final = 10 * 60 * 10**9
+SENDING_GIVEN_UP_NS: Final = AWAIT_GIVEN_UP_NS
 """How long a flush's delivery of a record may stay unanswered before another flush sends it
 again (only a trap after the call leaves one unanswered; the storage may then get it twice), and
 how long a message's hold on a refund or payment lasts when it was never released."""

@@ -64,6 +64,7 @@ from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.ic.world import AWAIT_GIVEN_UP_NS
 from icto.ledger.client import ledger_error
 from icto.ledger.types import U64_MAX, TransferArgs, TransferFromArgs
 from icto.validation import identified_problem, is_nat, nat_in
@@ -71,7 +72,7 @@ from icto.validation import identified_problem, is_nat, nat_in
 _NO_CLAIMS: SortedSet[int] = SortedSet()
 _NOTHING: immutables.Map[int, int] = immutables.Map()
 _PULLING = "a pull into the distribution (its funding or a reserve top-up) ran meanwhile: ask again"
-IN_FLIGHT_GIVEN_UP_NS: Final = 10 * 60 * 10**9
+IN_FLIGHT_GIVEN_UP_NS: Final = AWAIT_GIVEN_UP_NS
 """How long a transfer counted as in flight holds the guards that wait for it: a message that
 trapped after its ledger call leaves its count behind (its last segment rolled back)."""
 

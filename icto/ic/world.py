@@ -100,6 +100,11 @@ class World(NamedTuple):
 MAX_TIME: Final = 2**64 - 1
 """The last instant IC time can name: it is a nat64 of nanoseconds (in the year 2554)."""
 
+AWAIT_GIVEN_UP_NS: Final = 10 * 60 * 10**9
+"""How long canister code treats a call of its own as still awaited: a message that trapped
+after its call leaves its in-flight marker behind (its last segment rolled back), and a marker
+older than this is taken as left behind."""
+
 
 def within_clock(now: int, delay: int) -> int:
     """``delay`` cut so that ``now + delay`` is at most ``MAX_TIME``: a canister's periodic timer
