@@ -10,12 +10,13 @@ to Refunding → Refunded. Timers make each transition at its exact instant; ``c
 
 Money: ``contribute`` checks every rule before anything moves, holds the contribution's room
 while its ``icrc2_transfer_from`` is in flight (so interleaved contributions never pass a cap),
-and takes only what fits under the hard cap. Nothing leaves escrow but refunds (and, later,
-finalize): each contributor gets their contribution back less one ledger fee, once, in batches a
-timer drives; a refund is recorded before its transfer and undone if the ledger refuses, and
-``retry_refunds()`` resumes after a fault. A sale of an existing token needs its creator's
-deposit of the sale tokens before it opens (``deposit_sale_tokens``); a sale that fails returns
-them.
+and takes only what fits under the hard cap. Every pull is journalled before it is sent; one no
+message settled (a trap after the call) is settled by ``settle_pulls()`` once it lapses. Nothing
+leaves escrow but refunds (and, later, finalize): each contributor gets their contribution back
+less one ledger fee, once, in batches a timer drives; a refund is recorded before its transfer
+and undone if the ledger refuses, and ``retry_refunds()`` resumes after a fault. A sale of an
+existing token needs its creator's deposit of the sale tokens before it opens
+(``deposit_sale_tokens``); a sale that fails returns them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
-from icto.ic.world import within_clock
+from icto.ic.world import AWAIT_GIVEN_UP_NS, within_clock
 from icto.launchpad.allocation import fair_allocation, fixed_allocation
 from icto.launchpad.config import (
     ExistingToken,
@@ -58,6 +59,7 @@ from icto.launchpad.types import (
     NotWhitelisted,
     Participant,
     ParticipantInfo,
+    PullInFlight,
     RefundProgress,
     RefundStatus,
     SaleInfo,
@@ -83,6 +85,8 @@ FINALIZE_AFTER_NS: Final = 3600 * 10**9
 sooner with ``finalize()``)."""
 _OPEN = (SaleState.WHITELIST_OPEN, SaleState.SALE_ACTIVE)
 _BEFORE_END = (SaleState.UPCOMING, SaleState.WHITELIST_OPEN, SaleState.SALE_ACTIVE)
+SETTLE_BATCH: Final = 20
+"""Pulls ``settle_pulls`` settles per message (each one or two ledger calls, or a log read)."""
 
 
 
@@ -106,7 +110,13 @@ class LaunchpadSale(FinalizePipeline):
         """Keep everything; an upgrade clears timers, so the next transition and any refunding
         are re-armed."""
         super().post_upgrade(stable, arg)
-        self.state = evolve(self.state, timer=None, refund_timer=None, finalize_timer=None)
+        state = self.state
+        pulls = state.pulls
+        for nonce, flight in state.pulls.items():  # no message awaits across an upgrade
+            pulls = pulls.set(nonce, evolve(flight, settle_from=self.time))
+        self.state = evolve(
+            state, timer=None, refund_timer=None, finalize_timer=None, pulls=pulls
+        )
         self._arm_timer()
         if self.state.status is SaleState.REFUNDING and self.state.refund_error is None:
             self._arm_refunds()
@@ -267,16 +277,8 @@ class LaunchpadSale(FinalizePipeline):
         self.state = evolve(
             self.state, tokens_deposited=needed, tokens_required=needed, depositing=True
         )
-        paid = self._pull(token.ledger, self.caller, needed)
-        if isinstance(paid, str):
-            self.state = evolve(
-                self.state, tokens_deposited=0, tokens_required=0, depositing=False
-            )
-        else:
-            self.state = evolve(self.state, depositing=False)
-        if self.state.status is SaleState.REFUNDING:  # it failed at its opening meanwhile
-            self._arm_refunds()
-        return Err(TransferFailed(paid)) if isinstance(paid, str) else Ok(needed)
+        paid = self._pull(token.ledger, self.caller, needed, deposit=True)
+        return Err(TransferFailed(paid.reason)) if isinstance(paid, LedgerFailure) else Ok(needed)
 
     @update
     def get_deposit_needed(self) -> Ok[int] | Err[LaunchpadError]:
@@ -304,32 +306,98 @@ class LaunchpadSale(FinalizePipeline):
 
     # -- contributing ---------------------------------------------------------------------------
 
-    def _pull(self, ledger: Principal, user: Principal, amount: int) -> int | str:
+    def _pull(
+        self, ledger: Principal, user: Principal, amount: int,
+        affiliate: Principal | None = None, deposit: bool = False,
+    ) -> int | LedgerFailure:  # fmt: skip
         """``icrc2_transfer_from`` of ``amount`` from ``user`` into the sale's account, under a
-        memo numbered by the sale (retried as a duplicate, see ``icto.ledger.client.settle``);
-        one rejected twice is looked up in the ledger's log (a ledger can commit a pull and then
-        fail); a request that did not run gives its number back."""
-        nonce = self.state.nonce
-        self.state = evolve(self.state, nonce=nonce + 1)
+        memo numbered by the sale, journalled in ``pulls`` before it is sent and settled by its
+        reply (``_pulled``). One whose outcome stays in doubt is left for ``settle_pulls``; a
+        request that did not run gives its number back."""
+        state = self.state
+        nonce = state.nonce
         args = TransferFromArgs(
             from_=Account(user), to=Account(self.id), amount=amount,
             memo=memo_of(f"sale pull {nonce}"), created_at_time=self.time,
         )  # fmt: skip
-        pulled = settle(self, ledger, "icrc2_transfer_from", args)
+        flight = PullInFlight(
+            user, amount, ledger, args, self.time + AWAIT_GIVEN_UP_NS, affiliate, deposit
+        )
+        self.state = evolve(state, nonce=nonce + 1, pulls=state.pulls.set(nonce, flight))
+        pulled = self._pull_outcome(flight)
         if isinstance(pulled, LedgerFailure) and pulled.in_doubt:
-            # Whether it ran is unknown (a ledger can commit and then fail): its log tells.
-            logged = logged_outcome(self, ledger, args, Account(user), Account(self.id))
-            if not isinstance(logged, LedgerFailure):
-                return logged
-            if logged.in_doubt:
-                self.log(f"a pull of {amount} from {user} may have happened: {pulled.reason}")
-                return f"{pulled.reason}; {logged.reason}"
-            pulled = LedgerFailure(pulled.reason)
-        if isinstance(pulled, LedgerFailure):
-            if self.state.nonce == nonce + 1:
-                self.state = evolve(self.state, nonce=nonce)
-            return pulled.reason
+            self.log(f"a pull of {amount} from {user} may have happened: {pulled.reason}")
+            left = self.state.pulls.get(nonce)
+            if left is not None:
+                pulls = self.state.pulls.set(nonce, evolve(left, settle_from=self.time))
+                self.state = evolve(self.state, pulls=pulls)
+            reason = f"{pulled.reason} (settle_pulls() settles it)"
+            return LedgerFailure(reason, in_doubt=True)
+        self._pulled(nonce, pulled)
+        if isinstance(pulled, LedgerFailure) and self.state.nonce == nonce + 1:
+            self.state = evolve(self.state, nonce=nonce)
         return pulled
+
+    def _pull_outcome(self, flight: PullInFlight) -> int | LedgerFailure:
+        """Send ``flight``'s request (retried as a duplicate, see ``icto.ledger.client.settle``)
+        and say what happened: its block, a failure, or in doubt. One the ledger rejected twice
+        or no longer recognises is looked up in its log (a ledger can commit a pull and then
+        fail)."""
+        args = flight.args
+        pulled = settle(self, flight.ledger, "icrc2_transfer_from", args)
+        if not (isinstance(pulled, LedgerFailure) and pulled.in_doubt):
+            return pulled
+        logged = logged_outcome(self, flight.ledger, args, args.from_, Account(self.id))
+        if not isinstance(logged, LedgerFailure):
+            return logged
+        if logged.in_doubt:
+            return LedgerFailure(f"{pulled.reason}; {logged.reason}", in_doubt=True)
+        return LedgerFailure(pulled.reason)
+
+    def _pulled(self, nonce: int, outcome: int | LedgerFailure) -> None:
+        """Apply a journalled pull's known outcome, once (the first message to learn it): a
+        contribution that arrived is accepted, one refused lets its room go; a deposit counts as
+        made, or not at all."""
+        flight = self.state.pulls.get(nonce)
+        if flight is None:
+            return
+        self.state = evolve(self.state, pulls=self.state.pulls.delete(nonce))
+        arrived = not isinstance(outcome, LedgerFailure)
+        if not flight.deposit:
+            if arrived:
+                self._accept(flight.user, flight.amount, flight.affiliate)
+            else:
+                self._hold(flight.user, flight.amount, -1)
+            return
+        if arrived:
+            self.state = evolve(self.state, depositing=False)
+        else:
+            self.state = evolve(
+                self.state, tokens_deposited=0, tokens_required=0, depositing=False
+            )
+        if self.state.status is SaleState.REFUNDING:  # it failed at its opening meanwhile
+            self._arm_refunds()
+
+    @update
+    def settle_pulls(self) -> int:
+        """Anyone: settle pulls that no message will settle (their message trapped after the
+        call, ``AWAIT_GIVEN_UP_NS`` ago, or ended with the outcome in doubt): each is sent
+        again, identical, so the ledger runs it or says it already did, and past the ledger's
+        window its log tells. The contribution is then accepted or its room let go, the deposit
+        made or not. How many pulls are still in flight."""
+        self._settle_due_pulls()
+        return len(self.state.pulls)
+
+    def _settle_due_pulls(self) -> None:
+        now = self.time
+        due = sorted(n for n, flight in self.state.pulls.items() if flight.settle_from <= now)
+        for nonce in due[:SETTLE_BATCH]:
+            flight = self.state.pulls.get(nonce)
+            if flight is None:
+                continue
+            outcome = self._pull_outcome(flight)
+            if not (isinstance(outcome, LedgerFailure) and outcome.in_doubt):
+                self._pulled(nonce, outcome)
 
     def _purchase_fee(self) -> int | str:
         return self._fee_of(self.config.purchase_token)
@@ -364,12 +432,8 @@ class LaunchpadSale(FinalizePipeline):
         if not isinstance(take, int):
             return Err(take)
         self._hold(user, take, +1)
-        paid = self._pull(self.config.purchase_token, user, take)
-        if isinstance(paid, str):
-            self._hold(user, take, -1)
-            return Err(TransferFailed(paid))
-        self._accept(user, take, affiliate)
-        return Ok(take)
+        paid = self._pull(self.config.purchase_token, user, take, affiliate)
+        return Err(TransferFailed(paid.reason)) if isinstance(paid, LedgerFailure) else Ok(take)
 
     def _admissible(self, user: Principal, amount: int, fee: int) -> int | LaunchpadError:
         """What of ``amount`` the sale takes from ``user`` now, or why it takes nothing."""
@@ -484,6 +548,8 @@ class LaunchpadSale(FinalizePipeline):
         self.state = evolve(self.state, finalize_timer=None)
         if self.state.status is SaleState.SUCCESSFUL:
             if self.state.reserved:
+                self._settle_due_pulls()  # a late contribution keeps the sale Successful
+            if self.state.reserved:
                 self._arm_finalize()
             else:
                 self._start_pipeline()
@@ -497,6 +563,9 @@ class LaunchpadSale(FinalizePipeline):
         if state is not SaleState.SUCCESSFUL:
             return Err(WrongState(state, "Successful (a failed step resumes with retry_pipeline)"))
         if self.state.reserved:
+            self._settle_due_pulls()
+            state = self.state.status
+        if state is not SaleState.SUCCESSFUL or self.state.reserved:
             return Err(WrongState(state, "no contribution still in flight (retry shortly)"))
         return Ok(self._start_pipeline())
 
@@ -678,6 +747,11 @@ class LaunchpadSale(FinalizePipeline):
         """Everyone is refunded: give an existing token's deposit back; Refunded. A deposit still
         being pulled is waited for: its message arms the refunds again once the ledger has
         answered."""
+        if self.state.pulls:  # one a trapped message left may be owed a refund, or returned
+            self._settle_due_pulls()
+            if self._next_owed() is not None:
+                self._arm_refunds()
+                return
         state = self.state
         if state.depositing:
             return

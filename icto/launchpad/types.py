@@ -75,6 +75,26 @@ class Participant:
 
 
 @attrs.frozen
+class PullInFlight:
+    """An ``icrc2_transfer_from`` the sale sent and has not settled: a contribution (its room
+    held as ``pending``) or the creator's deposit. Its reply settles it. One whose message
+    trapped after the call, or whose outcome the ledger left in doubt, is settled by
+    ``settle_pulls`` with the identical request (the ledger runs it or answers ``Duplicate``;
+    past its window, the ledger's log tells)."""
+
+    user: Principal
+    amount: int
+    ledger: Principal
+    args: Any
+    """The exact ``TransferFromArgs`` sent (memo and ``created_at_time`` name it)."""
+    settle_from: int
+    """When anyone may settle it: ``AWAIT_GIVEN_UP_NS`` after it was sent (its message may
+    await the reply until then); at once if its message ended in doubt, or after an upgrade."""
+    affiliate: Principal | None = None
+    deposit: bool = False
+
+
+@attrs.frozen
 class LaunchpadState:
     meta: Any
     config: Any
@@ -118,6 +138,8 @@ class LaunchpadState:
     tokens_returned: bool = False
     nonce: int = 0
     """Numbers the sale's ledger requests (their memos)."""
+    pulls: immutables.Map[int, PullInFlight] = immutables.Map()
+    """Pulls sent and not settled, by the nonce in their memo."""
 
 
 # -- reads ----------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from icto.backend import DEFAULT_FEES, LAUNCHPAD_FACTORY, Unauthorized
 from icto.dao import DAOConfig
 from icto.distribution import Category, DistributionConfig, Fixed
 from icto.factory import CREATOR
+from icto.ic.canister import Canister, update
 from icto.ic.proxy import CanisterProxy
 from icto.ic.world import MAX_TIME
 from icto.launchpad import (
@@ -81,7 +82,7 @@ AFFILIATE_BP: Final = 500
 UPDATES: Final = frozenset({
     "on_deployed", "on_upgraded", "on_visibility_changed", "request_upgrade", "sync_roles",
     "check_status", "deposit_sale_tokens", "get_deposit_needed", "cancel", "contribute",
-    "retry_refunds", "finalize", "retry_pipeline",
+    "retry_refunds", "finalize", "retry_pipeline", "settle_pulls",
 })  # fmt: skip
 """The documented update methods of a sale: none pays a contributor during the sale."""
 OPEN_NEEDS: Final = "WhitelistOpen or SaleActive"
@@ -311,6 +312,7 @@ def _every_update(world: World) -> dict[str, Callable[[CanisterProxy], object]]:
         "finalize": lambda s: s.finalize(),
         "retry_pipeline": lambda s: s.retry_pipeline(),
         "get_deposit_needed": lambda s: s.get_deposit_needed(),
+        "settle_pulls": lambda s: s.settle_pulls(),
     }
 
 
@@ -1242,19 +1244,29 @@ def test_a_sale_that_ends_in_the_last_hour_of_ic_time_still_finalizes() -> None:
 # -- a deposit still at the ledger when the sale opens ---------------------------------------------
 
 CLOCK: dict[str, Any] = {}
-"""``{"ic": IC, "to": t}``: the clock moves to ``t`` (and due timers run) during the next pull."""
+"""``{"ic": IC, "to": t, "clock": Clock's id}``: the clock moves to ``t`` (and due timers run)
+during the next pull."""
+
+
+class Clock(Canister):
+    """Moves IC time when called, so that due timers run while its caller awaits it."""
+
+    @update
+    def tick(self) -> None:
+        to = CLOCK.pop("to", None)
+        if to is not None:
+            CLOCK["ic"].set_time(to)
 
 
 class SlowLedger(Ledger):
-    """A ledger during whose next pull IC time passes: other messages, the sale's timer among
-    them, run at the puller's await."""
+    """A ledger whose next pull awaits the ``Clock`` before it runs: IC time passes, and other
+    messages, the sale's timer among them, run at the ledger's await and the puller's."""
 
     VERSION = "1.0.1"
 
     def icrc2_transfer_from(self, args: TransferFromArgs) -> Any:
-        to = CLOCK.pop("to", None)
-        if to is not None:
-            CLOCK["ic"].set_time(to)
+        if "to" in CLOCK:
+            self.call(CLOCK["clock"], "tick")
         return super().icrc2_transfer_from(args)
 
     icrc2_transfer_from.__icto_kind__ = (  # type: ignore[attr-defined]
@@ -1281,7 +1293,7 @@ def test_a_deposit_still_being_pulled_when_the_sale_opens_does_not_count(
         approval = ApproveArgs(spender=Account(world.undeposited), amount=world.deposit + FEE)
         world.token.as_caller(ALICE).icrc2_approve(approval).unwrap()
     held = world.token_balance(ALICE)
-    CLOCK.update(ic=ic, to=world.start)
+    CLOCK.update(ic=ic, to=world.start, clock=ic.deploy(Clock).id)
     deposited = creator.deposit_sale_tokens()
     assert deposited.is_ok is approved
     ic.advance_time(minutes=1)
@@ -1290,3 +1302,93 @@ def test_a_deposit_still_being_pulled_when_the_sale_opens_does_not_count(
     assert "not deposited before the sale opened" in (state.outcome or "")
     assert world.token_balance(world.undeposited) == 0
     assert world.token_balance(ALICE) == held - (2 * FEE if approved else 0)
+
+
+# -- a message cut after its pull: the journal settles it ------------------------------------------
+
+
+@pytest.mark.parametrize("taken", [True, False], ids=["taken", "refused"])
+def test_a_contribution_whose_message_trapped_after_its_pull_is_settled_once_it_lapses(
+    active: World, taken: bool
+) -> None:
+    """Bob's second contribution traps after its pull (its last segment rolled back), so it
+    stays in flight, holding its room, and ``finalize`` waits (it used to wait for ever). Once
+    ``AWAIT_GIVEN_UP_NS`` has passed, ``finalize`` settles it with the identical request: a pull
+    that ran is the ledger's duplicate and counts, never taken twice; one the ledger refuses
+    lets its room go. An upgrade makes it due at once, since no message awaits across one."""
+    world = active
+    sale, pull = world.as_(world.sale, BOB), (20 if taken else 10) * E8S
+    assert world.as_(world.sale, CAROL).contribute(40 * E8S) == Ok(40 * E8S)
+    if not taken:
+        world.icp.as_caller(BOB).icrc2_approve(ApproveArgs(spender=Account(world.sale), amount=0))
+    bob = world.icp_balance(BOB)
+    with world.ic.faults.trap(canister=world.sale, method="contribute"):
+        rejected(lambda: sale.contribute(pull))
+    state = world.ic.state_of(world.sale)
+    assert (state.raised, state.reserved, len(state.pulls)) == (70 * E8S, pull, 1)
+    assert world.icp_balance(world.sale) == 70 * E8S + (pull if taken else 0)
+    assert sale.settle_pulls() == 1  # its message may still await the ledger
+    snapshot = world.ic.snapshot()
+    world.ic.upgrade_canister(world.sale, LaunchpadSale, caller=world.factory.id)
+    assert sale.settle_pulls() == 0
+    world.ic.restore(snapshot)
+    world.ic.set_time(world.end)
+    assert sale.get_state() is SaleState.SUCCESSFUL
+    assert sale.finalize() == Ok(SaleState.FINALIZED)
+    state = world.ic.state_of(world.sale)
+    assert (state.raised, state.reserved, len(state.pulls)) == (70 * E8S + taken * pull, 0, 0)
+    assert world.icp_balance(BOB) == bob - (pull + FEE if taken else 0)
+    assert world.icp_balance(world.sale) == 0
+    assert state.participants[BOB].contribution == 20 * E8S + taken * pull
+
+
+def test_a_deposit_whose_message_trapped_after_its_pull_is_given_back(created: World) -> None:
+    """The creator's deposit traps after its pull: the deposit stays in flight, so the sale
+    fails at its opening, and the refunds settle the pull (it ran: the ledger's duplicate) and
+    give the deposit back. They used to wait for it for ever, the tokens locked in the sale."""
+    world = created
+    world.token.as_caller(TOKEN_MINTER).icrc1_transfer(
+        TransferArgs(to=Account(ALICE), amount=world.deposit)
+    ).unwrap()
+    approval = ApproveArgs(spender=Account(world.undeposited), amount=world.deposit + FEE)
+    world.token.as_caller(ALICE).icrc2_approve(approval).unwrap()
+    held = world.token_balance(ALICE)
+    with world.ic.faults.trap(canister=world.undeposited, method="deposit_sale_tokens"):
+        rejected(lambda: world.as_(world.undeposited, ALICE).deposit_sale_tokens())
+    state = world.ic.state_of(world.undeposited)
+    assert state.depositing and len(state.pulls) == 1
+    assert world.token_balance(world.undeposited) == world.deposit
+    world.ic.set_time(world.start)
+    state = world.ic.state_of(world.undeposited)
+    assert state.status is SaleState.REFUNDED and not state.depositing and not state.pulls
+    assert world.token_balance(world.undeposited) == 0
+    assert world.token_balance(ALICE) == held - 2 * FEE
+
+
+def test_a_pull_left_in_doubt_keeps_its_room_until_settle_pulls_finds_it(created: World) -> None:
+    """A platform token commits bob's pull and traps telling its factory; the identical retry is
+    rejected and the ledger's log cannot be read either. The contribution may have arrived, so
+    its room stays held (it used to be let go, leaving the tokens in escrow uncounted) and the
+    answer says so; ``settle_pulls`` (anyone, at once) then finds it and counts it, once."""
+    world = created
+    system = world.system
+    system.approve_backend(ALICE, 2 * SERVICE_FEE + 2 * FEE)
+    token = TokenConfig(name="Pay Token", symbol="PAY",
+                        initial_balances=((Account(BOB), 1_000 * E8S),))  # fmt: skip
+    pay = system.backend.as_caller(ALICE).deploy_token(token).unwrap().canister_id
+    sale = world.deploy(world.config("Paid in PAY", purchase_token=pay, whitelist=None))
+    approval = ApproveArgs(spender=Account(sale), amount=100 * E8S)
+    world.ic.actor(pay, BOB).icrc2_approve(approval).unwrap()
+    world.ic.set_time(world.start)
+    world.ic.faults.trap(canister=pay, method="icrc2_transfer_from", times=1)
+    world.ic.faults.reject(canister=pay, method="icrc2_transfer_from", times=1)
+    world.ic.faults.reject(canister=pay, method="get_transaction_count", times=1)
+    answer = world.as_(sale, BOB).contribute(10 * E8S)
+    assert "settle_pulls() settles it" in _err(answer, TransferFailed).reason
+    state = world.ic.state_of(sale)
+    assert (state.raised, state.reserved, len(state.pulls)) == (0, 10 * E8S, 1)
+    assert world.as_(sale, MALLORY).settle_pulls() == 0
+    state = world.ic.state_of(sale)
+    assert (state.raised, state.reserved) == (10 * E8S, 0)
+    assert state.participants[BOB].contribution == 10 * E8S
+    assert int(world.ic.actor(pay, BOB).icrc1_balance_of(Account(sale))) == 10 * E8S

@@ -752,7 +752,7 @@ class LaunchpadMachine(RuleBasedStateMachine):
         assert escrow == self.model.escrow
         state = self.ic.state_of(self.sale_id)
         assert escrow == state.raised - state.refunded_amount
-        assert state.reserved == 0
+        assert state.reserved == 0 and not state.pulls
 
     @invariant()
     def no_cap_is_passed_and_the_reads_are_the_models(self) -> None:
