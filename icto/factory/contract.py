@@ -248,6 +248,10 @@ class FactoryContract(Canister):
             self.notify_visibility(self.meta.is_public)
         if self.meta.status_pending is not None:
             self.notify_status(self.meta.status_pending)
-        for user, role in tuple(self.meta.outbox):
+        for (user, role), _ in sorted(self.meta.outbox.items(), key=_number):  # in send order
             self._set_meta(outbox=self.meta.outbox.delete((user, role)))
             self.notify_role(user, role)
+
+
+def _number(entry: tuple[tuple[Principal, str], int]) -> int:
+    return entry[1]

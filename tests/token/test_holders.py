@@ -151,6 +151,24 @@ def test_sync_roles_brings_the_index_back_without_waiting(
     assert token.get_contract_meta().pending_notifications == 0
 
 
+def test_the_outbox_resends_in_the_order_the_notifications_were_made(
+    ic: IC, factory: CanisterProxy, token: CanisterProxy, bob: Principal
+) -> None:
+    """Waiting notifications go out again in the order they were made, whatever the string
+    hash seed: the trace, the notification numbers and a saved world repeat from run to run
+    (the outbox used to be walked in its map's hash order)."""
+    users = [Principal.from_name(f"holder-{i}") for i in range(8)]
+    with ic.faults.reject(factory.id, "notify_participant_added", times=None):
+        for user in users:
+            assert send(token, Account(bob), Account(user), 1_000).is_ok
+    assert token.get_contract_meta().pending_notifications == len(users)
+    ic.trace.clear()
+    assert token.as_caller(bob).sync_roles() == 0
+    resent = [entry.args[0] for entry in ic.trace
+              if entry.kind == "call" and entry.method == "notify_participant_added"]  # fmt: skip
+    assert resent == users
+
+
 @pytest.mark.parametrize("fault", ["reject", "trap"])
 def test_a_refused_added_notification_waits_while_removals_still_arrive(
     ic: IC, factory: CanisterProxy, token: CanisterProxy, admin: Principal, alice: Principal,
