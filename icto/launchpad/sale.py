@@ -770,10 +770,9 @@ class LaunchpadSale(FinalizePipeline):
         self.notify_status(str(SaleState.REFUNDED))
 
     def _return_tokens(self, ledger: Principal) -> str | None:
-        try:
-            fee: int = self.call(ledger, "icrc1_fee")
-        except CallRejected as rejected:
-            return f"sale tokens not returned: {ledger_error(rejected.message)}"
+        fee = self._fee_of(ledger)
+        if isinstance(fee, str):
+            return f"sale tokens not returned: {fee}"
         deposited = self.state.tokens_deposited
         if deposited <= fee:
             self.state = evolve(self.state, tokens_returned=True)

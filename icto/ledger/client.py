@@ -21,7 +21,7 @@ from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err
 from icto.ledger.types import PERMITTED_DRIFT_NS, TX_WINDOW_NS, Block, Duplicate, TooOld
-from icto.validation import foreign_text
+from icto.validation import foreign_text, is_nat
 
 
 @attrs.frozen
@@ -47,7 +47,7 @@ def fee_of(canister: Canister, ledger: Principal) -> int | str:
         fee = canister.call(ledger, "icrc1_fee")
     except CallRejected as rejected:
         return ledger_error(rejected.message)
-    return fee if isinstance(fee, int) else f"icrc1_fee answered {fee!r}"
+    return fee if is_nat(fee) else ledger_error(f"icrc1_fee answered {fee!r}, not a nat")
 
 
 def memo_of(text: str) -> bytes:

@@ -9,7 +9,7 @@ import pytest
 
 from icto import IC, PERMITTED_DRIFT_NS, TX_WINDOW_NS, Account, Canister, Principal, update
 from icto.ic.proxy import CanisterProxy
-from icto.ledger.client import find_block
+from icto.ledger.client import fee_of, find_block
 from icto.ledger.types import TransferArgs
 
 
@@ -25,6 +25,10 @@ class Finder(Canister):
     @update
     def find(self, ledger: Principal, memo: bytes, created_at: int) -> int | str | None:
         return find_block(self, ledger, created_at, lambda block: block.memo == memo)
+
+    @update
+    def fee(self, ledger: Principal) -> int | str:
+        return fee_of(self, ledger)
 
 
 class Garbled(Canister):
@@ -81,3 +85,27 @@ def test_a_log_that_does_not_read_as_blocks_is_a_reason_not_a_trap(
     garbled = ic.deploy(Garbled)
     answer = finder.find(garbled.id, b"memo", ic.time)
     assert isinstance(answer, str) and "not blocks" in answer
+
+
+class OddFee(Canister):
+    """Answers ``icrc1_fee`` with whatever it was installed with."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = arg
+
+    @update
+    def icrc1_fee(self) -> Any:
+        return self.state
+
+
+def test_a_ledger_fee_is_a_nat_or_a_reason(
+    ic: IC, ledger: CanisterProxy, finder: CanisterProxy
+) -> None:
+    """``fee_of`` gives a nat fee, or why there is none: a fee that is not a nat (negative, a
+    bool, text) would otherwise go into a transfer's arguments and trap the canister there."""
+    assert finder.fee(ledger.id) == ledger.icrc1_fee()
+    for odd in (-1, True, "10000", 1.5):
+        reason = finder.fee(ic.deploy(OddFee, odd).id)
+        assert isinstance(reason, str) and "not a nat" in reason, odd
