@@ -144,8 +144,11 @@ class FactoryContract(Canister):
 
     @update
     def on_visibility_changed(self, is_public: bool) -> None:
+        """The factory lists or unlists the contract: it takes the change and confirms it to
+        the factory's index itself, so the index follows even if the factory's message ends in
+        a trap after this call."""
         self._only_factory("on_visibility_changed")
-        self._set_meta(is_public=is_public)
+        self.notify_visibility(is_public)
 
     # -- called by the owner or anyone ----------------------------------------------------------
 

@@ -368,18 +368,18 @@ class Factory(VersionManagement, FactoryReads):
 
     @update
     def set_contract_visibility(self, contract: Principal, is_public: bool) -> Ok[None] | Err[Any]:
-        """Owner or admin: list or unlist a contract. The index changes before the contract is
-        told (the call commits both, so a trap after it cannot part them); if the contract
-        refuses, the index is put back and nothing changes."""
+        """Owner or admin: list or unlist a contract. The index changes once the contract has
+        taken the change, and the contract tells the factory itself as it takes it (through its
+        outbox), so a trap after the call cannot part them; if the contract refuses, nothing
+        changes."""
         info = self._managed_contract(contract, "change the visibility of")
         if isinstance(info, Err):
             return info
-        self._with_index(self.state.index.with_visibility(info.id, is_public))
         try:
             self.call(contract, "on_visibility_changed", is_public)
         except CallRejected as rejected:
-            self._with_index(self.state.index.with_visibility(info.id, info.is_public))
             return Err(NotEligible(f"the contract refused: {rejected.message}"))
+        self._with_index(self.state.index.with_visibility(info.id, is_public))
         return Ok(None)
 
     @update

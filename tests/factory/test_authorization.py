@@ -680,6 +680,21 @@ def test_a_visibility_change_leaves_the_index_and_the_contract_agreeing_after_a_
     assert indexed is member_club.get_contract_meta().is_public is fault.startswith("reject")
 
 
+def test_a_visibility_change_whose_confirmation_was_lost_reaches_the_index_by_the_outbox(
+    ic: IC, factory: CanisterProxy, member_club: CanisterProxy, alice: Principal
+) -> None:
+    """The contract takes the change, its own confirmation to the factory is refused, and the
+    factory's message traps after the call: the contract's outbox brings the index along."""
+    with ic.faults.reject(factory.id, "notify_visibility_changed"), ic.faults.trap(
+        factory.id, "set_contract_visibility"
+    ):  # fmt: skip
+        rejected(lambda: factory.as_caller(alice).set_contract_visibility(member_club.id, False))
+    assert member_club.get_contract_meta().is_public is False
+    assert factory.as_caller(alice).get_contract_info(member_club.id).is_public is True
+    ic.advance_time(seconds=61)
+    assert factory.as_caller(alice).get_contract_info(member_club.id).is_public is False
+
+
 @pytest.mark.parametrize("who", INTRUDERS)
 def test_others_may_not_set_visibility(
     ic: IC, factory: CanisterProxy, member_club: CanisterProxy, bob: Principal, dave: Principal,

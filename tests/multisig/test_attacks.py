@@ -784,6 +784,19 @@ def test_b14_no_one_makes_a_private_wallet_public_but_a_change_visibility_propos
     world.assert_index_exact()
 
 
+def test_b14_a_refused_listing_stays_refused_when_the_factory_traps_after_it(world: World) -> None:
+    """The wallet refuses the factory's listing and the factory's message then traps: the
+    index keeps the wallet private (it used to keep the listing the wallet refused, the trap
+    rolling back the index's restore)."""
+    with world.ic.faults.trap(canister=world.factory.id, method="set_contract_visibility"):
+        rejected(lambda: world.factory.set_contract_visibility(world.wallet, True))
+    assert world.ic.state_of(world.wallet).meta.is_public is False
+    stranger = Principal.from_name("stranger")
+    assert world.factory.as_caller(stranger).get_contract_info(world.wallet) is None
+    assert world.wallet not in [info.id for info in world.factory.get_public_contracts().items]
+    world.assert_index_exact()
+
+
 def test_b14_once_the_wallet_is_made_public_outsiders_read_it(outsider: Attacker) -> None:
     world = outsider.world
     world.as_(ALICE).propose(world.transfer())
