@@ -40,7 +40,7 @@ from icto.factory.types import (
 )
 from icto.factory.upgrades import VersionManagement
 from icto.ic.canister import query, update
-from icto.ic.errors import CallRejected, Reject
+from icto.ic.errors import CallRejected, ErrorCode, Reject
 from icto.ic.management import CanisterSettings, InstallMode
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
@@ -178,18 +178,16 @@ class Factory(VersionManagement, FactoryReads):
         ticket: tuple[Principal, str] | None = None,
     ) -> Err[DeploymentFailed]:  # fmt: skip
         """Undo a deployment that failed after its canister was created: the contract (and its
-        ``ticket``) forgotten, no longer deploying, the failure counted, in one new state; then
-        the canister deleted."""
+        ``ticket``) forgotten, the failure counted, in one new state; then the canister deleted
+        (it stays in ``deploying`` until then, so a trap meanwhile leaves it to the cleanup)."""
         state = self.state
         info = state.index.info(contract)
-        changes: dict[str, Any] = {
-            "deploying": without(state.deploying, contract),
-            "counters": state.counters.bumped("failed_deployments"),
-        }
+        changes: dict[str, Any] = {"counters": state.counters.bumped("failed_deployments")}
         if ticket is not None:
             changes["tickets"] = without(state.tickets, ticket)
-        if info is not None:
+        if info is not None:  # registered already: back to deploying until it is deleted
             changes["index"] = state.index.forget(contract)
+            changes["deploying"] = state.deploying.set(contract, info.owner)
         state = evolve(state, **changes)
         self.state = state if info is None else self.unindexed(state, info)
         self.log(f"deployment failed at {step}: {reason}")
@@ -197,18 +195,25 @@ class Factory(VersionManagement, FactoryReads):
         return Err(DeploymentFailed(step, reason))
 
     def _delete_canister(self, contract: Principal) -> bool:
+        """Stop and delete a half-created ``contract``. It leaves ``deploying`` and
+        ``failed_cleanups`` only once it is gone (one already gone counts), and goes into
+        ``failed_cleanups`` with the reason if the management canister refuses."""
         try:
             self.call(MANAGEMENT_ID, "stop_canister", contract)
             self.call(MANAGEMENT_ID, "delete_canister", contract)
         except CallRejected as rejected:
-            self.state = evolve(
-                self.state,
-                failed_cleanups=self.state.failed_cleanups.set(contract, rejected.message),
-            )
-            return False
+            if rejected.error_code != ErrorCode.CANISTER_NOT_FOUND:
+                state = self.state
+                self.state = evolve(
+                    state, deploying=without(state.deploying, contract),
+                    failed_cleanups=state.failed_cleanups.set(contract, rejected.message),
+                )  # fmt: skip
+                return False
+        state = self.state
         self.state = evolve(
-            self.state, failed_cleanups=without(self.state.failed_cleanups, contract)
-        )
+            state, deploying=without(state.deploying, contract),
+            failed_cleanups=without(state.failed_cleanups, contract),
+        )  # fmt: skip
         return True
 
     @update
@@ -217,7 +222,6 @@ class Factory(VersionManagement, FactoryReads):
         trapped deployment left behind); return those deleted."""
         self._require_admin("clean up deployments")
         leftovers = sorted(self.state.failed_cleanups) + sorted(self.state.deploying)
-        self.state = evolve(self.state, deploying=immutables.Map())
         return tuple(contract for contract in leftovers if self._delete_canister(contract))
 
     @query

@@ -495,6 +495,34 @@ def test_a_deployment_that_traps_half_way_is_cleaned_up_by_the_admin(
     assert factory.get_failed_cleanups() == ()
 
 
+@pytest.mark.parametrize("refused", ["stop_canister", "delete_canister", None])
+def test_a_cleanup_cut_by_a_trap_leaves_the_canister_to_the_admin(
+    ic: IC, factory: CanisterProxy, admin: Principal, backend: Principal, alice: Principal,
+    refused: str | None,
+) -> None:  # fmt: skip
+    """A deployment fails at ``on_deployed``, its cleanup is refused (or not) and the factory's
+    message then traps: the canister stays listed as deploying until it is gone, so
+    ``cleanup_failed_deployments`` finds it (it used to be in no list, a live canister with the
+    factory's cycles that nothing would delete); one the trapped cleanup did delete counts as
+    gone."""
+    known = set(ic.world.canisters)
+    with (
+        ic.faults.reject(None, "on_deployed"),
+        ic.faults.reject(MANAGEMENT_ID, refused or "no such method"),
+        ic.faults.trap(factory.id, "create_contract"),
+    ):
+        attempt(lambda: factory.as_caller(backend).create_contract(alice, ClubConfig(name="C")))
+    (leftover,) = created_since(ic, known)
+    assert ic.canister_exists(leftover) is (refused is not None)
+    assert dict(factory_state(ic, factory).deploying) == {leftover: alice}
+    assert_nothing_indexed(factory, alice)
+    deleted = factory.as_caller(admin).cleanup_failed_deployments()
+    assert deleted == (leftover,)
+    assert not ic.canister_exists(leftover)
+    assert len(factory_state(ic, factory).deploying) == 0
+    assert factory.get_failed_cleanups() == ()
+
+
 def test_a_trap_in_a_later_install_does_not_disturb_earlier_contracts(
     ic: IC, factory: CanisterProxy, backend: Principal, alice: Principal, bob: Principal,
     carol: Principal, dave: Principal, create_club: Callable[..., CanisterProxy],
