@@ -7,7 +7,7 @@ which is atomic: if a hook traps the contract keeps its old code and state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from icto.collections.records import evolve
 from icto.collections.vector import Vector
@@ -35,6 +35,9 @@ from icto.validation import text_problem
 
 MAX_RELEASE_NOTES = 10_000
 """The longest release notes a version keeps, in characters."""
+_GONE_FROM_FACTORY: Final = (ErrorCode.CANISTER_INVALID_CONTROLLER, ErrorCode.CANISTER_NOT_FOUND)
+"""What the IC answers about a contract the factory no longer controls: another controller
+took it, or its owner (a controller too) deleted it."""
 
 
 class VersionManagement(FactoryBase):
@@ -262,7 +265,7 @@ class VersionManagement(FactoryBase):
                 MANAGEMENT_ID, "install_code", info.id, target.code, None, InstallMode.UPGRADE
             )
         except CallRejected as rejected:
-            detached = rejected.error_code == ErrorCode.CANISTER_INVALID_CONTROLLER
+            detached = rejected.error_code in _GONE_FROM_FACTORY
             self._record_failure(info.id, current, position, rejected.message, detached)
             if detached:
                 return Err(ContractDetached(info.id))
@@ -326,9 +329,12 @@ class VersionManagement(FactoryBase):
         try:
             status = self.call(MANAGEMENT_ID, "canister_status", contract)
         except CallRejected as rejected:
-            if rejected.error_code != ErrorCode.CANISTER_INVALID_CONTROLLER:
+            if rejected.error_code not in _GONE_FROM_FACTORY:
                 raise Reject(f"canister_status failed: {rejected.message}") from None
-            self._with_index(self.state.index.with_fields(info.id, detached=True))
+            index = self.state.index.with_fields(info.id, detached=True)
+            if rejected.error_code == ErrorCode.CANISTER_NOT_FOUND:  # its owner deleted it
+                index = index.with_visibility(info.id, False).with_auto_update(info.id, False)
+            self._with_index(index)
             return True
         info = self.state.index.contracts[info.id]
         running = self._version_with_hash(status.module_hash, info.version)

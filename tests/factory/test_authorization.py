@@ -554,6 +554,25 @@ def test_check_controller_reports_whether_the_factory_still_controls_the_contrac
     assert factory.get_contract_info(club.id).detached is False
 
 
+def test_a_contract_its_owner_deleted_is_recorded_detached_and_unlisted(
+    ic: IC, factory: CanisterProxy, create_club: Callable[..., CanisterProxy], alice: Principal,
+    bob: Principal,
+) -> None:  # fmt: skip
+    """The owner, a controller, stops and deletes the contract: ``check_controller`` records it
+    as detached and takes it out of the public listing and the auto-updates (it used to be
+    rejected there, the index listing a canister that no longer exists for good); the factory
+    no longer tries to upgrade it."""
+    club = create_club(alice)
+    assert factory.as_caller(alice).set_auto_update(club.id, True) is None
+    for method in ("stop_canister", "delete_canister"):
+        ic.update_call(MANAGEMENT_ID, method, club.id, caller=alice)
+    assert factory.as_caller(alice).check_controller(club.id) is True
+    info = factory.as_caller(alice).get_contract_info(club.id)
+    assert (info.detached, info.is_public, info.auto_update) == (True, False, False)
+    assert club.id not in [i.id for i in factory.as_caller(bob).get_public_contracts().items]
+    assert factory.as_caller(alice).upgrade_contract(club.id) == Err(ContractDetached(club.id))
+
+
 def test_nobody_else_can_change_a_contracts_controllers(
     ic: IC, create_club: Callable[..., CanisterProxy], alice: Principal, bob: Principal,
     backend: Principal,
