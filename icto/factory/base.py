@@ -217,6 +217,12 @@ class FactoryBase(Canister):
             raise self._deny(f"Unauthorized: only a contract of this factory may call {what}")
         return info
 
+    def acts_as_owner(self, info: ContractInfo, caller: Principal) -> bool:
+        """Whether ``caller`` holds the owner's powers over the contract at the factory
+        (upgrades, rollbacks, auto-update, visibility, ``check_controller``): the owner it was
+        deployed for. A domain whose contracts govern themselves narrows it."""
+        return caller == info.owner
+
     def _managed_contract(
         self, contract: Principal, what: str
     ) -> ContractInfo | Err[UnknownContract]:
@@ -227,7 +233,8 @@ class FactoryBase(Canister):
         info = self.state.index.info(contract)
         if info is None and self._is_admin(self.caller):
             return Err(UnknownContract(contract))
-        if info is None or not (self.caller == info.owner or self._is_admin(self.caller)):
+        caller = self.caller
+        if info is None or not (self.acts_as_owner(info, caller) or self._is_admin(caller)):
             raise self._deny(f"Unauthorized: only the owner or an admin may {what} {contract}")
         return info
 

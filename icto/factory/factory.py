@@ -390,7 +390,7 @@ class Factory(VersionManagement, FactoryReads):
     def set_auto_update(self, contract: Principal, enabled: bool) -> None:
         """The owner opts the contract in to (or out of) upgrades when a version is published."""
         info = self.state.index.info(contract)
-        if info is None or self.caller != info.owner:
+        if info is None or not self.acts_as_owner(info, self.caller):
             raise self._deny(f"Unauthorized: only the owner may set auto-update of {contract}")
         self._with_index(self.state.index.with_auto_update(contract, enabled))
 

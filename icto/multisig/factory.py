@@ -7,6 +7,7 @@ import attrs
 
 from icto.factory.base import ContractDraft
 from icto.factory.factory import Factory
+from icto.factory.types import ContractInfo
 from icto.ic.principal import Principal
 from icto.multisig.config import MultisigConfig, validate_multisig_config
 from icto.multisig.types import OBSERVER, SIGNER
@@ -30,6 +31,12 @@ class MultisigFactory(Factory):
     OWNER_CONTROLS = False
     """A wallet's controller is its factory alone: an Owner who controlled it could install any
     code and move the funds past the threshold."""
+
+    def acts_as_owner(self, info: ContractInfo, caller: Principal) -> bool:
+        """The Owner the wallet was deployed for, while it still votes in the wallet: one its
+        signers removed (or made an Observer) no longer upgrades, rolls back or sets the
+        auto-update of the wallet it left."""
+        return caller == info.owner and SIGNER in self.state.index.roles_of(caller, info)
 
     def validate_config(self, owner: Principal, config: object) -> tuple[str, ...]:
         return validate_multisig_config(config, owner)

@@ -8,7 +8,15 @@ import pytest
 from icto import E8S, IC, Err, Principal
 from icto.backend import DEFAULT_FEES, MULTISIG_FACTORY
 from icto.factory.types import InvalidConfig
-from icto.multisig import MultisigConfig, MultisigDetails, MultisigWallet, Role
+from icto.multisig import (
+    ChangeRole,
+    MultisigConfig,
+    MultisigDetails,
+    MultisigWallet,
+    RemoveSigner,
+    Role,
+    Status,
+)
 from icto.system import System, deploy_system
 from tests.helpers import rejected
 
@@ -86,3 +94,34 @@ def test_no_owner_controls_a_wallet_so_none_can_install_code_past_the_threshold(
     refusal = rejected(lambda: ic.install_code(wallet, MultisigWallet, None, "upgrade", ALICE))
     assert refusal.error_code == "IC0512"
     assert ic.state_of(wallet) == before
+
+
+@pytest.mark.parametrize("change", ["removed", "made an observer"])
+def test_an_owner_who_left_the_wallet_keeps_no_owner_power_at_the_factory(
+    system: System, change: str
+) -> None:
+    """Alice deployed the wallet; its signers remove her (or make her an Observer). She no
+    longer upgrades, rolls back or sets the auto-update of the wallet she left (she kept those
+    powers for good, a way round the threshold to an older version's code); an admin still
+    does."""
+    ic, factory = system.ic, system.multisig_factory
+    wallet_id = system.backend.as_caller(ALICE).deploy_multisig(CONFIG).unwrap().canister_id
+    owner = factory.as_caller(ALICE)
+    assert owner.set_auto_update(wallet_id, True) is None
+    action = RemoveSigner(ALICE) if change == "removed" else ChangeRole(ALICE, Role.OBSERVER)
+    wallet = ic.actor(wallet_id, BOB)
+    proposal = wallet.propose(action).unwrap()
+    ic.actor(wallet_id, CAROL).approve(proposal).unwrap()
+    ic.advance_time(seconds=61)
+    assert wallet.execute(proposal).unwrap().status is Status.EXECUTED
+    before = ic.state_of(factory.id)
+    for refused in (
+        lambda: owner.set_auto_update(wallet_id, False),
+        lambda: owner.upgrade_contract(wallet_id),
+        lambda: owner.rollback_contract(wallet_id, "1.0.0"),
+        lambda: owner.check_controller(wallet_id),
+    ):
+        assert "Unauthorized" in rejected(refused).message
+    after = ic.state_of(factory.id)
+    assert (after.index, after.history) == (before.index, before.history)
+    assert factory.check_controller(wallet_id) is False
