@@ -29,7 +29,6 @@ from icto.factory.base import check_page
 from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
 from icto.ic.account import Account
 from icto.ic.canister import query, update
-from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.world import AWAIT_GIVEN_UP_NS, within_clock
@@ -71,7 +70,6 @@ from icto.launchpad.types import (
 from icto.ledger.client import (
     LedgerFailure,
     fee_of,
-    ledger_error,
     logged_outcome,
     memo_of,
     settle,
@@ -111,12 +109,16 @@ class LaunchpadSale(FinalizePipeline):
         are re-armed."""
         super().post_upgrade(stable, arg)
         state = self.state
-        pulls = state.pulls
+        pulls, sending = state.pulls, state.sending
         for nonce, flight in state.pulls.items():  # no message awaits across an upgrade
             pulls = pulls.set(nonce, evolve(flight, settle_from=self.time))
+        for user in state.sending:
+            sending = sending.set(user, 0)
+        watch = self.set_timer(0, "_watch_refunds") if sending else None
         self.state = evolve(
-            state, timer=None, refund_timer=None, finalize_timer=None, pulls=pulls
-        )
+            state, timer=None, refund_timer=None, finalize_timer=None, pulls=pulls,
+            sending=sending, watch_timer=watch,
+        )  # fmt: skip
         self._arm_timer()
         if self.state.status is SaleState.REFUNDING and self.state.refund_error is None:
             self._arm_refunds()
@@ -652,15 +654,28 @@ class LaunchpadSale(FinalizePipeline):
             self._arm_refunds()
 
     def _next_owed(self) -> int | None:
-        """The first contributor still owed a refund (moving the cursor past those who are
-        not)."""
+        """The first contributor still owed a refund: one a trapped message left in flight
+        first, then by the cursor, which moves past those who are settled. A refund another
+        message has in flight is neither owed nor settled yet: the cursor stops before it."""
         state = self.state
-        cursor, order = state.refund_cursor, state.order
-        while cursor < len(order) and not state.participants[order[cursor]].owed:
+        sending = state.sending
+        if sending:
+            left = self._left_unfinished()
+            if left is not None:
+                return int(state.participants[left].seq or 0)
+        cursor, order, participants = state.refund_cursor, state.order, state.participants
+        while cursor < len(order) and not participants[order[cursor]].owed and (
+            order[cursor] not in sending
+        ):  # fmt: skip
             cursor += 1
         if cursor != state.refund_cursor:
             self.state = evolve(state, refund_cursor=cursor)
-        return cursor if cursor < len(order) else None
+        index = cursor
+        while index < len(order) and (
+            order[index] in sending or not participants[order[index]].owed
+        ):  # fmt: skip
+            index += 1
+        return index if index < len(order) else None
 
     def _refund(self, index: int, fee: int) -> str | None:
         """Refund one contributor what the sale took from them and has not given back, less
@@ -671,6 +686,10 @@ class LaunchpadSale(FinalizePipeline):
         when it was made: a late contribution meanwhile is refunded by the next plan."""
         user = self.state.order[index]
         held = self.state.participants[user]
+        if user in self.state.sending:  # left unfinished by a trapped message: undo its mark
+            assert held.refund_planned is not None and self._left_unfinished() == user
+            held = evolve(held, refund_paid=held.refund_paid - held.refund_planned[2])
+            self._put_participant(user, held)
         plan = held.refund_planned
         if plan is None:
             covers = held.contribution - held.refund_paid
@@ -685,6 +704,7 @@ class LaunchpadSale(FinalizePipeline):
         self._put_participant(
             user, evolve(held, refund_paid=held.refund_paid + covers, refund_planned=plan)
         )
+        self._sending(user, self.time)
         memo = memo_of(f"sale refund {user} {held.refund_paid}")
         ledger = self.config.purchase_token
 
@@ -699,6 +719,7 @@ class LaunchpadSale(FinalizePipeline):
             return request(self.time)
 
         sent = settle_or_find(self, ledger, "icrc1_transfer", request(at), Account(user), replan)
+        self._sending(user, None)
         now = self.state.participants[user]
         if isinstance(sent, LedgerFailure):
             # A refused request (it did not happen) may be planned anew; one whose outcome is
@@ -712,6 +733,46 @@ class LaunchpadSale(FinalizePipeline):
             return f"refund to {user}: {sent.reason}"
         self._put_participant(user, evolve(now, refund_block=sent, refund_planned=None))
         return None
+
+    def _sending(self, user: Principal, since: int | None) -> None:
+        """Mark ``user``'s refund as in flight from ``since`` (with the watch armed), or no
+        longer (``None``)."""
+        state = self.state
+        if since is None:
+            if user in state.sending:
+                self.state = evolve(state, sending=state.sending.delete(user))
+            return
+        self.state = evolve(state, sending=state.sending.set(user, since))
+        self._arm_watch()
+
+    def _arm_watch(self) -> None:
+        if self.state.watch_timer is None:
+            delay = within_clock(self.time, AWAIT_GIVEN_UP_NS)
+            self.state = evolve(self.state, watch_timer=self.set_timer(delay, "_watch_refunds"))
+
+    def _left_unfinished(self) -> Principal | None:
+        """The first contributor (by the refund order) whose refund a trapped message left in
+        flight: sent ``AWAIT_GIVEN_UP_NS`` ago or more."""
+        state, now = self.state, self.time
+        left = [user for user, at in state.sending.items() if at + AWAIT_GIVEN_UP_NS <= now]
+        return min(left, key=lambda user: int(state.participants[user].seq or 0), default=None)
+
+    def _watch_refunds(self) -> None:
+        """A refund or the deposit's return was sent ``AWAIT_GIVEN_UP_NS`` ago: if its message
+        left it unfinished (it trapped after the call), the refunds resume, Refunded → Refunding
+        again if need be; one still in flight is looked at again when it can no longer be."""
+        state = self.state
+        self.state = evolve(state, watch_timer=None)
+        stuck = self._left_unfinished() is not None or (
+            state.status is SaleState.REFUNDING and state.refund_timer is None
+            and state.refund_error is None
+        )  # fmt: skip
+        if stuck and state.status is SaleState.REFUNDED:
+            self._reopen_refunds(arm=True)
+        elif stuck and state.status is SaleState.REFUNDING:
+            self._arm_refunds()
+        elif state.sending:
+            self._arm_watch()
 
     def _put_participant(self, user: Principal, participant: Participant) -> None:
         """Store ``participant`` with the refund totals following the change: the amount
@@ -745,15 +806,15 @@ class LaunchpadSale(FinalizePipeline):
 
     def _finish_refunds(self) -> None:
         """Everyone is refunded: give an existing token's deposit back; Refunded. A deposit still
-        being pulled is waited for: its message arms the refunds again once the ledger has
-        answered."""
+        being pulled, or a refund another message still has in flight, is waited for: that
+        message arms the refunds again (or finishes them) once the ledger has answered."""
         if self.state.pulls:  # one a trapped message left may be owed a refund, or returned
             self._settle_due_pulls()
             if self._next_owed() is not None:
                 self._arm_refunds()
                 return
         state = self.state
-        if state.depositing:
+        if state.depositing or state.sending:  # their messages finish the refunds
             return
         sale_token = self.config.sale_token
         if isinstance(sale_token, ExistingToken) and state.tokens_deposited and not (
@@ -763,29 +824,48 @@ class LaunchpadSale(FinalizePipeline):
             if problem is not None:
                 self._stopped_refunding(problem)
                 return
+        watch = self.state.watch_timer
+        if watch is not None:  # nothing is left in flight to watch
+            self.cancel_timer(watch)
         self.state = evolve(
-            self.state, status=SaleState.REFUNDED, refund_error=None,
+            self.state, status=SaleState.REFUNDED, refund_error=None, watch_timer=None,
             history=(*self.state.history, (SaleState.REFUNDED, self.time)),
         )  # fmt: skip
         self.notify_status(str(SaleState.REFUNDED))
 
     def _return_tokens(self, ledger: Principal) -> str | None:
-        fee = self._fee_of(ledger)
-        if isinstance(fee, str):
-            return f"sale tokens not returned: {fee}"
-        deposited = self.state.tokens_deposited
-        if deposited <= fee:
-            self.state = evolve(self.state, tokens_returned=True)
-            return None
+        """Give the creator's deposit back, less one fee: one request, planned once and sent
+        alike on every try (the ledger deduplicates one whose reply was lost; past its window
+        its log tells), counted as returned once the ledger has taken it."""
+        plan = self.state.deposit_return
+        if plan is None:
+            fee = self._fee_of(ledger)
+            if isinstance(fee, str):
+                return f"sale tokens not returned: {fee}"
+            deposited = self.state.tokens_deposited
+            if deposited <= fee:
+                self.state = evolve(self.state, tokens_returned=True)
+                return None
+            plan = (deposited - fee, self.time)
+            self.state = evolve(self.state, deposit_return=plan)
+        amount, at = plan
+        owner = Account(self.meta.owner)
+
+        def request(created_at: int) -> TransferArgs:
+            memo = memo_of("sale deposit return")
+            return TransferArgs(to=owner, amount=amount, memo=memo, created_at_time=created_at)
+
+        def replan() -> TransferArgs:
+            self.state = evolve(self.state, deposit_return=(amount, self.time))
+            return request(self.time)
+
+        self._arm_watch()
+        sent = settle_or_find(self, ledger, "icrc1_transfer", request(at), owner, replan)
+        if isinstance(sent, LedgerFailure):
+            if not sent.in_doubt:
+                self.state = evolve(self.state, deposit_return=None)
+            return f"sale tokens not returned: {sent.reason}"
         self.state = evolve(self.state, tokens_returned=True)
-        args = TransferArgs(to=Account(self.meta.owner), amount=deposited - fee, fee=fee)
-        try:
-            result = self.call(ledger, "icrc1_transfer", args)
-        except CallRejected as rejected:
-            result = Err(rejected.message)
-        if isinstance(result, Err):
-            self.state = evolve(self.state, tokens_returned=False)
-            return f"sale tokens not returned: {ledger_error(result.error)}"
         return None
 
     @update

@@ -140,6 +140,16 @@ class LaunchpadState:
     """Numbers the sale's ledger requests (their memos)."""
     pulls: immutables.Map[int, PullInFlight] = immutables.Map()
     """Pulls sent and not settled, by the nonce in their memo."""
+    sending: immutables.Map[Principal, int] = immutables.Map()
+    """Refunds whose transfer is in flight, by contributor, with when it was sent: one a
+    trapped message left is sent again (the same request) once ``AWAIT_GIVEN_UP_NS`` has
+    passed."""
+    watch_timer: int | None = None
+    """The timer that looks, once a refund's or the deposit return's message can no longer be
+    awaiting, whether it was left unfinished (and resumes the refunds if so)."""
+    deposit_return: tuple[int, int] | None = None
+    """(amount, ``created_at_time``) of the deposit's return once first sent: every try sends
+    the same request, so the ledger deduplicates one whose reply was lost."""
 
 
 # -- reads ----------------------------------------------------------------------------------------

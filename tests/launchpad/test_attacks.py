@@ -35,7 +35,7 @@ from icto.distribution import Category, DistributionConfig, Fixed
 from icto.factory import CREATOR
 from icto.ic.canister import Canister, update
 from icto.ic.proxy import CanisterProxy
-from icto.ic.world import MAX_TIME
+from icto.ic.world import AWAIT_GIVEN_UP_NS, MAX_TIME
 from icto.launchpad import (
     PARTICIPANT,
     AboveMaximum,
@@ -1143,9 +1143,9 @@ def _relay_contributes_ten(world: RaceWorld) -> int:
 def test_a_retry_while_the_last_refund_is_in_flight_does_not_end_the_refunds_early(
     race: RaceWorld,
 ) -> None:
-    """While the relay's refund is in flight it is recorded as paid, so a retry meanwhile
-    finds nobody owed and ends the refunds; the transfer then fails: the refunds are open
-    again, and the next retry pays it."""
+    """While the relay's refund is in flight it is recorded as paid, yet a retry meanwhile
+    does not end the refunds (it used to, and the sale was Refunded for a moment): the
+    transfer then fails, the refunds stop with its error, and the next retry pays it."""
     world = race
     relay = world.relay.id
     before = _relay_contributes_ten(world)
@@ -1153,7 +1153,7 @@ def test_a_retry_while_the_last_refund_is_in_flight_does_not_end_the_refunds_ear
     with world.ic.faults.trap(canister=world.pay.id, method="icrc1_transfer", times=2):
         world.ic.set_time(world.end)
     (inner,) = HOOK["answers"]
-    assert inner.unwrap().state is SaleState.REFUNDED  # it saw the refund as done
+    assert inner.unwrap().state is SaleState.REFUNDING  # it waits for the refund in flight
     sale = world.ic.actor(world.sale, BOB)
     progress = sale.get_refund_progress()
     assert (progress.state, progress.owed) == (SaleState.REFUNDING, 1)
@@ -1183,6 +1183,35 @@ def test_a_late_contribution_after_a_refund_left_in_doubt_is_refunded_too(
     assert world.balance(relay) == before - 30 * E8S - FEE + (10 * E8S - FEE) + (30 * E8S - FEE)
     progress = sale.get_refund_progress()
     assert (progress.refunded, progress.amount_refunded) == (1, 40 * E8S)
+
+
+def test_a_contribution_landing_while_its_owners_refund_is_in_flight_is_refunded_in_full(
+    race: RaceWorld,
+) -> None:
+    """The relay's 30 are left in doubt and the sale is cancelled. While the refund of its 10
+    is in flight, ``settle_pulls`` lands the 30 and a retry runs a batch: it leaves the relay,
+    whose refund is in flight, to the message sending it (it used to send that refund's request
+    again, the ledger's duplicate, and count the 10 twice, so 10 stayed in escrow for good).
+    That message then refunds the 30: every token comes back, less one fee per refund."""
+    world = race
+    relay = world.relay.id
+    before = _relay_contributes_ten(world)
+    faults = world.ic.faults
+    with faults.reject(canister=world.pay.id, method="icrc2_transfer_from", times=2), (
+        faults.reject(canister=world.pay.id, method="get_transaction_count")
+    ):  # fmt: skip
+        answer = world.relayed(world.sale, "contribute", 30 * E8S)
+    assert "settle_pulls() settles it" in _err(answer, TransferFailed).reason
+    assert world.relayed(world.sale, "cancel") == Ok(SaleState.REFUNDING)
+    HOOK["during_payout"] = ((world.sale, "settle_pulls", ()), (world.sale, "retry_refunds", ()))
+    world.ic.tick()
+    settled, retried = HOOK["answers"]
+    assert settled == 0 and retried.unwrap().state is SaleState.REFUNDING
+    sale = world.ic.actor(world.sale, relay)
+    progress = sale.get_refund_progress()
+    assert (progress.state, progress.amount_refunded) == (SaleState.REFUNDED, 40 * E8S)
+    assert world.balance(world.sale) == 0
+    assert world.balance(relay) == before - 30 * E8S - FEE + (10 * E8S - FEE) + (30 * E8S - FEE)
 
 
 def test_a_contribution_whose_pull_ran_but_whose_replies_were_lost_is_counted(
@@ -1392,3 +1421,64 @@ def test_a_pull_left_in_doubt_keeps_its_room_until_settle_pulls_finds_it(created
     assert (state.raised, state.reserved) == (10 * E8S, 0)
     assert state.participants[BOB].contribution == 10 * E8S
     assert int(world.ic.actor(pay, BOB).icrc1_balance_of(Account(sale))) == 10 * E8S
+
+
+def test_a_refund_whose_batch_trapped_after_its_transfer_is_sent_again_once_it_lapses(
+    active: World,
+) -> None:
+    """The first refund is rejected twice (in doubt), and the batch then traps, so its undo
+    is lost: the refund stays marked as paid, in flight, with no batch armed. A retry meanwhile
+    waits for it rather than ending the refunds (they used to end, the refund never paid);
+    once ``AWAIT_GIVEN_UP_NS`` has passed, the watch resumes them and the same request is sent
+    again: everyone is refunded once, and the escrow is empty."""
+    world = active
+    world.refund_the_others()
+    before = {user: world.icp_balance(user) for user in (BOB, DAVE)}
+    icp, sale = world.icp.id, world.as_(world.sale, MALLORY)
+    with world.ic.faults.reject(canister=icp, method="icrc1_fee"):
+        assert world.as_(world.sale, ALICE).cancel() == Ok(SaleState.REFUNDING)
+        world.ic.tick()  # the first batch stops at once
+    with world.ic.faults.reject(canister=icp, method="icrc1_transfer", times=2), (
+        world.ic.faults.trap(canister=world.sale, method="retry_refunds")
+    ) as trap:  # fmt: skip
+        rejected(sale.retry_refunds)
+    assert trap.fired == 1
+    state = world.ic.state_of(world.sale)
+    assert (state.status, len(state.sending), state.refund_timer) == (SaleState.REFUNDING, 1, None)
+    assert world.as_(world.sale, MALLORY).retry_refunds().unwrap().state is SaleState.REFUNDING
+    snapshot = world.ic.snapshot()
+    world.ic.upgrade_canister(world.sale, LaunchpadSale, caller=world.factory.id)
+    world.ic.tick()  # no message awaits across an upgrade: the watch resumes them at once
+    assert world.as_(world.sale, MALLORY).get_state() is SaleState.REFUNDED
+    world.ic.restore(snapshot)
+    world.ic.advance_time(nanos=AWAIT_GIVEN_UP_NS)
+    assert world.as_(world.sale, MALLORY).get_state() is SaleState.REFUNDED
+    assert {user: world.icp_balance(user) for user in (BOB, DAVE)} == {
+        BOB: before[BOB] + 20 * E8S - FEE, DAVE: before[DAVE] + 10 * E8S - FEE,
+    }  # fmt: skip
+    assert world.icp_balance(world.sale) == 0
+    assert not world.ic.state_of(world.sale).sending
+
+
+def test_a_deposit_return_whose_batch_trapped_after_it_is_sent_again(created: World) -> None:
+    """The return of the creator's deposit is rejected twice (in doubt) and the batch traps:
+    the return was recorded as made before its transfer, and the sale ended Refunded with the
+    deposit still in it. Now it counts only once the ledger has taken it, and the watch sends
+    the same request again: the deposit comes back once."""
+    world = created
+    held = world.token_balance(ALICE)
+    with world.ic.faults.reject(canister=world.icp.id, method="icrc1_fee"):
+        assert world.as_(world.existing, ALICE).cancel() == Ok(SaleState.REFUNDING)
+        world.ic.tick()  # the first batch stops at once
+    with world.ic.faults.reject(canister=world.token.id, method="icrc1_transfer", times=2), (
+        world.ic.faults.trap(canister=world.existing, method="retry_refunds")
+    ):  # fmt: skip
+        rejected(world.as_(world.existing, MALLORY).retry_refunds)
+    state = world.ic.state_of(world.existing)
+    assert (state.status, state.tokens_returned) == (SaleState.REFUNDING, False)
+    assert state.deposit_return is not None
+    world.ic.advance_time(nanos=AWAIT_GIVEN_UP_NS)
+    state = world.ic.state_of(world.existing)
+    assert (state.status, state.tokens_returned) == (SaleState.REFUNDED, True)
+    assert world.token_balance(world.existing) == 0
+    assert world.token_balance(ALICE) == held + world.deposit - FEE

@@ -779,9 +779,11 @@ class LaunchpadMachine(RuleBasedStateMachine):
     @invariant()
     def the_sale_keeps_exactly_the_timers_it_needs(self) -> None:
         """One for its next transition while it is open or upcoming, one for the finalize
-        pipeline once Successful, one for a refund batch armed (none leaked, e.g. by a retry)."""
+        pipeline once Successful, one for a refund batch armed, one watching the refunds sent
+        while Refunding (none leaked, e.g. by a retry)."""
         model, state = self.model, self.ic.state_of(self.sale_id)
-        kept = {state.timer, state.refund_timer, state.finalize_timer} - {None}
+        kept = {state.timer, state.refund_timer, state.finalize_timer, state.watch_timer} - {None}
+        assert state.watch_timer is None or model.status is SaleState.REFUNDING
         assert set(self.ic.world.canisters[self.sale_id].timer_ids) == kept
         assert (state.timer is not None) == (model.status in ACTIVE_STATES)
         assert (state.finalize_timer is not None) == (model.status is SaleState.SUCCESSFUL)
