@@ -121,6 +121,9 @@ class PipelineState:
     payouts: immutables.Map[str, Payout] = immutables.Map()
     payout_order: tuple[str, ...] = ()
     planned: bool = False
+    running_since: int | None = None
+    """When the message running the steps started them (``None`` once it has stopped): one
+    still set ``AWAIT_GIVEN_UP_NS`` later was left unfinished by a trap, and may be resumed."""
 
     def record(self, step: Step) -> StepRecord:
         return next(record for record in self.steps if record.step is step)

@@ -115,9 +115,12 @@ class LaunchpadSale(FinalizePipeline):
         for user in state.sending:
             sending = sending.set(user, 0)
         watch = self.set_timer(0, "_watch_refunds") if sending else None
+        pipeline = state.pipeline
+        if pipeline is not None and pipeline.running_since is not None:
+            pipeline = evolve(pipeline, running_since=0)  # left unfinished: resumable at once
         self.state = evolve(
             state, timer=None, refund_timer=None, finalize_timer=None, pulls=pulls,
-            sending=sending, watch_timer=watch,
+            sending=sending, watch_timer=watch, pipeline=pipeline,
         )  # fmt: skip
         self._arm_timer()
         if self.state.status is SaleState.REFUNDING and self.state.refund_error is None:
@@ -586,19 +589,26 @@ class LaunchpadSale(FinalizePipeline):
 
     @update
     def retry_pipeline(self) -> Ok[SaleState] | Err[LaunchpadError]:
-        """Anyone, while Finalizing after a failed step: resume from that step (what it had
-        done is recognised, never redone)."""
+        """Anyone, while Finalizing after a failed step, or after a run its message left
+        unfinished (a trap, ``AWAIT_GIVEN_UP_NS`` ago or before an upgrade): resume from the
+        first step not done (what it had done is recognised, never redone)."""
         pipeline = self.state.pipeline
         failed = None if pipeline is None else next(
             (r.step for r in pipeline.steps if r.status is StepStatus.FAILED), None
         )  # fmt: skip
-        if self.state.status is not SaleState.FINALIZING or failed is None:
+        since = None if pipeline is None else pipeline.running_since
+        stalled = since is not None and since + AWAIT_GIVEN_UP_NS <= self.time
+        if self.state.status is not SaleState.FINALIZING or not (failed or stalled):
             return Err(WrongState(self.state.status, "Finalizing with a failed step"))
-        self._mark(failed, StepStatus.PENDING, pipeline.record(failed).error)
+        if failed is not None:
+            self._mark(failed, StepStatus.PENDING, pipeline.record(failed).error)
         return Ok(self._continue_pipeline())
 
     def _continue_pipeline(self) -> SaleState:
-        if self._run_steps() and self.state.status is SaleState.FINALIZING:
+        self._set_pipeline(running_since=self.time)
+        done = self._run_steps()
+        self._set_pipeline(running_since=None)
+        if done and self.state.status is SaleState.FINALIZING:
             state = self.state
             self.state = evolve(
                 state, status=SaleState.FINALIZED,

@@ -34,6 +34,7 @@ from icto.distribution.config import TITLE_LENGTH
 from icto.distribution.types import InvalidRequest as NotCancellable
 from icto.distribution.types import Phase, WrongPhase
 from icto.factory.deploy import deploy_factory
+from icto.ic.world import AWAIT_GIVEN_UP_NS
 from icto.launchpad import (
     AllocationGroup,
     ExistingToken,
@@ -41,6 +42,7 @@ from icto.launchpad import (
     FixedPrice,
     LaunchpadConfig,
     LaunchpadFactory,
+    LaunchpadSale,
     ProjectInfo,
     SaleState,
     WrongState,
@@ -57,7 +59,7 @@ from icto.system import System, deploy_system
 from icto.testing.strategies import text
 from icto.token import TokenConfig
 from icto.validation import text_problem
-from tests.helpers import Relay
+from tests.helpers import Relay, rejected
 
 DAY: Final = 86_400 * 10**9
 FEE: Final = ICP.fee
@@ -584,6 +586,35 @@ def test_a_stranger_cannot_retry_a_pipeline_that_did_not_fail(done: Finalized, n
         refused = platform.sale(launch, caller).retry_pipeline()
         assert refused == Err(WrongState(SaleState.FINALIZED, "Finalizing with a failed step"))
     assert (_books(platform), ic.state_of(launch.sale)) == (books, state)
+
+
+def test_a_run_whose_message_trapped_after_a_failed_step_is_resumed_once_it_lapses(
+    platform: Platform,
+) -> None:
+    """The first step's deployment is refused and ``finalize``'s message then traps, so the
+    step's failure is lost: the sale is Finalizing with no failed step (``retry_pipeline`` used
+    to refuse it for good, the raise locked in escrow). A retry waits while the run may still
+    be under way, and resumes it once ``AWAIT_GIVEN_UP_NS`` has passed, or at once after an
+    upgrade; the sale is then Finalized."""
+    ic, launch = platform.ic, platform.new
+    sale = platform.sale(launch)
+    with ic.faults.reject(canister=platform.system.backend.id, method="deploy_token"), (
+        ic.faults.trap(canister=launch.sale, method="finalize")
+    ):  # fmt: skip
+        rejected(sale.finalize)
+    pipeline = platform.pipeline(launch)
+    assert sale.get_state() is SaleState.FINALIZING and pipeline.running_since is not None
+    assert all(record.status is StepStatus.PENDING for record in pipeline.steps)
+    waiting = Err(WrongState(SaleState.FINALIZING, "Finalizing with a failed step"))
+    assert sale.retry_pipeline() == waiting
+    snapshot = ic.snapshot()
+    factory = platform.system.launchpad_factory.id
+    ic.upgrade_canister(launch.sale, LaunchpadSale, caller=factory)
+    assert sale.retry_pipeline() == Ok(SaleState.FINALIZED)
+    ic.restore(snapshot)
+    ic.advance_time(nanos=AWAIT_GIVEN_UP_NS)
+    assert sale.retry_pipeline() == Ok(SaleState.FINALIZED)
+    assert platform.pipeline(launch).running_since is None
 
 
 @pytest.mark.parametrize("name", LAUNCHES)
