@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import immutables
 
-from icto.backend.config import BackendConfig
+from icto.backend.config import BackendConfig, check_config_value
 from icto.backend.state import EMPTY_QUEUE, BackendState, OutboxItem, Queue, Undelivered
 from icto.backend.types import (
     AUDIT_STORAGE,
@@ -90,6 +90,9 @@ class BackendBase(Canister):
                 raise ValueError(reason)
         config = BackendConfig()
         if arg.payment_token is not None:
+            problem = check_config_value("payment.token", arg.payment_token)
+            if problem is not None:  # the rule admin_set_config applies, or every deploy traps
+                raise ValueError(f"BackendInit.payment_token {problem}")
             config = evolve(config, payment_token=arg.payment_token)
         self.state = BackendState(admins=frozenset(arg.admins), config=config)
 

@@ -17,8 +17,15 @@ from typing import Any
 import attrs
 import pytest
 
-from icto import E8S, U64_MAX, Account, CallRejected, Err, Ok, Principal
-from icto.backend import SERVICES, TOKEN_FACTORY, AllowanceTooLow, ConfigError
+from icto import E8S, IC, U64_MAX, Account, CallRejected, Err, Ok, Principal
+from icto.backend import (
+    SERVICES,
+    TOKEN_FACTORY,
+    AllowanceTooLow,
+    Backend,
+    BackendInit,
+    ConfigError,
+)
 from icto.backend.config import MAX_DEPLOYMENTS_PER_DAY
 from icto.ledger import ApproveArgs, LedgerInit, deploy_ledger
 from icto.storage import AuditAction, AuditQuery
@@ -183,6 +190,24 @@ def test_a_value_of_the_wrong_type_or_out_of_range_is_refused_and_changes_nothin
     assert system.ic.state_of(system.backend.id) == backend_before
     assert config_of(system) == SPEC_DEFAULTS
     assert system.audit_storage.count() == audit_before
+
+
+@pytest.mark.parametrize(
+    "token",
+    [value for key, value in INVALID if key == "payment.token" and value is not None],
+    ids=lambda token: repr(token)[:40],
+)
+def test_a_payment_token_the_config_refuses_is_refused_at_install_in_the_same_words(
+    ic: IC, system: System, token: Any
+) -> None:
+    """``BackendInit.payment_token`` gets the check ``admin_set_config`` applies: the install
+    traps naming the problem (``None`` is the default). A text id or a user's principal used to
+    be installed, and then every deployment trapped with a ``TypeError``."""
+    reason = system.backend.admin_set_config("payment.token", token).error.reason
+    canisters = set(ic.world.canisters)
+    refusal = rejected(lambda: ic.deploy(Backend, BackendInit(payment_token=token)))
+    assert f"BackendInit.payment_token {reason}" in refusal.message
+    assert {c for c in ic.world.canisters if ic.canister_exists(c)} <= canisters
 
 
 @pytest.mark.parametrize("key", UNKNOWN_KEYS, ids=repr)
