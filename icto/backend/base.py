@@ -139,11 +139,14 @@ class BackendBase(Canister):
 
     # -- storage writes -------------------------------------------------------------------------
 
-    def _audit(self, action: AuditAction, **fields: Any) -> int | None:
-        """Log an event to AuditStorage; its entry id, or ``None`` if it waits in the outbox."""
+    def _audit(
+        self, action: AuditAction, severity: Severity | None = None, **fields: Any
+    ) -> int | None:
+        """Log an event to AuditStorage (at the action's usual ``severity`` unless given); its
+        entry id, or ``None`` if it waits in the outbox."""
         event = AuditEvent(
-            action=action, severity=SEVERITY.get(action, Severity.INFO),
-            occurred_at=self.time, **fields,
+            action=action, severity=SEVERITY.get(action, Severity.INFO) if severity is None
+            else severity, occurred_at=self.time, **fields,
         )  # fmt: skip
         result = self._write(AUDIT_STORAGE, "log_event", event)
         return result if isinstance(result, int) else None

@@ -4,7 +4,9 @@ The guarantee: for every fee charged there is exactly one of a deployed, indexed
 completed refund, or a refund the backend still owes (listed by ``admin_list_pending_refunds``,
 retried by ``admin_retry_refund``). Nothing is charged when the caller, the service, the config
 or the approval is refused. A factory reply that is lost (a reject or a trap after the factory
-committed) is settled with the deployment's ticket, never guessed.
+committed) is settled with the deployment's ticket, never guessed; a charge the ledger rejected
+is settled by its identical request and the ledger's log, never taken for failed while it may
+have run.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.launchpad.config import validate_launchpad_config
-from icto.ledger.client import LedgerFailure, settle_or_find
+from icto.ledger.client import LedgerFailure, logged_outcome, settle, settle_or_find
 from icto.ledger.types import AllowanceArgs, TransferArgs, TransferFromArgs
 from icto.multisig.config import validate_multisig_config
 from icto.storage.types import (
@@ -62,6 +64,7 @@ from icto.storage.types import (
     RefundCompleted,
     RefundDraft,
     RefundWaiting,
+    Severity,
 )
 from icto.token.config import validate_token_config
 from icto.validation import foreign_text, identified_problem, text_problem
@@ -79,6 +82,8 @@ VALIDATORS: Final[dict[str, Validator]] = {
 
 LOOKUP_TRIES: Final = 3
 """How often the backend asks a factory about a ticket before leaving it to the timer."""
+PAYMENT_UNCONFIRMED: Final = "PaymentUnconfirmed"
+"""The custom audit action of a charge whose outcome the ledger left unknown."""
 
 
 def refund_memo(payment_id: str) -> bytes:
@@ -295,8 +300,13 @@ class PaidDeployments(BackendBase):
 
     def _charge(self, charge: Charge) -> Charge | PaymentFailed:
         """Steps 6-7: take the fee with ``icrc2_transfer_from``; the charge with its block, or
-        why it failed (then nothing was taken)."""
+        why it failed. A reject does not prove that nothing was taken (a platform ``Token``
+        commits the transfer, then awaits its factory), so the request is deduplicated (memo:
+        the payment id; ``created_at_time``) and settled: sent again, then looked up in the
+        ledger's log. The payment fails only when the ledger refused it or its log shows it
+        never ran; one still in doubt is left to the timer (``_charge_in_doubt``)."""
         block: int | None = None
+        found: str | None = None
         standing = self._standing(charge.user, charge.service, charge.owner, attempted=True)
         if standing is not None:  # it changed while the trail was written
             return self._payment_failed(charge, describe(standing))
@@ -306,24 +316,39 @@ class PaidDeployments(BackendBase):
                 from_=Account(charge.user), to=recipient, amount=charge.amount,
                 memo=charge.payment_id.encode(), created_at_time=self.time,
             )  # fmt: skip
-            try:
-                result = self.call(charge.token, "icrc2_transfer_from", args)
-            except CallRejected as rejected:
-                result = Err(f"the ledger rejected the call: {rejected.message}")
-            if isinstance(result, Err):
-                return self._payment_failed(charge, describe(result.error))
-            block = result.value
-        audit_id = self._audit(
-            AuditAction.PAYMENT_PROCESSED, user=charge.user, service=charge.service,
-            payment_id=charge.payment_id, ref_id=charge.initiated,
-            details=(("amount", str(charge.amount)), ("block", str(block))),
-        )  # fmt: skip
-        self._invoice("set_payment_status", charge.payment_id, Completed(block), audit_id)
+            sent = settle(self, charge.token, "icrc2_transfer_from", args)
+            if isinstance(sent, LedgerFailure) and sent.in_doubt:
+                logged = logged_outcome(self, charge.token, args, args.from_, recipient)
+                if isinstance(logged, LedgerFailure) and logged.in_doubt:
+                    return self._charge_in_doubt(charge, args, f"{sent.reason}; {logged.reason}")
+                found = "in the ledger's log, after the ledger rejected the request"
+                sent = logged if isinstance(logged, int) else LedgerFailure(
+                    f"{sent.reason}; {logged.reason}"
+                )  # fmt: skip
+            if isinstance(sent, LedgerFailure):
+                return self._payment_failed(charge, foreign_text(sent.reason, MAX_TEXT))
+            block = sent
+        charged = charge.charged(block)
+        self._payment_processed(charged, found)
         self._store_profile(
             self._profile(charge.user).plus(paid=charge.amount),
             self.state.counters.plus(payments=1, fees_collected=charge.amount),
         )
-        return charge.charged(block)
+        return charged
+
+    def _payment_processed(self, charge: Charge, found: str | None = None) -> None:
+        """The trail of a fee taken: ``PaymentProcessed`` and the payment ``Completed`` with its
+        block; ``found`` says where the block was found when the ledger did not answer with it."""
+        details: tuple[tuple[str, str], ...] = (
+            ("amount", str(charge.amount)), ("block", str(charge.block)),
+        )  # fmt: skip
+        if found is not None:
+            details = (*details, ("found", found))
+        audit_id = self._audit(
+            AuditAction.PAYMENT_PROCESSED, user=charge.user, service=charge.service,
+            payment_id=charge.payment_id, ref_id=charge.initiated, details=details,
+        )  # fmt: skip
+        self._invoice("set_payment_status", charge.payment_id, Completed(charge.block), audit_id)
 
     def _payment_failed(self, charge: Charge, reason: str) -> PaymentFailed:
         audit_id = self._audit(
@@ -332,6 +357,26 @@ class PaidDeployments(BackendBase):
         )  # fmt: skip
         self._invoice("set_payment_status", charge.payment_id, Failed(reason), audit_id)
         return PaymentFailed(reason, charge.payment_id)
+
+    def _charge_in_doubt(
+        self, charge: Charge, args: TransferFromArgs, reason: str
+    ) -> PaymentFailed:
+        """The ledger rejected the charge twice and its log could not be read: whether the fee
+        was taken is unknown. Nothing is deployed; the charge is kept unconfirmed with its
+        request, for the timer to read the log again (``_settle_unconfirmed``); the payment
+        stays ``Pending``, and a ``PaymentUnconfirmed`` entry says why."""
+        reason = foreign_text(reason, MAX_TEXT)
+        pending = Unconfirmed(charge, self.time, None, args)
+        self.state = self.state.changed(
+            unconfirmed=self.state.unconfirmed.set(charge.payment_id, pending)
+        )
+        self._arm_maintenance()
+        self._audit(
+            AuditAction.CUSTOM, Severity.WARNING, custom=PAYMENT_UNCONFIRMED, user=charge.user,
+            service=charge.service, payment_id=charge.payment_id, ref_id=charge.initiated,
+            details=(("reason", reason),),
+        )  # fmt: skip
+        return PaymentFailed(reason, charge.payment_id, pending=True)
 
     def _dispatch(
         self, charge: Charge, config: object
@@ -404,23 +449,54 @@ class PaidDeployments(BackendBase):
     # -- unconfirmed deployments ----------------------------------------------------------------
 
     def _settle_unconfirmed(self) -> None:
-        for payment_id in sorted(self.state.unconfirmed):  # oldest first, whatever the hash seed
+        """Settle what the backend has not recorded the outcome of, oldest first (whatever the
+        hash seed), each held while it is asked about. A deployment is linked if the factory it
+        was sent to registered the contract and refunded if not; a charge in doubt fails if the
+        ledger's log shows it never ran, and is refunded if it ran (nothing was deployed). One
+        nobody could answer for stays, for the next run."""
+        for payment_id in sorted(self.state.unconfirmed):
             pending = self.state.unconfirmed.get(payment_id)
             if pending is None or self.state.holds(payment_id, self.time):
                 continue
-            charge = pending.charge
-            factory = pending.factory or self.state.factories[charge.service]
             held = self._hold(payment_id)
-            asked, found = self._look_up(charge, factory)
+            asked, outcome = self._ask_about(pending)
             mine = self.state.held_since(payment_id, held)
             self._release(payment_id, held)
             if not asked or not mine or payment_id not in self.state.unconfirmed:
                 continue  # another message settled it, or took it over while this one waited
             self.state = self.state.changed(unconfirmed=self.state.unconfirmed.delete(payment_id))
-            if found is None:
+            charge = pending.charge
+            if isinstance(outcome, Principal):
+                self._deployed(charge, outcome)
+            elif outcome is None:
                 self._failed(charge, "the factory registered no contract for this payment")
+            elif isinstance(outcome, int):
+                self._charge_found(charge, outcome)
             else:
-                self._deployed(charge, found)
+                self._payment_failed(charge, foreign_text(outcome.reason, MAX_TEXT))
+
+    def _ask_about(
+        self, pending: Unconfirmed
+    ) -> tuple[bool, Principal | int | LedgerFailure | None]:
+        """Whether the factory (for a deployment) or the ledger's log (for a charge in doubt)
+        answered, and what: the contract registered (``None``: none), or the charge's block
+        (a ``LedgerFailure``: it never ran)."""
+        charge, payment = pending.charge, pending.payment
+        if payment is None:
+            return self._look_up(charge, pending.factory or self.state.factories[charge.service])
+        logged = logged_outcome(self, charge.token, payment, payment.from_, payment.to)
+        return not (isinstance(logged, LedgerFailure) and logged.in_doubt), logged
+
+    def _charge_found(self, charge: Charge, block: int) -> None:
+        """A charge left in doubt ran after all: recorded as taken, then refunded, since nothing
+        was deployed for it."""
+        charged = charge.charged(block)
+        self._store_profile(
+            self._profile(charge.user).plus(paid=charge.amount),
+            self.state.counters.plus(payments=1, fees_collected=charge.amount),
+        )
+        self._payment_processed(charged, "in the ledger's log, by the backend's timer")
+        self._failed(charged, "nothing was deployed: the charge was found taken only later")
 
     # -- refunds --------------------------------------------------------------------------------
 

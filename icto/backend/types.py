@@ -2,7 +2,8 @@
 
 Every ``deploy_*`` endpoint returns ``Ok(DeploymentResult)`` or ``Err`` of one of the error
 records below. Errors before the charge say nothing was paid; ``PaymentFailed`` says the charge
-itself failed (nothing was taken); ``DeploymentFailed`` carries what happened to the refund.
+itself failed (nothing was taken) or, ``pending``, that whether it took the fee is not known yet;
+``DeploymentFailed`` carries what happened to the refund.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import attrs
 from icto.factory.types import InvalidConfig
 from icto.ic.account import Account
 from icto.ic.principal import Principal
+from icto.ledger.types import TransferFromArgs
 
 TOKEN_FACTORY: Final = "token_factory"
 MULTISIG_FACTORY: Final = "multisig_factory"
@@ -189,10 +191,14 @@ class InsufficientBalance:
 
 @attrs.frozen
 class PaymentFailed:
-    """The charge failed (the ledger refused or did not answer); nothing was taken."""
+    """The charge failed (the ledger refused it, or its log shows it never ran); nothing was
+    taken. ``pending``: the ledger rejected the charge and its log could not be read, so
+    whether the fee was taken is not known yet; nothing is deployed, and the backend's timer
+    reads the log again and refunds a fee it finds taken."""
 
     reason: str
     payment_id: str
+    pending: bool = False
 
 
 @attrs.frozen
@@ -371,11 +377,15 @@ class Charge:
 class Unconfirmed:
     """A paid deployment whose factory reply was lost and whose ticket could not be looked up
     yet: resolved by the backend's timer (linked if the contract exists, refunded if not), by
-    asking the factory it was sent to (``None``: the service's factory now)."""
+    asking the factory it was sent to (``None``: the service's factory now). ``payment``: the
+    charge's ledger request while whether it took the fee is not known (the ledger rejected it
+    and its log could not be read); the timer then reads the log, and refunds the fee if it was
+    taken (nothing was deployed)."""
 
     charge: Charge
     since: int
     factory: Principal | None = None
+    payment: TransferFromArgs | None = None
 
 
 def fee_recipient_or(recipient: Account | None, backend: Principal) -> Account:
