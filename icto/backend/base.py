@@ -293,8 +293,15 @@ class BackendBase(Canister):
 
     def _arm_maintenance(self) -> None:
         if self.state.maintenance_timer is None and self._has_work():
+            self.state = self.state.changed(maintenance_timer=self._maintenance_timer())
+
+    def _maintenance_timer(self) -> int:
+        """The maintenance timer's id, armed now if it is not (for a caller that knows there is
+        work and stores the id with its own change of state)."""
+        timer = self.state.maintenance_timer
+        if timer is None:
             timer = self.set_timer(within_clock(self.time, MAINTENANCE_DELAY_NS), "_maintain")
-            self.state = evolve(self.state, maintenance_timer=timer)
+        return timer
 
     def _maintain(self) -> None:
         """Timer: retry the outbox, settle unconfirmed deployments, retry failed refunds; re-arm

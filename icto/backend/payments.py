@@ -6,7 +6,8 @@ retried by ``admin_retry_refund``). Nothing is charged when the caller, the serv
 or the approval is refused. A factory reply that is lost (a reject or a trap after the factory
 committed) is settled with the deployment's ticket, never guessed; a charge the ledger rejected
 is settled by its identical request and the ledger's log, never taken for failed while it may
-have run.
+have run. From the charge to its outcome, a deployment is recorded in flight, so a trap of the
+deploying message leaves it to the timer.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from icto.backend.types import (
     UserSuspended,
     fee_recipient_or,
 )
+from icto.collections.maps import without
 from icto.dao.config import validate_dao_config
 from icto.distribution.config import validate_distribution_config
 from icto.factory.types import FactoryCapacity, InvalidConfig
@@ -329,11 +331,20 @@ class PaidDeployments(BackendBase):
                 return self._payment_failed(charge, foreign_text(sent.reason, MAX_TEXT))
             block = sent
         charged = charge.charged(block)
+        user, state, now = charge.user, self.state, self.time
+        in_flight = Unconfirmed(charged, now, state.factories[charge.service])
+        # One new state: the fee in the profile and the counters, and the deployment in flight,
+        # held by this message, with the timer armed. It is committed at the next call, so from
+        # then on a trap of this message leaves the deployment to the timer (once the hold
+        # lapses), never forgotten.
+        self.state = state.changed(
+            profiles=state.profiles.set(user, self._profile(user).plus(paid=charge.amount)),
+            counters=state.counters.plus(payments=1, fees_collected=charge.amount),
+            unconfirmed=state.unconfirmed.set(charge.payment_id, in_flight),
+            in_flight=state.in_flight.set(charge.payment_id, now),
+            maintenance_timer=self._maintenance_timer(),
+        )  # fmt: skip
         self._payment_processed(charged, found)
-        self._store_profile(
-            self._profile(charge.user).plus(paid=charge.amount),
-            self.state.counters.plus(payments=1, fees_collected=charge.amount),
-        )
         return charged
 
     def _payment_processed(self, charge: Charge, found: str | None = None) -> None:
@@ -351,6 +362,12 @@ class PaidDeployments(BackendBase):
         self._invoice("set_payment_status", charge.payment_id, Completed(charge.block), audit_id)
 
     def _payment_failed(self, charge: Charge, reason: str) -> PaymentFailed:
+        """The trail of a charge that took nothing (and, when the timer settles a charge that was
+        in doubt, its record dropped first: whoever drops it records the outcome)."""
+        if charge.payment_id in self.state.unconfirmed:
+            self.state = self.state.changed(
+                unconfirmed=self.state.unconfirmed.delete(charge.payment_id)
+            )
         audit_id = self._audit(
             AuditAction.PAYMENT_FAILED, user=charge.user, service=charge.service,
             payment_id=charge.payment_id, ref_id=charge.initiated, details=(("reason", reason),),
@@ -381,8 +398,18 @@ class PaidDeployments(BackendBase):
     def _dispatch(
         self, charge: Charge, config: object
     ) -> Ok[DeploymentResult] | Err[DeployError]:
-        """Steps 8-10: ask the factory; link the contract, or refund the fee."""
-        factory = self.state.factories[charge.service]
+        """Steps 8-10: ask the factory the deployment was recorded for; link the contract, or
+        refund the fee. Whoever drops the deployment's in-flight record records its outcome:
+        should another message settle it while this one waited past its hold's lapse (the
+        timer, after ten minutes), this one records nothing and deploys nothing more."""
+        payment_id = charge.payment_id
+        pending = self.state.unconfirmed.get(payment_id)
+        if pending is None:
+            return Err(self._settled_meanwhile(charge))
+        held = pending.since
+        if not self.state.held_since(payment_id, held):  # it lapsed while the trail was written
+            held = self._hold(payment_id)
+        factory = pending.factory or self.state.factories[charge.service]
         try:
             result = self.call(
                 factory, "create_contract", charge.contract_owner, config,
@@ -390,27 +417,39 @@ class PaidDeployments(BackendBase):
             )  # fmt: skip
         except CallRejected as rejected:
             reason = foreign_text(f"the factory did not answer: {rejected.message}", MAX_TEXT)
-            return self._after_lost_reply(charge, reason, factory)
+            return self._after_lost_reply(charge, reason, factory, held)
+        if payment_id not in self.state.unconfirmed:
+            return Err(self._settled_meanwhile(charge))
         if isinstance(result, Ok):
             return Ok(self._deployed(charge, result.value))
         return Err(self._failed(charge, describe(result.error)))
 
     def _after_lost_reply(
-        self, charge: Charge, reason: str, factory: Principal
+        self, charge: Charge, reason: str, factory: Principal, held: int
     ) -> Ok[DeploymentResult] | Err[DeployError]:
         """The factory's reply is lost: its ticket says whether a contract was registered (the
-        factory asked is asked again, even if the service is pointed at another one since)."""
+        factory asked is asked again, even if the service is pointed at another one since). If
+        it cannot say, the deployment stays unconfirmed, released to the timer."""
         asked, found = self._look_up(charge, factory)
+        if charge.payment_id not in self.state.unconfirmed:
+            return Err(self._settled_meanwhile(charge))
         if asked and found is None:
             return Err(self._failed(charge, reason))
         if found is not None:
             return Ok(self._deployed(charge, found))
-        pending = Unconfirmed(charge, self.time, factory)
-        self.state = self.state.changed(
-            unconfirmed=self.state.unconfirmed.set(charge.payment_id, pending)
-        )
+        self._release(charge.payment_id, held)
         self._arm_maintenance()
         return Err(DeploymentFailed(reason, charge.payment_id, None, pending=True))
+
+    @staticmethod
+    def _settled_meanwhile(charge: Charge) -> DeploymentFailed:
+        """What a deploying message reports when another message settled its deployment while
+        it waited past its hold's lapse (that one recorded the outcome)."""
+        reason = (
+            "this deployment waited past its hold and another message settled it; the "
+            "payment's record says how"
+        )
+        return DeploymentFailed(reason, charge.payment_id, None, pending=True)
 
     def _look_up(self, charge: Charge, factory: Principal) -> tuple[bool, Principal | None]:
         """Whether ``factory`` answered about the charge's ticket, and the contract it names."""
@@ -425,35 +464,52 @@ class PaidDeployments(BackendBase):
         return False, None
 
     def _deployed(self, charge: Charge, contract: Principal) -> DeploymentResult:
+        """Record a deployment that registered ``contract``: first, in one new state, its
+        in-flight record and hold dropped (whoever drops them records the outcome) and the
+        profile and counters; then the trail."""
+        state, payment_id = self.state, charge.payment_id
+        self.state = state.changed(
+            profiles=state.profiles.set(
+                charge.user, self._profile(charge.user).plus(deployments=1)
+            ),
+            counters=state.counters.plus(deployments=1),
+            unconfirmed=without(state.unconfirmed, payment_id),
+            in_flight=without(state.in_flight, payment_id),
+        )  # fmt: skip
         audit_id = self._audit(
             AuditAction.DEPLOYMENT_SUCCEEDED, user=charge.user, service=charge.service,
-            contract_id=contract, payment_id=charge.payment_id, ref_id=charge.initiated,
+            contract_id=contract, payment_id=payment_id, ref_id=charge.initiated,
         )  # fmt: skip
-        self._invoice("link_contract", charge.payment_id, contract, audit_id)
-        self._store_profile(
-            self._profile(charge.user).plus(deployments=1), self.state.counters.plus(deployments=1)
-        )
+        self._invoice("link_contract", payment_id, contract, audit_id)
         return DeploymentResult(
-            contract, charge.service, charge.payment_id, charge.block, charge.amount
+            contract, charge.service, payment_id, charge.block, charge.amount
         )
 
     def _failed(self, charge: Charge, reason: str) -> DeploymentFailed:
+        """Record a deployment that registered no contract (its in-flight record and hold dropped
+        first, as ``_deployed`` does) and refund its fee."""
+        state, payment_id = self.state, charge.payment_id
+        self.state = state.changed(
+            counters=state.counters.plus(failed_deployments=1),
+            unconfirmed=without(state.unconfirmed, payment_id),
+            in_flight=without(state.in_flight, payment_id),
+        )
         failed = self._audit(
             AuditAction.DEPLOYMENT_FAILED, user=charge.user, service=charge.service,
-            payment_id=charge.payment_id, ref_id=charge.initiated, details=(("reason", reason),),
+            payment_id=payment_id, ref_id=charge.initiated, details=(("reason", reason),),
         )  # fmt: skip
-        self._count(failed_deployments=1)
         refund = self._open_refund(charge, reason, failed) if charge.amount > 0 else None
-        return DeploymentFailed(reason, charge.payment_id, refund)
+        return DeploymentFailed(reason, payment_id, refund)
 
     # -- unconfirmed deployments ----------------------------------------------------------------
 
     def _settle_unconfirmed(self) -> None:
         """Settle what the backend has not recorded the outcome of, oldest first (whatever the
-        hash seed), each held while it is asked about. A deployment is linked if the factory it
-        was sent to registered the contract and refunded if not; a charge in doubt fails if the
-        ledger's log shows it never ran, and is refunded if it ran (nothing was deployed). One
-        nobody could answer for stays, for the next run."""
+        hash seed), each held while it is asked about; one a message still holds is left to it
+        until the hold lapses (the message trapped, then). A deployment is linked if the factory
+        it was sent to registered the contract and refunded if not; a charge in doubt fails if
+        the ledger's log shows it never ran, and is refunded if it ran (nothing was deployed).
+        One nobody could answer for stays, for the next run."""
         for payment_id in sorted(self.state.unconfirmed):
             pending = self.state.unconfirmed.get(payment_id)
             if pending is None or self.state.holds(payment_id, self.time):
@@ -464,7 +520,6 @@ class PaidDeployments(BackendBase):
             self._release(payment_id, held)
             if not asked or not mine or payment_id not in self.state.unconfirmed:
                 continue  # another message settled it, or took it over while this one waited
-            self.state = self.state.changed(unconfirmed=self.state.unconfirmed.delete(payment_id))
             charge = pending.charge
             if isinstance(outcome, Principal):
                 self._deployed(charge, outcome)
@@ -488,13 +543,16 @@ class PaidDeployments(BackendBase):
         return not (isinstance(logged, LedgerFailure) and logged.in_doubt), logged
 
     def _charge_found(self, charge: Charge, block: int) -> None:
-        """A charge left in doubt ran after all: recorded as taken, then refunded, since nothing
-        was deployed for it."""
-        charged = charge.charged(block)
-        self._store_profile(
-            self._profile(charge.user).plus(paid=charge.amount),
-            self.state.counters.plus(payments=1, fees_collected=charge.amount),
-        )
+        """A charge left in doubt ran after all: recorded as taken (its record dropped first),
+        then refunded, since nothing was deployed for it."""
+        charged, state = charge.charged(block), self.state
+        self.state = state.changed(
+            profiles=state.profiles.set(
+                charge.user, self._profile(charge.user).plus(paid=charge.amount)
+            ),
+            counters=state.counters.plus(payments=1, fees_collected=charge.amount),
+            unconfirmed=without(state.unconfirmed, charge.payment_id),
+        )  # fmt: skip
         self._payment_processed(charged, "in the ledger's log, by the backend's timer")
         self._failed(charged, "nothing was deployed: the charge was found taken only later")
 

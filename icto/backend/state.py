@@ -117,8 +117,9 @@ class BackendState:
     outbox: immutables.Map[str, Queue] = immutables.Map()
     undelivered: Vector[Undelivered] = Vector()
     in_flight: immutables.Map[str, int] = immutables.Map()
-    """Refunds and unconfirmed payments a message is settling while it awaits a call, each with
-    the time its hold began; another message leaves them alone while ``holds`` says so."""
+    """Refunds and unconfirmed payments a message is settling while it awaits a call (among
+    them the deployment a deploying message carries out), each with the time its hold began;
+    another message leaves them alone while ``holds`` says so."""
     maintenance_timer: int | None = None
     counters: BackendCounters = BackendCounters()
 
@@ -148,10 +149,12 @@ class BackendState:
         unconfirmed: immutables.Map[str, Unconfirmed] | None = None,
         outbox: immutables.Map[str, Queue] | None = None,
         in_flight: immutables.Map[str, int] | None = None,
+        maintenance_timer: int | None = None,
     ) -> BackendState:
-        """This state with the fields the paid flow and its refunds change replaced where given,
-        built in one constructor call: the flow changes its state several times per deployment,
-        and ``attrs.evolve`` introspects every field each time."""
+        """This state with the fields the paid flow and its refunds change replaced where given
+        (``maintenance_timer``: a timer armed), built in one constructor call: the flow changes
+        its state several times per deployment, and ``attrs.evolve`` introspects every field
+        each time."""
         return BackendState(
             admins=self.admins, config=self.config, id_prefix=self.id_prefix,
             audit_storage=self.audit_storage, invoice_storage=self.invoice_storage,
@@ -163,6 +166,8 @@ class BackendState:
             outbox=self.outbox if outbox is None else outbox,
             undelivered=self.undelivered,
             in_flight=self.in_flight if in_flight is None else in_flight,
-            maintenance_timer=self.maintenance_timer,
+            maintenance_timer=(
+                self.maintenance_timer if maintenance_timer is None else maintenance_timer
+            ),
             counters=self.counters if counters is None else counters,
         )  # fmt: skip

@@ -375,12 +375,14 @@ class Charge:
 
 @attrs.frozen
 class Unconfirmed:
-    """A paid deployment whose factory reply was lost and whose ticket could not be looked up
-    yet: resolved by the backend's timer (linked if the contract exists, refunded if not), by
-    asking the factory it was sent to (``None``: the service's factory now). ``payment``: the
-    charge's ledger request while whether it took the fee is not known (the ledger rejected it
-    and its log could not be read); the timer then reads the log, and refunds the fee if it was
-    taken (nothing was deployed)."""
+    """A paid deployment whose outcome the backend has not recorded yet. Kept from the moment
+    the fee is taken (held by the deploying message until its hold lapses) to the moment the
+    outcome is recorded, so that a message that traps on the way, or whose factory reply was
+    lost and whose ticket could not be looked up, leaves it to the backend's timer: linked if
+    the factory it was sent to (``None``: the service's factory now) registered the contract,
+    refunded if not. ``payment``: the charge's ledger request while whether it took the fee is
+    not known (the ledger rejected it and its log could not be read); the timer then reads the
+    log, and refunds the fee if it was taken (nothing was deployed)."""
 
     charge: Charge
     since: int

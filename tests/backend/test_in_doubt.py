@@ -2,25 +2,35 @@
 
 A ledger that commits the charge and then fails (a platform ``Token`` awaits its factory after
 booking a transfer) rejects a transfer that happened: the backend settles the charge by its
-identical request and the ledger's log, and never records as failed a fee it took. Each test
-names the rule it holds to.
+identical request and the ledger's log, and never records as failed a fee it took. A deploying
+message that traps after it charged leaves its deployment to the backend's timer, which settles
+it once the message's hold lapses. Each test names the rule it holds to.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from icto import E8S, Account, Err, Ok, Principal
 from icto.backend import PaymentFailed
 from icto.backend.base import MAINTENANCE_DELAY_NS
+from icto.backend.state import SENDING_GIVEN_UP_NS
 from icto.ic.canister import Trap
 from icto.ic.context import MANAGEMENT_ID
+from icto.ic.errors import CallRejected
 from icto.ledger import ApproveArgs, Ledger, TransferArgs, TransferFromArgs
 from icto.storage import AuditAction, AuditQuery, Completed, Failed, Pending, Refunded
 from icto.system import System
 from icto.token import TokenConfig
 from tests.backend.conftest import FEE, LEDGER_FEE, token_config
-from tests.backend.invariants import all_blocks, assert_money_never_lost, assert_trail_complete
+from tests.backend.invariants import (
+    all_blocks,
+    assert_money_never_lost,
+    assert_trail_complete,
+    read_books,
+)
 
 ALICE, BOB = Principal.from_name("alice"), Principal.from_name("bob")
 
@@ -194,3 +204,44 @@ def test_a_charge_the_ledger_rejects_once_is_taken_by_its_identical_request(
     deployed = system.backend.as_caller(ALICE).deploy_token(token_config()).unwrap()
     assert charges_of(system, deployed.payment_id) == [FEE]
     assert_trail_complete(system, assert_money_never_lost(system))
+
+
+# -- 2. a deploying message that traps leaves its deployment to the timer --------------------------
+
+
+@pytest.mark.parametrize("kind", ["reject", "trap"])
+def test_a_deploying_message_that_traps_after_a_lost_reply_leaves_the_fee_to_the_timer(
+    system: System, fund: Any, kind: str
+) -> None:
+    """The factory's reply is lost (a reject: nothing deployed; a trap: the contract was
+    registered), its ticket cannot be looked up, and then the backend's own message traps at
+    its end, rolling back its last segment. The deployment was recorded in flight before
+    ``create_contract`` and stays so: held by the trapped message until the hold lapses, then
+    settled by the timer, refunded or linked (the charge used to be forgotten: paid, no
+    contract, no refund)."""
+    fund(ALICE)
+    ic, backend, factory = system.ic, system.backend, system.token_factory.id
+    inject = ic.faults.reject if kind == "reject" else ic.faults.trap
+    inject(canister=factory, method="create_contract")
+    ic.faults.reject(canister=factory, method="get_deployment", times=3)
+    ic.faults.trap(canister=backend.id, method="deploy_token")
+    with pytest.raises(CallRejected):
+        backend.as_caller(ALICE).deploy_token(token_config())
+    (payment_id,) = read_books(system).charged
+    assert set(ic.state_of(backend.id).unconfirmed) == {payment_id}
+    ic.advance_time(nanos=MAINTENANCE_DELAY_NS)  # still held by the message that trapped
+    assert set(ic.state_of(backend.id).unconfirmed) == {payment_id}
+    assert backend.admin_list_pending_refunds() == ()
+    ic.advance_time(nanos=SENDING_GIVEN_UP_NS)
+    books = assert_money_never_lost(system)
+    assert_trail_complete(system, books)
+    payment = system.invoice_storage.get_payment(payment_id)
+    if kind == "reject":
+        assert payment_id in books.refunded
+        assert system.icp_balance(ALICE) == 10 * E8S - 2 * LEDGER_FEE
+    else:
+        assert payment.contract_id == books.deployed[payment_id]
+        assert backend.get_counters().deployments == 1
+    state = ic.state_of(backend.id)
+    assert not state.unconfirmed and not state.in_flight
+

@@ -499,3 +499,28 @@ def test_an_attempt_whose_hold_lapsed_records_its_payment_when_nobody_holds_it(
     assert world.system.invoice_storage.get_refund(refund_id).status == RefundCompleted(block)
     assert backend.get_counters().refunds == 1 and backend.admin_list_undelivered() == ()
     assert not world.ic.state_of(backend.id).in_flight
+
+
+def test_a_deployment_whose_hold_lapsed_while_its_trail_was_written_is_settled_once(
+    world: Platform,
+) -> None:
+    """The deploying message charged and recorded its deployment in flight, then waits on the
+    audit storage past its hold's lapse; meanwhile an admin's flush settles the deployment (the
+    factory has no contract for it: refunded). The deploying message then finds it settled and
+    deploys nothing: one outcome, the refund."""
+    system = world.system
+
+    def lapse_then_flush(storage: Any) -> None:
+        world.ic.advance_time(nanos=SENDING_GIVEN_UP_NS + 1)
+        storage.call(system.backend.id, "flush_outbox")
+
+    HOOKS["log_event:PAYMENT_PROCESSED"] = lapse_then_flush
+    before = world.balance()
+    result = world.deploy()
+    assert isinstance(result, Err) and isinstance(result.error, DeploymentFailed), result
+    assert "another message settled it" in result.error.reason
+    assert system.token_factory.get_stats().contracts == 0
+    assert world.balance() == before - LEDGER_FEE
+    state = world.ic.state_of(system.backend.id)
+    assert not state.unconfirmed and not state.in_flight and not state.pending_refunds
+    assert_money_never_lost(system)
