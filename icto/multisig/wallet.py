@@ -205,17 +205,20 @@ class MultisigWallet(FactoryContract):
         return Ok(proposal.status)
 
     def _tallied(self, proposal: Proposal) -> Proposal:
-        """``proposal`` with the status its votes give it now."""
+        """``proposal`` with the status its votes give it now. One approved that no longer has
+        enough approvals (the threshold rose, an approver left) is Pending again: its timelock
+        starts anew when it reaches the threshold again."""
         state, now = self.state, self.time
         if proposal.status in FINAL:
             return proposal
         if not reachable(state, proposal):
             return evolve(proposal, status=Status.REJECTED, finished_at=now)
-        if proposal.status is Status.PENDING and (
-            counted(proposal.approvals, state.members) >= required(state, proposal.action)
-        ):
+        enough = counted(proposal.approvals, state.members) >= required(state, proposal.action)
+        if proposal.status is Status.PENDING and enough:
             status = Status.EXECUTABLE if state.timelock == 0 else Status.APPROVED
             return evolve(proposal, status=status, approved_at=now)
+        if proposal.status is not Status.PENDING and not enough:
+            return evolve(proposal, status=Status.PENDING, approved_at=None)
         return proposal
 
     # -- execution ------------------------------------------------------------------------------
@@ -351,8 +354,9 @@ class MultisigWallet(FactoryContract):
 
     def _retally(self) -> None:
         """After the voters, the threshold or a policy changed: a pending proposal that now has
-        enough approvals is Approved, and an open one that can no longer get them is Rejected.
-        (Costs one look per open proposal; such changes are rare.)"""
+        enough approvals is Approved, an approved one that no longer has them is Pending again,
+        and an open one that can no longer get them is Rejected. (Costs one look per open
+        proposal; such changes are rare.)"""
         open_ids = [
             proposal_id for status in (Status.PENDING, Status.APPROVED, Status.EXECUTABLE)
             for proposal_id in self.state.by_status.get(status, _EMPTY)

@@ -13,8 +13,9 @@ expiry (one before, at, one after).
 A plain model predicts every answer (Ok, or exactly which error) and every proposal as the wallet
 keeps it: status, votes, times, executor, failure and ledger blocks. An open proposal is tallied
 on each vote and after each executed change to the wallet: a pending one is Approved once the
-approvals of current voters reach the threshold of that moment, and any open one is Rejected once
-the voters who have not rejected it can no longer reach that threshold. Execution re-checks the
+approvals of current voters reach the threshold of that moment, an approved one that falls short
+of it is Pending again, and any open one is Rejected once the voters who have not rejected it can
+no longer reach that threshold. Execution re-checks the
 approvals and the action's validity. Whether a transfer is paid follows from the ledger's balance
 before the call.
 
@@ -316,15 +317,19 @@ class Model:
     # -- transitions ------------------------------------------------------------------------------
 
     def tally(self, ballot: Ballot, now: int) -> None:
-        """An open proposal against the wallet as it is: a pending one is Approved at its
-        threshold; any is Rejected once the voters who have not rejected it cannot reach it."""
+        """An open proposal against the wallet as it is: any is Rejected once the voters who
+        have not rejected it cannot reach its threshold; else a pending one is Approved at its
+        threshold, and an approved one that falls short of it is Pending again."""
         if ballot.status not in OPEN:
             return
         required = self.required(ballot.action)
-        if ballot.status is Status.PENDING and self.counted(ballot.approvals) >= required:
-            ballot.status, ballot.approved_at = Status.APPROVED, now
-        elif self.voters - self.counted(ballot.rejections) < required:
+        enough = self.counted(ballot.approvals) >= required
+        if self.voters - self.counted(ballot.rejections) < required:
             ballot.status, ballot.finished_at = Status.REJECTED, now
+        elif ballot.status is Status.PENDING and enough:
+            ballot.status, ballot.approved_at = Status.APPROVED, now
+        elif ballot.status is not Status.PENDING and not enough:
+            ballot.status, ballot.approved_at = Status.PENDING, None
 
     def time_reaches(self, now: int) -> None:
         for ballot in self.ballots:
