@@ -83,8 +83,13 @@ class MultisigConfig:
         return sum(1 for _, role in self.members if isinstance(role, Role) and role.votes)
 
 
-def validate_multisig_config(config: object, owner: Principal | None = None) -> tuple[str, ...]:
-    """Every reason ``config`` cannot be deployed (for ``owner``, if given); empty if valid."""
+def validate_multisig_config(
+    config: object, owner: Principal | None = None, *, never_vote: Iterable[Principal] = ()
+) -> tuple[str, ...]:
+    """Every reason ``config`` cannot be deployed (for ``owner``, if given); empty if valid.
+    ``never_vote``: canisters that can never approve, so can never be members: the Multisig
+    Factory (it refuses a config naming it) and, once installed, the wallet itself (its
+    installation checks both)."""
     if not isinstance(config, MultisigConfig):
         return (f"expected a MultisigConfig, got {type(config).__name__}",)
     reasons = [
@@ -94,7 +99,7 @@ def validate_multisig_config(config: object, owner: Principal | None = None) -> 
             text_problem("description", config.description, 0, MAX_DESCRIPTION, multiline=True),
         ) if problem
     ]  # fmt: skip
-    members = _member_problems(config.members, owner)
+    members = _member_problems(config.members, owner, frozenset(never_vote))
     reasons.extend(members)
     voters = config.voters if not members else MAX_MEMBERS
     if not is_nat(config.threshold) or not 1 <= config.threshold <= voters:
@@ -115,7 +120,9 @@ def validate_multisig_config(config: object, owner: Principal | None = None) -> 
     return tuple(reasons)
 
 
-def _member_problems(members: object, owner: Principal | None) -> list[str]:
+def _member_problems(
+    members: object, owner: Principal | None, never_vote: frozenset[Principal]
+) -> list[str]:
     if not isinstance(members, tuple) or not all(
         isinstance(pair, tuple) and len(pair) == 2 for pair in members
     ):
@@ -127,6 +134,8 @@ def _member_problems(members: object, owner: Principal | None) -> list[str]:
         problem = identified_problem(principal, "member")
         if problem:
             problems.append(problem)
+        elif principal in never_vote:
+            problems.append(f"{principal} is the wallet or its factory: it can never vote")
         if not isinstance(role, Role):
             problems.append(f"a member's role is a Role, got {role!r}")
     if _repeats(principal for principal, _ in members):

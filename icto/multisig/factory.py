@@ -39,7 +39,7 @@ class MultisigFactory(Factory):
         return caller == info.owner and SIGNER in self.state.index.roles_of(caller, info)
 
     def validate_config(self, owner: Principal, config: object) -> tuple[str, ...]:
-        return validate_multisig_config(config, owner)
+        return validate_multisig_config(config, owner, never_vote=(self.id,))
 
     def draft(self, owner: Principal, config: MultisigConfig) -> ContractDraft:
         roles = tuple(

@@ -137,6 +137,8 @@ def _newcomer(state: WalletState, principal: object) -> list[str]:
     if problem:
         return [problem]
     assert isinstance(principal, Principal)
+    if principal in (state.wallet, state.meta.factory):
+        return [f"{principal} is the wallet or its factory: it can never vote"]
     if state.members.role(principal) is not None:
         return [f"{principal} is already a member; use ChangeRole"]
     if len(state.members.roles) >= MAX_MEMBERS:

@@ -342,3 +342,5 @@ class WalletState:
     deadlines: Any
     events: Any
     timer: tuple[int, int] | None = None
+    wallet: Principal | None = None
+    """The wallet's own id: it can never vote, so it never becomes a member."""

@@ -104,7 +104,12 @@ class MultisigWallet(FactoryContract):
     state: WalletState
 
     def init(self, arg: ContractInit) -> None:
-        arg = self.checked_init(arg, validate_multisig_config)
+        never_vote = (self.id, self.caller)  # the wallet and its factory
+
+        def validate(config: object, owner: Principal) -> tuple[str, ...]:
+            return validate_multisig_config(config, owner, never_vote=never_vote)
+
+        arg = self.checked_init(arg, validate)
         config: MultisigConfig = arg.config
         roles = immutables.Map(dict(config.members))
         self.state = WalletState(
@@ -114,13 +119,13 @@ class MultisigWallet(FactoryContract):
             policies=immutables.Map(dict(config.policies)),
             limits=immutables.Map(dict(config.daily_limits)), spent=immutables.Map(),
             frozen=False, proposals=Vector(), by_status=immutables.Map(),
-            deadlines=SortedSet(), events=Vector(),
+            deadlines=SortedSet(), events=Vector(), wallet=self.id,
         )  # fmt: skip
 
     def post_upgrade(self, stable: Any, arg: Any) -> None:
         """Keep every proposal; timers do not survive an upgrade, so re-arm the deadline."""
         super().post_upgrade(stable, arg)
-        self.state = evolve(self.state, timer=None)
+        self.state = evolve(self.state, timer=None, wallet=self.id)
         self._arm()
 
     def has_role(self, user: Principal, role: str) -> bool:

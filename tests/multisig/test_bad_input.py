@@ -3,11 +3,13 @@ cheap path, and changes nothing.
 
 Arguments of the wrong type are refused by the router before the method runs
 (``InvalidArguments``, a ``CallRejected``). Records of the right type holding bad values (amounts
-of 2**128, 10 MB texts, 10,000-transfer batches, the anonymous principal or the management
-canister as a member, hostile description text) are ``Err(InvalidProposal)`` or config reasons;
-unknown proposal ids are ``Err(UnknownProposal)``. Every refusal leaves the wallet's state and
-every ICP balance as they were, and is decided without a single inter-canister call: the call's
-trace is the ingress message alone. A paid deployment of a refused config takes no fee.
+of 2**128, 10 MB texts, 10,000-transfer batches, the anonymous principal, the management
+canister, the wallet itself or its factory as a member, hostile description text) are
+``Err(InvalidProposal)`` or config reasons; unknown proposal ids are ``Err(UnknownProposal)``.
+Every refusal leaves the wallet's state and every ICP balance as they were, and is decided
+without a single inter-canister call: the call's trace is the ingress message alone. A paid
+deployment of a refused config takes no fee (one naming the Multisig Factory is refused by the
+factory after payment, and the fee refunded).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from icto import E8S, IC, Account, Err, InvalidArguments, Ok, Principal
+from icto.backend.types import DeploymentFailed
 from icto.factory import InvalidConfig
+from icto.factory.types import ContractInit
 from icto.ic.proxy import CanisterProxy
 from icto.ic.world import MAX_TIME
 from icto.ledger.presets import ICP
@@ -38,6 +42,7 @@ from icto.multisig import (
     InvalidProposal,
     Kind,
     MultisigConfig,
+    MultisigWallet,
     RemoveObserver,
     RemoveSigner,
     Role,
@@ -357,6 +362,58 @@ def test_a_page_out_of_bounds_is_rejected(world: World, offset: int, limit: int)
 
 
 # -- who may be a member --------------------------------------------------------------------------
+
+NEVER_VOTE = ["the wallet itself", "its factory"]
+
+
+@pytest.mark.parametrize("who", NEVER_VOTE)
+@pytest.mark.parametrize(
+    "make",
+    [lambda p: AddSigner(p), lambda p: AddSigner(p, Role.OWNER), lambda p: AddObserver(p)],
+    ids=["AddSigner", "AddSigner as Owner", "AddObserver"],
+)
+def test_neither_the_wallet_nor_its_factory_ever_joins_it(
+    world: World, who: str, make: Callable[[Principal], object]
+) -> None:
+    """Neither ever approves: as a voter it would count towards the threshold without ever
+    reaching it, and the signers could remove each other below it."""
+    member = world.wallet if who == NEVER_VOTE[0] else world.system.multisig_factory.id
+    with world.refused():
+        reasons = invalid_proposal(world.as_(ALICE).propose(make(member)))
+    assert any("can never vote" in reason for reason in reasons)
+
+
+def test_a_config_naming_the_multisig_factory_is_refused_by_it_and_the_fee_refunded(
+    world: World,
+) -> None:
+    """The backend's check before payment does not know the factory; the factory refuses the
+    config before deploying anything, and the backend refunds the fee."""
+    factory = world.system.multisig_factory
+    config = attrs.evolve(CONFIG, members=(*CONFIG.members, (factory.id, Role.SIGNER)))
+    assert validate_multisig_config(config, ALICE) == ()
+    assert validate_multisig_config(config, ALICE, never_vote=(factory.id,))
+    wallets = len(factory.as_caller(ALICE).get_my_contracts(ALICE))
+    result = world.system.backend.as_caller(ALICE).deploy_multisig(config)
+    assert isinstance(result, Err) and isinstance(result.error, DeploymentFailed), result
+    assert "can never vote" in result.error.reason
+    refund = result.error.refund
+    assert refund is not None and (refund.status, refund.amount) == ("Completed", FEE)
+    assert len(factory.as_caller(ALICE).get_my_contracts(ALICE)) == wallets
+
+
+@pytest.mark.parametrize("who", ["the wallet itself", "its installer"])
+def test_a_wallet_naming_itself_or_its_factory_as_a_member_is_never_installed(who: str) -> None:
+    """A wallet's id can be known before its installation: the installation checks it, and
+    the installer's (its factory's), too."""
+    ic = IC()
+    installer = Principal.from_name("installer")
+    wallet = ic.create_canister(caller=installer)
+    member = wallet if who == "the wallet itself" else installer
+    config = attrs.evolve(CONFIG, members=(*CONFIG.members, (member, Role.SIGNER)))
+    init = ContractInit(ALICE, config)
+    refusal = rejected(lambda: ic.install_code(wallet, MultisigWallet, init, caller=installer))
+    assert "can never vote" in refusal.message
+    assert ic.code_of(wallet) is None
 
 NOBODY = {"anonymous": ANONYMOUS, "management canister": MANAGEMENT}
 
