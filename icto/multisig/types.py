@@ -229,6 +229,16 @@ class WalletInfo:
 
 
 @attrs.frozen
+class LedgerBalance:
+    """The wallet's balance on one ledger, or why the ledger did not give it (it rejected the
+    query, or answered something that is not an amount)."""
+
+    ledger: Principal
+    balance: int | None
+    error: str | None = None
+
+
+@attrs.frozen
 class Spent:
     """What left the wallet from one ledger in the 24 h window ``window`` (``now // day``)."""
 

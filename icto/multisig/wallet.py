@@ -33,6 +33,7 @@ from icto.ic.errors import CallRejected, Reject
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.world import MAX_TIME
+from icto.ledger.client import ledger_error
 from icto.ledger.types import TransferArgs
 from icto.multisig.config import MultisigConfig, Role, validate_multisig_config
 from icto.multisig.rules import (
@@ -58,6 +59,7 @@ from icto.multisig.types import (
     ChangeVisibility,
     Freeze,
     InvalidProposal,
+    LedgerBalance,
     Members,
     MultisigError,
     NotASigner,
@@ -525,14 +527,21 @@ class MultisigWallet(FactoryContract):
         return Page(items, total, end if end < total else None)
 
     @query(composite=True)
-    def get_balances(self, ledgers: tuple[Principal, ...]) -> tuple[tuple[Principal, int], ...]:
-        """The wallet's balance on each of ``ledgers`` (asked of each ledger)."""
-        if not self._may_read():
-            return ()
+    def get_balances(self, ledgers: tuple[Principal, ...]) -> tuple[LedgerBalance, ...]:
+        """The wallet's balance on each of ``ledgers``, asked of each ledger; one that does not
+        answer with an amount is reported with why, next to the others."""
         if len(ledgers) > MAX_BALANCES:
             raise Reject(f"ask for at most {MAX_BALANCES} ledgers at once")
-        account = Account(self.id)
-        return tuple(
-            (ledger, int(self.query_call(ledger, "icrc1_balance_of", account)))
-            for ledger in ledgers
-        )
+        if not self._may_read():
+            return ()
+        return tuple(self._balance(ledger) for ledger in ledgers)
+
+    def _balance(self, ledger: Principal) -> LedgerBalance:
+        try:
+            answer = self.query_call(ledger, "icrc1_balance_of", Account(self.id))
+        except CallRejected as rejected:
+            return LedgerBalance(ledger, None, ledger_error(rejected.message))
+        if not is_nat(answer):
+            unknown = f"icrc1_balance_of answered {answer!r}, not an amount"
+            return LedgerBalance(ledger, None, ledger_error(unknown))
+        return LedgerBalance(ledger, int(answer))

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from icto import E8S, IC, Account, Err, InvalidArguments, Ok, Principal
+from icto import E8S, IC, Account, Canister, Err, InvalidArguments, Ok, Principal, query
 from icto.backend.types import DeploymentFailed
 from icto.factory import InvalidConfig
 from icto.factory.types import ContractInit
@@ -359,6 +359,44 @@ def test_a_page_out_of_bounds_is_rejected(world: World, offset: int, limit: int)
     ):
         with world.refused():
             assert "must be" in rejected(read).message
+
+
+def test_more_than_twenty_ledgers_at_once_are_rejected_whoever_asks(world: World) -> None:
+    """Like a page out of bounds, the request is refused before who asks is looked at: a
+    member and a stranger alike."""
+    ledgers = tuple(Principal.from_canister_index(900 + n) for n in range(21))
+    member, stranger = world.as_(ALICE), world.as_(ERIN)
+    with world.refused():
+        assert "at most 20" in rejected(lambda: member.get_balances(ledgers)).message
+        assert "at most 20" in rejected(lambda: stranger.get_balances(ledgers)).message
+
+
+class NotALedger(Canister):
+    """Answers a balance query with text."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = None
+
+    @query
+    def icrc1_balance_of(self, account: Account) -> str:
+        return "plenty"
+
+
+def test_a_canister_that_gives_no_balance_is_reported_with_why_next_to_the_others(
+    world: World,
+) -> None:
+    """One that answers text, one that does not exist, and one with no such method (the wallet
+    itself): each is reported with its reason, and the ICP balance is still read."""
+    odd = world.ic.deploy(NotALedger).id
+    missing = Principal.from_canister_index(999_999)
+    icp, *others = world.as_(DAVE).get_balances((world.icp, odd, missing, world.wallet))
+    expected = (world.icp, world.system.icp_balance(world.wallet), None)
+    assert (icp.ledger, icp.balance, icp.error) == expected
+    assert [balance.ledger for balance in others] == [odd, missing, world.wallet]
+    assert all(balance.balance is None and balance.error for balance in others)
+    assert "plenty" in str(others[0].error)
 
 
 # -- who may be a member --------------------------------------------------------------------------
