@@ -144,11 +144,14 @@ ACTIONS: tuple[type, ...] = (
 class Status(enum.StrEnum):
     """Pending → Approved (threshold reached) → Executable (timelock passed) → Executed | Failed;
     Rejected when the threshold can no longer be reached; Expired past the lifetime. Executed,
-    Failed, Rejected and Expired are final."""
+    Failed, Rejected and Expired are final. Executing: a transfer's outcome is in doubt (see
+    ``TransferOutcome.in_doubt``); executing the proposal again settles it. Only Pending,
+    Approved and Executable take votes."""
 
     PENDING = "Pending"
     APPROVED = "Approved"
     EXECUTABLE = "Executable"
+    EXECUTING = "Executing"
     EXECUTED = "Executed"
     FAILED = "Failed"
     REJECTED = "Rejected"
@@ -165,11 +168,22 @@ OPEN = frozenset({Status.PENDING, Status.APPROVED, Status.EXECUTABLE})
 
 @attrs.frozen
 class TransferOutcome:
-    """One transfer of an executed proposal: its ledger block, or the ledger's error."""
+    """One transfer of an executed proposal: its ledger block, or the ledger's error; or, while
+    ``in_doubt``, neither yet.
+
+    Each transfer is one ledger request, the same every time it is sent: its memo (the
+    transfer's own, or one numbered by the proposal and the transfer's place in it) and
+    ``created_at``. A ledger can commit a transfer and then fail, so a reject does not prove that
+    nothing moved: such a transfer stays in doubt, still counted against the daily limit, until
+    the identical request is answered (the ledger runs it, or answers ``Duplicate`` with the
+    block of the first) or the ledger's log says whether it ran."""
 
     transfer: Transfer
     block: int | None
     error: Any = None
+    created_at: int | None = None
+    """The ``created_at_time`` of the transfer's ledger request."""
+    in_doubt: bool = False
 
 
 @attrs.frozen
@@ -354,3 +368,6 @@ class WalletState:
     timer: tuple[int, int] | None = None
     wallet: Principal | None = None
     """The wallet's own id: it can never vote, so it never becomes a member."""
+    requested_at: int = 0
+    """The ``created_at_time`` of the wallet's latest ledger request. Each request's is later,
+    so no two are the same transaction to a ledger, whatever their memos."""

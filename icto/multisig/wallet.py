@@ -9,10 +9,12 @@ their exact instants (one timer, set for the earliest deadline). Nothing execute
 nothing but a signer's call moves a proposal.
 
 Every rule is checked when a proposal is made and again when it executes, against the wallet as
-it is then (``icto.multisig.rules``). A transfer's proposal is closed before its ledger call and
-finished from the ledger's answer, so it can neither be paid twice nor be recorded as paid when
-it was not. Member and visibility changes reach the factory in the same execution (or through
-the contract's outbox when the factory does not answer).
+it is then (``icto.multisig.rules``). A transfer's proposal is closed (Executing) before its
+ledger calls, each transfer planned as one deduplicated ledger request, and finished from the
+ledger's answers: a transfer whose outcome stays in doubt keeps the proposal Executing, and
+executing it again sends the identical request, so it can neither be paid twice nor be recorded
+as paid, or as failed, when it was not. Member and visibility changes reach the factory in the
+same execution (or through the contract's outbox when the factory does not answer).
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ from icto.factory.contract import FactoryContract
 from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
 from icto.ic.account import Account
 from icto.ic.canister import query, update
-from icto.ic.errors import CallRejected, Reject
+from icto.ic.errors import CallRejected, Reject, RejectCode
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.world import MAX_TIME
-from icto.ledger.client import ledger_error
-from icto.ledger.types import TransferArgs
+from icto.ledger.client import LedgerFailure, ledger_error, logged_outcome, memo_of, settle_or_find
+from icto.ledger.types import Duplicate, TooOld, TransferArgs
 from icto.multisig.config import MultisigConfig, Role, validate_multisig_config
 from icto.multisig.rules import (
     action_problems,
@@ -47,8 +49,8 @@ from icto.multisig.rules import (
     window,
 )
 from icto.multisig.types import (
-    FINAL,
     OBSERVER,
+    OPEN,
     SIGNER,
     Action,
     AddObserver,
@@ -90,7 +92,7 @@ _EMPTY: SortedSet[int] = SortedSet()
 
 def _deadline(proposal: Proposal, timelock: int) -> int | None:
     """When an open proposal next changes by itself: its timelock's end, or its expiry."""
-    if proposal.status in FINAL:
+    if proposal.status not in OPEN:
         return None
     if proposal.status is Status.APPROVED:
         assert proposal.approved_at is not None
@@ -198,7 +200,7 @@ class MultisigWallet(FactoryContract):
         found = self._signers_proposal(proposal_id)
         if not isinstance(found, Proposal):
             return Err(found)
-        if found.status in FINAL:
+        if found.status not in OPEN:
             return Err(ProposalClosed(found.id, found.status))
         if voter in found.approvals or voter in found.rejections:
             return Err(AlreadyVoted(found.id))
@@ -216,7 +218,7 @@ class MultisigWallet(FactoryContract):
         enough approvals (the threshold rose, an approver left) is Pending again: its timelock
         starts anew when it reaches the threshold again."""
         state, now = self.state, self.time
-        if proposal.status in FINAL:
+        if proposal.status not in OPEN:
             return proposal
         if not reachable(state, proposal):
             return evolve(proposal, status=Status.REJECTED, finished_at=now)
@@ -233,7 +235,9 @@ class MultisigWallet(FactoryContract):
     @update
     def execute(self, proposal_id: int) -> Ok[Proposal] | Err[MultisigError]:
         """Any Owner or Signer executes an Executable proposal; the proposal as it ended
-        (Executed, or Failed with the reason and, for transfers, the ledger's error)."""
+        (Executed, or Failed with the reason and, for transfers, the ledger's error), or
+        Executing while a transfer's outcome is in doubt. Executing such a proposal again sends
+        each transfer still in doubt again, as the identical request."""
         executor = self.caller
         found = self._signers_proposal(proposal_id)
         if not isinstance(found, Proposal):
@@ -241,6 +245,8 @@ class MultisigWallet(FactoryContract):
         refusal = self._not_executable(found)
         if refusal is not None:
             return Err(refusal)
+        if found.status is Status.EXECUTING:
+            return Ok(self._settle(found.id, executor))
         state, now = self.state, self.time
         problems = action_problems(state, found.action)
         transfers = transfers_of(found.action)
@@ -258,15 +264,19 @@ class MultisigWallet(FactoryContract):
         return Ok(done)
 
     def _not_executable(self, proposal: Proposal) -> MultisigError | None:
-        if proposal.status in FINAL:
+        """Why ``proposal`` cannot be executed now. One Executing (a transfer in doubt) was
+        executed with its approvals: only a freeze holds its transfers back."""
+        if proposal.status.final:
             return ProposalClosed(proposal.id, proposal.status)
-        if proposal.status is not Status.EXECUTABLE:
+        if proposal.status not in (Status.EXECUTABLE, Status.EXECUTING):
             at = None if proposal.approved_at is None else proposal.approved_at + (
                 self.state.timelock
             )  # fmt: skip
             return NotExecutable(proposal.id, proposal.status, at)
         if self.state.frozen and not isinstance(proposal.action, Unfreeze):
             return InvalidProposal(("the wallet is frozen: it executes nothing but Unfreeze",))
+        if proposal.status is Status.EXECUTING:
+            return None
         have = counted(proposal.approvals, self.state.members)
         need = required(self.state, proposal.action)
         if have < need:
@@ -274,45 +284,136 @@ class MultisigWallet(FactoryContract):
         return None
 
     def _pay(self, proposal: Proposal, executor: Principal) -> Proposal:
-        """Close the proposal and count the spending first, then make each ledger call; a
-        transfer the ledger refuses gives its spending back and fails the proposal. An answer
-        that is neither a block nor an error (any canister can be named as a ledger) fails the
-        proposal too, but keeps its spending: whether it moved is unknown."""
+        """Close the proposal (Executing) with each transfer planned as its one ledger request
+        and count the spending first, then send them (``_settle``)."""
         now = self.time
         transfers = transfers_of(proposal.action)
-        closed = evolve(proposal, status=Status.EXECUTED, finished_at=now,
-                              executed_by=executor)  # fmt: skip
+        first = max(now, self.state.requested_at + 1)
+        planned = tuple(
+            TransferOutcome(transfer, None, created_at=min(first + i, MAX_TIME), in_doubt=True)
+            for i, transfer in enumerate(transfers)
+        )
+        self.state = evolve(self.state, requested_at=planned[-1].created_at)
+        closed = evolve(proposal, status=Status.EXECUTING, finished_at=now,
+                        executed_by=executor, outcomes=planned)  # fmt: skip
         self._store(closed, proposal, None)
         for transfer in transfers:
             self._spend(transfer.ledger, transfer.amount)
-        outcomes = []
-        for transfer in transfers:
-            args = TransferArgs(to=transfer.to, amount=transfer.amount, memo=transfer.memo)
-            try:
-                result = self.call(transfer.ledger, "icrc1_transfer", args)
-            except CallRejected as rejected:
-                result = Err(foreign_text(rejected.message, 1024))
-            if isinstance(result, Ok) and is_nat(result.value):
-                outcomes.append(TransferOutcome(transfer, result.value))
-            elif isinstance(result, Err):
-                self._spend(transfer.ledger, -transfer.amount)
-                outcomes.append(TransferOutcome(transfer, None, result.error))
-            else:
-                unknown = f"the ledger answered {result!r}, neither a block nor an error"
-                outcomes.append(TransferOutcome(transfer, None, foreign_text(unknown, 1024)))
+        return self._settle(proposal.id, executor)
+
+    def _settle(self, proposal_id: int, executor: Principal) -> Proposal:
+        """Send each transfer of an Executing proposal that is still in doubt, in order, and
+        record what the ledger says; then the proposal is Executed (every transfer paid), Failed
+        (one was not), or still Executing (one is still in doubt). A transfer another message
+        settled meanwhile is not sent again."""
+        count = len(self.state.proposals[proposal_id].outcomes)
+        for index in range(count):
+            if self.state.proposals[proposal_id].outcomes[index].in_doubt:
+                self._settled(proposal_id, index, self._transfer(proposal_id, index))
+        current: Proposal = self.state.proposals[proposal_id]
+        if current.status is not Status.EXECUTING:
+            return current  # another message finished it meanwhile
+        outcomes = current.outcomes
+        doubt = [i for i, outcome in enumerate(outcomes) if outcome.in_doubt]
         failed = [i for i, outcome in enumerate(outcomes) if outcome.block is None]
-        reason = None
-        if failed:
-            reason = f"transfer {failed[0]} of {len(outcomes)} failed: {outcomes[failed[0]].error}"
-            reason = foreign_text(reason, 1024)
-        final = evolve(
-            closed, outcomes=tuple(outcomes), failure=reason,
-            status=Status.FAILED if failed else Status.EXECUTED,
-        )  # fmt: skip
-        current = self.state.proposals[proposal.id]
-        self._store(final, current, WalletEvent(now, str(final.status), executor, proposal.id,
-                                                reason or ""))  # fmt: skip
+        status, reason, detail = Status.EXECUTED, None, ""
+        if doubt:
+            status = Status.EXECUTING
+            detail = f"transfer {doubt[0]} of {count} is in doubt: {outcomes[doubt[0]].error}"
+        elif failed:
+            status = Status.FAILED
+            reason = f"transfer {failed[0]} of {count} failed: {outcomes[failed[0]].error}"
+            reason = detail = foreign_text(reason, 1024)
+        final = evolve(current, status=status, failure=reason)
+        self._store(final, current, WalletEvent(self.time, str(status), executor, proposal_id,
+                                                detail))  # fmt: skip
         return final
+
+    def _request(self, proposal_id: int, index: int) -> TransferArgs:
+        """The one ledger request of a proposal's transfer ``index``, as planned now."""
+        outcome = self.state.proposals[proposal_id].outcomes[index]
+        transfer = outcome.transfer
+        memo = transfer.memo
+        if memo is None:
+            memo = memo_of(f"multisig transfer {proposal_id} {index}")
+        return TransferArgs(
+            to=transfer.to, amount=transfer.amount, memo=memo, created_at_time=outcome.created_at
+        )
+
+    def _transfer(self, proposal_id: int, index: int) -> int | LedgerFailure | str:
+        """Send the request of a transfer and say what became of it: its block; a
+        ``LedgerFailure``, refused (nothing moved) or ``in_doubt``; or, from a canister that is
+        not a ledger, its answer as text (neither a block nor an error: whether it moved is
+        unknown, and no resend can tell). A reject is followed by the identical request, whose
+        answer (the block, or ``Duplicate`` of the first) says what happened; a request the
+        ledger still rejects, or no longer recognises, is looked up in the ledger's log, and one
+        that never ran past the ledger's window is planned anew and sent. A canister that does
+        not exist never ran it."""
+        transfer = self.state.proposals[proposal_id].outcomes[index].transfer
+        ledger, to = transfer.ledger, transfer.to
+        first = ""
+        try:
+            answer = self.call(ledger, "icrc1_transfer", self._request(proposal_id, index))
+        except CallRejected as rejected:
+            if rejected.reject_code is RejectCode.DESTINATION_INVALID:  # no such canister
+                return LedgerFailure(ledger_error(rejected.message))
+            answer, first = None, rejected.message
+        if isinstance(answer, Ok) and is_nat(answer.value):
+            return int(answer.value)
+        if isinstance(answer, Err) and isinstance(answer.error, Duplicate):
+            return int(answer.error.duplicate_of)
+        if isinstance(answer, Err) and not isinstance(answer.error, TooOld):
+            return LedgerFailure(ledger_error(answer.error))
+        if answer is not None and not isinstance(answer, Err):
+            return ledger_error(f"the ledger answered {answer!r}, neither a block nor an error")
+
+        def replan() -> TransferArgs:
+            self._replace_outcome(proposal_id, index, created_at=self._next_request_at())
+            return self._request(proposal_id, index)
+
+        sent = settle_or_find(
+            self, ledger, "icrc1_transfer", self._request(proposal_id, index), to, replan, sends=1
+        )
+        if not (isinstance(sent, LedgerFailure) and sent.in_doubt and not sent.expired):
+            return sent
+        logged = logged_outcome(self, ledger, self._request(proposal_id, index), None, to)
+        if not isinstance(logged, LedgerFailure):
+            return logged
+        rejects = sent.reason
+        if answer is None:
+            rejects = f"the ledger rejected the request twice: {ledger_error(first)}"
+        return LedgerFailure(f"{rejects}; {logged.reason}", in_doubt=logged.in_doubt)
+
+    def _next_request_at(self) -> int:
+        """A ``created_at_time`` for a new ledger request: later than any before it."""
+        at = min(max(self.time, self.state.requested_at + 1), MAX_TIME)
+        self.state = evolve(self.state, requested_at=at)
+        return at
+
+    def _settled(self, proposal_id: int, index: int, result: int | LedgerFailure | str) -> None:
+        """Record what became of a transfer in doubt, once (the first message to learn it): a
+        refused one gives its spending back; one in doubt, or with an answer that says nothing,
+        keeps it."""
+        outcome = self.state.proposals[proposal_id].outcomes[index]
+        if not outcome.in_doubt:
+            return
+        if isinstance(result, int):
+            self._replace_outcome(proposal_id, index, block=result, error=None, in_doubt=False)
+        elif isinstance(result, LedgerFailure) and result.in_doubt:
+            self._replace_outcome(proposal_id, index, error=result.reason)
+        elif isinstance(result, LedgerFailure):
+            self._replace_outcome(proposal_id, index, error=result.reason, in_doubt=False)
+            executed_at = self.state.proposals[proposal_id].finished_at
+            if executed_at is not None and window(executed_at) == window(self.time):
+                self._spend(outcome.transfer.ledger, -outcome.transfer.amount)
+        else:
+            self._replace_outcome(proposal_id, index, error=result, in_doubt=False)
+
+    def _replace_outcome(self, proposal_id: int, index: int, **changes: Any) -> None:
+        before: Proposal = self.state.proposals[proposal_id]
+        outcomes = list(before.outcomes)
+        outcomes[index] = evolve(outcomes[index], **changes)
+        self._store(evolve(before, outcomes=tuple(outcomes)), before, None)
 
     def _spend(self, ledger: Principal, amount: int) -> None:
         now = self.time

@@ -6,9 +6,9 @@ example starts again from that snapshot, with up to four proposals made. At each
 hypothesis state machine one of five candidates (Erin is a stranger) proposes any kind of action
 with random values (transfers above the balance, batches, member, threshold, policy, limit,
 visibility and freeze changes), approves, rejects or executes a random proposal (or an unknown
-id), executes while the ICP ledger rejects or traps one transfer or while the factory is
-unreachable, or time moves by a random amount or to the exact nanosecond of a timelock's end or an
-expiry (one before, at, one after).
+id), executes while the ICP ledger rejects or traps one transfer (the wallet sends the identical
+request again, which runs) or while the factory is unreachable, or time moves by a random amount
+or to the exact nanosecond of a timelock's end or an expiry (one before, at, one after).
 
 A plain model predicts every answer (Ok, or exactly which error) and every proposal as the wallet
 keeps it: status, votes, times, executor, failure and ledger blocks. An open proposal is tallied
@@ -28,9 +28,10 @@ After every step:
 3. the factory indexes each candidate exactly as a member (``signer`` for Owners and Signers,
    ``observer`` for Observers, nothing otherwise) and the wallet's visibility, unless a
    notification the factory missed is waiting for the wallet's retry;
-4. no proposal is paid twice: each recorded block is a payment of its own transfer, no block is
-   claimed by two transfers, every payment belongs to a proposal, and an Executed proposal has
-   a block for each of its transfers.
+4. no proposal is paid twice: each recorded block is a payment of its own transfer (its memo, or
+   the wallet's memo for it, and the request's ``created_at_time``), no block is claimed by two
+   transfers, every payment belongs to a proposal, an Executed proposal has a block for each of
+   its transfers, and no outcome is left in doubt.
 
 Plain examples pin the basic transitions with exact values.
 """
@@ -47,6 +48,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from icto import E8S, IC, Account, Err, Ok, Principal
+from icto.ledger.client import memo_of
 from icto.ledger.presets import ICP
 from icto.multisig import (
     AddObserver,
@@ -391,19 +393,22 @@ class Model:
         return None
 
     def pay(self, ballot: Ballot, now: int, balance: int, next_block: int, faults: int) -> int:
-        """Pay a proposal's transfers as the ledger will: refused while a fault is armed (the
-        ICP ledger only) or when the balance does not cover amount and fee. Returns how many
-        faults fired."""
+        """Pay a proposal's transfers as the ledger will: refused when the balance does not
+        cover amount and fee (or the ledger does not exist). A fault armed on the ICP ledger
+        rejects or traps the first request, and the wallet sends the identical request again,
+        which runs. Each payment carries the transfer's memo or, without one, the wallet's
+        memo for it. Returns how many faults fired."""
         paid: list[tuple[Transfer, int | None]] = []
         fired = 0
-        for transfer in transfers_in(ballot.action):
+        for index, transfer in enumerate(transfers_in(ballot.action)):
             block = None
             if transfer.ledger == ICP_LEDGER and fired < faults:
                 fired += 1
-            elif transfer.ledger == ICP_LEDGER and balance >= transfer.amount + LEDGER_FEE:
+            if transfer.ledger == ICP_LEDGER and balance >= transfer.amount + LEDGER_FEE:
                 block, next_block = next_block, next_block + 1
                 balance -= transfer.amount + LEDGER_FEE
-                self.payments.append((transfer.to, transfer.amount, transfer.memo))
+                memo = sent_memo(ballot.id, index, transfer)
+                self.payments.append((transfer.to, transfer.amount, memo))
                 window_amount = self.spent_today(transfer.ledger, now) + transfer.amount
                 self.spent[transfer.ledger] = (now // DAY_NS, window_amount)
             paid.append((transfer, block))
@@ -451,6 +456,14 @@ class Model:
         return self.is_public != was_public or any(
             indexed(before.get(p)) != indexed(self.roles.get(p)) for p in CANDIDATES
         )
+
+
+def sent_memo(proposal_id: int, index: int, transfer: Transfer) -> bytes:
+    """The memo of a transfer's ledger request: its own, or one naming the proposal and its
+    place in it (unique to the wallet, so the ledger can deduplicate the request)."""
+    if transfer.memo is not None:
+        return transfer.memo
+    return memo_of(f"multisig transfer {proposal_id} {index}")
 
 
 def transfer_problems(transfer: Transfer) -> list[str]:
@@ -819,7 +832,8 @@ class WalletMachine(RuleBasedStateMachine):
             if proposal.status is Status.EXECUTED and transfers_in(proposal.action):
                 assert len(proposal.outcomes) == len(transfers_in(proposal.action))
                 assert all(outcome.block is not None for outcome in proposal.outcomes)
-            for outcome in proposal.outcomes:
+            for index, outcome in enumerate(proposal.outcomes):
+                assert not outcome.in_doubt
                 if outcome.block is None:
                     assert outcome.error is not None
                     continue
@@ -827,7 +841,9 @@ class WalletMachine(RuleBasedStateMachine):
                 block = by_index[outcome.block]
                 paid = outcome.transfer
                 assert block.from_ == account
-                assert (block.to, block.amount, block.memo) == (paid.to, paid.amount, paid.memo)
+                memo = sent_memo(proposal.id, index, paid)
+                assert (block.to, block.amount, block.memo) == (paid.to, paid.amount, memo)
+                assert block.created_at_time == outcome.created_at
                 claimed.append(outcome.block)
         assert len(claimed) == len(set(claimed))
         assert set(claimed) == outgoing
@@ -924,18 +940,21 @@ def test_a_proposal_expires_exactly_at_its_creation_plus_the_lifetime(world: Dep
 
 
 def test_a_transfer_the_ledger_refuses_fails_for_good_and_moves_nothing(world: Deployed) -> None:
+    """The ledger rejects the transfer and its identical resend before running either; its log
+    shows it never ran, so the proposal fails (nothing moved)."""
     ic, system = world.ic, world.system
     alice, bob = ic.actor(world.wallet_id, ALICE), ic.actor(world.wallet_id, BOB)
     proposal_id = alice.propose(Transfer(ICP_LEDGER, Account(ERIN), 5 * E8S)).unwrap()
     bob.approve(proposal_id).unwrap()
     ic.advance_time(hours=1)
-    with ic.faults.reject(canister=ICP_LEDGER, method="icrc1_transfer") as fault:
+    with ic.faults.reject(canister=ICP_LEDGER, method="icrc1_transfer", times=None) as fault:
         failed = alice.execute(proposal_id).unwrap()
-    assert fault.fired == 1
+    assert fault.fired == 2
     assert failed.status is Status.FAILED and failed.executed_by == ALICE
     assert failed.failure is not None and failed.failure.startswith("transfer 0 of 1 failed")
     (outcome,) = failed.outcomes
-    assert outcome.block is None and outcome.error is not None
+    assert outcome.block is None and not outcome.in_doubt
+    assert "never ran" in str(outcome.error)
     assert bob.execute(proposal_id) == Err(ProposalClosed(proposal_id, Status.FAILED))
     assert system.icp_balance(Account(world.wallet_id)) == FUNDING
     assert system.icp_balance(ERIN) == 0
