@@ -61,7 +61,8 @@ def settle(
     """Send a deduplicated ledger request (``args`` carry ``created_at_time`` and a unique memo)
     and return its block, or why it failed; a reject is followed by the identical request, up to
     ``sends`` in all, whose answer (its block, or ``Duplicate`` of the first) says what
-    happened. A caller that retries later itself sends it once a time."""
+    happened. An answer that is neither a block nor an error leaves it in doubt. A caller that
+    retries later itself sends it once a time."""
     last = ""
     for _ in range(sends):
         try:
@@ -76,7 +77,11 @@ def settle(
             return LedgerFailure(reason, in_doubt=True, expired=True)
         if isinstance(result, Err):
             return LedgerFailure(ledger_error(result.error))
-        return int(result.value)
+        block: Any = getattr(result, "value", None)  # an Ok's
+        if not is_nat(block):
+            unknown = f"the ledger answered {result!r}, neither a block nor an error"
+            return LedgerFailure(ledger_error(unknown), in_doubt=True)
+        return int(block)
     times = "twice" if sends == 2 else f"{sends} times" if sends > 1 else "once"
     reason = f"the ledger rejected the request {times}: {last}"
     return LedgerFailure(foreign_text(reason, 1024), True)
