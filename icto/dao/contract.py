@@ -13,16 +13,19 @@ timelock starts) or Rejected; the deposit is returned (less one ledger fee) unle
 was rejected with quorum reached. After the timelock anyone may execute it, once.
 
 Money moves only through the ledger. An outgoing transfer is recorded before the call and the
-record is undone if the ledger refuses, so no interleaving of messages pays twice. A stake is
-recorded after its ``icrc2_transfer_from`` succeeds, so no snapshot ever sees power that was not
-paid for.
+record is undone only if the transfer never ran, so no interleaving of messages pays twice. A
+stake is recorded after its ``icrc2_transfer_from`` has landed, so no snapshot ever sees power
+that was not paid for. A reject does not prove that nothing ran (a platform token commits a
+transfer before it tells its factory, and can fail after): every request carries a memo numbered
+by the DAO and a ``created_at_time``, is journalled in ``state.requests`` before it is sent, and
+a reject is followed by the identical request, which the ledger runs or answers ``Duplicate``;
+rejected twice, the ledger's log tells. One whose outcome stays in doubt stays counted as made
+and is sent again, identical, by ``settle_transfers()`` (or the call that made it).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
-
-import attrs
 
 from icto.collections import SortedSet
 from icto.collections.records import evolve
@@ -46,11 +49,14 @@ from icto.dao.types import (
     DAOError,
     DAOState,
     DAOStats,
+    DepositPull,
+    DepositReturn,
     DepositStatus,
     EmergencyPause,
     EmergencyUnpause,
     InsufficientVotingPower,
     InvalidRequest,
+    LedgerRequest,
     MemberInfo,
     Motion,
     NotEmergencyContact,
@@ -60,10 +66,14 @@ from icto.dao.types import (
     Proposal,
     ProposalInfo,
     ProposalStatus,
+    Purpose,
     Stake,
+    StakePayout,
+    StakePull,
     StillLocked,
     TallyView,
     TransferFailed,
+    TreasuryPayout,
     TreasuryTransfer,
     UnknownProposal,
     UnknownStake,
@@ -87,15 +97,16 @@ from icto.factory.contract import FactoryContract
 from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
 from icto.ic.account import Account
 from icto.ic.canister import query, update
-from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
-from icto.ic.world import MAX_TIME
-from icto.ledger.client import fee_of, ledger_error
+from icto.ic.world import AWAIT_GIVEN_UP_NS, MAX_TIME
+from icto.ledger.client import LedgerFailure, fee_of, logged_outcome, memo_of, settle
 from icto.ledger.types import U64_MAX, TransferArgs, TransferFromArgs
 from icto.validation import identified_problem, is_nat, require_identified, text_problem
 
 MAX_MOTION: Final = 10_000
+SETTLE_BATCH: Final = 20
+"""Ledger requests ``settle_transfers`` settles per message."""
 _NONE: SortedSet[int] = SortedSet()
 
 
@@ -115,14 +126,18 @@ class DAO(FactoryContract):
         )  # fmt: skip
 
     def post_upgrade(self, stable: Any, arg: Any) -> None:
-        """Keep everything; an upgrade clears timers, so each open proposal's end is re-armed."""
+        """Keep everything; an upgrade clears timers, so each open proposal's end is re-armed.
+        No message awaits across an upgrade: unsettled ledger requests may be settled at once."""
         super().post_upgrade(stable, arg)
         proposals = self.state.proposals
         for proposal_id in self.state.by_status.get(ProposalStatus.OPEN, _NONE):
             proposal = proposals[proposal_id]
             timer = self.set_timer(max(0, proposal.ends_at - self.time), "_end_voting", proposal_id)
             proposals = proposals.set(proposal_id, evolve(proposal, timer=timer))
-        self.state = evolve(self.state, proposals=proposals)
+        requests = self.state.requests
+        for nonce, request in self.state.requests.items():
+            requests = requests.set(nonce, evolve(request, settle_from=self.time))
+        self.state = evolve(self.state, proposals=proposals, requests=requests)
 
     def has_role(self, user: Principal, role: str) -> bool:
         return role == MEMBER and user in self.state.stakes_by_owner
@@ -143,38 +158,155 @@ class DAO(FactoryContract):
     def _fee(self, ledger: Principal) -> int | str:
         return fee_of(self, ledger)
 
-    def _send(
-        self, ledger: Principal, from_subaccount: bytes | None, to: Account, amount: int,
-        fee: int, memo: bytes | None = None,
-    ) -> int | str | InDoubt:  # fmt: skip
-        """One transfer out of one of the DAO's accounts, paying exactly ``fee``: its block, why
-        the ledger refused, or ``InDoubt`` when it answered neither (any canister can be named
-        as a treasury transfer's ledger): the caller then keeps the transfer counted."""
-        args = TransferArgs(
-            to=to, amount=amount, from_subaccount=from_subaccount, fee=fee, memo=memo
-        )
-        try:
-            result = self.call(ledger, "icrc1_transfer", args)
-        except CallRejected as rejected:
-            return ledger_error(rejected.message)
-        if isinstance(result, Err):
-            return ledger_error(result.error)
-        if isinstance(result, Ok) and is_nat(result.value):
-            return int(result.value)
-        unknown = f"the ledger answered {result!r}, neither a block nor an error"
-        return InDoubt(ledger_error(unknown))
+    def _journal(self, ledger: Principal, args: Any, purpose: Purpose) -> int:
+        """Journal a new ledger request before it is sent, ``args`` given a memo numbered by
+        the DAO and a ``created_at_time``, so the ledger tells a resend from a new request. A
+        treasury transfer may name its own memo: its time is later than the last one's. Its
+        nonce."""
+        state = self.state
+        nonce, at = state.nonce, self.time
+        if isinstance(purpose, TreasuryPayout):
+            at = max(at, state.treasury_sent_at + 1)
+            state = evolve(state, treasury_sent_at=at)
+        memo = memo_of(f"dao request {nonce}") if args.memo is None else args.memo
+        request = LedgerRequest(
+            ledger, evolve(args, memo=memo, created_at_time=at), purpose,
+            self.time + AWAIT_GIVEN_UP_NS,
+        )  # fmt: skip
+        self.state = evolve(state, nonce=nonce + 1, requests=state.requests.set(nonce, request))
+        return nonce
 
-    def _pull(self, user: Principal, subaccount: bytes, amount: int) -> int | str:
-        """``icrc2_transfer_from`` of ``amount`` from ``user`` into one of the DAO's
-        subaccounts (``user`` pays the fee): the block, or why it failed."""
-        args = TransferFromArgs(from_=Account(user), to=Account(self.id, subaccount), amount=amount)
-        try:
-            result = self.call(self._token, "icrc2_transfer_from", args)
-        except CallRejected as rejected:
-            return ledger_error(rejected.message)
-        if isinstance(result, Err):
-            return ledger_error(result.error)
-        return int(result.value)
+    def _settle(self, nonce: int) -> tuple[int | LedgerFailure, Any]:
+        """Send a journalled request (no other message sends it meanwhile) and apply its
+        outcome once known: the outcome, and what applying it made (``_apply``). One left in
+        doubt stays journalled, counted as made, for the identical request later."""
+        request: LedgerRequest = self.state.requests[nonce]
+        self._put_request(nonce, evolve(request, settle_from=self.time + AWAIT_GIVEN_UP_NS))
+        outcome = self._outcome(request)
+        if isinstance(outcome, LedgerFailure) and outcome.in_doubt:
+            self.log(f"ledger request {nonce} is in doubt: {outcome.reason}")
+            left = self.state.requests.get(nonce)
+            if left is not None:
+                left = evolve(left, settle_from=self.time)
+                self._put_request(nonce, left)
+                self._left_in_doubt(nonce, left, outcome.reason)
+            return outcome, None
+        made = self._apply(nonce, outcome)
+        if isinstance(outcome, LedgerFailure) and self.state.nonce == nonce + 1:
+            self.state = evolve(self.state, nonce=nonce)  # it never ran: its number is free
+        return outcome, made
+
+    def _put_request(self, nonce: int, request: LedgerRequest) -> None:
+        self.state = evolve(self.state, requests=self.state.requests.set(nonce, request))
+
+    def _outcome(self, request: LedgerRequest) -> int | LedgerFailure:
+        """Send ``request`` (and the identical request after a reject: ``settle``) and say what
+        happened: its block, a failure (it never ran), or in doubt. One the ledger rejected
+        twice or no longer recognises is looked up in its log."""
+        args = request.args
+        pull = isinstance(args, TransferFromArgs)
+        method = "icrc2_transfer_from" if pull else "icrc1_transfer"
+        sent = settle(self, request.ledger, method, args)
+        if not (isinstance(sent, LedgerFailure) and sent.in_doubt):
+            return sent
+        payer = args.from_ if pull else None
+        logged = logged_outcome(self, request.ledger, args, payer, args.to)
+        if not isinstance(logged, LedgerFailure):
+            return logged
+        if logged.in_doubt:
+            return LedgerFailure(f"{sent.reason}; {logged.reason}", in_doubt=True)
+        return LedgerFailure(sent.reason)
+
+    def _apply(self, nonce: int, outcome: int | LedgerFailure) -> Any:
+        """Apply a journalled request's known outcome, once (the first message to learn it):
+        the stake recorded or the proposal opened by a pull that landed; a payout that never
+        ran is undone. What it made, or ``None``."""
+        request = self.state.requests.get(nonce)
+        if request is None:
+            return None
+        self.state = evolve(self.state, requests=self.state.requests.delete(nonce))
+        landed = not isinstance(outcome, LedgerFailure)
+        purpose, args = request.purpose, request.args
+        if isinstance(purpose, StakePull):
+            return self._record_stake(args.from_.owner, args.amount, purpose) if landed else None
+        if isinstance(purpose, DepositPull):
+            return self._open(args.from_.owner, purpose, args.amount) if landed else None
+        if isinstance(purpose, StakePayout):
+            if not landed:
+                self._restore(purpose)
+            elif not purpose.closed:
+                self._left(purpose.stake.owner)
+            return None
+        proposal = self.state.proposals[purpose.proposal_id]
+        if isinstance(purpose, DepositReturn):
+            if landed:
+                self._save(proposal, evolve(proposal, deposit_status=DepositStatus.RETURNED))
+            else:
+                self._save(proposal, evolve(proposal, deposit_status=DepositStatus.OWED))
+                held = self.state.deposits_held + proposal.deposit
+                self.state = evolve(self.state, deposits_held=held)
+            return None
+        action = proposal.action
+        if landed:
+            self._finish(proposal.id, True, f"sent {action.amount} to {action.to} (block "
+                                            f"{outcome})")  # fmt: skip
+        else:
+            assert isinstance(outcome, LedgerFailure)
+            self._count_paid(request.ledger, -purpose.debit)
+            self._finish(proposal.id, False, outcome.reason)
+        return None
+
+    def _left_in_doubt(self, nonce: int, request: LedgerRequest, reason: str) -> None:
+        """A payout left in doubt counts as made: an unstake's owner leaves if it was its last
+        stake; a treasury transfer's proposal says so (it stays Executing)."""
+        purpose = request.purpose
+        if isinstance(purpose, StakePayout) and not purpose.closed:
+            self._put_request(nonce, evolve(request, purpose=evolve(purpose, closed=True)))
+            self._left(purpose.stake.owner)
+        elif isinstance(purpose, TreasuryPayout):
+            proposal = self.state.proposals[purpose.proposal_id]
+            outcome = (f"{reason}; in doubt, counted as paid: execute({proposal.id}) sends the "
+                       f"same request again")  # fmt: skip
+            self._save(proposal, evolve(proposal, outcome=outcome))
+
+    def _due(self, purpose: type, subject: int) -> int | None:
+        """The nonce of a journalled request for ``purpose`` about ``subject`` (a stake's or a
+        proposal's id) that may be sent again now, if any."""
+        now = self.time
+        for nonce, request in self.state.requests.items():
+            kept = request.purpose
+            if not isinstance(kept, purpose) or request.settle_from > now:
+                continue
+            if isinstance(kept, StakePayout):
+                about = kept.stake.id
+            elif isinstance(kept, DepositReturn | TreasuryPayout):
+                about = kept.proposal_id
+            else:
+                continue
+            if about == subject:
+                return int(nonce)
+        return None
+
+    @update
+    def settle_transfers(self) -> int:
+        """Anyone: settle ledger requests that no message will settle (left in doubt, or their
+        message trapped ``AWAIT_GIVEN_UP_NS`` ago), up to ``SETTLE_BATCH``: each sent again,
+        identical, so the ledger runs it or answers ``Duplicate``; past its window its log
+        tells. How many are still unsettled."""
+        now = self.time
+        due = sorted(n for n, request in self.state.requests.items() if request.settle_from <= now)
+        for nonce in due[:SETTLE_BATCH]:
+            request = self.state.requests.get(nonce)
+            if request is not None and request.settle_from <= self.time:
+                self._settle(nonce)
+        return len(self.state.requests)
+
+    @staticmethod
+    def _failed(failure: LedgerFailure, then: str) -> Err[DAOError]:
+        """The answer to a request that failed; one in doubt says ``then``: what follows."""
+        if not failure.in_doubt:
+            return Err(TransferFailed(failure.reason))
+        return Err(TransferFailed(f"{failure.reason}; whether it ran is unknown: {then}"))
 
     # -- staking --------------------------------------------------------------------------------
 
@@ -182,7 +314,8 @@ class DAO(FactoryContract):
     def stake(self, amount: int, lock_duration: int = 0) -> Ok[Stake] | Err[DAOError]:
         """Lock ``amount`` for ``lock_duration`` ns: pulled by ``icrc2_transfer_from`` into the
         staking subaccount (approve the DAO for amount + one ledger fee). Its voting power is
-        amount x the multiplier of the largest tier whose duration ≤ the lock."""
+        amount x the multiplier of the largest tier whose duration ≤ the lock. A pull left in
+        doubt is settled by ``settle_transfers()``, which records the stake if it landed."""
         user = self.caller
         refused = require_identified(user, "member")
         if refused is not None:
@@ -210,15 +343,26 @@ class DAO(FactoryContract):
             return Err(InvalidRequest((f"a stake must be above the ledger fee ({fee})",)))
         if self._paused():
             return Err(Paused())
-        paid = self._pull(user, STAKING_SUBACCOUNT, amount)
-        if isinstance(paid, str):
-            return Err(TransferFailed(paid))
+        args = TransferFromArgs(
+            from_=Account(user), to=Account(self.id, STAKING_SUBACCOUNT), amount=amount
+        )
+        nonce = self._journal(self._token, args, StakePull(lock_duration, multiplier))
+        paid, stake = self._settle(nonce)
+        if isinstance(paid, LedgerFailure):
+            return self._failed(paid, "settle_transfers() sends the same request again and "
+                                      "records the stake if it landed")  # fmt: skip
+        if stake is None:
+            return Err(TransferFailed("the pull landed and settle_transfers() recorded it"))
+        return Ok(stake)
+
+    def _record_stake(self, user: Principal, amount: int, terms: StakePull) -> Stake:
+        """Record a stake whose pull has landed (its lock starts now)."""
         now = self.time
         state = self.state
         stake = Stake(
             id=state.next_stake, owner=user, amount=amount,
-            power=voting_power(amount, multiplier), multiplier_bp=multiplier, staked_at=now,
-            unlocks_at=now + lock_duration,
+            power=voting_power(amount, terms.multiplier_bp), multiplier_bp=terms.multiplier_bp,
+            staked_at=now, unlocks_at=min(now + terms.lock_duration, MAX_TIME),
         )  # fmt: skip
         joined = user not in state.stakes_by_owner
         mine = state.stakes_by_owner.get(user, _NONE).add(stake.id)
@@ -229,20 +373,26 @@ class DAO(FactoryContract):
         )  # fmt: skip
         if joined:
             self.notify_role(user, MEMBER)
-        return Ok(stake)
+        return stake
 
     @update
     def unstake(self, stake_id: int) -> Ok[int] | Err[DAOError]:
         """Withdraw a stake of the caller's once unlocked (``now ≥ unlocks_at``): they receive
         amount - one ledger fee. The amount sent. The caller's last stake paid out, they leave:
         their own delegation ends (delegations to them stay) and the factory is told. A transfer
-        the ledger refuses puts the stake back (and tells the factory if that makes the caller
-        a member again after another unstake reported them gone meanwhile)."""
+        that never ran puts the stake back (and tells the factory if that makes the caller a
+        member again after another unstake reported them gone meanwhile). One left in doubt
+        keeps the stake closed; calling again sends the same request."""
         user = self.caller
         fee = self._fee(self._token)
         if isinstance(fee, str):
             return Err(TransferFailed(fee))
         stake = self.state.stakes.get(stake_id) if is_nat(stake_id) else None
+        if stake is None and is_nat(stake_id):
+            nonce = self._due(StakePayout, stake_id)
+            payout = None if nonce is None else self.state.requests[nonce].purpose
+            if nonce is not None and isinstance(payout, StakePayout) and payout.stake.owner == user:
+                return self._paid_out(nonce, stake_id)
         if stake is None or stake.owner != user:
             return Err(UnknownStake(stake_id))
         if self.time < stake.unlocks_at:
@@ -250,25 +400,38 @@ class DAO(FactoryContract):
         if stake.amount <= fee:
             return Err(InvalidRequest((f"the stake does not cover the ledger fee ({fee})",)))
         self._withdraw(stake, -1)
-        notified = self.meta.notifications
-        sent = self._send(
-            self._token, STAKING_SUBACCOUNT, Account(user), stake.amount - fee, fee
-        )
-        if isinstance(sent, str):
-            # Put back, the stake makes the user a member again; if a notification went out
-            # meanwhile (another unstake may have reported the exit), the factory hears it.
-            rejoins = user not in self.state.stakes_by_owner
-            self._withdraw(stake, +1)
-            if rejoins and self.meta.notifications != notified:
-                self.notify_role(user, MEMBER)
-            return Err(TransferFailed(sent))
+        args = TransferArgs(
+            to=Account(user), amount=stake.amount - fee, from_subaccount=STAKING_SUBACCOUNT,
+            fee=fee,
+        )  # fmt: skip
+        nonce = self._journal(self._token, args, StakePayout(stake, self.meta.notifications))
+        return self._paid_out(nonce, stake_id)
+
+    def _paid_out(self, nonce: int, stake_id: int) -> Ok[int] | Err[DAOError]:
+        amount: int = self.state.requests[nonce].args.amount
+        sent, _ = self._settle(nonce)
+        if isinstance(sent, LedgerFailure):
+            return self._failed(sent, f"the stake stays closed; unstake({stake_id}) sends the "
+                                      f"same request again")  # fmt: skip
+        return Ok(amount)
+
+    def _restore(self, payout: StakePayout) -> None:
+        """Put back a stake whose payout never ran; if that makes its owner a member again and
+        a notification went out meanwhile (its exit may have been reported), the factory hears
+        it."""
+        owner = payout.stake.owner
+        rejoins = owner not in self.state.stakes_by_owner
+        self._withdraw(payout.stake, +1)
+        if rejoins and self.meta.notifications != payout.notified:
+            self.notify_role(owner, MEMBER)
+
+    def _left(self, user: Principal) -> None:
+        """``user``'s stake is paid out: if it was its last, its own delegation ends and the
+        factory is told."""
         if user not in self.state.stakes_by_owner:
             if user in self.state.power.delegates:
                 self.state = evolve(self.state, power=undelegated(self.state.power, user))
             self.notify_role(user, MEMBER)
-        if isinstance(sent, InDoubt):
-            return Err(TransferFailed(f"{sent.reason}; the stake is closed"))
-        return Ok(stake.amount - fee)
 
     def _withdraw(self, stake: Stake, sign: int) -> None:
         """Take ``stake`` out of the records (-1), or put it back after a failed transfer (+1)."""
@@ -341,22 +504,35 @@ class DAO(FactoryContract):
         have = snapshot.subtree(user)
         if have < config.proposal_threshold:
             return Err(InsufficientVotingPower(have, config.proposal_threshold))
+        terms = DepositPull(action, snapshot, config)
         deposit = config.proposal_deposit
-        if deposit:
-            paid = self._pull(user, DEPOSITS_SUBACCOUNT, deposit)
-            if isinstance(paid, str):
-                return Err(TransferFailed(paid))
+        if not deposit:
+            return Ok(self._open(user, terms, 0))
+        args = TransferFromArgs(
+            from_=Account(user), to=Account(self.id, DEPOSITS_SUBACCOUNT), amount=deposit
+        )
+        paid, proposal_id = self._settle(self._journal(self._token, args, terms))
+        if isinstance(paid, LedgerFailure):
+            return self._failed(paid, "settle_transfers() sends the same request again and "
+                                      "submits the proposal if the deposit landed")  # fmt: skip
+        if proposal_id is None:
+            return Err(TransferFailed("the deposit landed and settle_transfers() submitted it"))
+        return Ok(proposal_id)
+
+    def _open(self, user: Principal, terms: DepositPull, deposit: int) -> int:
+        """Open ``user``'s proposal once its deposit has landed: its id. The config and
+        snapshot are those checked before the pull: an UpdateParams run meanwhile applies from
+        the next proposal."""
+        config = terms.config
         state = self.state
         proposal_id = len(state.proposals)
         now = self.time
-        # The config checked before the pull: an UpdateParams run meanwhile applies from the
-        # next proposal (its voting period was not checked against the clock's end).
-        timer = self.set_timer(config.voting_period, "_end_voting", proposal_id)
+        ends_at = min(now + config.voting_period, MAX_TIME)  # checked unless settled late
+        timer = self.set_timer(ends_at - now, "_end_voting", proposal_id)
         proposal = Proposal(
-            id=proposal_id, proposer=user, action=action, submitted_at=now,
-            ends_at=now + config.voting_period, quorum_bp=config.quorum_bp,
-            approval_bp=config.approval_bp, timelock=config.timelock, deposit=deposit,
-            snapshot=snapshot, timer=timer,
+            id=proposal_id, proposer=user, action=terms.action, submitted_at=now,
+            ends_at=ends_at, quorum_bp=config.quorum_bp, approval_bp=config.approval_bp,
+            timelock=config.timelock, deposit=deposit, snapshot=terms.snapshot, timer=timer,
             deposit_status=DepositStatus.HELD if deposit else DepositStatus.NONE,
         )  # fmt: skip
         self.state = evolve(
@@ -364,7 +540,7 @@ class DAO(FactoryContract):
             by_status=_moved(state.by_status, proposal_id, None, ProposalStatus.OPEN),
             deposits_held=state.deposits_held + deposit,
         )  # fmt: skip
-        return Ok(proposal_id)
+        return proposal_id
 
     def _action_problems(self, action: object) -> tuple[str, ...]:
         if isinstance(action, Motion):
@@ -484,8 +660,8 @@ class DAO(FactoryContract):
         )  # fmt: skip
 
     def _return_deposit(self, proposal: Proposal) -> None:
-        """Send the deposit back less one fee (recorded first, undone if the ledger refuses; a
-        deposit not above the fee is forfeited)."""
+        """Send the deposit back less one fee (recorded first, undone only if the transfer
+        never ran; a deposit not above the fee is forfeited)."""
         fee = self._fee(self._token)
         current = self.state.proposals[proposal.id]
         if current.deposit_status not in (DepositStatus.HELD, DepositStatus.OWED):
@@ -501,39 +677,45 @@ class DAO(FactoryContract):
             self._save(current, evolve(current, deposit_status=DepositStatus.FORFEITED))
             self._forfeit(current.deposit)
             return
-        returned = evolve(current, deposit_status=DepositStatus.RETURNED)
-        self._save(current, returned)
+        returning = evolve(current, deposit_status=DepositStatus.RETURNING)
+        self._save(current, returning)
         held = self.state.deposits_held - current.deposit
         self.state = evolve(self.state, deposits_held=held)
-        sent = self._send(
-            self._token, DEPOSITS_SUBACCOUNT, Account(current.proposer),
-            current.deposit - fee, fee,
+        args = TransferArgs(
+            to=Account(current.proposer), amount=current.deposit - fee,
+            from_subaccount=DEPOSITS_SUBACCOUNT, fee=fee,
         )  # fmt: skip
-        if isinstance(sent, str):
-            now = self.state.proposals[proposal.id]
-            self._save(now, evolve(now, deposit_status=DepositStatus.OWED))
-            self.state = evolve(
-                self.state, deposits_held=self.state.deposits_held + current.deposit
-            )
+        self._settle(self._journal(self._token, args, DepositReturn(current.id)))
 
     @update
     def return_deposit(self, proposal_id: int) -> Ok[DepositStatus] | Err[DAOError]:
-        """Anyone: retry returning a deposit the ledger refused earlier. Its status now."""
+        """Anyone: retry returning a deposit the ledger refused earlier (Owed), or send again
+        the same request for one whose return was left in doubt (Returning). Its status now."""
         proposal = self._proposal(proposal_id)
         if proposal is None:
             return Err(UnknownProposal(proposal_id))
-        if proposal.deposit_status is not DepositStatus.OWED:
+        in_doubt = self._due(DepositReturn, proposal.id)
+        if in_doubt is not None:
+            self._settle(in_doubt)
+        elif proposal.deposit_status is DepositStatus.OWED:
+            self._return_deposit(proposal)
+        else:
             return Err(WrongStatus(proposal.status, "a deposit still owed"))
-        self._return_deposit(proposal)
         return Ok(self.state.proposals[proposal.id].deposit_status)
 
     @update
     def execute(self, proposal_id: int) -> Ok[ProposalStatus] | Err[DAOError]:
         """Anyone, once an Accepted proposal's timelock has passed (``now ≥ ends_at +
-        timelock``): carry out its action, once. Executed, or Failed with the reason (final)."""
+        timelock``): carry out its action, once. Executed, or Failed with the reason (final).
+        A treasury transfer left in doubt stays Executing, counted as paid: calling again sends
+        the same request."""
         proposal = self._proposal(proposal_id)
         if proposal is None:
             return Err(UnknownProposal(proposal_id))
+        in_doubt = self._due(TreasuryPayout, proposal.id)
+        if in_doubt is not None:
+            self._settle(in_doubt)
+            return Ok(self.state.proposals[proposal.id].status)
         if proposal.status is not ProposalStatus.ACCEPTED:
             return Err(WrongStatus(proposal.status, "Accepted"))
         assert proposal.executable_at is not None
@@ -541,47 +723,53 @@ class DAO(FactoryContract):
             return Err(NotYet(proposal.executable_at))
         if self._blocked(proposal.action):
             return Err(Paused())
-        running = evolve(proposal, status=ProposalStatus.EXECUTING)
-        self._save(proposal, running)
-        ok, outcome = self._carry_out(proposal.action)
+        self._save(proposal, evolve(proposal, status=ProposalStatus.EXECUTING))
+        if isinstance(proposal.action, TreasuryTransfer):
+            self._pay_from_treasury(proposal.id, proposal.action)
+        else:
+            self._finish(proposal.id, *self._carry_out(proposal.action))
+        return Ok(self.state.proposals[proposal.id].status)
+
+    def _finish(self, proposal_id: int, ok: bool, outcome: str) -> None:
+        """An executing proposal is done: Executed, or Failed with the reason."""
+        current = self.state.proposals[proposal_id]
         done = evolve(
-            self.state.proposals[proposal.id], executed_at=self.time, outcome=outcome,
+            current, executed_at=self.time, outcome=outcome,
             status=ProposalStatus.EXECUTED if ok else ProposalStatus.FAILED,
         )  # fmt: skip
-        self._save(running, done)
-        return Ok(done.status)
+        self._save(current, done)
 
-    def _carry_out(self, action: Action) -> tuple[bool, str]:
-        """Do what the proposal says: whether it worked, and what it did or why it failed."""
+    def _carry_out(
+        self, action: Motion | EmergencyPause | EmergencyUnpause | UpdateParams
+    ) -> tuple[bool, str]:
+        """Do what a proposal other than a treasury transfer says: whether it worked, and what
+        it did or why it failed."""
         if isinstance(action, Motion):
             return True, "motion recorded"
         if isinstance(action, EmergencyPause | EmergencyUnpause):
             self.state = evolve(self.state, paused=isinstance(action, EmergencyPause))
             return True, "paused" if self.state.paused else "unpaused"
-        if isinstance(action, UpdateParams):
-            updated = evolve(self.config, **action.changes())
-            problems = validate_dao_config(updated)
-            if problems:
-                return False, "; ".join(problems)
-            self.state = evolve(self.state, config=updated)
-            return True, "parameters updated: " + ", ".join(sorted(action.changes()))
-        return self._pay_from_treasury(action)
+        updated = evolve(self.config, **action.changes())
+        problems = validate_dao_config(updated)
+        if problems:
+            return False, "; ".join(problems)
+        self.state = evolve(self.state, config=updated)
+        return True, "parameters updated: " + ", ".join(sorted(action.changes()))
 
-    def _pay_from_treasury(self, action: TreasuryTransfer) -> tuple[bool, str]:
+    def _pay_from_treasury(self, proposal_id: int, action: TreasuryTransfer) -> None:
+        """Send the transfer, counted as paid from before it is sent: Executed once it ran,
+        Failed (counted back) if it never did, Executing while in doubt."""
         fee = self._fee(action.ledger)
         if isinstance(fee, str):
-            return False, fee
+            self._finish(proposal_id, False, fee)
+            return
         debit = action.amount + fee
         self._count_paid(action.ledger, debit)
-        sent = self._send(
-            action.ledger, TREASURY_SUBACCOUNT, action.to, action.amount, fee, action.memo
-        )
-        if isinstance(sent, str):
-            self._count_paid(action.ledger, -debit)
-            return False, sent
-        if isinstance(sent, InDoubt):
-            return False, f"{sent.reason}; the transfer stays counted as paid"
-        return True, f"sent {action.amount} to {action.to} (block {sent})"
+        args = TransferArgs(
+            to=action.to, amount=action.amount, from_subaccount=TREASURY_SUBACCOUNT, fee=fee,
+            memo=action.memo,
+        )  # fmt: skip
+        self._settle(self._journal(action.ledger, args, TreasuryPayout(proposal_id, debit)))
 
     def _count_paid(self, ledger: Principal, debit: int) -> None:
         paid = self.state.treasury_paid
@@ -781,14 +969,6 @@ def _moved(by_status: Any, proposal_id: int, before: ProposalStatus | None,
         left = by_status.get(before, _NONE).discard(proposal_id)
         by_status = by_status.set(before, left)
     return by_status.set(after, by_status.get(after, _NONE).add(proposal_id))
-
-
-@attrs.frozen
-class InDoubt:
-    """A ledger answered a transfer with neither a block nor an error: whether it moved the
-    tokens is unknown, so it is kept counted (never put back, which could pay twice)."""
-
-    reason: str
 
 
 def _transfer_problems(action: TreasuryTransfer) -> tuple[str, ...]:

@@ -111,11 +111,14 @@ class ProposalStatus(enum.StrEnum):
 
 
 class DepositStatus(enum.StrEnum):
-    """None (no deposit) · Held · Returned (deposit - fee) · Forfeited (rejected with quorum,
-    or not above the fee) · Owed (a return the ledger refused; ``return_deposit`` retries)."""
+    """None (no deposit) · Held · Returning (its return is sent and not settled; left in doubt,
+    ``return_deposit`` sends the same request again) · Returned (deposit - fee) · Forfeited
+    (rejected with quorum, or not above the fee) · Owed (a return the ledger refused;
+    ``return_deposit`` retries)."""
 
     NONE = "None"
     HELD = "Held"
+    RETURNING = "Returning"
     RETURNED = "Returned"
     FORFEITED = "Forfeited"
     OWED = "Owed"
@@ -147,6 +150,74 @@ class Proposal:
     timer: int | None = None
 
 
+# -- ledger requests ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class StakePull:
+    """A stake's ``icrc2_transfer_from``: the stake is recorded (its lock starting then) once
+    the pull is known to have landed."""
+
+    lock_duration: int
+    multiplier_bp: int
+
+
+@attrs.frozen
+class DepositPull:
+    """A proposal's deposit pull: the proposal is opened, with the snapshot and parameters
+    checked before the pull, once the deposit is known to have landed."""
+
+    action: Action
+    snapshot: Power
+    config: Any
+
+
+@attrs.frozen
+class StakePayout:
+    """An unstake's payout: the stake left the records before it was sent and comes back only
+    if the transfer never ran. ``notified``: the DAO's notification count when it was sent;
+    ``closed``: the owner's exit (if it was its last stake) has been handled."""
+
+    stake: Stake
+    notified: int
+    closed: bool = False
+
+
+@attrs.frozen
+class DepositReturn:
+    """A deposit's return (counted as returned from before it was sent)."""
+
+    proposal_id: int
+
+
+@attrs.frozen
+class TreasuryPayout:
+    """An executed ``TreasuryTransfer``: ``debit`` (amount + fee) is counted as paid from
+    before it was sent."""
+
+    proposal_id: int
+    debit: int
+
+
+Purpose: TypeAlias = StakePull | DepositPull | StakePayout | DepositReturn | TreasuryPayout
+
+
+@attrs.frozen
+class LedgerRequest:
+    """A ledger request of the DAO's, journalled with its exact arguments (a unique memo and
+    ``created_at_time``) from before it is sent until its outcome is applied, so that sending
+    it again is answered ``Duplicate`` if it ran, never run twice."""
+
+    ledger: Principal
+    args: Any
+    """The ``TransferArgs`` or ``TransferFromArgs`` sent."""
+    purpose: Purpose
+    settle_from: int
+    """When another message may send it again: at once if its outcome was left in doubt (or
+    after an upgrade); ``AWAIT_GIVEN_UP_NS`` after a message sent it (it may await the reply
+    until then)."""
+
+
 @attrs.frozen
 class DAOState:
     meta: Any
@@ -166,7 +237,15 @@ class DAOState:
     deposits_held: int = 0
     forfeited: int = 0
     treasury_paid: immutables.Map[Principal, int] = immutables.Map()
-    """Per ledger: what executed transfers took from the treasury, fees included."""
+    """Per ledger: what executed transfers took from the treasury, fees included (one in doubt
+    counts)."""
+    nonce: int = 0
+    """Numbers the DAO's ledger requests (their memos)."""
+    treasury_sent_at: int = 0
+    """The latest treasury transfer's ``created_at_time``: each is later than the one before,
+    so two identical transfers (a proposal may name the memo) are never taken for one."""
+    requests: immutables.Map[int, LedgerRequest] = immutables.Map()
+    """Ledger requests sent and not settled, by nonce."""
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -270,7 +349,8 @@ class Balances:
     deposits: int
     staked: int
     """Σ active stakes: equals ``staking`` unless someone sends tokens into that subaccount
-    directly (the DAO itself never does; nothing can take them out)."""
+    directly (the DAO itself never does; nothing can take them out) or a stake's pull or payout
+    is not settled yet."""
     deposits_held: int
     forfeited: int
 
@@ -356,7 +436,9 @@ class NotEmergencyContact:
 
 @attrs.frozen
 class TransferFailed:
-    """The ledger refused; nothing was recorded as moved."""
+    """The ledger refused: nothing was recorded as moved. Or whether the transfer ran is unknown
+    (the reason says so, and what sends the same request again): nothing is put back as if it
+    had not."""
 
     reason: str
 

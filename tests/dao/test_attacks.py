@@ -776,22 +776,21 @@ class OddLedger(Canister):
         return Ok("block-1")
 
 
-def test_a_transfer_answered_with_neither_a_block_nor_an_error_fails_and_stays_counted(
+def test_a_transfer_answered_with_neither_a_block_nor_an_error_stays_in_doubt_and_counted(
     proposed: World,
 ) -> None:
-    """Whether the tokens moved is unknown: the proposal is Failed (final, with the answer as
-    its outcome) and the debit stays counted, so nothing can pay it a second time."""
+    """Whether the tokens moved is unknown (and the ledger's log cannot be read): the proposal
+    stays Executing with the answer in its outcome and the debit stays counted, so nothing can
+    pay it a second time; executing it again only sends the same request again."""
     world = proposed
     odd = world.ic.deploy(OddLedger, None, caller=MALLORY)
     proposal_id = world.accepted(TreasuryTransfer(odd.id, Account(RECIPIENT), 5))
-    assert world.as_(MALLORY).execute(proposal_id) == Ok(ProposalStatus.FAILED)
-    failed = world.proposal(proposal_id)
-    assert failed.outcome is not None and "neither a block nor an error" in failed.outcome
+    assert world.as_(MALLORY).execute(proposal_id) == Ok(ProposalStatus.EXECUTING)
+    unsettled = world.proposal(proposal_id)
+    assert unsettled.outcome is not None and "neither a block nor an error" in unsettled.outcome
     assert world.ic.state_of(world.dao).treasury_paid[odd.id] == 5 + 10
     with world.unchanged():
-        assert world.as_(MALLORY).execute(proposal_id) == Err(
-            WrongStatus(ProposalStatus.FAILED, "Accepted")
-        )
+        assert world.as_(MALLORY).execute(proposal_id) == Ok(ProposalStatus.EXECUTING)
 
 
 def test_a_member_who_leaves_ends_its_own_delegation_and_keeps_those_made_to_it(
@@ -844,11 +843,11 @@ def test_b6_a_stake_whose_transfer_the_ledger_refused_is_restored_and_withdrawn_
     staked: World,
 ) -> None:
     world = staked
-    with world.unchanged():
-        fault = world.ic.faults.reject(canister=world.gov.id, method="icrc1_transfer", times=1)
+    with world.unchanged():  # the request and its identical resend: it never ran
+        fault = world.ic.faults.reject(canister=world.gov.id, method="icrc1_transfer", times=2)
         result = world.as_(BOB).unstake(0)
         assert isinstance(result, Err) and isinstance(result.error, TransferFailed)
-        assert fault.fired == 1
+        assert fault.fired == 2
     assert world.as_(BOB).get_member(BOB).own == POWER[BOB]
     assert world.as_(BOB).unstake(0) == Ok(100 * E8S - FEE)
     with world.unchanged():
@@ -886,9 +885,9 @@ def test_b6_an_unstake_arriving_while_a_failing_payout_is_in_flight_leaves_one_w
     relay = world.gov_balance(Account(world.relay.id))
     state = world.ic.state_of(world.dao)
     REENTRY["during_payout"] = [(world.dao, "unstake", (stake_id,))]
-    trap = world.ic.faults.trap(canister=world.gov.id, method="icrc1_transfer", times=1)
+    trap = world.ic.faults.trap(canister=world.gov.id, method="icrc1_transfer", times=2)
     result = world.relayed_call(world.dao, "unstake", stake_id)
-    assert trap.fired == 1
+    assert trap.fired == 2
     assert isinstance(result, Err) and isinstance(result.error, TransferFailed)
     assert REENTRY["answers"] == [Err(UnknownStake(stake_id))]
     assert world.ic.state_of(world.dao) == state
@@ -908,7 +907,9 @@ def test_a_failed_payout_that_makes_the_user_a_member_again_tells_the_factory(
     world, first = relay_staked
     second = world.relayed_call(world.dao, "stake", 20 * E8S, 0).unwrap().id
     REENTRY["during_payout"] = [(world.dao, "unstake", (second,))]
+    # The first payout and its resend trap (the second payout, nested, goes through).
     world.ic.faults.trap(canister=world.gov.id, method="icrc1_transfer", times=1)
+    world.ic.faults.trap(canister=world.gov.id, method="icrc1_transfer", times=1, after=1)
     result = world.relayed_call(world.dao, "unstake", first)
     assert isinstance(result, Err) and isinstance(result.error, TransferFailed)
     assert REENTRY["answers"] == [Ok(20 * E8S - FEE)]
@@ -1299,7 +1300,7 @@ def test_an_invalid_update_is_refused_at_execution_too(staked: World) -> None:
 def test_a_call_rejected_by_the_ledger_during_staking_records_nothing(staked: World) -> None:
     world = staked
     with world.unchanged():
-        world.ic.faults.reject(canister=world.gov.id, method="icrc2_transfer_from")
+        world.ic.faults.reject(canister=world.gov.id, method="icrc2_transfer_from", times=2)
         result = world.as_(FRANK).stake(10 * E8S, 0)
     assert isinstance(result, Err) and isinstance(result.error, TransferFailed)
     assert world.indexed_roles(FRANK) == {}

@@ -23,7 +23,8 @@ time, twice), retries an owed deposit, funds the treasury and pauses or unpauses
 emergency contact or as someone else. One rule runs a proposal through its whole life, so deep
 paths come often. The governance ledger sometimes rejects or traps the call that moves tokens
 (a stake's or a deposit's ``icrc2_transfer_from``, an unstake's, a transfer's or a deposit
-return's ``icrc1_transfer``) or rejects the ``icrc1_fee`` the DAO asks first. A plain model
+return's ``icrc1_transfer``) and its identical resend, so the ledger's log shows it never ran,
+or rejects the ``icrc1_fee`` the DAO asks first. A plain model
 predicts every answer: ``Ok`` with its exact value, or which typed ``Err``; a refused call changes
 nothing that any read, the DAO's state or the ledger shows (a failed unstake is restored: the
 stake, its power and the member index as they were).
@@ -449,8 +450,9 @@ class DAOMachine(RuleBasedStateMachine):
         method: str = "icrc1_transfer", fires: bool = False,
     ) -> None:  # fmt: skip
         """``call()`` checked against ``expected``; a refusal must change nothing. With a
-        ``fault`` the governance ledger rejects or traps its next ``method`` (or, for ``fee``,
-        rejects its next ``icrc1_fee``), and ``fires`` says whether the call gets that far."""
+        ``fault`` the governance ledger rejects or traps its next two ``method`` calls (the
+        request and its identical resend; or, for ``fee``, rejects its next ``icrc1_fee``), and
+        ``fires`` says whether the call gets that far."""
         before = self._observe() if isinstance(expected, Refused) else None
         if fault is None:
             result = call()
@@ -458,7 +460,8 @@ class DAOMachine(RuleBasedStateMachine):
         else:
             install = self.ic.faults.trap if fault == "trap" else self.ic.faults.reject
             method = "icrc1_fee" if fault == "fee" else method
-            with install(canister=self.gov_id, method=method, times=1) as injected:
+            times = 1 if fault == "fee" else 2
+            with install(canister=self.gov_id, method=method, times=times) as injected:
                 result = call()
             fired = injected.fired > 0
         check(result, expected)
@@ -933,7 +936,10 @@ class DAOMachine(RuleBasedStateMachine):
         self, move_clock: Callable[[], None], until: int, refuse_a_return: str | None
     ) -> None:
         if refuse_a_return is not None:
-            with self.ic.faults.reject(canister=self.gov_id, method=refuse_a_return) as injected:
+            times = 2 if refuse_a_return == "icrc1_transfer" else 1  # the request and its resend
+            with self.ic.faults.reject(
+                canister=self.gov_id, method=refuse_a_return, times=times
+            ) as injected:
                 move_clock()
             fired = injected.fired > 0
         else:
