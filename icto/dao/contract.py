@@ -102,7 +102,13 @@ from icto.ic.result import Err, Ok
 from icto.ic.world import AWAIT_GIVEN_UP_NS, MAX_TIME
 from icto.ledger.client import LedgerFailure, fee_of, logged_outcome, memo_of, settle
 from icto.ledger.types import U64_MAX, TransferArgs, TransferFromArgs
-from icto.validation import identified_problem, is_nat, require_identified, text_problem
+from icto.validation import (
+    NotIdentified,
+    identified_problem,
+    is_nat,
+    require_identified,
+    text_problem,
+)
 
 MAX_MOTION: Final = 10_000
 SETTLE_BATCH: Final = 20
@@ -453,11 +459,15 @@ class DAO(FactoryContract):
     def delegate(self, to: Principal) -> Ok[None] | Err[DAOError]:
         """Let ``to`` vote with the caller's power (and what is delegated to the caller) on
         proposals submitted from now on; replaces any earlier delegation. Only a member (with a
-        stake) delegates; no cycles; chains of at most five links."""
+        stake) delegates, never to the DAO itself (it never votes, so the power would count for
+        no one); no cycles; chains of at most five links."""
         for principal, role in ((self.caller, "delegator"), (to, "delegate")):
             refused = require_identified(principal, role)
             if refused is not None:
                 return Err(refused.error)
+        if to == self.id:
+            reason = "the DAO itself cannot be a delegate: it never votes"
+            return Err(NotIdentified(to, "delegate", reason))
         if self.caller not in self.state.stakes_by_owner:
             return Err(InvalidRequest(("only a member (with a stake) may delegate",)))
         problem = delegation_problem(self.state.power, self.caller, to)

@@ -1286,6 +1286,19 @@ def test_a_second_vote_a_delegation_by_a_non_member_a_cycle_or_an_overlong_chain
         assert _invalid("already delegating")(world.as_(BOB).delegate(CAROL))
 
 
+def test_a_member_cannot_delegate_to_the_dao_itself(staked: World) -> None:
+    """The DAO never votes: power delegated to it would count for no one."""
+    world = staked
+    with world.unchanged():
+        result = world.as_(BOB).delegate(world.dao)
+        assert _not_identified(result) and result.error == NotIdentified(
+            world.dao, "delegate", result.error.reason
+        )  # fmt: skip
+        assert "the DAO itself" in result.error.reason
+        assert _not_identified(world.relayed_call(world.dao, "delegate", world.dao))
+    assert world.as_(BOB).get_member(BOB).delegate is None
+
+
 def test_an_invalid_update_is_refused_at_execution_too(staked: World) -> None:
     world = staked
     lower = world.accepted(UpdateParams(approval_bp=5_000, quorum_bp=1))
