@@ -164,7 +164,7 @@ def _with_members(state: DAOState, count: int, now: int) -> DAOState:
     return attrs.evolve(
         state, power=power, stakes=immutables.Map((stake.id, stake) for stake in stakes),
         stakes_by_owner=immutables.Map((stake.owner, SortedSet((stake.id,))) for stake in stakes),
-        next_stake=count, staked=count * STAKE,
+        next_stake=count, staked=count * STAKE, nonce=state.nonce + count,  # one pull each
         # each member's first stake told the factory once (the notifications are numbered)
         meta=attrs.evolve(state.meta, notifications=state.meta.notifications + count),
     )  # fmt: skip
