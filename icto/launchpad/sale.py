@@ -114,7 +114,7 @@ class LaunchpadSale(FinalizePipeline):
             pulls = pulls.set(nonce, evolve(flight, settle_from=self.time))
         for user in state.sending:
             sending = sending.set(user, 0)
-        watch = self.set_timer(0, "_watch_refunds") if sending else None
+        watch = self.set_timer(0, "_watch") if sending else None
         pipeline = state.pipeline
         if pipeline is not None and pipeline.running_since is not None:
             pipeline = evolve(pipeline, running_since=0)  # left unfinished: resumable at once
@@ -373,14 +373,13 @@ class LaunchpadSale(FinalizePipeline):
                 self._accept(flight.user, flight.amount, flight.affiliate)
             else:
                 self._hold(flight.user, flight.amount, -1)
-            return
-        if arrived:
+        elif arrived:
             self.state = evolve(self.state, depositing=False)
         else:
             self.state = evolve(
                 self.state, tokens_deposited=0, tokens_required=0, depositing=False
             )
-        if self.state.status is SaleState.REFUNDING:  # it failed at its opening meanwhile
+        if self.state.status is SaleState.REFUNDING:  # the refunds wait for every pull
             self._arm_refunds()
 
     @update
@@ -758,7 +757,7 @@ class LaunchpadSale(FinalizePipeline):
     def _arm_watch(self) -> None:
         if self.state.watch_timer is None:
             delay = within_clock(self.time, AWAIT_GIVEN_UP_NS)
-            self.state = evolve(self.state, watch_timer=self.set_timer(delay, "_watch_refunds"))
+            self.state = evolve(self.state, watch_timer=self.set_timer(delay, "_watch"))
 
     def _left_unfinished(self) -> Principal | None:
         """The first contributor (by the refund order) whose refund a trapped message left in
@@ -767,12 +766,15 @@ class LaunchpadSale(FinalizePipeline):
         left = [user for user, at in state.sending.items() if at + AWAIT_GIVEN_UP_NS <= now]
         return min(left, key=lambda user: int(state.participants[user].seq or 0), default=None)
 
-    def _watch_refunds(self) -> None:
-        """A refund or the deposit's return was sent ``AWAIT_GIVEN_UP_NS`` ago: if its message
-        left it unfinished (it trapped after the call), the refunds resume, Refunded → Refunding
-        again if need be; one still in flight is looked at again when it can no longer be."""
+    def _watch(self) -> None:
+        """Timer, ``AWAIT_GIVEN_UP_NS`` after a refund, a deposit return or a wait for a pull
+        began: settle the pulls that are due, and resume the refunds if a message left them
+        unfinished (it trapped after its call), Refunded → Refunding again if need be. Armed
+        again while a pull or a refund is still in flight."""
+        self.state = evolve(self.state, watch_timer=None)
+        if self.state.pulls:
+            self._settle_due_pulls()
         state = self.state
-        self.state = evolve(state, watch_timer=None)
         stuck = self._left_unfinished() is not None or (
             state.status is SaleState.REFUNDING and state.refund_timer is None
             and state.refund_error is None
@@ -781,7 +783,7 @@ class LaunchpadSale(FinalizePipeline):
             self._reopen_refunds(arm=True)
         elif stuck and state.status is SaleState.REFUNDING:
             self._arm_refunds()
-        elif state.sending:
+        if self.state.pulls or self.state.sending:
             self._arm_watch()
 
     def _put_participant(self, user: Principal, participant: Participant) -> None:
@@ -815,16 +817,18 @@ class LaunchpadSale(FinalizePipeline):
         self.notify_status(str(SaleState.REFUNDING))
 
     def _finish_refunds(self) -> None:
-        """Everyone is refunded: give an existing token's deposit back; Refunded. A deposit still
-        being pulled, or a refund another message still has in flight, is waited for: that
-        message arms the refunds again (or finishes them) once the ledger has answered."""
+        """Everyone is refunded: give an existing token's deposit back; Refunded. A pull (a late
+        contribution or the deposit) or a refund another message still has in flight is waited
+        for: that message arms the refunds again (or finishes them) once the ledger has
+        answered, or the watch does once it lapses."""
         if self.state.pulls:  # one a trapped message left may be owed a refund, or returned
             self._settle_due_pulls()
             if self._next_owed() is not None:
                 self._arm_refunds()
                 return
         state = self.state
-        if state.depositing or state.sending:  # their messages finish the refunds
+        if state.depositing or state.sending or state.pulls:
+            self._arm_watch()  # their messages finish the refunds, or the watch once they lapse
             return
         sale_token = self.config.sale_token
         if isinstance(sale_token, ExistingToken) and state.tokens_deposited and not (
@@ -833,6 +837,9 @@ class LaunchpadSale(FinalizePipeline):
             problem = self._return_tokens(sale_token.ledger)
             if problem is not None:
                 self._stopped_refunding(problem)
+                return
+            if self._next_owed() is not None or self.state.pulls or self.state.sending:
+                self._arm_refunds()  # a contribution landed while the deposit went back
                 return
         watch = self.state.watch_timer
         if watch is not None:  # nothing is left in flight to watch

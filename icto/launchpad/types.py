@@ -145,8 +145,9 @@ class LaunchpadState:
     trapped message left is sent again (the same request) once ``AWAIT_GIVEN_UP_NS`` has
     passed."""
     watch_timer: int | None = None
-    """The timer that looks, once a refund's or the deposit return's message can no longer be
-    awaiting, whether it was left unfinished (and resumes the refunds if so)."""
+    """While refunding: the timer that looks, once a refund's, the deposit return's or a pull's
+    message can no longer be awaiting, whether it was left unfinished (it settles such pulls
+    and resumes the refunds)."""
     deposit_return: tuple[int, int] | None = None
     """(amount, ``created_at_time``) of the deposit's return once first sent: every try sends
     the same request, so the ledger deduplicates one whose reply was lost."""

@@ -1482,3 +1482,106 @@ def test_a_deposit_return_whose_batch_trapped_after_it_is_sent_again(created: Wo
     assert (state.status, state.tokens_returned) == (SaleState.REFUNDED, True)
     assert world.token_balance(world.existing) == 0
     assert world.token_balance(ALICE) == held + world.deposit - FEE
+
+
+def test_the_deposit_goes_back_only_once_a_pull_in_doubt_is_settled(active: World) -> None:
+    """Carol's pull into the existing-token sale is left in doubt and the sale is cancelled.
+    The refunds wait for her pull instead of giving the deposit back and ending (they used to
+    end Refunded, and her 20, landing while the deposit went back, stayed in escrow for good);
+    the watch lands it and she is refunded, then the deposit goes back, with nothing left for
+    a ``settle_pulls`` meanwhile."""
+    world = active
+    ic, sale, icp = world.ic, world.existing, world.icp.id
+    assert world.as_(sale, BOB).contribute(10 * E8S) == Ok(10 * E8S)
+    carol = world.icp_balance(CAROL)
+    with ic.faults.reject(canister=icp, method="icrc2_transfer_from", times=2), (
+        ic.faults.reject(canister=icp, method="get_transaction_count")
+    ):  # fmt: skip
+        assert world.as_(sale, CAROL).contribute(20 * E8S).is_err
+    assert world.as_(sale, ALICE).cancel() == Ok(SaleState.REFUNDING)
+    controller = ic.controllers_of(world.token.id)[0]
+    ic.upgrade_canister(world.token.id, InterleavingLedger, caller=controller)
+    HOOK.update(relay=world.relay.id, answers=[], during_payout=((sale, "settle_pulls", ()),))
+    with ic.faults.reject(canister=icp, method="icrc2_transfer_from", times=2), (
+        ic.faults.reject(canister=icp, method="get_transaction_count")
+    ):  # fmt: skip
+        ic.tick()  # the batch's own settling finds it still in doubt
+    assert ic.state_of(sale).status is SaleState.REFUNDING and HOOK["answers"] == []
+    ic.advance_time(nanos=AWAIT_GIVEN_UP_NS)
+    assert HOOK["answers"] == [0]
+    state = ic.state_of(sale)
+    assert (state.status, state.raised, state.refunded_amount) == (
+        SaleState.REFUNDED, 30 * E8S, 30 * E8S,
+    )  # fmt: skip
+    assert world.icp_balance(sale) == 0
+    assert world.icp_balance(CAROL) == carol - 20 * E8S - FEE + 20 * E8S - FEE
+
+
+@pytest.mark.parametrize("what", ["contribution", "deposit"])
+def test_the_refunds_wait_for_a_pull_a_trapped_message_left_and_the_watch_settles_it(
+    built: World, what: str
+) -> None:
+    """A pull whose message trapped after it (carol's second contribution; or the deposit, five
+    minutes before the opening) is not due yet when the refunds end: they wait for it, and the
+    watch settles it once it lapses: the contribution is refunded, or the deposit given back.
+    The sale used to end Refunded with carol's 20 uncounted in escrow, or wait in Refunding for
+    good with the deposit in it."""
+    world = _reset(built, built.active if what == "contribution" else built.created)
+    ic = world.ic
+    if what == "contribution":
+        sale, ledger, holder, amount = world.existing, world.icp, CAROL, 20 * E8S
+        assert world.as_(sale, CAROL).contribute(10 * E8S) == Ok(10 * E8S)
+        method, call = "contribute", lambda: world.as_(sale, CAROL).contribute(amount)
+    else:
+        sale, ledger, holder, amount = world.undeposited, world.token, ALICE, world.deposit
+        world.token.as_caller(TOKEN_MINTER).icrc1_transfer(
+            TransferArgs(to=Account(ALICE), amount=amount)
+        ).unwrap()
+        approval = ApproveArgs(spender=Account(sale), amount=amount + FEE)
+        world.token.as_caller(ALICE).icrc2_approve(approval).unwrap()
+        ic.set_time(world.start - 5 * 60 * 10**9)
+        method, call = "deposit_sale_tokens", lambda: world.as_(sale, ALICE).deposit_sale_tokens()
+    held = int(ledger.icrc1_balance_of(Account(holder)))
+    with ic.faults.trap(canister=sale, method=method):
+        rejected(call)
+    if what == "contribution":
+        assert world.as_(sale, ALICE).cancel() == Ok(SaleState.REFUNDING)
+        ic.tick()
+    else:
+        ic.set_time(world.start)
+    state = ic.state_of(sale)
+    assert (state.status, len(state.pulls)) == (SaleState.REFUNDING, 1)
+    assert state.watch_timer is not None
+    ic.advance_time(nanos=AWAIT_GIVEN_UP_NS)
+    state = ic.state_of(sale)
+    assert (state.status, len(state.pulls), state.watch_timer) == (SaleState.REFUNDED, 0, None)
+    assert int(ledger.icrc1_balance_of(Account(sale))) == 0
+    first_refund = 10 * E8S - FEE if what == "contribution" else 0
+    assert int(ledger.icrc1_balance_of(Account(holder))) == (
+        held - amount - FEE + amount - FEE + first_refund
+    )  # fmt: skip
+
+
+def test_the_watch_keeps_watching_a_refund_sent_after_it_was_armed(active: World) -> None:
+    """The watch is armed by the first batch; five minutes later a retry traps with bob's
+    refund in doubt. When the watch fires, bob's refund is not ten minutes old: it arms a batch
+    (which waits for that refund) and watches again, so bob is refunded once it lapses (the
+    watch used to stop there, bob's refund recorded as paid and his 20 left in escrow)."""
+    world = active
+    world.refund_the_others()
+    ic, sale, icp = world.ic, world.sale, world.icp.id
+    bob = world.icp_balance(BOB)
+    with ic.faults.reject(canister=icp, method="icrc1_transfer", times=2, after=1):
+        assert world.as_(sale, ALICE).cancel() == Ok(SaleState.REFUNDING)
+        ic.tick()  # dave refunded, the watch armed; bob's refund refused: stopped
+    ic.advance_time(minutes=5)
+    with ic.faults.reject(canister=icp, method="icrc1_transfer", times=2), (
+        ic.faults.trap(canister=sale, method="retry_refunds")
+    ):  # fmt: skip
+        rejected(world.as_(sale, MALLORY).retry_refunds)
+    ic.advance_time(minutes=6)
+    assert ic.state_of(sale).watch_timer is not None
+    ic.advance_time(minutes=10)
+    assert world.as_(sale, MALLORY).get_state() is SaleState.REFUNDED
+    assert world.icp_balance(sale) == 0
+    assert world.icp_balance(BOB) == bob + 20 * E8S - FEE
