@@ -36,6 +36,7 @@ from icto.ic.canister import Canister, Trap, query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
+from icto.ic.world import AWAIT_GIVEN_UP_NS
 from icto.ledger.client import (
     LedgerFailure,
     fee_of,
@@ -75,6 +76,15 @@ class Pool(Canister):
             first_provider=arg.first_provider,
         )  # fmt: skip
 
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Keep everything; no message awaits across an upgrade, so every request left in
+        flight may be sent again at once."""
+        super().post_upgrade(stable, arg)
+        flight = self.state.in_flight
+        for nonce, request in self.state.in_flight.items():
+            flight = flight.set(nonce, evolve(request, settle_from=self.time))
+        self.state = evolve(self.state, in_flight=flight)
+
     # -- ledgers --------------------------------------------------------------------------------
 
     def _send(self, kind: str, user: Principal, ledger: Principal, amount: int,
@@ -82,12 +92,16 @@ class Pool(Canister):
         """Send one journalled request: recorded (with its exact arguments) before the call,
         settled in the reply. If the reply's processing never runs (a trap), the record stays
         and ``settle_requests`` finishes it by sending the identical request again."""
-        journal = self.state.in_flight.set(nonce, InFlight(kind, user, ledger, amount, args))
-        self.state = evolve(self.state, in_flight=journal)
+        request = InFlight(kind, user, ledger, amount, args, self.time + AWAIT_GIVEN_UP_NS)
+        self.state = evolve(self.state, in_flight=self.state.in_flight.set(nonce, request))
         method = "icrc2_transfer_from" if kind == "pull" else "icrc1_transfer"
         outcome = settle(self, ledger, method, args)
         if isinstance(outcome, LedgerFailure) and outcome.in_doubt:
             self.log(f"{kind} {nonce} of {amount} for {user} is unsettled: {outcome.reason}")
+            left = self.state.in_flight.get(nonce)
+            if left is not None:  # its message ends here: it may be sent again at once
+                due = self.state.in_flight.set(nonce, evolve(left, settle_from=self.time))
+                self.state = evolve(self.state, in_flight=due)
             return outcome
         self._settled(nonce, outcome)
         if isinstance(outcome, LedgerFailure) and self.state.nonce == nonce + 1:
@@ -129,7 +143,8 @@ class Pool(Canister):
         """Anyone: settle up to 20 requests a failed message left unsettled (each sent again,
         identical: the ledger runs it or says it already did), those the ledger can still
         recognise first; one past its deduplication window is looked up in the ledger's log.
-        How many remain."""
+        A request is due once its message can no longer be awaiting it (``settle_from``). How
+        many remain."""
         horizon = self.time - TX_WINDOW_NS
         fresh = [n for n, r in self.state.in_flight.items() if _created_at(r) >= horizon]
         stale = [n for n, r in self.state.in_flight.items() if _created_at(r) < horizon]
@@ -139,7 +154,7 @@ class Pool(Canister):
     def _settle(self, nonces: tuple[int, ...]) -> None:
         for nonce in nonces:
             request = self.state.in_flight.get(nonce)
-            if request is None:
+            if request is None or not self._due(request):
                 continue
             method = "icrc2_transfer_from" if request.kind == "pull" else "icrc1_transfer"
             outcome = settle(self, request.ledger, method, request.args)
@@ -147,6 +162,13 @@ class Pool(Canister):
                 outcome = self._looked_up(request)
             if not (isinstance(outcome, LedgerFailure) and outcome.in_doubt):
                 self._settled(nonce, outcome)
+
+    def _due(self, request: InFlight) -> bool:
+        """Whether ``request`` may be sent again: no message of the pool awaits a call (the one
+        that sent it ended, by a trap if it left it), or ``settle_from`` has come. While another
+        message may still await it, a resend the ledger refuses would not prove that the first
+        never runs."""
+        return request.settle_from <= self.time or not self.awaiting_calls()
 
     def _looked_up(self, request: InFlight) -> int | LedgerFailure:
         """The outcome of a request past the ledger's deduplication window, from its log: its
@@ -190,17 +212,19 @@ class Pool(Canister):
     def _fee(self, ledger: Principal) -> int | str:
         return fee_of(self, ledger)
 
-    def _pay_out(self, user: Principal, ledger: Principal, amount: int) -> None:
+    def _pay_out(self, user: Principal, ledger: Principal, amount: int) -> str | None:
         """Send ``amount`` (less its fee) to ``user``, or keep it owed if the ledger refuses or
-        the amount does not cover the fee."""
+        the amount does not cover the fee: why it was kept, or ``None``."""
         if amount <= 0:
-            return
+            return None
         self._owe(user, ledger, amount)
         fee = self._fee(ledger)
-        if isinstance(fee, str) or amount <= fee:
-            return
+        if isinstance(fee, str):
+            return f"the ledger's fee is unknown: {fee}"
+        if amount <= fee:
+            return f"{amount} does not cover the ledger's fee ({fee})"
         if self.state.owed.get((user, ledger), 0) < amount:
-            return  # ``withdraw_owed`` ran while the fee was asked, and paid it
+            return None  # ``withdraw_owed`` ran while the fee was asked, and paid it
         self._owe(user, ledger, -amount)
         nonce = self._nonce()
         args = TransferArgs(
@@ -210,6 +234,8 @@ class Pool(Canister):
         sent = self._send("payout", user, ledger, amount, args, nonce)
         if isinstance(sent, LedgerFailure):
             self.log(f"payout of {amount} to {user} not made: {sent.reason}")
+            return None if sent.in_doubt else sent.reason
+        return None
 
     def _owe(self, user: Principal, ledger: Principal, delta: int) -> None:
         owed = self.state.owed
@@ -375,8 +401,8 @@ class Pool(Canister):
         if owed == 0:
             return Err(InvalidRequest(("nothing is owed to you on this ledger",)))
         self._owe(self.caller, ledger, -owed)
-        self._pay_out(self.caller, ledger, owed)
-        return Ok(owed)
+        kept = self._pay_out(self.caller, ledger, owed)
+        return Ok(owed) if kept is None else Err(TransferFailed(f"still owed: {kept}"))
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -34,6 +34,11 @@ class InFlight:
     ledger: Principal
     amount: int
     args: object
+    settle_from: int = 0
+    """From when it may be sent again even while a message of the pool awaits a call:
+    ``AWAIT_GIVEN_UP_NS`` after it was sent (its message may await the reply until then, and a
+    resend refused meanwhile would not prove that the first never runs); at once if its message
+    ended with it in doubt, or after an upgrade."""
 
 
 @attrs.frozen

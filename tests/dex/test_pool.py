@@ -663,8 +663,10 @@ def test_a_payout_the_ledger_refuses_is_credited_back_and_withdraw_owed_pays_it(
     assert world.balance(world.t1, BOB) == HELD
     assert world.reserves() == (R0 + SWAP_IN, R1 - SWAP_OUT, SHARES)
     world.reconcile()
-    # refused again: ``withdraw_owed`` answers what it tried to pay, and it stays owed
-    assert world.by(BOB).withdraw_owed(world.t1.id) == Ok(SWAP_OUT)
+    # refused again: ``withdraw_owed`` says so, and it stays owed (it used to answer Ok)
+    refused = world.by(BOB).withdraw_owed(world.t1.id)
+    assert isinstance(refused, Err) and isinstance(refused.error, TransferFailed), refused
+    assert refused.error.reason.startswith("still owed: ")
     assert world.pool_balances() == {(BOB, world.t1): SWAP_OUT}
     world.reconcile()
     world.ic.upgrade_canister(world.t1.id, Ledger)
@@ -1192,6 +1194,16 @@ class Hooking(Ledger):
         Ledger.icrc2_transfer_from.__icto_kind__  # type: ignore[attr-defined]
     )
 
+    def icrc1_transfer(self, args: TransferArgs) -> Any:
+        """Runs the ``during_payout`` calls first; with ``refuse_meanwhile``, a transfer they
+        ask for is refused with a definite ``TemporarilyUnavailable``."""
+        if HOOKS.get("refuse_meanwhile") and "during_payout" not in HOOKS:
+            return Err(TemporarilyUnavailable())
+        self._interleave("during_payout")
+        return super().icrc1_transfer(args)
+
+    icrc1_transfer.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+
 
 def interleaving(world: World) -> CanisterProxy:
     """``world`` seeded by alice, token0 on the hooking ledger, and a relay canister holding
@@ -1226,6 +1238,24 @@ def test_a_payout_is_not_paid_again_by_a_withdrawal_run_while_its_fee_is_asked(
     assert world.pool.get_owed(relay.id, world.t0.id) == 0
     reserve0 = world.pool.get_reserves().reserve0
     assert world.balance(world.t0, world.pool_id) >= reserve0 == R0
+    world.reconcile()
+
+
+def test_a_payout_still_awaited_is_not_sent_again_by_settle_requests(world: World) -> None:
+    """While bob's payout is at the ledger, anyone's ``settle_requests`` leaves it alone: its
+    message still awaits it. (It used to send it again; the ledger refused that resend for a
+    moment, so the payout went back to bob's pool balance, and then the first one ran: bob was
+    paid twice, out of the other providers' reserve.)"""
+    interleaving(world)
+    HOOKS["refuse_meanwhile"] = True
+    HOOKS["during_payout"] = [(world.pool_id, "settle_requests", ())]
+    held0 = world.balance(world.t0, BOB)
+    swapped = world.by(BOB).swap(world.t1.id, SWAP_IN, 0).unwrap()
+    HOOKS["refuse_meanwhile"] = False
+    assert HOOKS["answers"] == [1]
+    assert world.balance(world.t0, BOB) == held0 + swapped.amount_out - FEE
+    assert world.owed(BOB, world.t0) == 0
+    assert world.by(CAROL).settle_requests() == 0
     world.reconcile()
 
 
@@ -1437,14 +1467,16 @@ class Model:
         missing = amount - self.books.owed.get((user, side), 0)
         return missing <= 0 or self._send("pull", user, side, missing) is True
 
-    def _pay_out(self, user: Principal, side: int, amount: int) -> None:
+    def _pay_out(self, user: Principal, side: int, amount: int) -> bool:
+        """Whether the amount stays owed for want of a fee, of an amount above it, or because
+        the ledger refused the payout."""
         if amount <= 0:
-            return
+            return False
         self._owe(user, side, amount)
         if not self._call(side, "icrc1_fee") or amount <= FEE:
-            return
+            return True
         self._owe(user, side, -amount)
-        self._send("payout", user, side, amount)
+        return self._send("payout", user, side, amount) is False
 
     def end(self, answer: Any) -> Any:
         """The message ends: ``POOL_TRAP`` rolls back its last segment, and the caller gets a
@@ -1517,8 +1549,7 @@ class Model:
         if owed == 0:
             return NOTHING_OWED
         self._owe(user, side, -owed)
-        self._pay_out(user, side, owed)
-        return Ok(owed)
+        return TransferFailed if self._pay_out(user, side, owed) else Ok(owed)
 
     def settle_requests(self) -> int:
         self._settle(self._settle_order()[:20])
