@@ -184,6 +184,9 @@ class TransferOutcome:
     created_at: int | None = None
     """The ``created_at_time`` of the transfer's ledger request."""
     in_doubt: bool = False
+    sent_at: int | None = None
+    """When a message last sent the request and has not had the answer yet: another message
+    leaves it to that one while it may still await it (see ``MultisigWallet._being_sent``)."""
 
 
 @attrs.frozen

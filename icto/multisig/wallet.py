@@ -34,7 +34,7 @@ from icto.ic.canister import query, update
 from icto.ic.errors import CallRejected, Reject, RejectCode
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
-from icto.ic.world import MAX_TIME
+from icto.ic.world import AWAIT_GIVEN_UP_NS, MAX_TIME
 from icto.ledger.client import LedgerFailure, ledger_error, logged_outcome, memo_of, settle_or_find
 from icto.ledger.types import Duplicate, TooOld, TransferArgs
 from icto.multisig.config import MultisigConfig, Role, validate_multisig_config
@@ -305,10 +305,12 @@ class MultisigWallet(FactoryContract):
         """Send each transfer of an Executing proposal that is still in doubt, in order, and
         record what the ledger says; then the proposal is Executed (every transfer paid), Failed
         (one was not), or still Executing (one is still in doubt). A transfer another message
-        settled meanwhile is not sent again."""
+        settled meanwhile is not sent again, nor one another message is still sending."""
         count = len(self.state.proposals[proposal_id].outcomes)
         for index in range(count):
-            if self.state.proposals[proposal_id].outcomes[index].in_doubt:
+            outcome = self.state.proposals[proposal_id].outcomes[index]
+            if outcome.in_doubt and not self._being_sent(outcome):
+                self._replace_outcome(proposal_id, index, sent_at=self.time)
                 self._settled(proposal_id, index, self._transfer(proposal_id, index))
         current: Proposal = self.state.proposals[proposal_id]
         if current.status is not Status.EXECUTING:
@@ -390,6 +392,16 @@ class MultisigWallet(FactoryContract):
         self.state = evolve(self.state, requested_at=at)
         return at
 
+    def _being_sent(self, outcome: TransferOutcome) -> bool:
+        """Whether another message may still await the answer to ``outcome``'s request: it sent
+        it less than ``AWAIT_GIVEN_UP_NS`` ago and a message of the wallet awaits a call. A
+        resend the ledger refused meanwhile would not prove that the first never runs."""
+        sent_at = outcome.sent_at
+        return (
+            sent_at is not None and self.time < sent_at + AWAIT_GIVEN_UP_NS
+            and self.awaiting_calls()
+        )  # fmt: skip
+
     def _settled(self, proposal_id: int, index: int, result: int | LedgerFailure | str) -> None:
         """Record what became of a transfer in doubt, once (the first message to learn it): a
         refused one gives its spending back; one in doubt, or with an answer that says nothing,
@@ -398,16 +410,20 @@ class MultisigWallet(FactoryContract):
         if not outcome.in_doubt:
             return
         if isinstance(result, int):
-            self._replace_outcome(proposal_id, index, block=result, error=None, in_doubt=False)
+            self._replace_outcome(
+                proposal_id, index, block=result, error=None, in_doubt=False, sent_at=None
+            )
         elif isinstance(result, LedgerFailure) and result.in_doubt:
-            self._replace_outcome(proposal_id, index, error=result.reason)
+            self._replace_outcome(proposal_id, index, error=result.reason, sent_at=None)
         elif isinstance(result, LedgerFailure):
-            self._replace_outcome(proposal_id, index, error=result.reason, in_doubt=False)
+            self._replace_outcome(
+                proposal_id, index, error=result.reason, in_doubt=False, sent_at=None
+            )
             executed_at = self.state.proposals[proposal_id].finished_at
             if executed_at is not None and window(executed_at) == window(self.time):
                 self._spend(outcome.transfer.ledger, -outcome.transfer.amount)
         else:
-            self._replace_outcome(proposal_id, index, error=result, in_doubt=False)
+            self._replace_outcome(proposal_id, index, error=result, in_doubt=False, sent_at=None)
 
     def _replace_outcome(self, proposal_id: int, index: int, **changes: Any) -> None:
         before: Proposal = self.state.proposals[proposal_id]

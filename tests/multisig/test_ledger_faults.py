@@ -19,7 +19,9 @@ import pytest
 
 from icto import E8S, IC, Account, Err, Principal, TransferArgs
 from icto.ic.proxy import CanisterProxy
-from icto.ledger.types import Block
+from icto.ledger.ledger import Ledger
+from icto.ledger.presets import ICP, deploy_ledger
+from icto.ledger.types import Block, TemporarilyUnavailable
 from icto.multisig import (
     BatchTransfer,
     MultisigConfig,
@@ -31,6 +33,7 @@ from icto.multisig import (
 )
 from icto.system import System, deploy_system
 from icto.token import TokenConfig
+from tests.helpers import Relay
 
 ALICE, BOB, CAROL = (Principal.from_name(name) for name in ("alice", "bob", "carol"))
 RECIPIENT = Principal.from_name("recipient")
@@ -208,3 +211,61 @@ def test_a_transfer_in_doubt_that_never_ran_is_paid_once_past_the_ledgers_window
     world.assert_record_is_the_ledgers(done)
     assert world.balance(RECIPIENT) == AMOUNT
     assert world.balance(world.wallet) == FUNDS - AMOUNT - TOKEN_FEE
+
+
+# -- an execution run while another's transfer is at the ledger ----------------------------------
+
+MEANWHILE: dict[str, Any] = {}
+"""``relay``, ``calls`` (run through the relay during the next transfer) and ``answers``."""
+
+
+class RefusingMeanwhile(Ledger):
+    """An ICP-like ledger that runs ``MEANWHILE["calls"]`` while its next transfer is in flight,
+    and refuses, for that moment, any transfer they ask for (``TemporarilyUnavailable``)."""
+
+    VERSION = "1.0.1"
+
+    def icrc1_transfer(self, args: TransferArgs) -> Any:
+        if "calls" not in MEANWHILE:
+            return Err(TemporarilyUnavailable())
+        for target, method, call_args in MEANWHILE.pop("calls"):
+            relayed = self.call(MEANWHILE["relay"], "relay", target, method, call_args)
+            MEANWHILE["answers"].append(relayed)
+        return super().icrc1_transfer(args)
+
+    icrc1_transfer.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+
+
+def test_an_execution_run_while_the_transfer_is_at_the_ledger_leaves_it_to_the_first() -> None:
+    """A signer executes the proposal again while its transfer is at the ledger. The second
+    execution leaves that transfer to the first (it used to send it again; the ledger refused
+    that resend for a moment, so the transfer was recorded Failed and its spending given back,
+    and then the first ran: paid, and recorded as not). The first then records it paid."""
+    ic = IC()
+    system = deploy_system(ic)
+    system.faucet(ALICE, 10 * E8S)
+    system.approve_backend(ALICE, 5 * E8S)
+    relay = ic.deploy(Relay)
+    ledger = deploy_ledger(ic, ICP.init(Account(Principal.from_name("minter")),
+                                        ((Account(BOB), 1_000 * E8S),)))  # fmt: skip
+    config = MultisigConfig(
+        name="Race", threshold=2, timelock=0,
+        members=((ALICE, Role.OWNER), (BOB, Role.SIGNER), (relay.id, Role.SIGNER)),
+        daily_limits=((ledger.id, 5 * E8S),),
+    )  # fmt: skip
+    wallet = system.backend.as_caller(ALICE).deploy_multisig(config).unwrap().canister_id
+    ledger.as_caller(BOB).icrc1_transfer(TransferArgs(to=Account(wallet), amount=FUNDS)).unwrap()
+    ic.upgrade_canister(ledger.id, RefusingMeanwhile)
+    proposal_id = ic.actor(wallet, ALICE).propose(
+        Transfer(ledger.id, Account(RECIPIENT), AMOUNT)
+    ).unwrap()
+    ic.actor(wallet, BOB).approve(proposal_id).unwrap()
+    MEANWHILE.clear()
+    MEANWHILE.update(relay=relay.id, answers=[], calls=[(wallet, "execute", (proposal_id,))])
+    done = ic.actor(wallet, BOB).execute(proposal_id).unwrap()
+    (inner,) = MEANWHILE["answers"]
+    assert inner.unwrap().status is Status.EXECUTING  # it left the transfer to the first
+    assert (done.status, done.outcomes[0].block is not None) == (Status.EXECUTED, True)
+    assert ledger.icrc1_balance_of(Account(RECIPIENT)) == AMOUNT
+    ((_, limit, spent),) = ic.actor(wallet, ALICE).get_wallet_info().daily_limits
+    assert (limit, spent) == (5 * E8S, AMOUNT)
