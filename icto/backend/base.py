@@ -98,11 +98,9 @@ class BackendBase(Canister):
 
     def post_upgrade(self, stable: Any, arg: Any) -> None:
         """Keep the state; timers do not survive an upgrade, so re-arm the maintenance timer.
-        Holds of version 1.0.0 (a set of keys) become holds taken now."""
-        in_flight = stable.in_flight
-        if isinstance(in_flight, frozenset | set):
-            in_flight = immutables.Map(dict.fromkeys(in_flight, self.time))
-        self.state = evolve(stable, maintenance_timer=None, in_flight=in_flight)
+        No message awaits across an upgrade, so every hold (a map of version 1.1, a set of
+        keys in 1.0) is dropped: what a message left in flight may be settled at once."""
+        self.state = evolve(stable, maintenance_timer=None, in_flight=immutables.Map())
         self._arm_maintenance()
 
     # -- who may do what ------------------------------------------------------------------------
