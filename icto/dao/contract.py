@@ -298,10 +298,15 @@ class DAO(FactoryContract):
         """Anyone: settle ledger requests that no message will settle (left in doubt, or their
         message trapped ``AWAIT_GIVEN_UP_NS`` ago), up to ``SETTLE_BATCH``: each sent again,
         identical, so the ledger runs it or answers ``Duplicate``; past its window its log
-        tells. How many are still unsettled."""
+        tells. The longest due first: one still in doubt after its resend goes to the back, so
+        requests that stay in doubt never keep the others waiting. How many are still
+        unsettled."""
         now = self.time
-        due = sorted(n for n, request in self.state.requests.items() if request.settle_from <= now)
-        for nonce in due[:SETTLE_BATCH]:
+        due = sorted(
+            (request.settle_from, nonce) for nonce, request in self.state.requests.items()
+            if request.settle_from <= now
+        )  # fmt: skip
+        for _, nonce in due[:SETTLE_BATCH]:
             request = self.state.requests.get(nonce)
             if request is not None and request.settle_from <= self.time:
                 self._settle(nonce)

@@ -33,6 +33,7 @@ from icto.dao import (
     TreasuryTransfer,
     UnknownStake,
     WrongStatus,
+    contract,
 )
 from icto.dao.config import DAOConfig
 from icto.dao.types import DEPOSITS_SUBACCOUNT, STAKING_SUBACCOUNT
@@ -337,3 +338,27 @@ def test_a_payout_whose_resend_was_rejected_is_found_in_the_tokens_log(world: Wo
     assert world.as_(BOB).unstake(stake_id) == Err(UnknownStake(stake_id))
     assert world.balance(BOB) == 100 * E8S - FEE
     world.assert_books_match_the_ledger()
+
+
+def test_a_request_that_stays_in_doubt_does_not_keep_the_others_waiting(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one request settled per call, bob's stake pull, still in doubt after every
+    resend, goes to the back once resent: carol's later one is settled by the next call (the
+    lowest nonce used to come first every time, so carol's waited behind bob's for good)."""
+    monkeypatch.setattr(contract, "SETTLE_BATCH", 1)
+    _commits_then_traps(world, "icrc2_transfer_from", in_doubt=True)
+    _in_doubt(world.as_(BOB).stake(100 * E8S, 0))
+    world.ic.advance_time(seconds=1)
+    _commits_then_traps(world, "icrc2_transfer_from", in_doubt=True)
+    _in_doubt(world.as_(CAROL).stake(10 * E8S, 0))
+    world.ic.advance_time(seconds=1)
+    faults = world.ic.faults
+    faults.reject(canister=world.gov.id, method="icrc2_transfer_from", times=None)
+    faults.reject(canister=world.gov.id, method="get_transaction_count", times=None)
+    assert world.as_(MALLORY).settle_transfers() == 2  # bob's: still in doubt
+    faults.clear()
+    faults.reject(canister=world.gov.id, method="get_transaction_count", times=None)
+    assert world.as_(MALLORY).settle_transfers() == 1  # carol's: the resend is her Duplicate
+    assert world.as_(CAROL).get_stakes(CAROL).total == 2
+    assert world.as_(BOB).get_stakes(BOB).total == 0
