@@ -195,9 +195,10 @@ class Factory(VersionManagement, FactoryReads):
         return Err(DeploymentFailed(step, reason))
 
     def _delete_canister(self, contract: Principal) -> bool:
-        """Stop and delete a half-created ``contract``. It leaves ``deploying`` and
-        ``failed_cleanups`` only once it is gone (one already gone counts), and goes into
-        ``failed_cleanups`` with the reason if the management canister refuses."""
+        """Stop and delete a half-created ``contract``. It stays in ``deploying`` until the
+        management canister has answered: gone (one already gone counts), it leaves both lists;
+        refused, it moves to ``failed_cleanups`` with the reason. A trap in between leaves it
+        listed, for ``cleanup_failed_deployments``."""
         try:
             self.call(MANAGEMENT_ID, "stop_canister", contract)
             self.call(MANAGEMENT_ID, "delete_canister", contract)
