@@ -100,7 +100,7 @@ from icto.ic.canister import query, update
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.world import AWAIT_GIVEN_UP_NS, MAX_TIME
-from icto.ledger.client import LedgerFailure, fee_of, logged_outcome, memo_of, settle
+from icto.ledger.client import LedgerFailure, fee_of, memo_of, settle_or_look_up
 from icto.ledger.types import U64_MAX, TransferArgs, TransferFromArgs
 from icto.validation import (
     NotIdentified,
@@ -206,22 +206,13 @@ class DAO(FactoryContract):
         self.state = evolve(self.state, requests=self.state.requests.set(nonce, request))
 
     def _outcome(self, request: LedgerRequest) -> int | LedgerFailure:
-        """Send ``request`` (and the identical request after a reject: ``settle``) and say what
-        happened: its block, a failure (it never ran), or in doubt. One the ledger rejected
-        twice or no longer recognises is looked up in its log."""
+        """Send ``request`` (and the identical request after a reject) and say what happened:
+        its block, a failure (it never ran), or in doubt (``settle_or_look_up``)."""
         args = request.args
         pull = isinstance(args, TransferFromArgs)
         method = "icrc2_transfer_from" if pull else "icrc1_transfer"
-        sent = settle(self, request.ledger, method, args)
-        if not (isinstance(sent, LedgerFailure) and sent.in_doubt):
-            return sent
         payer = args.from_ if pull else None
-        logged = logged_outcome(self, request.ledger, args, payer, args.to)
-        if not isinstance(logged, LedgerFailure):
-            return logged
-        if logged.in_doubt:
-            return LedgerFailure(f"{sent.reason}; {logged.reason}", in_doubt=True)
-        return LedgerFailure(sent.reason)
+        return settle_or_look_up(self, request.ledger, method, args, payer, args.to)
 
     def _apply(self, nonce: int, outcome: int | LedgerFailure) -> Any:
         """Apply a journalled request's known outcome, once (the first message to learn it):

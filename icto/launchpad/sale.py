@@ -70,10 +70,9 @@ from icto.launchpad.types import (
 from icto.ledger.client import (
     LedgerFailure,
     fee_of,
-    logged_outcome,
     memo_of,
-    settle,
     settle_or_find,
+    settle_or_look_up,
 )
 from icto.ledger.types import TransferArgs, TransferFromArgs
 from icto.validation import is_nat, require_identified
@@ -344,20 +343,13 @@ class LaunchpadSale(FinalizePipeline):
         return pulled
 
     def _pull_outcome(self, flight: PullInFlight) -> int | LedgerFailure:
-        """Send ``flight``'s request (retried as a duplicate, see ``icto.ledger.client.settle``)
-        and say what happened: its block, a failure, or in doubt. One the ledger rejected twice
-        or no longer recognises is looked up in its log (a ledger can commit a pull and then
-        fail)."""
+        """Send ``flight``'s request (and the identical request after a reject) and say what
+        happened: its block, a failure, or in doubt (``settle_or_look_up``: a ledger can commit
+        a pull and then fail)."""
         args = flight.args
-        pulled = settle(self, flight.ledger, "icrc2_transfer_from", args)
-        if not (isinstance(pulled, LedgerFailure) and pulled.in_doubt):
-            return pulled
-        logged = logged_outcome(self, flight.ledger, args, args.from_, Account(self.id))
-        if not isinstance(logged, LedgerFailure):
-            return logged
-        if logged.in_doubt:
-            return LedgerFailure(f"{pulled.reason}; {logged.reason}", in_doubt=True)
-        return LedgerFailure(pulled.reason)
+        return settle_or_look_up(
+            self, flight.ledger, "icrc2_transfer_from", args, args.from_, Account(self.id)
+        )
 
     def _pulled(self, nonce: int, outcome: int | LedgerFailure) -> None:
         """Apply a journalled pull's known outcome, once (the first message to learn it): a

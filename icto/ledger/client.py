@@ -105,6 +105,25 @@ def settle_or_find(
     return logged
 
 
+def settle_or_look_up(
+    canister: Canister, ledger: Principal, method: str, args: Any, payer: Account | None,
+    recipient: Account,
+) -> int | LedgerFailure:
+    """``settle`` a deduplicated request, and when that leaves it in doubt (rejected twice, or
+    too old for the ledger to say) read the ledger's log (``logged_outcome``): its block; a
+    failure if it never ran; in doubt, with both reasons, if neither could tell. ``payer`` and
+    ``recipient`` as for ``block_of_request``."""
+    sent = settle(canister, ledger, method, args)
+    if not (isinstance(sent, LedgerFailure) and sent.in_doubt):
+        return sent
+    logged = logged_outcome(canister, ledger, args, payer, recipient)
+    if not isinstance(logged, LedgerFailure):
+        return logged
+    if logged.in_doubt:
+        return LedgerFailure(f"{sent.reason}; {logged.reason}", in_doubt=True)
+    return LedgerFailure(sent.reason)
+
+
 def logged_outcome(
     canister: Canister, ledger: Principal, args: Any, payer: Account | None, recipient: Account
 ) -> int | LedgerFailure:
