@@ -209,6 +209,15 @@ class World:
     def token_balance(self, holder: Principal) -> int:
         return int(self.token.icrc1_balance_of(Account(holder)))
 
+    def give_alice_a_deposit_for(self, sale: Principal) -> None:
+        """Alice gets one more deposit's worth of the sale token and approves ``sale`` for it
+        (and the pull's fee)."""
+        self.token.as_caller(TOKEN_MINTER).icrc1_transfer(
+            TransferArgs(to=Account(ALICE), amount=self.deposit)
+        ).unwrap()
+        approval = ApproveArgs(spender=Account(sale), amount=self.deposit + FEE)
+        self.token.as_caller(ALICE).icrc2_approve(approval).unwrap()
+
     def balances(self) -> dict[tuple[Principal, Principal], int]:
         holders = (*USERS, *self.sales, self.relay.id, self.system.backend.id)
         return {
@@ -1214,6 +1223,21 @@ def test_a_contribution_landing_while_its_owners_refund_is_in_flight_is_refunded
     assert world.balance(relay) == before - 30 * E8S - FEE + (10 * E8S - FEE) + (30 * E8S - FEE)
 
 
+def _open_sale_paid_in_a_platform_token(world: World) -> tuple[Principal, Principal]:
+    """A platform token (PAY, bob holds 1,000) and alice's sale paid in it, bob approving it
+    for 100; at the sale's start."""
+    system = world.system
+    system.approve_backend(ALICE, 2 * SERVICE_FEE + 2 * FEE)
+    token = TokenConfig(name="Pay Token", symbol="PAY",
+                        initial_balances=((Account(BOB), 1_000 * E8S),))  # fmt: skip
+    pay: Principal = system.backend.as_caller(ALICE).deploy_token(token).unwrap().canister_id
+    sale = world.deploy(world.config("Paid in PAY", purchase_token=pay, whitelist=None))
+    approval = ApproveArgs(spender=Account(sale), amount=100 * E8S)
+    world.ic.actor(pay, BOB).icrc2_approve(approval).unwrap()
+    world.ic.set_time(world.start)
+    return pay, sale
+
+
 def test_a_contribution_whose_pull_ran_but_whose_replies_were_lost_is_counted(
     created: World,
 ) -> None:
@@ -1222,15 +1246,7 @@ def test_a_contribution_whose_pull_ran_but_whose_replies_were_lost_is_counted(
     the sale cannot know from the replies: it reads the ledger's log, finds the pull, and
     counts the contribution (it was in the escrow with no record, never refunded)."""
     world = created
-    system = world.system
-    system.approve_backend(ALICE, 2 * SERVICE_FEE + 2 * FEE)
-    token = TokenConfig(name="Pay Token", symbol="PAY",
-                        initial_balances=((Account(BOB), 1_000 * E8S),))  # fmt: skip
-    pay = system.backend.as_caller(ALICE).deploy_token(token).unwrap().canister_id
-    sale = world.deploy(world.config("Paid in PAY", purchase_token=pay, whitelist=None))
-    approval = ApproveArgs(spender=Account(sale), amount=100 * E8S)
-    world.ic.actor(pay, BOB).icrc2_approve(approval).unwrap()
-    world.ic.set_time(world.start)
+    pay, sale = _open_sale_paid_in_a_platform_token(world)
     world.ic.faults.trap(canister=pay, method="icrc2_transfer_from", times=1)
     world.ic.faults.reject(canister=pay, method="icrc2_transfer_from", times=1)
     assert world.as_(sale, BOB).contribute(10 * E8S) == Ok(10 * E8S)
@@ -1316,11 +1332,7 @@ def test_a_deposit_still_being_pulled_when_the_sale_opens_does_not_count(
     ic.upgrade_canister(world.token.id, SlowLedger, caller=ic.controllers_of(world.token.id)[0])
     creator = world.as_(world.undeposited, ALICE)
     if approved:
-        world.token.as_caller(TOKEN_MINTER).icrc1_transfer(
-            TransferArgs(to=Account(ALICE), amount=world.deposit)
-        ).unwrap()
-        approval = ApproveArgs(spender=Account(world.undeposited), amount=world.deposit + FEE)
-        world.token.as_caller(ALICE).icrc2_approve(approval).unwrap()
+        world.give_alice_a_deposit_for(world.undeposited)
     held = world.token_balance(ALICE)
     CLOCK.update(ic=ic, to=world.start, clock=ic.deploy(Clock).id)
     deposited = creator.deposit_sale_tokens()
@@ -1376,11 +1388,7 @@ def test_a_deposit_whose_message_trapped_after_its_pull_is_given_back(created: W
     fails at its opening, and the refunds settle the pull (it ran: the ledger's duplicate) and
     give the deposit back. They used to wait for it for ever, the tokens locked in the sale."""
     world = created
-    world.token.as_caller(TOKEN_MINTER).icrc1_transfer(
-        TransferArgs(to=Account(ALICE), amount=world.deposit)
-    ).unwrap()
-    approval = ApproveArgs(spender=Account(world.undeposited), amount=world.deposit + FEE)
-    world.token.as_caller(ALICE).icrc2_approve(approval).unwrap()
+    world.give_alice_a_deposit_for(world.undeposited)
     held = world.token_balance(ALICE)
     with world.ic.faults.trap(canister=world.undeposited, method="deposit_sale_tokens"):
         rejected(lambda: world.as_(world.undeposited, ALICE).deposit_sale_tokens())
@@ -1400,15 +1408,7 @@ def test_a_pull_left_in_doubt_keeps_its_room_until_settle_pulls_finds_it(created
     its room stays held (it used to be let go, leaving the tokens in escrow uncounted) and the
     answer says so; ``settle_pulls`` (anyone, at once) then finds it and counts it, once."""
     world = created
-    system = world.system
-    system.approve_backend(ALICE, 2 * SERVICE_FEE + 2 * FEE)
-    token = TokenConfig(name="Pay Token", symbol="PAY",
-                        initial_balances=((Account(BOB), 1_000 * E8S),))  # fmt: skip
-    pay = system.backend.as_caller(ALICE).deploy_token(token).unwrap().canister_id
-    sale = world.deploy(world.config("Paid in PAY", purchase_token=pay, whitelist=None))
-    approval = ApproveArgs(spender=Account(sale), amount=100 * E8S)
-    world.ic.actor(pay, BOB).icrc2_approve(approval).unwrap()
-    world.ic.set_time(world.start)
+    pay, sale = _open_sale_paid_in_a_platform_token(world)
     world.ic.faults.trap(canister=pay, method="icrc2_transfer_from", times=1)
     world.ic.faults.reject(canister=pay, method="icrc2_transfer_from", times=1)
     world.ic.faults.reject(canister=pay, method="get_transaction_count", times=1)
@@ -1534,11 +1534,7 @@ def test_the_refunds_wait_for_a_pull_a_trapped_message_left_and_the_watch_settle
         method, call = "contribute", lambda: world.as_(sale, CAROL).contribute(amount)
     else:
         sale, ledger, holder, amount = world.undeposited, world.token, ALICE, world.deposit
-        world.token.as_caller(TOKEN_MINTER).icrc1_transfer(
-            TransferArgs(to=Account(ALICE), amount=amount)
-        ).unwrap()
-        approval = ApproveArgs(spender=Account(sale), amount=amount + FEE)
-        world.token.as_caller(ALICE).icrc2_approve(approval).unwrap()
+        world.give_alice_a_deposit_for(sale)
         ic.set_time(world.start - 5 * 60 * 10**9)
         method, call = "deposit_sale_tokens", lambda: world.as_(sale, ALICE).deposit_sale_tokens()
     held = int(ledger.icrc1_balance_of(Account(holder)))
