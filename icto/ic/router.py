@@ -316,6 +316,10 @@ class Router:
             if fault is not None:
                 self.faults.finished(fault)
             raise
+        except BaseException:  # an interruption (Ctrl-C): the matched call is over all the same
+            if fault is not None:
+                self.faults.finished(fault)
+            raise
         if fault is not None:
             self.faults.finished(fault)
         if entry is not None:
@@ -424,13 +428,20 @@ class Router:
     def awaiting(self, canister_id: Principal) -> bool:
         """Whether a message of ``canister_id`` is suspended at an await: its ``_run_update``
         is on the interpreter's stack below the message running now. Read from the stack, so
-        that no message pays for it; only an upgrade asks."""
+        that no message pays for it. A message of code replaced since (reinstalled or
+        upgraded) never resumes, so it does not count, nor does any of a deleted canister."""
+        current = self._canisters.get(canister_id)
+        if current is None or current.status == DELETED:
+            return False
         running = self._running
         frame: FrameType | None = sys._getframe(1)
         while frame is not None:
             if frame.f_code is _RUN_UPDATE:
                 found = frame.f_locals
-                if found.get("callee") == canister_id and found.get("ctx") is not running:
+                if (
+                    found.get("callee") == canister_id and found.get("ctx") is not running
+                    and found.get("generation") == current.generation
+                ):  # fmt: skip
                     return True
             frame = frame.f_back
         return False

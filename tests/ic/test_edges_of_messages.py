@@ -267,6 +267,35 @@ def test_an_interrupt_during_an_advance_loses_no_waiting_timer(ic: IC, tmp_path:
     IC.load(tmp_path / "world.icto", allow=("tests.ic",))
 
 
+class MaybeInterrupted(Canister):
+    """Counts its calls; a user interrupts the ones asked to be interrupted."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = 0
+
+    @update
+    def count(self, interrupt: bool) -> int:
+        self.state = self.state + 1
+        if interrupt:
+            raise KeyboardInterrupt
+        return int(self.state)
+
+
+def test_a_trap_rule_whose_call_was_interrupted_still_fires_on_the_next(ic: IC) -> None:
+    """A Ctrl-C while a call a trap rule matched is running: the rule is free again, and the
+    next matching call traps as injected (the rule used to stay spoken for, and never fired)."""
+    canister = ic.deploy(MaybeInterrupted)
+    rule = ic.faults.trap(canister=canister.id, method="count", times=1)
+    with pytest.raises(KeyboardInterrupt):
+        canister.count(True)
+    assert (rule.armed, rule.fired) == (0, 0)
+    trapped = rejected(lambda: canister.count(False))
+    assert trapped.message.endswith("injected trap") and rule.fired == 1
+    assert ic.state_of(canister.id) == 0
+
+
 class InterruptedMigration(Interrupted):
     VERSION = "2.0.0"
 

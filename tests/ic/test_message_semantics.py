@@ -611,3 +611,34 @@ def test_a_canister_knows_whether_one_of_its_messages_awaits_a_call(ic: IC) -> N
     assert watcher.awaiting() is False
     assert watcher.relay(other.id, "relay", (watcher.id, "awaiting")) is True
     assert other.relay(watcher.id, "awaiting") is False
+
+
+class Replacer(Canister):
+    """Reinstalls (or upgrades) a canister, then asks it whether one of its messages awaits."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = None
+
+    @update
+    def replace_and_ask(self, target: Principal, mode: str) -> bool:
+        self.call(MANAGEMENT_ID, "install_code", target, Watcher, None, mode)
+        answer: bool = self.call(target, "awaiting")
+        return answer
+
+
+@pytest.mark.parametrize("mode", ["reinstall", "upgrade"])
+def test_a_message_of_replaced_code_is_not_awaiting_since_it_never_resumes(
+    ic: IC, mode: str
+) -> None:
+    """While the watcher's message awaits the replacer, the replacer reinstalls (or upgrades)
+    it: that message can never resume (it is dropped), so the new code is told that none of its
+    messages awaits (it used to be told one did)."""
+    replacer = ic.deploy(Replacer)
+    watcher = ic.deploy(Watcher, controllers=[replacer.id, ic.default_caller])
+    call = (replacer.id, "replace_and_ask", (watcher.id, mode))
+    dropped = rejected(lambda: watcher.relay(*call))
+    assert "while awaiting" in dropped.message
+    (asked,) = [entry for entry in ic.trace.calls(method="awaiting")]
+    assert asked.result is False
