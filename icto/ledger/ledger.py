@@ -603,6 +603,11 @@ class Ledger(Canister):
         return Ok(index)
 
     def _check_memo(self, memo: bytes) -> None:
+        """Trap unless ``memo`` is bytes within the limit. A record built around its validators
+        could carry a mutable ``bytearray``, which its sender could rewrite in the block log
+        after the fact."""
+        if memo.__class__ is not bytes:
+            raise Trap(f"memo must be bytes, got {type(memo).__name__}")
         limit = self.state.config.max_memo_length
         if len(memo) > limit:
             raise Trap(f"the memo field size of {len(memo)} bytes is above the limit of {limit}")
