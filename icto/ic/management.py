@@ -305,9 +305,12 @@ class ManagementCanister:
                 f"Management canister trapped: {trap}", method,
             ) from None  # fmt: skip
         except (CallRejected, TypeError, ValueError) as exc:
+            hook = exc if isinstance(exc, HookTrapped) else None
+            trapped = None if hook is None else hook.trapped_canister
+            failed = None if trapped is None else kernel.world.canisters.get(trapped)
             kernel.set_world(start)
-            if isinstance(exc, HookTrapped) and exc.trapped_canister is not None:
-                self._log_trap(exc.trapped_canister, f"[TRAP]: {exc.message}")
+            if hook is not None and trapped is not None:
+                self._log_trap(trapped, f"[TRAP]: {hook.message}", _kept_log(start, failed))
             if isinstance(exc, CallRejected):
                 raise
             raise InvalidArguments(
@@ -355,10 +358,13 @@ class ManagementCanister:
     def _put(self, record: CanisterRecord) -> None:
         self._kernel.put(record)
 
-    def _log_trap(self, canister_id: Principal, message: str) -> None:
+    def _log_trap(self, canister_id: Principal, message: str, log: Any = None) -> None:
+        """Append ``message`` to the canister's log (to ``log``, the log it had when its hook
+        trapped, if given)."""
         record = self._kernel.world.canisters.get(canister_id)
         if record is not None:
-            self._put(record.with_log(record.log.append(self._kernel.world.time, message)))
+            kept = record.log if log is None else log
+            self._put(record.with_log(kept.append(self._kernel.world.time, message)))
 
     def _new_canister(
         self, settings: CanisterSettings | None, cycles: int, specified_id: Principal | None
@@ -574,3 +580,17 @@ MANAGEMENT_METHODS: Final = MappingProxyType(
 )
 """The management canister's public methods as a proxy sees them: ``ic.actor(MANAGEMENT_ID,
 caller).canister_status(cid)`` sends an update to ``aaaaa-aa`` like any other actor's call."""
+
+
+def _kept_log(start: Any, failed: CanisterRecord | None) -> CanisterLog | None:
+    """The log a canister keeps when its install trapped in a hook: the one the hooks wrote to,
+    if it goes on from the log the canister had (an upgrade keeps its log); else ``None``, the
+    log it had (a reinstall's fresh log goes with the reinstall)."""
+    if failed is None:
+        return None
+    before = start.canisters.get(failed.canister_id)
+    if before is None:
+        return None
+    old, new = before.log, failed.log
+    goes_on = new.next_idx >= old.next_idx and tuple(new.records[:1]) == tuple(old.records[:1])
+    return new if goes_on else None

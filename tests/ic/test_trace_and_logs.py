@@ -126,6 +126,16 @@ class BadPostUpgrade(Logger):
         raise Trap("post_upgrade failed")
 
 
+class ChattyMigration(Logger):
+    """Logs in its migration, then fails it."""
+
+    VERSION = "4.0.0"
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        self.log("post_upgrade: migrating")
+        raise Trap("migration failed")
+
+
 @pytest.fixture
 def counter(ic: IC) -> CanisterProxy:
     return ic.deploy(Counter, 0)
@@ -642,6 +652,17 @@ def test_a_trap_in_init_is_logged_on_the_empty_canister(ic: IC) -> None:
     lines = [r.content for r in ic.canister_logs(canister_id)]
     assert len(lines) >= 1
     assert lines[-1].startswith("[TRAP]") and "init failed" in lines[-1]
+
+
+def test_a_failed_upgrade_keeps_what_its_hooks_logged(ic: IC, logger: CanisterProxy) -> None:
+    """The upgrade is undone, but the lines its migration wrote stay, then the trap record:
+    what one needs to debug a failed migration (they used to go with the upgrade)."""
+    logger.say("before")
+    rejected(ic.install_code, logger.id, ChattyMigration, None, "upgrade")
+    lines = contents(ic, logger)
+    assert lines[:2] == ["before", "post_upgrade: migrating"]
+    assert lines[2].startswith("[TRAP]") and "migration failed" in lines[2]
+    assert ic.code_of(logger.id) is Logger
 
 
 def test_logs_survive_an_upgrade(ic: IC, logger: CanisterProxy) -> None:
