@@ -950,7 +950,8 @@ class Router:
 
     def _fire_due(self, target: int, deferred: list[Timer]) -> None:
         """Deliver the timers due by ``target`` in order; those of stopped canisters are taken
-        off the queue into ``deferred``."""
+        off the queue into ``deferred``, and put back as soon as a timer starts their canister
+        again (overdue, they fire next, in their order)."""
         while True:
             timer = self._timers.peek()
             if timer is None or timer.deadline > target:
@@ -963,6 +964,12 @@ class Router:
             self.put(record._replace(timer_ids=record.timer_ids.delete(timer.timer_id)))
             self._time = max(self._time, timer.deadline)
             self.fire_timer(timer.canister_id, timer.method, timer.args)
+            if deferred:  # a canister this timer started again: its overdue timers come next
+                canisters = self._canisters
+                back = [t for t in deferred if canisters[t.canister_id].status != STOPPED]
+                if back:
+                    deferred[:] = [t for t in deferred if t not in back]
+                    self._requeue(back)
 
 
 __all__ = [

@@ -28,6 +28,7 @@ from icto import (
     update,
 )
 from icto.ic.ic import MAX_TIME
+from icto.ic.management import CanisterSettings
 from icto.ic.timers import TimerQueue
 
 from .toys import Counter, Relay
@@ -539,6 +540,24 @@ class TestTimersAndLifecycle:
         assert all(started_at <= t <= ic.time for _, t, _ in ic.state_of(alarm.id).rings)
         assert ic.pending_timers() == 0
 
+    def test_a_timer_that_starts_a_canister_lets_its_overdue_timers_fire_next(
+        self, ic: IC, alarm: Any
+    ) -> None:
+        """The alarm is stopped with timers at +10 and +30; another canister's timer at +20
+        starts it. Its overdue timer fires right then, at +20, before the one at +30 (it used to
+        wait for the end of the advance and fire after it)."""
+        starter = ic.deploy(Starter)
+        ic.update_call(MANAGEMENT_ID, "update_settings", alarm.id,
+                       CanisterSettings(controllers=(starter.id, ic.default_caller)))  # fmt: skip
+        start = ic.time
+        alarm.schedule(10, "+10")
+        alarm.schedule(30, "+30")
+        starter.start_later(20, alarm.id)
+        ic.stop_canister(alarm.id)
+        ic.advance_time(nanos=100)
+        rings = [(tag, at - start) for tag, at, _ in ic.state_of(alarm.id).rings]
+        assert rings == [("+10", 20), ("+30", 30)]
+
     def test_a_deferred_timer_keeps_its_id(self, ic: IC, alarm: Any) -> None:
         """Being stopped past a deadline does not change a timer's id: it stays cancellable."""
         timer_id = alarm.schedule(10 * SECOND, "deferred")
@@ -549,6 +568,22 @@ class TestTimersAndLifecycle:
         ic.tick()
         assert tags(ic, alarm.id) == []
         assert ic.pending_timers() == 0
+
+
+class Starter(Canister):
+    """Starts a canister from a timer."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = None
+
+    @update
+    def start_later(self, delay: int, canister: Principal) -> None:
+        self.set_timer(delay, "_start", canister)
+
+    def _start(self, canister: Principal) -> None:
+        self.call(MANAGEMENT_ID, "start_canister", canister)
 
 
 class TestInvalidTimers:
