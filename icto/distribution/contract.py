@@ -7,9 +7,13 @@ distribution (it pays nothing while paused; the schedule keeps running) and, if 
 cancellable, cancel it: vesting stops at that instant, what had vested stays claimable, and the
 unvested remainder and the spare fee reserve go back to the owner.
 
-Every payout is recorded before its ledger transfer and undone if the transfer fails, so a fault
-never pays twice or loses a claim. A recipient receives exactly what they claim while the fee
-reserve lasts; anyone may top it up (``top_up_reserve``). The owner's additions before the start
+Every payout is recorded before its ledger transfer, a deduplicated request (memo numbered by
+the distribution, ``created_at_time``) journalled in ``requests`` and sent again identical after
+a reject, and undone only if the ledger surely never ran it; one left in doubt counts as paid
+until ``settle_transfers`` sends the same request. ``fund``'s and top-ups' pulls are journalled
+the same way (counted once they landed). So a fault never pays or pulls twice or loses a claim.
+A recipient receives exactly what they claim while the fee reserve lasts; anyone may top it up
+(``top_up_reserve``). The owner's additions before the start
 keep the promises each category made (its places, whitelisted amounts, equal shares). Every
 recipient added, registered or removed reaches the factory (role ``recipient``), through the
 contract's outbox when the factory does not answer.
@@ -41,17 +45,22 @@ from icto.distribution.schedule import BP, end_of, next_unlock, unlock_curve, un
 from icto.distribution.types import (
     RECIPIENT,
     Claim,
+    ClaimPayout,
     DistributionError,
     DistributionState,
     InvalidRequest,
+    LedgerRequest,
     NotEligible,
     NotFunded,
     NothingToClaim,
     NotOwner,
     NotRecipient,
+    OwnerPayout,
     Participant,
     ParticipantInfo,
+    PenaltyPayout,
     Phase,
+    Pull,
     Stats,
     TransferFailed,
     WrongPhase,
@@ -65,16 +74,19 @@ from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.world import AWAIT_GIVEN_UP_NS
-from icto.ledger.client import ledger_error
+from icto.ledger.client import LedgerFailure, ledger_error, memo_of, settle_or_look_up
 from icto.ledger.types import U64_MAX, TransferArgs, TransferFromArgs
 from icto.validation import identified_problem, is_nat, nat_in
 
 _NO_CLAIMS: SortedSet[int] = SortedSet()
 _NOTHING: immutables.Map[int, int] = immutables.Map()
 _PULLING = "a pull into the distribution (its funding or a reserve top-up) ran meanwhile: ask again"
+_IN_DOUBT = "a transfer's outcome is in doubt: settle_transfers() first"
 IN_FLIGHT_GIVEN_UP_NS: Final = AWAIT_GIVEN_UP_NS
 """How long a transfer counted as in flight holds the guards that wait for it: a message that
 trapped after its ledger call leaves its count behind (its last segment rolled back)."""
+SETTLE_BATCH: Final = 20
+"""Ledger requests ``settle_transfers`` sends again per call at most."""
 
 
 
@@ -117,9 +129,23 @@ class Distribution(FactoryContract):
 
     def post_upgrade(self, stable: Any, arg: Any) -> None:
         """Keep the state. Messages of the old code that awaited a transfer can do nothing
-        after the upgrade, so no transfer is counted as in flight any more."""
+        after the upgrade, so no transfer is counted as in flight any more: every journalled
+        request may be settled at once, and a penalty held for a payout no request stands for
+        (its message was cut) waits in ``pending_penalty`` for ``send_penalties``."""
         super().post_upgrade(stable, arg)
-        self.state = evolve(self.state, pulling=0, sending=0)
+        state = self.state
+        requests = immutables.Map({
+            nonce: evolve(request, settle_from=0, in_flight=False)
+            for nonce, request in state.requests.items()
+        })  # fmt: skip
+        held = sum(
+            request.purpose.penalty for request in requests.values()
+            if isinstance(request.purpose, ClaimPayout)
+        )  # fmt: skip
+        self.state = evolve(
+            state, pulling=0, sending=0, requests=requests, penalty_held=held,
+            pending_penalty=state.pending_penalty + state.penalty_held - held,
+        )  # fmt: skip
 
     def has_role(self, user: Principal, role: str) -> bool:
         return role == RECIPIENT and user in self.state.participants
@@ -191,6 +217,15 @@ class Distribution(FactoryContract):
             return Err(NotOwner(self.caller))
         if self.state.status is not Phase.CREATED:
             return Err(WrongPhase(self._phase(), "Created"))
+        left = self._funding_pull()
+        if left is not None:  # a pull left in doubt (or by a trapped message): the same again
+            if self.state.requests[left].settle_from > self.time:
+                return Err(InvalidRequest((_PULLING,)))  # another fund() is pulling
+            settled, _ = self._send(left)
+            if not isinstance(settled, LedgerFailure):
+                return Ok(settled)
+            if settled.in_doubt or not self._still(Phase.CREATED):
+                return Err(self._failed(settled))
         token = self.config.token
         try:
             fee: int = self.call(token, "icrc1_fee")
@@ -198,44 +233,196 @@ class Distribution(FactoryContract):
             return Err(TransferFailed(ledger_error(rejected.message)))
         if not self._still(Phase.CREATED):
             return Err(WrongPhase(self._phase(), "Created"))
-        if self._in_flight(self.state.pulling):
+        if self._in_flight(self.state.pulling) or self._funding_pull() is not None:
             return Err(InvalidRequest((_PULLING,)))  # another fund() is pulling
         required = self._required(fee)
-        result = self._pull(Account(self.meta.owner), required)
-        if isinstance(result, str):
-            return Err(TransferFailed(result))
-        # Funded once the ledger took the funding (nothing is paid out of a pull in flight);
-        # the reserve is added to, not set: a top-up cannot land before, but stays counted.
-        state = self.state
-        self.state = evolve(
-            state, status=Phase.FUNDED, funded=True, fee=fee,
-            reserve=state.reserve + self._reserve_needed(fee),
-        )  # fmt: skip
+        # Funded once the ledger took the funding (nothing is paid out of a pull in flight).
+        result = self._pull(Account(self.meta.owner), required, Pull(fee))
+        if isinstance(result, LedgerFailure):
+            return Err(self._failed(result))
         return Ok(result)
 
-    def _pull(self, payer: Account, amount: int) -> int | str:
-        """``amount`` taken from ``payer`` into the distribution's account by
-        ``icrc2_transfer_from``: its block, or why the ledger refused."""
+    def _funding_pull(self) -> int | None:
+        """The nonce of ``fund``'s pull if it is journalled (in flight or in doubt)."""
+        for nonce, request in self.state.requests.items():
+            if isinstance(request.purpose, Pull) and request.purpose.fee is not None:
+                return int(nonce)
+        return None
+
+    def _pull(self, payer: Account, amount: int, purpose: Pull) -> int | LedgerFailure:
+        """``amount`` taken from ``payer`` into the distribution's account by a journalled
+        ``icrc2_transfer_from``: its block, or why it failed (in doubt: not counted until it
+        is settled)."""
         args = TransferFromArgs(from_=payer, to=Account(self.id), amount=amount)
+        outcome, _ = self._send(self._journal(args, purpose))
+        return outcome
+
+    # -- ledger requests ------------------------------------------------------------------------
+
+    def _journal(self, args: Any, purpose: Any, debit: int = 0, burn: bool = False) -> int:
+        """Journal a ledger request before it is sent, ``args`` given a memo numbered by the
+        distribution and a ``created_at_time``, so the ledger tells a resend from a new
+        request; a payout's ``debit`` counts in ``outflow`` from now. Its nonce."""
+        state = self.state
+        nonce = state.nonce
+        args = evolve(args, memo=memo_of(f"distribution request {nonce}"),
+                      created_at_time=self.time)  # fmt: skip
+        request = LedgerRequest(args, purpose, debit, self.time + IN_FLIGHT_GIVEN_UP_NS, burn)
+        self.state = evolve(
+            state, nonce=nonce + 1, requests=state.requests.set(nonce, request),
+            outflow=state.outflow + debit,
+        )  # fmt: skip
+        return nonce
+
+    def _put_request(self, nonce: int, request: LedgerRequest) -> None:
+        self.state = evolve(self.state, requests=self.state.requests.set(nonce, request))
+
+    def _send(self, nonce: int) -> tuple[int | LedgerFailure, Claim | None]:
+        """Send a journalled request (and the identical one after a reject; in doubt still, the
+        ledger's log tells: ``settle_or_look_up``) and apply its outcome once known: the
+        outcome, and the claim it recorded. One left in doubt stays journalled (a payout
+        counted as paid, a pull as not made) for the identical request later."""
+        request = self.state.requests[nonce]
+        counted = 0 if request.in_flight else 1  # a trapped message's count is taken over
+        self._put_request(nonce, evolve(
+            request, settle_from=self.time + IN_FLIGHT_GIVEN_UP_NS, in_flight=True
+        ))  # fmt: skip
+        args = request.args
+        pull = int(isinstance(args, TransferFromArgs))
         state = self.state
         started = state.transfer_started_at
         self.state = evolve(
-            state, pulls=state.pulls + 1, pulling=state.pulling + 1,
-            transfer_started_at=self.time,
+            state, pulls=state.pulls + pull, pulling=state.pulling + pull * counted,
+            sending=state.sending + (1 - pull) * counted, transfer_started_at=self.time,
         )  # fmt: skip
-        try:
-            result = self.call(self.config.token, "icrc2_transfer_from", args)
-        except CallRejected as rejected:
-            result = Err(rejected.message)
+        method = "icrc2_transfer_from" if pull else "icrc1_transfer"
+        outcome = settle_or_look_up(
+            self, self.config.token, method, args, args.from_ if pull else None,
+            None if request.burn else args.to,
+        )  # fmt: skip
         state = self.state
-        if isinstance(result, Err):  # nothing moved: as if the pull had never started
+        pulling, sending = state.pulling - pull, state.sending - 1 + pull
+        if isinstance(outcome, LedgerFailure) and not outcome.in_doubt:
+            # nothing moved: as if it had never started
             self.state = evolve(
-                state, pulls=state.pulls - 1, pulling=state.pulling - 1,
-                transfer_started_at=self._started_before(started, state.pulling - 1, state.sending),
+                state, pulls=state.pulls - pull, pulling=pulling, sending=sending,
+                transfer_started_at=self._started_before(started, pulling, sending),
             )  # fmt: skip
-            return ledger_error(result.error)
-        self.state = evolve(state, pulling=state.pulling - 1)
-        return int(result.value)
+            made = self._apply(nonce, outcome)
+            if self.state.nonce == nonce + 1:
+                self.state = evolve(self.state, nonce=nonce)  # it never ran: its number is free
+            return outcome, made
+        self.state = evolve(state, pulling=pulling, sending=sending)
+        if isinstance(outcome, LedgerFailure):
+            self.log(f"ledger request {nonce} is in doubt: {outcome.reason}")
+            left = self.state.requests.get(nonce)
+            if left is not None:
+                self._put_request(nonce, evolve(left, settle_from=self.time, in_flight=False))
+            return outcome, None
+        return outcome, self._apply(nonce, outcome)
+
+    def _apply(self, nonce: int, outcome: int | LedgerFailure) -> Claim | None:
+        """Apply a journalled request's known outcome, once (the first message to learn it): a
+        payout that ran records its claim (an early unlock's penalty then waits in
+        ``pending_penalty``), one that never ran is undone; a pull that ran funds the
+        distribution or adds to its reserve. The claim recorded, if any."""
+        request = self.state.requests.get(nonce)
+        if request is None:
+            return None
+        state = self.state
+        self.state = evolve(
+            state, requests=state.requests.delete(nonce),
+            outflow=state.outflow - (request.debit if isinstance(outcome, LedgerFailure) else 0),
+        )  # fmt: skip
+        purpose = request.purpose
+        if isinstance(outcome, LedgerFailure):
+            self._undo(purpose)
+            return None
+        state = self.state
+        if isinstance(purpose, Pull) and purpose.fee is None:
+            amount = request.args.amount
+            self.state = evolve(
+                state, topped_up=state.topped_up + amount, reserve=state.reserve + amount
+            )
+        elif isinstance(purpose, Pull) and purpose.fee is not None:  # a top-up stays counted
+            self.state = evolve(
+                state, status=Phase.FUNDED, funded=True, fee=purpose.fee,
+                reserve=state.reserve + self._reserve_needed(purpose.fee),
+            )  # fmt: skip
+        elif isinstance(purpose, ClaimPayout):
+            self.state = evolve(
+                state, penalty_held=state.penalty_held - purpose.penalty,
+                pending_penalty=state.pending_penalty + purpose.penalty,
+            )  # fmt: skip
+            return self._record(
+                purpose.user, request.args.amount, purpose.fee, purpose.from_reserve, outcome,
+                purpose.kind,
+            )  # fmt: skip
+        return None
+
+    def _undo(self, purpose: Any) -> None:
+        """Undo the books of a request that never ran (a pull's were never made)."""
+        state = self.state
+        if isinstance(purpose, ClaimPayout):
+            participant = state.participants[purpose.user]
+            restored = evolve(
+                participant, claimed=participant.claimed - purpose.taken,
+                early_unlocked=participant.early_unlocked and purpose.kind != "early_unlock",
+            )  # fmt: skip
+            self.state = evolve(
+                state, participants=state.participants.set(purpose.user, restored),
+                total_claimed=state.total_claimed - purpose.taken,
+                total_penalties=state.total_penalties - purpose.penalty,
+                reserve=state.reserve + purpose.reserve_used,
+                penalty_held=state.penalty_held - purpose.penalty,
+            )  # fmt: skip
+        elif isinstance(purpose, PenaltyPayout):
+            self.log(f"penalty of {purpose.amount} not sent yet")
+            self.state = evolve(state, pending_penalty=state.pending_penalty + purpose.amount)
+        elif isinstance(purpose, OwnerPayout):
+            registered = state.registered
+            for index, amount in purpose.registered:
+                registered = registered.set(index, registered[index] - amount)
+            self.state = evolve(
+                state, registered=registered, reserve=state.reserve + purpose.reserve_back
+            )
+            if purpose.status is not None:  # a cancel's refund: the cancel is undone
+                self.state = evolve(
+                    self.state, status=purpose.status, cancelled_at=None, owner_refund=None
+                )
+
+    @staticmethod
+    def _failed(failure: LedgerFailure) -> TransferFailed:
+        """The answer to a transfer that failed, or whose outcome is in doubt."""
+        if not failure.in_doubt:
+            return TransferFailed(failure.reason)
+        return TransferFailed(
+            f"{failure.reason}; in doubt (a payout counts as paid, a pull as not made): "
+            f"settle_transfers() sends the same request again"
+        )
+
+    @update
+    def settle_transfers(self) -> int:
+        """Anyone: settle ledger requests that no message will settle (left in doubt, or their
+        message trapped ``IN_FLIGHT_GIVEN_UP_NS`` ago), up to ``SETTLE_BATCH``, the longest due
+        first: each sent again, identical, so the ledger runs it or answers ``Duplicate``; past
+        its window its log tells. A payout that never ran is undone; an early unlock's penalty
+        then waits for ``send_penalties``. How many are still unsettled."""
+        now = self.time
+        due = sorted(
+            (request.settle_from, nonce) for nonce, request in self.state.requests.items()
+            if request.settle_from <= now
+        )  # fmt: skip
+        for _, nonce in due[:SETTLE_BATCH]:
+            request = self.state.requests.get(nonce)
+            if request is not None and request.settle_from <= self.time:
+                self._send(nonce)
+        return len(self.state.requests)
+
+    def _in_doubt(self) -> bool:
+        """Whether a journalled request is left in doubt (or by a trapped message)."""
+        now = self.time
+        return any(request.settle_from <= now for request in self.state.requests.values())
 
     @update
     def activate(self) -> Ok[Phase] | Err[DistributionError]:
@@ -276,20 +463,19 @@ class Distribution(FactoryContract):
             return Err(InvalidRequest(("amount must be an int from 1 to 2**64 - 1",)))
         if not self._payouts_ahead():
             return Err(WrongPhase(self._phase(), "funded, with payouts still to come"))
-        pulled = self._pull(Account(payer), amount)
-        if isinstance(pulled, str):
-            return Err(TransferFailed(pulled))
-        state = self.state
-        self.state = evolve(
-            state, topped_up=state.topped_up + amount, reserve=state.reserve + amount
-        )
+        pulled = self._pull(Account(payer), amount, Pull())
+        if isinstance(pulled, LedgerFailure):
+            return Err(self._failed(pulled))
         return Ok(self.state.reserve)
 
     def _pulls_moved(self, pulls: int) -> bool:
         """Whether a pull into the distribution (a top-up, or ``fund``'s) started or was in
         flight since ``pulls`` was read: a balance asked meanwhile may or may not hold it, so
-        it cannot be set against what is owed."""
-        return self._in_flight(self.state.pulling) or self.state.pulls != pulls
+        it cannot be set against what is owed; nor while one is left in doubt."""
+        return (
+            self._in_flight(self.state.pulling) or self.state.pulls != pulls
+            or any(isinstance(r.purpose, Pull) for r in self.state.requests.values())
+        )  # fmt: skip
 
     def _started_before(self, started: int | None, pulling: int, sending: int) -> int | None:
         """When the latest transfer in flight was sent, once a refused one is undone: the time
@@ -346,12 +532,13 @@ class Distribution(FactoryContract):
         sent = wanted if from_reserve else wanted - fee
         if sent <= 0:
             return Err(NothingToClaim(claimable))
-        self._take(user, wanted, fee if from_reserve else 0)
-        outcome = self._pay(Account(user), sent)
-        if isinstance(outcome, str):
-            self._take(user, -wanted, -fee if from_reserve else 0)
-            return Err(TransferFailed(outcome))
-        return Ok(self._record(user, sent, fee, from_reserve, outcome, "claim"))
+        used = fee if from_reserve else 0
+        self._take(user, wanted, used)
+        payout = ClaimPayout(user, wanted, used, fee, from_reserve)
+        outcome, record = self._pay(Account(user), sent, payout)
+        if isinstance(outcome, LedgerFailure):
+            return Err(self._failed(outcome))
+        return Ok(record or self._claim_of(user, outcome))
 
     def _reserve_pays(self, fees: int) -> int:
         """How many of ``fees`` ledger fees the reserve pays: as many as it holds."""
@@ -368,32 +555,23 @@ class Distribution(FactoryContract):
             total_claimed=state.total_claimed + amount, reserve=state.reserve - reserve_used,
         )  # fmt: skip
 
-    def _pay(self, to: Account, amount: int, burn: bool = False) -> int | str:
-        """One ledger transfer from the distribution (a burn, to the minting account, costs no
-        fee): its block, or why it failed. The outflow is counted before the call and given
-        back if it fails; ``sending`` counts it while it is in flight."""
+    def _pay(
+        self, to: Account, amount: int, purpose: Any, burn: bool = False
+    ) -> tuple[int | LedgerFailure, Claim | None]:
+        """One journalled ledger transfer from the distribution (a burn, to the minting
+        account, costs no fee): its block and the claim recorded, or why it failed. The outflow
+        is counted before the call; the caller's books (already made) are undone only if it
+        surely never ran; one in doubt counts as paid until ``settle_transfers`` knows."""
         debit = amount + (0 if burn else self.state.fee)
-        state = self.state
-        started = state.transfer_started_at
-        self.state = evolve(
-            state, outflow=state.outflow + debit, sending=state.sending + 1,
-            transfer_started_at=self.time,
-        )  # fmt: skip
-        try:
-            result = self.call(
-                self.config.token, "icrc1_transfer", TransferArgs(to=to, amount=amount)
-            )
-        except CallRejected as rejected:
-            result = Err(rejected.message)
-        state = self.state
-        if isinstance(result, Err):
-            self.state = evolve(
-                state, outflow=state.outflow - debit, sending=state.sending - 1,
-                transfer_started_at=self._started_before(started, state.pulling, state.sending - 1),
-            )  # fmt: skip
-            return ledger_error(result.error)
-        self.state = evolve(state, sending=state.sending - 1)
-        return int(result.value)
+        args = TransferArgs(to=to, amount=amount)
+        return self._send(self._journal(args, purpose, debit, burn))
+
+    def _claim_of(self, user: Principal, block: int) -> Claim:
+        """``user``'s claim paid in ``block`` (recorded by the message that settled it)."""
+        claims = self.state.claims
+        ids = self.state.claims_by_user.get(user, _NO_CLAIMS)
+        found: Claim = next(claims[i] for i in ids if claims[i].block == block)
+        return found
 
     def _record(
         self, user: Principal, sent: int, fee: int, from_reserve: bool, block: int, kind: str
@@ -450,15 +628,15 @@ class Distribution(FactoryContract):
             reserve=before.reserve - used,
             penalty_held=before.penalty_held + penalty,
         )  # fmt: skip
-        outcome = self._pay(Account(user), sent)
-        if isinstance(outcome, str):
-            self._restore_early(user, participant, wanted, penalty, used)
-            return Err(TransferFailed(outcome))
-        record = self._record(user, sent, fee, reserved > 0, outcome, "early_unlock")
-        self.state = evolve(self.state, penalty_held=self.state.penalty_held - penalty)
-        if penalty:
+        payout = ClaimPayout(user, wanted + penalty, used, fee, reserved > 0, "early_unlock",
+                             penalty)  # fmt: skip
+        outcome, record = self._pay(Account(user), sent, payout)
+        if isinstance(outcome, LedgerFailure):  # in doubt, the penalty stays held
+            return Err(self._failed(outcome))
+        if penalty:  # now in pending_penalty: sent on at once
+            self.state = evolve(self.state, pending_penalty=self.state.pending_penalty - penalty)
             self._send_penalty(penalty, penalty_to)
-        return Ok(record)
+        return Ok(record or self._claim_of(user, outcome))
 
     def _send_penalty(self, penalty: int, to: Account | None) -> None:
         """Send a forfeited amount on; if the ledger does not take it, it waits in
@@ -469,12 +647,13 @@ class Distribution(FactoryContract):
             self.log(f"penalty of {penalty} is below the fee: kept in the fee reserve")
             self.state = evolve(self.state, reserve=self.state.reserve + penalty)
             return
-        paid = "no minting account to burn to" if to is None else self._pay(to, penalty, burn)
-        if isinstance(paid, str):
-            self.log(f"penalty of {penalty} not sent yet: {paid}")
+        if to is None:
+            self.log(f"penalty of {penalty} not sent yet: no minting account to burn to")
             self.state = evolve(
                 self.state, pending_penalty=self.state.pending_penalty + penalty
             )
+            return
+        self._pay(to, penalty, PenaltyPayout(penalty), burn)  # one that never ran waits
 
     @update
     def send_penalties(self) -> int:
@@ -487,17 +666,6 @@ class Distribution(FactoryContract):
                 self.state = evolve(self.state, pending_penalty=0)
                 self._send_penalty(pending, to)
         return self.state.pending_penalty
-
-    def _restore_early(
-        self, user: Principal, participant: Participant, wanted: int, penalty: int, used: int
-    ) -> None:
-        state = self.state
-        self.state = evolve(
-            state, participants=state.participants.set(user, participant),
-            total_claimed=state.total_claimed - wanted - penalty,
-            total_penalties=state.total_penalties - penalty, reserve=state.reserve + used,
-            penalty_held=state.penalty_held - penalty,
-        )  # fmt: skip
 
     def _minting_account(self) -> Account | None:
         """Where a burn goes: the ledger's minting account (``None`` if it will not say)."""
@@ -560,6 +728,8 @@ class Distribution(FactoryContract):
             return Err(WrongPhase(Phase.CANCELLED, "not cancelled"))
         if self._pulls_moved(pulls):
             return Err(InvalidRequest((_PULLING,)))
+        if self._in_doubt():  # the balance may or may not hold it
+            return Err(InvalidRequest((_IN_DOUBT,)))
         balance -= before.outflow - outflow  # paid out by messages that ran meanwhile
         now = self.time
         self.state = evolve(before, status=Phase.CANCELLED, cancelled_at=now)
@@ -584,15 +754,19 @@ class Distribution(FactoryContract):
         kept, reserve = claimers * fee, self.state.reserve
         held = min(kept, reserve)
         self.state = evolve(self.state, owner_refund=back, reserve=held)
-        outcome = self._pay(Account(self.meta.owner), back)
-        used = held - self.state.reserve  # fees claims took meanwhile
-        if isinstance(outcome, str):
-            self.state = evolve(
-                self.state, status=before.status, cancelled_at=None, owner_refund=None,
-                reserve=reserve - used,
-            )  # fmt: skip
-            return Err(TransferFailed(outcome))
-        self.state = evolve(self.state, reserve=kept - used)
+        refund = OwnerPayout(status=before.status, reserve_back=reserve - held)
+        outcome, _ = self._pay(Account(self.meta.owner), back, refund)
+        if isinstance(outcome, LedgerFailure) and not outcome.in_doubt:
+            return Err(self._failed(outcome))  # undone: status, refund and reserve
+        # Paid, or in doubt and counted as paid: the fees kept for claimers join the reserve
+        # (less what claims took meanwhile), and leave it again if the refund never ran.
+        self.state = evolve(self.state, reserve=self.state.reserve + kept - held)
+        if isinstance(outcome, LedgerFailure):
+            for nonce, request in self.state.requests.items():
+                if request.purpose == refund:
+                    undo = evolve(refund, reserve_back=reserve - kept)
+                    self._put_request(nonce, evolve(request, purpose=undo))
+            return Err(self._failed(outcome))
         return Ok(back)
 
     @update
@@ -617,13 +791,10 @@ class Distribution(FactoryContract):
         for index, left in closed.items():
             registered = registered.set(index, registered.get(index, 0) + left)
         self.state = evolve(state, registered=registered)
-        outcome = self._pay(Account(self.meta.owner), back)
-        if isinstance(outcome, str):
-            current = self.state.registered
-            for index, left in closed.items():
-                current = current.set(index, current[index] - left)
-            self.state = evolve(self.state, registered=current)
-            return Err(TransferFailed(outcome))
+        returned = OwnerPayout(registered=tuple(closed.items()))
+        outcome, _ = self._pay(Account(self.meta.owner), back, returned)
+        if isinstance(outcome, LedgerFailure):  # undone if it never ran
+            return Err(self._failed(outcome))
         return Ok(back)
 
     @update
@@ -639,17 +810,17 @@ class Distribution(FactoryContract):
             return Err(WrongPhase(self._phase(), "funded, with nobody left to pay"))
         if (
             state.pending_penalty or state.penalty_held or self._in_flight(state.pulling)
-            or self._in_flight(state.sending)
+            or self._in_flight(state.sending) or state.requests
         ):  # fmt: skip
             return Err(InvalidRequest(("a transfer is on its way: ask again later",)))
         back = state.reserve - state.fee
         if back <= 0:
             return Err(InvalidRequest(("the fee reserve holds no more than this transfer's fee",)))
         self.state = evolve(state, reserve=0)
-        outcome = self._pay(Account(self.meta.owner), back)
-        if isinstance(outcome, str):
-            self.state = evolve(self.state, reserve=self.state.reserve + state.reserve)
-            return Err(TransferFailed(outcome))
+        spare = OwnerPayout(reserve_back=state.reserve)
+        outcome, _ = self._pay(Account(self.meta.owner), back, spare)
+        if isinstance(outcome, LedgerFailure):  # undone if it never ran
+            return Err(self._failed(outcome))
         return Ok(back)
 
     def _allocation_closed(self, index: int, now: int) -> bool:

@@ -58,6 +58,67 @@ class Claim:
 
 
 @attrs.frozen
+class ClaimPayout:
+    """A claim's or an early unlock's payout to ``user``: ``taken`` counted as claimed,
+    ``reserve_used`` taken from the fee reserve, ``penalty`` (an early unlock's) held."""
+
+    user: Principal
+    taken: int
+    reserve_used: int
+    fee: int
+    from_reserve: bool
+    kind: str = "claim"
+    penalty: int = 0
+
+
+@attrs.frozen
+class PenaltyPayout:
+    """A forfeited amount sent on (to the penalty account, or burned)."""
+
+    amount: int
+
+
+@attrs.frozen
+class OwnerPayout:
+    """A transfer back to the owner: a cancel's refund (``status`` the one it cancelled), what
+    was unallocated (``registered``: category → amount counted as allocated by it), or the spare
+    fee reserve. ``reserve_back``: what the fee reserve gets back if it never ran."""
+
+    status: Phase | None = None
+    reserve_back: int = 0
+    registered: tuple[tuple[int, int], ...] = ()
+
+
+@attrs.frozen
+class Pull:
+    """A pull into the distribution: ``fund``'s (``fee``: the ledger fee it was sized with) or
+    a reserve top-up (``fee`` is ``None``)."""
+
+    fee: int | None = None
+
+
+@attrs.frozen
+class LedgerRequest:
+    """A ledger request of the distribution's, journalled with its exact arguments (a memo
+    numbered by the distribution and a ``created_at_time``) from before it is sent until its
+    outcome is known, so that sending it again is answered ``Duplicate`` if it ran, never run
+    twice."""
+
+    args: Any
+    """The ``TransferArgs`` or ``TransferFromArgs`` sent."""
+    purpose: ClaimPayout | PenaltyPayout | OwnerPayout | Pull
+    debit: int
+    """What it counts in ``outflow`` (0 for a pull), given back if it never ran."""
+    settle_from: int
+    """When another message may send it again: at once if its outcome was left in doubt (or
+    after an upgrade); ``IN_FLIGHT_GIVEN_UP_NS`` after a message sent it."""
+    burn: bool = False
+    in_flight: bool = False
+    """A message sent it and counts it in ``pulling`` or ``sending`` (left there if that
+    message trapped: the message that sends it again takes that count over)."""
+
+
+@attrs.frozen
 class DistributionState:
     """Everything a distribution keeps. ``status`` is what was set (Created, Funded, Paused,
     Cancelled); Active and Completed follow from the time (``phase``)."""
@@ -103,6 +164,11 @@ class DistributionState:
     transfer_started_at: int | None = None
     """When the latest pull or payout was sent: a count left above 0 by a message that
     trapped after its call is given up ``IN_FLIGHT_GIVEN_UP_NS`` later."""
+    nonce: int = 0
+    """Numbers the distribution's ledger requests (their memos)."""
+    requests: immutables.Map[int, LedgerRequest] = immutables.Map()
+    """Ledger requests sent and not settled, by nonce: a payout left in doubt counts as paid,
+    a pull in doubt as not made, until ``settle_transfers`` (or a retry) knows."""
     paused_at: int | None = None
     cancelled_at: int | None = None
     owner_refund: int | None = None
@@ -181,7 +247,9 @@ class NothingToClaim:
 
 @attrs.frozen
 class TransferFailed:
-    """The ledger refused the payout; nothing was recorded as paid."""
+    """The ledger refused the transfer; nothing was recorded as paid. Or, when ``reason`` says
+    so, whether it happened is in doubt: a payout then counts as paid, a pull as not made, and
+    ``settle_transfers()`` (or the same call again) sends the identical request."""
 
     reason: str
 

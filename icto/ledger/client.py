@@ -107,7 +107,7 @@ def settle_or_find(
 
 def settle_or_look_up(
     canister: Canister, ledger: Principal, method: str, args: Any, payer: Account | None,
-    recipient: Account,
+    recipient: Account | None,
 ) -> int | LedgerFailure:
     """``settle`` a deduplicated request, and when that leaves it in doubt (rejected twice, or
     too old for the ledger to say) read the ledger's log (``logged_outcome``): its block; a
@@ -125,7 +125,8 @@ def settle_or_look_up(
 
 
 def logged_outcome(
-    canister: Canister, ledger: Principal, args: Any, payer: Account | None, recipient: Account
+    canister: Canister, ledger: Principal, args: Any, payer: Account | None,
+    recipient: Account | None,
 ) -> int | LedgerFailure:
     """What ``ledger``'s log says of a deduplicated request (``block_of_request``): its block
     if it ran; a known failure if it never did; in doubt if the log could not be read."""
@@ -139,12 +140,14 @@ def logged_outcome(
 
 
 def block_of_request(
-    canister: Canister, ledger: Principal, args: Any, payer: Account | None, recipient: Account
+    canister: Canister, ledger: Principal, args: Any, payer: Account | None,
+    recipient: Account | None,
 ) -> int | str | None:
     """The block a deduplicated request (``args`` with its memo and ``created_at_time``) made
     in ``ledger``'s log, ``None`` if it never ran, or why the log could not be read. ``payer``:
     the account it debits (``None``: one of ``canister``'s own, or none for a mint);
-    ``recipient``: the account paid or the spender approved."""
+    ``recipient``: the account paid or the spender approved (``None`` for a burn, whose block
+    names no recipient)."""
     memo, created_at = args.memo, args.created_at_time
 
     def ours(block: Block) -> bool:

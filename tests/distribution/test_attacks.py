@@ -570,10 +570,10 @@ def test_b11_a_recipient_claims_only_for_itself(
 
 FAULTS = {
     "the ledger rejects": lambda ic, ledger: ic.faults.reject(
-        canister=ledger, method="icrc1_transfer", times=1
+        canister=ledger, method="icrc1_transfer", times=2
     ),
     "the ledger traps": lambda ic, ledger: ic.faults.trap(
-        canister=ledger, method="icrc1_transfer", times=1
+        canister=ledger, method="icrc1_transfer", times=2
     ),
 }
 
@@ -588,7 +588,7 @@ def test_b11_a_claim_the_ledger_fails_records_nothing_and_the_next_one_pays_once
         rule = fault(world.ic, world.icp)
         result = dist.claim()
         assert isinstance(result, Err) and isinstance(result.error, TransferFailed)
-        assert rule.fired == 1
+        assert rule.fired == 2  # the request, and the identical one after its reject
     bob = world.balance(BOB)
     claim = dist.claim().unwrap()
     assert (claim.user, claim.amount, claim.fee_from_reserve) == (BOB, 100 * E8S, True)
@@ -767,6 +767,8 @@ def test_b11_a_cancel_the_ledger_refuses_keeps_the_fees_claims_took_meanwhile(
     REENTRY.update(relay=relay, payout_to=ALICE, during_payout=[(world.relayed, "claim", ())],
                    answers=[])  # fmt: skip
     world.ic.faults.trap(canister=world.token.id, method="icrc1_transfer", times=1)
+    # the refund's resend fails too
+    world.ic.faults.reject(canister=world.token.id, method="icrc1_transfer", times=1, after=1)
     assert isinstance(world.as_(world.relayed, ALICE).cancel().error, TransferFailed)
     (interleaved,) = REENTRY["answers"]
     assert interleaved.unwrap().fee_from_reserve
@@ -887,6 +889,8 @@ def test_b11_a_refused_cancel_leaves_the_reserve_as_claims_meanwhile_left_it(
     REENTRY.update(relay=relay, payout_to=ALICE, during_payout=[(dist, "claim", ())],
                    answers=[])  # fmt: skip
     world.ic.faults.trap(canister=world.token.id, method="icrc1_transfer", times=1)
+    # the refund's resend fails too
+    world.ic.faults.reject(canister=world.token.id, method="icrc1_transfer", times=1, after=1)
     assert isinstance(world.as_(dist, ALICE).cancel().error, TransferFailed)
     assert not REENTRY["answers"][0].unwrap().fee_from_reserve
     state = world.ic.state_of(dist)
@@ -900,9 +904,11 @@ def test_b11_an_owner_cancelling_while_penalties_are_sent_keeps_them_aside(
     world = funded
     dist = relay_owned(world, _team(world), penalty_bp=PENALTY_BP)
     world.ic.set_time(world.start + HALFWAY)
-    burn = world.ic.faults.reject(canister=world.token.id, method="icrc1_transfer", after=1)
+    burn = world.ic.faults.reject(
+        canister=world.token.id, method="icrc1_transfer", times=2, after=1
+    )
     assert world.as_(dist, BOB).early_unlock().unwrap().amount == 100 * E8S - 25 * E8S
-    assert burn.fired == 1
+    assert burn.fired == 2
     assert world.ic.state_of(dist).pending_penalty == 25 * E8S
     REENTRY.update(relay=world.relay.id, during_minting_account=[(dist, "cancel", ())],
                    answers=[])  # fmt: skip
@@ -1088,7 +1094,7 @@ def test_b11_the_spare_reserve_is_not_taken_while_the_owners_refund_is_in_flight
     reserve = world.ic.state_of(dist).reserve
     REENTRY.update(relay=world.relay.id, during_payout=[(dist, "withdraw_spare_reserve", ())],
                    answers=[])  # fmt: skip
-    world.ic.faults.trap(canister=world.token.id, method="icrc1_transfer", times=1)
+    world.ic.faults.trap(canister=world.token.id, method="icrc1_transfer", times=2)
     cancelled = world.relayed_call(dist, "cancel")
     assert isinstance(cancelled, Err) and isinstance(cancelled.error, TransferFailed)
     assert REENTRY["answers"] == [
@@ -1174,26 +1180,37 @@ def test_b11_a_merkle_airdrop_without_a_window_closes_once_its_places_are_taken(
 def test_b11_a_count_a_trapped_claim_left_behind_lapses_and_an_upgrade_clears_it(
     funded: World,
 ) -> None:
-    """A claim that traps after its payout leaves ``sending`` at 1 (its last segment rolled
-    back). The guard waits for it only ``IN_FLIGHT_GIVEN_UP_NS``; an upgrade clears it at once,
-    since no message of the old code is in flight after it."""
+    """A claim that traps after its payout leaves ``sending`` at 1 and its request journalled
+    (its last segment rolled back). ``settle_transfers`` sends the identical request only
+    ``IN_FLIGHT_GIVEN_UP_NS`` later, or at once after an upgrade (no message of the old code is
+    in flight after it): the ledger answers ``Duplicate``, the claim is recorded once, and the
+    spare reserve may go."""
     world = funded
     dist = relay_owned(world, _team(world))
     world.ic.set_time(world.start + VESTING)
     world.as_(dist, CAROL).claim().unwrap()
+    bob = world.balance(BOB, world.token)
     with world.ic.faults.trap(canister=dist, method="claim"):
         rejected(lambda: world.as_(dist, BOB).claim())
     assert world.ic.state_of(dist).sending == 1
+    assert world.balance(BOB, world.token) == bob + 100 * E8S
     waiting = Err(InvalidRequest(("a transfer is on its way: ask again later",)))
     assert world.relayed_call(dist, "withdraw_spare_reserve") == waiting
+    assert world.as_(dist, MALLORY).settle_transfers() == 1  # not due yet
     snapshot = world.ic.snapshot()
     world.ic.advance_time(nanos=IN_FLIGHT_GIVEN_UP_NS)
+    assert world.as_(dist, MALLORY).settle_transfers() == 0
     assert world.relayed_call(dist, "withdraw_spare_reserve").is_ok
     world.ic.restore(snapshot)
     factory = world.system.distribution_factory.id
     world.ic.upgrade_canister(dist, Distribution, caller=factory)
     assert world.ic.state_of(dist).sending == 0
+    assert world.as_(dist, MALLORY).settle_transfers() == 0
     assert world.relayed_call(dist, "withdraw_spare_reserve").is_ok
+    (claim,) = world.as_(dist, BOB).get_claims(BOB).items
+    assert claim.amount == 100 * E8S
+    assert world.balance(BOB, world.token) == bob + 100 * E8S
+    assert world.balance(dist, world.token) == 0
 
 
 def test_b11_nothing_is_paid_out_of_a_funding_still_at_the_ledger(created: World) -> None:
@@ -1252,9 +1269,9 @@ def test_b11_a_penalty_the_ledger_has_not_taken_yet_is_not_refunded_to_the_owner
     active: World,
 ) -> None:
     world = active
-    burn = world.ic.faults.reject(canister=world.icp, method="icrc1_transfer", times=1, after=1)
+    burn = world.ic.faults.reject(canister=world.icp, method="icrc1_transfer", times=2, after=1)
     assert world.as_(world.vest, BOB).early_unlock().unwrap().amount == 150 * E8S
-    assert burn.fired == 1
+    assert burn.fired == 2
     assert world.ic.state_of(world.vest).pending_penalty == 50 * E8S
     held = world.balance(world.vest)
     back = world.as_(world.vest, ALICE).cancel().unwrap()

@@ -169,11 +169,13 @@ PULLS_REFUSED: dict[str, tuple[Callable[[World], object], Principal]] = {
     "the payer holds too little": (_broke_dave, DAVE),
     "the ledger rejects": (lambda w: (
         w.approve(CAROL, 4 * FEE),
-        w.ic.faults.reject(canister=w.system.icp_ledger.id, method="icrc2_transfer_from"),
+        w.ic.faults.reject(canister=w.system.icp_ledger.id, method="icrc2_transfer_from",
+                           times=2),
     ), CAROL),
     "the ledger traps": (lambda w: (
         w.approve(CAROL, 4 * FEE),
-        w.ic.faults.trap(canister=w.system.icp_ledger.id, method="icrc2_transfer_from"),
+        w.ic.faults.trap(canister=w.system.icp_ledger.id, method="icrc2_transfer_from",
+                         times=2),
     ), CAROL),
 }  # fmt: skip
 
@@ -287,7 +289,9 @@ def test_an_early_unlock_the_ledger_refuses_puts_back_exactly_what_it_took(
     world.top_up(fees * FEE)
     world.ic.set_time(world.start + days(5))
     with world.unchanged():
-        world.ic.faults.reject(canister=world.system.icp_ledger.id, method="icrc1_transfer")
+        world.ic.faults.reject(
+            canister=world.system.icp_ledger.id, method="icrc1_transfer", times=2
+        )
         result = world.as_(BOB).early_unlock()
     assert isinstance(result, Err) and isinstance(result.error, TransferFailed)
     assert world.as_(BOB).early_unlock().unwrap().amount == DUE - (2 - fees) * FEE
@@ -370,7 +374,7 @@ def test_only_the_owner_takes_the_spare_reserve_back(funded: World) -> None:
 def test_a_refused_return_of_the_spare_reserve_keeps_it(funded: World) -> None:
     world = all_paid(funded)
     ledger = world.system.icp_ledger.id
-    with world.unchanged(), world.ic.faults.reject(ledger, "icrc1_transfer"):
+    with world.unchanged(), world.ic.faults.reject(ledger, "icrc1_transfer", times=2):
         refused = world.as_(OWNER).withdraw_spare_reserve()
     assert isinstance(refused, Err) and isinstance(refused.error, TransferFailed)
     assert world.as_(OWNER).withdraw_spare_reserve() == Ok(4 * FEE)

@@ -357,12 +357,13 @@ class DistributionMachine(RuleBasedStateMachine):
     def _with_fault(
         self, fault: str | None, call: Callable[[], Any], method: str = "icrc1_transfer"
     ) -> tuple[Any, bool]:
-        """``call()`` while the ICP ledger rejects or traps its next ``method`` call (a payout
-        unless told); the result and whether the fault fired."""
+        """``call()`` while the ICP ledger rejects or traps its next two ``method`` calls (a
+        payout unless told: the request and its identical resend); the result and whether the
+        fault fired."""
         if fault is None:
             return call(), False
         install = self.ic.faults.reject if fault == "reject" else self.ic.faults.trap
-        with install(canister=ICP_LEDGER, method=method, times=1) as injected:
+        with install(canister=ICP_LEDGER, method=method, times=2) as injected:
             result = call()
         return result, injected.fired > 0
 
