@@ -598,9 +598,7 @@ class Distribution(FactoryContract):
             return Err(InvalidRequest(("this distribution offers no early unlock",)))
         # Where a burn goes is asked first: between recording the unlock and counting its
         # payout there must be no await (a cancel meanwhile would refund it to the owner).
-        penalty_to = config.penalty_to
-        if penalty_to is None:
-            penalty_to = self._minting_account()
+        penalty_to, burn = self._penalty_destination()
         participant = self.state.participants.get(user)
         if participant is None:
             return Err(NotRecipient(user))
@@ -612,7 +610,7 @@ class Distribution(FactoryContract):
         penalty = unvested * config.penalty_bp // BP
         wanted = participant.allocation - participant.claimed - penalty
         fee = self.state.fee
-        fees = 2 if penalty and config.penalty_to is not None else 1
+        fees = 2 if penalty and not burn else 1
         reserved = self._reserve_pays(fees)  # the payout's own fee first, then the penalty's
         used = reserved * fee
         sent = wanted - (fees - reserved) * fee
@@ -635,14 +633,23 @@ class Distribution(FactoryContract):
             return Err(self._failed(outcome))
         if penalty:  # now in pending_penalty: sent on at once
             self.state = evolve(self.state, pending_penalty=self.state.pending_penalty - penalty)
-            self._send_penalty(penalty, penalty_to)
+            self._send_penalty(penalty, penalty_to, burn)
         return Ok(record or self._claim_of(user, outcome))
 
-    def _send_penalty(self, penalty: int, to: Account | None) -> None:
+    def _penalty_destination(self) -> tuple[Account | None, bool]:
+        """Where forfeited amounts go, and whether that is a burn: no ``penalty_to``, or one
+        that is the ledger's minting account (a transfer there is a burn, which costs no fee
+        and is refused below the fee)."""
+        minting = self._minting_account()
+        to = self.config.penalty_to
+        if to is None or to == minting:
+            return minting, True
+        return to, False
+
+    def _send_penalty(self, penalty: int, to: Account | None, burn: bool) -> None:
         """Send a forfeited amount on; if the ledger does not take it, it waits in
         ``pending_penalty`` for ``send_penalties()``. One too small to burn (ICRC-1 ledgers
         refuse a burn below the fee) joins the fee reserve instead of waiting for ever."""
-        burn = self.config.penalty_to is None
         if burn and penalty < self.state.fee:
             self.log(f"penalty of {penalty} is below the fee: kept in the fee reserve")
             self.state = evolve(self.state, reserve=self.state.reserve + penalty)
@@ -660,11 +667,11 @@ class Distribution(FactoryContract):
         """Anyone: retry sending forfeited amounts the ledger did not take; what is still
         pending."""
         if self.state.pending_penalty:
-            to = self.config.penalty_to or self._minting_account()
+            to, burn = self._penalty_destination()
             pending = self.state.pending_penalty  # read after the await, and sent at once
             if pending:
                 self.state = evolve(self.state, pending_penalty=0)
-                self._send_penalty(pending, to)
+                self._send_penalty(pending, to, burn)
         return self.state.pending_penalty
 
     def _minting_account(self) -> Account | None:

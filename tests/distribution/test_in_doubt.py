@@ -237,3 +237,32 @@ def test_an_early_unlock_cut_after_its_payout_is_settled_once_after_an_upgrade()
     s.as_(CAROL).claim().unwrap()
     s.books_hold()
     s.as_(ALICE).withdraw_spare_reserve().unwrap()
+
+
+MINTER = Account(Principal.from_name("pay-minter"))
+
+
+@pytest.mark.parametrize("day", [5, 10], ids=["burned", "below the fee"])
+def test_a_penalty_to_the_minting_account_is_a_burn(day: int) -> None:
+    """A ``penalty_to`` that is the token's minting account burns: no fee is kept for it, and
+    one below the fee (which a ledger refuses to burn) joins the fee reserve, so nothing waits
+    for ever and the spare reserve goes back in the end."""
+    s = Setup(penalty_bp=5_000, penalty_to=MINTER, cancellable=False)
+    reserve = s.state().reserve
+    s.ic.set_time(s.start + days(day) - (0 if day == 5 else days(10) // 2_000_000))
+    supply = int(s.ic.actor(s.pay, ALICE).icrc1_total_supply())
+    claim = s.as_(BOB).early_unlock().unwrap()
+    state = s.state()
+    penalty = state.total_penalties
+    assert claim.fee_from_reserve and state.pending_penalty == 0
+    if day == 5:
+        assert penalty == 25 * E8S and state.reserve == reserve - FEE
+        assert int(s.ic.actor(s.pay, ALICE).icrc1_total_supply()) == supply - penalty - FEE
+    else:
+        assert 0 < penalty < FEE and state.reserve == reserve - FEE + penalty
+    assert s.as_(DAVE).send_penalties() == 0
+    s.ic.set_time(s.start + days(10))
+    s.as_(CAROL).claim().unwrap()
+    s.books_hold()
+    s.as_(ALICE).withdraw_spare_reserve().unwrap()
+    assert s.balance(s.dist) == 0
