@@ -100,7 +100,7 @@ from icto.ic.canister import query, update
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.world import AWAIT_GIVEN_UP_NS, MAX_TIME
-from icto.ledger.client import LedgerFailure, fee_of, memo_of, settle_or_look_up
+from icto.ledger.client import LedgerFailure, due_first, fee_of, memo_of, settle_or_look_up
 from icto.ledger.types import U64_MAX, TransferArgs, TransferFromArgs
 from icto.validation import (
     NotIdentified,
@@ -292,12 +292,7 @@ class DAO(FactoryContract):
         tells. The longest due first: one still in doubt after its resend goes to the back, so
         requests that stay in doubt never keep the others waiting. How many are still
         unsettled."""
-        now = self.time
-        due = sorted(
-            (request.settle_from, nonce) for nonce, request in self.state.requests.items()
-            if request.settle_from <= now
-        )  # fmt: skip
-        for _, nonce in due[:SETTLE_BATCH]:
+        for nonce in due_first(self.state.requests, self.time, SETTLE_BATCH):
             request = self.state.requests.get(nonce)
             if request is not None and request.settle_from <= self.time:
                 self._settle(nonce)

@@ -74,7 +74,13 @@ from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.world import AWAIT_GIVEN_UP_NS
-from icto.ledger.client import LedgerFailure, ledger_error, memo_of, settle_or_look_up
+from icto.ledger.client import (
+    LedgerFailure,
+    due_first,
+    ledger_error,
+    memo_of,
+    settle_or_look_up,
+)
 from icto.ledger.types import U64_MAX, TransferArgs, TransferFromArgs
 from icto.validation import identified_problem, is_nat, nat_in
 
@@ -408,12 +414,7 @@ class Distribution(FactoryContract):
         first: each sent again, identical, so the ledger runs it or answers ``Duplicate``; past
         its window its log tells. A payout that never ran is undone; an early unlock's penalty
         then waits for ``send_penalties``. How many are still unsettled."""
-        now = self.time
-        due = sorted(
-            (request.settle_from, nonce) for nonce, request in self.state.requests.items()
-            if request.settle_from <= now
-        )  # fmt: skip
-        for _, nonce in due[:SETTLE_BATCH]:
+        for nonce in due_first(self.state.requests, self.time, SETTLE_BATCH):
             request = self.state.requests.get(nonce)
             if request is not None and request.settle_from <= self.time:
                 self._send(nonce)

@@ -69,6 +69,7 @@ from icto.launchpad.types import (
 )
 from icto.ledger.client import (
     LedgerFailure,
+    due_first,
     fee_of,
     memo_of,
     settle_or_find,
@@ -385,15 +386,16 @@ class LaunchpadSale(FinalizePipeline):
         return len(self.state.pulls)
 
     def _settle_due_pulls(self) -> None:
-        now = self.time
-        due = sorted(n for n, flight in self.state.pulls.items() if flight.settle_from <= now)
-        for nonce in due[:SETTLE_BATCH]:
+        for nonce in due_first(self.state.pulls, self.time, SETTLE_BATCH):
             flight = self.state.pulls.get(nonce)
             if flight is None:
                 continue
             outcome = self._pull_outcome(flight)
             if not (isinstance(outcome, LedgerFailure) and outcome.in_doubt):
                 self._pulled(nonce, outcome)
+            elif (left := self.state.pulls.get(nonce)) is not None:  # due again from now
+                pulls = self.state.pulls.set(nonce, evolve(left, settle_from=self.time))
+                self.state = evolve(self.state, pulls=pulls)
 
     def _purchase_fee(self) -> int | str:
         return self._fee_of(self.config.purchase_token)

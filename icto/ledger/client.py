@@ -10,7 +10,7 @@ had not happened) or answers ``Duplicate`` with the block of the first.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -122,6 +122,18 @@ def settle_or_look_up(
     if logged.in_doubt:
         return LedgerFailure(f"{sent.reason}; {logged.reason}", in_doubt=True)
     return LedgerFailure(sent.reason)
+
+
+def due_first(requests: Mapping[int, Any], now: int, most: int) -> list[int]:
+    """The numbers of the journalled ``requests`` (records with a ``settle_from``) due by
+    ``now``, the longest due first, at most ``most``. One sent again and still in doubt is due
+    again from then, so it goes to the back: requests that stay in doubt never keep the others
+    waiting."""
+    due = sorted(
+        (request.settle_from, number) for number, request in requests.items()
+        if request.settle_from <= now
+    )  # fmt: skip
+    return [number for _, number in due[:most]]
 
 
 def logged_outcome(

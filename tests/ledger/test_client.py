@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 
 from icto import IC, PERMITTED_DRIFT_NS, TX_WINDOW_NS, Account, Canister, Principal, update
 from icto.ic.proxy import CanisterProxy
-from icto.ledger.client import fee_of, find_block
+from icto.ledger.client import due_first, fee_of, find_block
 from icto.ledger.types import TransferArgs
 
 
@@ -109,3 +110,21 @@ def test_a_ledger_fee_is_a_nat_or_a_reason(
     for odd in (-1, True, "10000", 1.5):
         reason = finder.fee(ic.deploy(OddFee, odd).id)
         assert isinstance(reason, str) and "not a nat" in reason, odd
+
+
+@attrs.frozen
+class Journalled:
+    settle_from: int
+
+
+def test_due_first_gives_the_longest_due_requests_first_and_only_those_due() -> None:
+    """Requests due by now, by how long they have been due (then by number), at most as many
+    as asked: one sent again and still in doubt, due again from then, goes to the back."""
+    requests = {
+        7: Journalled(5), 3: Journalled(9), 9: Journalled(5), 4: Journalled(11), 1: Journalled(2),
+    }
+    assert due_first(requests, 10, 10) == [1, 7, 9, 3]
+    assert due_first(requests, 10, 2) == [1, 7]
+    assert due_first(requests, 1, 10) == []
+    requests[1] = Journalled(10)  # resent at 10, still in doubt
+    assert due_first(requests, 10, 2) == [7, 9]
