@@ -632,7 +632,7 @@ class Distribution(FactoryContract):
         outcome, record = self._pay(Account(user), sent, payout)
         if isinstance(outcome, LedgerFailure):  # in doubt, the penalty stays held
             return Err(self._failed(outcome))
-        if penalty:  # now in pending_penalty: sent on at once
+        if penalty and record is not None:  # else the message that settled it sends it on
             self.state = evolve(self.state, pending_penalty=self.state.pending_penalty - penalty)
             self._send_penalty(penalty, penalty_to, burn)
         return Ok(record or self._claim_of(user, outcome))

@@ -15,8 +15,12 @@ from icto import E8S, IC, Account, ApproveArgs, Principal
 from icto.distribution import Category, DistributionConfig, Fixed, Instant, Linear, days
 from icto.distribution.contract import IN_FLIGHT_GIVEN_UP_NS, Distribution
 from icto.distribution.types import Phase, TransferFailed
+from icto.ic.canister import Canister, update
 from icto.ic.errors import CallRejected
 from icto.ic.result import Err
+from icto.ledger.ledger import Ledger
+from icto.ledger.presets import ICP, deploy_ledger
+from icto.ledger.types import TransferArgs
 from icto.token.config import TokenConfig
 
 ALICE, BOB, CAROL, DAVE = (Principal.from_name(n) for n in ("alice", "bob", "carol", "dave"))
@@ -266,3 +270,69 @@ def test_a_penalty_to_the_minting_account_is_a_burn(day: int) -> None:
     s.books_hold()
     s.as_(ALICE).withdraw_spare_reserve().unwrap()
     assert s.balance(s.dist) == 0
+
+
+LATE: dict[str, Any] = {}
+"""``clock`` (the ``Late`` canister) and ``then`` (calls it makes once time has moved on)."""
+
+
+class Late(Canister):
+    """Moves IC time past ``IN_FLIGHT_GIVEN_UP_NS`` when called, then makes ``LATE["then"]``
+    calls: what other messages do while a slow ledger keeps a payout waiting."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = None
+
+    @update
+    def tick(self) -> None:
+        ic: IC = LATE["ic"]
+        ic.set_time(ic.time + IN_FLIGHT_GIVEN_UP_NS + 1)
+        for target, method in LATE.pop("then", ()):
+            self.call(target, method)
+
+
+class SlowPayouts(Ledger):
+    """An ICP-like ledger whose transfers, while ``LATE["then"]`` is set, await the ``Late``
+    canister before they run."""
+
+    VERSION = "1.0.1"
+
+    def icrc1_transfer(self, args: TransferArgs) -> Any:
+        if "then" in LATE:
+            self.call(LATE["clock"], "tick")
+        return super().icrc1_transfer(args)
+
+    icrc1_transfer.__icto_kind__ = Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
+
+
+def test_an_early_unlock_settled_by_another_message_meanwhile_sends_its_penalty_once() -> None:
+    """Bob's early-unlock payout waits at a slow ledger past ``IN_FLIGHT_GIVEN_UP_NS``;
+    meanwhile ``settle_transfers`` settles it and ``send_penalties`` sends the penalty. When
+    the early unlock resumes it leaves the penalty to them (it used to send it a second time)."""
+    ic = IC()
+    system = icto.deploy_system(ic)
+    system.faucet(ALICE, 10 * E8S)
+    system.approve_backend(ALICE, 10 * E8S)
+    ledger = deploy_ledger(ic, ICP.init(Account(Principal.from_name("slow-minter")),
+                                        ((Account(ALICE), 1_000 * E8S),)))  # fmt: skip
+    start = ic.time + days(1)
+    config = DistributionConfig(
+        title="T", token=ledger.id, start=start, penalty_bp=5_000, penalty_to=Account(DAVE),
+        categories=(Category("team", TOTAL, Fixed(((BOB, 100 * E8S), (CAROL, 100 * E8S))),
+                             Linear(days(10))),),
+    )  # fmt: skip
+    dist = system.backend.as_caller(ALICE).deploy_distribution(config).unwrap().canister_id
+    ledger.as_caller(ALICE).icrc2_approve(ApproveArgs(spender=Account(dist), amount=500 * E8S))
+    ic.actor(dist, ALICE).fund().unwrap()
+    ic.upgrade_canister(ledger.id, SlowPayouts, caller=ic.controllers_of(ledger.id)[0])
+    ic.set_time(start + days(5))
+    LATE.clear()
+    LATE.update(ic=ic, clock=ic.deploy(Late).id,
+                then=((dist, "settle_transfers"), (dist, "send_penalties")))  # fmt: skip
+    ic.actor(dist, BOB).early_unlock().unwrap()
+    balance = ledger.icrc1_balance_of
+    assert (balance(Account(BOB)), balance(Account(DAVE))) == (75 * E8S, 25 * E8S)
+    state = ic.state_of(dist)
+    assert (state.pending_penalty, state.penalty_held, len(state.requests)) == (0, 0, 0)
