@@ -32,7 +32,7 @@ from icto.dex.types import (
     TransferFailed,
 )
 from icto.ic.account import Account
-from icto.ic.canister import Canister, Trap, query, update
+from icto.ic.canister import Canister, Trap, may_still_await, query, update
 from icto.ic.errors import CallRejected
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
@@ -164,11 +164,9 @@ class Pool(Canister):
                 self._settled(nonce, outcome)
 
     def _due(self, request: InFlight) -> bool:
-        """Whether ``request`` may be sent again: no message of the pool awaits a call (the one
-        that sent it ended, by a trap if it left it), or ``settle_from`` has come. While another
-        message may still await it, a resend the ledger refuses would not prove that the first
-        never runs."""
-        return request.settle_from <= self.time or not self.awaiting_calls()
+        """Whether ``request`` may be sent again: its message can no longer be awaiting it
+        (``may_still_await``, giving up at ``settle_from``)."""
+        return not may_still_await(self, request.settle_from)
 
     def _looked_up(self, request: InFlight) -> int | LedgerFailure:
         """The outcome of a request past the ledger's deduplication window, from its log: its

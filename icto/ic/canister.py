@@ -400,6 +400,15 @@ class Canister(metaclass=_CanisterType):
         return principal in self.controllers
 
 
+def may_still_await(canister: Canister, until: int) -> bool:
+    """Whether a message of ``canister`` may still await the answer to a call of its own that
+    it gives up on at ``until``: that time has not come and a message of ``canister`` awaits a
+    call now. While it may, a resend of the same request that the ledger refuses does not prove
+    that the first never runs; once it may not, the message that sent it ended (by a trap, if it
+    left a record behind)."""
+    return canister.time < until and canister.awaiting_calls()
+
+
 RESERVED_NAMES: Final = frozenset(name for name in vars(Canister) if not name.startswith("__")) | {
     "state",
     "as_caller",

@@ -30,7 +30,7 @@ from icto.factory.base import check_page
 from icto.factory.contract import FactoryContract
 from icto.factory.types import DEFAULT_PAGE, ContractInit, Page
 from icto.ic.account import Account
-from icto.ic.canister import query, update
+from icto.ic.canister import may_still_await, query, update
 from icto.ic.errors import CallRejected, Reject, RejectCode
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
@@ -393,14 +393,10 @@ class MultisigWallet(FactoryContract):
         return at
 
     def _being_sent(self, outcome: TransferOutcome) -> bool:
-        """Whether another message may still await the answer to ``outcome``'s request: it sent
-        it less than ``AWAIT_GIVEN_UP_NS`` ago and a message of the wallet awaits a call. A
-        resend the ledger refused meanwhile would not prove that the first never runs."""
+        """Whether the message that sent ``outcome``'s request may still await its answer
+        (``may_still_await``, giving up ``AWAIT_GIVEN_UP_NS`` after it sent it)."""
         sent_at = outcome.sent_at
-        return (
-            sent_at is not None and self.time < sent_at + AWAIT_GIVEN_UP_NS
-            and self.awaiting_calls()
-        )  # fmt: skip
+        return sent_at is not None and may_still_await(self, sent_at + AWAIT_GIVEN_UP_NS)
 
     def _settled(self, proposal_id: int, index: int, result: int | LedgerFailure | str) -> None:
         """Record what became of a transfer in doubt, once (the first message to learn it): a
