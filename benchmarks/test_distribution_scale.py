@@ -183,7 +183,7 @@ def vesting(count: int) -> Scene:
         state = attrs.evolve(
             _with_recipients(ic.state_of(distribution), users, ALLOCATION, ic.time, ic.time),
             config=config, status=Phase.FUNDED, funded=True, fee=ICP_FEE, reserve=reserve,
-            pulls=1, transfer_started_at=ic.time, nonce=1,  # the owner's fund() pulled it, now
+            pulls=1, nonce=1,  # the owner's fund() pulled it, now
         )  # fmt: skip
         _install(system, distribution, state)
         system.faucet(distribution, config.total_amount + reserve)

@@ -149,7 +149,7 @@ class Distribution(FactoryContract):
             if isinstance(request.purpose, ClaimPayout)
         )  # fmt: skip
         self.state = evolve(
-            state, pulling=0, sending=0, requests=requests, penalty_held=held,
+            state, requests=requests, penalty_held=held,
             pending_penalty=state.pending_penalty + state.penalty_held - held,
         )  # fmt: skip
 
@@ -239,7 +239,7 @@ class Distribution(FactoryContract):
             return Err(TransferFailed(ledger_error(rejected.message)))
         if not self._still(Phase.CREATED):
             return Err(WrongPhase(self._phase(), "Created"))
-        if self._in_flight(self.state.pulling) or self._funding_pull() is not None:
+        if self._funding_pull() is not None:
             return Err(InvalidRequest((_PULLING,)))  # another fund() is pulling
         required = self._required(fee)
         # Funded once the ledger took the funding (nothing is paid out of a pull in flight).
@@ -289,36 +289,26 @@ class Distribution(FactoryContract):
         outcome, and the claim it recorded. One left in doubt stays journalled (a payout
         counted as paid, a pull as not made) for the identical request later."""
         request = self.state.requests[nonce]
-        counted = 0 if request.in_flight else 1  # a trapped message's count is taken over
-        self._put_request(nonce, evolve(
-            request, settle_from=self.time + IN_FLIGHT_GIVEN_UP_NS, in_flight=True
-        ))  # fmt: skip
-        args = request.args
-        pull = int(isinstance(args, TransferFromArgs))
+        pull = request.is_pull
         state = self.state
-        started = state.transfer_started_at
         self.state = evolve(
-            state, pulls=state.pulls + pull, pulling=state.pulling + pull * counted,
-            sending=state.sending + (1 - pull) * counted, transfer_started_at=self.time,
+            state, pulls=state.pulls + pull, requests=state.requests.set(nonce, evolve(
+                request, settle_from=self.time + IN_FLIGHT_GIVEN_UP_NS, in_flight=True
+            )),
         )  # fmt: skip
+        args = request.args
         method = "icrc2_transfer_from" if pull else "icrc1_transfer"
         outcome = settle_or_look_up(
             self, self.config.token, method, args, args.from_ if pull else None,
             None if request.burn else args.to,
         )  # fmt: skip
-        state = self.state
-        pulling, sending = state.pulling - pull, state.sending - 1 + pull
         if isinstance(outcome, LedgerFailure) and not outcome.in_doubt:
             # nothing moved: as if it had never started
-            self.state = evolve(
-                state, pulls=state.pulls - pull, pulling=pulling, sending=sending,
-                transfer_started_at=self._started_before(started, pulling, sending),
-            )  # fmt: skip
+            self.state = evolve(self.state, pulls=self.state.pulls - pull)
             made = self._apply(nonce, outcome)
             if self.state.nonce == nonce + 1:
                 self.state = evolve(self.state, nonce=nonce)  # it never ran: its number is free
             return outcome, made
-        self.state = evolve(state, pulling=pulling, sending=sending)
         if isinstance(outcome, LedgerFailure):
             self.log(f"ledger request {nonce} is in doubt: {outcome.reason}")
             left = self.state.requests.get(nonce)
@@ -473,23 +463,7 @@ class Distribution(FactoryContract):
         """Whether a pull into the distribution (a top-up, or ``fund``'s) started or was in
         flight since ``pulls`` was read: a balance asked meanwhile may or may not hold it, so
         it cannot be set against what is owed; nor while one is left in doubt."""
-        return (
-            self._in_flight(self.state.pulling) or self.state.pulls != pulls
-            or any(isinstance(r.purpose, Pull) for r in self.state.requests.values())
-        )  # fmt: skip
-
-    def _started_before(self, started: int | None, pulling: int, sending: int) -> int | None:
-        """When the latest transfer in flight was sent, once a refused one is undone: the time
-        from before it if no other transfer is in flight (``pulling`` and ``sending`` left),
-        else the latest one's."""
-        return started if not (pulling or sending) else self.state.transfer_started_at
-
-    def _in_flight(self, count: int) -> bool:
-        """Whether ``count`` transfers (``pulling`` or ``sending``) are really in flight: a
-        count a trapped message left behind lapses ``IN_FLIGHT_GIVEN_UP_NS`` after the latest
-        transfer was sent."""
-        since = self.state.transfer_started_at
-        return count > 0 and since is not None and self.time < since + IN_FLIGHT_GIVEN_UP_NS
+        return self.state.pulls != pulls or any(r.is_pull for r in self.state.requests.values())
 
     def _payouts_ahead(self) -> bool:
         """Whether the distribution is funded and may still pay someone: a recipient is owed
@@ -816,10 +790,7 @@ class Distribution(FactoryContract):
         state = self.state
         if not state.funded or self._payouts_ahead():
             return Err(WrongPhase(self._phase(), "funded, with nobody left to pay"))
-        if (
-            state.pending_penalty or state.penalty_held or self._in_flight(state.pulling)
-            or self._in_flight(state.sending) or state.requests
-        ):  # fmt: skip
+        if state.pending_penalty or state.penalty_held or state.requests:
             return Err(InvalidRequest(("a transfer is on its way: ask again later",)))
         back = state.reserve - state.fee
         if back <= 0:

@@ -114,8 +114,12 @@ class LedgerRequest:
     after an upgrade); ``IN_FLIGHT_GIVEN_UP_NS`` after a message sent it."""
     burn: bool = False
     in_flight: bool = False
-    """A message sent it and counts it in ``pulling`` or ``sending`` (left there if that
-    message trapped: the message that sends it again takes that count over)."""
+    """A message sent it and has not heard back (still so if that message trapped, until
+    another sends it again): counted in ``pulling`` or ``sending``."""
+
+    @property
+    def is_pull(self) -> bool:
+        return isinstance(self.purpose, Pull)
 
 
 @attrs.frozen
@@ -157,13 +161,6 @@ class DistributionState:
     pulls: int = 0
     """Pulls into the distribution started so far (``fund``'s and top-ups'): a balance asked
     while one started or was in flight may or may not hold it."""
-    pulling: int = 0
-    """Pulls into the distribution in flight now."""
-    sending: int = 0
-    """Payouts from the distribution in flight now (claims, unlocks, penalties, refunds)."""
-    transfer_started_at: int | None = None
-    """When the latest pull or payout was sent: a count left above 0 by a message that
-    trapped after its call is given up ``IN_FLIGHT_GIVEN_UP_NS`` later."""
     nonce: int = 0
     """Numbers the distribution's ledger requests (their memos)."""
     requests: immutables.Map[int, LedgerRequest] = immutables.Map()
@@ -172,6 +169,16 @@ class DistributionState:
     paused_at: int | None = None
     cancelled_at: int | None = None
     owner_refund: int | None = None
+
+    @property
+    def pulling(self) -> int:
+        """Pulls into the distribution in flight now (read from ``requests``)."""
+        return sum(r.in_flight and r.is_pull for r in self.requests.values())
+
+    @property
+    def sending(self) -> int:
+        """Payouts from the distribution in flight now: claims, unlocks, penalties, refunds."""
+        return sum(r.in_flight and not r.is_pull for r in self.requests.values())
 
 
 @attrs.frozen
