@@ -55,7 +55,7 @@ from icto.ledger.client import LedgerFailure, fee_of, memo_of, settle_or_find
 from icto.ledger.types import ApproveArgs, TransferArgs
 from icto.multisig.config import MultisigConfig
 from icto.token.config import TokenConfig
-from icto.validation import foreign_text
+from icto.validation import foreign_text, trimmed
 
 MINTING_SUBACCOUNT: Final = bytes(31) + b"\x01"
 """A new sale token's minting account is this subaccount of the sale (its default account holds
@@ -144,9 +144,9 @@ class PipelineState:
 
 def _title(project: str, what: str) -> str:
     """A distribution's title from the project's and the group's names, each cut to fit; a cut
-    can end on a space, which a title may not (the backend would refuse the config on every
-    retry)."""
-    return f"{project[:60].rstrip()}: {what[:38].rstrip()}"
+    can end on a space or an invisible character, which a title may not (the backend would
+    refuse the config on every retry)."""
+    return f"{trimmed(project[:60])}: {trimmed(what[:38])}"
 
 
 class FinalizePipeline(FactoryContract):

@@ -35,6 +35,7 @@ from icto.validation import (
     is_nat,
     require_identified,
     text_problem,
+    trimmed,
 )
 
 T = TypeVar("T")
@@ -67,7 +68,7 @@ def are_clean_lines(texts: list[str]) -> bool:
     """Each of ``texts`` passes the one-line rule (their lengths are not checked), with one scan
     of them joined by spaces, which the rule allows inside a line."""
     for text in texts:
-        if text != text.strip():
+        if text.__class__ is not str or text != trimmed(text):
             return False
     joined = " ".join(texts)
     return text_problem("text", joined, 0, len(joined)) is None

@@ -50,6 +50,7 @@ from icto.launchpad.config import Whitelist as SaleWhitelist
 from icto.ledger.types import U64_MAX
 from icto.multisig.config import MAX_LIFETIME_NS, Kind, MultisigConfig, Role
 from icto.token.config import MAX_DECIMALS, MAX_MEMO_LENGTH, TokenConfig
+from icto.validation import trimmed
 
 T = TypeVar("T")
 _BIDI: Final = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -92,12 +93,16 @@ def amounts(*, min_value: int = 0, max_value: int = U64_MAX) -> st.SearchStrateg
 
 def text(low: int, high: int, *, multiline: bool = False) -> st.SearchStrategy[str]:
     """Text that ``icto.validation.text_problem`` accepts for ``low`` to ``high`` characters."""
-    forbidden = st.characters(
-        codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters=_BIDI
+    if multiline:
+        allowed = st.characters(
+            codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters=_BIDI
+        )
+        return st.text(allowed | st.sampled_from("\n\t"), min_size=low, max_size=high)
+    allowed = st.characters(
+        codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters=_BIDI + "\u2028\u2029"
     )
-    alphabet = forbidden | st.sampled_from("\n\t") if multiline else forbidden
-    drawn = st.text(alphabet, min_size=low, max_size=high)
-    return drawn if multiline else drawn.filter(lambda value: value == value.strip())
+    drawn = st.text(allowed, min_size=low, max_size=high)
+    return drawn.filter(lambda value: value == trimmed(value))
 
 
 def _broken(

@@ -3,7 +3,7 @@ become roles. Every canister and every config validator uses these, never a copy
 
 from icto.validation.memo import IdentityMemo
 from icto.validation.principals import identified_problem, require_identified
-from icto.validation.text import TRUNCATED, foreign_text, text_problem
+from icto.validation.text import TRUNCATED, foreign_text, text_problem, trimmed
 from icto.validation.types import NotIdentified
 from icto.validation.values import as_tuple, is_nat, nat_in, pairs
 
@@ -19,4 +19,5 @@ __all__ = [
     "pairs",
     "require_identified",
     "text_problem",
+    "trimmed",
 ]

@@ -6,8 +6,9 @@ from typing import Any
 
 
 def is_nat(value: object) -> bool:
-    """``value`` is a non-negative ``int`` (``bool`` is not)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """``value`` is a non-negative ``int``, exactly: Candid decodes no ``bool`` or other
+    subclass as a nat, and one stored could not be saved with the world."""
+    return value.__class__ is int and value >= 0
 
 
 def nat_in(value: object, low: int, high: int) -> bool:

@@ -72,7 +72,7 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], DAOConfig], str]] = {
     "name with an escape": (base(name="Gov\x1b[31m"), "name must not contain U+001B"),
     "name with a bidi override": (base(name="\u202eGov"), "name must not contain U+202E"),
     "name padded with spaces": (
-        base(name=" Gov "), "name must not start or end with whitespace",
+        base(name=" Gov "), "name must not start or end with whitespace or an invisible character",
     ),
     "name as bytes": (base(name=b"Gov"), "name must be text, got bytes"),
     "1001-character description": (

@@ -103,6 +103,14 @@ class TestAppending:
         assert audit.log_event(event(**fields)) == 1
 
 
+class _Text(str):
+    """Not text to Candid; stored, it would keep the world from being saved."""
+
+
+class _Nat(int):
+    """Not a nat to Candid, for the same reason."""
+
+
 INVALID_EVENTS = {
     "action-not-enum": event(action="PaymentProcessed"),
     "custom-without-text": event(action=AuditAction.CUSTOM),
@@ -138,6 +146,10 @@ INVALID_EVENTS = {
     "detail-key-newline": event(details=(("k\n", "v"),)),
     "detail-key-padded": event(details=((" k ", "v"),)),
     "custom-newline": event(action=AuditAction.CUSTOM, custom="Kyc\nPassed"),
+    "service-line-separator": event(service="token\u2028factory"),
+    "detail-value-str-subclass": event(details=(("k", _Text("v")),)),
+    "ref-id-int-subclass": event(ref_id=_Nat(0)),
+    "occurred-at-int-subclass": event(occurred_at=_Nat(5)),
 }
 
 

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from icto.validation import TRUNCATED, foreign_text, text_problem
+from icto.testing import strategies
+from icto.validation import TRUNCATED, foreign_text, text_problem, trimmed
 
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
@@ -34,9 +35,20 @@ def test_newline_and_tab_are_for_free_text_only(char: str) -> None:
     assert text_problem("name", f"a{char}b", 0, 100) is not None
 
 
-def test_short_fields_may_not_start_or_end_with_whitespace() -> None:
-    for text in (" a", "a ", "\u3000a"):
-        assert text_problem("name", text, 1, 10) == "name must not start or end with whitespace"
+def test_short_fields_may_not_start_or_end_with_whitespace_or_an_invisible_character() -> None:
+    for text in (" a", "a ", "\u3000a", "\u200ba", "a\u200d", "\ufeffa", "\u200b\u200b\u200b"):
+        assert text_problem("name", text, 1, 10) == (
+            "name must not start or end with whitespace or an invisible character"
+        )
+    assert text_problem("description", "\u200b\u200b", 1, 10, multiline=True) is None
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029"])
+def test_line_and_paragraph_separators_are_for_free_text_only(char: str) -> None:
+    assert text_problem("description", f"a{char}b", 1, 10, multiline=True) is None
+    assert text_problem("name", f"a{char}b", 1, 10) == (
+        f"name must not contain U+{ord(char):04X} (at character 1)"
+    )
 
 
 def test_length_is_counted_in_characters_and_checked_before_the_scan() -> None:
@@ -46,7 +58,11 @@ def test_length_is_counted_in_characters_and_checked_before_the_scan() -> None:
     assert text_problem("name", huge, 1, 32) == "name must be 1 to 32 characters, got 10000000"
 
 
-@pytest.mark.parametrize("value", [None, 7, b"bytes", ["a"]])
+class Tag(str):
+    """Not text to Candid: a stored subclass could not be saved with the world."""
+
+
+@pytest.mark.parametrize("value", [None, 7, b"bytes", ["a"], Tag("a")])
 def test_anything_but_text_is_refused_by_type(value: object) -> None:
     assert text_problem("name", value, 0, 10) == f"name must be text, got {type(value).__name__}"
 
@@ -68,3 +84,15 @@ def test_foreign_text_cut_to_fit_says_so() -> None:
     assert foreign_text("x" * 100, 50) == "x" * (50 - len(TRUNCATED)) + TRUNCATED
     assert foreign_text("", 50) == "(no message)"
     assert foreign_text("a\u202eb", 50) == "a\\u202eb"
+
+
+@given(strategies.text(1, 40))
+def test_a_cut_of_a_valid_name_trimmed_is_valid_if_anything_is_left(name: str) -> None:
+    for end in range(1, len(name) + 1):
+        cut = trimmed(name[:end])
+        assert cut == "" or text_problem("name", cut, 1, 40) is None
+
+
+def test_trimming_takes_whitespace_and_invisible_characters_off_both_ends_only() -> None:
+    assert trimmed(" \u200b a\u200db \ufeff\u3000") == "a\u200db"
+    assert trimmed("\u200b \u200b") == ""
