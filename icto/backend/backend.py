@@ -23,6 +23,7 @@ from icto.backend.types import (
     ConfigError,
     DeployError,
     DeploymentResult,
+    LastAdmin,
     PendingRefund,
     RefundInProgress,
     RefundOutcome,
@@ -45,6 +46,7 @@ from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
 from icto.launchpad.config import LaunchpadConfig
+from icto.ledger.client import ledger_problem
 from icto.multisig.config import MultisigConfig
 from icto.storage.types import MAX_TEXT, AuditAction
 from icto.token.config import TokenConfig
@@ -106,9 +108,16 @@ class Backend(PaidDeployments):
 
     @update
     def admin_set_config(self, key: str, value: Any) -> Ok[None] | Err[ConfigError]:
-        """Set one configuration key; a value of the wrong type or out of range changes nothing."""
+        """Set one configuration key; a value of the wrong type or out of range changes nothing.
+        A new ``payment.token`` must answer as an ICRC-2 ledger (asked before it is set). A
+        value equal to the current one changes nothing and writes no audit entry."""
         self._require_admin("change the configuration")
         problem = check_config_value(key, value)
+        if problem is None and self.state.config.value(key) == value:
+            return Ok(None)
+        if problem is None and key == "payment.token":
+            problem = ledger_problem(self, value, "the payment ledger")
+            self._require_admin("change the configuration")  # still, after the await
         if problem is not None:
             return Err(ConfigError(str(key), problem))
         before = self.state.config.value(key)
@@ -141,21 +150,29 @@ class Backend(PaidDeployments):
         refused = require_identified(admin, "admin")
         if refused is not None:
             return refused
+        if admin in self.state.admins:
+            return Ok(None)
         self.state = evolve(self.state, admins=self.state.admins | {admin})
         self._audit(AuditAction.ADMIN_ACTION, user=self.caller,
                     details=(("action", "add_admin"), ("admin", str(admin))))  # fmt: skip
         return Ok(None)
 
     @update
-    def remove_admin(self, admin: Principal) -> None:
-        """Take ``admin`` off the admin list (a controller stays an admin). Removing somebody
-        who is not on it changes nothing and writes no audit entry."""
+    def remove_admin(self, admin: Principal) -> Ok[None] | Err[LastAdmin]:
+        """Take ``admin`` off the admin list (a controller stays an admin); refused if nobody
+        would be left to administer the backend (``LastAdmin``). Removing somebody who is not
+        on it changes nothing and writes no audit entry."""
         self._require_admin("remove an admin")
-        if admin not in self.state.admins:
-            return
-        self.state = evolve(self.state, admins=self.state.admins - {admin})
+        admins = self.state.admins
+        if admin not in admins:
+            return Ok(None)
+        left = admins - {admin}
+        if not left and all(controller == self.id for controller in self.controllers):
+            return Err(LastAdmin(admin))
+        self.state = evolve(self.state, admins=left)
         self._audit(AuditAction.ADMIN_ACTION, user=self.caller,
                     details=(("action", "remove_admin"), ("admin", str(admin))))  # fmt: skip
+        return Ok(None)
 
     @query
     def get_admins(self) -> tuple[Principal, ...]:

@@ -67,7 +67,7 @@ def _bool(value: object) -> str | None:
 
 
 def _amount(value: object) -> str | None:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if value.__class__ is not int:
         return f"expects an int, got {value!r}"
     return None if 0 <= value <= U64_MAX else f"must be from 0 to 2**64-1, got {value}"
 
@@ -87,7 +87,7 @@ def _recipient(value: object) -> str | None:
 
 
 def _daily_limit(value: object) -> str | None:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if value.__class__ is not int:
         return f"expects an int, got {value!r}"
     if 1 <= value <= MAX_DEPLOYMENTS_PER_DAY:
         return None

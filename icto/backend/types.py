@@ -226,6 +226,15 @@ class ConfigError:
 
 
 @attrs.frozen
+class LastAdmin:
+    """Taking ``admin`` off the list would leave the backend with no admin (nobody else listed
+    and no controller but itself): nobody could configure it, suspend a user or retry a
+    refund again."""
+
+    admin: Principal
+
+
+@attrs.frozen
 class UnknownRefund:
     refund_id: str
 

@@ -45,7 +45,8 @@ from icto.ic.management import CanisterSettings, InstallMode
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
-from icto.validation import NotIdentified, foreign_text, require_identified, text_problem
+from icto.ledger.client import ledger_problem
+from icto.validation import NotIdentified, require_identified, text_problem
 
 
 class Factory(VersionManagement, FactoryReads):
@@ -151,17 +152,8 @@ class Factory(VersionManagement, FactoryReads):
 
     def ledger_problem(self, ledger: Principal, what: str) -> str | None:
         """Why ``ledger`` cannot serve as ``what`` (a contract will take payments on it with
-        ``icrc2_transfer_from``): it must answer and support ICRC-1 and ICRC-2."""
-        try:
-            standards = self.call(ledger, "icrc1_supported_standards")
-        except CallRejected as rejected:
-            return foreign_text(f"{what} {ledger} did not answer: {rejected.message}", 1024)
-        names = {getattr(standard, "name", None) for standard in standards} if isinstance(
-            standards, tuple
-        ) else set()  # fmt: skip
-        if not {"ICRC-1", "ICRC-2"} <= names:
-            return f"{what} {ledger} is not an ICRC-1 and ICRC-2 ledger"
-        return None
+        ``icrc2_transfer_from``): ``icto.ledger.client.ledger_problem``."""
+        return ledger_problem(self, ledger, what)
 
     def _controllers(self, owner: Principal) -> tuple[Principal, ...]:
         return (self.id, owner) if self.OWNER_CONTROLS else (self.id,)

@@ -50,6 +50,24 @@ def fee_of(canister: Canister, ledger: Principal) -> int | str:
     return fee if is_nat(fee) else ledger_error(f"icrc1_fee answered {fee!r}, not a nat")
 
 
+def ledger_problem(canister: Canister, ledger: Principal, what: str) -> str | None:
+    """Why ``ledger`` cannot serve as ``what`` (payments will be taken on it with
+    ``icrc2_transfer_from``), asked by ``canister``: it must answer and list ICRC-1 and
+    ICRC-2 among its standards. ``None`` when it can."""
+    if ledger == canister.id:
+        return f"{what} {ledger} is this canister itself, not a ledger"
+    try:
+        standards = canister.call(ledger, "icrc1_supported_standards")
+    except CallRejected as rejected:
+        return foreign_text(f"{what} {ledger} did not answer: {rejected.message}", 1024)
+    names = {getattr(standard, "name", None) for standard in standards} if isinstance(
+        standards, tuple
+    ) else set()  # fmt: skip
+    if not {"ICRC-1", "ICRC-2"} <= names:
+        return f"{what} {ledger} is not an ICRC-1 and ICRC-2 ledger"
+    return None
+
+
 def memo_of(text: str) -> bytes:
     """A 16-byte memo naming one request (short enough for every ledger's memo limit)."""
     return hashlib.sha256(text.encode()).digest()[:16]

@@ -25,8 +25,11 @@ from icto.backend import (
     Backend,
     BackendInit,
     ConfigError,
+    LastAdmin,
 )
 from icto.backend.config import MAX_DEPLOYMENTS_PER_DAY
+from icto.ic import MANAGEMENT_ID
+from icto.ic.management import CanisterSettings
 from icto.ledger import ApproveArgs, LedgerInit, deploy_ledger
 from icto.storage import AuditAction, AuditQuery
 from icto.system import System
@@ -74,9 +77,16 @@ VALID: list[tuple[str, Any]] = [
     ("user.max_deployments_per_day", MAX_DEPLOYMENTS_PER_DAY),
 ]
 
+class _Amount(int):
+    """Not a nat to Candid; kept in the config, it would keep the world from being saved."""
+
+
 INVALID: list[tuple[str, Any]] = [
     *((key, value) for key in BOOL_KEYS for value in (1, 0, "true", None)),
-    *((key, value) for key in FEE_KEYS for value in (-1, U64_MAX + 1, True, "100", 1.5, None)),
+    *(
+        (key, value) for key in FEE_KEYS
+        for value in (-1, U64_MAX + 1, True, "100", 1.5, None, _Amount(1))
+    ),
     ("payment.token", "ryjl3-tyaaa-aaaaa-aaaba-cai"),
     ("payment.token", Account(ICP_LEDGER)),
     ("payment.token", ALICE),
@@ -151,6 +161,9 @@ def test_a_valid_value_round_trips_and_is_audited_as_config_changed(
     system: System, case: tuple[str, Any]
 ) -> None:
     key, value = case
+    if key == "payment.token":  # a ledger must answer there
+        init = LedgerInit(name="Other", symbol="OT", transfer_fee=1, minting_account=Account(ALICE))
+        deploy_ledger(system.ic, init, canister_id=value)
     before = config_of(system)
     assert system.backend.admin_set_config(key, value) == Ok(None)
     assert config_of(system) == {**before, key: value}
@@ -163,6 +176,41 @@ def test_a_valid_value_round_trips_and_is_audited_as_config_changed(
     (entry,) = system.audit_storage.query(AuditQuery(action=AuditAction.CONFIG_CHANGED)).items
     assert entry.writer == system.backend.id
     assert entry.event.user == system.operator
+
+
+@pytest.mark.parametrize("key", list(SPEC_DEFAULTS))
+def test_setting_the_value_a_key_already_has_changes_nothing_and_is_not_audited(
+    system: System, key: str
+) -> None:
+    backend_before = system.ic.state_of(system.backend.id)
+    audit_before = system.audit_storage.count()
+    system.ic.trace.clear()
+    assert system.backend.admin_set_config(key, config_of(system)[key]) == Ok(None)
+    assert system.ic.state_of(system.backend.id) == backend_before
+    assert system.audit_storage.count() == audit_before
+    assert system.ic.trace.calls(caller=system.backend.id) == []
+
+
+@pytest.mark.parametrize(
+    "token", ["a canister that does not exist", "the audit storage", "the backend itself"]
+)
+def test_a_payment_token_that_is_no_icrc2_ledger_is_refused_and_changes_nothing(
+    system: System, token: str
+) -> None:
+    """Every deployment would be refused as unavailable (and never charged) until an admin
+    noticed; the ledger is asked for its standards before it is set."""
+    canister = {
+        "a canister that does not exist": OTHER_CANISTER,
+        "the audit storage": system.audit_storage.id,
+        "the backend itself": system.backend.id,
+    }[token]
+    backend_before = system.ic.state_of(system.backend.id)
+    audit_before = system.audit_storage.count()
+    result = system.backend.admin_set_config("payment.token", canister)
+    assert isinstance(result, Err) and result.error.key == "payment.token", result
+    assert str(canister) in result.error.reason
+    assert system.ic.state_of(system.backend.id) == backend_before
+    assert system.audit_storage.count() == audit_before
 
 
 def test_every_change_is_audited_in_order(system: System) -> None:
@@ -277,6 +325,44 @@ def test_controllers_and_listed_admins_are_admins_for_every_check(
     system.backend.remove_admin(bob)
     assert system.backend.is_admin(bob) is False
     assert may_configure(bob) is False
+
+
+def test_adding_an_admin_twice_is_audited_once(system: System, bob: Principal) -> None:
+    assert system.backend.add_admin(bob) == Ok(None)
+    audit_before = system.audit_storage.count()
+    assert system.backend.add_admin(bob) == Ok(None)
+    assert system.backend.get_admins() == (bob,)
+    assert system.audit_storage.count() == audit_before
+
+
+def test_the_last_admin_cannot_be_removed_once_no_controller_is_left(
+    system: System, bob: Principal, carol: Principal
+) -> None:
+    """Once the operator hands the backend over to its admin list (no controller left), the
+    list cannot be emptied: nobody could configure it or retry a refund again."""
+    backend = system.backend
+    backend.add_admin(bob).unwrap()
+    backend.add_admin(carol).unwrap()
+    system.ic.update_call(
+        MANAGEMENT_ID, "update_settings", backend.id, CanisterSettings(controllers=()),
+        caller=system.operator,
+    )  # fmt: skip
+    assert backend.as_caller(bob).remove_admin(carol) == Ok(None)
+    before = system.ic.state_of(backend.id)
+    audit_before = system.audit_storage.count()
+    assert backend.as_caller(bob).remove_admin(bob) == Err(LastAdmin(bob))
+    assert system.ic.state_of(backend.id) == before
+    assert system.audit_storage.count() == audit_before
+    assert backend.as_caller(bob).admin_set_config("token_factory.fee", 2 * E8S) == Ok(None)
+
+
+def test_the_last_listed_admin_may_go_while_a_controller_is_left(
+    system: System, bob: Principal
+) -> None:
+    system.backend.add_admin(bob).unwrap()
+    assert system.backend.remove_admin(bob) == Ok(None)
+    assert system.backend.get_admins() == ()
+    assert system.backend.is_admin(system.operator)
 
 
 @pytest.mark.parametrize(
