@@ -217,6 +217,19 @@ class FactoryBase(Canister):
             raise self._deny(f"Unauthorized: only a contract of this factory may call {what}")
         return info
 
+    def _reporting_contract(self, what: str) -> ContractInfo:
+        """The contract making this report (the caller), unless it is recorded detached: the
+        factory cannot vouch for what a detached contract says (it may run code the factory
+        never uploaded), so the index keeps what it had. Not counted as a denial: the
+        contract's outbox resends the report (and the index catches up if it is re-attached)."""
+        info = self._calling_contract(what)
+        if info.detached:
+            raise Reject(
+                f"ContractDetached: {info.id} is detached from this factory, which no longer "
+                f"takes its reports ({what})"
+            )
+        return info
+
     def acts_as_owner(self, info: ContractInfo, caller: Principal) -> bool:
         """Whether ``caller`` holds the owner's powers over the contract at the factory
         (upgrades, rollbacks, auto-update, visibility, ``check_controller``): the owner it was

@@ -267,7 +267,7 @@ class Factory(VersionManagement, FactoryReads):
         and the management canister are never indexed (a token can be sent to them): nobody
         signs as them, and a role held by the anonymous principal would show a private contract
         to every unauthenticated caller."""
-        info = self._calling_contract("notify_participant_added")
+        info = self._reporting_contract("notify_participant_added")
         known = self._known_role(role)
         if user.is_anonymous or user.is_management_canister:
             return
@@ -276,17 +276,17 @@ class Factory(VersionManagement, FactoryReads):
     @update
     def notify_participant_removed(self, user: Principal, role: str) -> None:
         """The calling contract took ``role`` from ``user`` (idempotent)."""
-        info = self._calling_contract("notify_participant_removed")
+        info = self._reporting_contract("notify_participant_removed")
         self._with_index(self.state.index.without_role(info.id, user, self._known_role(role)))
 
     @update
     def notify_visibility_changed(self, is_public: bool) -> None:
-        info = self._calling_contract("notify_visibility_changed")
+        info = self._reporting_contract("notify_visibility_changed")
         self._with_index(self.state.index.with_visibility(info.id, is_public))
 
     @update
     def notify_status_changed(self, status: str) -> None:
-        info = self._calling_contract("notify_status_changed")
+        info = self._reporting_contract("notify_status_changed")
         problem = text_problem("status", status, 1, MAX_STATUS_LENGTH)
         if problem is None and not status.isidentifier():
             problem = f"a status is an identifier, got {status!r}"
@@ -299,7 +299,7 @@ class Factory(VersionManagement, FactoryReads):
 
     @update
     def notify_deployment_complete(self) -> None:
-        info = self._calling_contract("notify_deployment_complete")
+        info = self._reporting_contract("notify_deployment_complete")
         if info.status == "deploying":
             self._with_index(self.state.index.with_status(info.id, ACTIVE))
 

@@ -5,7 +5,8 @@
   ``access_denied``.
 * Admin operations are for the admin list and the factory's controllers only.
 * Callbacks (``notify_*``, ``request_upgrade``) are taken from a registered contract of this
-  factory only, and act on the calling contract: its id is the caller, never an argument.
+  factory only, and act on the calling contract: its id is the caller, never an argument. A
+  contract recorded detached reports nothing more: the factory cannot vouch for it.
 * A contract is controlled by its factory and its owner; the owner can detach it.
 * A contract takes ``on_deployed`` / ``on_upgraded`` / ``on_visibility_changed`` from its own
   factory only.
@@ -489,6 +490,46 @@ def test_callbacks_with_an_unknown_role_are_refused(
     refusal = rejected(lambda: club.call_any(factory.id, callback, dave, role))
     assert f"unknown role {role!r}" in refusal.message
     assert factory_state(ic, factory) == before
+
+
+REPORTS = [callback for callback in CALLBACKS if callback != "request_upgrade"]
+
+
+@pytest.mark.parametrize("callback", REPORTS)
+def test_the_reports_of_a_detached_contract_are_refused_and_change_nothing(
+    ic: IC, factory: CanisterProxy, club: CanisterProxy, alice: Principal, bob: Principal,
+    dave: Principal, callback: str,
+) -> None:  # fmt: skip
+    """Once the factory has recorded a contract detached, it cannot vouch for what the contract
+    says (its owner may run any code on it): its reports are refused, not counted as a denial
+    (its outbox resends them), and the index keeps what it had, the roles reported while the
+    factory vouched for the contract included (shown under ``detached``)."""
+    detach(ic, club, alice)
+    assert factory.as_caller(alice).check_controller(club.id) is True
+    before = factory_state(ic, factory)
+    refusal = rejected(
+        lambda: club.call_any(factory.id, callback, *callback_args(callback, bob, dave))
+    )
+    assert f"ContractDetached: {club.id} is detached from this factory" in refusal.message
+    assert factory_state(ic, factory) == before
+    [entry] = factory.as_caller(dave).get_my_contracts(dave).items
+    assert (entry.roles, entry.info.detached) == ((MEMBER,), True)
+
+
+def test_a_report_refused_while_detached_reaches_the_index_once_re_attached(
+    ic: IC, factory: CanisterProxy, club: CanisterProxy, alice: Principal, bob: Principal
+) -> None:
+    """The contract keeps the refused report in its outbox: when its owner gives the factory
+    back control of it, the index catches up with the contract."""
+    detach(ic, club, alice)
+    assert factory.as_caller(alice).check_controller(club.id) is True
+    club.grant(bob)
+    assert factory.as_caller(bob).get_my_contracts(bob).items == ()
+    settings = CanisterSettings(controllers=(factory.id, alice))
+    ic.update_call(MANAGEMENT_ID, "update_settings", club.id, settings, caller=alice)
+    assert factory.as_caller(alice).check_controller(club.id) is False
+    ic.advance_time(seconds=61)
+    assert factory.as_caller(bob).get_my_contracts(bob).items[0].roles == (MEMBER,)
 
 
 # -- the owner controls its contract ------------------------------------------------------------
