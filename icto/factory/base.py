@@ -81,6 +81,29 @@ class ContractDraft:
 
 
 @attrs.frozen
+class Rollout:
+    """A rollout not finished yet (under way, or its message trapped): its ``UpgradeReport``
+    so far, the lists kept as vectors so that each step is recorded in O(log n)."""
+
+    version: str
+    at: int
+    canary: int
+    upgraded: Vector[Principal] = Vector()
+    failed: Vector[tuple[Principal, str]] = Vector()
+    skipped: Vector[tuple[Principal, str]] = Vector()
+    halted: bool = False
+    tried: int = 0
+    """How many contracts it has tried to upgrade (the first ``canary`` are canaries)."""
+    trying: Principal | None = None
+
+    def report(self, finished: bool = False) -> UpgradeReport:
+        return UpgradeReport(
+            self.version, self.at, self.canary, tuple(self.upgraded), tuple(self.failed),
+            tuple(self.skipped), self.halted, self.trying, finished,
+        )  # fmt: skip
+
+
+@attrs.frozen
 class FactoryState:
     admins: frozenset[Principal]
     backends: frozenset[Principal]
@@ -91,6 +114,8 @@ class FactoryState:
     index: ContractIndex = ContractIndex()
     history: immutables.Map[Principal, Vector[UpgradeRecord]] = immutables.Map()
     reports: immutables.Map[str, UpgradeReport] = immutables.Map()
+    rollouts: immutables.Map[str, Rollout] = immutables.Map()
+    """Rollouts not finished (version → progress), resumed by publishing the version again."""
     upgrade_requests: immutables.Map[Principal, str] = immutables.Map()
     deploying: immutables.Map[Principal, Principal] = immutables.Map()
     """Canisters created but not yet registered (canister → owner): cleaned up on failure."""

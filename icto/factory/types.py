@@ -223,7 +223,11 @@ class UpgradeRecord:
 
 @attrs.frozen
 class UpgradeReport:
-    """What publishing a version did to the contracts that opted in to auto-update."""
+    """What publishing a version did to the contracts that opted in to auto-update.
+
+    The rollout writes it as it goes, before each call, so a message that ends early (a trap)
+    leaves what it did: ``finished`` is then ``False``, and publishing the version again
+    resumes the rollout from there."""
 
     version: str
     at: int
@@ -232,6 +236,10 @@ class UpgradeReport:
     failed: tuple[tuple[Principal, str], ...]
     skipped: tuple[tuple[Principal, str], ...]
     halted: bool
+    trying: Principal | None = None
+    """The contract whose upgrade was under way when the report was written; the rollout
+    records how it went when it goes on or is resumed."""
+    finished: bool = True
 
 
 # -- errors (the Err side of results; authorization failures are rejects) -----------------------

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from icto.collections import without
 from icto.collections.records import evolve
 from icto.collections.vector import Vector
-from icto.factory.base import (
-    FactoryBase,
-)
+from icto.factory.base import FactoryBase, Rollout
 from icto.factory.types import (
     ContractDetached,
     ContractInfo,
@@ -104,13 +103,22 @@ class VersionManagement(FactoryBase):
         contracts that opted in, one management call each; with ``canary`` = n the first n tried
         go first and the rest are skipped if any of those fails (a contract skipped without a
         try, detached or not eligible, takes no canary place). A version published once keeps
-        its report: publishing it again is refused."""
+        its report: publishing it again is refused, unless its rollout did not finish (its
+        message trapped): then it goes on from where its report stops, with its own canary."""
         self._require_admin("publish a version")
         info = self.state.versions.get(version)
         if info is None:
             return Err(UnknownVersion(version))
         if canary < 0:
             return Err(NotEligible(f"canary must be non-negative, got {canary}"))
+        rollout = self.state.rollouts.get(version)
+        if rollout is not None:
+            if self.awaiting_calls():  # its message may still be running
+                return Err(NotEligible(
+                    f"the rollout of version {version} may be under way: try again once no "
+                    "message of the factory awaits a call"
+                ))  # fmt: skip
+            return Ok(self._roll_out(rollout))
         if info.stable:
             return Err(NotEligible(f"version {version} is already published"))
         versions = self.state.versions.set(version, evolve(info, stable=True))
@@ -118,42 +126,73 @@ class VersionManagement(FactoryBase):
         return Ok(self._publish(version, canary))
 
     def _publish(self, version: str, canary: int) -> UpgradeReport:
+        """A version was made stable: the latest stable set, and if it is this one, the
+        contracts that opted in upgraded."""
         latest = highest_stable(self.state.versions.values())
         assert latest is not None
         self.state = evolve(self.state, latest_stable=latest)
-        upgraded: list[Principal] = []
-        failed: list[tuple[Principal, str]] = []
-        skipped: list[tuple[Principal, str]] = []
-        halted = False
-        tried = 0
-        if latest == version:
-            target = self.state.versions[version]
-            opted_in = tuple(self.state.index.auto_update)
-            for seq in opted_in:
-                info = self._settled(self.state.index.at(seq))
-                if halted:
-                    skipped.append((info.id, "halted: a canary failed"))
-                    continue
-                if info.detached:
-                    skipped.append((info.id, "detached"))
-                    continue
-                refusal = upgrade_refusal(info.version, target)
-                if refusal is not None:
-                    skipped.append((info.id, refusal.reason))
-                    continue
-                tried += 1
-                result = self._change_code(info, target, "auto")
-                if isinstance(result, Ok):
-                    upgraded.append(info.id)
-                elif isinstance(result.error, ContractDetached):
-                    skipped.append((info.id, "detached"))
-                else:
-                    failed.append((info.id, _reason(result.error)))
-                    halted = tried <= canary
-        report = UpgradeReport(
-            version, self.time, canary, tuple(upgraded), tuple(failed), tuple(skipped), halted
+        rollout = Rollout(version, self.time, canary)
+        if latest != version:
+            return self._finished(rollout)
+        return self._roll_out(rollout)
+
+    def _roll_out(self, rollout: Rollout) -> UpgradeReport:
+        """Upgrade the contracts that opted in and are not in ``rollout`` yet, in order. The
+        progress is recorded before each call (state before an await commits), so a trap loses
+        none of it and the contract it was upgrading is settled when the rollout resumes."""
+        target = self.state.versions[rollout.version]
+        if rollout.trying is not None:
+            info = self._settled(self.state.index.contracts[rollout.trying])
+            ok = info.version == target.version
+            outcome: Ok[str] | Err[Any] = Ok(info.version) if ok else Err(UpgradeFailed(
+                "the rollout's message failed during this upgrade; the old code runs"
+            ))  # fmt: skip
+            rollout = self._tried(rollout, info.id, outcome)
+        done = {*rollout.upgraded, *(c for c, _ in (*rollout.failed, *rollout.skipped))}
+        for seq in tuple(self.state.index.auto_update):
+            if self.state.index.at(seq).id in done:
+                continue
+            info = self._settled(self.state.index.at(seq))
+            reason = None
+            if rollout.halted:
+                reason = "halted: a canary failed"
+            elif info.detached:
+                reason = "detached"
+            elif (refusal := upgrade_refusal(info.version, target)) is not None:
+                reason = refusal.reason
+            if reason is not None:
+                skipped = rollout.skipped.append((info.id, reason))
+                rollout = self._progress(evolve(rollout, skipped=skipped))
+                continue
+            rollout = self._progress(evolve(rollout, tried=rollout.tried + 1, trying=info.id))
+            rollout = self._tried(rollout, info.id, self._change_code(info, target, "auto"))
+        return self._finished(rollout)
+
+    def _tried(self, rollout: Rollout, contract: Principal, outcome: Ok[str] | Err[Any]) -> Rollout:
+        """``rollout`` with the outcome of its try of ``contract`` recorded."""
+        rollout = evolve(rollout, trying=None)
+        if isinstance(outcome, Ok):
+            rollout = evolve(rollout, upgraded=rollout.upgraded.append(contract))
+        elif isinstance(outcome.error, ContractDetached):
+            rollout = evolve(rollout, skipped=rollout.skipped.append((contract, "detached")))
+        else:
+            failed = rollout.failed.append((contract, _reason(outcome.error)))
+            rollout = evolve(rollout, failed=failed, halted=rollout.tried <= rollout.canary)
+        return self._progress(rollout)
+
+    def _progress(self, rollout: Rollout) -> Rollout:
+        self.state = evolve(
+            self.state, rollouts=self.state.rollouts.set(rollout.version, rollout)
         )
-        self.state = evolve(self.state, reports=self.state.reports.set(version, report))
+        return rollout
+
+    def _finished(self, rollout: Rollout) -> UpgradeReport:
+        report = rollout.report(finished=True)
+        state = self.state
+        self.state = evolve(
+            state, reports=state.reports.set(rollout.version, report),
+            rollouts=without(state.rollouts, rollout.version),
+        )  # fmt: skip
         return report
 
     @update
@@ -379,6 +418,8 @@ class VersionManagement(FactoryBase):
     def get_upgrade_report(self, version: str) -> UpgradeReport | None:
         """What publishing ``version`` did; contracts the caller may not see are left out."""
         report = self.state.reports.get(version)
+        if report is None and (rollout := self.state.rollouts.get(version)) is not None:
+            report = rollout.report()
         if report is None or self._is_admin(self.caller):
             return report
         index = self.state.index
@@ -392,6 +433,7 @@ class VersionManagement(FactoryBase):
             upgraded=tuple(c for c in report.upgraded if visible(c)),
             failed=tuple(entry for entry in report.failed if visible(entry[0])),
             skipped=tuple(entry for entry in report.skipped if visible(entry[0])),
+            trying=report.trying if report.trying is not None and visible(report.trying) else None,
         )
 
 

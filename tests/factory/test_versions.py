@@ -35,16 +35,19 @@ from icto.factory import deploy_factory
 from icto.factory.contract import FactoryContract
 from icto.factory.types import (
     ContractDetached,
+    ContractInfo,
     NotEligible,
     UnknownContract,
     UnknownVersion,
     UpgradeFailed,
     UpgradeRecord,
+    VersionInfo,
 )
 from icto.ic.proxy import CanisterProxy
 from tests.factory.toys import (
     Club,
     ClubBrokenUpgrade,
+    ClubConfig,
     ClubFactory,
     ClubNoRollback,
     ClubV2,
@@ -909,6 +912,81 @@ def test_a_published_version_cannot_be_published_again_and_keeps_its_report(
         assert again == Err(NotEligible(f"version {version} is already published"))
     assert ic.state_of(factory.id) == before
     assert admin_factory.get_upgrade_report("1.1.0") == report
+
+
+def test_a_rollout_cut_short_by_a_trap_keeps_its_report_and_is_resumed_by_publishing_again(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, principal: Any
+) -> None:
+    """The factory's message traps at its end, after the last install: only its last segment
+    is lost. The report written before each call says what was done and which upgrade was
+    under way; publishing the version again settles that one and finishes the report."""
+    owners = [principal(f"owner-{i}") for i in range(3)]
+    clubs = [create_club(owner, f"club {i}") for i, owner in enumerate(owners)]
+    for club, owner in zip(clubs, owners, strict=True):
+        factory.as_caller(owner).set_auto_update(club.id, True)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
+    with ic.faults.trap(factory.id, "publish_version"):
+        rejected(lambda: admin_factory.publish_version("1.1.0"))
+    report = admin_factory.get_upgrade_report("1.1.0")
+    assert (report.upgraded, report.trying) == ((clubs[0].id, clubs[1].id), clubs[2].id)
+    assert report.finished is False
+
+    report = admin_factory.publish_version("1.1.0").unwrap()
+    assert report.upgraded == tuple(club.id for club in clubs)
+    assert (report.failed, report.skipped, report.trying, report.finished) == ((), (), None, True)
+    assert admin_factory.get_upgrade_report("1.1.0") == report
+    histories = [admin_factory.get_upgrade_history(club.id) for club in clubs]
+    assert [len(history) for history in histories] == [1, 1, 1]  # each upgraded once
+    again = admin_factory.publish_version("1.1.0")
+    assert again == Err(NotEligible("version 1.1.0 is already published"))
+
+
+TRAP_AFTER_INSTALLING: list[Principal] = []
+"""Contracts after whose install ``FragileClubFactory``'s message traps (once each)."""
+
+
+class FragileClubFactory(ClubFactory):
+    """A club factory whose message traps right after installing a listed contract."""
+
+    def _change_code(
+        self, info: ContractInfo, target: VersionInfo, kind: str
+    ) -> Ok[str] | Err[Any]:
+        outcome = super()._change_code(info, target, kind)
+        if info.id in TRAP_AFTER_INSTALLING:
+            TRAP_AFTER_INSTALLING.remove(info.id)
+            raise Trap("the factory's message failed half way")
+        return outcome
+
+
+def test_the_contracts_a_trapped_rollout_did_not_reach_are_upgraded_when_it_resumes(
+    ic: IC, admin: Principal, backend: Principal, principal: Any
+) -> None:
+    """A stable upload whose rollout traps after its first install: the rest of the contracts
+    that opted in are not stranded, and the canary the rollout began with still holds."""
+    factory = deploy_factory(ic, FragileClubFactory, backends=[backend], caller=admin)
+    owners = [principal(f"owner-{i}") for i in range(4)]
+    clubs = []
+    for i, owner in enumerate(owners):
+        config = ClubConfig(name=f"club {i}")
+        club = ic.actor(factory.as_caller(backend).create_contract(owner, config).unwrap(), owner)
+        factory.as_caller(owner).set_auto_update(club.id, True)
+        clubs.append(club)
+    bump(clubs[1], 1)  # the second canary fails
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.3.0", ClubOddTrap, stable=False)
+    TRAP_AFTER_INSTALLING[:] = [clubs[0].id]
+    rejected(lambda: admin_factory.publish_version("1.3.0", canary=2))
+    assert TRAP_AFTER_INSTALLING == []
+    cut = admin_factory.get_upgrade_report("1.3.0")
+    assert (cut.upgraded, cut.trying, cut.finished) == ((), clubs[0].id, False)
+
+    report = admin_factory.publish_version("1.3.0").unwrap()
+    assert (report.canary, report.halted, report.finished) == (2, True, True)
+    assert report.upgraded == (clubs[0].id,)
+    assert [contract for contract, _ in report.failed] == [clubs[1].id]
+    assert [contract for contract, _ in report.skipped] == [clubs[2].id, clubs[3].id]
+    assert [ic.code_of(club.id) for club in clubs] == [ClubOddTrap] + [Club] * 3
 
 
 def test_a_detached_contract_is_skipped_and_reported_detached(
