@@ -29,6 +29,7 @@ from icto.factory.reads import FactoryReads
 from icto.factory.tickets import MAX_TICKET, Ticket, config_digest
 from icto.factory.types import (
     ACTIVE,
+    ContractDetached,
     ContractInit,
     DeploymentFailed,
     FactoryCapacity,
@@ -368,10 +369,17 @@ class Factory(VersionManagement, FactoryReads):
         """Owner or admin: list or unlist a contract. The index changes once the contract has
         taken the change, and the contract tells the factory itself as it takes it (through its
         outbox), so a trap after the call cannot part them; if the contract refuses, nothing
-        changes."""
+        changes. A contract recorded detached is not asked: the public listing is the
+        factory's own, so it is unlisted without its consent (as one its owner deleted), and
+        never listed again (``ContractDetached``), the factory being unable to vouch for it."""
         info = self._managed_contract(contract, "change the visibility of")
         if isinstance(info, Err):
             return info
+        if info.detached:
+            if is_public:
+                return Err(ContractDetached(info.id))
+            self._with_index(self.state.index.with_visibility(info.id, False))
+            return Ok(None)
         try:
             self.call(contract, "on_visibility_changed", is_public)
         except CallRejected as rejected:

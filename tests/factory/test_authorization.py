@@ -34,6 +34,7 @@ from icto import (
     Err,
     Ok,
     Principal,
+    Reject,
     RejectCode,
     update,
 )
@@ -753,6 +754,38 @@ def test_a_visibility_change_whose_confirmation_was_lost_reaches_the_index_by_th
     assert factory.as_caller(alice).get_contract_info(member_club.id).is_public is True
     ic.advance_time(seconds=61)
     assert factory.as_caller(alice).get_contract_info(member_club.id).is_public is False
+
+
+class ClubStubborn(Club):
+    """Code the factory never uploaded, installed by the owner: it refuses to be unlisted."""
+
+    VERSION = "6.6.6"
+
+    @update
+    def on_visibility_changed(self, is_public: bool) -> None:
+        raise Reject("this club stays listed")
+
+
+@pytest.mark.parametrize("who", ["owner", "controller admin"])
+def test_a_detached_contract_is_unlisted_without_its_consent_and_never_listed_again(
+    ic: IC, factory: CanisterProxy, member_club: CanisterProxy, admin: Principal,
+    alice: Principal, bob: Principal, carol: Principal, who: str,
+) -> None:  # fmt: skip
+    """The public listing is the factory's own: a contract it can no longer vouch for is
+    unlisted there without being asked (it could refuse), and cannot be listed again."""
+    ic.install_code(member_club.id, ClubStubborn, mode="upgrade", caller=alice)
+    assert factory.as_caller(alice).check_controller(member_club.id) is True
+    caller = manager(who, factory, admin, alice, carol)
+    contract_before = ic.state_of(member_club.id)
+    assert factory.as_caller(caller).set_contract_visibility(member_club.id, False) == Ok(None)
+    assert factory.as_caller(alice).get_contract_info(member_club.id).is_public is False
+    assert factory.as_caller(bob).get_public_contracts().items == ()
+    assert ic.state_of(member_club.id) == contract_before
+
+    before = factory_state(ic, factory)
+    relist = factory.as_caller(caller).set_contract_visibility(member_club.id, True)
+    assert relist == Err(ContractDetached(member_club.id))
+    assert factory_state(ic, factory) == before
 
 
 @pytest.mark.parametrize("who", INTRUDERS)
