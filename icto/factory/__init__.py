@@ -3,7 +3,7 @@
 from icto.factory.base import ContractDraft, FactoryInit, FactoryState
 from icto.factory.contract import ContractMeta, ContractMetaView, FactoryContract
 from icto.factory.deploy import deploy_factory
-from icto.factory.factory import UNAUTHORIZED_DEPLOY, Factory
+from icto.factory.factory import OWNER_IS_FACTORY, UNAUTHORIZED_DEPLOY, Factory
 from icto.factory.index import ContractIndex
 from icto.factory.types import (
     ACTIVE,
@@ -35,6 +35,7 @@ __all__ = [
     "ACTIVE",
     "CREATOR",
     "DEPLOYING",
+    "OWNER_IS_FACTORY",
     "UNAUTHORIZED_DEPLOY",
     "ContractDetached",
     "ContractDraft",

@@ -49,6 +49,8 @@ from icto.ic.router import MANAGEMENT_ID
 from icto.ledger.client import ledger_problem
 from icto.validation import NotIdentified, require_identified, text_problem
 
+OWNER_IS_FACTORY = "the owner cannot be the factory itself: nobody could act as the owner"
+
 
 class Factory(VersionManagement, FactoryReads):
     """The common factory. Subclasses set ``KIND``, ``CONTRACT`` (the initial contract code),
@@ -85,6 +87,8 @@ class Factory(VersionManagement, FactoryReads):
         if self.state.paused:
             return Err(FactoryPaused())
         reasons = self.validate_config(owner, config)
+        if owner == self.id:
+            reasons = (OWNER_IS_FACTORY, *reasons)
         if reasons:
             return Err(InvalidConfig(reasons))
         problem = self.preflight(config)
@@ -397,6 +401,7 @@ class Factory(VersionManagement, FactoryReads):
 
 
 __all__ = [
+    "OWNER_IS_FACTORY",
     "UNAUTHORIZED_DEPLOY",
     "ContractDraft",
     "Factory",

@@ -29,6 +29,7 @@ from icto import (
 from icto.factory import (
     ACTIVE,
     CREATOR,
+    OWNER_IS_FACTORY,
     DeploymentFailed,
     FactoryPaused,
     FactoryState,
@@ -265,6 +266,20 @@ def test_an_invalid_config_is_refused_with_every_reason(
     assert live_canisters(ic) == canisters
     assert factory_state(ic, factory) == before
     assert_nothing_indexed(factory, owner)
+
+
+def test_the_factory_itself_cannot_be_the_owner(
+    ic: IC, factory: CanisterProxy, backend: Principal
+) -> None:
+    """A contract belongs to a user: owned by its factory, nobody could act as its owner (a
+    token's minting account would be the factory's, so nobody could ever mint)."""
+    canisters = live_canisters(ic)
+    before = factory_state(ic, factory)
+    result = factory.as_caller(backend).create_contract(factory.id, ClubConfig(name="Chess"))
+    assert result == Err(InvalidConfig((OWNER_IS_FACTORY,)))
+    assert live_canisters(ic) == canisters
+    assert factory_state(ic, factory) == before
+    assert_nothing_indexed(factory, factory.id)
 
 
 def test_a_factory_without_enough_cycles_refuses_to_deploy(

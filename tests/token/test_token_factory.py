@@ -20,12 +20,14 @@ from icto import (
     DeploymentFailed,
     Err,
     InsufficientFunds,
+    InvalidConfig,
     Ok,
     Principal,
     RejectCode,
     TokenDetails,
     TransferArgs,
 )
+from icto.factory import OWNER_IS_FACTORY
 from icto.ic.proxy import CanisterProxy
 from tests.helpers import live_canisters, rejected
 from tests.token.conftest import SUB1, SUB2, token_config
@@ -209,6 +211,19 @@ def test_the_token_is_controlled_by_the_factory_and_its_owner(
     assert len(ic.controllers_of(token.id)) == 2
     meta = token.get_contract_meta()
     assert (meta.factory, meta.owner, meta.pending_notifications) == (factory.id, alice, 0)
+
+
+def test_the_factory_cannot_own_a_token(
+    ic: IC, factory: CanisterProxy, backend: Principal, alice: Principal
+) -> None:
+    """Its minting account would be the factory's default account: nobody could ever mint."""
+    canisters = live_canisters(ic)
+    before = ic.state_of(factory.id)
+    config = token_config(initial_balances=((Account(alice), 1000),))
+    result = factory.as_caller(backend).create_contract(factory.id, config)
+    assert result == Err(InvalidConfig((OWNER_IS_FACTORY,)))
+    assert live_canisters(ic) == canisters
+    assert ic.state_of(factory.id) == before
 
 
 @pytest.mark.parametrize("step", ["install_code", "on_deployed"])
