@@ -94,7 +94,7 @@ class IC:
         world = World(immutables.Map(), TimerQueue(), genesis_time, FIRST_CANISTER_INDEX, 0)
         self._router = Router(world, max_call_depth, trace)
         self._router.add_builtin(MANAGEMENT_ID, ManagementCanister(self._router, seed))
-        self.seed = seed
+        self._seed = seed
         self._callers: list[Principal] = [Principal.anonymous()]
 
     # -- settings and instruments -------------------------------------------------------------
@@ -117,6 +117,19 @@ class IC:
     @property
     def max_call_depth(self) -> int:
         return self._router.max_call_depth
+
+    @property
+    def seed(self) -> int:
+        """The seed ``raw_rand`` mixes in, fixed when the IC is made (``IC(seed=...)``)."""
+        return self._seed
+
+    @seed.setter
+    def seed(self, value: object) -> None:
+        """Refused: the management canister holds the seed it was made with, so a new value
+        would change nothing here yet be saved by ``save`` and used by ``load``."""
+        raise AttributeError(
+            f"the seed is fixed when the IC is made: use IC(seed={value!r}), not ic.seed = ..."
+        )
 
     # -- callers ------------------------------------------------------------------------------
 

@@ -154,6 +154,21 @@ def test_timers_time_randomness_logs_and_ids_continue_identically(tmp_path: Path
     assert_same_world(ic, loaded)
 
 
+def test_the_seed_is_fixed_when_the_ic_is_made_so_a_saved_world_draws_as_the_original(
+    tmp_path: Path,
+) -> None:
+    """``raw_rand`` draws from the seed the IC was made with: assigning ``ic.seed`` is refused
+    (it would change nothing, yet ``save`` would write it and ``load`` build from it)."""
+    ic = IC(seed=3)
+    keeper = ic.deploy(Keeper, Box(3))
+    with pytest.raises(AttributeError, match=r"IC\(seed=7\)"):
+        ic.seed = 7
+    assert ic.seed == 3
+    loaded = saved_and_loaded(ic, tmp_path)
+    assert loaded.seed == 3
+    assert loaded.actor(keeper.id).draw() == keeper.draw()
+
+
 def test_records_are_rebuilt_field_by_field_without_running_converters(tmp_path: Path) -> None:
     ic = IC()
     keeper = ic.deploy(Keeper, Box(3))
