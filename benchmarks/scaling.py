@@ -310,9 +310,14 @@ def run(
     sizes: Sequence[int],
     per_user: Sequence[int],
     png: Path | None,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
+    """Measure, print both tables to ``out`` and write the plot to ``png`` (unless None);
+    progress goes to ``err``. ``None`` is ``sys.stdout`` / ``sys.stderr`` as they are when
+    called (so a redirect or pytest's ``capsys`` captures them)."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     progress = Progress(3 * len(sizes) + 4 * len(per_user), err)
     size_rows, user_rows = [], []
     for count in sizes:

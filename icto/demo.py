@@ -231,8 +231,13 @@ def icp_books(system: System) -> dict[str, int]:
 # -- the scenario -----------------------------------------------------------------------------
 
 
-def run_demo(out: TextIO = sys.stdout) -> System:
-    """Run the scenario on a fresh IC, print its tables to ``out`` and return the system."""
+def run_demo(out: TextIO | None = None) -> System:
+    """Run the scenario on a fresh IC, print its tables to ``out`` and return the system.
+
+    ``out=None`` is ``sys.stdout`` as it is when called, so ``contextlib.redirect_stdout`` and
+    pytest's ``capsys`` capture the tables."""
+    if out is None:
+        out = sys.stdout
     ic = IC()
     start = ic.time
     system = deploy_system(ic)

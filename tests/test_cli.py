@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import scaling
 from icto.__main__ import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +117,16 @@ def test_bench_prints_both_tables(tmp_path: Path) -> None:
     assert "6/14 v2 get_my_contracts @ 1,000" in done.stderr  # the progress bar
     assert "done" in done.stderr.splitlines()[-1]
     assert not (tmp_path / "bench.png").exists()
+
+
+def test_bench_prints_to_stdout_and_stderr_as_they_are_when_called() -> None:
+    """``benchmarks.scaling.run`` without ``out`` / ``err`` writes to ``sys.stdout`` and
+    ``sys.stderr`` of the moment, not those of its import: a redirect captures both."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert scaling.run((100,), (1,), None) == 0
+    assert "V1 seconds" in out.getvalue() and "add creator" in out.getvalue()
+    assert "done" in err.getvalue()
 
 
 def test_bench_writes_a_png(tmp_path: Path) -> None:

@@ -304,6 +304,15 @@ def test_the_demo_is_deterministic(demo: Run) -> None:
     assert again.getvalue() == demo.text
 
 
+def test_the_demo_prints_to_stdout_as_it_is_when_called(
+    demo: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without ``out``, the tables go to ``sys.stdout`` of the moment: ``capsys`` and
+    ``contextlib.redirect_stdout`` capture them."""
+    run_demo()
+    assert capsys.readouterr().out == demo.text
+
+
 def run_cli(*args: str, hash_seed: str | None = None) -> subprocess.CompletedProcess[bytes]:
     env = None if hash_seed is None else {**os.environ, "PYTHONHASHSEED": hash_seed}
     return subprocess.run(
