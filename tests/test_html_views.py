@@ -255,6 +255,28 @@ def test_holder_distribution_needs_an_ic(icto_system: System) -> None:
         plot.holder_distribution(None, icto_system.icp_ledger)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("allocation", "initial_bp", "reason"),
+    [
+        (1_000, 20_000, "initial_bp must be from 0 to 10000"),
+        (1_000, -1, "initial_bp must be from 0 to 10000"),
+        (-1_000, 0, "allocation must be at least 0"),
+    ],
+)
+def test_vesting_curve_refuses_an_impossible_curve_before_drawing(
+    monkeypatch: pytest.MonkeyPatch, allocation: int, initial_bp: int, reason: str
+) -> None:
+    """More unlocked than allocated, or less and less over time, is refused, not drawn."""
+    from icto import plot
+
+    def drawn(*args: Any) -> Any:
+        raise AssertionError("a figure was made")
+
+    monkeypatch.setattr(plot, "_new_figure", drawn)
+    with pytest.raises(ValueError, match=reason):
+        plot.vesting_curve(Linear(days(30)), allocation=allocation, initial_bp=initial_bp)
+
+
 def test_plots_say_how_to_install_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
     from icto import plot
 

@@ -13,6 +13,7 @@ from typing import Final, TypeAlias
 
 import attrs
 
+from icto.ic.argcheck import is_int
 from icto.ic.world import MAX_TIME
 from icto.validation import is_nat, pairs
 
@@ -205,14 +206,39 @@ def unlock_curve(
     schedule: Schedule, allocation: int, initial_bp: int = 0, points: int = 50
 ) -> tuple[tuple[int, int], ...]:
     """Plot-ready ``(elapsed, unlocked)`` pairs from the start to the end: ``points`` evenly
-    spaced samples plus every step, cliff and lock instant (just before and at it)."""
-    if points < 2:
-        raise ValueError("a curve needs at least 2 points")
+    spaced samples plus every step, cliff and lock instant (just before and at it).
+
+    Arguments no distribution could hold are refused before any point is computed (the curve
+    would unlock more than the allocation, or less and less): ``TypeError`` for another kind of
+    value, ``ValueError`` for a malformed schedule, a negative allocation, an ``initial_bp``
+    outside 0 to ``BP`` or fewer than 2 points."""
+    _check_curve_arguments(schedule, allocation, initial_bp, points)
     end = max(end_of(schedule), 1)
     times = {end * i // (points - 1) for i in range(points)}
     for instant in _breaks(schedule):
         times.update({max(0, instant - 1), instant})
     return tuple((t, unlocked(schedule, allocation, t, initial_bp)) for t in sorted(times))
+
+
+def _check_curve_arguments(schedule: object, allocation: object, initial_bp: object,
+                           points: object) -> None:  # fmt: skip
+    if not isinstance(schedule, SCHEDULES):
+        raise TypeError(
+            f"schedule must be Instant, Linear, Cliff, Steps or Lock, got {type(schedule).__name__}"
+        )
+    for name, value in (("allocation", allocation), ("initial_bp", initial_bp),
+                        ("points", points)):  # fmt: skip
+        if not is_int(value):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    problems = schedule_problems(schedule)
+    if problems:
+        raise ValueError(f"not a valid schedule: {'; '.join(problems)}")
+    if allocation < 0:  # type: ignore[operator]
+        raise ValueError(f"allocation must be at least 0, got {allocation}")
+    if not 0 <= initial_bp <= BP:  # type: ignore[operator]
+        raise ValueError(f"initial_bp must be from 0 to {BP} (basis points), got {initial_bp}")
+    if points < 2:  # type: ignore[operator]
+        raise ValueError("a curve needs at least 2 points")
 
 
 def _breaks(schedule: Schedule) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -852,6 +853,38 @@ def test_the_unlock_curve_of_steps_shows_each_jump() -> None:
         (4_999, 4),
         (5_000, 7),
     )
+
+
+@pytest.mark.parametrize(
+    ("schedule", "allocation", "initial_bp", "points", "error", "reason"),
+    [
+        (LINEAR, 1_000, BP + 1, 3, ValueError, "initial_bp must be from 0 to 10000"),
+        (LINEAR, 1_000, -1, 3, ValueError, "initial_bp must be from 0 to 10000"),
+        (LINEAR, -1_000, 0, 3, ValueError, "allocation must be at least 0"),
+        (Linear(0), 1_000, 0, 3, ValueError, "a Linear duration is an int of ns > 0"),
+        (LINEAR, 1_000, 0, 1, ValueError, "at least 2 points"),
+        (LINEAR, 1_000.0, 0, 3, TypeError, "allocation must be an int, got float"),
+        (LINEAR, 1_000, True, 3, TypeError, "initial_bp must be an int, got bool"),
+        (LINEAR, 1_000, 0, "3", TypeError, "points must be an int, got str"),
+        ("linear", 1_000, 0, 3, TypeError, "schedule must be Instant, Linear, Cliff, Steps"),
+    ],
+)
+def test_an_unlock_curve_no_distribution_could_have_is_refused(
+    schedule: Any,
+    allocation: Any,
+    initial_bp: Any,
+    points: Any,
+    error: type[Exception],
+    reason: str,
+) -> None:
+    """More unlocked than allocated, or less and less, is no curve: refused, not drawn."""
+    with pytest.raises(error, match=reason):
+        unlock_curve(schedule, allocation, initial_bp, points)
+
+
+def test_the_unlock_curve_takes_an_empty_allocation_and_every_initial_bp() -> None:
+    assert unlock_curve(LINEAR, 0, 0, 2) == ((0, 0), (3_000, 0))
+    assert unlock_curve(LINEAR, 1_000, BP, 2) == ((0, 1_000), (3_000, 1_000))
 
 
 # -- schedule_problems ----------------------------------------------------------------------
