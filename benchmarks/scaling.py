@@ -314,8 +314,9 @@ def run(
     err: TextIO | None = None,
 ) -> int:
     """Measure, print both tables to ``out`` and write the plot to ``png`` (unless None);
-    progress goes to ``err``. ``None`` is ``sys.stdout`` / ``sys.stderr`` as they are when
-    called (so a redirect or pytest's ``capsys`` captures them)."""
+    progress goes to ``err``, and so does a plot that cannot be written (status 1). ``None`` is
+    ``sys.stdout`` / ``sys.stderr`` as they are when called (so a redirect or pytest's
+    ``capsys`` captures them)."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     progress = Progress(3 * len(sizes) + 4 * len(per_user), err)
@@ -329,7 +330,13 @@ def run(
     progress.close()
     out.write(size_table(size_rows) + "\n\n" + user_table(user_rows) + "\n")
     if png is not None and size_rows:
-        if write_png(size_rows, png):
+        try:
+            written = write_png(size_rows, png)
+        except OSError as exc:  # checked before measuring, yet a disk can fill up since
+            err.write(f"python -m icto bench: cannot write the plot to {str(png)!r}: "
+                      f"{exc.strerror or exc}\n")  # fmt: skip
+            return 1
+        if written:
             out.write(f"\nplot written to {png}\n")
         else:
             out.write("\nno plot: matplotlib is not installed (pip install matplotlib)\n")

@@ -58,7 +58,10 @@ def _unwritable(path: Path) -> str | None:
 
 
 def _png(text: str) -> Path:
-    """A file the plot can be written to: checked before the measurements, not after them."""
+    """A file the plot can be written to: checked before the measurements, not after them.
+    An empty path is refused as such (``Path("")`` is the current directory)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path names no file; pass --png PATH or --no-png")
     path = Path(text)
     problem = _unwritable(path)
     if problem is not None:

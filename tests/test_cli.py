@@ -65,7 +65,7 @@ def test_counts_outside_1_to_a_million_are_refused_before_measuring(
     assert done.stdout == ""
 
 
-@pytest.mark.parametrize("where", ["missing/plot.png", ".", "p" * 300 + ".png"])
+@pytest.mark.parametrize("where", ["missing/plot.png", ".", "p" * 300 + ".png", ""])
 def test_a_png_path_that_cannot_be_written_is_refused_before_measuring(
     tmp_path: Path, where: str
 ) -> None:
@@ -73,6 +73,28 @@ def test_a_png_path_that_cannot_be_written_is_refused_before_measuring(
     assert done.returncode == 2
     assert "--png" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""  # nothing was measured
+
+
+def test_an_empty_png_path_is_refused_as_empty_not_as_the_current_directory(
+    tmp_path: Path,
+) -> None:
+    done = icto("bench", "--sizes", "100", "--per-user", "1", "--png", "", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "an empty path names no file" in done.stderr and "directory" not in done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a full disk)")
+def test_a_plot_write_that_fails_after_measuring_is_one_line_and_status_1() -> None:
+    """``/dev/full`` passes the check made before measuring (it opens) but every write to it
+    fails: the tables are printed, then one line says why there is no plot."""
+    pytest.importorskip("matplotlib")
+    done = icto("bench", "--sizes", "100", "--per-user", "1", "--png", "/dev/full")
+    assert done.returncode == 1
+    assert "V1 seconds" in done.stdout and "plot written" not in done.stdout
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "python -m icto bench: cannot write the plot to '/dev/full': No space left on device"
+    )
 
 
 def test_the_default_png_path_is_checked_before_measuring_too(tmp_path: Path) -> None:
