@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import re
 from types import TracebackType
-from typing import Final, Literal
+from typing import Any, Final, Literal, TypeAlias
 
 from icto.ic.argcheck import is_int
 from icto.ic.context import InjectedTrap
 from icto.ic.errors import DEFAULT_ERROR_CODES, RejectCode
 from icto.ic.principal import Principal
+from icto.ic.trace import principal_or_none
+
+CanisterArg: TypeAlias = Principal | str | Any | None
+"""What a rule's ``canister`` may be given as: the forms ``ic.actor`` and ``ic.trace.calls``
+take (a principal, its text or a canister proxy: ``proxy`` imports this module's importers, so
+it is not named here), or None for every canister."""
 
 
 class FaultRule:
@@ -96,11 +102,11 @@ _ERROR_CODE: Final = re.compile(r"IC[0-9]{4}")
 
 
 def _validate(
-    canister: Principal | None, method: str | None, times: int | None, after: int, message: str
-) -> None:
-    """Refuse a rule that could not make the typed reject it promises (bools are not counts)."""
-    if canister is not None and not isinstance(canister, Principal):
-        raise TypeError(f"canister must be a Principal or None, not {type(canister).__name__}")
+    canister: CanisterArg, method: str | None, times: int | None, after: int, message: str
+) -> Principal | None:
+    """Refuse a rule that could not make the typed reject it promises (bools are not counts);
+    return the canister it matches as a ``Principal`` (None: every canister)."""
+    callee = principal_or_none(canister, "canister")
     if method is not None and not isinstance(method, str):
         raise TypeError(f"method must be str or None, not {type(method).__name__}")
     if times is not None and (not is_int(times) or times < 1):
@@ -109,6 +115,7 @@ def _validate(
         raise ValueError(f"after must be a non-negative int, got {after!r}")
     if not isinstance(message, str):
         raise TypeError(f"message must be str, not {type(message).__name__}")
+    return callee
 
 
 FaultsMark = tuple[tuple[FaultRule, int, int], ...]
@@ -123,7 +130,7 @@ class Faults:
 
     def reject(
         self,
-        canister: Principal | None = None,
+        canister: CanisterArg = None,
         method: str | None = None,
         code: RejectCode = RejectCode.SYS_TRANSIENT,
         message: str = "injected fault",
@@ -133,8 +140,9 @@ class Faults:
     ) -> FaultRule:
         """Reject matching calls with ``code`` (and ``error_code``, an ``"IC0000"``-style text;
         by default the code's usual one) before the callee runs. The reject carries the error
-        code as a plain ``str``, as every other reject does."""
-        _validate(canister, method, times, after, message)
+        code as a plain ``str``, as every other reject does. ``canister`` is a principal, its
+        text or a canister proxy, as ``ic.actor`` takes it (None: every canister)."""
+        callee = _validate(canister, method, times, after, message)
         if not is_int(code) or code not in set(RejectCode):
             raise ValueError(f"code must be a RejectCode, got {code!r}")
         code = RejectCode(code)
@@ -143,23 +151,24 @@ class Faults:
         ):
             raise ValueError(f"error_code must be None or like 'IC0503', got {error_code!r}")
         text = DEFAULT_ERROR_CODES[code].value if error_code is None else str(error_code)
-        rule = FaultRule(self, "reject", canister, method, code, text, message, times, after)
+        rule = FaultRule(self, "reject", callee, method, code, text, message, times, after)
         self.rules.append(rule)
         return rule
 
     def trap(
         self,
-        canister: Principal | None = None,
+        canister: CanisterArg = None,
         method: str | None = None,
         message: str = "injected trap",
         times: int | None = 1,
         after: int = 0,
     ) -> FaultRule:
-        """Let matching calls run, then trap them (their changes are rolled back)."""
-        _validate(canister, method, times, after, message)
+        """Let matching calls run, then trap them (their changes are rolled back). ``canister``
+        is given as for ``reject``."""
+        callee = _validate(canister, method, times, after, message)
         code = RejectCode.CANISTER_ERROR
         rule = FaultRule(
-            self, "trap", canister, method, code, DEFAULT_ERROR_CODES[code].value, message, times,
+            self, "trap", callee, method, code, DEFAULT_ERROR_CODES[code].value, message, times,
             after,
         )  # fmt: skip
         self.rules.append(rule)

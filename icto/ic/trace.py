@@ -22,7 +22,7 @@ KINDS = ("ingress", "query", "call", "timer", "hook")
 context module imports this one, so they are written out here)."""
 
 
-def _principal_or_none(value: object, what: str) -> Principal | None:
+def principal_or_none(value: object, what: str) -> Principal | None:
     """A filter's principal from a principal, its text or a canister proxy (``.id``)."""
     if value is None or isinstance(value, Principal):
         return value
@@ -273,8 +273,8 @@ class Trace:
         ``ValueError``, not an empty list."""
         if method is not None and not isinstance(method, str):
             raise TypeError(f"method must be str or None, got {method!r}")
-        canister = _principal_or_none(canister, "canister")
-        caller = _principal_or_none(caller, "caller")
+        canister = principal_or_none(canister, "canister")
+        caller = principal_or_none(caller, "caller")
         if outcome is not None and outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
         if kind is not None and kind not in KINDS:

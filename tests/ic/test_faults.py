@@ -172,6 +172,20 @@ def test_matching_by_canister_only(ic: IC) -> None:
     assert b.get() == 1
 
 
+@pytest.mark.parametrize("form", ["proxy", "text", "principal"])
+@pytest.mark.parametrize("kind", ["reject", "trap"])
+def test_a_rules_canister_is_named_as_ic_actor_names_it(ic: IC, kind: str, form: str) -> None:
+    """A proxy, principal text or a ``Principal``, as ``ic.actor`` and ``ic.trace.calls`` take
+    it; the rule keeps the ``Principal``."""
+    a, b = ic.deploy(Counter), ic.deploy(Counter)
+    named = {"proxy": a, "text": a.id.to_text(), "principal": a.id}[form]
+    rule = getattr(ic.faults, kind)(canister=named, times=None)
+    assert rule.canister == a.id and type(rule.canister) is Principal
+    rejected(a.inc, 1)
+    rejected(a.get)
+    assert b.inc(1) == 1
+
+
 def test_matching_by_method_only(ic: IC) -> None:
     a, b = ic.deploy(Counter), ic.deploy(Counter)
     ic.faults.reject(method="inc", times=None)
@@ -447,7 +461,8 @@ def test_restoring_a_snapshot_keeps_faults(ic: IC, counter: CanisterProxy) -> No
         ({"times": 1.5}, ValueError),
         ({"after": -1}, ValueError),
         ({"after": "1"}, ValueError),
-        ({"canister": "lxzze-o7777-77777-aaaaa-cai"}, TypeError),
+        ({"canister": "not a principal"}, ValueError),
+        ({"canister": 7}, TypeError),
         ({"canister": b"\x01"}, TypeError),
         ({"method": 3}, TypeError),
         ({"times": True}, ValueError),
