@@ -96,6 +96,9 @@ class IC:
         self._router.add_builtin(MANAGEMENT_ID, ManagementCanister(self._router, seed))
         self._seed = seed
         self._callers: list[Principal] = [Principal.anonymous()]
+        self._caller_blocks: list[object] = []
+        """One token per open ``as_caller`` block, for ``_callers[1:]``: each block withdraws
+        its own caller, whichever order the blocks are left in."""
 
     # -- settings and instruments -------------------------------------------------------------
 
@@ -140,14 +143,25 @@ class IC:
 
     @contextlib.contextmanager
     def as_caller(self, caller: Principal) -> Iterator[Principal]:
-        """Within the block, ingress messages without ``caller=`` come from ``caller``."""
+        """Within the block, ingress messages without ``caller=`` come from ``caller``.
+
+        Blocks nest, and each one withdraws its own caller when it is left, not the latest:
+        blocks left out of order (entered by hand, or held open by a generator) leave the
+        caller of the latest block still open in force, and the anonymous caller once none is.
+        """
         if not isinstance(caller, Principal):
             raise TypeError(f"caller must be a Principal, not {type(caller).__name__}")
+        block = object()
         self._callers.append(caller)
+        self._caller_blocks.append(block)
         try:
             yield caller
         finally:
-            self._callers.pop()
+            at = len(self._caller_blocks) - 1
+            while self._caller_blocks[at] is not block:
+                at -= 1
+            del self._caller_blocks[at]
+            del self._callers[at + 1]
 
     # -- ingress ------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -164,6 +165,36 @@ def test_as_caller_blocks_nest(
         with ic.as_caller(bob):
             assert counter.whoami() == bob
         assert counter.whoami() == alice
+    assert counter.whoami() == Principal.anonymous()
+
+
+def test_as_caller_blocks_left_out_of_order_each_withdraw_their_own_caller(
+    ic: IC, counter: CanisterProxy, alice: Principal, bob: Principal
+) -> None:
+    """Leaving alice's block while bob's is still open keeps bob; leaving bob's then leaves
+    nobody's (a block withdraws its own caller, not the latest one)."""
+    outer, inner = ic.as_caller(alice), ic.as_caller(bob)
+    outer.__enter__()
+    inner.__enter__()
+    outer.__exit__(None, None, None)
+    assert counter.whoami() == bob
+    inner.__exit__(None, None, None)
+    assert ic.default_caller == Principal.anonymous()
+    assert counter.whoami() == Principal.anonymous()
+
+
+def test_an_as_caller_block_held_open_by_a_generator_withdraws_only_its_own_caller(
+    ic: IC, counter: CanisterProxy, alice: Principal, bob: Principal
+) -> None:
+    def as_alice() -> Iterator[Principal]:
+        with ic.as_caller(alice):
+            yield counter.whoami()
+
+    steps = as_alice()
+    assert next(steps) == alice
+    with ic.as_caller(bob):
+        steps.close()  # alice's block ends inside bob's
+        assert counter.whoami() == bob
     assert counter.whoami() == Principal.anonymous()
 
 
