@@ -36,7 +36,7 @@ from icto.distribution.config import (
     Window,
 )
 from icto.distribution.schedule import BP, MAX_STEPS, Cliff, Instant, Linear, Lock, Schedule, Steps
-from icto.ic.account import Account
+from icto.ic.account import DEFAULT_SUBACCOUNT, Account
 from icto.ic.principal import Principal
 from icto.launchpad.config import (
     MAX_PLATFORM_FEE_BP,
@@ -77,10 +77,15 @@ def subaccounts() -> st.SearchStrategy[bytes]:
 
 
 def accounts(*, default: bool | None = None) -> st.SearchStrategy[Account]:
-    """ICRC accounts of ``principals()``: on the default subaccount (``default=True``), on
-    another one (``False``), or either (``None``)."""
-    on_default = st.builds(Account, principals())
-    on_other = st.builds(Account, principals(), subaccounts())
+    """ICRC-1 accounts of users (``principals()``) and of canisters (``canister_ids()``): on the
+    default subaccount (``default=True``), on another one (``False``), or either (``None``).
+
+    The default subaccount is drawn both ways ICRC-1 writes it, ``None`` and 32 zero bytes:
+    ``Account(p)`` and ``Account(p, bytes(32))`` are the same account (equal, one balance) yet
+    keep the subaccount as given, so code keying by ``.subaccount`` meets both."""
+    owners = principals() | canister_ids()
+    on_default = st.builds(Account, owners, st.none() | st.just(DEFAULT_SUBACCOUNT))
+    on_other = st.builds(Account, owners, subaccounts())
     if default is None:
         return on_default | on_other
     return on_default if default else on_other

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from collections.abc import Callable
+
+import pytest
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from icto import Account, Principal
@@ -29,6 +32,38 @@ def test_principals_can_hold_any_role(principal: Principal) -> None:
 def test_accounts_and_amounts(account: Account, amount: int) -> None:
     assert isinstance(account, Account)
     assert 0 <= amount <= 10
+
+
+@given(icto_st.accounts(default=True))
+def test_default_accounts_are_default_however_written(account: Account) -> None:
+    assert account.is_default and account == Account(account.owner)
+
+
+@given(icto_st.accounts(default=False))
+def test_other_accounts_are_never_default(account: Account) -> None:
+    assert not account.is_default and account != Account(account.owner)
+
+
+@pytest.mark.parametrize(
+    ("default", "drawn"),
+    [
+        (True, lambda account: account.subaccount is None),
+        (True, lambda account: account.subaccount == bytes(32)),
+        (None, lambda account: account.subaccount == bytes(32)),
+        (None, lambda account: account.owner.is_canister),
+        (None, lambda account: account.owner.is_self_authenticating),
+        (False, lambda account: account.owner.is_canister),
+    ],
+    ids=["None", "32 zero bytes", "zero bytes among all", "canister owner", "user owner",
+         "canister owner, other subaccount"],
+)  # fmt: skip
+def test_accounts_draw_every_valid_icrc1_account(
+    default: bool | None, drawn: Callable[[Account], bool]
+) -> None:
+    """The default subaccount written out (``Account(p, bytes(32))``, equal to ``Account(p)``
+    but stored as given) and canister owners are valid ICRC-1 accounts: they are drawn too."""
+    quiet = settings(database=None, derandomize=True)
+    assert drawn(find(icto_st.accounts(default=default), drawn, settings=quiet))
 
 
 @given(icto_st.token_configs(), icto_st.principals())
