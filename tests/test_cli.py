@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import subprocess
@@ -83,17 +84,22 @@ def test_an_empty_png_path_is_refused_as_empty_not_as_the_current_directory(
     assert "an empty path names no file" in done.stderr and "directory" not in done.stderr
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a full disk)")
-def test_a_plot_write_that_fails_after_measuring_is_one_line_and_status_1() -> None:
-    """``/dev/full`` passes the check made before measuring (it opens) but every write to it
-    fails: the tables are printed, then one line says why there is no plot."""
-    pytest.importorskip("matplotlib")
-    done = icto("bench", "--sizes", "100", "--per-user", "1", "--png", "/dev/full")
-    assert done.returncode == 1
-    assert "V1 seconds" in done.stdout and "plot written" not in done.stdout
-    assert "Traceback" not in done.stderr
-    assert done.stderr.splitlines()[-1] == (
-        "python -m icto bench: cannot write the plot to '/dev/full': No space left on device"
+def test_a_plot_write_that_fails_after_measuring_is_one_line_and_status_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk can fill up between the check made before measuring and the write (``/dev/full``
+    passes that check): the tables are printed, then one line says why there is no plot."""
+
+    def full_disk(rows: object, path: Path) -> bool:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(scaling, "write_png", full_disk)
+    out, err = io.StringIO(), io.StringIO()
+    png = tmp_path / "plot.png"
+    assert scaling.run((100,), (1,), png, out, err) == 1
+    assert "V1 seconds" in out.getvalue() and "plot written" not in out.getvalue()
+    assert err.getvalue().splitlines()[-1] == (
+        f"python -m icto bench: cannot write the plot to {str(png)!r}: No space left on device"
     )
 
 
