@@ -83,6 +83,8 @@ RATIOS: list[tuple[str, str, str, str]] = [
      "lp_contribute_1", "<= 2x"),
     (f"launchpad refund per contributor, {MANY:,} vs 100 contributors", f"refund_{MANY}",
      "refund_100", "<= 2x"),
+    (f"audit query by user and contract, {MEDIUM:,} vs 100 entries each side",
+     "audit_combined_large", "audit_combined_small", "<= 2x"),
     (f"launchpad finalize per buyer, {MANY:,} vs {MANY // 10:,} buyers", f"finalize_{MANY}",
      f"finalize_{MANY // 10}", "<= 2x"),
 ]  # fmt: skip

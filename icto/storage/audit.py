@@ -4,25 +4,24 @@ Whitelisted writers append entries with ``log_event``; the storage numbers them 
 stamps its own time and the writer. Nothing changes or removes an entry: there is no such method,
 and a correction is a new entry whose ``ref_id`` points at the earlier one.
 
-Reads follow the storage reader rule (``icto.storage.base``). Entries are indexed by user, action,
-contract, (user, action) and (contract, action), each index a ``SortedSet`` of entry ids; since
-IC time never goes backwards, ids are in time order too, so a time range is an id range found by
-bisection. A query walks the smallest index that covers one of its filters from the cursor on:
-O(log n + page) when one index covers every filter, otherwise (user and contract without an
-action, or all three) it filters that index's entries one by one, O(log n + k) for the k it
-passes over.
+Reads follow the storage reader rule (``icto.storage.base``). Entries are indexed by every
+combination of user, action and contract a query may filter on (each alone, each pair, all
+three), each index a ``SortedSet`` of entry ids; since IC time never goes backwards, ids are in
+time order too, so a time range is an id range found by bisection. A query walks the one index
+that covers all its filters from the cursor on: O(log n + page) for every combination.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Hashable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import immutables
 
 from icto.collections import SortedSet, Vector
+from icto.collections.records import evolve
 from icto.ic.canister import query as query_method
 from icto.ic.canister import update
 from icto.ic.errors import Reject
@@ -70,6 +69,14 @@ class AuditState(StorageState):
     by_contract_action: immutables.Map[tuple[Principal, AuditAction], SortedSet[int]] = (
         immutables.Map()
     )
+    by_user_contract: immutables.Map[tuple[Principal, Principal], SortedSet[int]] | None = None
+    """Entries with both a user and a contract. ``None`` only in a world saved before this
+    index existed: the first ``log_event`` (or an upgrade) builds it from the entries, and a
+    query until then filters the user's entries one by one, as that version did."""
+    by_user_contract_action: (
+        immutables.Map[tuple[Principal, Principal, AuditAction], SortedSet[int]] | None
+    ) = None
+    """As ``by_user_contract``, per action too."""
 
     def with_entry(self, entry: AuditEntry) -> AuditState:
         """This state with ``entry`` (numbered ``len(entries)``) appended and indexed, built in
@@ -84,12 +91,38 @@ class AuditState(StorageState):
         if contract is not None:
             by_contract = _indexed(by_contract, contract, id_)
             by_contract_action = _indexed(by_contract_action, (contract, action), id_)
+        by_user_contract, by_user_contract_action = self.pair_indexes()
+        if user is not None and contract is not None:
+            by_user_contract = _indexed(by_user_contract, (user, contract), id_)
+            by_user_contract_action = _indexed(
+                by_user_contract_action, (user, contract, action), id_
+            )
         return AuditState(
             admins=self.admins, writers=self.writers, access_denied=self.access_denied,
             entries=self.entries.append(entry), by_user=by_user,
             by_action=_indexed(self.by_action, action, id_), by_contract=by_contract,
             by_user_action=by_user_action, by_contract_action=by_contract_action,
+            by_user_contract=by_user_contract, by_user_contract_action=by_user_contract_action,
         )  # fmt: skip
+
+    def pair_indexes(self) -> tuple[
+        immutables.Map[tuple[Principal, Principal], SortedSet[int]],
+        immutables.Map[tuple[Principal, Principal, AuditAction], SortedSet[int]],
+    ]:  # fmt: skip
+        """``by_user_contract`` and ``by_user_contract_action``, built from the entries if this
+        state (from a world saved before they existed) lacks them: O(n log n), once."""
+        pairs, triples = self.by_user_contract, self.by_user_contract_action
+        if pairs is not None and triples is not None:
+            return pairs, triples
+        by_pair: dict[tuple[Principal, Principal], list[int]] = {}
+        by_triple: dict[tuple[Principal, Principal, AuditAction], list[int]] = {}
+        for entry in self.entries:
+            event = entry.event
+            user, contract = event.user, event.contract_id
+            if user is not None and contract is not None:
+                by_pair.setdefault((user, contract), []).append(entry.id)
+                by_triple.setdefault((user, contract, event.action), []).append(entry.id)
+        return _frozen_index(by_pair), _frozen_index(by_triple)
 
 
 def event_problems(event: AuditEvent, entries: int) -> tuple[str, ...]:
@@ -225,6 +258,11 @@ def query_problems(q: AuditQuery) -> tuple[str, ...]:
     return tuple(problems)
 
 
+def _frozen_index(ids: dict[K, list[int]]) -> immutables.Map[K, SortedSet[int]]:
+    """An index of the ascending ``ids`` per key."""
+    return immutables.Map({key: SortedSet.from_sorted(found) for key, found in ids.items()})
+
+
 def _indexed(
     index: immutables.Map[K, SortedSet[int]], key: K, id_: int
 ) -> immutables.Map[K, SortedSet[int]]:
@@ -239,6 +277,13 @@ class AuditStorage(StorageBase):
     STATE = AuditState
 
     state: AuditState
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Keep the trail, with the user and contract indexes built if it lacks them."""
+        super().post_upgrade(stable, arg)
+        state = self.state
+        pairs, triples = state.pair_indexes()
+        self.state = evolve(state, by_user_contract=pairs, by_user_contract_action=triples)
 
     @update
     def log_event(self, event: AuditEvent) -> int:
@@ -290,36 +335,37 @@ class AuditStorage(StorageBase):
         return low, high
 
     def _index_for(self, q: AuditQuery) -> tuple[SortedSet[int] | None, bool]:
-        """The smallest index covering a filter of ``q`` (``None``: every entry), and whether it
-        covers them all."""
+        """The index of the entries matching every filter of ``q`` (``None``: every entry), and
+        whether it covers them all (it does unless the state lacks the user and contract indexes,
+        see ``AuditState.by_user_contract``)."""
         state = self.state
-        candidates: list[tuple[SortedSet[int], int]] = []
         action, user, contract = q.action, q.user, q.contract_id
+        if user is not None and contract is not None:
+            pairs, triples = state.by_user_contract, state.by_user_contract_action
+            if pairs is None or triples is None:
+                return state.by_user.get(user, _EMPTY), False
+            if action is None:
+                return pairs.get((user, contract), _EMPTY), True
+            return triples.get((user, contract, action), _EMPTY), True
         if user is not None:
-            candidates.append((state.by_user.get(user, _EMPTY), 1))
+            if action is None:
+                return state.by_user.get(user, _EMPTY), True
+            return state.by_user_action.get((user, action), _EMPTY), True
         if contract is not None:
-            candidates.append((state.by_contract.get(contract, _EMPTY), 1))
+            if action is None:
+                return state.by_contract.get(contract, _EMPTY), True
+            return state.by_contract_action.get((contract, action), _EMPTY), True
         if action is not None:
-            candidates.append((state.by_action.get(action, _EMPTY), 1))
-            if user is not None:
-                candidates.append((state.by_user_action.get((user, action), _EMPTY), 2))
-            if contract is not None:
-                candidates.append((state.by_contract_action.get((contract, action), _EMPTY), 2))
-        if not candidates:
-            return None, True
-        filters = (user is not None) + (contract is not None) + (action is not None)
-        ids, covered = min(candidates, key=lambda candidate: (len(candidate[0]), -candidate[1]))
-        return ids, covered == filters
+            return state.by_action.get(action, _EMPTY), True
+        return None, True
 
     def _matching(self, ids: Iterator[int], q: AuditQuery) -> Iterator[int]:
+        """The ``ids`` whose entries match ``q``'s contract and action (the user's index holds
+        the ids): only for a state that lacks the user and contract indexes."""
         entries = self.state.entries
         for i in ids:
             event = entries[i].event
-            if (
-                (q.user is None or event.user == q.user)
-                and (q.contract_id is None or event.contract_id == q.contract_id)
-                and (q.action is None or event.action is q.action)
-            ):
+            if event.contract_id == q.contract_id and q.action in (None, event.action):
                 yield i
 
     @query_method

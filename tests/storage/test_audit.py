@@ -11,12 +11,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
 import pytest
 
 from icto import IC, Principal, RejectCode
+from icto.collections import Vector
 from icto.ic.proxy import CanisterProxy
 from icto.storage import (
     MAX_DETAIL_KEY,
@@ -39,6 +43,18 @@ CONTRACT = Principal.from_canister_index(901)
 def event(**fields: Any) -> AuditEvent:
     fields.setdefault("action", AuditAction.PAYMENT_PROCESSED)
     return AuditEvent(**fields)
+
+
+def _records_of(node: Any, name: str) -> Iterator[dict[str, Any]]:
+    """Every saved attrs record of class ``name`` in a saved world's payload."""
+    if isinstance(node, dict):
+        if node.get("$attrs") == name:
+            yield node
+        for value in node.values():
+            yield from _records_of(value, name)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _records_of(value, name)
 
 
 def all_entries(storage: CanisterProxy, **filters: Any) -> tuple[AuditEntry, ...]:
@@ -94,7 +110,11 @@ class TestAppending:
             {"details": (("reason", "line one\n\tline two"),), "service": "token factory"},
         ],
         ids=[
-            "most-details", "longest-detail", "longest-custom", "longest-texts", "ref-to-0",
+            "most-details",
+            "longest-detail",
+            "longest-custom",
+            "longest-texts",
+            "ref-to-0",
             "free-text-value",
         ],
     )
@@ -306,6 +326,60 @@ class TestQueries:
         assert self.ids(trail, contract_id=CONTRACT, action=AuditAction.CONFIG_CHANGED) == [5]
         assert self.ids(trail, user=alice, contract_id=CONTRACT) == [2]
         assert self.ids(trail, user=alice, contract_id=CONTRACT, action=paid) == []
+
+    def test_every_combination_of_filters_reads_only_the_entries_it_returns(
+        self, ic, audit, alice, bob, monkeypatch
+    ):
+        """The spec's O(log n + page): alice's one entry about OTHER is found without reading
+        her hundreds of entries about CONTRACT or bob's hundreds about OTHER, whatever else the
+        query filters on (a time range costs a bisection of the trail, O(log n) reads)."""
+        other = Principal.from_canister_index(902)
+        audit.log_event(event(user=alice, contract_id=other))
+        for _ in range(300):
+            ic.advance_time(seconds=1)
+            audit.log_event(event(user=alice, contract_id=CONTRACT))
+            audit.log_event(event(user=bob, contract_id=other))
+        reads = []
+        getitem = Vector.__getitem__
+        monkeypatch.setattr(Vector, "__getitem__", lambda v, i: reads.append(i) or getitem(v, i))
+        paid = AuditAction.PAYMENT_PROCESSED
+        combinations = [
+            {"user": alice, "contract_id": other},
+            {"user": alice, "contract_id": other, "action": paid},
+            {"user": alice, "contract_id": other, "time_to": ic.time},
+        ]
+        for descending in (True, False):
+            for filters in combinations:
+                reads.clear()
+                page = audit.query(AuditQuery(descending=descending, limit=1, **filters))
+                assert [e.id for e in page.items] == [0]
+                bisection = 2 * (601).bit_length() if "time_to" in filters else 0
+                assert len(reads) <= 1 + bisection
+
+    def test_a_trail_saved_before_the_user_and_contract_indexes_answers_the_same(
+        self, ic, trail, alice, tmp_path
+    ):
+        """A world saved before ``by_user_contract`` existed loads without it: its combined
+        queries still answer right (by filtering), and its next entry builds the index."""
+        path = tmp_path / "world.icto"
+        ic.save(path)
+        header, payload, _ = path.read_bytes().split(b"\n", 2)
+        tree = json.loads(payload)
+        (state,) = _records_of(tree, "icto.storage.audit:AuditState")
+        del state["f"]["by_user_contract"], state["f"]["by_user_contract_action"]
+        signed = header + b"\n" + json.dumps(tree).encode() + b"\n"
+        path.write_bytes(signed + f"sha256 {hashlib.sha256(signed).hexdigest()}\n".encode())
+        loaded = IC.load(path)
+        old = loaded.actor(trail.id, caller=trail.caller)
+        assert loaded.state_of(trail.id).by_user_contract is None
+        assert self.ids(old, user=alice, contract_id=CONTRACT) == [2]
+        assert (
+            self.ids(old, user=alice, contract_id=CONTRACT, action=AuditAction.CONFIG_CHANGED) == []
+        )
+        old.log_event(event(user=alice, contract_id=CONTRACT))
+        trail.log_event(event(user=alice, contract_id=CONTRACT))
+        assert loaded.state_of(trail.id) == ic.state_of(trail.id)
+        assert self.ids(old, user=alice, contract_id=CONTRACT) == [6, 2]
 
     def test_a_time_range_is_inclusive_at_both_ends(self, ic, trail):
         second = 10**9

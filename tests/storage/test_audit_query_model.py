@@ -7,11 +7,14 @@ window whose ends may fall on, between or beyond the entries' timestamps), an or
 and a reader allowed to ask it, and follows ``next_cursor`` to the end. The pages, concatenated,
 must be exactly the model's matching entries in that order: nothing repeated, nothing skipped,
 no page longer than asked, only the last one short, and each cursor the id of the next entry
-returned. A query starting from an arbitrary cursor returns the matches from that id on.
+returned. A query starting from an arbitrary cursor returns the matches from that id on. For one
+drawn user, contract, action and time window, every combination of them (each filter set or not,
+sixteen queries) answers what the model does.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from hypothesis import settings
@@ -123,6 +126,37 @@ class AuditQueriesAgainstModel(RuleBasedStateMachine):
             assert page.next_cursor == expected[len(seen)].id
             cursor = page.next_cursor
         assert seen == expected
+
+    @rule(
+        user=st.sampled_from(USERS),
+        contract=st.sampled_from(CONTRACTS),
+        action=actions,
+        time_from=st.integers(min_value=-1, max_value=40),
+        time_to=st.integers(min_value=-1, max_value=40),
+        descending=st.booleans(),
+        limit=st.integers(min_value=1, max_value=4),
+    )
+    def every_combination_of_filters(
+        self, user: Principal, contract: Principal, action: AuditAction, time_from: int,
+        time_to: int, descending: bool, limit: int,
+    ) -> None:  # fmt: skip
+        drawn = {
+            "user": user, "contract_id": contract, "action": action,
+            "time_from": max(0, self.start + time_from * SECOND),
+            "time_to": max(0, self.start + time_to * SECOND),
+        }  # fmt: skip
+        filters = ("user", "contract_id", "action", "time_from")
+        for chosen in itertools.product((False, True), repeat=4):
+            names = [name for name, on in zip(filters, chosen, strict=True) if on]
+            if "time_from" in names:
+                names.append("time_to")
+            q = AuditQuery(descending=descending, limit=limit, **{n: drawn[n] for n in names})
+            expected = [e for e in self.model if matches(e, q)]
+            if descending:
+                expected.reverse()
+            page = self.storage.as_caller(WRITER).query(q)
+            assert list(page.items) == expected[:limit], names
+            assert page.next_cursor == (expected[limit].id if len(expected) > limit else None)
 
     @rule(
         action=filter_actions,
