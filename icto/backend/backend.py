@@ -193,6 +193,7 @@ class Backend(PaidDeployments):
         the counterpart now confirms the whitelist."""
         self._require_admin("set up the microservices")
         problem = _setup_problem(args) or self._kinds_problem(args) or self._draw_id_prefix()
+        problem = problem or self._repoint_problem(args)  # after the awaits: what holds now
         if problem is not None:
             return Err(problem)
         state = self.state
@@ -226,6 +227,36 @@ class Backend(PaidDeployments):
             problem = _kind_problem(service, canister, report)
             if problem is not None:
                 return ConfigError(service, problem)
+        return None
+
+    def _repoint_problem(self, args: SetupArgs) -> ConfigError | None:
+        """Refuse to move a storage elsewhere while the backend keeps records that refer to the
+        one in use: the entry ids and payment and refund records of a refund owed, a deployment
+        unconfirmed or a payment or refund a message is settling would reach a storage that does
+        not hold them (refused and set aside, or a ``ref_id`` naming an unrelated entry), and
+        the outbox would deliver what it holds for one storage to the other. The admin settles
+        them first (``admin_retry_refund``, ``flush_outbox``); nothing is recorded meanwhile."""
+        state, now = self.state, self.time
+        for storage, current, wanted in (
+            (AUDIT_STORAGE, state.audit_storage, args.audit_storage),
+            (INVOICE_STORAGE, state.invoice_storage, args.invoice_storage),
+        ):
+            if current is None or current == wanted:
+                continue
+            open_records = [
+                f"{len(state.pending_refunds)} refunds owed" if state.pending_refunds else "",
+                f"{len(state.unconfirmed)} unconfirmed deployments" if state.unconfirmed else "",
+                f"{len(self._queue(storage))} records waiting in the outbox"
+                if len(self._queue(storage)) else "",
+                "payments or refunds being settled"
+                if any(state.holds(key, now) for key in state.in_flight) else "",
+            ]  # fmt: skip
+            found = [what for what in open_records if what]
+            if found:
+                return ConfigError(
+                    storage, f"cannot move from {current} while records refer to it: "
+                    + ", ".join(found) + "; settle them first",
+                )  # fmt: skip
         return None
 
     def _draw_id_prefix(self) -> ConfigError | None:

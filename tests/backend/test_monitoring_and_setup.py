@@ -173,23 +173,30 @@ def test_setup_is_validated_before_anything_changes(ic: IC, system: System, case
 WRONG_KIND_SETUPS: dict[str, tuple[Callable[[System], dict[str, Any]], str, str]] = {
     "the storages swapped": (
         lambda s: {"audit_storage": s.invoice_storage.id, "invoice_storage": s.audit_storage.id},
-        AUDIT_STORAGE, "is of kind 'invoice'",
+        AUDIT_STORAGE,
+        "is of kind 'invoice'",
     ),
     "a multisig factory as the token factory": (
         lambda s: {"factories": {TOKEN_FACTORY: s.multisig_factory.id}},
-        TOKEN_FACTORY, "is of kind 'multisig'",
+        TOKEN_FACTORY,
+        "is of kind 'multisig'",
     ),
     "a factory as a storage": (
-        lambda s: {"invoice_storage": s.dao_factory.id}, INVOICE_STORAGE, "is of kind 'dao'",
+        lambda s: {"invoice_storage": s.dao_factory.id},
+        INVOICE_STORAGE,
+        "is of kind 'dao'",
     ),
     "a ledger as the audit storage": (
-        lambda s: {"audit_storage": s.icp_ledger.id}, AUDIT_STORAGE, "is no ICTO service",
+        lambda s: {"audit_storage": s.icp_ledger.id},
+        AUDIT_STORAGE,
+        "is no ICTO service",
     ),
     "one canister named twice": (
         lambda s: {
             "factories": {TOKEN_FACTORY: s.token_factory.id, MULTISIG_FACTORY: s.token_factory.id}
         },
-        MULTISIG_FACTORY, "already named as the token_factory",
+        MULTISIG_FACTORY,
+        "already named as the token_factory",
     ),
 }
 
@@ -215,7 +222,8 @@ def test_a_service_of_the_wrong_kind_set_up_while_it_was_silent_is_reported(
     """A counterpart that did not answer at setup is taken; once it answers as another kind of
     service, the setup report and the system status say so."""
     swapped = {
-        "audit_storage": system.invoice_storage.id, "invoice_storage": system.audit_storage.id
+        "audit_storage": system.invoice_storage.id,
+        "invoice_storage": system.audit_storage.id,
     }
     with ic.faults.reject(method="health", times=None):
         system.backend.setup_microservices(setup_args(system, **swapped)).unwrap()
@@ -228,9 +236,7 @@ def test_a_service_of_the_wrong_kind_set_up_while_it_was_silent_is_reported(
 
 
 def test_setup_is_in_the_audit_trail_with_what_it_changed(ic: IC, system: System) -> None:
-    other = deploy_factory(
-        ic, TokenFactory, admins=(system.backend.id,), caller=system.operator
-    )
+    other = deploy_factory(ic, TokenFactory, admins=(system.backend.id,), caller=system.operator)
     before = system.audit_storage.count()
     system.backend.setup_microservices(
         setup_args(system, factories={TOKEN_FACTORY: other.id})
@@ -251,7 +257,10 @@ def test_the_first_setup_lists_the_storages_then_the_factories_in_service_order(
     setup = all_entries(system.audit_storage)[0]
     assert setup.action is AuditAction.ADMIN_ACTION
     assert [key for key, _ in setup.event.details] == [
-        "action", AUDIT_STORAGE, INVOICE_STORAGE, *SERVICES
+        "action",
+        AUDIT_STORAGE,
+        INVOICE_STORAGE,
+        *SERVICES,
     ]
 
 
@@ -312,9 +321,9 @@ def test_a_storage_that_refuses_the_backend_delays_records_and_loses_no_money(
 ) -> None:
     mine = hand_made(system, audit_names_backend=False)
     setup = mine.backend.setup_microservices(setup_args(mine)).unwrap()
-    assert {entry.service: entry.whitelisted for entry in setup} == all_set_up(
-        (TOKEN_FACTORY,)
-    ) | {AUDIT_STORAGE: False}
+    assert {entry.service: entry.whitelisted for entry in setup} == all_set_up((TOKEN_FACTORY,)) | {
+        AUDIT_STORAGE: False
+    }
     assert mine.audit_storage.get_stats().access_denied == 2  # the whitelisting, the setup's entry
     for user in (ALICE, BOB):
         mine.faucet(user, 10 * E8S)
@@ -430,9 +439,7 @@ def test_system_status_reports_a_storage_that_does_not_answer(ic: IC, system: Sy
 # -- the outbox ----------------------------------------------------------------------------------
 
 
-def drain_by(
-    way: str, system: System, fund: Callable[..., Principal], failing: FaultRule
-) -> None:
+def drain_by(way: str, system: System, fund: Callable[..., Principal], failing: FaultRule) -> None:
     """Drain the outbox by ``way``; the ``failing`` deployments' rule is removed for the next
     deployment."""
     if way == "timer":
@@ -570,3 +577,36 @@ def test_an_upgrade_keeps_the_backend_s_state_and_its_timer(
     assert paid.status == "Completed" and paid.amount == 2 * E8S
     books = assert_money_never_lost(system)
     assert_trail_complete(system, books)
+
+
+@pytest.mark.parametrize("moved", [AUDIT_STORAGE, INVOICE_STORAGE])
+def test_a_storage_is_not_moved_while_records_still_refer_to_it(
+    ic: IC, system: System, fund: Callable[..., Principal], moved: str
+) -> None:
+    """A refund owed keeps the id of its ``DeploymentFailed`` entry and its refund record: moved
+    to a fresh storage, its payment's trail would be refused there and set aside (or name an
+    unrelated entry). So the move is refused, nothing changing, until the refund is settled;
+    then it goes through and the trail stays whole: nothing set aside."""
+    backend = system.backend
+    backend.admin_set_config("payment.auto_refund", False).unwrap()
+    fund(ALICE)
+    with failing_deployments(system, 1):
+        refund = backend.as_caller(ALICE).deploy_token(token_config()).error.refund
+    kind = AuditStorage if moved == AUDIT_STORAGE else InvoiceStorage
+    fresh = deploy_storage(ic, kind, admins=[backend.id], caller=system.operator)
+    move = setup_args(system, **{moved: fresh.id})
+    before = {canister: ic.state_of(canister) for canister in live_canisters(ic)}
+
+    refused = backend.setup_microservices(move)
+    assert isinstance(refused.error, ConfigError) and refused.error.key == moved
+    assert "1 refunds owed" in refused.error.reason
+    assert {canister: ic.state_of(canister) for canister in live_canisters(ic)} == before
+
+    assert backend.admin_retry_refund(refund.refund_id).unwrap().status == "Completed"
+    backend.setup_microservices(move).unwrap()
+    assert backend.admin_list_undelivered() == ()
+    paid = system.invoice_storage.get_refund(refund.refund_id).history[-1]
+    assert (
+        paid.audit_id is not None
+        and system.audit_storage.get_entry(paid.audit_id).action is AuditAction.REFUND_ISSUED
+    )
