@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from itertools import islice
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
@@ -150,6 +150,20 @@ class StorageBase(Canister):
             if reason is not None:
                 raise ValueError(reason)
         self.state = self.STATE(admins=frozenset(arg.admins), writers=frozenset(arg.writers))
+
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Keep ``stable``, which must be this kind of storage's state; an upgrade takes no
+        argument (the whitelist and admins are edited by their methods). Anything else traps,
+        so the IC rolls the upgrade back: the old code and its state stay, instead of new code
+        that traps on every call."""
+        if arg is not None:
+            raise TypeError(f"a storage's upgrade takes no argument, got {type(arg).__name__}")
+        if not isinstance(stable, self.STATE):
+            raise TypeError(
+                f"{type(self).__name__} keeps its state as {self.STATE.__name__}, and this "
+                f"canister holds {type(stable).__name__}: it is another kind of canister"
+            )
+        super().post_upgrade(stable, arg)
 
     # -- who may do what ----------------------------------------------------------------------
 

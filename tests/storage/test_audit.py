@@ -33,7 +33,9 @@ from icto.storage import (
     AuditEvent,
     AuditQuery,
     AuditStorage,
+    InvoiceStorage,
     Severity,
+    StorageInit,
 )
 from tests.helpers import rejected
 
@@ -223,6 +225,37 @@ class TestNothingIsEverChanged:
         assert after == before
         assert audit.log_event(event(user=alice)) == 3
         assert [e.id for e in all_entries(audit, user=alice)] == [1, 3]
+
+    @pytest.mark.parametrize(
+        ("kept", "code"),
+        [("audit", InvoiceStorage), ("invoice", AuditStorage)],
+        ids=["audit-as-invoice", "invoice-as-audit"],
+    )
+    def test_an_upgrade_to_the_other_storages_code_traps_and_keeps_the_old(
+        self, request, ic, admin, alice, kept, code
+    ):
+        """The new code cannot read the kept state: its post_upgrade traps, so the upgrade is
+        rolled back (code and state as before), rather than every later call trapping."""
+        storage = request.getfixturevalue(kept)
+        if kept == "audit":
+            storage.log_event(event(user=alice))
+        old_code, before = ic.code_of(storage.id), ic.state_of(storage.id)
+        refusal = rejected(lambda: ic.upgrade_canister(storage.id, code, caller=admin))
+        assert "trapped in post_upgrade" in refusal.message and "another kind" in refusal.message
+        assert (ic.code_of(storage.id), ic.state_of(storage.id)) == (old_code, before)
+        assert storage.health().kind == kept
+
+    @pytest.mark.parametrize(
+        "arg", [StorageInit(writers=(Principal.from_name("bob"),)), "xyz"], ids=["init", "junk"]
+    )
+    def test_an_upgrade_argument_is_refused_and_nothing_changes(self, ic, audit, admin, arg):
+        """A storage's upgrade takes no argument (the whitelist is edited by its methods): one
+        given is not silently dropped but refused, the upgrade rolled back."""
+        before = ic.state_of(audit.id)
+        refusal = rejected(lambda: ic.upgrade_canister(audit.id, AuditStorage, arg, caller=admin))
+        assert "upgrade takes no argument" in refusal.message
+        assert ic.state_of(audit.id) == before
+        assert not audit.is_whitelisted(Principal.from_name("bob"))
 
 
 class TestReading:
