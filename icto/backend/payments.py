@@ -263,10 +263,13 @@ class PaidDeployments(BackendBase):
             return Err(refusal)
         ticket = f"{user}/{request}" if exempt else None
         charge = self._open_payment(user, service, fee, token, owner, ticket)
+        since = self.state.writing[charge.payment_id]
         paid = self._charge(charge)
-        if isinstance(paid, PaymentFailed):
-            return Err(paid)
-        return self._dispatch(paid, config)
+        outcome: Ok[DeploymentResult] | Err[DeployError] = (
+            Err(paid) if isinstance(paid, PaymentFailed) else self._dispatch(paid, config)
+        )
+        self._written(charge.payment_id, since)
+        return outcome
 
     def _open_payment(
         self,
@@ -277,7 +280,8 @@ class PaidDeployments(BackendBase):
         owner: Principal | None = None,
         ticket: str | None = None,
     ) -> Charge:
-        """Step 5: a payment id, the attempt counted (one new state), the trail opened."""
+        """Step 5: a payment id, the attempt counted and the trail marked as being written (one
+        new state; ``_deploy`` ends the mark), the trail opened."""
         state = self.state
         payment_id = record_id("pay", state)
         now = self.time
@@ -285,8 +289,9 @@ class PaidDeployments(BackendBase):
             now, now - DAY_NS, state.config.max_deployments_per_day
         )
         self.state = state.changed(
-            profiles=state.profiles.set(user, profile), next_id=state.next_id + 1
-        )
+            profiles=state.profiles.set(user, profile), next_id=state.next_id + 1,
+            writing=state.writing.set(payment_id, now),
+        )  # fmt: skip
         initiated = self._audit(
             AuditAction.DEPLOYMENT_INITIATED, user=user, service=service, payment_id=payment_id,
             details=(("fee", str(fee)), ("token", str(token))),
@@ -521,6 +526,7 @@ class PaidDeployments(BackendBase):
             if not asked or not mine or payment_id not in self.state.unconfirmed:
                 continue  # another message settled it, or took it over while this one waited
             charge = pending.charge
+            writing = self._writing(payment_id)
             if isinstance(outcome, Principal):
                 self._deployed(charge, outcome)
             elif outcome is None:
@@ -529,6 +535,7 @@ class PaidDeployments(BackendBase):
                 self._charge_found(charge, outcome)
             else:
                 self._payment_failed(charge, foreign_text(outcome.reason, MAX_TEXT))
+            self._written(payment_id, writing)
 
     def _ask_about(
         self, pending: Unconfirmed

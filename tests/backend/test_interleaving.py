@@ -19,11 +19,13 @@ import pytest
 from icto import E8S, IC, Account, Err, Ok, World
 from icto.backend import (
     Backend,
+    ConfigError,
     DeploymentFailed,
     MaintenanceMode,
     PaymentFailed,
     RateLimited,
     ServiceDisabled,
+    SetupArgs,
     UserStatus,
     UserSuspended,
 )
@@ -33,8 +35,9 @@ from icto.ic.canister import update
 from icto.ic.errors import Reject
 from icto.ledger import Ledger, TransferArgs, TransferFromArgs
 from icto.ledger.types import ApproveArgs
-from icto.storage import AuditAction
+from icto.storage import AuditAction, AuditQuery
 from icto.storage.audit import AuditStorage
+from icto.storage.deploy import deploy_storage
 from icto.storage.invoice import InvoiceStorage
 from icto.storage.types import AuditEvent, RefundCompleted, RefundDraft
 from icto.system import System, deploy_system
@@ -531,3 +534,33 @@ def test_a_deployment_whose_hold_lapsed_while_its_trail_was_written_is_settled_o
     state = world.ic.state_of(system.backend.id)
     assert not state.unconfirmed and not state.in_flight and not state.pending_refunds
     assert_money_never_lost(system)
+
+
+@pytest.mark.parametrize("await_", ["icrc2_transfer_from", "during_log_event"])
+def test_no_storage_is_moved_while_a_deployment_writes_its_trail(
+    world: Platform, await_: str
+) -> None:
+    """While a deployment awaits the ledger's pull (or a write of its trail), it carries the
+    id of its ``DeploymentInitiated`` entry and its payment record in the storages in use: an
+    admin's move to a fresh audit storage then is refused. Once the deployment is done, the
+    move goes through, and its whole trail is in the storage it began in, nothing set aside."""
+    system = world.system
+    fresh = deploy_storage(world.ic, AuditStorage, admins=[system.backend.id],
+                           caller=system.operator)  # fmt: skip
+    move = SetupArgs(
+        audit_storage=fresh.id, invoice_storage=system.invoice_storage.id,
+        factories=tuple(world.ic.state_of(system.backend.id).factories.items()),
+    )  # fmt: skip
+    answers: list[Any] = []
+    HOOKS[await_] = lambda _: answers.append(system.backend.setup_microservices(move))
+    result = world.deploy()
+    (refused,) = answers
+    assert isinstance(refused.error, ConfigError)
+    assert "1 deployments writing their trail" in refused.error.reason
+    payment = result.unwrap().payment_id
+    trail = [e.action for e in system.audit_storage.query(AuditQuery(descending=False)).items
+             if e.event.payment_id == payment]  # fmt: skip
+    assert trail == [AuditAction.DEPLOYMENT_INITIATED, AuditAction.PAYMENT_PROCESSED,
+                     AuditAction.DEPLOYMENT_SUCCEEDED]  # fmt: skip
+    system.backend.setup_microservices(move).unwrap()
+    assert system.backend.admin_list_undelivered() == ()
