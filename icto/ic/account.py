@@ -47,7 +47,7 @@ class Account:
     _hash: int
 
     def __init__(self, owner: Principal, subaccount: bytes | None = None) -> None:
-        if owner.__class__ is not Principal and not isinstance(owner, Principal):
+        if owner.__class__ is not Principal:
             raise InvalidAccount(f"account owner must be a Principal, not {type(owner).__name__}")
         if subaccount is None:
             _set_owner(self, owner)
@@ -55,7 +55,7 @@ class Account:
             _set_hash(self, hash((_HASH_TAG, owner, DEFAULT_SUBACCOUNT)))
             return
         if subaccount is not None:
-            if not isinstance(subaccount, bytes):
+            if subaccount.__class__ is not bytes:
                 raise InvalidAccount(
                     f"subaccount must be bytes or None, not {type(subaccount).__name__}"
                 )

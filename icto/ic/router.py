@@ -921,9 +921,11 @@ class Router:
     def run_timers_until(self, target: int) -> None:
         """Move the clock to ``target``, delivering every timer due by then at its deadline.
 
-        A stopped canister's timers wait (they are put back) until it runs again: in this
-        advance if a later timer starts it, else in a later one. A waiting timer whose canister
-        is upgraded, reinstalled, uninstalled or deleted meanwhile is gone, as its others are.
+        A timer of a stopped canister, or of one that cannot pay for the message (frozen),
+        waits (it is put back) until the canister can run it: in this advance if a later timer
+        starts or tops it up, else in a later one (the IC keeps a frozen canister's global timer
+        until it runs). A waiting timer whose canister is upgraded, reinstalled, uninstalled or
+        deleted meanwhile is gone, as its others are.
         """
         while True:
             deferred: list[Timer] = []
@@ -944,21 +946,21 @@ class Router:
             record = self._canisters[timer.canister_id]
             if timer.timer_id in record.timer_ids:
                 timers = timers.requeue(timer)
-                resumed = resumed or record.status == RUNNING
+                resumed = resumed or _runs_timers(record)
         self._timers = timers
         return resumed
 
     def _fire_due(self, target: int, deferred: list[Timer]) -> None:
-        """Deliver the timers due by ``target`` in order; those of stopped canisters are taken
-        off the queue into ``deferred``, and put back as soon as a timer starts their canister
-        again (overdue, they fire next, in their order)."""
+        """Deliver the timers due by ``target`` in order; those of canisters that cannot run them
+        (stopped, or frozen) are taken off the queue into ``deferred``, and put back as soon as
+        a timer starts or tops up their canister (overdue, they fire next, in their order)."""
         while True:
             timer = self._timers.peek()
             if timer is None or timer.deadline > target:
                 return
             self._timers, _ = self._timers.pop()
             record = self._canisters[timer.canister_id]
-            if record.status == STOPPED:
+            if record.status == STOPPED or record.cycles < _UPDATE_COST:
                 deferred.append(timer)
                 continue
             self.put(record._replace(timer_ids=record.timer_ids.delete(timer.timer_id)))
@@ -966,7 +968,7 @@ class Router:
             self.fire_timer(timer.canister_id, timer.method, timer.args)
             if deferred:  # a canister this timer started again: its overdue timers come next
                 canisters = self._canisters
-                back = [t for t in deferred if canisters[t.canister_id].status != STOPPED]
+                back = [t for t in deferred if _runs_timers(canisters[t.canister_id])]
                 if back:
                     deferred[:] = [t for t in deferred if t not in back]
                     self._requeue(back)
@@ -985,6 +987,11 @@ __all__ = [
     "InjectedTrap",
     "Router",
 ]
+
+
+def _runs_timers(record: CanisterRecord) -> bool:
+    """Whether the canister can run a timer now: not stopped, and able to pay the message."""
+    return record.status != STOPPED and record.cycles >= _UPDATE_COST
 
 
 _RUN_UPDATE: Final = Router._run_update.__code__

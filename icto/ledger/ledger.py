@@ -412,10 +412,11 @@ class Ledger(Canister):
         if args.fee is not None and args.fee != fee:
             return Err(BadFee(fee))
         created_at_time = args.created_at_time
+        amount = min(args.amount, U64_MAX)  # as recorded, so as deduplicated
         identity = None
         if created_at_time is not None:
             identity = (
-                APPROVE, _raw(approver), _raw(spender), args.amount, args.fee, memo,
+                APPROVE, _raw(approver), _raw(spender), amount, args.fee, memo,
                 created_at_time, expected, args.expires_at,
             )  # fmt: skip
             failure = self._check_time_and_dedup(now, created_at_time, identity)
@@ -436,7 +437,6 @@ class Ledger(Canister):
             holders = _debit(books, holders, approver, balance, fee)
             balances = books.finish()
         key = (_key(approver), _key(spender))
-        amount = min(args.amount, U64_MAX)
         allowances = state.allowances
         if amount:
             allowances = allowances.set(key, AllowanceEntry(amount, expires_at))

@@ -26,7 +26,7 @@ PERMITTED_DRIFT_NS: Final = 60 * 10**9
 
 
 def _nat(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if value.__class__ is not int:  # nor a bool or another subclass, as Candid decodes a nat
         raise TypeError(f"{attribute.name} must be a nat (int >= 0), got {type(value).__name__}")
     if value < 0:
         raise ValueError(f"{attribute.name} must be a nat (int >= 0), got {value}")
@@ -47,7 +47,7 @@ def _opt_nat64(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> No
 def _opt_subaccount(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
-    if not isinstance(value, bytes):
+    if value.__class__ is not bytes:
         raise TypeError(f"{attribute.name} must be bytes or None, got {type(value).__name__}")
     if len(value) != SUBACCOUNT_LENGTH:
         raise ValueError(f"{attribute.name} must be {SUBACCOUNT_LENGTH} bytes, got {len(value)}")
@@ -59,7 +59,11 @@ def _opt_memo(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 
 _account = attrs.validators.instance_of(Account)
-_text = attrs.validators.instance_of(str)
+
+
+def _text(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value.__class__ is not str:
+        raise TypeError(f"{attribute.name} must be text, got {type(value).__name__}")
 
 
 def _plain_nat(value: object) -> bool:
@@ -339,7 +343,7 @@ def _initial_balances(value: Any) -> tuple[tuple[Account, int], ...]:
     for pair in pairs:
         if len(pair) != 2 or not isinstance(pair[0], Account):
             raise TypeError("initial_balances must be (Account, amount) pairs")
-        if not isinstance(pair[1], int) or isinstance(pair[1], bool) or pair[1] < 0:
+        if pair[1].__class__ is not int or pair[1] < 0:
             raise ValueError(f"initial balance must be a nat, got {pair[1]!r}")
     return pairs
 
@@ -349,9 +353,9 @@ def _metadata(value: Any) -> tuple[tuple[str, MetadataValue], ...]:
         value = value.items()
     pairs = tuple(tuple(pair) for pair in value)
     for pair in pairs:
-        if len(pair) != 2 or not isinstance(pair[0], str):
+        if len(pair) != 2 or pair[0].__class__ is not str:
             raise TypeError("metadata must be (text key, value) pairs")
-        if not isinstance(pair[1], int | str | bytes) or isinstance(pair[1], bool):
+        if pair[1].__class__ not in (int, str, bytes):
             raise TypeError(f"metadata value for {pair[0]!r} must be int, str or bytes")
     return pairs
 

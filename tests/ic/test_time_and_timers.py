@@ -27,6 +27,7 @@ from icto import (
     query,
     update,
 )
+from icto.ic.cycles import INGRESS_MESSAGE, UPDATE_MESSAGE
 from icto.ic.ic import MAX_TIME
 from icto.ic.management import CanisterSettings
 from icto.ic.timers import TimerQueue
@@ -568,6 +569,66 @@ class TestTimersAndLifecycle:
         ic.tick()
         assert tags(ic, alarm.id) == []
         assert ic.pending_timers() == 0
+
+
+    @pytest.mark.parametrize("deliver", ["tick", "advance"])
+    def test_a_frozen_canisters_timer_waits_until_it_can_pay(
+        self, ic: IC, deliver: str
+    ) -> None:
+        """A canister that cannot pay for the timer's message when it falls due keeps it (the IC
+        keeps a frozen canister's global timer until it runs): it fires once topped up. It was
+        consumed with a reject in the trace, and never fired."""
+        poor = ic.deploy(Alarm, cycles=FROZEN_AFTER_SCHEDULING)
+        poor.schedule(10 * SECOND, "due")
+        assert ic.cycles_balance(poor.id) < UPDATE_MESSAGE
+        ic.advance_time(minutes=1)
+        assert tags(ic, poor.id) == []
+        assert ic.pending_timers() == 1
+        ic.add_cycles(poor.id, 10**12)
+        topped_up_at = ic.time
+        if deliver == "tick":
+            ic.tick()
+        else:
+            ic.advance_time(nanos=1)
+        assert tags(ic, poor.id) == ["due"]
+        assert all(topped_up_at <= t <= ic.time for _, t, _ in ic.state_of(poor.id).rings)
+        assert ic.pending_timers() == 0
+
+    def test_a_timer_that_tops_up_a_frozen_canister_lets_its_overdue_timer_fire_next(
+        self, ic: IC
+    ) -> None:
+        """A timer at +10 falls due while its canister is frozen; another canister's timer at
+        +20 deposits cycles into it: the overdue timer fires right then, before the one at +30."""
+        poor = ic.deploy(Alarm, cycles=FROZEN_AFTER_SCHEDULING + INGRESS_MESSAGE)
+        start = ic.time
+        poor.schedule_many(((10, "+10"), (30, "+30")))
+        assert ic.cycles_balance(poor.id) < UPDATE_MESSAGE
+        donor = ic.deploy(Donor, cycles=10**13)
+        donor.deposit_later(20, poor.id, 10**12)
+        ic.advance_time(nanos=100)
+        rings = [(tag, at - start) for tag, at, _ in ic.state_of(poor.id).rings]
+        assert rings == [("+10", 20), ("+30", 30)]
+
+
+FROZEN_AFTER_SCHEDULING = 7_200_000
+"""Cycles to deploy an ``Alarm`` with so that, once one ``schedule`` message has paid for
+itself, it cannot pay for a timer's message (``UPDATE_MESSAGE``)."""
+
+
+class Donor(Canister):
+    """Deposits cycles into a canister from a timer."""
+
+    VERSION = "1.0.0"
+
+    def init(self, arg: Any) -> None:
+        self.state = None
+
+    @update
+    def deposit_later(self, delay: int, canister: Principal, amount: int) -> None:
+        self.set_timer(delay, "_deposit", canister, amount)
+
+    def _deposit(self, canister: Principal, amount: int) -> None:
+        self.call(MANAGEMENT_ID, "deposit_cycles", canister, cycles=amount)
 
 
 class Starter(Canister):

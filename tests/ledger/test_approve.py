@@ -676,6 +676,21 @@ def test_duplicate_is_reported_before_insufficient_funds(
     assert ledger.get_transaction_count() == 4
 
 
+def test_approvals_are_deduplicated_as_recorded_so_capped_amounts_are_one_approval(
+    ic: IC, ledger: CanisterProxy, alice: Principal, bob: Principal
+) -> None:
+    """Both amounts are recorded as 2**64 - 1, so the second request is the first one again:
+    ``Duplicate``, not a second approval and a second fee (the production ledger caps the
+    amount before it builds the transaction it deduplicates)."""
+    as_alice = ledger.as_caller(alice)
+    first = ApproveArgs(spender=Account(bob), amount=2**64, created_at_time=ic.time)
+    assert as_alice.icrc2_approve(first) == Ok(2)
+    before = ic.state_of(ledger.id)
+    again = ApproveArgs(spender=Account(bob), amount=2**65, created_at_time=ic.time)
+    assert as_alice.icrc2_approve(again) == Err(Duplicate(duplicate_of=2))
+    assert ic.state_of(ledger.id) == before
+
+
 # -- approvals are per (account, account) -------------------------------------------------------
 
 
