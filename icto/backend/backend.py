@@ -232,11 +232,12 @@ class Backend(PaidDeployments):
     def _repoint_problem(self, args: SetupArgs) -> ConfigError | None:
         """Refuse to move a storage elsewhere while the backend keeps records that refer to the
         one in use: the entry ids and payment and refund records of a refund owed, a deployment
-        unconfirmed, a payment or refund a message is settling or a trail a message is writing
-        would reach a storage that does not hold them (refused and set aside, or a ``ref_id``
-        naming an unrelated entry), and the outbox would deliver what it holds for one storage
-        to the other. The admin settles them first (``admin_retry_refund``, ``flush_outbox``);
-        nothing is recorded meanwhile."""
+        unconfirmed, a payment or refund a message is settling, or the trail a deployment is
+        writing (it awaits a call, carrying its entry id and payment record) would reach a
+        storage that does not hold them (refused and set aside, or a ``ref_id`` naming an
+        unrelated entry), and the outbox would deliver what it holds for one storage to the
+        other. The admin settles them first (``admin_retry_refund``, ``flush_outbox``, or
+        waits); nothing is recorded meanwhile."""
         state, now = self.state, self.time
         for storage, current, wanted in (
             (AUDIT_STORAGE, state.audit_storage, args.audit_storage),
@@ -251,8 +252,8 @@ class Backend(PaidDeployments):
                 if len(self._queue(storage)) else "",
                 "payments or refunds being settled"
                 if any(state.holds(key, now) for key in state.in_flight) else "",
-                f"{state.writes_trails(now)} deployments writing their trail"
-                if state.writes_trails(now) else "",
+                "messages awaiting calls (deployments writing their trail)"
+                if self.awaiting_calls() else "",
             ]  # fmt: skip
             found = [what for what in open_records if what]
             if found:

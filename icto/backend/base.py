@@ -99,11 +99,8 @@ class BackendBase(Canister):
     def post_upgrade(self, stable: Any, arg: Any) -> None:
         """Keep the state; timers do not survive an upgrade, so re-arm the maintenance timer.
         No message awaits across an upgrade, so every hold (a map of version 1.1, a set of
-        keys in 1.0) is dropped, and so is every trail being written: what a message left in flight
-        may be settled at once."""
-        self.state = evolve(
-            stable, maintenance_timer=None, in_flight=immutables.Map(), writing=immutables.Map()
-        )
+        keys in 1.0) is dropped: what a message left in flight may be settled at once."""
+        self.state = evolve(stable, maintenance_timer=None, in_flight=immutables.Map())
         self._arm_maintenance()
 
     # -- who may do what ------------------------------------------------------------------------
@@ -291,19 +288,6 @@ class BackendBase(Canister):
         """End this message's hold on ``key``; one another message took after it lapsed stays."""
         if self.state.held_since(key, since):
             self.state = self.state.changed(in_flight=without(self.state.in_flight, key))
-
-    def _writing(self, payment_id: str) -> int:
-        """Mark the trail of ``payment_id`` as being written by this message (``writing``);
-        returns the mark's time, which names it."""
-        since = self.time
-        self.state = self.state.changed(writing=self.state.writing.set(payment_id, since))
-        return since
-
-    def _written(self, payment_id: str, since: int) -> None:
-        """End this message's mark on the trail of ``payment_id`` (one another message took
-        after it lapsed stays)."""
-        if self.state.writing.get(payment_id) == since:
-            self.state = self.state.changed(writing=without(self.state.writing, payment_id))
 
     def _arm_maintenance(self) -> None:
         if self.state.maintenance_timer is None and self._has_work():

@@ -263,13 +263,10 @@ class PaidDeployments(BackendBase):
             return Err(refusal)
         ticket = f"{user}/{request}" if exempt else None
         charge = self._open_payment(user, service, fee, token, owner, ticket)
-        since = self.state.writing[charge.payment_id]
         paid = self._charge(charge)
-        outcome: Ok[DeploymentResult] | Err[DeployError] = (
-            Err(paid) if isinstance(paid, PaymentFailed) else self._dispatch(paid, config)
-        )
-        self._written(charge.payment_id, since)
-        return outcome
+        if isinstance(paid, PaymentFailed):
+            return Err(paid)
+        return self._dispatch(paid, config)
 
     def _open_payment(
         self,
@@ -280,8 +277,7 @@ class PaidDeployments(BackendBase):
         owner: Principal | None = None,
         ticket: str | None = None,
     ) -> Charge:
-        """Step 5: a payment id, the attempt counted and the trail marked as being written (one
-        new state; ``_deploy`` ends the mark), the trail opened."""
+        """Step 5: a payment id, the attempt counted (one new state), the trail opened."""
         state = self.state
         payment_id = record_id("pay", state)
         now = self.time
@@ -289,9 +285,8 @@ class PaidDeployments(BackendBase):
             now, now - DAY_NS, state.config.max_deployments_per_day
         )
         self.state = state.changed(
-            profiles=state.profiles.set(user, profile), next_id=state.next_id + 1,
-            writing=state.writing.set(payment_id, now),
-        )  # fmt: skip
+            profiles=state.profiles.set(user, profile), next_id=state.next_id + 1
+        )
         initiated = self._audit(
             AuditAction.DEPLOYMENT_INITIATED, user=user, service=service, payment_id=payment_id,
             details=(("fee", str(fee)), ("token", str(token))),
@@ -526,7 +521,6 @@ class PaidDeployments(BackendBase):
             if not asked or not mine or payment_id not in self.state.unconfirmed:
                 continue  # another message settled it, or took it over while this one waited
             charge = pending.charge
-            writing = self._writing(payment_id)
             if isinstance(outcome, Principal):
                 self._deployed(charge, outcome)
             elif outcome is None:
@@ -535,7 +529,6 @@ class PaidDeployments(BackendBase):
                 self._charge_found(charge, outcome)
             else:
                 self._payment_failed(charge, foreign_text(outcome.reason, MAX_TEXT))
-            self._written(payment_id, writing)
 
     def _ask_about(
         self, pending: Unconfirmed

@@ -122,11 +122,6 @@ class BackendState:
     another message leaves them alone while ``holds`` says so."""
     maintenance_timer: int | None = None
     counters: BackendCounters = BackendCounters()
-    writing: immutables.Map[str, int] = immutables.Map()
-    """Payments whose trail a message is writing (from the ``DeploymentInitiated`` entry to the
-    last record of its outcome), each with the time it began: the message carries their entry
-    ids and records across its awaits, so ``setup_microservices`` moves no storage meanwhile.
-    One a trapped message left lapses after ``SENDING_GIVEN_UP_NS``, as a hold does."""
 
     def outbox_size(self) -> int:
         return sum(len(queue) for queue in self.outbox.values())
@@ -144,10 +139,6 @@ class BackendState:
         since = self.in_flight.get(key)
         return since is not None and now < since + SENDING_GIVEN_UP_NS
 
-    def writes_trails(self, now: int) -> int:
-        """How many payments' trails a message is writing now (see ``writing``)."""
-        return sum(now < since + SENDING_GIVEN_UP_NS for since in self.writing.values())
-
     def changed(
         self,
         *,
@@ -159,7 +150,6 @@ class BackendState:
         outbox: immutables.Map[str, Queue] | None = None,
         in_flight: immutables.Map[str, int] | None = None,
         maintenance_timer: int | None = None,
-        writing: immutables.Map[str, int] | None = None,
     ) -> BackendState:
         """This state with the fields the paid flow and its refunds change replaced where given
         (``maintenance_timer``: a timer armed), built in one constructor call: the flow changes
@@ -180,5 +170,4 @@ class BackendState:
                 self.maintenance_timer if maintenance_timer is None else maintenance_timer
             ),
             counters=self.counters if counters is None else counters,
-            writing=self.writing if writing is None else writing,
         )  # fmt: skip

@@ -556,7 +556,7 @@ def test_no_storage_is_moved_while_a_deployment_writes_its_trail(
     result = world.deploy()
     (refused,) = answers
     assert isinstance(refused.error, ConfigError)
-    assert "1 deployments writing their trail" in refused.error.reason
+    assert "messages awaiting calls (deployments writing their trail)" in refused.error.reason
     payment = result.unwrap().payment_id
     trail = [e.action for e in system.audit_storage.query(AuditQuery(descending=False)).items
              if e.event.payment_id == payment]  # fmt: skip
