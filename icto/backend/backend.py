@@ -121,6 +121,8 @@ class Backend(PaidDeployments):
         if problem is not None:
             return Err(ConfigError(str(key), problem))
         before = self.state.config.value(key)
+        if before == value:  # set meanwhile, by a message run while the ledger was asked
+            return Ok(None)
         config = with_config_value(self.state.config, key, value)
         self.state = evolve(self.state, config=config)
         self._arm_maintenance()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import attrs
 import immutables
@@ -126,6 +126,12 @@ class LedgerRequest:
 class DistributionState:
     """Everything a distribution keeps. ``status`` is what was set (Created, Funded, Paused,
     Cancelled); Active and Completed follow from the time (``phase``)."""
+
+    REMOVED_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"pulling", "sending", "transfer_started_at"}
+    )
+    """Fields of earlier versions, ignored when a saved world is loaded: the counts are read
+    from ``requests`` now."""
 
     meta: Any
     config: Any

@@ -143,11 +143,18 @@ class VersionManagement(FactoryBase):
         target = self.state.versions[rollout.version]
         if rollout.trying is not None:
             info = self._settled(self.state.index.contracts[rollout.trying])
-            ok = info.version == target.version
-            outcome: Ok[str] | Err[Any] = Ok(info.version) if ok else Err(UpgradeFailed(
-                "the rollout's message failed during this upgrade; the old code runs"
-            ))  # fmt: skip
-            rollout = self._tried(rollout, info.id, outcome)
+            if info.id in self.state.changing:  # the IC could not say which code runs: later
+                return rollout.report()
+            moved = info.version != target.version and upgrade_refusal(info.version, target)
+            if moved:  # another upgrade took it to this version or past it meanwhile
+                skipped = rollout.skipped.append((info.id, moved.reason))
+                rollout = self._progress(evolve(rollout, skipped=skipped, trying=None))
+            else:
+                ran = info.version == target.version
+                outcome: Ok[str] | Err[Any] = Ok(info.version) if ran else Err(UpgradeFailed(
+                    "the rollout's message failed during this upgrade; the old code runs"
+                ))  # fmt: skip
+                rollout = self._tried(rollout, info.id, outcome)
         done = {*rollout.upgraded, *(c for c, _ in (*rollout.failed, *rollout.skipped))}
         for seq in tuple(self.state.index.auto_update):
             if self.state.index.at(seq).id in done:

@@ -30,7 +30,10 @@ that turns the tagged dicts back. Every JSON object in the output is tagged by i
 
 Decoding never constructs a named class. An attrs record is rebuilt with ``object.__new__(cls)``
 and ``object.__setattr__`` per field, so converters, validators and ``__attrs_post_init__`` do not
-run and the record is exactly the one saved; a ``NamedTuple`` with ``tuple.__new__``; an enum
+run and the record is exactly the one saved. A field added to the class since takes its default;
+a saved field the class no longer has is refused, unless the class lists it in ``REMOVED_FIELDS``
+(a field an earlier version kept and this one derives), when it is dropped. A ``NamedTuple`` is
+rebuilt with ``tuple.__new__``; an enum
 member is looked up by name, and a flag value by its int with ``cls(n)``, the enum's own lookup
 (it combines the members whose bits are set). Classes may come only from ``icto`` and the module
 prefixes in ``allow`` (named there and defined there: ``icto.x:enum.Enum`` reaches a class
@@ -336,7 +339,10 @@ class Decoder:
             raise ForbiddenClass(f"{obj['$attrs']} is not an attrs class")
         fields = obj["f"]
         known = attrs.fields(cls)
-        if not isinstance(fields, dict) or not set(fields) <= {field.name for field in known}:
+        removed: frozenset[str] = getattr(cls, "REMOVED_FIELDS", frozenset())
+        if not isinstance(fields, dict) or not (
+            set(fields) - removed <= {field.name for field in known}
+        ):
             raise InvalidPayload(f"fields of {obj['$attrs']} do not match the class")
         record = object.__new__(cls)
         for field in known:

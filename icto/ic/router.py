@@ -960,7 +960,7 @@ class Router:
                 return
             self._timers, _ = self._timers.pop()
             record = self._canisters[timer.canister_id]
-            if record.status == STOPPED or record.cycles < _UPDATE_COST:
+            if not _runs_timers(record):
                 deferred.append(timer)
                 continue
             self.put(record._replace(timer_ids=record.timer_ids.delete(timer.timer_id)))

@@ -6,15 +6,18 @@ travel in Candid), C0 and C1 control characters, and the bidirectional overrides
 (U+202A to U+202E, U+2066 to U+2069) that make text display other than it reads. Long free text
 (``multiline=True``: descriptions, reasons) may hold newlines and tabs; short fields (names,
 symbols, ids) may not, nor the Unicode line and paragraph separators (U+2028, U+2029), and may
-not start or end with whitespace or an invisible format character (zero-width space, joiners,
-word joiner, byte-order mark), so a name is never blank to the eye. Text is exactly ``str``, as
-Candid decodes it: a subclass would be stored as it is and could not be saved.
+not start or end with a blank character: whitespace, an invisible format character (Unicode
+category Cf: zero-width space, joiners, soft hyphen, byte-order mark, tags; the cancel tag that
+closes an emoji tag sequence may end a name) or a filler that draws nothing (the Hangul fillers,
+the blank braille pattern). So a name never begins blank or trails blanks. Text is exactly
+``str``, as Candid decodes it: a subclass would be stored as it is and could not be saved.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Final
+from unicodedata import category
 
 TRUNCATED: Final = " …[truncated]"
 """What ends a foreign text cut to fit."""
@@ -27,8 +30,10 @@ _FORBIDDEN_IN_FREE_TEXT: Final = re.compile(
 _FORBIDDEN_IN_LINE: Final = re.compile(
     f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}{_SURROGATES}]"
 )
-_INVISIBLE_CHARS: Final = "\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
-_INVISIBLE: Final = frozenset(_INVISIBLE_CHARS)
+_FILLERS: Final = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
+"""Characters of other categories that draw nothing (a combining grapheme joiner, the Hangul
+and Khmer fillers, the blank braille pattern)."""
+_CANCEL_TAG: Final = "\U000e007f"
 
 
 def text_problem(
@@ -47,18 +52,33 @@ def text_problem(
             f"{field} must not contain U+{ord(forbidden.group()):04X} "
             f"(at character {forbidden.start()})"
         )
-    if not multiline and value != trimmed(value):
-        return f"{field} must not start or end with whitespace or an invisible character"
+    if not multiline and value:
+        first, last = value[0], value[-1]
+        if first < "\x80" and last < "\x80":  # the usual case: only whitespace is blank
+            blank = first.isspace() or last.isspace()
+        else:
+            blank = _blank(first, at_end=False) or _blank(last, at_end=True)
+        if blank:
+            return f"{field} must not start or end with whitespace or an invisible character"
     return None
 
 
+def _blank(char: str, *, at_end: bool) -> bool:
+    """Whether ``char`` draws nothing, so a short field may not start (or end) with it."""
+    if char.isspace() or char in _FILLERS:
+        return True
+    return category(char) == "Cf" and not (at_end and char == _CANCEL_TAG)
+
+
 def trimmed(text: str) -> str:
-    """``text`` without the whitespace and invisible characters at its ends, which the rule
-    refuses there in short fields: what a cut of a valid name must be given before it is
-    used as one."""
-    while text and (text[0] in _INVISIBLE or text[-1] in _INVISIBLE or text != text.strip()):
-        text = text.strip().strip(_INVISIBLE_CHARS)
-    return text
+    """``text`` without the blank characters at its ends, which the rule refuses there in
+    short fields: what a cut of a valid name must be given before it is used as one."""
+    start, end = 0, len(text)
+    while start < end and _blank(text[start], at_end=False):
+        start += 1
+    while end > start and _blank(text[end - 1], at_end=True):
+        end -= 1
+    return text[start:end]
 
 
 def _escaped(match: re.Match[str]) -> str:

@@ -942,6 +942,31 @@ def test_a_rollout_cut_short_by_a_trap_keeps_its_report_and_is_resumed_by_publis
     assert again == Err(NotEligible("version 1.1.0 is already published"))
 
 
+def test_a_resumed_rollout_waits_while_the_ic_cannot_say_how_the_upgrade_under_way_went(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, principal: Any
+) -> None:
+    """The upgrade under way when the rollout's message trapped is settled by asking the IC
+    which code runs; while it cannot answer, the rollout stays unfinished with that upgrade
+    still under way (it was counted as done, its outcome never recorded)."""
+    owners = [principal(f"owner-{i}") for i in range(2)]
+    clubs = [create_club(owner, f"club {i}") for i, owner in enumerate(owners)]
+    for club, owner in zip(clubs, owners, strict=True):
+        factory.as_caller(owner).set_auto_update(club.id, True)
+    admin_factory = as_admin(factory, admin)
+    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
+    with ic.faults.trap(factory.id, "publish_version"):
+        rejected(lambda: admin_factory.publish_version("1.1.0"))
+    with ic.faults.reject(MANAGEMENT_ID, "canister_status", times=None):
+        waiting = admin_factory.publish_version("1.1.0").unwrap()
+    assert (waiting.upgraded, waiting.trying) == ((clubs[0].id,), clubs[1].id)
+    assert waiting.finished is False
+    assert admin_factory.get_upgrade_report("1.1.0") == waiting
+    report = admin_factory.publish_version("1.1.0").unwrap()
+    assert (report.upgraded, report.trying, report.finished) == (
+        tuple(club.id for club in clubs), None, True
+    )
+
+
 TRAP_AFTER_INSTALLING: list[Principal] = []
 """Contracts after whose install ``FragileClubFactory``'s message traps (once each)."""
 

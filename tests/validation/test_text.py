@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -41,6 +43,29 @@ def test_short_fields_may_not_start_or_end_with_whitespace_or_an_invisible_chara
             "name must not start or end with whitespace or an invisible character"
         )
     assert text_problem("description", "\u200b\u200b", 1, 10, multiline=True) is None
+
+
+BLANK_ALONE = ["\u3164", "\u115f", "\u2800", "\u00ad", "\u061c", "\u206a", "\U000e0020",
+               "\u180e", "\u034f", "\uffa0"]  # fmt: skip
+
+
+@pytest.mark.parametrize("blank", BLANK_ALONE, ids=lambda c: f"U+{ord(c):04X}")
+def test_a_name_of_fillers_or_format_characters_alone_is_refused(blank: str) -> None:
+    assert text_problem("name", blank * 3, 1, 10) is not None
+    assert text_problem("name", f"a{blank}b", 1, 10) is None  # inside a name they may stand
+
+
+def test_every_format_character_is_blank_at_either_end_but_the_cancel_tag_may_end_a_name() -> None:
+    """Unicode category Cf, as this Python knows it: the emoji tag sequence of a subdivision
+    flag ends with the cancel tag U+E007F, so it may end a name, never start one."""
+    for char in (chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"):
+        if char in BIDI:
+            continue  # refused anywhere, with its own reason
+        assert text_problem("name", f"{char}a", 1, 10) is not None, f"U+{ord(char):04X}"
+        ends = text_problem("name", f"a{char}", 1, 10)
+        assert (ends is None) == (char == "\U000e007f"), f"U+{ord(char):04X}"
+    england = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
+    assert text_problem("name", f"Team {england}", 1, 20) is None
 
 
 @pytest.mark.parametrize("char", ["\u2028", "\u2029"])
