@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from typing import Any
 
@@ -90,3 +90,15 @@ class Relay(Canister):
     @update
     def relay(self, target: Principal, method: str, args: tuple[Any, ...] = ()) -> Any:
         return self.call(target, method, *args)
+
+
+def saved_records(node: Any, name: str) -> Iterator[dict[str, Any]]:
+    """Every attrs record of class ``name`` (``module:QualName``) in a saved world's payload."""
+    if isinstance(node, dict):
+        if node.get("$attrs") == name:
+            yield node
+        for value in node.values():
+            yield from saved_records(value, name)
+    elif isinstance(node, list):
+        for value in node:
+            yield from saved_records(value, name)

@@ -914,13 +914,13 @@ def test_a_published_version_cannot_be_published_again_and_keeps_its_report(
     assert admin_factory.get_upgrade_report("1.1.0") == report
 
 
-def test_a_rollout_cut_short_by_a_trap_keeps_its_report_and_is_resumed_by_publishing_again(
-    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, principal: Any
-) -> None:
-    """The factory's message traps at its end, after the last install: only its last segment
-    is lost. The report written before each call says what was done and which upgrade was
-    under way; publishing the version again settles that one and finishes the report."""
-    owners = [principal(f"owner-{i}") for i in range(3)]
+def _rollout_cut_short(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, principal: Any,
+    count: int,
+) -> tuple[list[CanisterProxy], CanisterProxy]:
+    """``count`` clubs opted in to auto-update, and version 1.1.0 published by a message that
+    traps at its end (after the last install): the clubs, and the factory as its admin."""
+    owners = [principal(f"owner-{i}") for i in range(count)]
     clubs = [create_club(owner, f"club {i}") for i, owner in enumerate(owners)]
     for club, owner in zip(clubs, owners, strict=True):
         factory.as_caller(owner).set_auto_update(club.id, True)
@@ -928,6 +928,16 @@ def test_a_rollout_cut_short_by_a_trap_keeps_its_report_and_is_resumed_by_publis
     admin_factory.upload_version("1.1.0", ClubV2, stable=False)
     with ic.faults.trap(factory.id, "publish_version"):
         rejected(lambda: admin_factory.publish_version("1.1.0"))
+    return clubs, admin_factory
+
+
+def test_a_rollout_cut_short_by_a_trap_keeps_its_report_and_is_resumed_by_publishing_again(
+    ic: IC, factory: CanisterProxy, admin: Principal, create_club: CreateClub, principal: Any
+) -> None:
+    """The factory's message traps at its end, after the last install: only its last segment
+    is lost. The report written before each call says what was done and which upgrade was
+    under way; publishing the version again settles that one and finishes the report."""
+    clubs, admin_factory = _rollout_cut_short(ic, factory, admin, create_club, principal, 3)
     report = admin_factory.get_upgrade_report("1.1.0")
     assert (report.upgraded, report.trying) == ((clubs[0].id, clubs[1].id), clubs[2].id)
     assert report.finished is False
@@ -948,14 +958,7 @@ def test_a_resumed_rollout_waits_while_the_ic_cannot_say_how_the_upgrade_under_w
     """The upgrade under way when the rollout's message trapped is settled by asking the IC
     which code runs; while it cannot answer, the rollout stays unfinished with that upgrade
     still under way (it was counted as done, its outcome never recorded)."""
-    owners = [principal(f"owner-{i}") for i in range(2)]
-    clubs = [create_club(owner, f"club {i}") for i, owner in enumerate(owners)]
-    for club, owner in zip(clubs, owners, strict=True):
-        factory.as_caller(owner).set_auto_update(club.id, True)
-    admin_factory = as_admin(factory, admin)
-    admin_factory.upload_version("1.1.0", ClubV2, stable=False)
-    with ic.faults.trap(factory.id, "publish_version"):
-        rejected(lambda: admin_factory.publish_version("1.1.0"))
+    clubs, admin_factory = _rollout_cut_short(ic, factory, admin, create_club, principal, 2)
     with ic.faults.reject(MANAGEMENT_ID, "canister_status", times=None):
         waiting = admin_factory.publish_version("1.1.0").unwrap()
     assert (waiting.upgraded, waiting.trying) == ((clubs[0].id,), clubs[1].id)

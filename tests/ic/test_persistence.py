@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from icto.ic.persistence import (
 from icto.ledger.presets import ICP, deploy_ledger
 from icto.system import deploy_system
 from icto.token import TokenConfig
+from tests.helpers import saved_records
 
 from .persistence_toys import Access, Box, Cached, Colour, Keeper
 
@@ -401,18 +401,6 @@ def test_a_canister_record_under_an_id_no_canister_can_have_is_refused_at_load(
         IC.load(path, allow=ALLOW)
 
 
-def _records_of(node: Any, name: str) -> Iterator[dict[str, Any]]:
-    """Every saved attrs record of class ``name`` in a payload."""
-    if isinstance(node, dict):
-        if node.get("$attrs") == name:
-            yield node
-        for value in node.values():
-            yield from _records_of(value, name)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _records_of(value, name)
-
-
 def test_a_field_added_since_a_world_was_saved_takes_its_default(tmp_path: Path) -> None:
     """A file saved before ``PoolState`` had ``first_provider`` loads, the pool's first provider
     ``None`` (anyone may add its first liquidity, as then); a field the class does not know is
@@ -424,7 +412,7 @@ def test_a_field_added_since_a_world_was_saved_takes_its_default(tmp_path: Path)
     path = tmp_path / "pool.icto"
     ic.save(path)
     payload = payload_of(path)
-    (record,) = _records_of(payload, "icto.dex.types:PoolState")
+    (record,) = saved_records(payload, "icto.dex.types:PoolState")
     del record["f"]["first_provider"]
     rewrite(path, {"format": "icto-world", "version": 1}, payload)
     loaded = IC.load(path)
@@ -444,7 +432,7 @@ def test_a_field_the_class_lists_as_removed_is_dropped_on_load(tmp_path: Path) -
     path = tmp_path / "demo.icto"
     ic.save(path)
     payload = payload_of(path)
-    records = list(_records_of(payload, "icto.distribution.types:DistributionState"))
+    records = list(saved_records(payload, "icto.distribution.types:DistributionState"))
     assert records
     for record in records:
         record["f"].update(pulling=0, sending=0, transfer_started_at=None)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -37,7 +36,7 @@ from icto.storage import (
     Severity,
     StorageInit,
 )
-from tests.helpers import rejected
+from tests.helpers import rejected, saved_records
 
 CONTRACT = Principal.from_canister_index(901)
 
@@ -45,18 +44,6 @@ CONTRACT = Principal.from_canister_index(901)
 def event(**fields: Any) -> AuditEvent:
     fields.setdefault("action", AuditAction.PAYMENT_PROCESSED)
     return AuditEvent(**fields)
-
-
-def _records_of(node: Any, name: str) -> Iterator[dict[str, Any]]:
-    """Every saved attrs record of class ``name`` in a saved world's payload."""
-    if isinstance(node, dict):
-        if node.get("$attrs") == name:
-            yield node
-        for value in node.values():
-            yield from _records_of(value, name)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _records_of(value, name)
 
 
 def all_entries(storage: CanisterProxy, **filters: Any) -> tuple[AuditEntry, ...]:
@@ -398,7 +385,7 @@ class TestQueries:
         ic.save(path)
         header, payload, _ = path.read_bytes().split(b"\n", 2)
         tree = json.loads(payload)
-        (state,) = _records_of(tree, "icto.storage.audit:AuditState")
+        (state,) = saved_records(tree, "icto.storage.audit:AuditState")
         del state["f"]["by_user_contract"], state["f"]["by_user_contract_action"]
         signed = header + b"\n" + json.dumps(tree).encode() + b"\n"
         path.write_bytes(signed + f"sha256 {hashlib.sha256(signed).hexdigest()}\n".encode())
