@@ -99,7 +99,15 @@ class BackendBase(Canister):
     def post_upgrade(self, stable: Any, arg: Any) -> None:
         """Keep the state; timers do not survive an upgrade, so re-arm the maintenance timer.
         No message awaits across an upgrade, so every hold (a map of version 1.1, a set of
-        keys in 1.0) is dropped: what a message left in flight may be settled at once."""
+        keys in 1.0) is dropped: what a message left in flight may be settled at once. An
+        upgrade takes no argument (configuration changes go through ``admin_set_config``), and
+        the kept state must be a backend's; anything else traps, so the IC rolls it back."""
+        if arg is not None:
+            raise TypeError(f"the backend's upgrade takes no argument, got {type(arg).__name__}")
+        if not isinstance(stable, BackendState):
+            raise TypeError(
+                f"the backend keeps a BackendState, this canister holds {type(stable).__name__}"
+            )
         self.state = evolve(stable, maintenance_timer=None, in_flight=immutables.Map())
         self._arm_maintenance()
 

@@ -260,6 +260,19 @@ class Ledger(Canister):
 
     state: LedgerState
 
+    def post_upgrade(self, stable: Any, arg: Any) -> None:
+        """Keep every balance, allowance, block and the deduplication memory. An upgrade takes
+        no argument (a ``LedgerInit`` given again would be ignored: the fee and the minting
+        account stay), and the kept state must be a ledger's; anything else traps, so the IC
+        rolls the upgrade back."""
+        if arg is not None:
+            raise TypeError(f"a ledger's upgrade takes no argument, got {type(arg).__name__}")
+        if not isinstance(stable, LedgerState):
+            raise TypeError(
+                f"a ledger keeps a LedgerState, this canister holds {type(stable).__name__}"
+            )
+        super().post_upgrade(stable, arg)
+
     def init(self, arg: LedgerInit) -> None:
         if not isinstance(arg, LedgerInit):
             raise TypeError(f"a ledger is installed with a LedgerInit, got {type(arg).__name__}")

@@ -610,3 +610,33 @@ def test_a_storage_is_not_moved_while_records_still_refer_to_it(
         paid.audit_id is not None
         and system.audit_storage.get_entry(paid.audit_id).action is AuditAction.REFUND_ISSUED
     )
+
+
+@pytest.mark.parametrize(
+    "arg", [BackendInit(admins=(CAROL,)), "junk"], ids=["init", "junk"]
+)
+def test_an_upgrade_argument_is_refused_and_the_upgrade_rolled_back(
+    ic: IC, system: System, arg: Any
+) -> None:
+    """The backend's upgrade takes no argument (its configuration and admins change through
+    their methods): one given was dropped without a word; it is refused, nothing changed."""
+    before = ic.state_of(system.backend.id)
+    refusal = rejected(
+        lambda: ic.upgrade_canister(system.backend.id, Backend, arg, caller=system.operator)
+    )
+    assert "upgrade takes no argument" in refusal.message
+    assert ic.state_of(system.backend.id) == before
+    assert not system.backend.is_admin(CAROL)
+
+
+def test_backend_code_cannot_take_over_another_canister_by_an_upgrade(
+    ic: IC, system: System
+) -> None:
+    """Upgrading the audit storage with the backend's code traps in ``post_upgrade`` (it is not
+    a backend's state), so the IC keeps the storage's code and state."""
+    storage = system.audit_storage.id
+    code, before = ic.code_of(storage), ic.state_of(storage)
+    controller = ic.controllers_of(storage)[0]
+    refusal = rejected(lambda: ic.upgrade_canister(storage, Backend, caller=controller))
+    assert "trapped in post_upgrade" in refusal.message
+    assert (ic.code_of(storage), ic.state_of(storage)) == (code, before)

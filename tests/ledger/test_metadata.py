@@ -22,6 +22,7 @@ from icto import (
     Duplicate,
     Err,
     Ledger,
+    LedgerInit,
     Ok,
     Principal,
     RejectCode,
@@ -30,6 +31,7 @@ from icto import (
     deploy_ledger,
 )
 from icto.ic.proxy import CanisterProxy
+from tests.helpers import rejected
 from tests.ledger.conftest import FEE
 from tests.ledger.helpers import make_init, owner_books
 
@@ -281,3 +283,20 @@ def test_upgrade_keeps_balances_blocks_allowances_and_dedup(
         50_000 - 1_000 - FEE, expires
     )
     assert ledger.icrc1_balance_of(Account(alice)) == ALICE_START - 123 - 3 * FEE - 1_000
+
+
+@pytest.mark.parametrize("arg", ["init", "junk"])
+def test_a_ledger_upgrade_argument_is_refused_and_the_upgrade_rolled_back(
+    ic: IC, ledger: CanisterProxy, minter: Principal, arg: str
+) -> None:
+    """An upgrade takes no argument: a ``LedgerInit`` with another fee was dropped without a
+    word (the fee stayed); it is refused, code and state as before."""
+    given = LedgerInit(
+        name="Other", symbol="OTH", transfer_fee=1, minting_account=Account(minter)
+    ) if arg == "init" else arg  # fmt: skip
+    before = ic.state_of(ledger.id)
+    refusal = rejected(lambda: ic.upgrade_canister(ledger.id, Ledger, given))
+    assert "upgrade takes no argument" in refusal.message
+    assert ic.state_of(ledger.id) == before
+    assert ledger.icrc1_fee() == 10_000
+
