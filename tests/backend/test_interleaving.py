@@ -33,7 +33,7 @@ from icto.backend.state import SENDING_GIVEN_UP_NS
 from icto.backend.types import RefundInProgress
 from icto.ic.canister import update
 from icto.ic.errors import Reject
-from icto.ledger import Ledger, TransferArgs, TransferFromArgs
+from icto.ledger import Ledger, LedgerInit, TransferArgs, TransferFromArgs
 from icto.ledger.types import ApproveArgs
 from icto.storage import AuditAction, AuditQuery
 from icto.storage.audit import AuditStorage
@@ -82,6 +82,11 @@ class HookingLedger(Ledger):
     icrc1_transfer.__icto_kind__ = (  # type: ignore[attr-defined]
         Ledger.icrc1_transfer.__icto_kind__  # type: ignore[attr-defined]
     )
+
+    @update
+    def icrc1_supported_standards(self) -> Any:  # an update here, so that its hook may call
+        _interleave("icrc1_supported_standards", self)
+        return super().icrc1_supported_standards()
 
     @update
     def get_transaction_count(self) -> int:  # an update here, so that its hook may call
@@ -564,3 +569,25 @@ def test_no_storage_is_moved_while_a_deployment_writes_its_trail(
                      AuditAction.DEPLOYMENT_SUCCEEDED]  # fmt: skip
     system.backend.setup_microservices(move).unwrap()
     assert system.backend.admin_list_undelivered() == ()
+
+
+def test_a_payment_token_set_by_another_message_while_the_ledger_is_asked_is_audited_once(
+    world: Platform,
+) -> None:
+    """Setting ``payment.token`` asks the new ledger for its standards; a second admin's
+    identical change landing meanwhile is the one recorded: the first, resumed, finds the value
+    already set and writes no second ``ConfigChanged`` entry."""
+    backend = world.system.backend
+    other = world.ic.deploy(HookingLedger, LedgerInit(
+        name="Other", symbol="OTH", transfer_fee=1, minting_account=Account(world.user.id)
+    ))  # fmt: skip
+    backend.add_admin(other.id).unwrap()
+    HOOKS["icrc1_supported_standards"] = lambda ledger: ledger.call(
+        backend.id, "admin_set_config", "payment.token", ledger.id
+    )
+    changes = AuditQuery(action=AuditAction.CONFIG_CHANGED)
+    before = len(world.system.audit_storage.query(changes).items)
+    assert backend.admin_set_config("payment.token", other.id) == Ok(None)
+    assert dict(backend.get_config())["payment.token"] == other.id
+    assert len(world.system.audit_storage.query(changes).items) == before + 1
+
