@@ -283,13 +283,18 @@ class IC:
     ) -> CanisterProxy:
         """Create a canister, install ``code`` with ``arg``, and return a proxy on it.
 
+        ``caller`` creates it; it installs the code too, unless ``controllers`` are given without
+        it among them: then the first of them installs (only a controller may).
         Atomic for the test: if installing fails the canister is not left behind.
         """
         sender = self._sender(caller)
+        installer = sender
+        if controllers and sender not in controllers and caller is None:
+            installer = controllers[0]
         before = self._router.world
         new_id = self.create_canister(controllers, sender, cycles, canister_id)
         try:
-            self.install_code(new_id, code, arg, "install", sender)
+            self.install_code(new_id, code, arg, "install", installer)
         except BaseException:
             self._router.set_world(before)
             raise

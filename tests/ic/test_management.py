@@ -582,6 +582,16 @@ class TestInstallAtomicity:
             ic.deploy(TrapInInit)
         assert ic.snapshot() is before
 
+    def test_deploy_for_other_controllers_installs_as_the_first_of_them(self, ic, alice, bob):
+        """A deployment for ``controllers=[alice, bob]`` by the default caller, who is not one of
+        them, installs as alice (only a controller may install): it was refused, IC0512."""
+        notes = ic.deploy(Notes, controllers=[alice, bob])
+        assert ic.controllers_of(notes.id) == (alice, bob)
+        assert ic.code_of(notes.id) is Notes
+        with pytest.raises(CallRejected) as exc_info:
+            ic.deploy(Notes, controllers=[alice], caller=bob)  # an explicit caller installs
+        assert reject_of(exc_info)[1] == "IC0512"
+
     def test_init_cannot_make_calls(self, ic, alice):
         cid = ic.create_canister(caller=alice)
         with pytest.raises(CallRejected) as exc_info:
