@@ -85,7 +85,7 @@ def _history(
         proposal = Proposal(
             id=i, action=transfer, proposer=proposer, description="", created_at=created,
             expires_at=created + state.lifetime, status=Status.PENDING, threshold=2,
-            approvals=frozenset({proposer}),
+            approvals=SortedSet((proposer,)),
         )  # fmt: skip
         events.append(WalletEvent(created, "Proposed", proposer, i, str(transfer.KIND)))
         share = i % 100
@@ -98,14 +98,14 @@ def _history(
             failure = "transfer 0 of 1 failed: InsufficientFunds" if failed else None
             proposal = attrs.evolve(
                 proposal, status=Status.FAILED if failed else Status.EXECUTED,
-                approvals=frozenset({proposer, other}), approved_at=created, finished_at=created,
+                approvals=SortedSet((proposer, other)), approved_at=created, finished_at=created,
                 executed_by=other, failure=failure, outcomes=(outcome,),
             )  # fmt: skip
             events.append(WalletEvent(created, "ApprovedBy", other, i))
             events.append(WalletEvent(created, str(proposal.status), other, i, failure or ""))
         elif share < 96:
             proposal = attrs.evolve(
-                proposal, status=Status.REJECTED, rejections=frozenset({other, CAROL}),
+                proposal, status=Status.REJECTED, rejections=SortedSet((other, CAROL)),
                 finished_at=created,
             )  # fmt: skip
             events.append(WalletEvent(created, "RejectedBy", other, i))
@@ -118,7 +118,7 @@ def _history(
         else:
             if share >= 98:
                 proposal = attrs.evolve(
-                    proposal, status=Status.EXECUTABLE, approvals=frozenset({proposer, other}),
+                    proposal, status=Status.EXECUTABLE, approvals=SortedSet((proposer, other)),
                     approved_at=created,
                 )  # fmt: skip
                 events.append(WalletEvent(created, "ApprovedBy", other, i))

@@ -5,7 +5,7 @@ created and again when it is executed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from icto.ic.account import Account
@@ -61,7 +61,7 @@ def kinds_of(action: Action) -> tuple[Kind, ...]:
     return (kind,)
 
 
-def counted(votes: frozenset[Principal], members: Members) -> int:
+def counted(votes: Iterable[Principal], members: Members) -> int:
     """Votes of principals who vote now (a removed signer's vote stops counting)."""
     return sum(1 for principal in votes if members.votes(principal))
 

@@ -8,6 +8,7 @@ from typing import Any, TypeAlias
 import attrs
 import immutables
 
+from icto.collections import SortedSet
 from icto.ic.account import Account
 from icto.ic.principal import Principal
 from icto.multisig.config import Kind, Role
@@ -192,8 +193,9 @@ class TransferOutcome:
 @attrs.frozen
 class Proposal:
     """A proposal as the wallet keeps it. ``approvals`` and ``rejections`` are the votes cast
-    (an approval of a signer removed since stops counting); ``threshold`` is what it needed when
-    created (execution checks the wallet's policy as it is then)."""
+    (an approval of a signer removed since stops counting), sorted by principal so that they
+    read the same in every process; ``threshold`` is what it needed when created (execution
+    checks the wallet's policy as it is then)."""
 
     id: int
     action: Action
@@ -203,8 +205,8 @@ class Proposal:
     expires_at: int
     status: Status
     threshold: int
-    approvals: frozenset[Principal]
-    rejections: frozenset[Principal] = frozenset()
+    approvals: SortedSet[Principal]
+    rejections: SortedSet[Principal] = SortedSet()
     approved_at: int | None = None
     finished_at: int | None = None
     executed_by: Principal | None = None

@@ -100,6 +100,17 @@ def _deadline(proposal: Proposal, timelock: int) -> int | None:
     return proposal.expires_at
 
 
+def _with_sorted_votes(proposal: Proposal) -> Proposal:
+    """``proposal`` with its votes as sorted sets: a world saved while they were frozensets
+    (which iterate in the process's hash order) loads with them so, and reads them sorted."""
+    if type(proposal.approvals) is SortedSet and type(proposal.rejections) is SortedSet:
+        return proposal
+    return evolve(
+        proposal, approvals=SortedSet(proposal.approvals),
+        rejections=SortedSet(proposal.rejections),
+    )  # fmt: skip
+
+
 class MultisigWallet(FactoryContract):
     """The multisig wallet contract (installed by the Multisig Factory with a ``ContractInit``)."""
 
@@ -170,7 +181,7 @@ class MultisigWallet(FactoryContract):
                 description=description, created_at=now,
                 expires_at=min(now + state.lifetime, MAX_TIME),  # the IC clock's last instant
                 status=Status.PENDING, threshold=required(state, action),
-                approvals=frozenset({proposer}),
+                approvals=SortedSet((proposer,)),
             )
         )  # fmt: skip
         self._store(proposal, None, WalletEvent(now, "Proposed", proposer, proposal.id,
@@ -205,9 +216,9 @@ class MultisigWallet(FactoryContract):
         if voter in found.approvals or voter in found.rejections:
             return Err(AlreadyVoted(found.id))
         if approve:
-            voted = evolve(found, approvals=found.approvals | {voter})
+            voted = evolve(found, approvals=found.approvals.add(voter))
         else:
-            voted = evolve(found, rejections=found.rejections | {voter})
+            voted = evolve(found, rejections=found.rejections.add(voter))
         proposal = self._tallied(voted)
         name = "Approved" if approve else "Rejected"
         self._store(proposal, found, WalletEvent(self.time, f"{name}By", voter, found.id))
@@ -312,7 +323,7 @@ class MultisigWallet(FactoryContract):
             if outcome.in_doubt and not self._being_sent(outcome):
                 self._replace_outcome(proposal_id, index, sent_at=self.time)
                 self._settled(proposal_id, index, self._transfer(proposal_id, index))
-        current: Proposal = self.state.proposals[proposal_id]
+        current = _with_sorted_votes(self.state.proposals[proposal_id])
         if current.status is not Status.EXECUTING:
             return current  # another message finished it meanwhile
         outcomes = current.outcomes
@@ -502,8 +513,7 @@ class MultisigWallet(FactoryContract):
             0 <= proposal_id < len(proposals)
         ):  # fmt: skip
             return UnknownProposal(proposal_id)
-        found: Proposal = proposals[proposal_id]
-        return found
+        return _with_sorted_votes(proposals[proposal_id])
 
     def _store(
         self, proposal: Proposal, before: Proposal | None, event: WalletEvent | None
@@ -623,7 +633,7 @@ class MultisigWallet(FactoryContract):
             chosen = state.by_status.get(Status(status), _EMPTY)
             total = len(chosen)
             ids = chosen.page(offset, limit, descending=True)
-        items = tuple(state.proposals[i] for i in ids)
+        items = tuple(_with_sorted_votes(state.proposals[i]) for i in ids)
         end = offset + len(items)
         return Page(items, total, end if end < total else None)
 

@@ -48,6 +48,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from icto import E8S, IC, Account, Err, Ok, Principal
+from icto.collections import SortedSet
 from icto.ledger.client import memo_of
 from icto.ledger.presets import ICP
 from icto.multisig import (
@@ -177,7 +178,7 @@ class Ballot:
     def view(self) -> tuple[Any, ...]:
         return (
             self.id, self.action, self.proposer, self.created_at, self.expires_at, self.status,
-            self.threshold, frozenset(self.approvals), frozenset(self.rejections),
+            self.threshold, SortedSet(self.approvals), SortedSet(self.rejections),
             self.approved_at, self.finished_at, self.executed_by, self.failure is not None,
             self.paid,
         )  # fmt: skip
@@ -879,7 +880,7 @@ def test_a_two_of_three_transfer_waits_out_its_timelock_then_pays_exactly_the_am
     assert bob.approve(proposal_id) == Ok(Status.APPROVED)
     proposal = alice.get_proposal(proposal_id)
     assert proposal.status is Status.APPROVED and proposal.approved_at == approved
-    assert proposal.approvals == {ALICE, BOB}
+    assert proposal.approvals == SortedSet((ALICE, BOB))
     assert (proposal.created_at, proposal.expires_at) == (created, created + LIFETIME)
     assert bob.execute(proposal_id) == Err(
         NotExecutable(proposal_id, Status.APPROVED, approved + TIMELOCK)
@@ -912,7 +913,7 @@ def test_once_the_threshold_is_out_of_reach_the_proposal_is_rejected_for_good(
     assert carol.reject(proposal_id) == Ok(Status.REJECTED)
     proposal = alice.get_proposal(proposal_id)
     assert proposal.status is Status.REJECTED and proposal.finished_at == ic.time
-    assert proposal.rejections == {BOB, CAROL}
+    assert proposal.rejections == SortedSet((BOB, CAROL))
     assert alice.approve(proposal_id) == Err(ProposalClosed(proposal_id, Status.REJECTED))
     assert alice.execute(proposal_id) == Err(ProposalClosed(proposal_id, Status.REJECTED))
     ic.advance_time(days=3)
