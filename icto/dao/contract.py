@@ -577,6 +577,18 @@ class DAO(FactoryContract):
         found: Proposal = proposals[proposal_id]
         return found
 
+    def _named(self, proposal_id: object) -> Proposal | None:
+        """The proposal a call names, as the caller may know it: ``None`` if there is none, or if
+        the DAO is private and the caller may neither read it (``_may_read``) nor vote on it
+        (power in its snapshot) nor proposed it. To such a stranger it does not exist."""
+        proposal = self._proposal(proposal_id)
+        if proposal is None or self._may_read():
+            return proposal
+        caller = self.caller
+        if caller == proposal.proposer or proposal.snapshot.subtree(caller) > 0:
+            return proposal
+        return None
+
     def _save(self, before: Proposal, after: Proposal) -> None:
         state = self.state
         by_status = state.by_status
@@ -591,7 +603,7 @@ class DAO(FactoryContract):
         """Vote yes, no or abstain with the power the caller had at the proposal's snapshot
         (own + delegated, less what delegators who voted themselves took back). Once; while
         ``now < ends_at``. The power counted."""
-        proposal = self._proposal(proposal_id)
+        proposal = self._named(proposal_id)
         if proposal is None:
             return Err(UnknownProposal(proposal_id))
         given: object = choice
@@ -617,9 +629,10 @@ class DAO(FactoryContract):
 
     @update
     def tally(self, proposal_id: int) -> Ok[ProposalStatus] | Err[DAOError]:
-        """Anyone, once the voting period is over: decide the proposal now (its timer does the
-        same at the exact end). Its status."""
-        proposal = self._proposal(proposal_id)
+        """Anyone (of a private DAO: anyone it exists for, see ``_named``), once the voting
+        period is over: decide the proposal now (its timer does the same at the exact end). Its
+        status."""
+        proposal = self._named(proposal_id)
         if proposal is None:
             return Err(UnknownProposal(proposal_id))
         if proposal.status is ProposalStatus.OPEN and self.time < proposal.ends_at:
@@ -690,9 +703,10 @@ class DAO(FactoryContract):
 
     @update
     def return_deposit(self, proposal_id: int) -> Ok[DepositStatus] | Err[DAOError]:
-        """Anyone: retry returning a deposit the ledger refused earlier (Owed), or send again
-        the same request for one whose return was left in doubt (Returning). Its status now."""
-        proposal = self._proposal(proposal_id)
+        """Anyone (of a private DAO: anyone it exists for): retry returning a deposit the ledger
+        refused earlier (Owed), or send again the same request for one whose return was left in
+        doubt (Returning). Its status now."""
+        proposal = self._named(proposal_id)
         if proposal is None:
             return Err(UnknownProposal(proposal_id))
         in_doubt = self._due(DepositReturn, proposal.id)
@@ -706,11 +720,11 @@ class DAO(FactoryContract):
 
     @update
     def execute(self, proposal_id: int) -> Ok[ProposalStatus] | Err[DAOError]:
-        """Anyone, once an Accepted proposal's timelock has passed (``now ≥ ends_at +
-        timelock``): carry out its action, once. Executed, or Failed with the reason (final).
-        A treasury transfer left in doubt stays Executing, counted as paid: calling again sends
-        the same request."""
-        proposal = self._proposal(proposal_id)
+        """Anyone (of a private DAO: anyone it exists for), once an Accepted proposal's timelock
+        has passed (``now ≥ ends_at + timelock``): carry out its action, once. Executed, or
+        Failed with the reason (final). A treasury transfer left in doubt stays Executing,
+        counted as paid: calling again sends the same request."""
+        proposal = self._named(proposal_id)
         if proposal is None:
             return Err(UnknownProposal(proposal_id))
         in_doubt = self._due(TreasuryPayout, proposal.id)
@@ -871,8 +885,8 @@ class DAO(FactoryContract):
 
     @query
     def get_proposal(self, proposal_id: int) -> ProposalInfo | None:
-        proposal = self._proposal(proposal_id)
-        return None if proposal is None or not self._may_read() else self._info(proposal)
+        proposal = self._named(proposal_id)
+        return None if proposal is None else self._info(proposal)
 
     @query
     def get_proposals(
@@ -896,8 +910,8 @@ class DAO(FactoryContract):
 
     @query
     def get_tally(self, proposal_id: int) -> TallyView | None:
-        proposal = self._proposal(proposal_id)
-        return None if proposal is None or not self._may_read() else self._tally_view(proposal)
+        proposal = self._named(proposal_id)
+        return None if proposal is None else self._tally_view(proposal)
 
     @query
     def get_votes(
@@ -905,8 +919,8 @@ class DAO(FactoryContract):
     ) -> Page[tuple[Principal, Vote]]:
         """A proposal's votes in the order they were cast, each with the power it counts now."""
         check_page(offset, limit)
-        proposal = self._proposal(proposal_id)
-        if proposal is None or not self._may_read():
+        proposal = self._named(proposal_id)
+        if proposal is None:
             return Page((), None, None)
         tally = proposal.tally
         voters = tally.order[offset : offset + limit]
@@ -918,7 +932,7 @@ class DAO(FactoryContract):
     @query
     def get_voting_power(self, user: Principal, proposal_id: int) -> int | None:
         """What ``user`` would vote with on the proposal now (0 once it has voted)."""
-        proposal = self._proposal(proposal_id)
+        proposal = self._named(proposal_id)
         if proposal is None or not self._may_read(user):
             return None
         return voting_power_at(proposal.snapshot, proposal.tally, user)

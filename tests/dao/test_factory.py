@@ -1,6 +1,7 @@
 """The DAO Factory through the paid flow: the paying user owns the DAO and pays exactly the fee,
-DAOs are listed per governance token, a private DAO shows outsiders nothing, only the factory
-controls a DAO, and a config the DAO would refuse costs nothing."""
+DAOs are listed per governance token, a private DAO shows outsiders nothing (not even which
+proposals exist: every method naming one answers them as for one that does not), only the
+factory controls a DAO, and a config the DAO would refuse costs nothing."""
 
 from __future__ import annotations
 
@@ -8,11 +9,24 @@ from typing import Any
 
 import pytest
 
-from icto import E8S, IC, Account, Err, Principal
+from icto import E8S, IC, Account, Err, Ok, Principal
 from icto.backend import DAO_FACTORY, DEFAULT_FEES
-from icto.dao import DAO, MEMBER, DAOConfig, DAODetails, DAOStats
+from icto.dao import (
+    DAO,
+    MEMBER,
+    Choice,
+    DAOConfig,
+    DAODetails,
+    DAOStats,
+    DepositStatus,
+    Motion,
+    NoVotingPower,
+    ProposalStatus,
+    UnknownProposal,
+)
 from icto.distribution import days
 from icto.factory import CREATOR, InvalidConfig
+from icto.factory.types import Page
 from icto.ic.proxy import CanisterProxy
 from icto.ledger.presets import ICP, deploy_ledger
 from icto.ledger.types import ApproveArgs, TransferArgs
@@ -20,6 +34,7 @@ from icto.system import System, deploy_system
 from tests.helpers import live_canisters, rejected
 
 ALICE, BOB, CAROL, MALLORY = (Principal.from_name(n) for n in ("alice", "bob", "carol", "mallory"))
+DAVE = Principal.from_name("dave")
 GOV_MINTER = Principal.from_name("gov-minter")
 FEE = DEFAULT_FEES[DAO_FACTORY]
 LEDGER_FEE = 10_000
@@ -139,6 +154,81 @@ def test_a_private_dao_is_hidden_from_strangers_and_shown_to_its_people(world: W
     (entry,) = world.factory.as_caller(BOB).get_my_contracts(BOB).items
     assert (entry.info.id, entry.roles) == (private, (MEMBER,))
     assert world.as_(private, MALLORY).get_stats() is None
+
+
+def named(dao: CanisterProxy, proposal_id: int) -> tuple[Any, ...]:
+    """What the caller gets from every method that names ``proposal_id``."""
+    return (
+        dao.vote(proposal_id, Choice.YES), dao.tally(proposal_id), dao.execute(proposal_id),
+        dao.return_deposit(proposal_id), dao.get_proposal(proposal_id),
+        dao.get_tally(proposal_id), dao.get_votes(proposal_id),
+        dao.get_voting_power(MALLORY, proposal_id), dao.get_voting_power(BOB, proposal_id),
+    )  # fmt: skip
+
+
+def missing(proposal_id: int) -> tuple[Any, ...]:
+    """What every method naming ``proposal_id`` answers when there is no such proposal."""
+    unknown = Err(UnknownProposal(proposal_id))
+    return (unknown,) * 4 + (None, None, Page((), None, None), None, None)
+
+
+def test_a_private_dao_answers_strangers_about_its_proposals_as_if_none_existed(
+    world: World,
+) -> None:
+    """Open, decided, executable or executed, a private DAO's proposal is to a stranger what a
+    missing id is, whichever method names it, and asking changes nothing; dave, who has no stake
+    but holds power delegated in the proposal's snapshot, still sees it and votes, and once
+    the timelock has passed anyone it exists for executes it."""
+    dao = world.deploy(name="Quiet", is_public=False)
+    bob = world.as_(dao, BOB)
+    world.gov.as_caller(BOB).icrc2_approve(ApproveArgs(spender=Account(dao), amount=50 * E8S))
+    bob.stake(20 * E8S, 0).unwrap()
+    bob.delegate(DAVE).unwrap()
+    proposal_id = bob.submit_proposal(Motion("a secret plan")).unwrap()
+    mallory, dave = world.as_(dao, MALLORY), world.as_(dao, DAVE)
+
+    def stranger_sees_nothing() -> None:
+        state = world.ic.state_of(dao)
+        assert named(mallory, proposal_id) == missing(proposal_id)
+        assert named(mallory, proposal_id + 1) == missing(proposal_id + 1)
+        assert world.ic.state_of(dao) == state
+
+    stranger_sees_nothing()
+    assert dao_proposal_status(dave, proposal_id) is ProposalStatus.OPEN
+    assert dave.get_voting_power(DAVE, proposal_id) == 20 * E8S
+    assert dave.vote(proposal_id, Choice.YES) == Ok(20 * E8S)
+    stranger_sees_nothing()
+    world.ic.advance_time(days=3)
+    assert dao_proposal_status(bob, proposal_id) is ProposalStatus.ACCEPTED
+    assert bob.get_proposal(proposal_id).deposit_status is DepositStatus.RETURNED
+    stranger_sees_nothing()
+    world.ic.advance_time(days=2)
+    stranger_sees_nothing()
+    assert dave.execute(proposal_id) == Ok(ProposalStatus.EXECUTED)
+    stranger_sees_nothing()
+
+
+def test_on_a_public_dao_anyone_tallies_and_executes(world: World) -> None:
+    dao = world.deploy()
+    bob = world.as_(dao, BOB)
+    world.gov.as_caller(BOB).icrc2_approve(ApproveArgs(spender=Account(dao), amount=50 * E8S))
+    bob.stake(20 * E8S, 0).unwrap()
+    proposal_id = bob.submit_proposal(Motion("an open plan")).unwrap()
+    bob.vote(proposal_id, Choice.YES).unwrap()
+    mallory = world.as_(dao, MALLORY)
+    assert mallory.get_voting_power(MALLORY, proposal_id) == 0
+    assert mallory.vote(proposal_id, Choice.YES) == Err(NoVotingPower(MALLORY))
+    world.ic.advance_time(days=3)
+    assert mallory.tally(proposal_id) == Ok(ProposalStatus.ACCEPTED)
+    world.ic.advance_time(days=2)
+    assert mallory.execute(proposal_id) == Ok(ProposalStatus.EXECUTED)
+
+
+def dao_proposal_status(dao: CanisterProxy, proposal_id: int) -> ProposalStatus:
+    info = dao.get_proposal(proposal_id)
+    assert info is not None and info.id == proposal_id
+    status: ProposalStatus = info.status
+    return status
 
 
 def test_only_the_factory_controls_a_dao(world: World) -> None:
