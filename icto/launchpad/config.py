@@ -20,6 +20,7 @@ from icto.distribution.schedule import BP, Instant, Schedule, end_of, schedule_p
 from icto.ic.account import Account
 from icto.ic.principal import Principal
 from icto.ic.world import MAX_TIME
+from icto.launchpad.allocation import fair_allocation, fixed_allocation
 from icto.ledger.types import U64_MAX
 from icto.multisig.config import MultisigConfig, validate_multisig_config
 from icto.token.config import TokenConfig, validate_token_config
@@ -149,6 +150,14 @@ def liquidity_tokens(config: LaunchpadConfig) -> int:
         scale: int = 10**config.sale_decimals
         return share * scale // config.sale_type.price
     return config.tokens_for_sale * config.liquidity_bp // BP
+
+
+def sure_allocation(config: LaunchpadConfig, contribution: int) -> int:
+    """The sale tokens ``contribution`` is sure to buy: at the fixed price, or (fair launch,
+    shared at the end) its share if the hard cap is raised, the least it can be."""
+    if isinstance(config.sale_type, FixedPrice):
+        return fixed_allocation(contribution, config.sale_type.price, config.sale_decimals)
+    return fair_allocation(contribution, config.hard_cap, config.tokens_for_sale)
 
 
 def sale_tokens_needed(config: LaunchpadConfig) -> int:
@@ -362,6 +371,11 @@ def _cross_field_problems(config: LaunchpadConfig) -> list[str]:
             )
         if config.soft_cap * 10**config.sale_decimals // config.sale_type.price == 0:
             problems.append("the soft cap buys no sale token at this price")
+        if sure_allocation(config, config.min_contribution) == 0:
+            problems.append("min_contribution buys no sale token at this price")
+    elif sure_allocation(config, config.min_contribution) == 0:
+        problems.append("min_contribution buys no sale token if the hard cap is raised (its "
+                        "share of the tokens for sale rounds to 0)")
     spent = config.platform_fee_bp + config.affiliate_bp + config.liquidity_bp
     if spent >= BP:
         problems.append(

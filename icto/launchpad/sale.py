@@ -38,6 +38,7 @@ from icto.launchpad.config import (
     FixedPrice,
     LaunchpadConfig,
     sale_tokens_needed,
+    sure_allocation,
     validate_launchpad_config,
 )
 from icto.launchpad.pipeline import (
@@ -51,6 +52,7 @@ from icto.launchpad.types import (
     REFUND_BATCH,
     AboveMaximum,
     BelowMinimum,
+    BuysNothing,
     InvalidRequest,
     LaunchpadError,
     LaunchpadState,
@@ -407,7 +409,10 @@ class LaunchpadSale(FinalizePipeline):
         """Put ``amount`` of the purchase token into the sale (approve it plus one ledger fee):
         pulled by ``icrc2_transfer_from`` into escrow once every rule holds. Only what fits under
         the hard cap is taken; the amount taken. ``affiliate`` (not the caller, not the sale)
-        earns the commission on it. The minimum applies until a first contribution has landed."""
+        earns the commission on it. The minimum applies until a first contribution has landed.
+        One that would leave the caller with no sale token is refused (``BuysNothing``: counted
+        on what has landed and what is taken; a fair launch's share as if the hard cap were
+        raised)."""
         user = self.caller
         refused = require_identified(user, PARTICIPANT)
         if refused is not None:
@@ -457,6 +462,9 @@ class LaunchpadSale(FinalizePipeline):
             pass  # the last room under the hard cap: the minimum does not apply
         elif first and take < config.min_contribution:
             return BelowMinimum(config.min_contribution, take)
+        landed = 0 if held is None else held.contribution  # one in flight may still fail
+        if sure_allocation(config, landed + take) == 0:
+            return BuysNothing(take)
         if before + take <= fee:
             return InvalidRequest((f"a contribution must be above the ledger fee ({fee})",))
         return take

@@ -280,6 +280,15 @@ class BelowMinimum:
 
 
 @attrs.frozen
+class BuysNothing:
+    """Taking ``amount`` would leave the participant with no sale token: at a fixed price
+    their contribution would buy none; in a fair launch its share would be none even if the
+    hard cap were raised (the most the end can divide by)."""
+
+    amount: int
+
+
+@attrs.frozen
 class AboveMaximum:
     """The contribution would take the participant to ``would_be`` > ``maximum``."""
 
@@ -296,5 +305,5 @@ class TransferFailed:
 
 LaunchpadError: TypeAlias = (
     NotIdentified | InvalidRequest | WrongState | NotCreator | NotWhitelisted | BelowMinimum
-    | AboveMaximum | TransferFailed
+    | BuysNothing | AboveMaximum | TransferFailed
 )  # fmt: skip

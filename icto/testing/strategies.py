@@ -461,7 +461,10 @@ def _valid_sale(draw: st.DrawFn, purchase_token: Principal) -> LaunchpadConfig:
         hard_cap = max(hard_cap, -(-price // scale))
         soft_cap = max(soft_cap, -(-price // scale))
     sold = hard_cap * scale // price if fixed else 1
-    least = max(1, hard_cap // 1_000_000)
+    tokens_for_sale = max(sold, draw(st.integers(1, 10**20)))
+    # the minimum buys a sale token: at the price, or its share of a raise at the hard cap
+    buys_one = -(-price // scale) if fixed else -(-hard_cap // tokens_for_sale)
+    least = max(1, hard_cap // 1_000_000, buys_one)
     max_contribution = draw(st.integers(least, hard_cap))
     start = draw(st.integers(1, 2**62))
     whitelist = draw(st.none() | st.builds(
@@ -473,7 +476,7 @@ def _valid_sale(draw: st.DrawFn, purchase_token: Principal) -> LaunchpadConfig:
         project=ProjectInfo(draw(text(1, 30)), draw(text(0, 40, multiline=True))),
         sale_token=TokenConfig(name=draw(text(3, 20)), symbol="SALE", decimals=decimals),
         purchase_token=purchase_token, sale_type=sale_type,
-        tokens_for_sale=max(sold, draw(st.integers(1, 10**20))), soft_cap=soft_cap,
+        tokens_for_sale=tokens_for_sale, soft_cap=soft_cap,
         hard_cap=hard_cap, min_contribution=draw(st.integers(least, max_contribution)),
         max_contribution=max_contribution, sale_start=start,
         sale_end=start + draw(st.integers(1, _NS_YEAR)),

@@ -253,12 +253,18 @@ class World:
     def open_sale(
         self, sale_type: SaleType, decimals: int, tokens: int, hard_cap: int
     ) -> CanisterProxy:
-        """Deploy a sale of a new ``decimals`` token for ICP, and let it start."""
+        """Deploy a sale of a new ``decimals`` token for ICP, and let it start. Its minimum is
+        1_000_000 e8s, or more if that buys no sale token (fair launch: of the hard cap)."""
+        if isinstance(sale_type, FixedPrice):
+            buys_one = -(-sale_type.price // 10**decimals)
+        else:
+            buys_one = -(-hard_cap // tokens)
         config = LaunchpadConfig(
             project=ProjectInfo("Awkward sale"),
             sale_token=TokenConfig(name="Sale Token", symbol="SALE", decimals=decimals),
             purchase_token=self.system.icp_ledger.id, sale_type=sale_type,
-            tokens_for_sale=tokens, soft_cap=10**8, hard_cap=hard_cap, min_contribution=10**6,
+            tokens_for_sale=tokens, soft_cap=10**8, hard_cap=hard_cap,
+            min_contribution=max(10**6, buys_one),
             max_contribution=hard_cap, sale_start=START, sale_end=END,
             raised_allocation=((Account(CREATOR), 10_000),), treasury=TREASURY,
         )  # fmt: skip

@@ -2,16 +2,17 @@
 each tried by strangers, contributors, the creator and a stranger canister relaying calls.
 
 Every refused attack is a typed error (``Err(WrongState)``, ``Err(AboveMaximum)``,
-``Err(BelowMinimum)``, ``Err(NotWhitelisted)``, ``Err(NotCreator)``, ``Err(InvalidRequest)``,
-``Err(NotIdentified)``), ``InvalidArguments`` for a mistyped argument, or a ``CallRejected`` for
-what only the factory (or one of its sales) may call, and leaves every sale's state, the
-factory's indexes and every balance on the ICP ledger and the sale-token ledger exactly as they
-were. The rules those bugs broke hold: no one takes a contribution back during the sale; caps,
-the minimum and the whitelist are checked before anything moves and only what fits under the
-hard cap is pulled; the sale closes at its hard cap and cannot be cancelled once it ends; a
-refund is paid once; only the factory plays the factory; the registry follows every sale's
-state, even when the factory is down at first; a private sale shows outsiders nothing; a sale of
-an existing token whose tokens never came fails at its opening and gives a deposit back; only a
+``Err(BelowMinimum)``, ``Err(BuysNothing)``, ``Err(NotWhitelisted)``, ``Err(NotCreator)``,
+``Err(InvalidRequest)``, ``Err(NotIdentified)``), ``InvalidArguments`` for a mistyped argument,
+or a ``CallRejected`` for what only the factory (or one of its sales) may call, and leaves every
+sale's state, the factory's indexes and every balance on the ICP ledger and the sale-token
+ledger exactly as they were. The rules those bugs broke hold: no one takes a contribution back
+during the sale; caps, the minimum and the whitelist are checked before anything moves and only
+what fits under the hard cap is pulled, never an amount that would leave its contributor without
+a sale token; the sale closes at its hard cap and cannot be cancelled once it ends; a refund is
+paid once; only the factory plays the factory; the registry follows every sale's state, even
+when the factory is down at first; a private sale shows outsiders nothing; a sale of an existing
+token whose tokens never came fails at its opening and gives a deposit back; only a
 sale deploys its pipeline fee-exempt.
 
 Messages interleaved while a contribution's ``icrc2_transfer_from`` is in flight (as the IC
@@ -40,7 +41,9 @@ from icto.launchpad import (
     PARTICIPANT,
     AboveMaximum,
     BelowMinimum,
+    BuysNothing,
     ExistingToken,
+    FairLaunch,
     FixedPrice,
     InvalidRequest,
     LaunchpadConfig,
@@ -451,6 +454,46 @@ def test_b9_the_minimum_applies_to_a_first_contribution_but_not_a_final_trimmed_
     assert world.as_(world.sale, FRANK).contribute(5 * E8S) == Ok(room)
     assert world.icp_balance(FRANK) == frank - room - FEE
     assert world.ic.state_of(world.sale).status is SaleState.SUCCESSFUL
+
+
+WHOLE_TOKEN_SALES: Final = {
+    # 10 ICP a whole token: 5 ICP buy none
+    "fixed price": {"sale_type": FixedPrice(10 * E8S), "hard_cap": 25 * E8S},
+    # 10 tokens shared at the end: 5 ICP of a raise at the 100 ICP hard cap get none
+    "fair launch": {"sale_type": FairLaunch(), "hard_cap": 100 * E8S},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("changes", WHOLE_TOKEN_SALES.values(), ids=WHOLE_TOKEN_SALES.keys())
+def test_b9_a_contribution_that_would_buy_no_sale_token_is_refused_and_pulls_nothing(
+    created: World, changes: dict[str, Any]
+) -> None:
+    """A sale of 10 tokens without decimals, 10 ICP at least: bob fills the hard cap but for
+    5 ICP. Erin's first contribution, trimmed to those 5 ICP, would buy her no token (at a fair
+    launch: not even of a raise at the hard cap, the least her share can be); it is refused
+    before any money moves. Bob's 5 ICP land: his whole contribution buys tokens."""
+    world = created
+    world.system.approve_backend(ALICE, SERVICE_FEE + FEE)
+    whole = TokenConfig(name="Whole Token", symbol="WHOLE", decimals=0)
+    hard_cap = changes["hard_cap"]
+    config = world.config(
+        "Whole", whitelist=None, sale_token=whole, tokens_for_sale=10, soft_cap=10 * E8S,
+        min_contribution=10 * E8S, max_contribution=hard_cap, **changes,
+    )  # fmt: skip
+    sale = world.deploy(config)
+    approval = ApproveArgs(spender=Account(sale), amount=500 * E8S)
+    for user in (BOB, ERIN):
+        world.icp.as_caller(user).icrc2_approve(approval).unwrap()
+    world.ic.set_time(world.start)
+    assert world.as_(sale, BOB).contribute(hard_cap - 5 * E8S) == Ok(hard_cap - 5 * E8S)
+    escrow, erin, state = world.icp_balance(sale), world.icp_balance(ERIN), world.ic.state_of(sale)
+    assert world.as_(sale, ERIN).contribute(10 * E8S) == Err(BuysNothing(5 * E8S))
+    assert world.ic.state_of(sale) == state
+    assert (world.icp_balance(sale), world.icp_balance(ERIN)) == (escrow, erin)
+    assert world.as_(sale, ERIN).get_participant(ERIN) is None
+    assert world.as_(sale, BOB).contribute(5 * E8S) == Ok(5 * E8S)
+    assert world.as_(sale, BOB).get_state() is SaleState.SUCCESSFUL
+    assert world.as_(sale, BOB).get_participant(BOB).allocation > 0
 
 
 def test_b9_only_the_whitelist_contributes_before_the_public_start(whitelist: World) -> None:

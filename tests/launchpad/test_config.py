@@ -9,8 +9,9 @@ preflight is refunded in full.
   before the sale starts and names identified principals once each; an allocation group's recipients
   sum to its amount; the raised funds are shared by 1 or more accounts summing to exactly 10_000 bp;
   the platform fee is at most 1_000 bp and fee + affiliate + liquidity below 10_000 bp; at the fixed
-  price the hard cap buys no more than the tokens for sale and the soft cap buys at least one; a
-  treasury multisig lists the creator as an Owner and a treasury DAO config is valid (its token left
+  price the hard cap buys no more than the tokens for sale, the soft cap and the minimum
+  contribution at least one (a fair launch's minimum: of a raise at the hard cap); a treasury
+  multisig lists the creator as an Owner and a treasury DAO config is valid (its token left
   ``None`` means the sale token); ``is_public`` is a bool. Every bound itself is valid.
 - Deploying a refused config through the paid flow costs nothing: ``Err(InvalidConfig)`` with the
   same reasons, the creator's ICP balance and the Launchpad Factory's contract count unchanged,
@@ -259,8 +260,18 @@ BAD_CONFIGS: dict[str, tuple[Callable[[], LaunchpadConfig], str]] = {
         "sale",
     ),
     "the soft cap buys no sale token": (
-        base(sale_token=DECIMALS_0, tokens_for_sale=50_000, soft_cap=1_999_999),
+        base(sale_token=DECIMALS_0, tokens_for_sale=50_000, soft_cap=1_999_999,
+             min_contribution=2_000_000),
         "the soft cap buys no sale token at this price",
+    ),
+    "the minimum contribution buys no sale token": (
+        base(sale_token=DECIMALS_0, tokens_for_sale=50_000, soft_cap=2_000_000,
+             min_contribution=1_999_999),
+        "min_contribution buys no sale token at this price",
+    ),
+    "a fair launch's minimum has no share of a raise at the hard cap": (
+        base(sale_type=FairLaunch(), tokens_for_sale=100, min_contribution=10**9 - 1),
+        "min_contribution buys no sale token if the hard cap is raised",
     ),
     "a treasury multisig without the creator": (
         base(treasury=MultisigConfig(name="T", members=((TEAM, Role.OWNER),), threshold=1)),
@@ -413,7 +424,7 @@ GOOD_CONFIGS: dict[str, Callable[[], LaunchpadConfig]] = {
     ),
     "an existing sale token of 0 decimals": base(
         sale_token=ExistingToken(OTHER, 0), sale_type=FixedPrice(20_000_000),
-        tokens_for_sale=5_000,
+        tokens_for_sale=5_000, min_contribution=20_000_000,
     ),
     "a new sale token of 18 decimals": base(
         sale_token=attrs.evolve(SALE_TOKEN, decimals=18), tokens_for_sale=5 * 10**22,
@@ -423,7 +434,15 @@ GOOD_CONFIGS: dict[str, Callable[[], LaunchpadConfig]] = {
         soft_cap=10**11, max_contribution=10**11, min_contribution=10**11
     ),
     "the soft cap buys exactly one whole-token unit": base(
-        sale_token=DECIMALS_0, tokens_for_sale=50_000, soft_cap=2_000_000
+        sale_token=DECIMALS_0, tokens_for_sale=50_000, soft_cap=2_000_000,
+        min_contribution=2_000_000,
+    ),
+    "the minimum contribution buys exactly one whole-token unit": base(
+        sale_token=DECIMALS_0, tokens_for_sale=50_000, soft_cap=2_000_000,
+        min_contribution=2_000_000,
+    ),
+    "a fair launch's minimum has a share of one unit of a raise at the hard cap": base(
+        sale_type=FairLaunch(), tokens_for_sale=100, min_contribution=10**9
     ),
     "hard cap / min contribution = 2_000_000 buyers": base(min_contribution=50_000),
     "the start 1 ns before the end": base(sale_start=END - 1),
