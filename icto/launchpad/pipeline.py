@@ -12,7 +12,9 @@ Steps, in order, each recorded with its outcome (``get_pipeline()``):
    multisig, through the backend; skipped without one.
 5. ``SeedLiquidity``: a constant-product pool of the sale and purchase tokens created by the
    sale itself, seeded at the sale price with the liquidity share; its shares go to the
-   treasury (or the creator); skipped at 0 bp.
+   treasury (or the creator); skipped at 0 bp. It first checks that the escrow covers the pool,
+   the raised-funds transfers after it and every fee of both steps: if not, it stops before
+   creating the pool or sending anything.
 6. ``SendRaisedFunds``: the platform fee to the backend's fee recipient, commissions to
    affiliates, the raised-funds shares, rounding leftovers of both tokens to the treasury. The
    escrow pays every transfer's ledger fee, counted before the shares are computed, so nothing
@@ -437,13 +439,28 @@ class FinalizePipeline(FactoryContract):
             sale = purchase * config.tokens_for_sale // raised if raised else 0
         return sale, purchase
 
+    def _pool_cost(self, fee: int) -> int:
+        """What seeding the pool takes out of escrow: its purchase tokens, and the fees of their
+        approval and of the pool's pull."""
+        return self.liquidity_amounts()[1] + 2 * fee
+
     def _seed_liquidity(self) -> str | None:
+        """Seed the pool, once the escrow is known to cover it, the raised-funds transfers
+        after it and all their fees (otherwise stop, nothing sent)."""
         sale_amount, purchase_amount = self.liquidity_amounts()
         if sale_amount == 0 or purchase_amount == 0:
             return "skip"
         if self._pipeline.lp_shares is not None:
             return None
         sale_ledger, purchase_ledger = self._sale_ledger(), self.config.purchase_token
+        fee = self._fee(purchase_ledger)
+        if isinstance(fee, str):
+            return fee
+        # The platform fee's recipient does not change any amount: the sale stands in for it.
+        plan = self._plan_payouts(fee, Account(self.id), pooled=True)
+        problem = self._overdraw(fee, plan, pooled=True)
+        if problem is not None:
+            return problem
         problem = self._pool_ready(sale_ledger, purchase_ledger)
         if problem is not None:
             return problem
@@ -516,14 +533,15 @@ class FinalizePipeline(FactoryContract):
 
     # -- 6. raised funds ------------------------------------------------------------------------
 
-    def _plan_payouts(self, fee: int, backend_fee_to: Account) -> list[tuple[str, Account, int]]:
+    def _plan_payouts(
+        self, fee: int, backend_fee_to: Account, pooled: bool
+    ) -> list[tuple[str, Account, int]]:
         """The purchase-token transfers out of escrow, each amount exact: fees (one per
-        transfer) are taken off the top before the raised-funds shares are computed, and what
-        rounding leaves goes to the treasury (or the first raised-funds recipient)."""
+        transfer) and the pool's cost (if ``pooled``) are taken off the top before the
+        raised-funds shares are computed, and what rounding leaves goes to the treasury (or the
+        first raised-funds recipient)."""
         config, state = self.config, self.state
-        pool_cost = 0
-        if self._pipeline.lp_shares is not None:
-            pool_cost = self.liquidity_amounts()[1] + 2 * fee
+        pool_cost = self._pool_cost(fee) if pooled else 0
         plan: list[tuple[str, Account, int]] = []
         platform = state.raised * config.platform_fee_bp // BP
         if platform > 0:
@@ -564,15 +582,11 @@ class FinalizePipeline(FactoryContract):
             fee_to = self._ask(backend, "get_fee_recipient") if backend is not None else None
             if not isinstance(fee_to, Account):
                 return f"the backend did not say where the platform fee goes: {fee_to!r}"
-            plan = self._plan_payouts(fee, fee_to)
-            spent = sum(amount + fee for _, _, amount in plan)
-            if self._pipeline.lp_shares is not None:
-                spent += self.liquidity_amounts()[1] + 2 * fee
-            if spent > self.state.raised:
-                return (
-                    f"the transfers, the pool and their fees ({spent}) would overdraw the "
-                    f"escrow ({self.state.raised}); nothing was sent"
-                )
+            pooled = self._pipeline.lp_shares is not None
+            plan = self._plan_payouts(fee, fee_to, pooled)
+            problem = self._overdraw(fee, plan, pooled)
+            if problem is not None:
+                return problem
             for name, to, amount in plan:
                 problem = self._plan(name, purchase, to, amount, False)
                 if problem is not None:
@@ -584,6 +598,21 @@ class FinalizePipeline(FactoryContract):
                 if problem is not None:
                     return problem
         return self._send_sale_token_leftover()
+
+    def _overdraw(
+        self, fee: int, plan: list[tuple[str, Account, int]], pooled: bool
+    ) -> str | None:
+        """Why the escrow cannot pay ``plan``, the pool (if ``pooled``) and their fees, if it
+        cannot."""
+        spent = sum(amount + fee for _, _, amount in plan)
+        if pooled:
+            spent += self._pool_cost(fee)
+        if spent <= self.state.raised:
+            return None
+        return (
+            f"the transfers, the pool and their fees ({spent}) would overdraw the escrow "
+            f"({self.state.raised}); nothing was sent"
+        )
 
     def _send_sale_token_leftover(self) -> str | None:
         """Unsold and rounding leftovers of the sale token: minted to the treasury (new token;

@@ -846,6 +846,8 @@ TINY: Final = {
     "fees eat the raise, with a treasury": Tiny(False, 10, 20_000, 10, 5_000, 1_000, treasury=True),
     "fees eat the raise, with a pool": Tiny(False, 10, 100_000, 10, 3_000, 1_000, 5_000),
     "enough, with a pool": Tiny(True, 10, 100_000, 5, 3_000, 1_000, 5_000),
+    # 15_000 e8s for the pool and the fees of its approval and pull: 35_000 of 30_000
+    "too small for the pool": Tiny(False, 1, 30_000, 0, 0, liquidity_bp=5_000),
     "nothing left for the recipient": Tiny(None, 10, 20_000, 8, 5_000, 1_000),
     "nothing left, with a treasury": Tiny(None, 10, 20_000, 8, 5_000, 1_000, treasury=True),
     "many recipients, little left": Tiny(True, 10, 30_000, 10, 3_000, 0, 0, recipients=7),
@@ -882,8 +884,10 @@ def _tiny_config(platform: Platform, case: Tiny, creator: Principal) -> Launchpa
 @pytest.mark.parametrize("case", list(TINY))
 def test_fees_never_overdraw_the_escrow(platform: Platform, case: str) -> None:
     """Many affiliates and a tiny raise: the pipeline either pays everything out, the escrow
-    ending at exactly 0 with the raise accounted for to the e8, or stops at SendRaisedFunds with
-    a clear error before sending any of its transfers (and stays stopped on a retry)."""
+    ending at exactly 0 with the raise accounted for to the e8, or stops with a clear error
+    before anything leaves the escrow (and stays stopped on a retry): at SeedLiquidity if there
+    is a pool (its check counts the pool, the transfers after it and all their fees; no pool is
+    created), else at SendRaisedFunds."""
     tiny = TINY[case]
     ic, system = platform.ic, platform.system
     creator = Principal.from_name(f"tiny-creator-{case}")
@@ -910,7 +914,6 @@ def test_fees_never_overdraw_the_escrow(platform: Platform, case: str) -> None:
         block for block in icp.get_blocks(0, icp.get_transaction_count())
         if block.from_ == Account(sale_id)
     ]  # fmt: skip
-    pool_icp = raised * tiny.liquidity_bp // BP
     assert tiny.paid is None or tiny.paid == (state is SaleState.FINALIZED), state
     if state is SaleState.FINALIZED:
         assert system.icp_balance(sale_id) == 0
@@ -928,15 +931,19 @@ def test_fees_never_overdraw_the_escrow(platform: Platform, case: str) -> None:
             assert system.icp_balance(payout.to) == payout.amount
         return
     assert state is SaleState.FINALIZING
-    record = pipeline.steps[-1]
-    assert (str(record.step), record.status) == ("SendRaisedFunds", StepStatus.FAILED)
+    stopped = "SeedLiquidity" if tiny.liquidity_bp else "SendRaisedFunds"
+    at = [str(r.step) for r in pipeline.steps].index(stopped)
+    record = pipeline.steps[at]
+    assert record.status is StepStatus.FAILED
     assert record.error is not None and "overdraw" in record.error
-    assert {str(r.status) for r in pipeline.steps[:-1]} <= {"Done", "Skipped"}
-    # nothing of the step was sent: only the pool's approval and pull left the escrow
-    assert sum(_spent(block) for block in escrow_out) == (pool_icp + 2 * FEE if pool_icp else 0)
-    assert system.icp_balance(sale_id) == raised - sum(_spent(b) for b in escrow_out)
+    assert {str(r.status) for r in pipeline.steps[:at]} <= {"Done", "Skipped"}
+    assert {str(r.status) for r in pipeline.steps[at + 1 :]} <= {"Pending"}
+    assert pipeline.pool is None
+    assert escrow_out == []
+    assert system.icp_balance(sale_id) == raised
     assert sale.retry_pipeline() == Ok(SaleState.FINALIZING)
-    assert system.icp_balance(sale_id) == raised - sum(_spent(b) for b in escrow_out)
+    assert sale.get_pipeline().steps[at].error == record.error
+    assert system.icp_balance(sale_id) == raised
 
 
 # -- titles of the pipeline's distributions --------------------------------------------------------
