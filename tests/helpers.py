@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -102,3 +106,18 @@ def saved_records(node: Any, name: str) -> Iterator[dict[str, Any]]:
     elif isinstance(node, list):
         for value in node:
             yield from saved_records(value, name)
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def output_under_hash_seed(script: str, hash_seed: str, *args: str) -> str:
+    """What ``python -c script *args`` prints, run from the project root in a process whose
+    string hashes use ``hash_seed``: what may not depend on hash order is compared across
+    seeds."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        cwd=PROJECT_ROOT, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return done.stdout
+

@@ -8,12 +8,7 @@ record first, canisters in principal order. Same script, same ids, same blocks.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import output_under_hash_seed
 
 SCENE = """
 from icto import E8S, IC, MANAGEMENT_ID, Account, Principal
@@ -52,12 +47,7 @@ print(factory.cleanup_failed_deployments())
 
 
 def run_scene(hash_seed: str) -> str:
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    done = subprocess.run(
-        [sys.executable, "-c", SCENE], env=env, cwd=PROJECT_ROOT, check=True,
-        capture_output=True, text=True,
-    )  # fmt: skip
-    return done.stdout
+    return output_under_hash_seed(SCENE, hash_seed)
 
 
 def test_timer_retries_settlements_and_clean_ups_go_alike_whatever_the_hash_seed() -> None:

@@ -11,8 +11,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +39,7 @@ from icto.ic.persistence import (
 from icto.ledger.presets import ICP, deploy_ledger
 from icto.system import deploy_system
 from icto.token import TokenConfig
-from tests.helpers import saved_records
+from tests.helpers import output_under_hash_seed, saved_records
 
 from .persistence_toys import Access, Box, Cached, Colour, Keeper
 
@@ -640,11 +638,7 @@ def test_a_world_saves_to_the_same_bytes_whatever_the_string_hash_seed(tmp_path:
     holding ``None``, addresses), which differ between processes; a saved file must not (it is
     diffed, checked in, compared)."""
     digests = {
-        subprocess.run(
-            [sys.executable, "-c", HASH_ORDERED_WORLD, str(tmp_path / f"world{seed}.icto")],
-            env={**os.environ, "PYTHONHASHSEED": seed}, cwd=PROJECT_ROOT, check=True,
-            capture_output=True,
-        ).stdout
+        output_under_hash_seed(HASH_ORDERED_WORLD, seed, str(tmp_path / f"world{seed}.icto"))
         for seed in ("0", "1", "2")
     }  # fmt: skip
 

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +19,8 @@ from icto.collections import SortedSet
 from icto.ic.proxy import CanisterProxy
 from icto.multisig import AddObserver, MultisigConfig, Role, Status
 from icto.system import deploy_system
-from tests.helpers import saved_records
+from tests.helpers import output_under_hash_seed, saved_records
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace")
 ALICE, BOB, CAROL, DAVE, ERIN, FRANK, GRACE = (Principal.from_name(name) for name in NAMES)
 OLGA = Principal.from_name("olga")
@@ -58,12 +54,7 @@ print(wallet.as_caller(alice).get_proposals().items)
 
 
 def run_scene(hash_seed: str) -> str:
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    done = subprocess.run(
-        [sys.executable, "-c", SCENE], env=env, cwd=PROJECT_ROOT, check=True,
-        capture_output=True, text=True,
-    )  # fmt: skip
-    return done.stdout
+    return output_under_hash_seed(SCENE, hash_seed)
 
 
 def test_approvals_and_rejections_read_alike_whatever_the_hash_seed() -> None:
