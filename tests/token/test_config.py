@@ -33,6 +33,7 @@ from icto import (
 )
 from icto.factory import deploy_factory
 from icto.ic.proxy import CanisterProxy
+from icto.testing import strategies
 from tests.helpers import live_canisters, rejected
 from tests.token.conftest import SUB1, SUB2, ZEROS, token_config
 
@@ -327,9 +328,6 @@ PEOPLE = [OWNER, HOLDER, OTHER, MINTER]
 SUBACCOUNTS = [None, ZEROS, SUB1, SUB2]
 accounts = st.builds(Account, st.sampled_from(PEOPLE), st.sampled_from(SUBACCOUNTS))
 NAME_CHARS = string.ascii_letters + string.digits + " -_.'&éßΩ漢"
-BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-LINE_CHARS = st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=BIDI)
-FREE_TEXT_CHARS = LINE_CHARS | st.sampled_from("\n\t")
 
 
 @st.composite
@@ -351,10 +349,10 @@ def valid_configs(draw: st.DrawFn) -> TokenConfig:
         initial_balances=draw(holders),
         minting_account=minting,
         fee_collector=draw(st.none() | accounts.filter(lambda a: a != effective_minting)),
-        logo=draw(st.none() | st.text(LINE_CHARS, max_size=200).filter(lambda s: s == s.strip())),
+        logo=draw(st.none() | strategies.text(0, 200)),
         max_memo_length=draw(st.integers(0, 256)),
         is_public=draw(st.booleans()),
-        description=draw(st.text(FREE_TEXT_CHARS, max_size=100)),
+        description=draw(strategies.text(0, 100, multiline=True)),
     )
 
 
