@@ -25,7 +25,7 @@ from icto.backend.types import (
 )
 from icto.collections.maps import without
 from icto.collections.records import evolve
-from icto.ic.canister import Canister
+from icto.ic.canister import Canister, check_upgrade
 from icto.ic.errors import CallRejected, ErrorCode, Reject, RejectCode
 from icto.ic.principal import Principal
 from icto.ic.world import within_clock
@@ -102,12 +102,7 @@ class BackendBase(Canister):
         keys in 1.0) is dropped: what a message left in flight may be settled at once. An
         upgrade takes no argument (configuration changes go through ``admin_set_config``), and
         the kept state must be a backend's; anything else traps, so the IC rolls it back."""
-        if arg is not None:
-            raise TypeError(f"the backend's upgrade takes no argument, got {type(arg).__name__}")
-        if not isinstance(stable, BackendState):
-            raise TypeError(
-                f"the backend keeps a BackendState, this canister holds {type(stable).__name__}"
-            )
+        check_upgrade(stable, arg, BackendState, "the backend")
         self.state = evolve(stable, maintenance_timer=None, in_flight=immutables.Map())
         self._arm_maintenance()
 

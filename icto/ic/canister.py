@@ -175,6 +175,19 @@ def check_state(value: Any) -> None:
         )
 
 
+def check_upgrade(stable: Any, arg: Any, state_type: type, kind: str) -> None:
+    """For a ``post_upgrade`` that takes no argument and keeps only its own kind of state:
+    raise (a trap, so the IC rolls the upgrade back and the old code and state stay) if
+    ``arg`` is given or ``stable`` is not a ``state_type``. ``kind`` names the canister."""
+    if arg is not None:
+        raise TypeError(f"{kind}'s upgrade takes no argument, got {type(arg).__name__}")
+    if not isinstance(stable, state_type):
+        raise TypeError(
+            f"{kind} keeps a {state_type.__name__}, and this canister holds "
+            f"{type(stable).__name__}: it is another kind of canister"
+        )
+
+
 def module_hash(code: type) -> bytes:
     """A stable digest standing for the Wasm module hash: qualified name and declared version."""
     version = getattr(code, "VERSION", "0.0.0")

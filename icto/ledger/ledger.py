@@ -15,7 +15,7 @@ import immutables
 from icto.collections.records import evolve, slot_setters
 from icto.collections.vector import Vector
 from icto.ic.account import Account
-from icto.ic.canister import Canister, Trap, query, update
+from icto.ic.canister import Canister, Trap, check_upgrade, query, update
 from icto.ic.principal import Principal, same_principal
 from icto.ic.result import Err, Ok
 from icto.ledger.types import (
@@ -265,12 +265,7 @@ class Ledger(Canister):
         no argument (a ``LedgerInit`` given again would be ignored: the fee and the minting
         account stay), and the kept state must be a ledger's; anything else traps, so the IC
         rolls the upgrade back."""
-        if arg is not None:
-            raise TypeError(f"a ledger's upgrade takes no argument, got {type(arg).__name__}")
-        if not isinstance(stable, LedgerState):
-            raise TypeError(
-                f"a ledger keeps a LedgerState, this canister holds {type(stable).__name__}"
-            )
+        check_upgrade(stable, arg, LedgerState, "a ledger")
         super().post_upgrade(stable, arg)
 
     def init(self, arg: LedgerInit) -> None:

@@ -24,7 +24,7 @@ import attrs
 
 from icto.collections import SortedSet
 from icto.collections.records import evolve
-from icto.ic.canister import Canister, query, update
+from icto.ic.canister import Canister, check_upgrade, query, update
 from icto.ic.errors import Reject
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
@@ -156,13 +156,7 @@ class StorageBase(Canister):
         argument (the whitelist and admins are edited by their methods). Anything else traps,
         so the IC rolls the upgrade back: the old code and its state stay, instead of new code
         that traps on every call."""
-        if arg is not None:
-            raise TypeError(f"a storage's upgrade takes no argument, got {type(arg).__name__}")
-        if not isinstance(stable, self.STATE):
-            raise TypeError(
-                f"{type(self).__name__} keeps its state as {self.STATE.__name__}, and this "
-                f"canister holds {type(stable).__name__}: it is another kind of canister"
-            )
+        check_upgrade(stable, arg, self.STATE, type(self).__name__)
         super().post_upgrade(stable, arg)
 
     # -- who may do what ----------------------------------------------------------------------
