@@ -13,6 +13,7 @@ from icto.factory.by_token import TokenIndexedFactory, TokenIndexedState
 from icto.factory.types import DEFAULT_PAGE, ContractInfo, Page
 from icto.ic.canister import query
 from icto.ic.principal import Principal
+from icto.ledger.client import ledger_problem
 
 
 @attrs.frozen
@@ -50,7 +51,7 @@ class DAOFactory(TokenIndexedFactory):
         """The governance token must be an ICRC-1/2 ledger that answers (the backend refunds
         otherwise)."""
         assert config.token is not None
-        return self.ledger_problem(config.token, "the governance token")
+        return ledger_problem(self, config.token, "the governance token")
 
     def draft(self, owner: Principal, config: DAOConfig) -> ContractDraft:
         assert config.token is not None

@@ -46,7 +46,6 @@ from icto.ic.management import CanisterSettings, InstallMode
 from icto.ic.principal import Principal
 from icto.ic.result import Err, Ok
 from icto.ic.router import MANAGEMENT_ID
-from icto.ledger.client import ledger_problem
 from icto.validation import NotIdentified, require_identified, text_problem
 
 OWNER_IS_FACTORY = "the owner cannot be the factory itself: nobody could act as the owner"
@@ -154,11 +153,6 @@ class Factory(VersionManagement, FactoryReads):
         (it may call them): why the deployment cannot go ahead, or ``None``. The backend
         refunds a deployment that fails here."""
         return None
-
-    def ledger_problem(self, ledger: Principal, what: str) -> str | None:
-        """Why ``ledger`` cannot serve as ``what`` (a contract will take payments on it with
-        ``icrc2_transfer_from``): ``icto.ledger.client.ledger_problem``."""
-        return ledger_problem(self, ledger, what)
 
     def _controllers(self, owner: Principal) -> tuple[Principal, ...]:
         return (self.id, owner) if self.OWNER_CONTROLS else (self.id,)

@@ -21,6 +21,7 @@ from icto.ic.principal import Principal
 from icto.launchpad.config import ExistingToken, LaunchpadConfig, validate_launchpad_config
 from icto.launchpad.sale import LaunchpadSale
 from icto.launchpad.types import ACTIVE_STATES, PARTICIPANT, SaleState
+from icto.ledger.client import ledger_problem
 from icto.validation import foreign_text
 
 _NONE: SortedSet[int] = SortedSet()
@@ -67,11 +68,11 @@ class LaunchpadFactory(Factory):
     def preflight(self, config: LaunchpadConfig) -> str | None:
         """The purchase token must be an ICRC-1/2 ledger that answers, and so must an existing
         sale token, with the decimals the config says (the backend refunds otherwise)."""
-        problem = self.ledger_problem(config.purchase_token, "the purchase token")
+        problem = ledger_problem(self, config.purchase_token, "the purchase token")
         token = config.sale_token
         if problem is not None or not isinstance(token, ExistingToken):
             return problem
-        problem = self.ledger_problem(token.ledger, "the sale token")
+        problem = ledger_problem(self, token.ledger, "the sale token")
         if problem is not None:
             return problem
         try:
